@@ -1,0 +1,43 @@
+/* Exact format assignment: a GLPK integer program over cached scores.
+ *   minimize   sum_m sum_f cost[m][f] x[m][f]
+ *   subject to sum_f x[m][f] = 1 for every module m,
+ *              sum params[m] bits[m][f] x[m][f] <= budget_bits * sum params[m],
+ *              optional total-bytes limit, allowed formats, shared-format groups. */
+#ifndef MXALLOC_ILP_H
+#define MXALLOC_ILP_H
+
+#include "src/err.h"
+
+typedef struct ilp_problem {
+    int n_modules, n_formats;
+    const double *params;          /* [n_modules] */
+    const double *bits;            /* [n_modules * n_formats], bits per weight incl. scales */
+    const double *cost;            /* [n_modules * n_formats], e.g. loss increase */
+    const unsigned char *allowed;  /* [n_modules * n_formats] 0/1, or NULL: all allowed (pins = one allowed) */
+    const int *group;              /* [n_modules] group id >= 0 shares one format, -1 = none; or NULL */
+    double budget_bits;            /* average bits per weight, scales included */
+    double max_bytes;              /* second limit on total bytes; <= 0: none */
+    double time_limit_s;           /* <= 0: GLPK default (none) */
+} ilp_problem;
+
+typedef struct ilp_result {
+    double objective;
+    double avg_bits;
+    double bytes;
+    double gap;       /* relative MIP gap; 0 when proven optimal */
+    int optimal;      /* 1 proven optimal, 0 time limit hit with a feasible answer */
+    double min_feasible_budget; /* filled on ERR_INFEASIBLE */
+} ilp_result;
+
+/* Solve; choice[m] receives the chosen format index (0..n_formats-1).
+ * ERR_INFEASIBLE names the smallest feasible budget in e->msg and res. */
+int ilp_solve(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e);
+
+/* The published baseline: rank modules by sensitivity, give the most sensitive
+ * ones the wider format until the budget is spent. Same inputs and outputs. */
+int ilp_greedy(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e);
+
+/* The smallest average-bits budget any assignment honouring allowed/groups meets. */
+double ilp_min_budget(const ilp_problem *p);
+
+#endif

@@ -1,0 +1,48 @@
+/* The score table: per module, per format, the estimated increase in mean
+ * calibration loss (nats/token) when that module alone is quantized, plus the
+ * measurements a projection is calibrated and checked against. Pure data. */
+#ifndef MXALLOC_SCORE_TABLE_H
+#define MXALLOC_SCORE_TABLE_H
+
+#include <stdint.h>
+
+#include "kernels/mx.h"
+
+#define SCORE_NAME_MAX 96
+
+typedef enum score_method {
+    SCORE_KL = 0,     /* measured: module alone quantized, loss increase */
+    SCORE_FISHER,     /* one pass: empirical-Fisher second-order estimate */
+    SCORE_GAMMA,      /* exported from GAMMA's learned preferences */
+    SCORE_NMETHODS
+} score_method;
+
+const char *score_method_name(score_method m);
+int score_method_parse(const char *s, score_method *out); /* 0 or -1 */
+
+typedef struct score_module {
+    char name[SCORE_NAME_MAX];
+    int layer, kind;                 /* block index, enum tf_linear */
+    int rows, cols;
+    int64_t params;
+    double bits[MX_NFORMATS];        /* bits per weight incl. scales */
+    double score[SCORE_NMETHODS][MX_NFORMATS]; /* NAN where not computed */
+    double kld[MX_NFORMATS];         /* mean KL(fp32 || quantized), kl method; NAN if absent */
+} score_module;
+
+typedef struct score_table {
+    char model[256];                 /* model path or name, for display */
+    uint64_t model_hash;             /* identifies the weights (model->content_hash) */
+    char key[40];                    /* cache key (hex) */
+    unsigned methods;                /* bit (1u << score_method) per method present */
+    int n_formats;
+    mx_format formats[MX_NFORMATS];  /* candidate formats, in table order */
+    long calib_tokens;
+    int ctx;
+    double fp32_loss;                /* measured calibration loss, nats/token */
+    double uniform_loss[MX_NFORMATS];/* measured loss with every module in f; NAN if absent */
+    int n_modules;
+    score_module *modules;
+} score_table;
+
+#endif

@@ -1,0 +1,57 @@
+/* A loaded model: configuration, fp32 weights, and the table of quantizable
+ * linear modules with their Hugging Face names, whatever the file format. */
+#ifndef MXALLOC_MODEL_H
+#define MXALLOC_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/tf.h"
+#include "src/err.h"
+
+#define MODEL_NAME_MAX 96
+
+typedef enum model_arch { MODEL_ARCH_LLAMA = 0, MODEL_ARCH_QWEN3 } model_arch;
+typedef enum model_file_kind {
+    MODEL_FILE_LLAMA2C = 0, MODEL_FILE_HF, MODEL_FILE_GGUF
+} model_file_kind;
+
+typedef struct model_module {
+    char name[MODEL_NAME_MAX]; /* e.g. "model.layers.3.mlp.down_proj" */
+    int layer;                 /* transformer block index */
+    int kind;                  /* enum tf_linear */
+    int rows, cols;            /* weight is [rows][cols], blocks run along cols */
+    int64_t params;
+    float *w;                  /* the original fp32 weights (owned by the model) */
+} model_module;
+
+typedef struct model {
+    model_arch arch;
+    model_file_kind file_kind;
+    char path[4096];        /* what was opened (file or directory) */
+    char arch_name[64];     /* "llama", "qwen3", "llama2.c" ... for display */
+    tf_config cfg;
+    tf_weights weights;     /* fp32 view; modules' w pointers are in layers[].lin */
+    int n_modules;          /* n_layers * TF_NLIN, in layer-major HF order */
+    model_module *modules;
+    uint64_t content_hash;  /* xxh64 of the weight file bytes (cache keys) */
+    /* private: owned storage */
+    void *priv;
+} model;
+
+/* Open a model: a llama2.c checkpoint (legacy or version 1), a Hugging Face
+ * directory (config.json + safetensors), or a .gguf file; the kind is detected
+ * from the path. Returns 0 or a negative ERR_* code with e->msg naming the file. */
+int model_load(const char *path, model *m, mx_error *e);
+void model_free(model *m);
+
+/* Index of a module by HF name, or -1. */
+int model_find_module(const model *m, const char *name);
+/* Short column label of a module kind: "q", "k", "v", "o", "gate", "up", "down". */
+const char *model_kind_label(int kind);
+
+/* A fresh copy of the fp32 view (to swap module pointers in without touching m). */
+int model_weights_copy(const model *m, tf_weights *out, mx_error *e);
+void model_weights_free(tf_weights *w);
+
+#endif
