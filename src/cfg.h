@@ -1,0 +1,74 @@
+/* The assignment config: a JSON file naming one MX format per module, plus
+ * how it was obtained (budget, projected perplexity, score provenance).
+ *   {"model": "...", "budget_bits": 4.5, "avg_bits": 4.49, "block": 32,
+ *    "scale_mode": "ocp-floor", "rounding": "nearest-even",
+ *    "formats": {"model.layers.0.self_attn.q_proj": "mxfp6_e2m3", ...},
+ *    "pins": {NAME: FMT, ...}, "projected_ppl": 12.3,
+ *    "scores": {"method": "kl", "key": "..."}}
+ * Only "formats" is required when reading; unknown keys are ignored. */
+#ifndef MXALLOC_CFG_H
+#define MXALLOC_CFG_H
+
+#include "kernels/mx.h"
+#include "src/err.h"
+#include "src/model.h"
+
+#define CFG_NAME_MAX 96
+
+typedef struct cfg_item {
+    char name[CFG_NAME_MAX];   /* module name (Hugging Face) */
+    mx_format fmt;
+} cfg_item;
+
+typedef struct mx_cfg {
+    char model[256];           /* "" when absent */
+    double budget_bits;        /* NAN when absent */
+    double avg_bits;           /* NAN when absent */
+    int block;                 /* MX_BLOCK when absent */
+    char scale_mode[32];       /* "ocp-floor" when absent */
+    char rounding[32];         /* "nearest-even" when absent */
+    double projected_ppl;      /* NAN when absent */
+    char score_method[16];     /* "" when absent */
+    char score_key[40];        /* "" when absent */
+    int n_formats;
+    cfg_item *formats;         /* in file order (written in the order given) */
+    int n_pins;
+    cfg_item *pins;
+} mx_cfg;
+
+/* An empty config with the defaults above (no allocation). */
+void cfg_init(mx_cfg *c);
+void cfg_free(mx_cfg *c);
+
+/* Append a module's format (or a pin); replaces an existing entry of that name. */
+int cfg_set_format(mx_cfg *c, const char *name, mx_format f, mx_error *e);
+int cfg_set_pin(mx_cfg *c, const char *name, mx_format f, mx_error *e);
+
+/* Index of a module in c->formats, or -1. */
+int cfg_find(const mx_cfg *c, const char *name);
+
+/* Read a config. Errors (ERR_IO, ERR_FORMAT) name the file and the reason:
+ * bad JSON, missing "formats", a format name mx_format_parse rejects, a
+ * duplicated module. On error *c is left empty (nothing to free). */
+int cfg_load(const char *path, mx_cfg *c, mx_error *e);
+
+/* Write atomically (temp file in the same directory + rename); NAN fields and
+ * empty strings are left out. No file is created or changed on error. */
+int cfg_save(const char *path, const mx_cfg *c, mx_error *e);
+
+/* The config as a JSON text (malloc'ed, caller frees), same layout as cfg_save. */
+char *cfg_to_json(const mx_cfg *c, mx_error *e);
+
+/* Check the config's module names against a list of n names (name_at(user, i)):
+ * a module the model lacks is ERR_FORMAT "config for another model: no module
+ * NAME in MODEL". Modules the config does not list are allowed (they stay fp32). */
+int cfg_check_names(const mx_cfg *c, int n, const char *(*name_at)(const void *user, int i),
+                    const void *user, const char *model_label, mx_error *e);
+/* Same, against a loaded model. */
+int cfg_check_model(const mx_cfg *c, const model *m, mx_error *e);
+
+/* Per-module formats for a model: out[i] for m->modules[i] (MX_FP32 when the
+ * config does not list it). Fails like cfg_check_model. */
+int cfg_formats_for_model(const mx_cfg *c, const model *m, mx_format *out, mx_error *e);
+
+#endif
