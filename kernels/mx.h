@@ -43,9 +43,78 @@ void mx_fake_quant_scalar(mx_format f, const float *in, float *out, size_t rows,
 
 /* Packed storage: element codes (bit-packed, little-endian within bytes, each
  * row starting on a byte boundary) followed by one E8M0 scale byte per block.
- * mx_pack returns bytes written; mx_unpack returns 0 or -1 on a short buffer. */
+ * mx_pack returns bytes written; mx_unpack returns 0 or -1 on a short buffer.
+ *
+ * Layout in detail, for rows x cols:
+ *   codes:  rows * mx_packed_row_bytes(f, cols) bytes. Element j of a row
+ *           occupies bits [j*b, (j+1)*b) of the row's bit stream, where stream
+ *           bit k is bit (k % 8) of byte k / 8 (LSB first). So MXFP4 puts
+ *           element 2i in the low nibble of byte i; 8-bit codes are one byte
+ *           each; bf16 is the upper half of the fp32 pattern and fp32 the
+ *           pattern itself, as little-endian 16/32-bit words.
+ *   scales: then rows * ceil(cols / 32) E8M0 bytes, row-major (block formats
+ *           only). 0xFF (NaN scale) marks a block that held NaN or Inf.
+ * Element codes: the FP formats are sign|exponent|mantissa; MXINT8 is an
+ * 8-bit two's complement integer c in [-127, 127] meaning c/64 (OCP MX v1.0;
+ * 0x80 = -2.0 is decoded but never produced, so MXINT8 has a single +0).
+ * unpack(pack(x)) equals mx_fake_quant(x) bit for bit. */
 size_t mx_packed_size(mx_format f, size_t rows, size_t cols);
 size_t mx_pack(mx_format f, const float *in, size_t rows, size_t cols, uint8_t *out);
 int mx_unpack(mx_format f, const uint8_t *in, size_t in_len, size_t rows, size_t cols, float *out);
+/* Bytes of element codes of one packed row (rows start on a byte boundary). */
+size_t mx_packed_row_bytes(mx_format f, size_t cols);
+
+/* ---- Numerics (OCP MX v1.0), all formats round to nearest, ties to even ----
+ * Block scale: shared_exp = floor(log2(max|x|)) - emax_elem, clamped to
+ * [-127, 127]; E8M0 byte = shared_exp + 127, taken exactly from the float's
+ * exponent bits (fp32 subnormals and zero give byte 0, i.e. 2^-127).
+ * Elements: x / 2^shared_exp rounded to the element grid (with element
+ * subnormals), saturating at the largest finite element; never Inf or NaN.
+ * Zeros keep their sign (-0 stays -0) except in MXINT8, which has one zero.
+ * Non-finite input: a block holding any NaN or Inf gets the NaN scale (0xFF)
+ * and every element of it fake-quantizes to the quiet NaN 0x7FC00000.
+ * bf16: round to nearest even; NaN stays NaN (quieted), Inf stays Inf, and
+ * finite values beyond the bf16 range round to Inf as IEEE rounding does.
+ * All paths assume the default floating-point environment (round to nearest,
+ * no flush-to-zero / denormals-are-zero). */
+
+/* emax_elem of a block format (exponent of its largest normal): E4M3 8, E5M2 15,
+ * INT8 0, E3M2 4, E2M3 2, E2M1 2; 0 for fp32/bf16. */
+int mx_emax_elem(mx_format f);
+/* Largest finite element magnitude: E4M3 448, E5M2 57344, INT8 127/64, E3M2 28,
+ * E2M3 7.5, E2M1 6; 0 for fp32/bf16. */
+float mx_element_max(mx_format f);
+/* E8M0 scale byte of a block of n values (n <= MX_BLOCK typical; any n works). */
+uint8_t mx_block_scale(mx_format f, const float *x, size_t n);
+/* 2^(s-127) as a float (exact, 2^-127 is an fp32 subnormal); NaN for 0xFF. */
+float mx_e8m0_to_float(uint8_t s);
+/* Element codec of a block format: v is already divided by the block scale
+ * and must be finite. mx_encode rounds and saturates; mx_decode is exact
+ * (NaN/Inf codes of E4M3/E5M2 decode to NaN/Inf). */
+uint8_t mx_encode(mx_format f, float v);
+float mx_decode(mx_format f, uint8_t code);
+/* Round one value to bfloat16 (returned widened to float). */
+float mx_bf16_round(float x);
+
+/* ---- Implementation paths ---- */
+typedef enum mx_simd {
+    MX_SIMD_AUTO = 0,   /* the fastest this CPU supports */
+    MX_SIMD_SCALAR,
+    MX_SIMD_AVX2,       /* AVX2 + FMA */
+    MX_SIMD_AVX512,     /* AVX-512 F/BW/DQ/VL */
+    MX_NSIMD
+} mx_simd;
+
+const char *mx_simd_name(mx_simd s);            /* "auto", "scalar", "avx2", "avx512" */
+int mx_simd_parse(const char *s, mx_simd *out); /* case-insensitive; 0 or -1 */
+int mx_simd_supported(mx_simd s);               /* 1 when this CPU can run s */
+mx_simd mx_simd_best(void);                     /* what MX_SIMD_AUTO resolves to */
+
+/* mx_fake_quant on an explicit path with nthreads threads over rows (0 = as
+ * many as pays off for this size, 1 = the calling thread only). Results do
+ * not depend on path or thread count. Returns 0, or ERR_ARG (src/err.h) when
+ * the CPU lacks the path or an argument is out of range (out is untouched). */
+int mx_fake_quant_with(mx_simd path, int nthreads, mx_format f, const float *in, float *out,
+                       size_t rows, size_t cols);
 
 #endif

@@ -2,7 +2,18 @@
  *   minimize   sum_m sum_f cost[m][f] x[m][f]
  *   subject to sum_f x[m][f] = 1 for every module m,
  *              sum params[m] bits[m][f] x[m][f] <= budget_bits * sum params[m],
- *              optional total-bytes limit, allowed formats, shared-format groups. */
+ *              optional total-bytes limit, allowed formats, shared-format groups.
+ * The bytes limit (bytes = params * bits / 8) is the same linear form as the
+ * budget, so the two merge into one capacity min(budget * P, 8 * max_bytes).
+ * Before GLPK sees it the problem is reduced: a group becomes one set of
+ * variables (summed params*bits and costs); formats allowed for the whole
+ * unit that are dominated (no fewer bits and no lower cost than another) are
+ * dropped; units left with one format are constants. When the cheapest format
+ * of every unit fits, or the LP bound (exact for this multiple-choice knapsack)
+ * equals the rounded-LP incumbent, no MIP is run. Costs may be negative; NaN
+ * or infinite costs/bits of an allowed format are ERR_ARG.
+ * GLPK's terminal output is silenced per call (its environment is per thread),
+ * so ilp_solve may run in any thread, several at once. */
 #ifndef MXALLOC_ILP_H
 #define MXALLOC_ILP_H
 
@@ -26,7 +37,8 @@ typedef struct ilp_result {
     double bytes;
     double gap;       /* relative MIP gap; 0 when proven optimal */
     int optimal;      /* 1 proven optimal, 0 time limit hit with a feasible answer */
-    double min_feasible_budget; /* filled on ERR_INFEASIBLE */
+    double min_feasible_budget; /* filled on ERR_INFEASIBLE (and on success) */
+    double bound;     /* proven lower bound on the objective (== objective when optimal) */
 } ilp_result;
 
 /* Solve; choice[m] receives the chosen format index (0..n_formats-1).
@@ -34,10 +46,20 @@ typedef struct ilp_result {
 int ilp_solve(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e);
 
 /* The published baseline: rank modules by sensitivity, give the most sensitive
- * ones the wider format until the budget is spent. Same inputs and outputs. */
+ * ones the wider format until the budget is spent. Same inputs and outputs.
+ * Precisely: every unit (module, or group sharing a format) starts at its
+ * narrowest allowed format (fewest bits; ties: lower cost). Its sensitivity
+ * is its cost at that format (loss increase when it alone is quantized that
+ * far). Units are visited once, most sensitive first (ties: lower index);
+ * each gets the widest allowed format (most bits; ties: lower cost) that the
+ * remaining budget pays for, else stays where it is. No second pass, no cost
+ * comparison between wider formats: it is a baseline, not an optimizer.
+ * res->gap and res->bound are NAN, res->optimal 0. */
 int ilp_greedy(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e);
 
-/* The smallest average-bits budget any assignment honouring allowed/groups meets. */
+/* The smallest average-bits budget any assignment honouring allowed/groups
+ * meets (the byte limit is not considered); NAN when the problem is invalid
+ * (no allowed format for some module or group, bad sizes). */
 double ilp_min_budget(const ilp_problem *p);
 
 #endif

@@ -20,6 +20,9 @@ typedef enum score_method {
 const char *score_method_name(score_method m);
 int score_method_parse(const char *s, score_method *out); /* 0 or -1 */
 
+/* Every per-format array below (bits, score[method], kld, uniform_loss) is
+ * indexed by the mx_format value, not by position in formats[]; entries of
+ * formats that are not candidates are NAN. */
 typedef struct score_module {
     char name[SCORE_NAME_MAX];
     int layer, kind;                 /* block index, enum tf_linear */
@@ -44,5 +47,17 @@ typedef struct score_table {
     int n_modules;
     score_module *modules;
 } score_table;
+
+/* An empty table: zeros, NAN losses (no allocation). */
+void score_table_init(score_table *t);
+/* score_table_init, then n_modules modules with every score/kld/bits NAN. 0 or ERR_NOMEM. */
+int score_table_alloc(score_table *t, int n_modules);
+void score_table_free(score_table *t);
+/* Position of f in t->formats, or -1 when it is not a candidate. */
+int score_table_format_index(const score_table *t, mx_format f);
+/* Index of a module by name, or -1. */
+int score_table_find(const score_table *t, const char *name);
+/* 1 when method m is present (bit set in t->methods). */
+int score_table_has(const score_table *t, score_method m);
 
 #endif

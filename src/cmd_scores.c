@@ -1,9 +1,275 @@
-/* PLACEHOLDER: replaced by the real implementation of `mxalloc scores`. */
+/* mxalloc scores show: print a score file as a table or as JSON. */
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/mx.h"
+#include "src/cache.h"
 #include "src/cmd.h"
+#include "solver/score_table.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: mxalloc scores show FILE [--format F] [--method M] [--sort] [--json]\n\n"
+            "Print a score file (from mxalloc score): per module (layer order) and format,\n"
+            "the estimated loss increase in nats/token, plus the fp32 and uniform losses.\n\n"
+            "  --format F   show only format F (and sort by it with --sort)\n"
+            "  --method M   show only method M (kl, fisher, gamma); default: every method present\n"
+            "  --sort       most sensitive first, by the score of --format (default: the\n"
+            "               table's lowest-bit format) under the first method shown\n"
+            "  --json       {\"model\", \"method\", \"fp32_loss\", \"uniform_loss\", \"modules\": [{\"name\",\n"
+            "               \"params\", \"formats\": {F: {\"bits\", \"score\"}}}]} (with several\n"
+            "               methods: per format one key per method instead of \"score\")\n");
+}
+
+static const char *method_label(unsigned methods)
+{
+    int n = 0;
+    const char *one = "none";
+    for (int s = 0; s < SCORE_NMETHODS; s++)
+        if (methods & (1u << s)) {
+            n++;
+            one = score_method_name((score_method)s);
+        }
+    if (n > 1)
+        return (methods & ~((1u << SCORE_KL) | (1u << SCORE_FISHER))) ? "several" : "both";
+    return one;
+}
+
+static json_t *num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+static int print_json(const score_table *t, unsigned methods, int only_f)
+{
+    json_t *o = json_object(), *u = json_object(), *mods = json_array(), *fl = json_array();
+    char hash[20];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)t->model_hash);
+    json_object_set_new(o, "model", json_string(t->model));
+    json_object_set_new(o, "model_hash", json_string(hash));
+    json_object_set_new(o, "key", json_string(t->key));
+    json_object_set_new(o, "method", json_string(method_label(methods)));
+    json_object_set_new(o, "calib_tokens", json_integer(t->calib_tokens));
+    json_object_set_new(o, "ctx", json_integer(t->ctx));
+    json_object_set_new(o, "fp32_loss", num(t->fp32_loss));
+    int multi = strcmp(method_label(methods), "kl") && strcmp(method_label(methods), "fisher") &&
+                strcmp(method_label(methods), "gamma");
+    for (int fi = 0; fi < t->n_formats; fi++) {
+        mx_format f = t->formats[fi];
+        if (only_f >= 0 && (int)f != only_f)
+            continue;
+        json_array_append_new(fl, json_string(mx_format_name(f)));
+        json_object_set_new(u, mx_format_name(f), num(t->uniform_loss[f]));
+    }
+    json_object_set_new(o, "formats", fl);
+    json_object_set_new(o, "uniform_loss", u);
+    for (int i = 0; i < t->n_modules; i++) {
+        const score_module *sm = &t->modules[i];
+        json_t *jm = json_object(), *jf = json_object();
+        json_object_set_new(jm, "name", json_string(sm->name));
+        json_object_set_new(jm, "layer", json_integer(sm->layer));
+        json_object_set_new(jm, "params", json_integer(sm->params));
+        for (int fi = 0; fi < t->n_formats; fi++) {
+            mx_format f = t->formats[fi];
+            if (only_f >= 0 && (int)f != only_f)
+                continue;
+            json_t *c = json_object();
+            json_object_set_new(c, "bits", num(sm->bits[f]));
+            for (int s = 0; s < SCORE_NMETHODS; s++)
+                if (methods & (1u << s))
+                    json_object_set_new(c, multi ? score_method_name((score_method)s) : "score",
+                                        num(sm->score[s][f]));
+            if ((methods & (1u << SCORE_KL)) && isfinite(sm->kld[f]))
+                json_object_set_new(c, "kld", json_real(sm->kld[f]));
+            json_object_set_new(jf, mx_format_name(f), c);
+        }
+        json_object_set_new(jm, "formats", jf);
+        json_array_append_new(mods, jm);
+    }
+    json_object_set_new(o, "modules", mods);
+    char *s = json_dumps(o, JSON_REAL_PRECISION(9));
+    json_decref(o);
+    if (!s) {
+        fprintf(stderr, "mxalloc scores: out of memory\n");
+        return 1;
+    }
+    printf("%s\n", s);
+    free(s);
+    return 0;
+}
+
+typedef struct sort_item {
+    int i;
+    double v;
+} sort_item;
+
+static int by_score_desc(const void *a, const void *b)
+{
+    const sort_item *x = a, *y = b;
+    int nx = !isfinite(x->v), ny = !isfinite(y->v);
+    if (nx != ny)
+        return nx - ny; /* missing scores last */
+    if (!nx && x->v != y->v)
+        return x->v < y->v ? 1 : -1;
+    return x->i - y->i;
+}
+
+static void print_text(const score_table *t, unsigned methods, int only_f, int sort)
+{
+    printf("model       %s\n", t->model);
+    printf("methods     ");
+    for (int s = 0, first = 1; s < SCORE_NMETHODS; s++)
+        if (t->methods & (1u << s)) {
+            printf("%s%s", first ? "" : ", ", score_method_name((score_method)s));
+            first = 0;
+        }
+    printf("\ncalibration %ld tokens, ctx %d\n", t->calib_tokens, t->ctx);
+    printf("fp32 loss   %.6f nats/token\n", t->fp32_loss);
+    printf("uniform     ");
+    for (int fi = 0; fi < t->n_formats; fi++) {
+        mx_format f = t->formats[fi];
+        if (only_f < 0 || (int)f == only_f)
+            printf("%s %.6f (%+.6f)  ", mx_format_name(f), t->uniform_loss[f],
+                   t->uniform_loss[f] - t->fp32_loss);
+    }
+    printf("\n");
+
+    sort_item *ord = malloc(sizeof *ord * (size_t)(t->n_modules ? t->n_modules : 1));
+    if (!ord)
+        return;
+    int sort_f = only_f >= 0 ? only_f : (int)t->formats[t->n_formats - 1];
+    if (sort && only_f < 0) /* lowest-bit candidate */
+        for (int fi = 0; fi < t->n_formats; fi++)
+            if (mx_element_bits(t->formats[fi]) < mx_element_bits((mx_format)sort_f))
+                sort_f = (int)t->formats[fi];
+    int first_method = -1;
+    for (int s = 0; s < SCORE_NMETHODS && first_method < 0; s++)
+        if (methods & (1u << s))
+            first_method = s;
+    for (int i = 0; i < t->n_modules; i++) {
+        ord[i].i = i;
+        ord[i].v = first_method >= 0 ? t->modules[i].score[first_method][sort_f] : NAN;
+    }
+    if (sort)
+        qsort(ord, (size_t)t->n_modules, sizeof *ord, by_score_desc);
+
+    for (int s = 0; s < SCORE_NMETHODS; s++) {
+        if (!(methods & (1u << s)))
+            continue;
+        printf("\n%s scores (loss increase, nats/token)%s%s\n", score_method_name((score_method)s),
+               sort ? ", sorted by " : "", sort ? mx_format_name((mx_format)sort_f) : "");
+        printf("%-40s %9s", "module", "params");
+        for (int fi = 0; fi < t->n_formats; fi++)
+            if (only_f < 0 || (int)t->formats[fi] == only_f)
+                printf(" %11s", mx_format_name(t->formats[fi]));
+        printf("\n");
+        for (int k = 0; k < t->n_modules; k++) {
+            const score_module *sm = &t->modules[ord[k].i];
+            printf("%-40s %9lld", sm->name, (long long)sm->params);
+            for (int fi = 0; fi < t->n_formats; fi++) {
+                mx_format f = t->formats[fi];
+                if (only_f < 0 || (int)f == only_f)
+                    printf(" %11.4e", sm->score[s][f]);
+            }
+            printf("\n");
+        }
+    }
+    printf("\nbits/weight ");
+    for (int fi = 0; fi < t->n_formats; fi++) {
+        mx_format f = t->formats[fi];
+        if ((only_f < 0 || (int)f == only_f) && t->n_modules > 0)
+            printf("%s %.3f  ", mx_format_name(f), t->modules[0].bits[f]);
+    }
+    printf("\n");
+    free(ord);
+}
+
 int cmd_scores(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "mxalloc scores: not built yet\n");
-    return 1;
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc < 2 || strcmp(argv[1], "show")) {
+        fprintf(stderr, argc < 2 ? "mxalloc scores: missing action (show)\n"
+                                 : "mxalloc scores: unknown action '%s' (show)\n",
+                argc < 2 ? "" : argv[1]);
+        usage(stderr);
+        return 2;
+    }
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'}, {"method", required_argument, NULL, 'm'},
+        {"sort", no_argument, NULL, 's'},         {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    const char *fmt_name = NULL, *method_name = NULL;
+    int json = 0, sort = 0, ch;
+    argc--;
+    argv++;
+    optind = 0;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'f': fmt_name = optarg; break;
+        case 'm': method_name = optarg; break;
+        case 's': sort = 1; break;
+        case 'j': json = 1; break;
+        case 'h': usage(stdout); return 0;
+        default:
+            fprintf(stderr, "mxalloc scores: %s: '%s'\n",
+                    optopt ? "option needs a value or is unknown" : "unknown option",
+                    argv[optind - 1]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, optind >= argc ? "mxalloc scores show: missing FILE\n"
+                                       : "mxalloc scores show: exactly one FILE expected\n");
+        return 2;
+    }
+    mx_format f = MX_FP32;
+    if (fmt_name && mx_format_parse(fmt_name, &f)) {
+        fprintf(stderr, "mxalloc scores: --format: unknown format '%s'\n", fmt_name);
+        return 2;
+    }
+    score_method sm = SCORE_KL;
+    if (method_name && score_method_parse(method_name, &sm)) {
+        fprintf(stderr, "mxalloc scores: --method: unknown method '%s'\n", method_name);
+        return 2;
+    }
+    score_table t;
+    mx_error e = {0};
+    if (cache_read(argv[optind], &t, &e)) {
+        fprintf(stderr, "mxalloc scores: %s\n", e.msg);
+        return 1;
+    }
+    int rc = 1;
+    if (fmt_name && score_table_format_index(&t, f) < 0) {
+        fprintf(stderr, "mxalloc scores: %s: format %s is not in this table\n", argv[optind],
+                mx_format_name(f));
+        goto out;
+    }
+    unsigned methods = t.methods;
+    if (method_name) {
+        if (!score_table_has(&t, sm)) {
+            fprintf(stderr, "mxalloc scores: %s: no %s scores in this table\n", argv[optind],
+                    score_method_name(sm));
+            goto out;
+        }
+        methods = 1u << sm;
+    }
+    int only_f = fmt_name ? (int)f : -1;
+    if (json)
+        rc = print_json(&t, methods, only_f);
+    else {
+        print_text(&t, methods, only_f, sort);
+        rc = 0;
+    }
+    if (fflush(stdout))
+        rc = 1;
+out:
+    score_table_free(&t);
+    return rc;
 }

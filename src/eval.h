@@ -5,8 +5,10 @@
 
 #include <stddef.h>
 
+#include "kernels/mx.h"
 #include "kernels/tf.h"
 #include "src/err.h"
+#include "src/model.h"
 
 typedef struct eval_result {
     long tokens;    /* scored tokens */
@@ -23,5 +25,30 @@ typedef int (*eval_progress_fn)(void *user, long done_windows, long total_window
 int eval_perplexity(const tf_config *c, const tf_weights *w, const int *tokens, long n_tokens,
                     int bos, int ctx, long max_tokens, eval_progress_fn progress, void *user,
                     eval_result *out, mx_error *e);
+
+/* Windows eval_perplexity scores: min(n_tokens, max_tokens if > 0) / ctx
+ * (the last partial window is dropped). */
+long eval_window_count(long n_tokens, int ctx, long max_tokens);
+/* Window k of the stream: inputs in[ctx] = [bos, t_kc .. t_kc+ctx-2] and
+ * targets tgt[ctx] = [t_kc .. t_kc+ctx-1] (kc = k*ctx): every window token is
+ * predicted once and the input never exceeds ctx positions. */
+void eval_window_tokens(const int *tokens, long k, int ctx, int bos, int *in, int *tgt);
+
+/* eval_perplexity with a caller's workspace (tf_ctx_max_n(t) >= ctx), to
+ * reuse it across calls (e.g. one per candidate assignment). */
+int eval_perplexity_ctx(tf_ctx *t, const tf_weights *w, const int *tokens, long n_tokens,
+                        int bos, int ctx, long max_tokens, eval_progress_fn progress, void *user,
+                        eval_result *out, mx_error *e);
+
+/* A weights view of model m with module i fake-quantized to formats[i]
+ * (mx_fake_quant into owned copies, swapped in by pointer; MX_FP32 keeps the
+ * original). Embedding, norms and lm_head are never touched. */
+typedef struct eval_qweights {
+    tf_weights w;    /* pass &q.w to the forward pass */
+    float **copies;  /* [n_modules], NULL where the original is used */
+    int n;
+} eval_qweights;
+int eval_qweights_init(eval_qweights *q, const model *m, const mx_format *formats, mx_error *e);
+void eval_qweights_free(eval_qweights *q);
 
 #endif

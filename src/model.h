@@ -50,6 +50,9 @@ int model_find_module(const model *m, const char *name);
 /* Short column label of a module kind: "q", "k", "v", "o", "gate", "up", "down". */
 const char *model_kind_label(int kind);
 
+/* Short name of a file kind: "llama2.c", "hf-safetensors", "gguf". */
+const char *model_file_kind_name(model_file_kind k);
+
 /* A fresh copy of the fp32 view (to swap module pointers in without touching m). */
 int model_weights_copy(const model *m, tf_weights *out, mx_error *e);
 void model_weights_free(tf_weights *w);

@@ -17,7 +17,13 @@ void tok_free(tok *t);
 
 int tok_vocab_size(const tok *t);
 int tok_bos(const tok *t); /* -1 if the tokenizer has none */
-int tok_eos(const tok *t);
+int tok_eos(const tok *t); /* -1 if unknown */
+/* Override BOS/EOS (e.g. from a model's config.json; tokenizer.json does not
+ * name them: by default HF BOS is the first token the post-processor template
+ * adds, EOS the template's last or the first of <|endoftext|>, <|end_of_text|>,
+ * </s>, <eos> among the added tokens). -1 = none. ERR_ARG if out of range.
+ * BOS here only changes tok_bos(); what tok_encode adds follows the file. */
+int tok_set_special(tok *t, int bos, int eos);
 
 /* Encode `len` bytes of text as one string. For llama2.c this is token-for-token
  * llama2.c's encode(text, bos=1, eos=0) but O(n log n); for HF it is what the
@@ -25,7 +31,12 @@ int tok_eos(const tok *t);
  * adds one). *out is malloc'd; returns the count or a negative ERR_* code. */
 long tok_encode(const tok *t, const char *text, size_t len, int **out, mx_error *e);
 
-/* The text of one token (for display); never NULL. */
+/* The text of one token (for display); never NULL ("" for an id out of range).
+ * llama2.c: the raw piece ("<0x0A>" for byte tokens). HF: the piece as bytes
+ * (the byte-level alphabet decoded), e.g. " the" rather than "Ġthe". */
 const char *tok_piece(const tok *t, int id);
+
+/* The id whose piece is exactly these bytes, or -1. */
+int tok_id(const tok *t, const char *piece, size_t len);
 
 #endif

@@ -1,0 +1,141 @@
+/* Prefill throughput of the batched forward pass on synthetic models with the
+ * shapes of SmolLM2-135M and llama2.c stories15M, and the GFLOP/s of the
+ * gemm_ path relative to plain cblas_sgemm on the same shapes (same run). */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels/gemm.h"
+#include "kernels/tf.h"
+#include "tests/tf_rand.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+typedef struct shape {
+    const char *name;
+    tf_config c;
+    int tied;
+    int ctx;
+} shape;
+
+static double linear_flops(const tf_config *c, int n)
+{
+    double f = 0;
+    for (int k = 0; k < TF_NLIN; k++) {
+        int r, cc;
+        tf_linear_shape(c, k, &r, &cc);
+        f += 2.0 * r * cc;
+    }
+    return (f * c->n_layers + 2.0 * c->vocab_size * c->dim) * n;
+}
+
+static void bench_model(const shape *s, int reps)
+{
+    tf_rand_model m;
+    if (tf_rand_model_init(&m, &s->c, s->tied, 1)) {
+        fprintf(stderr, "%s: out of memory\n", s->name);
+        exit(1);
+    }
+    tf_ctx *t = tf_ctx_create(&s->c, s->ctx, 0);
+    if (!t) {
+        fprintf(stderr, "%s: out of memory for the workspace\n", s->name);
+        exit(1);
+    }
+    int n = s->ctx;
+    int *tok = malloc(sizeof(int) * (n + 1));
+    uint64_t st = 3;
+    for (int i = 0; i <= n; i++)
+        tok[i] = (int)((tf_rand_uniform(&st) + 1.0f) * 0.5f * s->c.vocab_size) % s->c.vocab_size;
+    double best = 1e30, best_blocks = 1e30, best_head = 1e30, nll = 0;
+    for (int r = 0; r < reps + 1; r++) { /* first run warms up */
+        double t0 = now();
+        tf_forward(t, &m.w, tok, n, 0);
+        double t1 = now();
+        nll = tf_nll(t, &m.w, tok + 1, NULL) / n;
+        double t2 = now();
+        if (r == 0)
+            continue;
+        if (t2 - t0 < best)
+            best = t2 - t0;
+        if (t1 - t0 < best_blocks)
+            best_blocks = t1 - t0;
+        if (t2 - t1 < best_head)
+            best_head = t2 - t1;
+    }
+    double fl = linear_flops(&s->c, n);
+    printf("%-14s ctx %4d: prefill %8.0f tok/s  (%.3f s/window: blocks %.3f, lm_head+nll %.3f;"
+           " %.1f GFLOP/s on linears+head; nll %.3f)\n",
+           s->name, n, n / best, best, best_blocks, best_head, fl / best * 1e-9, nll);
+    free(tok);
+    tf_ctx_free(t);
+    tf_rand_model_free(&m);
+}
+
+/* GFLOP/s of gemm_linear vs cblas_sgemm for Y[n][rows] = X[n][cols] W^T. */
+static void bench_gemm(const char *what, int n, int rows, int cols)
+{
+    float *x = malloc(sizeof(float) * n * cols), *w = malloc(sizeof(float) * rows * cols);
+    float *y = malloc(sizeof(float) * n * rows);
+    uint64_t st = 9;
+    for (long i = 0; i < (long)n * cols; i++)
+        x[i] = tf_rand_uniform(&st);
+    for (long i = 0; i < (long)rows * cols; i++)
+        w[i] = tf_rand_uniform(&st);
+    double fl = 2.0 * n * rows * cols;
+    int reps = (int)(2e9 / fl) + 1;
+    double tg = 1e30, tb = 1e30;
+    for (int round = 0; round < 3; round++) {
+        double t0 = now();
+        for (int r = 0; r < reps; r++)
+            gemm_linear(n, rows, cols, x, w, 0.0f, y);
+        double t1 = now();
+        for (int r = 0; r < reps; r++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, rows, cols, 1.0f, x, cols, w,
+                        cols, 0.0f, y, rows);
+        double t2 = now();
+        if (t1 - t0 < tg)
+            tg = t1 - t0;
+        if (t2 - t1 < tb)
+            tb = t2 - t1;
+    }
+    printf("  gemm %-22s %4d x %5d x %4d: gemm_ %6.1f GFLOP/s, cblas %6.1f GFLOP/s, ratio %.3f\n",
+           what, n, rows, cols, fl * reps / tg * 1e-9, fl * reps / tb * 1e-9, tb / tg);
+    free(x);
+    free(w);
+    free(y);
+}
+
+int main(void)
+{
+    shape smol = {"SmolLM2-135M",
+                  {.dim = 576, .hidden_dim = 1536, .n_layers = 30, .n_heads = 9, .n_kv_heads = 3,
+                   .head_dim = 64, .vocab_size = 49152, .max_seq = 8192, .rope_theta = 100000.0f,
+                   .norm_eps = 1e-5f, .rope_style = TF_ROPE_HALF, .qk_norm = 0},
+                  1, 512};
+    shape s15 = {"stories15M",
+                 {.dim = 288, .hidden_dim = 768, .n_layers = 6, .n_heads = 6, .n_kv_heads = 6,
+                  .head_dim = 48, .vocab_size = 32000, .max_seq = 256, .rope_theta = 10000.0f,
+                  .norm_eps = 1e-5f, .rope_style = TF_ROPE_INTERLEAVED, .qk_norm = 0},
+                 0, 256};
+    printf("forward pass (fp32, synthetic weights; best of 3 after a warm-up)\n");
+    bench_model(&s15, 3);
+    bench_model(&smol, 3);
+    printf("GEMM path vs plain cblas_sgemm (ratio = cblas time / gemm_ time)\n");
+    bench_gemm("smol q/o 576x576", 512, 576, 576);
+    bench_gemm("smol k/v 192x576", 512, 192, 576);
+    bench_gemm("smol gate/up", 512, 1536, 576);
+    bench_gemm("smol down", 512, 576, 1536);
+    bench_gemm("smol lm_head chunk", 32, 49152, 576);
+    bench_gemm("15M qkvo", 256, 288, 288);
+    bench_gemm("15M gate/up", 256, 768, 288);
+    bench_gemm("15M down", 256, 288, 768);
+    bench_gemm("15M lm_head chunk", 32, 32000, 288);
+    return 0;
+}

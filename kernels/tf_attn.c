@@ -1,0 +1,92 @@
+/* Causal grouped-query attention, one GEMM pair per head. Heads go in groups
+ * of nthreads: the calling thread computes the group's scores with OpenBLAS,
+ * pthreads take one head's softmax each, the calling thread does P V. Each
+ * head is computed independently, so the thread count never changes results. */
+#include "kernels/tf_internal.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "kernels/gemm.h"
+
+#define TF_ATTN_MAX_THREADS 8
+
+/* In-place causal softmax of the n x n score matrix S (row i keeps 0..i). */
+static void causal_softmax(float *S, int n)
+{
+    for (int i = 0; i < n; i++) {
+        float *row = S + (size_t)i * n;
+        float mx = row[0];
+        for (int j = 1; j <= i; j++)
+            mx = row[j] > mx ? row[j] : mx;
+        double s0 = 0.0, s1 = 0.0; /* two chains: the sum is not the bottleneck */
+        int j = 0;
+        for (; j + 1 <= i; j += 2) {
+            row[j] = expf(row[j] - mx);
+            row[j + 1] = expf(row[j + 1] - mx);
+            s0 += row[j];
+            s1 += row[j + 1];
+        }
+        for (; j <= i; j++) {
+            row[j] = expf(row[j] - mx);
+            s0 += row[j];
+        }
+        float inv = (float)(1.0 / (s0 + s1));
+        for (j = 0; j <= i; j++)
+            row[j] *= inv;
+        if (i + 1 < n)
+            memset(row + i + 1, 0, sizeof(float) * (size_t)(n - i - 1));
+    }
+}
+
+typedef struct softmax_job {
+    float *S;
+    int n;
+} softmax_job;
+
+static void *softmax_run(void *arg)
+{
+    softmax_job *j = arg;
+    causal_softmax(j->S, j->n);
+    return NULL;
+}
+
+void tf_attention(tf_ctx *t, tf_layer_acts *A)
+{
+    const tf_config *c = &t->c;
+    int n = t->n, hd = c->head_dim;
+    int qd = c->n_heads * hd, kd = c->n_kv_heads * hd;
+    int group = c->n_heads / c->n_kv_heads;
+    float scale = (float)(1.0 / sqrt((double)hd));
+    int nt = t->nthreads < TF_ATTN_MAX_THREADS ? t->nthreads : TF_ATTN_MAX_THREADS;
+    size_t nn = (size_t)t->max_n * t->max_n;
+    for (int h0 = 0; h0 < c->n_heads; h0 += nt) {
+        int cnt = c->n_heads - h0 < nt ? c->n_heads - h0 : nt;
+        softmax_job jobs[TF_ATTN_MAX_THREADS] = {{NULL, 0}};
+        pthread_t th[TF_ATTN_MAX_THREADS];
+        int started[TF_ATTN_MAX_THREADS] = {0};
+        for (int i = 0; i < cnt; i++) {
+            int h = h0 + i, g = h / group;
+            float *S = A->att ? A->att + (size_t)h * n * n : t->att_scratch + i * nn;
+            /* S = scale * Q_h K_g^T (row stride n); the softmax zeroes the masked part */
+            gemm_f32(0, 1, n, n, hd, scale, A->q + (size_t)h * hd, qd, A->k + (size_t)g * hd, kd,
+                     0.0f, S, n);
+            jobs[i] = (softmax_job){S, n};
+        }
+        for (int i = 1; i < cnt; i++)
+            started[i] = pthread_create(&th[i], NULL, softmax_run, &jobs[i]) == 0;
+        softmax_run(&jobs[0]);
+        for (int i = 1; i < cnt; i++) {
+            if (started[i])
+                pthread_join(th[i], NULL);
+            else /* could not start a thread: same work here, same result */
+                softmax_run(&jobs[i]);
+        }
+        for (int i = 0; i < cnt; i++) {
+            int h = h0 + i, g = h / group;
+            gemm_f32(0, 0, n, hd, n, 1.0f, jobs[i].S, n, A->v + (size_t)g * hd, kd, 0.0f,
+                     A->ao + (size_t)h * hd, qd);
+        }
+    }
+}

@@ -1,0 +1,159 @@
+/* The batched forward pass: embedding, blocks, final norm, lm_head and NLL. */
+#include "kernels/tf_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "kernels/gemm.h"
+
+int tf_embed(tf_ctx *t, const tf_weights *w, const int *tokens, int n)
+{
+    const tf_config *c = &t->c;
+    if (n <= 0 || n > t->max_n || !tokens)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= c->vocab_size)
+            return -1;
+    float *x = tf_block_input(t, 0);
+    for (int i = 0; i < n; i++)
+        memcpy(x + (size_t)i * c->dim, w->tok_emb + (size_t)tokens[i] * c->dim,
+               sizeof(float) * (size_t)c->dim);
+    t->n = n;
+    return 0;
+}
+
+/* Per-head RMSNorm (Qwen3 q_norm / k_norm) of rows [n][heads*hd]. */
+static void head_norm(float *dst, const float *src, float *rinv, const float *wn, int n,
+                      int heads, int hd, float eps)
+{
+    for (int i = 0; i < n; i++)
+        for (int h = 0; h < heads; h++) {
+            size_t off = ((size_t)i * heads + h) * hd;
+            rinv[(size_t)i * heads + h] = tf_rmsnorm_row(dst + off, src + off, wn, hd, eps);
+        }
+}
+
+static void rope_rows(const tf_ctx *t, float *x, int n, int heads)
+{
+    int hd = t->c.head_dim;
+    for (int i = 0; i < n; i++) {
+        const float *cs = t->rope + (size_t)i * hd; /* hd/2 pairs of cos, sin */
+        for (int h = 0; h < heads; h++)
+            tf_rope_head(x + ((size_t)i * heads + h) * hd, cs, hd, t->c.rope_style);
+    }
+}
+
+void tf_block(tf_ctx *t, const tf_weights *w, int l)
+{
+    const tf_config *c = &t->c;
+    const tf_layer_weights *lw = &w->layers[l];
+    tf_layer_acts *A = &t->acts[t->n_acts > 1 ? l : 0];
+    int n = t->n, d = c->dim, hdim = c->hidden_dim;
+    int qd = c->n_heads * c->head_dim, kd = c->n_kv_heads * c->head_dim;
+    const float *x = tf_block_input(t, l);
+    float *out = tf_block_input(t, l + 1);
+
+    for (int i = 0; i < n; i++)
+        A->r1[i] = tf_rmsnorm_row(A->xn1 + (size_t)i * d, x + (size_t)i * d, lw->attn_norm, d,
+                                  c->norm_eps);
+    float *qdst = c->qk_norm ? A->q_raw : A->q;
+    float *kdst = c->qk_norm ? A->k_raw : A->k;
+    gemm_linear(n, qd, d, A->xn1, lw->lin[TF_Q], 0.0f, qdst);
+    gemm_linear(n, kd, d, A->xn1, lw->lin[TF_K], 0.0f, kdst);
+    gemm_linear(n, kd, d, A->xn1, lw->lin[TF_V], 0.0f, A->v);
+    if (c->qk_norm) {
+        head_norm(A->q, A->q_raw, A->rq, lw->q_norm, n, c->n_heads, c->head_dim, c->norm_eps);
+        head_norm(A->k, A->k_raw, A->rk, lw->k_norm, n, c->n_kv_heads, c->head_dim,
+                  c->norm_eps);
+    }
+    rope_rows(t, A->q, n, c->n_heads);
+    rope_rows(t, A->k, n, c->n_kv_heads);
+    tf_attention(t, A);
+
+    memcpy(A->h, x, sizeof(float) * (size_t)n * d);
+    gemm_linear(n, d, qd, A->ao, lw->lin[TF_O], 1.0f, A->h);
+
+    for (int i = 0; i < n; i++)
+        A->r2[i] = tf_rmsnorm_row(A->xn2 + (size_t)i * d, A->h + (size_t)i * d, lw->ffn_norm, d,
+                                  c->norm_eps);
+    gemm_linear(n, hdim, d, A->xn2, lw->lin[TF_GATE], 0.0f, A->g);
+    gemm_linear(n, hdim, d, A->xn2, lw->lin[TF_UP], 0.0f, A->u);
+    size_t nh = (size_t)n * hdim;
+    for (size_t i = 0; i < nh; i++) {
+        float gv = A->g[i];
+        A->a[i] = gv / (1.0f + expf(-gv)) * A->u[i];
+    }
+    memcpy(out, A->h, sizeof(float) * (size_t)n * d);
+    gemm_linear(n, d, hdim, A->a, lw->lin[TF_DOWN], 1.0f, out);
+}
+
+void tf_final_norm(tf_ctx *t, const tf_weights *w)
+{
+    int d = t->c.dim;
+    const float *x = tf_block_input(t, t->c.n_layers);
+    for (int i = 0; i < t->n; i++)
+        t->rf[i] = tf_rmsnorm_row(t->xf + (size_t)i * d, x + (size_t)i * d, w->final_norm, d,
+                                  t->c.norm_eps);
+}
+
+int tf_forward(tf_ctx *t, const tf_weights *w, const int *tokens, int n, int from)
+{
+    if (n <= 0 || n > t->max_n || from < 0 || from > t->c.n_layers)
+        return -1;
+    if (from == 0 && tokens) {
+        if (tf_embed(t, w, tokens, n))
+            return -1;
+    } else {
+        t->n = n;
+    }
+    for (int l = from; l < t->c.n_layers; l++)
+        tf_block(t, w, l);
+    tf_final_norm(t, w);
+    return 0;
+}
+
+void tf_logits(tf_ctx *t, const tf_weights *w, int r0, int nr, float *out)
+{
+    int d = t->c.dim;
+    gemm_linear(nr, t->c.vocab_size, d, t->xf + (size_t)r0 * d, w->lm_head, 0.0f, out);
+}
+
+double tf_nll(tf_ctx *t, const tf_weights *w, const int *targets, double *per_token)
+{
+    int V = t->c.vocab_size;
+    double total = 0.0;
+    for (int i = 0; i < t->n; i++)
+        if (targets[i] >= V)
+            return -1.0;
+    for (int r0 = 0; r0 < t->n; r0 += t->chunk_rows) {
+        int nr = t->n - r0 < t->chunk_rows ? t->n - r0 : t->chunk_rows;
+        tf_logits(t, w, r0, nr, t->chunk);
+        for (int r = 0; r < nr; r++) {
+            int i = r0 + r;
+            if (targets[i] < 0) {
+                if (per_token)
+                    per_token[i] = 0.0;
+                continue;
+            }
+            const float *z = t->chunk + (size_t)r * V;
+            float mx = z[0];
+            for (int k = 1; k < V; k++)
+                if (z[k] > mx)
+                    mx = z[k];
+            /* z - mx <= 0 is exact enough in float; expf is ~1 ulp; sum in double */
+            double s0 = 0.0, s1 = 0.0;
+            int k = 0;
+            for (; k + 1 < V; k += 2) {
+                s0 += expf(z[k] - mx);
+                s1 += expf(z[k + 1] - mx);
+            }
+            for (; k < V; k++)
+                s0 += expf(z[k] - mx);
+            double nll = (double)mx + log(s0 + s1) - (double)z[targets[i]];
+            if (per_token)
+                per_token[i] = nll;
+            total += nll;
+        }
+    }
+    return total;
+}

@@ -1,0 +1,82 @@
+/* The published baseline (see ilp.h): narrowest format everywhere, then the
+ * most sensitive units take the widest format the remaining budget pays for. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "solver/ilp.h"
+#include "solver/ilp_units.h"
+
+typedef struct rank {
+    double sens;
+    int unit;
+} rank;
+
+static int rank_cmp(const void *a, const void *b)
+{
+    const rank *x = a, *y = b;
+    if (x->sens != y->sens)
+        return x->sens > y->sens ? -1 : 1;
+    return x->unit < y->unit ? -1 : x->unit > y->unit;
+}
+
+int ilp_greedy(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e)
+{
+    ilp_result r = {0};
+    r.gap = NAN;
+    r.bound = NAN;
+    r.min_feasible_budget = NAN;
+    ilp_units u;
+    int rc = ilp_units_build(p, 1, &u, e);
+    if (rc) {
+        if (res)
+            *res = r;
+        return rc;
+    }
+    r.min_feasible_budget = u.w_min / u.total_params;
+    if (!ilp_units_fits(&u, u.w_min)) {
+        rc = ilp_units_infeasible(p, &u, &r, e);
+        ilp_units_free(&u);
+        if (res)
+            *res = r;
+        return rc;
+    }
+    int nu = u.n_units;
+    rank *rk = malloc((size_t)nu * sizeof *rk);
+    int *pick = malloc((size_t)nu * sizeof *pick);
+    if (!rk || !pick) {
+        free(rk);
+        free(pick);
+        ilp_units_free(&u);
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    /* Items are sorted by (bits, cost): item 0 is the narrowest, cheapest
+     * among equals. Dominated items count too: the baseline does not prune. */
+    for (int i = 0; i < nu; i++) {
+        pick[i] = 0;
+        rk[i] = (rank){u.items[u.units[i].item0].c, i};
+    }
+    qsort(rk, (size_t)nu, sizeof *rk, rank_cmp);
+    double room = u.cap - u.w_min;
+    for (int k = 0; k < nu; k++) {
+        const ilp_unit *un = &u.units[rk[k].unit];
+        const ilp_item *it = u.items + un->item0;
+        int best = 0;
+        for (int j = 1; j < un->n_items; j++) {
+            double dw = it[j].w - it[0].w;
+            if (dw > room)
+                continue;
+            /* widest; among equal bits the cheaper */
+            if (it[j].w > it[best].w || (it[j].w == it[best].w && it[j].c < it[best].c))
+                best = j;
+        }
+        room -= it[best].w - it[0].w;
+        pick[rk[k].unit] = best;
+    }
+    ilp_units_expand(p, &u, pick, choice, &r);
+    free(rk);
+    free(pick);
+    ilp_units_free(&u);
+    if (res)
+        *res = r;
+    return 0;
+}

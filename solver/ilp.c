@@ -1,0 +1,409 @@
+/* The exact solver: reduce, bound with the LP relaxation (solved greedily:
+ * exact for a multiple-choice knapsack), then let GLPK's branch and bound
+ * close the gap. */
+#include "solver/ilp.h"
+
+#include <glpk.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "solver/ilp_units.h"
+
+/* ---- the LP relaxation and a rounded incumbent ---- */
+
+typedef struct incr {
+    int unit, from, to;   /* indices into the unit's front */
+    double dw, dc, eff;   /* dc < 0, eff = -dc / dw */
+} incr;
+
+static int incr_cmp(const void *a, const void *b)
+{
+    const incr *x = a, *y = b;
+    if (x->eff != y->eff)
+        return x->eff > y->eff ? -1 : 1;
+    if (x->unit != y->unit)
+        return x->unit < y->unit ? -1 : 1;
+    return x->from < y->from ? -1 : x->from > y->from;
+}
+
+/* Fills pick[u] (front index) with a feasible rounding of the LP optimum,
+ * improved by single-unit moves, and returns the LP bound in *bound. The
+ * problem must be feasible (w_min fits). */
+static int lp_round(const ilp_units *u, int *pick, double *bound, double *lambda, double *inc_cost)
+{
+    int nincr = 0;
+    for (int i = 0; i < u->n_units; i++)
+        nincr += u->units[i].n_front - 1;
+    incr *in = malloc((size_t)(nincr ? nincr : 1) * sizeof *in);
+    int *hull = malloc((size_t)(nincr + u->n_units) * sizeof *hull);
+    if (!in || !hull) {
+        free(in);
+        free(hull);
+        return ERR_NOMEM;
+    }
+    int k = 0;
+    double cost = 0;
+    for (int i = 0; i < u->n_units; i++) {
+        const ilp_unit *un = &u->units[i];
+        const ilp_item *it = u->items + un->item0;
+        /* Lower convex hull of the front (w ascending, c descending). */
+        int nh = 0;
+        int *h = hull;
+        for (int j = 0; j < un->n_front; j++) {
+            while (nh >= 2) {
+                const ilp_item *a = &it[h[nh - 2]], *b = &it[h[nh - 1]];
+                /* b is above the segment a..j: drop it. */
+                double cross = (b->c - a->c) * (it[j].w - a->w) - (it[j].c - a->c) * (b->w - a->w);
+                if (cross >= 0)
+                    nh--;
+                else
+                    break;
+            }
+            h[nh++] = j;
+        }
+        for (int j = 0; j + 1 < nh; j++) {
+            double dw = it[h[j + 1]].w - it[h[j]].w, dc = it[h[j + 1]].c - it[h[j]].c;
+            in[k++] = (incr){i, h[j], h[j + 1], dw, dc, -dc / dw};
+        }
+        pick[i] = 0;
+        cost += it[0].c;
+    }
+    free(hull);
+    qsort(in, (size_t)k, sizeof *in, incr_cmp);
+    double room = u->cap - u->w_min;
+    int bounded = 0;
+    *bound = -INFINITY;
+    *lambda = 0;
+    for (int j = 0; j < k; j++) {
+        if (pick[in[j].unit] != in[j].from)
+            continue;  /* an earlier step of this unit did not fit */
+        if (in[j].dw <= room) {
+            room -= in[j].dw;
+            cost += in[j].dc;
+            pick[in[j].unit] = in[j].to;
+        } else if (!bounded) {
+            *bound = cost + in[j].dc * (room > 0 ? room / in[j].dw : 0);
+            *lambda = in[j].eff;  /* the capacity's dual price */
+            bounded = 1;
+        }
+    }
+    if (!bounded)
+        *bound = cost;
+    free(in);
+    /* Single-unit improvements over the whole front (not only the hull). */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < u->n_units; i++) {
+            const ilp_unit *un = &u->units[i];
+            const ilp_item *it = u->items + un->item0;
+            int best = pick[i];
+            for (int j = pick[i] + 1; j < un->n_front; j++)
+                if (it[j].w - it[pick[i]].w <= room)
+                    best = j;
+            if (best != pick[i]) {
+                room -= it[best].w - it[pick[i]].w;
+                cost += it[best].c - it[pick[i]].c;
+                pick[i] = best;
+            }
+        }
+    *inc_cost = cost;
+    return 0;
+}
+
+/* Reduced-cost fixing: for a price lambda >= 0 on the capacity,
+ *   L = sum_u min_j (c_j + lambda w_j) - lambda cap
+ * bounds every feasible objective from below, and forcing item j of unit u
+ * raises the bound by its reduced cost c_j + lambda w_j - min. An item whose
+ * bound exceeds the incumbent's cost cannot be in a better solution: drop it.
+ * The incumbent's own items always survive. keep[] is per item index.
+ * Returns the number of units left with more than one item. */
+static int reduce(const ilp_units *u, double lambda, double inc, const int *pick,
+                  unsigned char *keep)
+{
+    double L = -lambda * u->cap, scale = fabs(inc) + lambda * fabs(u->cap) + 1;
+    for (int i = 0; i < u->n_units; i++) {
+        const ilp_unit *un = &u->units[i];
+        const ilp_item *it = u->items + un->item0;
+        double mn = INFINITY;
+        for (int j = 0; j < un->n_front; j++)
+            mn = fmin(mn, it[j].c + lambda * it[j].w);
+        L += mn;
+    }
+    int open = 0;
+    for (int i = 0; i < u->n_units; i++) {
+        const ilp_unit *un = &u->units[i];
+        const ilp_item *it = u->items + un->item0;
+        double mn = INFINITY;
+        for (int j = 0; j < un->n_front; j++)
+            mn = fmin(mn, it[j].c + lambda * it[j].w);
+        int kept = 0;
+        for (int j = 0; j < un->n_front; j++) {
+            double rc = it[j].c + lambda * it[j].w - mn;
+            /* generous slack: a wrong drop loses optimality, a wrong keep only time */
+            keep[un->item0 + j] = j == pick[i] || L + rc <= inc + 1e-9 * scale;
+            kept += keep[un->item0 + j];
+        }
+        open += kept > 1;
+    }
+    return open;
+}
+
+#include <stdio.h>
+static int dbg_open(int open, double inc, double bound)
+{
+    if (getenv("ILP_DEBUG"))
+        fprintf(stderr, "open %d inc %.9g bound %.9g relgap %.3g\n", open, inc, bound, (inc - bound) / fabs(inc));
+    return open;
+}
+/* ---- GLPK ---- */
+
+static int glpk_silent(void *info, const char *s)
+{
+    (void)info;
+    (void)s;
+    return 1;  /* non-zero: GLPK prints nothing */
+}
+
+/* Solve the reduced problem with GLPK; on success pick[] holds the MIP answer.
+ * Returns 1 proven optimal, 0 feasible (time limit), -1 no answer. */
+static int glpk_solve(const ilp_units *u, const unsigned char *keep, const int *inc_pick,
+                      double time_limit_s, double cap, int *pick)
+{
+    glp_term_out(GLP_OFF);
+    glp_term_hook(glpk_silent, NULL);
+    int nu = u->n_units;
+    double scale = 1.0 / u->total_params;
+    int ncols = 0, nrows = 0;
+    double fixed_w = 0;
+    for (int i = 0; i < nu; i++) {
+        const ilp_unit *un = &u->units[i];
+        int kept = 0;
+        for (int j = 0; j < un->n_front; j++)
+            kept += keep[un->item0 + j];
+        if (kept > 1) {
+            ncols += kept;
+            nrows++;
+        } else {
+            fixed_w += u->items[un->item0 + inc_pick[i]].w;
+        }
+    }
+    int nz = 2 * ncols;
+    int *ia = malloc((size_t)(nz + 1) * sizeof *ia), *ja = malloc((size_t)(nz + 1) * sizeof *ja);
+    double *ar = malloc((size_t)(nz + 1) * sizeof *ar);
+    int *col_item = malloc((size_t)(ncols + 1) * sizeof *col_item);
+    if (!ia || !ja || !ar || !col_item) {
+        free(ia);
+        free(ja);
+        free(ar);
+        free(col_item);
+        return -2;
+    }
+    glp_prob *lp = glp_create_prob();
+    glp_set_obj_dir(lp, GLP_MIN);
+    glp_add_rows(lp, nrows + 1);
+    glp_add_cols(lp, ncols);
+    int row = 0, col = 0, at = 0;
+    for (int i = 0; i < nu; i++) {
+        const ilp_unit *un = &u->units[i];
+        int kept = 0;
+        for (int j = 0; j < un->n_front; j++)
+            kept += keep[un->item0 + j];
+        if (kept <= 1)
+            continue;
+        row++;
+        glp_set_row_bnds(lp, row, GLP_FX, 1, 1);
+        const ilp_item *it = u->items + un->item0;
+        /* Shift costs so each unit's cheapest format is 0: the same argmin,
+         * a better-scaled objective. */
+        double cmin = INFINITY;
+        for (int j = 0; j < un->n_front; j++)
+            if (keep[un->item0 + j])
+                cmin = fmin(cmin, it[j].c);
+        for (int j = 0; j < un->n_front; j++) {
+            if (!keep[un->item0 + j])
+                continue;
+            col++;
+            col_item[col] = un->item0 + j;
+            glp_set_col_kind(lp, col, GLP_BV);
+            glp_set_obj_coef(lp, col, it[j].c - cmin);
+            at++;
+            ia[at] = row, ja[at] = col, ar[at] = 1;
+            at++;
+            ia[at] = nrows + 1, ja[at] = col, ar[at] = it[j].w * scale;
+        }
+    }
+    glp_set_row_bnds(lp, nrows + 1, GLP_UP, 0, (cap - fixed_w) * scale);
+    if (at)
+        glp_load_matrix(lp, at, ia, ja, ar);
+    free(ia);
+    free(ja);
+    free(ar);
+    int out = -1;
+    if (ncols == 0) {
+        memcpy(pick, inc_pick, (size_t)nu * sizeof *pick);
+        out = 1;
+    } else {
+        glp_iocp parm;
+        glp_init_iocp(&parm);
+        parm.msg_lev = GLP_MSG_OFF;
+        parm.presolve = GLP_ON;
+        parm.tol_int = 1e-9;
+        if (time_limit_s > 0)
+            parm.tm_lim = time_limit_s * 1000 < 1 ? 1
+                          : (time_limit_s * 1000 > 2e9 ? 2000000000 : (int)(time_limit_s * 1000));
+        int ret = glp_intopt(lp, &parm);
+        int status = glp_mip_status(lp);
+        if ((ret == 0 || ret == GLP_ETMLIM) && (status == GLP_OPT || status == GLP_FEAS)) {
+            out = status == GLP_OPT ? 1 : 0;
+            memcpy(pick, inc_pick, (size_t)nu * sizeof *pick);
+            int *count = calloc((size_t)nu, sizeof *count);
+            if (!count)
+                out = -2;
+            for (int c = 1; c <= ncols && count; c++) {
+                if (glp_mip_col_val(lp, c) > 0.5) {
+                    int item = col_item[c];
+                    /* find the unit: items are contiguous per unit */
+                    int lo = 0, hi = nu - 1;
+                    while (lo < hi) {
+                        int mid = (lo + hi + 1) / 2;
+                        if (u->units[mid].item0 <= item)
+                            lo = mid;
+                        else
+                            hi = mid - 1;
+                    }
+                    pick[lo] = item - u->units[lo].item0;
+                    count[lo]++;
+                }
+            }
+            for (int i = 0; i < nu && count && out >= 0; i++) {
+                const ilp_unit *un = &u->units[i];
+                int kept = 0;
+                for (int j = 0; j < un->n_front; j++)
+                    kept += keep[un->item0 + j];
+                if (kept > 1 && count[i] != 1)
+                    out = -1;
+            }
+            free(count);
+        }
+    }
+    free(col_item);
+    glp_delete_prob(lp);
+    return out;
+}
+
+static double pick_cost(const ilp_units *u, const int *pick, double *w)
+{
+    double c = 0, ww = 0;
+    for (int i = 0; i < u->n_units; i++) {
+        const ilp_item *it = &u->items[u->units[i].item0 + pick[i]];
+        c += it->c;
+        ww += it->w;
+    }
+    *w = ww;
+    return c;
+}
+
+int ilp_solve(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e)
+{
+    ilp_result r = {0};
+    r.bound = NAN;
+    r.min_feasible_budget = NAN;
+    ilp_units u;
+    int rc = ilp_units_build(p, 1, &u, e);
+    if (rc) {
+        if (res)
+            *res = r;
+        return rc;
+    }
+    r.min_feasible_budget = u.w_min / u.total_params;
+    if (!ilp_units_fits(&u, u.w_min)) {
+        rc = ilp_units_infeasible(p, &u, &r, e);
+        ilp_units_free(&u);
+        if (res)
+            *res = r;
+        return rc;
+    }
+    int nu = u.n_units;
+    int *pick = malloc((size_t)nu * sizeof *pick), *mip = malloc((size_t)nu * sizeof *mip);
+    if (!pick || !mip) {
+        free(pick);
+        free(mip);
+        ilp_units_free(&u);
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    /* The cheapest format of every unit: the last of its front. */
+    double w_best = 0;
+    for (int i = 0; i < nu; i++) {
+        pick[i] = u.units[i].n_front - 1;
+        w_best += u.items[u.units[i].item0 + pick[i]].w;
+    }
+    double bound, inc, lambda;
+    unsigned char *keep = NULL;
+    if (ilp_units_fits(&u, w_best)) {
+        r.optimal = 1;
+        r.gap = 0;
+    } else if (lp_round(&u, pick, &bound, &lambda, &inc) != 0 ||
+               !(keep = malloc((size_t)u.units[nu - 1].item0 + u.units[nu - 1].n_items))) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+    } else if (inc - bound <= 1e-12 * fmax(1, fabs(bound)) || dbg_open(reduce(&u, lambda, inc, pick, keep), inc, bound) == 0) {
+        r.optimal = 1;
+        r.gap = 0;
+    } else {
+        double cap = u.cap, w;
+        int st = -1;
+        /* GLPK accepts a solution within its feasibility tolerance; if the
+         * rounded answer exceeds the capacity, tighten and solve again. */
+        for (int tries = 0; tries < 4; tries++) {
+            st = glpk_solve(&u, keep, pick, p->time_limit_s, cap, mip);
+            if (st == -2) {
+                rc = err_set(e, ERR_NOMEM, "out of memory");
+                break;
+            }
+            if (st < 0)
+                break;
+            pick_cost(&u, mip, &w);
+            if (ilp_units_fits(&u, w))
+                break;
+            cap -= (w - u.cap) + 1e-9 * fabs(u.cap);
+            st = -1;
+        }
+        if (!rc) {
+            double w_mip, c_mip = st >= 0 ? pick_cost(&u, mip, &w_mip) : INFINITY;
+            /* GLPK proves optimality up to its tolerances; the incumbent
+             * may tie it up to rounding: keep whichever is cheaper. */
+            if (st >= 0 && c_mip <= inc)
+                memcpy(pick, mip, (size_t)nu * sizeof *pick);
+            r.optimal = st == 1;
+            if (r.optimal) {
+                r.gap = 0;
+            } else {
+                /* GLPK's relative gap, measured against the LP bound. */
+                double c_use = fmin(c_mip, inc);
+                r.gap = fabs(c_use - bound) / (fabs(c_use) + 1e-300);
+            }
+            r.bound = bound;
+        }
+    }
+    if (!rc) {
+        ilp_units_expand(p, &u, pick, choice, &r);
+        if (r.optimal)
+            r.bound = r.objective;
+    }
+    free(keep);
+    free(pick);
+    free(mip);
+    ilp_units_free(&u);
+    if (res)
+        *res = r;
+    return rc;
+}
+
+double ilp_min_budget(const ilp_problem *p)
+{
+    ilp_units u;
+    if (ilp_units_build(p, 0, &u, NULL))
+        return NAN;
+    double b = u.w_min / u.total_params;
+    ilp_units_free(&u);
+    return b;
+}

@@ -1,0 +1,50 @@
+/* Private to solver/ilp*.c and greedy.c: an ilp_problem reduced to units
+ * (a module, or a group sharing one format) with per-unit candidate formats. */
+#ifndef MXALLOC_ILP_UNITS_H
+#define MXALLOC_ILP_UNITS_H
+
+#include "solver/ilp.h"
+
+typedef struct ilp_item {
+    int f;        /* format index */
+    double w;     /* sum over members of params * bits (total bits) */
+    double c;     /* sum over members of cost */
+} ilp_item;
+
+typedef struct ilp_unit {
+    int n_members, member0;   /* members[member0 .. +n_members) */
+    int n_items, item0;       /* items[item0 ..): allowed formats, (w, c) ascending */
+    int n_front;              /* first n_front items: the Pareto front (c strictly decreasing) */
+} ilp_unit;
+
+typedef struct ilp_units {
+    int n_units;
+    ilp_unit *units;
+    int *members;             /* module indices, grouped by unit */
+    ilp_item *items;
+    double total_params;      /* P */
+    double cap;               /* min(budget * P, 8 * max_bytes) in bits */
+    double w_min;             /* sum of the narrowest item of every unit */
+    int bytes_binding;        /* the byte limit is the smaller capacity */
+} ilp_units;
+
+/* Validate p and build the units (groups merged, allowed formats intersected,
+ * items sorted by bits then cost, dominated ones moved behind the front).
+ * need_budget: also validate budget_bits/max_bytes. 0 or ERR_ARG/ERR_NOMEM/
+ * ERR_INFEASIBLE (a group with no common allowed format). */
+int ilp_units_build(const ilp_problem *p, int need_budget, ilp_units *u, mx_error *e);
+void ilp_units_free(ilp_units *u);
+
+/* Capacity check with a relative slack of 1e-12 (bits are given rounded). */
+int ilp_units_fits(const ilp_units *u, double w);
+
+/* ERR_INFEASIBLE with the smallest feasible budget (or size) in the message;
+ * fills res->min_feasible_budget. */
+int ilp_units_infeasible(const ilp_problem *p, const ilp_units *u, ilp_result *res, mx_error *e);
+
+/* Expand a per-unit item choice to per-module formats and fill res's
+ * objective/avg_bits/bytes from the original per-module data. */
+void ilp_units_expand(const ilp_problem *p, const ilp_units *u, const int *unit_item, int *choice,
+                      ilp_result *res);
+
+#endif

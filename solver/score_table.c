@@ -1,0 +1,82 @@
+/* Small helpers around the score table (pure data, no I/O). */
+#include "solver/score_table.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "src/err.h"
+
+static const char *const method_names[SCORE_NMETHODS] = {"kl", "fisher", "gamma"};
+
+const char *score_method_name(score_method m)
+{
+    return (unsigned)m < SCORE_NMETHODS ? method_names[m] : "?";
+}
+
+int score_method_parse(const char *s, score_method *out)
+{
+    for (int i = 0; i < SCORE_NMETHODS; i++)
+        if (s && !strcasecmp(s, method_names[i])) {
+            *out = (score_method)i;
+            return 0;
+        }
+    return -1;
+}
+
+void score_table_init(score_table *t)
+{
+    memset(t, 0, sizeof *t);
+    t->fp32_loss = NAN;
+    for (int f = 0; f < MX_NFORMATS; f++)
+        t->uniform_loss[f] = NAN;
+}
+
+int score_table_alloc(score_table *t, int n_modules)
+{
+    score_table_init(t);
+    if (n_modules < 0)
+        return ERR_ARG;
+    t->modules = calloc(n_modules ? (size_t)n_modules : 1, sizeof *t->modules);
+    if (!t->modules)
+        return ERR_NOMEM;
+    t->n_modules = n_modules;
+    for (int i = 0; i < n_modules; i++) {
+        score_module *m = &t->modules[i];
+        for (int f = 0; f < MX_NFORMATS; f++) {
+            m->bits[f] = NAN;
+            m->kld[f] = NAN;
+            for (int s = 0; s < SCORE_NMETHODS; s++)
+                m->score[s][f] = NAN;
+        }
+    }
+    return 0;
+}
+
+void score_table_free(score_table *t)
+{
+    free(t->modules);
+    score_table_init(t);
+}
+
+int score_table_format_index(const score_table *t, mx_format f)
+{
+    for (int i = 0; i < t->n_formats; i++)
+        if (t->formats[i] == f)
+            return i;
+    return -1;
+}
+
+int score_table_find(const score_table *t, const char *name)
+{
+    for (int i = 0; i < t->n_modules; i++)
+        if (!strcmp(t->modules[i].name, name))
+            return i;
+    return -1;
+}
+
+int score_table_has(const score_table *t, score_method m)
+{
+    return (unsigned)m < SCORE_NMETHODS && (t->methods >> m & 1u);
+}

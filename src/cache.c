@@ -1,0 +1,435 @@
+/* The score cache file: serialization of a score_table with a checksum, and
+ * the cache directory. */
+#include "src/cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+static const char cache_magic[8] = {'M', 'X', 'S', 'C', 'O', 'R', 'E', 0};
+#define HEADER_LEN 32
+#define MAX_PAYLOAD ((uint64_t)1 << 32)
+
+/* ---- little-endian buffer writer / reader ---- */
+
+typedef struct wbuf {
+    unsigned char *p;
+    size_t len, cap;
+    int oom;
+} wbuf;
+
+static void w_bytes(wbuf *b, const void *src, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n)
+            cap *= 2;
+        unsigned char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, src, n);
+    b->len += n;
+}
+
+static void w_u64(wbuf *b, uint64_t v)
+{
+    unsigned char x[8];
+    for (int i = 0; i < 8; i++)
+        x[i] = (unsigned char)(v >> (8 * i));
+    w_bytes(b, x, 8);
+}
+
+static void w_u32(wbuf *b, uint32_t v)
+{
+    unsigned char x[4];
+    for (int i = 0; i < 4; i++)
+        x[i] = (unsigned char)(v >> (8 * i));
+    w_bytes(b, x, 4);
+}
+
+static void w_f64(wbuf *b, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, 8);
+    w_u64(b, v);
+}
+
+static void w_str(wbuf *b, const char *s, size_t field)
+{
+    size_t n = strnlen(s, field - 1);
+    w_u32(b, (uint32_t)n);
+    w_bytes(b, s, n);
+}
+
+typedef struct rbuf {
+    const unsigned char *p;
+    size_t len, pos;
+    int bad;
+} rbuf;
+
+static const unsigned char *r_take(rbuf *b, size_t n)
+{
+    if (b->bad || b->len - b->pos < n) {
+        b->bad = 1;
+        return NULL;
+    }
+    const unsigned char *q = b->p + b->pos;
+    b->pos += n;
+    return q;
+}
+
+static uint64_t r_u64(rbuf *b)
+{
+    const unsigned char *q = r_take(b, 8);
+    uint64_t v = 0;
+    for (int i = 0; q && i < 8; i++)
+        v |= (uint64_t)q[i] << (8 * i);
+    return v;
+}
+
+static uint32_t r_u32(rbuf *b)
+{
+    const unsigned char *q = r_take(b, 4);
+    uint32_t v = 0;
+    for (int i = 0; q && i < 4; i++)
+        v |= (uint32_t)q[i] << (8 * i);
+    return v;
+}
+
+static int32_t r_i32(rbuf *b)
+{
+    uint32_t u = r_u32(b);
+    int32_t v;
+    memcpy(&v, &u, 4);
+    return v;
+}
+
+static double r_f64(rbuf *b)
+{
+    uint64_t v = r_u64(b);
+    double d;
+    memcpy(&d, &v, 8);
+    return d;
+}
+
+static void r_str(rbuf *b, char *out, size_t field)
+{
+    uint32_t n = r_u32(b);
+    if (b->bad || n >= field) {
+        b->bad = 1;
+        out[0] = 0;
+        return;
+    }
+    const unsigned char *q = r_take(b, n);
+    if (!q) {
+        out[0] = 0;
+        return;
+    }
+    memcpy(out, q, n);
+    out[n] = 0;
+}
+
+/* ---- payload ---- */
+
+static void put_table(wbuf *b, const score_table *t)
+{
+    w_u32(b, MX_NFORMATS);
+    w_u32(b, SCORE_NMETHODS);
+    w_str(b, t->model, sizeof t->model);
+    w_u64(b, t->model_hash);
+    w_str(b, t->key, sizeof t->key);
+    w_u32(b, t->methods);
+    w_u32(b, (uint32_t)t->n_formats);
+    for (int i = 0; i < t->n_formats; i++)
+        w_u32(b, (uint32_t)t->formats[i]);
+    w_u64(b, (uint64_t)(int64_t)t->calib_tokens);
+    w_u32(b, (uint32_t)t->ctx);
+    w_f64(b, t->fp32_loss);
+    for (int f = 0; f < MX_NFORMATS; f++)
+        w_f64(b, t->uniform_loss[f]);
+    w_u32(b, (uint32_t)t->n_modules);
+    for (int i = 0; i < t->n_modules; i++) {
+        const score_module *m = &t->modules[i];
+        w_str(b, m->name, sizeof m->name);
+        w_u32(b, (uint32_t)m->layer);
+        w_u32(b, (uint32_t)m->kind);
+        w_u32(b, (uint32_t)m->rows);
+        w_u32(b, (uint32_t)m->cols);
+        w_u64(b, (uint64_t)m->params);
+        for (int f = 0; f < MX_NFORMATS; f++)
+            w_f64(b, m->bits[f]);
+        for (int s = 0; s < SCORE_NMETHODS; s++)
+            for (int f = 0; f < MX_NFORMATS; f++)
+                w_f64(b, m->score[s][f]);
+        for (int f = 0; f < MX_NFORMATS; f++)
+            w_f64(b, m->kld[f]);
+    }
+}
+
+/* Smallest serialized module: name length + 4 ints + params + doubles. */
+#define MODULE_MIN_BYTES (4 + 16 + 8 + 8 * MX_NFORMATS * (2 + SCORE_NMETHODS))
+
+static int get_table(rbuf *b, score_table *t, mx_error *e)
+{
+    uint32_t nf = r_u32(b), nm = r_u32(b);
+    if (!b->bad && (nf != MX_NFORMATS || nm != SCORE_NMETHODS))
+        return err_set(e, ERR_FORMAT, "written by an mxalloc build with %u formats and %u score "
+                       "methods (this one has %d and %d): recompute the scores",
+                       nf, nm, MX_NFORMATS, SCORE_NMETHODS);
+    score_table_init(t);
+    r_str(b, t->model, sizeof t->model);
+    t->model_hash = r_u64(b);
+    r_str(b, t->key, sizeof t->key);
+    t->methods = r_u32(b);
+    uint32_t n_formats = r_u32(b);
+    if (b->bad)
+        return err_set(e, ERR_FORMAT, "truncated header fields");
+    if (n_formats > MX_NFORMATS || (t->methods >> SCORE_NMETHODS))
+        return err_set(e, ERR_FORMAT, "invalid format count or method mask");
+    t->n_formats = (int)n_formats;
+    for (uint32_t i = 0; i < n_formats; i++) {
+        uint32_t f = r_u32(b);
+        if (f >= MX_NFORMATS)
+            return err_set(e, ERR_FORMAT, "invalid format id %u", f);
+        t->formats[i] = (mx_format)f;
+    }
+    t->calib_tokens = (long)(int64_t)r_u64(b);
+    t->ctx = r_i32(b);
+    t->fp32_loss = r_f64(b);
+    for (int f = 0; f < MX_NFORMATS; f++)
+        t->uniform_loss[f] = r_f64(b);
+    uint32_t n_modules = r_u32(b);
+    if (b->bad)
+        return err_set(e, ERR_FORMAT, "truncated header fields");
+    if (n_modules > INT_MAX || (uint64_t)n_modules * MODULE_MIN_BYTES > b->len - b->pos)
+        return err_set(e, ERR_FORMAT, "module count %u does not fit the payload", n_modules);
+    if (score_table_alloc(t, (int)n_modules))
+        return err_set(e, ERR_NOMEM, "out of memory for %u modules", n_modules);
+    for (uint32_t i = 0; i < n_modules && !b->bad; i++) {
+        score_module *m = &t->modules[i];
+        r_str(b, m->name, sizeof m->name);
+        m->layer = r_i32(b);
+        m->kind = r_i32(b);
+        m->rows = r_i32(b);
+        m->cols = r_i32(b);
+        m->params = (int64_t)r_u64(b);
+        for (int f = 0; f < MX_NFORMATS; f++)
+            m->bits[f] = r_f64(b);
+        for (int s = 0; s < SCORE_NMETHODS; s++)
+            for (int f = 0; f < MX_NFORMATS; f++)
+                m->score[s][f] = r_f64(b);
+        for (int f = 0; f < MX_NFORMATS; f++)
+            m->kld[f] = r_f64(b);
+        if (!b->bad && m->params < 0)
+            b->bad = 1;
+    }
+    if (b->bad || b->pos != b->len) {
+        score_table_free(t);
+        return err_set(e, ERR_FORMAT, "inconsistent payload");
+    }
+    return 0;
+}
+
+/* ---- files ---- */
+
+int cache_write_atomic(const char *path, const void *buf, size_t len, mx_error *e)
+{
+    size_t n = strlen(path);
+    char *tmp = malloc(n + 16);
+    if (!tmp)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    snprintf(tmp, n + 16, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int rc = err_set(e, ERR_IO, "%s: cannot create a file there: %s", path, strerror(errno));
+        free(tmp);
+        return rc;
+    }
+    /* mkstemp creates 0600; use the usual umask-governed mode instead. */
+    mode_t um = umask(0);
+    umask(um);
+    (void)fchmod(fd, 0666 & ~um);
+    const unsigned char *p = buf;
+    size_t left = len;
+    int err = 0;
+    while (left && !err) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            err = w < 0 ? errno : EIO;
+        else {
+            p += w;
+            left -= (size_t)w;
+        }
+    }
+    if (!err && fsync(fd) != 0)
+        err = errno;
+    if (close(fd) != 0 && !err)
+        err = errno;
+    if (!err && rename(tmp, path) != 0)
+        err = errno;
+    if (err) {
+        unlink(tmp);
+        free(tmp);
+        return err_set(e, ERR_IO, "%s: cannot write: %s", path, strerror(err));
+    }
+    free(tmp);
+    return 0;
+}
+
+int cache_write(const char *path, const score_table *t, mx_error *e)
+{
+    if (t->n_modules < 0 || t->n_formats < 0 || t->n_formats > MX_NFORMATS ||
+        (t->n_modules > 0 && !t->modules))
+        return err_set(e, ERR_ARG, "%s: invalid score table", path);
+    wbuf b = {0};
+    unsigned char zero[HEADER_LEN] = {0};
+    w_bytes(&b, zero, HEADER_LEN);
+    put_table(&b, t);
+    if (b.oom) {
+        free(b.p);
+        return err_set(e, ERR_NOMEM, "%s: out of memory serializing the scores", path);
+    }
+    uint64_t plen = b.len - HEADER_LEN;
+    uint64_t sum = XXH64(b.p + HEADER_LEN, plen, 0);
+    wbuf h = {.p = b.p, .len = 0, .cap = HEADER_LEN};
+    w_bytes(&h, cache_magic, 8);
+    w_u32(&h, CACHE_VERSION);
+    w_u32(&h, 0);
+    w_u64(&h, plen);
+    w_u64(&h, sum);
+    int rc = cache_write_atomic(path, b.p, b.len, e);
+    free(b.p);
+    return rc;
+}
+
+int cache_read(const char *path, score_table *t, mx_error *e)
+{
+    score_table_init(t);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return err_set(e, ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char hdr[HEADER_LEN];
+    size_t got = fread(hdr, 1, HEADER_LEN, f);
+    if (got < 8 || memcmp(hdr, cache_magic, 8)) {
+        fclose(f);
+        return err_set(e, ERR_FORMAT, "%s: not an mxalloc score file", path);
+    }
+    if (got < HEADER_LEN) {
+        fclose(f);
+        return err_set(e, ERR_FORMAT, "%s: truncated score file (header)", path);
+    }
+    rbuf h = {.p = hdr, .len = HEADER_LEN, .pos = 8};
+    uint32_t version = r_u32(&h);
+    (void)r_u32(&h);
+    uint64_t plen = r_u64(&h), sum = r_u64(&h);
+    if (version != CACHE_VERSION) {
+        fclose(f);
+        return err_set(e, ERR_FORMAT, "%s: score file version %u, this mxalloc reads version %d: "
+                       "recompute the scores", path, version, CACHE_VERSION);
+    }
+    if (plen > MAX_PAYLOAD) {
+        fclose(f);
+        return err_set(e, ERR_FORMAT, "%s: corrupt score file (payload length)", path);
+    }
+    unsigned char *p = malloc(plen ? plen : 1);
+    if (!p) {
+        fclose(f);
+        return err_set(e, ERR_NOMEM, "%s: out of memory", path);
+    }
+    got = fread(p, 1, plen, f);
+    int extra = got == plen && fgetc(f) != EOF;
+    int ioerr = ferror(f);
+    fclose(f);
+    int rc = 0;
+    if (ioerr)
+        rc = err_set(e, ERR_IO, "%s: read error", path);
+    else if (got < plen)
+        rc = err_set(e, ERR_FORMAT, "%s: truncated score file (%zu of %llu payload bytes)", path,
+                     got, (unsigned long long)plen);
+    else if (extra)
+        rc = err_set(e, ERR_FORMAT, "%s: corrupt score file (trailing bytes)", path);
+    else if (XXH64(p, plen, 0) != sum)
+        rc = err_set(e, ERR_FORMAT, "%s: corrupt score file (checksum mismatch)", path);
+    else {
+        rbuf b = {.p = p, .len = plen};
+        rc = get_table(&b, t, e);
+        if (rc) {
+            score_table_free(t);
+            err_prefix(e, "%s: corrupt score file: ", path);
+        }
+    }
+    free(p);
+    return rc;
+}
+
+static int mkdir_p(char *path, mx_error *e)
+{
+    for (char *s = path + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = 0;
+        int r = mkdir(path, 0777);
+        int er = errno;
+        *s = '/';
+        if (r != 0 && er != EEXIST)
+            return err_set(e, ERR_IO, "cannot create %s: %s", path, strerror(er));
+    }
+    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        return err_set(e, ERR_IO, "cannot create %s: %s", path, strerror(errno));
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return err_set(e, ERR_IO, "%s is not a directory", path);
+    return 0;
+}
+
+int cache_dir(char *out, size_t out_len, mx_error *e)
+{
+    const char *x = getenv("XDG_CACHE_HOME");
+    int n;
+    /* XDG: a relative path in the variable is invalid and must be ignored. */
+    if (x && x[0] == '/')
+        n = snprintf(out, out_len, "%s/mxalloc", x);
+    else {
+        const char *home = getenv("HOME");
+        if (!home || !home[0])
+            return err_set(e, ERR_ARG, "cannot locate the cache directory: neither XDG_CACHE_HOME nor HOME is set");
+        n = snprintf(out, out_len, "%s/.cache/mxalloc", home);
+    }
+    if (n < 0 || (size_t)n >= out_len)
+        return err_set(e, ERR_ARG, "cache directory path too long");
+    return mkdir_p(out, e);
+}
+
+int cache_path_for_key(const char *key, char *out, size_t out_len, mx_error *e)
+{
+    if (!key || !key[0])
+        return err_set(e, ERR_ARG, "empty cache key");
+    for (const char *s = key; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+              *s == '_' || *s == '-'))
+            return err_set(e, ERR_ARG, "invalid cache key '%s'", key);
+    int rc = cache_dir(out, out_len, e);
+    if (rc)
+        return rc;
+    size_t n = strlen(out);
+    int k = snprintf(out + n, out_len - n, "/%s.scores", key);
+    if (k < 0 || (size_t)k >= out_len - n)
+        return err_set(e, ERR_ARG, "cache path too long");
+    return 0;
+}

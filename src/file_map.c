@@ -1,0 +1,80 @@
+#include "src/file_map.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int fm_open(file_map *f, const char *path, mx_error *e)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->path, sizeof f->path, "%s", path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int en = errno;
+        close(fd);
+        return err_set(e, ERR_IO, "%s: %s", path, strerror(en));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return err_set(e, ERR_IO, "%s: not a regular file", path);
+    }
+    f->size = (uint64_t)st.st_size;
+    if (f->size > 0) {
+        /* Loaders read every byte (conversion, hash): fault the pages in up front. */
+        void *p = mmap(NULL, (size_t)f->size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        if (p == MAP_FAILED) {
+            int en = errno;
+            close(fd);
+            return err_set(e, ERR_IO, "%s: mmap: %s", path, strerror(en));
+        }
+        f->data = p;
+    }
+    close(fd);
+    return 0;
+}
+
+void fm_close(file_map *f)
+{
+    if (f->data)
+        munmap((void *)f->data, (size_t)f->size);
+    f->data = NULL;
+    f->size = 0;
+}
+
+int fm_has(const file_map *f, uint64_t off, uint64_t len)
+{
+    return off <= f->size && len <= f->size - off;
+}
+
+int fm_mul(uint64_t a, uint64_t b, uint64_t *out)
+{
+    if (a && b > UINT64_MAX / a)
+        return 0;
+    *out = a * b;
+    return 1;
+}
+
+int fm_add(uint64_t a, uint64_t b, uint64_t *out)
+{
+    if (b > UINT64_MAX - a)
+        return 0;
+    *out = a + b;
+    return 1;
+}
+
+uint32_t fm_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+uint64_t fm_le64(const uint8_t *p)
+{
+    return (uint64_t)fm_le32(p) | (uint64_t)fm_le32(p + 4) << 32;
+}

@@ -1,0 +1,298 @@
+/* The score driver: calibration windows, the table, the fp32 and uniform
+ * losses, the shared loss/KL statistics and progress. */
+#include "src/score_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/eval.h"
+
+void score_opts_init(score_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->methods = 1u << SCORE_KL;
+    static const mx_format mx6[] = {MX_FP8_E4M3, MX_FP8_E5M2, MX_INT8,
+                                    MX_FP6_E3M2, MX_FP6_E2M3, MX_FP4_E2M1};
+    o->n_formats = (int)(sizeof mx6 / sizeof mx6[0]);
+    memcpy(o->formats, mx6, sizeof mx6);
+    o->uniform = 1;
+}
+
+int score_wanted(const score_run *r, int i) { return !r->o->only || r->o->only[i]; }
+
+double score_fwd_units(const tf_config *c, int from)
+{
+    double d = c->dim, qd = (double)c->n_heads * c->head_dim, kd = (double)c->n_kv_heads * c->head_dim;
+    double block = d * (qd + 2 * kd) + qd * d + 3 * d * c->hidden_dim;
+    return (c->n_layers - from) + (double)c->vocab_size * d / (block > 0 ? block : 1);
+}
+
+int score_tick(score_run *r, double units, long tokens)
+{
+    r->p.done += units;
+    r->p.tokens += tokens;
+    if (r->o->progress && r->o->progress(r->o->user, &r->p))
+        return err_set(r->e, ERR_CANCELLED, "cancelled");
+    return 0;
+}
+
+/* log-sum-exp of one row, stable, in double (as tf_nll does). */
+static double row_lse(const float *z, int V)
+{
+    float mx = z[0];
+    for (int k = 1; k < V; k++)
+        if (z[k] > mx)
+            mx = z[k];
+    double s = 0.0;
+    for (int k = 0; k < V; k++)
+        s += exp((double)z[k] - mx);
+    return mx + log(s);
+}
+
+void score_ref_fill(score_run *r, tf_ctx *t, const tf_weights *w, float *logits, double *lse)
+{
+    int n = tf_ctx_n(t), V = r->m->cfg.vocab_size;
+    for (int r0 = 0; r0 < n; r0 += SCORE_LOGIT_ROWS) {
+        int nr = n - r0 < SCORE_LOGIT_ROWS ? n - r0 : SCORE_LOGIT_ROWS;
+        float *z = logits + (size_t)r0 * V;
+        tf_logits(t, w, r0, nr, z);
+        for (int i = 0; i < nr; i++)
+            lse[r0 + i] = row_lse(z + (size_t)i * V, V);
+    }
+}
+
+void score_window_stats(score_run *r, tf_ctx *t, const tf_weights *w, const int *tgt,
+                        const score_ref *ref, double *nll, double *kl)
+{
+    int n = tf_ctx_n(t), V = r->m->cfg.vocab_size;
+    double s_nll = 0.0, s_kl = 0.0;
+    for (int r0 = 0; r0 < n; r0 += SCORE_LOGIT_ROWS) {
+        int nr = n - r0 < SCORE_LOGIT_ROWS ? n - r0 : SCORE_LOGIT_ROWS;
+        tf_logits(t, w, r0, nr, r->bufq);
+        const float *P = NULL;
+        if (ref && ref->logits) {
+            P = ref->logits + (size_t)r0 * V;
+        } else if (ref) {
+            tf_logits(ref->ctx, ref->w, r0, nr, r->bufp);
+            P = r->bufp;
+        }
+        for (int i = 0; i < nr; i++) {
+            const float *y = r->bufq + (size_t)i * V;
+            double lq = row_lse(y, V);
+            if (tgt[r0 + i] >= 0)
+                s_nll += lq - y[tgt[r0 + i]];
+            if (!P)
+                continue;
+            /* KL(p || q) = sum_v p_v (z_v - y_v) - lse_p + lse_q */
+            const float *z = P + (size_t)i * V;
+            double lp = ref->logits ? ref->lse[r0 + i] : row_lse(z, V), acc = 0.0;
+            for (int v = 0; v < V; v++)
+                acc += exp((double)z[v] - lp) * ((double)z[v] - y[v]);
+            s_kl += acc - lp + lq;
+        }
+    }
+    *nll = s_nll;
+    if (kl)
+        *kl = s_kl;
+}
+
+/* fp32 loss (when no pass measured it yet) and each uniform-format loss. */
+static int run_uniform(score_run *r)
+{
+    const model *m = r->m;
+    int n = r->ctx, rc = 0;
+    tf_ctx *t = tf_ctx_create(&m->cfg, n, 0);
+    mx_format *fm = malloc(sizeof *fm * (size_t)(m->n_modules ? m->n_modules : 1));
+    if (!t || !fm) {
+        tf_ctx_free(t);
+        free(fm);
+        return err_set(r->e, ERR_NOMEM, "out of memory for the uniform-format pass");
+    }
+    double N = (double)r->nw * n;
+    r->p.phase = "uniform";
+    r->p.module = -1;
+    for (int fi = -1; fi < r->o->n_formats && !rc; fi++) {
+        mx_format f = fi < 0 ? MX_FP32 : r->o->formats[fi];
+        if (f == MX_FP32 && r->have_fp32)
+            continue;
+        eval_qweights q = {0};
+        const tf_weights *w = &m->weights;
+        if (f != MX_FP32) {
+            for (int i = 0; i < m->n_modules; i++)
+                fm[i] = f;
+            if ((rc = eval_qweights_init(&q, m, fm, r->e)))
+                break;
+            w = &q.w;
+        }
+        double sum = 0.0;
+        for (long k = 0; k < r->nw && !rc; k++) {
+            tf_forward(t, w, r->in + k * n, n, 0);
+            double s;
+            score_window_stats(r, t, w, r->tgt + k * n, NULL, &s, NULL);
+            sum += s;
+            rc = score_tick(r, score_fwd_units(&m->cfg, 0), n);
+        }
+        if (f != MX_FP32)
+            eval_qweights_free(&q);
+        if (rc)
+            break;
+        if (f == MX_FP32) {
+            r->fp32_sum = sum;
+            r->have_fp32 = 1;
+        } else {
+            r->t->uniform_loss[f] = sum / N;
+        }
+    }
+    if (!rc && r->o->uniform && score_table_format_index(r->t, MX_FP32) >= 0)
+        r->t->uniform_loss[MX_FP32] = r->fp32_sum / N;
+    tf_ctx_free(t);
+    free(fm);
+    return rc;
+}
+
+static int check_opts(const model *m, const score_opts *o, mx_error *e)
+{
+    if (!o->methods || (o->methods & ~((1u << SCORE_KL) | (1u << SCORE_FISHER))))
+        return err_set(e, ERR_ARG, "methods must be kl and/or fisher");
+    if (o->n_formats <= 0 || o->n_formats > MX_NFORMATS)
+        return err_set(e, ERR_ARG, "no candidate formats");
+    for (int i = 0; i < o->n_formats; i++) {
+        if ((unsigned)o->formats[i] >= MX_NFORMATS)
+            return err_set(e, ERR_ARG, "format %d out of range", (int)o->formats[i]);
+        for (int j = 0; j < i; j++)
+            if (o->formats[j] == o->formats[i])
+                return err_set(e, ERR_ARG, "format %s listed twice",
+                               mx_format_name(o->formats[i]));
+    }
+    if (o->ctx <= 0 || o->ctx > m->cfg.max_seq)
+        return err_set(e, ERR_ARG, "context %d outside [1, %d] (the model's maximum context)",
+                       o->ctx, m->cfg.max_seq);
+    if (o->bos < 0 || o->bos >= m->cfg.vocab_size)
+        return err_set(e, ERR_ARG, "BOS id %d outside the vocabulary (%d)", o->bos,
+                       m->cfg.vocab_size);
+    if (o->fisher_chunk < 0 || o->max_tokens < 0)
+        return err_set(e, ERR_ARG, "negative fisher chunk or token limit");
+    if (m->n_modules <= 0)
+        return err_set(e, ERR_ARG, "the model has no quantizable modules");
+    return 0;
+}
+
+/* Copy into a fixed field; an over-long string keeps its tail (the file name). */
+static void copy_tail(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        src += n - (cap - 1), n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
+static int table_setup(score_run *r)
+{
+    const model *m = r->m;
+    const score_opts *o = r->o;
+    score_table *t = r->t;
+    if (score_table_alloc(t, m->n_modules))
+        return err_set(r->e, ERR_NOMEM, "out of memory");
+    copy_tail(t->model, sizeof t->model, m->path);
+    t->model_hash = m->content_hash;
+    t->methods = o->methods;
+    t->n_formats = o->n_formats;
+    memcpy(t->formats, o->formats, sizeof t->formats[0] * (size_t)o->n_formats);
+    t->calib_tokens = r->nw * r->ctx;
+    t->ctx = r->ctx;
+    for (int i = 0; i < m->n_modules; i++) {
+        const model_module *mm = &m->modules[i];
+        score_module *sm = &t->modules[i];
+        copy_tail(sm->name, sizeof sm->name, mm->name);
+        sm->layer = mm->layer;
+        sm->kind = mm->kind;
+        sm->rows = mm->rows;
+        sm->cols = mm->cols;
+        sm->params = mm->params;
+        for (int fi = 0; fi < o->n_formats; fi++) {
+            mx_format f = o->formats[fi];
+            sm->bits[f] = mx_bits_per_weight(f, (size_t)mm->rows, (size_t)mm->cols);
+        }
+    }
+    return 0;
+}
+
+int score_compute(const model *m, const int *tokens, long n_tokens, const score_opts *o,
+                  score_table *out, mx_error *e)
+{
+    score_table_init(out);
+    int rc = check_opts(m, o, e);
+    if (rc)
+        return rc;
+    long nw = eval_window_count(n_tokens, o->ctx, o->max_tokens);
+    if (nw <= 0)
+        return err_set(e, ERR_ARG, "%ld calibration tokens: fewer than one window of %d",
+                       n_tokens < 0 ? 0 : n_tokens, o->ctx);
+    int V = m->cfg.vocab_size;
+    for (long i = 0; i < nw * o->ctx; i++)
+        if (tokens[i] < 0 || tokens[i] >= V)
+            return err_set(e, ERR_ARG, "calibration token %ld has id %d outside the vocabulary (%d)",
+                           i, tokens[i], V);
+    score_run r = {.m = m, .o = o, .t = out, .e = e, .ctx = o->ctx, .nw = nw};
+    size_t cells = (size_t)nw * o->ctx;
+    r.in = malloc(sizeof(int) * cells);
+    r.tgt = malloc(sizeof(int) * cells);
+    r.bufq = malloc(sizeof(float) * SCORE_LOGIT_ROWS * (size_t)V);
+    r.bufp = malloc(sizeof(float) * SCORE_LOGIT_ROWS * (size_t)V);
+    if (!r.in || !r.tgt || !r.bufq || !r.bufp) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (long k = 0; k < nw; k++)
+        eval_window_tokens(tokens, k, o->ctx, o->bos, r.in + k * o->ctx, r.tgt + k * o->ctx);
+    if ((rc = table_setup(&r)))
+        goto done;
+
+    r.p.n_modules = m->n_modules;
+    r.p.module = -1;
+    if (o->methods & (1u << SCORE_KL))
+        r.p.total += score_kl_units(&r);
+    if (o->methods & (1u << SCORE_FISHER))
+        r.p.total += score_fisher_units(&r);
+    for (int fi = 0; o->uniform && fi < o->n_formats; fi++)
+        if (o->formats[fi] != MX_FP32)
+            r.p.total += (double)nw * score_fwd_units(&m->cfg, 0);
+
+    if ((o->methods & (1u << SCORE_KL)) && (rc = score_run_kl(&r)))
+        goto done;
+    if ((o->methods & (1u << SCORE_FISHER)) && (rc = score_run_fisher(&r)))
+        goto done;
+    if (o->uniform) {
+        if ((rc = run_uniform(&r)))
+            goto done;
+    } else if (!r.have_fp32) {
+        score_opts o2 = *o;
+        o2.n_formats = 0;
+        r.o = &o2;
+        rc = run_uniform(&r);
+        r.o = o;
+        if (rc)
+            goto done;
+    }
+    out->fp32_loss = r.fp32_sum / (double)cells;
+    /* fp32 as a candidate: quantizing to it changes nothing. */
+    for (int i = 0; i < m->n_modules; i++)
+        if (score_wanted(&r, i) && score_table_format_index(out, MX_FP32) >= 0) {
+            for (int s = 0; s < SCORE_NMETHODS; s++)
+                if (o->methods & (1u << s))
+                    out->modules[i].score[s][MX_FP32] = 0.0;
+            if (o->methods & (1u << SCORE_KL))
+                out->modules[i].kld[MX_FP32] = 0.0;
+        }
+done:
+    free(r.in);
+    free(r.tgt);
+    free(r.bufq);
+    free(r.bufp);
+    if (rc)
+        score_table_free(out);
+    return rc;
+}

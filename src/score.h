@@ -1,0 +1,130 @@
+/* Sensitivity scores: for every quantizable linear module m and candidate MX
+ * format f, s[m][f] = the increase of the mean calibration loss (NLL,
+ * nats/token) when m alone is fake-quantized to f and everything else stays
+ * fp32. Two methods fill the same score_table (solver/score_table.h):
+ *
+ *  kl (direct)   measured: the fp32 residual stream entering every block is
+ *                cached per calibration window, so scoring a module of layer l
+ *                re-runs only blocks l..L-1 (tf_forward from = l) with the
+ *                module's fake-quantized weight swapped in by pointer. Also
+ *                stores kld[f] = mean over tokens of KL(p_fp32 || p_quant) of
+ *                the next-token distributions (nats/token).
+ *  fisher        one forward + backward per Fisher sample; a second-order
+ *                Taylor estimate with the empirical Fisher diagonal:
+ *                    s = sum_i g_i d_i + 1/2 sum_i F_ii d_i^2,   d = Q_f(W) - W,
+ *                g = gradient of the mean calibration loss L (nats/token), and
+ *                    F_ii = (1/N) sum_c (dS_c/dW_i)^2
+ *                where the calibration tokens (N of them) are cut into Fisher
+ *                samples c of `fisher_chunk` consecutive targets of one window
+ *                (default: the whole window) and S_c is the SUM of the NLL of
+ *                sample c's targets. If the per-token gradients inside a sample
+ *                are uncorrelated, (1/N) sum_c dS_c dS_c^T = (1/N) sum_t
+ *                dl_t dl_t^T, the per-token empirical Fisher, which stands in
+ *                for the Hessian of the mean loss L; so s is in nats/token like
+ *                kl. Every sample sees the whole window as context.
+ *
+ * Both use the same calibration windows as eval_perplexity: consecutive ctx
+ * tokens, each window fed after a BOS (eval_window_tokens). */
+#ifndef MXALLOC_SCORE_H
+#define MXALLOC_SCORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/mx.h"
+#include "solver/score_table.h"
+#include "src/err.h"
+#include "src/model.h"
+
+/* Bumped whenever the numbers a score file holds would change for the same
+ * inputs; part of the cache key. */
+#define SCORE_ALGO_VERSION 1
+/* Default budget for cached activations (block inputs, fp32 logits). */
+#define SCORE_DEFAULT_MEM ((size_t)1 << 30)
+
+typedef struct score_progress {
+    const char *phase;  /* "fp32", "kl", "fisher", "uniform" */
+    int module;         /* module being scored (kl), or -1 */
+    int n_modules;
+    double done, total; /* work in block-forward units, for a bar and an ETA */
+    long tokens;        /* window tokens pushed through a forward so far */
+} score_progress;
+
+/* Called often (after every window pass); return non-zero to cancel. */
+typedef int (*score_progress_fn)(void *user, const score_progress *p);
+
+typedef struct score_opts {
+    unsigned methods;          /* (1u << SCORE_KL) | (1u << SCORE_FISHER) */
+    int n_formats;             /* candidate formats, table order */
+    mx_format formats[MX_NFORMATS];
+    int ctx;                   /* window length (<= model max_seq) */
+    int bos;                   /* id fed before every window */
+    long max_tokens;           /* calibration tokens at most (whole windows); 0 = all */
+    int fisher_chunk;          /* targets per Fisher sample; 0 = the whole window */
+    int uniform;               /* also measure the uniform-format losses */
+    size_t mem_limit;          /* bytes for cached activations; 0 = SCORE_DEFAULT_MEM */
+    const unsigned char *only; /* [n_modules]: score only where non-zero; NULL = all */
+    score_progress_fn progress;
+    void *user;
+} score_opts;
+
+/* Defaults: method kl, the six MX formats, uniform losses on, ctx/bos unset (0). */
+void score_opts_init(score_opts *o);
+
+/* Score model m on the token stream (no leading BOS). Fills *out (allocated
+ * here; free with score_table_free): model name/hash, formats, calib_tokens,
+ * ctx, methods, fp32_loss, uniform_loss (when o->uniform), and per module
+ * params, bits, score[method][f] (and kld[f] for kl). key is left empty.
+ * Returns 0, ERR_ARG (bad options, fewer tokens than one window, token id
+ * outside the vocabulary), ERR_NOMEM, or ERR_CANCELLED (progress said stop;
+ * *out is then empty). */
+int score_compute(const model *m, const int *tokens, long n_tokens, const score_opts *o,
+                  score_table *out, mx_error *e);
+
+/* ---- the Fisher statistics, exposed for tests and tools ---------------- */
+
+/* Per module i: g[i] and f[i], [rows*cols] each (see the formula above). */
+typedef struct score_fisher_stats {
+    int n;
+    float **g, **f;
+} score_fisher_stats;
+
+/* Accumulate g and F over nw windows: in/tgt are [nw][ctx] as
+ * eval_window_tokens makes them. only: as in score_opts (NULL = all).
+ * progress may be NULL. Returns 0 or a negative ERR_*. */
+int score_fisher_collect(const model *m, const int *in, const int *tgt, long nw, int ctx,
+                         int chunk, const unsigned char *only, size_t mem_limit,
+                         score_fisher_stats *st, mx_error *e);
+void score_fisher_stats_free(score_fisher_stats *st);
+/* s = sum_i g_i d_i + 1/2 sum_i F_ii d_i^2 for module i with d = q - w. */
+double score_fisher_module(const score_fisher_stats *st, int i, const float *w, const float *q,
+                           size_t len);
+
+/* ---- cache key --------------------------------------------------------- */
+
+typedef struct score_key_input {
+    uint64_t model_hash;  /* model->content_hash */
+    uint64_t text_hash;   /* xxh64 of the calibration text bytes */
+    uint64_t tokens_hash; /* xxh64 of the calibration token ids (the tokenizer's effect) */
+    long calib_tokens;    /* tokens scored (whole windows) */
+    int ctx;
+    unsigned methods;
+    int fisher_chunk;
+    int n_formats;
+    const mx_format *formats;
+} score_key_input;
+
+/* 16 lowercase hex digits of xxh64 over every field above and
+ * SCORE_ALGO_VERSION; out must hold 17 bytes. */
+void score_key(const score_key_input *k, char *out);
+/* xxh64 of len bytes (seed 0), for text_hash / tokens_hash. */
+uint64_t score_hash_bytes(const void *p, size_t len);
+
+/* Does the table t (read from a cache file) hold what these options would
+ * compute for model m under key? 0 if so; else ERR_FORMAT with a one-line
+ * reason (another key or model, missing method/format/module, non-finite
+ * score). */
+int score_table_check(const score_table *t, const model *m, const char *key,
+                      const score_opts *o, mx_error *e);
+
+#endif

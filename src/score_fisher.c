@@ -1,0 +1,218 @@
+/* The fisher method: mean gradient and empirical-Fisher diagonal from one
+ * forward and one backward per Fisher sample, then a second-order Taylor
+ * estimate per (module, format). Definitions in src/score.h. */
+#include "src/score_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/tf_backward.h"
+
+/* Keep every block's activations (saves recomputing them in the backward)
+ * when they fit in half the memory budget. */
+static int keep_acts(const tf_config *c, int n, size_t mem_limit)
+{
+    size_t mem = mem_limit ? mem_limit : SCORE_DEFAULT_MEM;
+    size_t qd = (size_t)c->n_heads * c->head_dim, kd = (size_t)c->n_kv_heads * c->head_dim;
+    size_t per_row = 3 * (size_t)c->dim + 3 * qd + 3 * kd + 3 * (size_t)c->hidden_dim +
+                     2 * (size_t)c->n_heads + 2;
+    size_t per_layer = (size_t)n * per_row + (size_t)c->n_heads * n * n;
+    return (size_t)c->n_layers * per_layer * sizeof(float) <= mem / 2;
+}
+
+static int chunk_len(int chunk, int n) { return chunk > 0 && chunk < n ? chunk : n; }
+
+double score_fisher_units(const score_run *r)
+{
+    const tf_config *c = &r->m->cfg;
+    int n = r->ctx, B = chunk_len(r->o->fisher_chunk, n), samples = (n + B - 1) / B;
+    double f = score_fwd_units(c, 0);
+    double bwd = 2.0 * f + (keep_acts(c, n, r->o->mem_limit) ? 0.0 : f);
+    return (double)r->nw * (f + samples * bwd);
+}
+
+void score_fisher_stats_free(score_fisher_stats *st)
+{
+    for (int i = 0; st->g && i < st->n; i++) {
+        free(st->g[i]);
+        free(st->f[i]);
+    }
+    free(st->g);
+    free(st->f);
+    memset(st, 0, sizeof *st);
+}
+
+/* The collection loop; r (may be NULL) gets progress ticks and the fp32 loss. */
+static int collect(const model *m, const int *in, const int *tgt, long nw, int n, int chunk,
+                   const unsigned char *only, size_t mem_limit, score_fisher_stats *st,
+                   score_run *r, mx_error *e)
+{
+    const tf_config *c = &m->cfg;
+    int L = c->n_layers, B = chunk_len(chunk, n), rc = 0;
+    memset(st, 0, sizeof *st);
+    if (nw <= 0 || n <= 0 || n > c->max_seq)
+        return err_set(e, ERR_ARG, "fisher: no calibration window (ctx %d)", n);
+    int keep = keep_acts(c, n, mem_limit);
+    tf_ctx *t = tf_ctx_create(c, n, keep ? TF_KEEP_ACTS : 0);
+    tf_bwd *bw = tf_bwd_create(c, n);
+    int *tc = malloc(sizeof(int) * (size_t)n);
+    tf_grads gw = {0};
+    int have_gw = 0;
+    st->n = m->n_modules;
+    st->g = calloc((size_t)m->n_modules, sizeof *st->g);
+    st->f = calloc((size_t)m->n_modules, sizeof *st->f);
+    if (!t || !bw || !tc || !st->g || !st->f) {
+        rc = err_set(e, ERR_NOMEM, "out of memory for the fisher pass");
+        goto out;
+    }
+    if (tf_grads_alloc(c, TF_GRAD_LINEAR, 0, &gw)) {
+        rc = err_set(e, ERR_NOMEM, "out of memory for the gradient buffers");
+        goto out;
+    }
+    have_gw = 1;
+    /* Drop the gradients nobody asked for: the backward skips their work
+     * and stops at the lowest layer still wanted. */
+    for (int l = 0; l < L; l++)
+        for (int k = 0; k < TF_NLIN; k++) {
+            int want = 0;
+            for (int i = 0; i < m->n_modules; i++)
+                if (m->modules[i].layer == l && m->modules[i].kind == k && (!only || only[i]))
+                    want = 1;
+            if (!want) {
+                free(gw.layers[l].lin[k]);
+                gw.layers[l].lin[k] = NULL;
+            }
+        }
+    for (int i = 0; i < m->n_modules; i++) {
+        if (only && !only[i])
+            continue;
+        size_t len = (size_t)m->modules[i].rows * m->modules[i].cols;
+        st->g[i] = calloc(len, sizeof(float));
+        st->f[i] = calloc(len, sizeof(float));
+        if (!st->g[i] || !st->f[i]) {
+            rc = err_set(e, ERR_NOMEM, "out of memory for the Fisher statistics");
+            goto out;
+        }
+    }
+
+    const float inv_n = (float)(1.0 / ((double)nw * n));
+    double f_units = score_fwd_units(c, 0), fp32 = 0.0;
+    if (r) {
+        r->p.phase = "fisher";
+        r->p.module = -1;
+    }
+    for (long k = 0; k < nw; k++) {
+        const int *ik = in + k * n, *tk = tgt + k * n;
+        if (tf_forward(t, &m->weights, ik, n, 0)) {
+            rc = err_set(e, ERR_ARG, "fisher: the forward pass refused window %ld", k);
+            goto out;
+        }
+        if (r && !r->have_fp32) {
+            double s;
+            score_window_stats(r, t, &m->weights, tk, NULL, &s, NULL);
+            fp32 += s;
+        }
+        if (r && (rc = score_tick(r, f_units, n)))
+            goto out;
+        for (int c0 = 0; c0 < n; c0 += B) {
+            int cnt = n - c0 < B ? n - c0 : B;
+            for (int j = 0; j < n; j++)
+                tc[j] = j >= c0 && j < c0 + cnt ? tk[j] : -1;
+            /* Without kept activations the shared scratch holds the lowest
+             * block after a backward; restore the last one first. */
+            if (c0 > 0 && !keep)
+                tf_block(t, &m->weights, L - 1);
+            tf_grads_zero(c, &gw);
+            /* scale = cnt: the gradient of the SUM of the sample's NLL */
+            int brc = tf_backward(bw, t, &m->weights, NULL, tc, (float)cnt, &gw, NULL, NULL);
+            if (brc) {
+                rc = err_set(e, brc, "fisher: backward pass failed on window %ld", k);
+                goto out;
+            }
+            for (int i = 0; i < m->n_modules; i++) {
+                if (!st->g[i])
+                    continue;
+                const model_module *mm = &m->modules[i];
+                const float *gi = gw.layers[mm->layer].lin[mm->kind];
+                size_t len = (size_t)mm->rows * mm->cols;
+                float *G = st->g[i];
+                for (size_t j = 0; j < len; j++)
+                    G[j] += gi[j] * inv_n;
+                tf_bwd_sq_accum(gi, len, inv_n, st->f[i]);
+            }
+            if (r && (rc = score_tick(r, 2.0 * f_units + (keep ? 0.0 : f_units), 0)))
+                goto out;
+        }
+    }
+    if (r && !r->have_fp32) {
+        r->fp32_sum = fp32;
+        r->have_fp32 = 1;
+    }
+out:
+    if (have_gw)
+        tf_grads_free(&gw);
+    tf_ctx_free(t);
+    tf_bwd_free(bw);
+    free(tc);
+    if (rc)
+        score_fisher_stats_free(st);
+    return rc;
+}
+
+int score_fisher_collect(const model *m, const int *in, const int *tgt, long nw, int ctx,
+                         int chunk, const unsigned char *only, size_t mem_limit,
+                         score_fisher_stats *st, mx_error *e)
+{
+    return collect(m, in, tgt, nw, ctx, chunk, only, mem_limit, st, NULL, e);
+}
+
+double score_fisher_module(const score_fisher_stats *st, int i, const float *w, const float *q,
+                           size_t len)
+{
+    const float *g = st->g[i], *f = st->f[i];
+    double lin = 0.0, quad = 0.0;
+    for (size_t j = 0; j < len; j++) {
+        double d = (double)q[j] - w[j];
+        lin += g[j] * d;
+        quad += f[j] * d * d;
+    }
+    return lin + 0.5 * quad;
+}
+
+int score_run_fisher(score_run *r)
+{
+    const model *m = r->m;
+    const score_opts *o = r->o;
+    score_fisher_stats st;
+    int rc = collect(m, r->in, r->tgt, r->nw, r->ctx, o->fisher_chunk, o->only, o->mem_limit,
+                     &st, r, r->e);
+    if (rc)
+        return rc;
+    size_t maxlen = 0;
+    for (int i = 0; i < m->n_modules; i++) {
+        size_t len = (size_t)m->modules[i].rows * m->modules[i].cols;
+        if (len > maxlen)
+            maxlen = len;
+    }
+    float *q = malloc(sizeof(float) * (maxlen ? maxlen : 1));
+    if (!q) {
+        score_fisher_stats_free(&st);
+        return err_set(r->e, ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < m->n_modules; i++) {
+        if (!st.g[i])
+            continue;
+        const model_module *mm = &m->modules[i];
+        size_t len = (size_t)mm->rows * mm->cols;
+        for (int fi = 0; fi < o->n_formats; fi++) {
+            mx_format f = o->formats[fi];
+            if (f == MX_FP32)
+                continue;
+            mx_fake_quant(f, mm->w, q, (size_t)mm->rows, (size_t)mm->cols);
+            r->t->modules[i].score[SCORE_FISHER][f] = score_fisher_module(&st, i, mm->w, q, len);
+        }
+    }
+    free(q);
+    score_fisher_stats_free(&st);
+    return 0;
+}

@@ -1,0 +1,59 @@
+/* Shared pieces of the score driver (src/score*.c); not a public header. */
+#ifndef MXALLOC_SCORE_INTERNAL_H
+#define MXALLOC_SCORE_INTERNAL_H
+
+#include "kernels/tf.h"
+#include "src/score.h"
+
+#define SCORE_LOGIT_ROWS 64 /* rows of logits materialized at once */
+
+/* One scoring run: the calibration windows, the table being filled, progress. */
+typedef struct score_run {
+    const model *m;
+    const score_opts *o;
+    score_table *t;
+    mx_error *e;
+    int ctx;
+    long nw;           /* windows */
+    int *in, *tgt;     /* [nw][ctx] */
+    double fp32_sum;   /* sum of fp32 NLL over all calibration tokens */
+    int have_fp32;
+    float *bufq, *bufp; /* [SCORE_LOGIT_ROWS][vocab] */
+    /* progress */
+    score_progress p;
+} score_run;
+
+/* Reference (fp32) next-token distributions of one window, for KL. Either
+ * stored logits + log-sum-exp per row, or a context whose last forward is
+ * the fp32 one (then logits are recomputed chunk by chunk). */
+typedef struct score_ref {
+    const float *logits; /* [n][V] or NULL */
+    const double *lse;   /* [n] */
+    tf_ctx *ctx;
+    const tf_weights *w;
+} score_ref;
+
+/* After a forward on t with weights w: *nll = sum of the window's NLL
+ * against tgt; with ref, *kl = sum over rows of KL(ref || this). */
+void score_window_stats(score_run *r, tf_ctx *t, const tf_weights *w, const int *tgt,
+                        const score_ref *ref, double *nll, double *kl);
+/* Logits [n][V] of the last forward on t, and each row's log-sum-exp. */
+void score_ref_fill(score_run *r, tf_ctx *t, const tf_weights *w, float *logits, double *lse);
+
+/* Cost of a forward from block `from` (incl. final norm + lm_head), in block units. */
+double score_fwd_units(const tf_config *c, int from);
+/* Advance progress by units (tokens: window tokens processed); returns
+ * ERR_CANCELLED (message set) when the callback asks to stop. */
+int score_tick(score_run *r, double units, long tokens);
+
+/* Module i is to be scored. */
+int score_wanted(const score_run *r, int i);
+
+int score_run_kl(score_run *r);
+int score_run_fisher(score_run *r);
+
+/* Planned work of each pass, for the progress total. */
+double score_kl_units(const score_run *r);
+double score_fisher_units(const score_run *r);
+
+#endif

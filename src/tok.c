@@ -1,0 +1,108 @@
+/* Tokenizer object: accessors shared by the llama2.c and Hugging Face formats. */
+#include "src/tok_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void tok_free(tok *t)
+{
+    if (!t)
+        return;
+    tok_strmap_free(&t->map);
+    tok_hf_free(t->hf);
+    free(t->arena);
+    free(t->off);
+    free(t->len);
+    free(t->score);
+    free(t->bigram);
+    free(t);
+}
+
+int tok_vocab_size(const tok *t)
+{
+    return t->n_vocab;
+}
+
+int tok_bos(const tok *t)
+{
+    return t->bos;
+}
+
+int tok_eos(const tok *t)
+{
+    return t->eos;
+}
+
+int tok_set_special(tok *t, int bos, int eos)
+{
+    if (bos < -1 || bos >= t->n_vocab || eos < -1 || eos >= t->n_vocab)
+        return ERR_ARG;
+    t->bos = bos;
+    t->eos = eos;
+    return 0;
+}
+
+const char *tok_piece(const tok *t, int id)
+{
+    if (!t || id < 0 || id >= t->n_vocab)
+        return "";
+    return t->arena + t->off[id];
+}
+
+int tok_id(const tok *t, const char *piece, size_t len)
+{
+    return tok_strmap_get(&t->map, piece, len);
+}
+
+long tok_encode(const tok *t, const char *text, size_t len, int **out, mx_error *e)
+{
+    *out = NULL;
+    if (!text && len > 0)
+        return err_set(e, ERR_ARG, "tok_encode: NULL text");
+    if (t->kind == TOK_KIND_LLAMA2C)
+        return tok_encode_llama2c(t, text ? text : "", len, out, e);
+    return tok_encode_hf(t, text ? text : "", len, out, e);
+}
+
+int tok_read_file(const char *path, char **buf, size_t *size, mx_error *e)
+{
+    *buf = NULL;
+    *size = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return err_set(e, ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap + 1);
+    if (!b) {
+        fclose(f);
+        return err_set(e, ERR_NOMEM, "%s: out of memory", path);
+    }
+    for (;;) {
+        if (n == cap) {
+            char *nb = cap > ((size_t)1 << 40) ? NULL : realloc(b, cap * 2 + 1);
+            if (!nb) {
+                free(b);
+                fclose(f);
+                return err_set(e, ERR_NOMEM, "%s: out of memory", path);
+            }
+            b = nb;
+            cap *= 2;
+        }
+        size_t got = fread(b + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(b);
+        return err_set(e, ERR_IO, "%s: read error", path);
+    }
+    b[n] = '\0';
+    *buf = b;
+    *size = n;
+    return 0;
+}

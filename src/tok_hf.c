@@ -1,0 +1,878 @@
+/* Hugging Face tokenizer.json, byte-level BPE (GPT-2, SmolLM2, Llama 3, Qwen2/3).
+ *
+ * Supported: model BPE (vocab + merges as "a b" strings or ["a", "b"] pairs,
+ * ignore_merges, unk_token, byte_fallback); normalizer null or NFC; added_tokens
+ * (matched leftmost-longest in the raw text before anything else, with lstrip,
+ * rstrip and single_word); pre_tokenizer ByteLevel alone or a Sequence of
+ * Split (one of the known regexes, behavior Isolated), Digits and a final
+ * ByteLevel; post_processor null, ByteLevel, TemplateProcessing, or a
+ * Sequence of those. Anything else is rejected with a message naming it.
+ * Vocabulary strings are decoded from the GPT-2 byte-level alphabet at load
+ * time, so BPE runs on raw bytes and tok_piece gives real text. */
+#include "src/tok_internal.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/tok_pretok.h"
+#include "src/tok_unicode.h"
+
+enum { ST_SPLIT, ST_DIGITS, ST_BYTELEVEL };
+#define MAX_STEPS 8
+#define MAX_ID (1 << 24) /* ranks and ids stay exact as float heap keys */
+
+typedef struct hf_step {
+    int kind;
+    tok_pattern pat;      /* ST_SPLIT */
+    int individual;       /* ST_DIGITS */
+    int add_prefix_space; /* ST_BYTELEVEL */
+    int use_regex;        /* ST_BYTELEVEL */
+} hf_step;
+
+typedef struct hf_added {
+    char *content;
+    size_t len;
+    int id;
+    int lstrip, rstrip, single_word;
+} hf_added;
+
+struct tok_hf {
+    tok_pairmap merges;
+    int ignore_merges, byte_fallback, fuse_unk;
+    int unk; /* -1 if none */
+    int nfc;
+    hf_step step[MAX_STEPS];
+    int n_steps;
+    hf_added *added;
+    int n_added;
+    int *prefix, n_prefix, *suffix, n_suffix;
+    int byte_id[256]; /* id of each single-byte piece, -1 if absent */
+};
+
+void tok_hf_free(struct tok_hf *h)
+{
+    if (!h)
+        return;
+    tok_pairmap_free(&h->merges);
+    for (int i = 0; i < h->n_added; i++)
+        free(h->added[i].content);
+    free(h->added);
+    free(h->prefix);
+    free(h->suffix);
+    free(h);
+}
+
+/* ------------------------------------------------- GPT-2 byte-level alphabet */
+
+/* bytes_to_unicode(): printable Latin-1 bytes map to themselves, the other 68
+ * bytes to U+0100.. in byte order. */
+static uint32_t byte_to_cp(unsigned b)
+{
+    if ((b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF))
+        return b;
+    unsigned k = 0;
+    for (unsigned x = 0; x < b; x++)
+        if (!((x >= 0x21 && x <= 0x7E) || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF)))
+            k++;
+    return 256 + k;
+}
+
+/* Decode a byte-level string into raw bytes (out has room for n bytes).
+ * Returns the byte count, or -1 if a character is outside the alphabet. */
+static long bytelevel_decode(const int16_t *cp_to_byte, const char *s, size_t n, char *out)
+{
+    long o = 0;
+    for (size_t i = 0; i < n;) {
+        int l;
+        uint32_t cp = tok_utf8_next((const unsigned char *)s + i, n - i, &l);
+        if (cp >= 324 || cp_to_byte[cp] < 0)
+            return -1;
+        out[o++] = (char)cp_to_byte[cp];
+        i += (size_t)l;
+    }
+    return o;
+}
+
+/* ------------------------------------------------------------------ loading */
+
+typedef struct load_ctx {
+    const char *path;
+    mx_error *e;
+    int16_t cp_to_byte[324];
+} load_ctx;
+
+static int fail(load_ctx *c, int code, const char *fmt, const char *a, const char *b)
+{
+    char msg[400];
+    snprintf(msg, sizeof msg, fmt, a ? a : "", b ? b : "");
+    return err_set(c->e, code, "%s: %s", c->path, msg);
+}
+
+static const char *type_of(json_t *o)
+{
+    json_t *t = json_is_object(o) ? json_object_get(o, "type") : NULL;
+    return json_is_string(t) ? json_string_value(t) : NULL;
+}
+
+static int get_bool(json_t *o, const char *key, int dflt)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_boolean(v) ? json_is_true(v) : dflt;
+}
+
+static int parse_normalizer(load_ctx *c, struct tok_hf *h, json_t *n)
+{
+    if (!n || json_is_null(n))
+        return 0;
+    const char *ty = type_of(n);
+    if (ty && strcmp(ty, "NFC") == 0) {
+        h->nfc = 1;
+        return 0;
+    }
+    if (ty && strcmp(ty, "Sequence") == 0) {
+        json_t *list = json_object_get(n, "normalizers"), *x;
+        size_t i;
+        if (!json_is_array(list))
+            return fail(c, ERR_FORMAT, "normalizer Sequence without a normalizers list", 0, 0);
+        json_array_foreach(list, i, x)
+        {
+            int rc = parse_normalizer(c, h, x);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    return fail(c, ERR_FORMAT, "unsupported normalizer type '%s' (only NFC or none)",
+                ty ? ty : "?", 0);
+}
+
+static int add_step(load_ctx *c, struct tok_hf *h, hf_step s)
+{
+    if (h->n_steps == MAX_STEPS)
+        return fail(c, ERR_FORMAT, "pre_tokenizer has too many steps", 0, 0);
+    h->step[h->n_steps++] = s;
+    return 0;
+}
+
+static int parse_pretok(load_ctx *c, struct tok_hf *h, json_t *p)
+{
+    const char *ty = type_of(p);
+    if (!ty)
+        return fail(c, ERR_FORMAT, "pre_tokenizer missing or without a type (byte-level BPE "
+                    "needs ByteLevel)", 0, 0);
+    if (strcmp(ty, "Sequence") == 0) {
+        json_t *list = json_object_get(p, "pretokenizers"), *x;
+        size_t i;
+        if (!json_is_array(list))
+            return fail(c, ERR_FORMAT, "pre_tokenizer Sequence without a pretokenizers list", 0, 0);
+        json_array_foreach(list, i, x)
+        {
+            int rc = parse_pretok(c, h, x);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    hf_step s = { 0 };
+    if (strcmp(ty, "ByteLevel") == 0) {
+        s.kind = ST_BYTELEVEL;
+        s.add_prefix_space = get_bool(p, "add_prefix_space", 1);
+        s.use_regex = get_bool(p, "use_regex", 1);
+        return add_step(c, h, s);
+    }
+    if (strcmp(ty, "Digits") == 0) {
+        s.kind = ST_DIGITS;
+        s.individual = get_bool(p, "individual_digits", 0);
+        return add_step(c, h, s);
+    }
+    if (strcmp(ty, "Split") == 0) {
+        json_t *pat = json_object_get(p, "pattern");
+        json_t *re = json_is_object(pat) ? json_object_get(pat, "Regex") : NULL;
+        if (!json_is_string(re))
+            return fail(c, ERR_FORMAT, "pre_tokenizer Split: only a Regex pattern is supported", 0,
+                        0);
+        const char *src = json_string_value(re);
+        if (!tok_pattern_lookup(src, &s.pat)) {
+            char shown[80];
+            snprintf(shown, sizeof shown, "%.60s%s", src, strlen(src) > 60 ? "..." : "");
+            return fail(c, ERR_FORMAT,
+                        "pre_tokenizer Split: unknown regex '%s' (known: GPT-2, Llama 3, Qwen2)",
+                        shown, 0);
+        }
+        json_t *beh = json_object_get(p, "behavior");
+        if (!json_is_string(beh) || strcmp(json_string_value(beh), "Isolated") != 0)
+            return fail(c, ERR_FORMAT, "pre_tokenizer Split: behavior '%s' unsupported (only Isolated)",
+                        json_is_string(beh) ? json_string_value(beh) : "?", 0);
+        if (get_bool(p, "invert", 0))
+            return fail(c, ERR_FORMAT, "pre_tokenizer Split: invert is unsupported", 0, 0);
+        s.kind = ST_SPLIT;
+        return add_step(c, h, s);
+    }
+    return fail(c, ERR_FORMAT, "unsupported pre_tokenizer type '%s'", ty, 0);
+}
+
+static int id_of_special(load_ctx *c, json_t *specials, const char *name, int **ids, int *n)
+{
+    json_t *sp = json_object_get(specials, name);
+    json_t *list = json_is_object(sp) ? json_object_get(sp, "ids") : NULL;
+    if (!json_is_array(list))
+        return fail(c, ERR_FORMAT, "post_processor: special token '%s' has no ids", name, 0);
+    size_t i;
+    json_t *x;
+    json_array_foreach(list, i, x)
+    {
+        if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) >= MAX_ID)
+            return fail(c, ERR_FORMAT, "post_processor: bad id for special token '%s'", name, 0);
+        int *a = realloc(*ids, (size_t)(*n + 1) * sizeof *a);
+        if (!a)
+            return fail(c, ERR_NOMEM, "out of memory", 0, 0);
+        *ids = a;
+        a[(*n)++] = (int)json_integer_value(x);
+    }
+    return 0;
+}
+
+static int parse_post(load_ctx *c, struct tok_hf *h, json_t *p)
+{
+    if (!p || json_is_null(p))
+        return 0;
+    const char *ty = type_of(p);
+    if (ty && strcmp(ty, "ByteLevel") == 0)
+        return 0; /* only trims offsets */
+    if (ty && strcmp(ty, "Sequence") == 0) {
+        json_t *list = json_object_get(p, "processors"), *x;
+        size_t i;
+        if (!json_is_array(list))
+            return fail(c, ERR_FORMAT, "post_processor Sequence without a processors list", 0, 0);
+        json_array_foreach(list, i, x)
+        {
+            int rc = parse_post(c, h, x);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    if (ty && strcmp(ty, "TemplateProcessing") == 0) {
+        json_t *single = json_object_get(p, "single"), *specials = json_object_get(p, "special_tokens");
+        if (!json_is_array(single))
+            return fail(c, ERR_FORMAT, "post_processor TemplateProcessing without 'single'", 0, 0);
+        if (h->n_prefix || h->n_suffix)
+            return fail(c, ERR_FORMAT, "post_processor has two TemplateProcessing steps", 0, 0);
+        int seen_a = 0;
+        size_t i;
+        json_t *x;
+        json_array_foreach(single, i, x)
+        {
+            json_t *sp = json_object_get(x, "SpecialToken");
+            json_t *sq = json_object_get(x, "Sequence");
+            if (json_is_object(sq)) {
+                if (seen_a)
+                    return fail(c, ERR_FORMAT, "post_processor template has two sequences", 0, 0);
+                seen_a = 1;
+            } else if (json_is_object(sp) && json_is_string(json_object_get(sp, "id"))) {
+                const char *name = json_string_value(json_object_get(sp, "id"));
+                int rc = seen_a ? id_of_special(c, specials, name, &h->suffix, &h->n_suffix)
+                                : id_of_special(c, specials, name, &h->prefix, &h->n_prefix);
+                if (rc)
+                    return rc;
+            } else {
+                return fail(c, ERR_FORMAT, "post_processor template: unknown item", 0, 0);
+            }
+        }
+        if (!seen_a)
+            return fail(c, ERR_FORMAT, "post_processor template has no $A sequence", 0, 0);
+        return 0;
+    }
+    return fail(c, ERR_FORMAT, "unsupported post_processor type '%s'", ty ? ty : "?", 0);
+}
+
+/* Collect (id, string) of the vocab and added tokens, build pieces + map. */
+static int build_vocab(load_ctx *c, tok *t, json_t *vocab, json_t *added)
+{
+    struct tok_hf *h = t->hf;
+    long max_id = -1;
+    const char *key;
+    json_t *val;
+    json_object_foreach(vocab, key, val)
+    {
+        if (!json_is_integer(val) || json_integer_value(val) < 0 ||
+            json_integer_value(val) >= MAX_ID)
+            return fail(c, ERR_FORMAT, "model.vocab: bad id for token '%s'", key, 0);
+        if (json_integer_value(val) > max_id)
+            max_id = (long)json_integer_value(val);
+    }
+    size_t i;
+    json_t *x;
+    if (added && !json_is_array(added))
+        return fail(c, ERR_FORMAT, "added_tokens is not a list", 0, 0);
+    if (added) {
+        h->added = calloc(json_array_size(added) + 1, sizeof *h->added);
+        if (!h->added)
+            return fail(c, ERR_NOMEM, "out of memory", 0, 0);
+        json_array_foreach(added, i, x)
+        {
+            json_t *id = json_object_get(x, "id"), *content = json_object_get(x, "content");
+            if (!json_is_integer(id) || json_integer_value(id) < 0 ||
+                json_integer_value(id) >= MAX_ID || !json_is_string(content) ||
+                json_string_length(content) == 0)
+                return fail(c, ERR_FORMAT, "added_tokens: entry without a valid id and content", 0, 0);
+            hf_added *a = &h->added[h->n_added++];
+            a->len = json_string_length(content);
+            a->content = malloc(a->len + 1);
+            if (!a->content)
+                return fail(c, ERR_NOMEM, "out of memory", 0, 0);
+            memcpy(a->content, json_string_value(content), a->len + 1);
+            a->id = (int)json_integer_value(id);
+            a->lstrip = get_bool(x, "lstrip", 0);
+            a->rstrip = get_bool(x, "rstrip", 0);
+            a->single_word = get_bool(x, "single_word", 0);
+            if (a->id > max_id)
+                max_id = a->id;
+        }
+    }
+    if (max_id < 0)
+        return fail(c, ERR_FORMAT, "empty vocabulary", 0, 0);
+    int n = (int)max_id + 1;
+    t->n_vocab = n;
+    size_t arena = 1;
+    json_object_foreach(vocab, key, val) arena += strlen(key) + 1;
+    for (int k = 0; k < h->n_added; k++)
+        arena += h->added[k].len + 1;
+    t->arena = malloc(arena);
+    t->off = calloc((size_t)n, sizeof *t->off); /* 0 = the empty string at arena[0] */
+    t->len = calloc((size_t)n, sizeof *t->len);
+    uint8_t *skip = malloc((size_t)n);
+    if (!t->arena || !t->off || !t->len || !skip) {
+        free(skip);
+        return fail(c, ERR_NOMEM, "out of memory", 0, 0);
+    }
+    memset(skip, 1, (size_t)n);
+    t->arena[0] = '\0';
+    size_t ap = 1;
+    json_object_foreach(vocab, key, val)
+    {
+        int id = (int)json_integer_value(val);
+        if (!skip[id]) {
+            free(skip);
+            return fail(c, ERR_FORMAT, "model.vocab: id of '%s' used twice", key, 0);
+        }
+        size_t kl = strlen(key);
+        long dl = bytelevel_decode(c->cp_to_byte, key, kl, t->arena + ap);
+        if (dl < 0) { /* not byte-level text: keep it as written, out of BPE's reach */
+            memcpy(t->arena + ap, key, kl);
+            dl = (long)kl;
+            skip[id] = 2;
+        } else {
+            skip[id] = 0;
+        }
+        t->arena[ap + (size_t)dl] = '\0';
+        t->off[id] = (uint32_t)ap;
+        t->len[id] = (uint32_t)dl;
+        ap += (size_t)dl + 1;
+    }
+    /* Added tokens not in the model vocab get their content as the piece. */
+    for (int k = 0; k < h->n_added; k++) {
+        hf_added *a = &h->added[k];
+        if (skip[a->id] == 0)
+            continue;
+        memcpy(t->arena + ap, a->content, a->len + 1);
+        t->off[a->id] = (uint32_t)ap;
+        t->len[a->id] = (uint32_t)a->len;
+        ap += a->len + 1;
+        skip[a->id] = 0;
+    }
+    for (int k = 0; k < n; k++) {
+        if (skip[k] == 2)
+            skip[k] = 1;
+        if (t->len[k] > t->max_len)
+            t->max_len = t->len[k];
+    }
+    int rc = tok_strmap_build(&t->map, t->arena, t->off, t->len, n, skip);
+    free(skip);
+    if (rc)
+        return fail(c, ERR_NOMEM, "out of memory", 0, 0);
+    for (int b = 0; b < 256; b++) {
+        char ch = (char)b;
+        h->byte_id[b] = tok_strmap_get(&t->map, &ch, 1);
+    }
+    return 0;
+}
+
+static int merge_part_id(load_ctx *c, const tok *t, const char *s, size_t n, char *buf, int rank)
+{
+    long dl = bytelevel_decode(c->cp_to_byte, s, n, buf);
+    int id = dl < 0 ? -1 : tok_strmap_get(&t->map, buf, (size_t)dl);
+    if (id < 0) {
+        char r[32], shown[80];
+        snprintf(r, sizeof r, "%d", rank);
+        snprintf(shown, sizeof shown, "%.*s", (int)(n < 60 ? n : 60), s);
+        fail(c, ERR_FORMAT, "merge %s uses '%s', which is not in the vocab", r, shown);
+    }
+    return id;
+}
+
+static int build_merges(load_ctx *c, tok *t, json_t *merges)
+{
+    struct tok_hf *h = t->hf;
+    if (!json_is_array(merges))
+        return fail(c, ERR_FORMAT, "model.merges is missing or not a list", 0, 0);
+    size_t nm = json_array_size(merges);
+    if (nm >= MAX_ID)
+        return fail(c, ERR_FORMAT, "too many merges", 0, 0);
+    if (tok_pairmap_init(&h->merges, nm) != 0)
+        return fail(c, ERR_NOMEM, "out of memory", 0, 0);
+    char *buf = malloc(3 * (size_t)t->max_len + 64);
+    size_t bufcap = 3 * (size_t)t->max_len + 64;
+    if (!buf)
+        return fail(c, ERR_NOMEM, "out of memory", 0, 0);
+    size_t i;
+    json_t *x;
+    int rc = 0;
+    json_array_foreach(merges, i, x)
+    {
+        const char *a, *b;
+        size_t al, bl;
+        if (json_is_string(x)) {
+            a = json_string_value(x);
+            const char *sp = strchr(a, ' ');
+            if (!sp || strchr(sp + 1, ' ')) {
+                char r[32];
+                snprintf(r, sizeof r, "%zu", i);
+                rc = fail(c, ERR_FORMAT, "merge %s is not two tokens separated by one space", r, 0);
+                break;
+            }
+            al = (size_t)(sp - a);
+            b = sp + 1;
+            bl = json_string_length(x) - al - 1;
+        } else if (json_is_array(x) && json_array_size(x) == 2 &&
+                   json_is_string(json_array_get(x, 0)) && json_is_string(json_array_get(x, 1))) {
+            a = json_string_value(json_array_get(x, 0));
+            al = json_string_length(json_array_get(x, 0));
+            b = json_string_value(json_array_get(x, 1));
+            bl = json_string_length(json_array_get(x, 1));
+        } else {
+            char r[32];
+            snprintf(r, sizeof r, "%zu", i);
+            rc = fail(c, ERR_FORMAT, "merge %s is neither \"a b\" nor [\"a\", \"b\"]", r, 0);
+            break;
+        }
+        if (al + bl + 1 > bufcap) {
+            rc = fail(c, ERR_FORMAT, "a merge is longer than any vocab token", 0, 0);
+            break;
+        }
+        int ia = merge_part_id(c, t, a, al, buf, (int)i);
+        int ib = ia < 0 ? -1 : merge_part_id(c, t, b, bl, buf, (int)i);
+        if (ia < 0 || ib < 0) {
+            rc = c->e ? c->e->code : ERR_FORMAT;
+            break;
+        }
+        memcpy(buf, t->arena + t->off[ia], t->len[ia]);
+        memcpy(buf + t->len[ia], t->arena + t->off[ib], t->len[ib]);
+        int im = tok_strmap_get(&t->map, buf, (size_t)t->len[ia] + t->len[ib]);
+        if (im < 0) {
+            char r[32];
+            snprintf(r, sizeof r, "%zu", i);
+            rc = fail(c, ERR_FORMAT, "merge %s: the merged token is not in the vocab", r, 0);
+            break;
+        }
+        if (tok_pairmap_put(&h->merges, ia, ib, (int)i, im) != 0) {
+            rc = fail(c, ERR_NOMEM, "out of memory", 0, 0);
+            break;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+static int parse_model(load_ctx *c, tok *t, json_t *root)
+{
+    struct tok_hf *h = t->hf;
+    json_t *model = json_object_get(root, "model");
+    if (!json_is_object(model))
+        return fail(c, ERR_FORMAT, "no model object", 0, 0);
+    const char *ty = type_of(model);
+    if (ty && strcmp(ty, "BPE") != 0)
+        return fail(c, ERR_FORMAT, "model type '%s' unsupported (only BPE)", ty, 0);
+    json_t *vocab = json_object_get(model, "vocab");
+    if (!json_is_object(vocab))
+        return fail(c, ERR_FORMAT, "model.vocab is missing or not an object", 0, 0);
+    json_t *drop = json_object_get(model, "dropout");
+    if (drop && !json_is_null(drop) && !(json_is_number(drop) && json_number_value(drop) == 0))
+        return fail(c, ERR_FORMAT, "BPE dropout is unsupported", 0, 0);
+    const char *opt[] = { "continuing_subword_prefix", "end_of_word_suffix" };
+    for (int k = 0; k < 2; k++) {
+        json_t *v = json_object_get(model, opt[k]);
+        if (v && !json_is_null(v) && !(json_is_string(v) && json_string_length(v) == 0))
+            return fail(c, ERR_FORMAT, "BPE %s is unsupported", opt[k], 0);
+    }
+    h->ignore_merges = get_bool(model, "ignore_merges", 0);
+    h->byte_fallback = get_bool(model, "byte_fallback", 0);
+    h->fuse_unk = get_bool(model, "fuse_unk", 0);
+    int rc = build_vocab(c, t, vocab, json_object_get(root, "added_tokens"));
+    if (rc)
+        return rc;
+    h->unk = -1;
+    json_t *unk = json_object_get(model, "unk_token");
+    if (json_is_string(unk)) {
+        h->unk = tok_strmap_get(&t->map, json_string_value(unk), json_string_length(unk));
+        if (h->unk < 0)
+            return fail(c, ERR_FORMAT, "unk_token '%s' is not in the vocab", json_string_value(unk), 0);
+    }
+    return build_merges(c, t, json_object_get(model, "merges"));
+}
+
+static int find_added(const tok *t, const char *name)
+{
+    for (int k = 0; k < t->hf->n_added; k++)
+        if (strcmp(t->hf->added[k].content, name) == 0)
+            return t->hf->added[k].id;
+    return -1;
+}
+
+tok *tok_load_hf(const char *path, mx_error *e)
+{
+    char *buf;
+    size_t size;
+    if (tok_read_file(path, &buf, &size, e) != 0)
+        return NULL;
+    json_error_t je;
+    json_t *root = json_loadb(buf, size, 0, &je);
+    free(buf);
+    if (!root) {
+        err_set(e, ERR_FORMAT, "%s: not valid JSON (line %d, column %d: %s)", path, je.line,
+                je.column, je.text);
+        return NULL;
+    }
+    load_ctx c = { .path = path, .e = e };
+    for (int k = 0; k < 324; k++)
+        c.cp_to_byte[k] = -1;
+    for (unsigned b = 0; b < 256; b++)
+        c.cp_to_byte[byte_to_cp(b)] = (int16_t)b;
+    tok *t = calloc(1, sizeof *t);
+    struct tok_hf *h = calloc(1, sizeof *h);
+    int rc = 0;
+    if (!t || !h) {
+        free(h);
+        rc = err_set(e, ERR_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    t->kind = TOK_KIND_HF;
+    t->hf = h;
+    if (!json_is_object(root)) {
+        rc = fail(&c, ERR_FORMAT, "top level is not an object", 0, 0);
+        goto done;
+    }
+    if ((rc = parse_model(&c, t, root)) != 0)
+        goto done;
+    if ((rc = parse_normalizer(&c, h, json_object_get(root, "normalizer"))) != 0)
+        goto done;
+    if ((rc = parse_pretok(&c, h, json_object_get(root, "pre_tokenizer"))) != 0)
+        goto done;
+    if (h->n_steps == 0 || h->step[h->n_steps - 1].kind != ST_BYTELEVEL) {
+        rc = fail(&c, ERR_FORMAT, "pre_tokenizer must end with ByteLevel (byte-level BPE only)", 0, 0);
+        goto done;
+    }
+    for (int k = 0; k + 1 < h->n_steps; k++)
+        if (h->step[k].kind == ST_BYTELEVEL) {
+            rc = fail(&c, ERR_FORMAT, "pre_tokenizer has ByteLevel before its last step", 0, 0);
+            goto done;
+        }
+    if ((rc = parse_post(&c, h, json_object_get(root, "post_processor"))) != 0)
+        goto done;
+    for (int j = 0; j < h->n_prefix + h->n_suffix; j++) {
+        int id = j < h->n_prefix ? h->prefix[j] : h->suffix[j - h->n_prefix];
+        if (id >= t->n_vocab) {
+            rc = fail(&c, ERR_FORMAT, "post_processor uses an id beyond the vocab", 0, 0);
+            goto done;
+        }
+    }
+    /* tokenizer.json does not name BOS/EOS: BOS is what the template puts
+     * first; EOS the template's last token, else a conventional end token. */
+    t->bos = h->n_prefix ? h->prefix[0] : -1;
+    t->eos = h->n_suffix ? h->suffix[h->n_suffix - 1] : -1;
+    const char *ends[] = { "<|endoftext|>", "<|end_of_text|>", "</s>", "<eos>" };
+    for (int k = 0; k < 4 && t->eos < 0; k++)
+        t->eos = find_added(t, ends[k]);
+done:
+    json_decref(root);
+    if (rc) {
+        tok_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* ----------------------------------------------------------------- encoding */
+
+typedef struct ivec {
+    int *a;
+    size_t n, cap;
+} ivec;
+
+static int ivec_push(ivec *v, int x)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 256;
+        int *a = realloc(v->a, cap * sizeof *a);
+        if (!a)
+            return ERR_NOMEM;
+        v->a = a;
+        v->cap = cap;
+    }
+    v->a[v->n++] = x;
+    return 0;
+}
+
+typedef struct enc {
+    const tok *t;
+    ivec out;
+    int32_t *sym;
+    size_t sym_cap;
+    tok_merge_ws ws;
+    mx_error *e;
+} enc;
+
+static int hf_pair(const void *vctx, int a, int b, float *key, int *merged)
+{
+    const struct tok_hf *h = vctx;
+    int rank;
+    if (!tok_pairmap_get(&h->merges, a, b, &rank, merged))
+        return 0;
+    *key = (float)rank;
+    return 1;
+}
+
+/* BPE of one pre-tokenized word (raw bytes). */
+static int bpe_word(enc *x, const char *w, size_t n)
+{
+    const tok *t = x->t;
+    const struct tok_hf *h = t->hf;
+    if (h->ignore_merges) {
+        int id = tok_strmap_get(&t->map, w, n);
+        if (id >= 0)
+            return ivec_push(&x->out, id) ? err_set(x->e, ERR_NOMEM, "out of memory") : 0;
+    }
+    if (n > x->sym_cap) {
+        int32_t *s = realloc(x->sym, n * sizeof *s);
+        if (!s)
+            return err_set(x->e, ERR_NOMEM, "out of memory");
+        x->sym = s;
+        x->sym_cap = n;
+    }
+    long m = 0;
+    int prev_unk = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)w[i];
+        int id = h->byte_id[b];
+        if (id < 0 && h->byte_fallback) {
+            char hex[8];
+            snprintf(hex, sizeof hex, "<0x%02X>", b);
+            id = tok_strmap_get(&t->map, hex, 6);
+        }
+        if (id < 0 && h->unk >= 0) {
+            if (h->fuse_unk && prev_unk)
+                continue;
+            id = h->unk;
+            prev_unk = 1;
+        } else {
+            prev_unk = 0;
+        }
+        if (id >= 0) /* with neither fallback nor unk, the byte is dropped (as HF does) */
+            x->sym[m++] = id;
+    }
+    m = tok_merge_seg(&x->ws, x->sym, m, hf_pair, h, x->e);
+    if (m < 0)
+        return (int)m;
+    for (long i = 0; i < m; i++)
+        if (ivec_push(&x->out, x->sym[i]))
+            return err_set(x->e, ERR_NOMEM, "out of memory");
+    return 0;
+}
+
+/* Apply pre-tokenizer steps k.. to the piece s[0..n), then BPE each word. */
+static int run_steps(enc *x, int k, const char *s, size_t n)
+{
+    const struct tok_hf *h = x->t->hf;
+    if (n == 0)
+        return 0;
+    if (k == h->n_steps)
+        return bpe_word(x, s, n);
+    const hf_step *st = &h->step[k];
+    int rc = 0;
+    if (st->kind == ST_SPLIT) {
+        for (size_t i = 0; i < n && !rc;) {
+            size_t l = tok_pretok_match(st->pat, s + i, n - i);
+            rc = run_steps(x, k + 1, s + i, l);
+            i += l;
+        }
+        return rc;
+    }
+    if (st->kind == ST_DIGITS) {
+        /* Digits: \p{N} isolated one by one, or as runs. */
+        size_t start = 0;
+        for (size_t i = 0; i < n && !rc;) {
+            int l;
+            uint32_t cp = tok_utf8_next((const unsigned char *)s + i, n - i, &l);
+            if (!tok_uc_is_number(cp)) {
+                i += (size_t)l;
+                continue;
+            }
+            rc = run_steps(x, k + 1, s + start, i - start);
+            size_t j = i + (size_t)l;
+            while (!st->individual && j < n) {
+                int l2;
+                if (!tok_uc_is_number(tok_utf8_next((const unsigned char *)s + j, n - j, &l2)))
+                    break;
+                j += (size_t)l2;
+            }
+            if (!rc)
+                rc = run_steps(x, k + 1, s + i, j - i);
+            i = start = j;
+        }
+        return rc ? rc : run_steps(x, k + 1, s + start, n - start);
+    }
+    /* ByteLevel: optional prefix space, then the GPT-2 regex if use_regex. */
+    char *tmp = NULL;
+    if (st->add_prefix_space && s[0] != ' ') {
+        tmp = malloc(n + 1);
+        if (!tmp)
+            return err_set(x->e, ERR_NOMEM, "out of memory");
+        tmp[0] = ' ';
+        memcpy(tmp + 1, s, n);
+        s = tmp;
+        n++;
+    }
+    if (st->use_regex) {
+        for (size_t i = 0; i < n && !rc;) {
+            size_t l = tok_pretok_match(TOK_PAT_GPT2, s + i, n - i);
+            rc = run_steps(x, k + 1, s + i, l);
+            i += l;
+        }
+    } else {
+        rc = run_steps(x, k + 1, s, n);
+    }
+    free(tmp);
+    return rc;
+}
+
+/* A text segment between added tokens: normalize, then pre-tokenize + BPE. */
+static int run_segment(enc *x, const char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (x->t->hf->nfc && !tok_nfc_quick(s, n)) {
+        char *o;
+        size_t ol;
+        if (tok_nfc(s, n, &o, &ol) != 0)
+            return err_set(x->e, ERR_NOMEM, "out of memory");
+        int rc = run_steps(x, 0, o, ol);
+        free(o);
+        return rc;
+    }
+    return run_steps(x, 0, s, n);
+}
+
+static int is_word_char(uint32_t cp)
+{
+    return cp == '_' || tok_uc_is_letter(cp) || tok_uc_is_number(cp);
+}
+
+/* Code point ending just before byte i (i > 0). */
+static uint32_t cp_before(const char *s, size_t i)
+{
+    size_t j = i - 1;
+    while (j > 0 && ((unsigned char)s[j] & 0xC0) == 0x80 && i - j < 4)
+        j--;
+    int l;
+    uint32_t cp = tok_utf8_next((const unsigned char *)s + j, i - j, &l);
+    return (size_t)l == i - j ? cp : 0xFFFD;
+}
+
+/* The longest added token matching at i, or -1. */
+static int added_at(const struct tok_hf *h, const char *s, size_t n, size_t i)
+{
+    int best = -1;
+    for (int k = 0; k < h->n_added; k++) {
+        const hf_added *a = &h->added[k];
+        if (a->len > n - i || (unsigned char)a->content[0] != (unsigned char)s[i] ||
+            (best >= 0 && h->added[best].len >= a->len) || memcmp(a->content, s + i, a->len) != 0)
+            continue;
+        best = k;
+    }
+    return best;
+}
+
+/* single_word: the match must not touch a word character on either side. */
+static int single_word_ok(const char *s, size_t n, size_t start, size_t end)
+{
+    int l;
+    if (start > 0 && is_word_char(cp_before(s, start)))
+        return 0;
+    return end >= n || !is_word_char(tok_utf8_next((const unsigned char *)s + end, n - end, &l));
+}
+
+static size_t space_len_at(const char *s, size_t n, size_t i)
+{
+    size_t j = i;
+    while (j < n) {
+        int l;
+        if (!tok_uc_is_space(tok_utf8_next((const unsigned char *)s + j, n - j, &l)))
+            break;
+        j += (size_t)l;
+    }
+    return j - i;
+}
+
+long tok_encode_hf(const tok *t, const char *text, size_t len, int **out, mx_error *e)
+{
+    const struct tok_hf *h = t->hf;
+    enc x = { .t = t, .e = e };
+    int rc = 0;
+    for (int k = 0; k < h->n_prefix && !rc; k++)
+        rc = ivec_push(&x.out, h->prefix[k]);
+    /* Split on added tokens, leftmost-longest, in the raw text. */
+    size_t seg = 0;
+    for (size_t i = 0; i < len && !rc;) {
+        int k = h->n_added ? added_at(h, text, len, i) : -1;
+        if (k < 0) {
+            i++;
+            continue;
+        }
+        const hf_added *a = &h->added[k];
+        size_t start = i, end = i + a->len;
+        if (a->single_word && !single_word_ok(text, len, start, end)) {
+            i = end; /* like the library: a discarded match is skipped whole */
+            continue;
+        }
+        if (a->lstrip)
+            while (start > seg && tok_uc_is_space(cp_before(text, start))) {
+                size_t j = start - 1;
+                while (j > seg && ((unsigned char)text[j] & 0xC0) == 0x80)
+                    j--;
+                start = j;
+            }
+        if (a->rstrip)
+            end += space_len_at(text, len, end);
+        rc = run_segment(&x, text + seg, start - seg);
+        if (!rc && ivec_push(&x.out, a->id))
+            rc = err_set(e, ERR_NOMEM, "out of memory");
+        i = seg = end;
+    }
+    if (!rc)
+        rc = run_segment(&x, text + seg, len - seg);
+    for (int k = 0; k < h->n_suffix && !rc; k++)
+        rc = ivec_push(&x.out, h->suffix[k]);
+    free(x.sym);
+    tok_merge_ws_free(&x.ws);
+    if (rc) {
+        if (rc == ERR_NOMEM && e && e->code != ERR_NOMEM)
+            err_set(e, ERR_NOMEM, "out of memory");
+        free(x.out.a);
+        return rc;
+    }
+    if (!x.out.a && !(x.out.a = malloc(sizeof *x.out.a)))
+        return err_set(e, ERR_NOMEM, "out of memory");
+    *out = x.out.a;
+    return (long)x.out.n;
+}

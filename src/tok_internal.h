@@ -1,0 +1,116 @@
+/* Private pieces shared by the tokenizer sources (not a public header). */
+#ifndef MXALLOC_TOK_INTERNAL_H
+#define MXALLOC_TOK_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "src/err.h"
+#include "src/tok.h"
+
+/* ---- string -> id hash table (open addressing over an external key store) ---- */
+typedef struct tok_strmap {
+    int32_t *ids;   /* slot -> id, -1 when empty */
+    uint32_t *tags; /* slot -> low hash bits, to skip most key compares */
+    size_t mask;
+    const char *arena;   /* key bytes of id i: arena[off[i] .. off[i]+len[i]) */
+    const uint32_t *off;
+    const uint32_t *len;
+} tok_strmap;
+
+/* Build over ids 0..n-1 (except where skip[i], when skip != NULL). On duplicate
+ * keys the lowest id wins. 0 or ERR_NOMEM. */
+int tok_strmap_build(tok_strmap *m, const char *arena, const uint32_t *off, const uint32_t *len,
+                     int n, const uint8_t *skip);
+int tok_strmap_get(const tok_strmap *m, const char *s, size_t n); /* id or -1 */
+void tok_strmap_free(tok_strmap *m);
+
+/* ---- (a, b) id pair -> (rank, merged id), for HF merges ---- */
+typedef struct tok_pairmap {
+    uint64_t *keys; /* UINT64_MAX = empty */
+    int32_t *rank;
+    int32_t *merged;
+    size_t mask, count;
+} tok_pairmap;
+
+int tok_pairmap_init(tok_pairmap *m, size_t expected);
+/* Insert or overwrite (like the `tokenizers` library, the last merge listed
+ * for a pair wins). 0 or ERR_NOMEM. */
+int tok_pairmap_put(tok_pairmap *m, int a, int b, int rank, int merged);
+/* Returns 1 and fills rank/merged when present. */
+int tok_pairmap_get(const tok_pairmap *m, int a, int b, int *rank, int *merged);
+void tok_pairmap_free(tok_pairmap *m);
+
+/* ---- merge candidates: a min-heap on (key, pos) with lazy invalidation ----
+ * pos is the original index of the pair's left token; surviving tokens keep
+ * their relative order, so ordering by pos is ordering by place in the text. */
+typedef struct tok_cand {
+    float key;      /* lower is better: -score (llama2.c) or rank (HF) */
+    int32_t pos;    /* left node */
+    uint32_t vl, vr; /* versions of the left and right nodes when pushed */
+    int32_t merged; /* id of the merged token */
+} tok_cand;
+
+typedef struct tok_heap {
+    tok_cand *a;
+    size_t n, cap;
+} tok_heap;
+
+int tok_heap_push(tok_heap *h, tok_cand c); /* 0 or ERR_NOMEM */
+int tok_heap_pop(tok_heap *h, tok_cand *out); /* 1 if an element was popped */
+void tok_heap_free(tok_heap *h);
+
+/* Callback giving the candidate for (a, b): returns 1 and fills key/merged if mergeable. */
+typedef int (*tok_pair_fn)(const void *ctx, int a, int b, float *key, int *merged);
+/* Callback saying no merge can ever join a token ending like a with one
+ * starting like b, so the two sides can be merged independently. */
+typedef int (*tok_cut_fn)(const void *ctx, int a, int b);
+
+/* Scratch space reused across segments. */
+typedef struct tok_merge_ws {
+    int32_t *prev, *next; /* next == -1 at the end; prev == -2 for a dead node */
+    uint32_t *ver;        /* bumped whenever the node's token changes */
+    size_t cap;
+    tok_heap h;
+} tok_merge_ws;
+
+/* Repeatedly merge the best adjacent pair of ids[0..n) (lowest key, leftmost on
+ * ties) until none is mergeable. Writes the result back into ids and returns
+ * its count, or a negative ERR_* code. */
+long tok_merge_seg(tok_merge_ws *w, int32_t *ids, long n, tok_pair_fn fn, const void *ctx,
+                   mx_error *e);
+void tok_merge_ws_free(tok_merge_ws *w);
+/* The same over a whole text, cut (when cut != NULL) into independent segments
+ * for cache locality; the result is identical to one tok_merge_seg call. */
+long tok_merge_run(int32_t *ids, long n, tok_pair_fn fn, tok_cut_fn cut, const void *ctx,
+                   mx_error *e);
+
+/* ---- the tokenizer object ---- */
+enum { TOK_KIND_LLAMA2C = 1, TOK_KIND_HF = 2 };
+
+struct tok_hf; /* defined in tok_hf.c */
+
+struct tok {
+    int kind;
+    int n_vocab;
+    char *arena;   /* NUL-terminated pieces, back to back */
+    uint32_t *off; /* piece i at arena + off[i] */
+    uint32_t *len;
+    float *score;  /* llama2.c only */
+    tok_strmap map;
+    int bos, eos;
+    uint32_t max_len; /* longest piece, in bytes */
+    /* llama2.c: bit (x << 8 | y) set when some piece has byte x followed by y;
+     * NULL when a piece is empty (then no cut is ever safe). */
+    uint8_t *bigram;
+    struct tok_hf *hf;
+};
+
+long tok_encode_llama2c(const tok *t, const char *text, size_t len, int **out, mx_error *e);
+long tok_encode_hf(const tok *t, const char *text, size_t len, int **out, mx_error *e);
+void tok_hf_free(struct tok_hf *h);
+
+/* Read a whole file into a malloc'd buffer (NUL-terminated for convenience). */
+int tok_read_file(const char *path, char **buf, size_t *size, mx_error *e);
+
+#endif

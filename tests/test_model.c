@@ -1,0 +1,838 @@
+/* Model loaders: every format round-trips the test writers' weights exactly,
+ * the RoPE row permutations agree across formats, stories260K legacy == v1,
+ * and malformed files (truncated, wrong magic, lying lengths, absurd dims,
+ * NaN weights, missing/unexpected tensors, unsupported dtypes and
+ * architectures) fail with one clear message, never a crash. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "src/model.h"
+#include "src/model_priv.h"
+#include "tests/testmodel.h"
+
+static char g_tmp[4096];
+
+static void path_in(char *buf, size_t n, const char *name)
+{
+    snprintf(buf, n, "%s/%s", g_tmp, name);
+}
+
+static uint8_t *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *d = malloc((size_t)sz + 1);
+    assert_non_null(d);
+    assert_int_equal(fread(d, 1, (size_t)sz, f), (size_t)sz);
+    fclose(f);
+    *n = (size_t)sz;
+    return d;
+}
+
+static void spill(const char *path, const void *d, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(d, 1, n, f), n);
+    fclose(f);
+}
+
+/* Replace the first occurrence of `from` by the same-length `to` in a file. */
+static void patch(const char *path, const char *from, const char *to)
+{
+    size_t n, k = strlen(from);
+    if (strlen(to) != k)
+        fail_msg("patch: \"%s\" and \"%s\" differ in length", from, to);
+    uint8_t *d = slurp(path, &n);
+    uint8_t *p = memmem(d, n, from, k);
+    if (!p)
+        fail_msg("patch: \"%s\" not in %s", from, path);
+    memcpy(p, to, k);
+    spill(path, d, n);
+    free(d);
+}
+
+/* Loading must fail, with a message naming `file` and containing `why`. */
+static void expect_fail(const char *path, const char *file, const char *why)
+{
+    model m;
+    mx_error e = {0};
+    int rc = model_load(path, &m, &e);
+    if (rc >= 0) {
+        model_free(&m);
+        fail_msg("%s loaded but should have failed (%s)", path, why);
+    }
+    if (!strstr(e.msg, file) || (why && !strstr(e.msg, why)))
+        fail_msg("%s: message \"%s\" lacks \"%s\" / \"%s\"", path, e.msg, file, why ? why : "");
+    assert_null(strchr(e.msg, '\n'));
+}
+
+static void load_ok(const char *path, model *m)
+{
+    mx_error e = {0};
+    if (model_load(path, m, &e) < 0)
+        fail_msg("load %s: %s", path, e.msg);
+}
+
+static void lin_dims(const tf_config *c, int k, int *r, int *co)
+{
+    int q = c->n_heads * c->head_dim, kv = c->n_kv_heads * c->head_dim;
+    int rr[TF_NLIN] = {q, kv, kv, c->dim, c->hidden_dim, c->hidden_dim, c->dim};
+    int cc[TF_NLIN] = {c->dim, c->dim, c->dim, q, c->dim, c->dim, c->hidden_dim};
+    *r = rr[k];
+    *co = cc[k];
+}
+
+static void same_floats(const float *a, const float *b, size_t n, const char *what)
+{
+    if (memcmp(a, b, n * sizeof(float)) != 0)
+        for (size_t i = 0; i < n; i++)
+            if (a[i] != b[i])
+                fail_msg("%s differs at %zu: %.9g vs %.9g", what, i, (double)a[i], (double)b[i]);
+}
+
+/* Loaded model == t (t permuted to the loaded RoPE layout first). */
+static void check_equal(tm_model *t, const model *m)
+{
+    const tf_config *c = &t->cfg, *mc = &m->cfg;
+    assert_int_equal(tm_set_rope_style(t, mc->rope_style), 0);
+    assert_int_equal(mc->dim, c->dim);
+    assert_int_equal(mc->hidden_dim, c->hidden_dim);
+    assert_int_equal(mc->n_layers, c->n_layers);
+    assert_int_equal(mc->n_heads, c->n_heads);
+    assert_int_equal(mc->n_kv_heads, c->n_kv_heads);
+    assert_int_equal(mc->head_dim, c->head_dim);
+    assert_int_equal(mc->vocab_size, c->vocab_size);
+    assert_int_equal(mc->max_seq, c->max_seq);
+    assert_int_equal(mc->qk_norm, c->qk_norm);
+    assert_int_equal(m->arch, t->arch);
+    assert_int_equal(m->weights.lm_head == m->weights.tok_emb, t->tied);
+    size_t vd = (size_t)c->vocab_size * c->dim;
+    same_floats(m->weights.tok_emb, t->tok_emb, vd, "tok_emb");
+    same_floats(m->weights.lm_head, t->lm_head, vd, "lm_head");
+    same_floats(m->weights.final_norm, t->final_norm, (size_t)c->dim, "final_norm");
+    assert_int_equal(m->n_modules, c->n_layers * TF_NLIN);
+    static const char *const hf[TF_NLIN] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                            "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj",
+                                            "mlp.down_proj"};
+    for (int l = 0; l < c->n_layers; l++) {
+        const tf_layer_weights *W = &m->weights.layers[l];
+        same_floats(W->attn_norm, t->layers[l].attn_norm, (size_t)c->dim, "attn_norm");
+        same_floats(W->ffn_norm, t->layers[l].ffn_norm, (size_t)c->dim, "ffn_norm");
+        if (c->qk_norm) {
+            same_floats(W->q_norm, t->layers[l].q_norm, (size_t)c->head_dim, "q_norm");
+            same_floats(W->k_norm, t->layers[l].k_norm, (size_t)c->head_dim, "k_norm");
+        } else {
+            assert_null(W->q_norm);
+        }
+        for (int k = 0; k < TF_NLIN; k++) {
+            const model_module *mm = &m->modules[l * TF_NLIN + k];
+            char name[128];
+            snprintf(name, sizeof name, "model.layers.%d.%s", l, hf[k]);
+            assert_string_equal(mm->name, name);
+            assert_int_equal(model_find_module(m, name), l * TF_NLIN + k);
+            int r, co;
+            lin_dims(c, k, &r, &co);
+            assert_int_equal(mm->rows, r);
+            assert_int_equal(mm->cols, co);
+            assert_int_equal(mm->params, (int64_t)r * co);
+            assert_int_equal(mm->layer, l);
+            assert_int_equal(mm->kind, k);
+            assert_ptr_equal(mm->w, W->lin[k]);
+            same_floats(mm->w, t->layers[l].lin[k], (size_t)r * co, name);
+        }
+    }
+}
+
+enum { F_L2C, F_L2C_V1, F_HF, F_HF_SHARDS, F_GGUF, F_N };
+
+static void write_fmt(const tm_model *t, int f, tm_dtype dt, const char *path)
+{
+    mx_error e = {0};
+    int rc = f == F_L2C      ? tm_write_llama2c(t, path, 0, &e)
+             : f == F_L2C_V1 ? tm_write_llama2c(t, path, 1, &e)
+             : f == F_HF     ? tm_write_hf(t, path, dt, 1, &e)
+             : f == F_HF_SHARDS ? tm_write_hf(t, path, dt, 3, &e)
+                                : tm_write_gguf(t, path, dt, &e);
+    if (rc < 0)
+        fail_msg("write %s: %s", path, e.msg);
+}
+
+static void roundtrip(tm_model *t, int f, tm_dtype dt)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/rt_%d_%d_%d", g_tmp, f, dt, t->cfg.dim);
+    tm_round(t, dt);
+    write_fmt(t, f, dt, path);
+    model m;
+    load_ok(path, &m);
+    check_equal(t, &m);
+    int want_kind = f <= F_L2C_V1 ? MODEL_FILE_LLAMA2C : f == F_GGUF ? MODEL_FILE_GGUF : MODEL_FILE_HF;
+    assert_int_equal(m.file_kind, want_kind);
+    assert_int_equal(m.cfg.rope_style, f <= F_L2C_V1 ? TF_ROPE_INTERLEAVED : TF_ROPE_HALF);
+    if (f <= F_L2C_V1) { /* llama2.c files do not store these: its fixed values */
+        assert_true(m.cfg.rope_theta == 10000.0f);
+        assert_true(m.cfg.norm_eps == 1e-5f);
+    } else {
+        assert_true(m.cfg.rope_theta == t->cfg.rope_theta);
+        assert_true(m.cfg.norm_eps == t->cfg.norm_eps);
+    }
+    assert_string_equal(m.path, path);
+    model_free(&m);
+    tm_rmtree(path);
+}
+
+static void test_roundtrip_f32(void **state)
+{
+    (void)state;
+    for (int p = TM_LLAMA2C; p <= TM_QWEN3; p++)
+        for (int f = 0; f < F_N; f++) {
+            if (p == TM_QWEN3 && f <= F_L2C_V1)
+                continue;
+            tm_model t;
+            assert_int_equal(tm_make(&t, (tm_preset)p, 1000 + (uint64_t)p), 0);
+            roundtrip(&t, f, TM_F32);
+            tm_free(&t);
+        }
+}
+
+static void test_roundtrip_half_dtypes(void **state)
+{
+    (void)state;
+    for (int p = TM_SMOLLM; p <= TM_QWEN3; p++)
+        for (int dt = TM_F16; dt <= TM_BF16; dt++)
+            for (int f = F_HF; f < F_N; f++) {
+                tm_model t;
+                assert_int_equal(tm_make(&t, (tm_preset)p, 7 + (uint64_t)dt), 0);
+                roundtrip(&t, f, (tm_dtype)dt);
+                tm_free(&t);
+            }
+}
+
+static void test_untied_llama(void **state)
+{
+    (void)state;
+    tf_config c = {.dim = 16, .hidden_dim = 40, .n_layers = 3, .n_heads = 2, .n_kv_heads = 1,
+                   .head_dim = 8, .vocab_size = 20, .max_seq = 16, .rope_theta = 10000.0f,
+                   .norm_eps = 1e-5f, .rope_style = TF_ROPE_INTERLEAVED};
+    for (int f = 0; f < F_N; f++) {
+        tm_model t;
+        assert_int_equal(tm_random(&t, MODEL_ARCH_LLAMA, &c, 0, 99), 0);
+        roundtrip(&t, f, TM_F32);
+        tm_free(&t);
+    }
+    /* The legacy file marks the unshared classifier with a negative vocab. */
+    tm_model t;
+    char path[4200];
+    path_in(path, sizeof path, "untied.bin");
+    assert_int_equal(tm_random(&t, MODEL_ARCH_LLAMA, &c, 0, 99), 0);
+    write_fmt(&t, F_L2C, TM_F32, path);
+    size_t n;
+    uint8_t *d = slurp(path, &n);
+    int32_t v;
+    memcpy(&v, d + 20, 4);
+    assert_int_equal(v, -20);
+    free(d);
+    tm_free(&t);
+}
+
+/* The q/k permutation against its definition, by index: llama2.c (and GGUF
+ * llama) row h*hd + 2i+s holds HF row h*hd + s*hd/2 + i. */
+static void test_rope_permutation(void **state)
+{
+    (void)state;
+    tm_model t;
+    assert_int_equal(tm_make(&t, TM_SMOLLM, 5), 0); /* HF (half) order */
+    char l2c[4200], hf[4200], gg[4200];
+    path_in(l2c, sizeof l2c, "perm.bin");
+    path_in(hf, sizeof hf, "perm_hf");
+    path_in(gg, sizeof gg, "perm.gguf");
+    write_fmt(&t, F_L2C, TM_F32, l2c);
+    write_fmt(&t, F_HF, TM_F32, hf);
+    write_fmt(&t, F_GGUF, TM_F32, gg);
+    model a, b, g;
+    load_ok(l2c, &a);
+    load_ok(hf, &b);
+    load_ok(gg, &g);
+    assert_int_equal(a.cfg.rope_style, TF_ROPE_INTERLEAVED);
+    assert_int_equal(b.cfg.rope_style, TF_ROPE_HALF);
+    assert_int_equal(g.cfg.rope_style, TF_ROPE_HALF);
+    int hd = t.cfg.head_dim, half = hd / 2, cols = t.cfg.dim;
+    for (int l = 0; l < t.cfg.n_layers; l++)
+        for (int k = TF_Q; k <= TF_V; k++) {
+            int heads = k == TF_K || k == TF_V ? t.cfg.n_kv_heads : t.cfg.n_heads;
+            const float *il = a.weights.layers[l].lin[k], *hw = b.weights.layers[l].lin[k];
+            for (int h = 0; h < heads; h++)
+                for (int i = 0; i < half; i++)
+                    for (int s = 0; s < 2; s++) {
+                        int ri = h * hd + 2 * i + s, rh = h * hd + s * half + i;
+                        if (k == TF_V) /* v is never permuted */
+                            rh = ri;
+                        same_floats(il + (size_t)ri * cols, hw + (size_t)rh * cols, (size_t)cols, "perm row");
+                    }
+            int r, co;
+            lin_dims(&t.cfg, k, &r, &co);
+            /* GGUF llama loads to exactly the HF weights. */
+            same_floats(g.weights.layers[l].lin[k], hw, (size_t)r * co, "gguf vs hf");
+        }
+    model_free(&a);
+    model_free(&b);
+    model_free(&g);
+    tm_rmtree(hf);
+    unlink(l2c);
+    unlink(gg);
+    tm_free(&t);
+}
+
+static const char *data_dir(void)
+{
+    const char *d = getenv("MXALLOC_DATA");
+    return d && *d ? d : "../shared/data";
+}
+
+static void test_stories_legacy_v1(void **state)
+{
+    (void)state;
+    char p0[4200], p1[4200];
+    snprintf(p0, sizeof p0, "%s/tinystories-260k/stories260K.bin", data_dir());
+    snprintf(p1, sizeof p1, "%s/tinystories-260k/stories260K_v1.bin", data_dir());
+    if (access(p0, R_OK) || access(p1, R_OK)) {
+        print_message("stories260K not found under %s (set MXALLOC_DATA): skipped\n", data_dir());
+        skip();
+    }
+    model a, b;
+    load_ok(p0, &a);
+    load_ok(p1, &b);
+    assert_int_equal(a.cfg.dim, 64);
+    assert_int_equal(a.cfg.hidden_dim, 172);
+    assert_int_equal(a.cfg.n_layers, 5);
+    assert_int_equal(a.cfg.n_heads, 8);
+    assert_int_equal(a.cfg.n_kv_heads, 4);
+    assert_int_equal(a.cfg.head_dim, 8);
+    assert_int_equal(a.cfg.vocab_size, 512);
+    assert_int_equal(a.cfg.max_seq, 512);
+    assert_int_equal(a.cfg.rope_style, TF_ROPE_INTERLEAVED);
+    assert_true(a.weights.lm_head == a.weights.tok_emb);
+    assert_int_equal(a.n_modules, 35);
+    assert_string_equal(a.modules[34].name, "model.layers.4.mlp.down_proj");
+    assert_int_equal(a.modules[34].rows, 64);
+    assert_int_equal(a.modules[34].cols, 172);
+    assert_memory_equal(&a.cfg, &b.cfg, sizeof a.cfg);
+    assert_true(a.content_hash != b.content_hash);
+    tm_model ta, tb;
+    assert_int_equal(tm_from_model(&ta, &a), 0);
+    check_equal(&ta, &b);
+    /* Through HF and GGUF: same weights once the q/k rows are in HF order. */
+    char hf[4200], gg[4200];
+    path_in(hf, sizeof hf, "stories_hf");
+    path_in(gg, sizeof gg, "stories.gguf");
+    mx_error e = {0};
+    assert_int_equal(tm_convert(p0, hf, TM_FMT_HF, TM_F32, &e), 0);
+    assert_int_equal(tm_convert(p0, gg, TM_FMT_GGUF, TM_F32, &e), 0);
+    model h, g;
+    load_ok(hf, &h);
+    load_ok(gg, &g);
+    check_equal(&ta, &h); /* permutes ta to half order */
+    assert_int_equal(tm_from_model(&tb, &h), 0);
+    check_equal(&tb, &g);
+    model_free(&h);
+    model_free(&g);
+    tm_rmtree(hf);
+    unlink(gg);
+    tm_free(&ta);
+    tm_free(&tb);
+    model_free(&a);
+    model_free(&b);
+}
+
+/* Every cut of a valid file must fail cleanly: each byte of the first
+ * `dense` bytes, then a stride through the rest. */
+static void truncations(const char *src, const char *dst, const char *name, size_t dense, size_t stride)
+{
+    size_t n;
+    uint8_t *d = slurp(src, &n);
+    for (size_t cut = 0; cut < n; cut = cut < dense ? cut + 1 : cut + stride) {
+        spill(dst, d, cut);
+        expect_fail(dst, name, NULL);
+    }
+    spill(dst, d, n - 1);
+    expect_fail(dst, name, "truncated");
+    free(d);
+}
+
+static void test_truncated(void **state)
+{
+    (void)state;
+    tm_model t;
+    assert_int_equal(tm_make(&t, TM_LLAMA2C, 3), 0);
+    char src[4400], dst[4200];
+    path_in(dst, sizeof dst, "cut.bin");
+    for (int f = F_L2C; f <= F_L2C_V1; f++) {
+        path_in(src, sizeof src, "whole.bin");
+        write_fmt(&t, f, TM_F32, src);
+        truncations(src, dst, "cut.bin", 512, 37);
+    }
+    path_in(src, sizeof src, "whole.gguf");
+    path_in(dst, sizeof dst, "cut.gguf");
+    write_fmt(&t, F_GGUF, TM_F32, src);
+    truncations(src, dst, "cut.gguf", 4096, 61);
+    /* A safetensors shard cut short inside an HF directory. */
+    char dir[4200], st[4300];
+    path_in(dir, sizeof dir, "cut_hf");
+    write_fmt(&t, F_HF, TM_F16, dir);
+    snprintf(src, sizeof src, "%s/model.safetensors", dir);
+    path_in(dst, sizeof dst, "whole.safetensors");
+    rename(src, dst);
+    size_t n;
+    uint8_t *d = slurp(dst, &n);
+    snprintf(st, sizeof st, "%s/model.safetensors", dir);
+    for (size_t cut = 0; cut < n; cut = cut < 3000 ? cut + 1 : cut + 53) {
+        spill(st, d, cut);
+        expect_fail(dir, "model.safetensors", NULL);
+    }
+    free(d);
+    /* A cut config.json. */
+    snprintf(st, sizeof st, "%s/config.json", dir);
+    d = slurp(st, &n);
+    for (size_t cut = 0; cut < n; cut += 7) {
+        spill(st, d, cut);
+        expect_fail(dir, "config.json", NULL);
+    }
+    free(d);
+    tm_rmtree(dir);
+    unlink(src);
+    unlink(dst);
+    tm_free(&t);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    memcpy(p, &v, 8);
+}
+
+static void test_bad_llama2c(void **state)
+{
+    (void)state;
+    char p[4200], d[4200];
+    path_in(p, sizeof p, "bad.bin");
+    spill(p, "", 0);
+    expect_fail(p, "bad.bin", "unrecognized");
+    spill(p, "hello world, this is not a model at all", 39);
+    expect_fail(p, "bad.bin", "legacy");
+    uint8_t h[256] = {0};
+    int32_t ok[7] = {32, 96, 2, 4, 2, 96, 64};
+    struct { int idx; int32_t v; const char *why; } cases[] = {
+        {0, 0, "dim"}, {0, -5, "dim"}, {0, INT32_MAX, "dim"}, {1, -1, "hidden_dim"},
+        {2, 100000, "n_layers"}, {3, 0, "n_heads"}, {3, 5, "divisible"}, {4, 3, "n_kv_heads"},
+        {4, 8, "n_kv_heads"}, {5, 0, "vocab"}, {5, INT32_MIN, "vocab"}, {6, 0, "max_seq"},
+        {6, INT32_MAX, "max_seq"}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int v1 = 0; v1 < 2; v1++) {
+            memset(h, 0, sizeof h);
+            int off = v1 ? 8 : 0;
+            if (v1) {
+                put32(h, 0x616b3432u);
+                put32(h + 4, 1);
+                h[36] = 1;
+            }
+            for (int i = 0; i < 7; i++)
+                put32(h + off + 4 * i, (uint32_t)(i == cases[c].idx ? cases[c].v : ok[i]));
+            spill(p, h, sizeof h);
+            expect_fail(p, "bad.bin", cases[c].why);
+        }
+    /* Plausible header, file far too short for its weights. */
+    memset(h, 0, sizeof h);
+    int32_t big[7] = {4096, 11008, 32, 32, 32, 32000, 2048};
+    for (int i = 0; i < 7; i++)
+        put32(h + 4 * i, (uint32_t)big[i]);
+    spill(p, h, sizeof h);
+    expect_fail(p, "bad.bin", "truncated: tensor tok_embeddings needs 524288000 bytes at offset 28");
+    /* v1 magic, other versions. */
+    put32(h, 0x616b3432u);
+    put32(h + 4, 2);
+    spill(p, h, sizeof h);
+    expect_fail(p, "bad.bin", "version 2");
+    put32(h + 4, 1);
+    h[36] = 7;
+    spill(p, h, sizeof h);
+    expect_fail(p, "bad.bin", "shared_classifier");
+    /* Trailing bytes after a valid model. */
+    tm_model t;
+    assert_int_equal(tm_make(&t, TM_LLAMA2C, 3), 0);
+    write_fmt(&t, F_L2C, TM_F32, p);
+    FILE *f = fopen(p, "ab");
+    fputs("junk", f);
+    fclose(f);
+    expect_fail(p, "bad.bin", "file has");
+    /* NaN and Inf weights are named. */
+    write_fmt(&t, F_L2C, TM_F32, p);
+    size_t n;
+    uint8_t *b = slurp(p, &n);
+    size_t wq = 28 + (size_t)(96 * 32 + 2 * 32) * 4; /* after tok_embeddings and rms_att */
+    float nan = NAN;
+    memcpy(b + wq + 4 * (32 * 32 + 5), &nan, 4); /* layer 1 of wq */
+    spill(p, b, n);
+    expect_fail(p, "bad.bin", "tensor wq[layer 1] has a non-finite value (NaN)");
+    free(b);
+    t.layers[0].ffn_norm[3] = INFINITY;
+    write_fmt(&t, F_L2C_V1, TM_F32, p);
+    expect_fail(p, "bad.bin", "rms_ffn[layer 0] has a non-finite value (Inf)");
+    tm_free(&t);
+    /* Paths that are no model at all. */
+    path_in(d, sizeof d, "emptydir");
+    mkdir(d, 0777);
+    expect_fail(d, "emptydir", "config.json");
+    rmdir(d);
+    path_in(d, sizeof d, "does-not-exist");
+    expect_fail(d, "does-not-exist", "No such file");
+    unlink(p);
+}
+
+static void test_bad_hf(void **state)
+{
+    (void)state;
+    char dir[4200], cfg[4300], st[4300];
+    path_in(dir, sizeof dir, "bad_hf");
+    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+    snprintf(st, sizeof st, "%s/model.safetensors", dir);
+    tm_model t;
+    assert_int_equal(tm_make(&t, TM_SMOLLM, 11), 0);
+#define FRESH() (tm_rmtree(dir), write_fmt(&t, F_HF, TM_F32, dir))
+    FRESH();
+    patch(cfg, "LlamaForCausalLM", "Qwen2ForCausalLM");
+    expect_fail(dir, "config.json", "architecture Qwen2ForCausalLM not supported");
+    FRESH();
+    patch(cfg, "\"tie_word_embeddings\": true", "\"tie_word_embeddings\": 0   ");
+    expect_fail(dir, "bad_hf", "missing tensor lm_head.weight");
+    FRESH();
+    patch(cfg, "\"rope_scaling\": null", "\"rope_scaling\": 1.00");
+    expect_fail(dir, "config.json", "rope_scaling");
+    FRESH();
+    patch(cfg, "\"hidden_size\": 64", "\"hidden_size\": 65");
+    expect_fail(dir, "config.json", "divisible");
+    FRESH();
+    patch(cfg, "\"intermediate_size\": 128", "\"intermediate_size\": 129");
+    expect_fail(dir, "bad_hf", "has shape [128, 64], the config implies [129, 64]");
+    FRESH();
+    patch(cfg, "\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3");
+    expect_fail(dir, "bad_hf", "missing tensor model.layers.2");
+    FRESH();
+    patch(cfg, "\"num_hidden_layers\": 2", "\"num_hidden_layers\": 1");
+    expect_fail(dir, "bad_hf", "unexpected tensor model.layers.1");
+    FRESH();
+    patch(cfg, "\"num_hidden_layers\": 2", "\"num_hidden_layers\":-2");
+    expect_fail(dir, "config.json", "non-negative integer");
+    /* dtype, bias, names, offsets inside the safetensors header. */
+    FRESH();
+    patch(st, "F32", "I32");
+    expect_fail(dir, "model.safetensors", "unsupported dtype I32");
+    FRESH();
+    patch(st, "q_proj.weight", "q_proj.biasXX");
+    expect_fail(dir, "bad_hf", "bias terms are not supported");
+    FRESH();
+    patch(st, "\"data_offsets\":[0,", "\"data_offsets\":[9,");
+    expect_fail(dir, "model.safetensors", "data_offsets span");
+    FRESH();
+    patch(st, "\"shape\":[128,64]", "\"shape\":[128,65]");
+    expect_fail(dir, "model.safetensors", "need");
+    /* A header length pointing past the end, and a huge one. */
+    size_t n;
+    uint8_t *d;
+    for (int k = 0; k < 2; k++) {
+        FRESH();
+        d = slurp(st, &n);
+        put64(d, k ? UINT64_MAX - 3 : (uint64_t)n);
+        spill(st, d, n);
+        expect_fail(dir, "model.safetensors", "truncated: safetensors header");
+        free(d);
+    }
+    /* Last data offset past the end of the file. */
+    FRESH();
+    d = slurp(st, &n);
+    spill(st, d, n - 2);
+    expect_fail(dir, "model.safetensors", "truncated: tensor");
+    free(d);
+    /* NaN in a tensor is named. */
+    tm_rmtree(dir);
+    float keep = t.layers[1].lin[TF_UP][17];
+    t.layers[1].lin[TF_UP][17] = NAN;
+    write_fmt(&t, F_HF, TM_BF16, dir);
+    expect_fail(dir, "model.safetensors", "model.layers.1.mlp.up_proj.weight has a non-finite value (NaN)");
+    t.layers[1].lin[TF_UP][17] = keep;
+    /* Sharded: a shard gone, a shard missing a tensor, a path escaping. */
+    tm_rmtree(dir);
+    write_fmt(&t, F_HF_SHARDS, TM_F32, dir);
+    char sh[4300], idx[4300];
+    snprintf(sh, sizeof sh, "%s/model-00002-of-00003.safetensors", dir);
+    snprintf(idx, sizeof idx, "%s/model.safetensors.index.json", dir);
+    d = slurp(sh, &n);
+    unlink(sh);
+    expect_fail(dir, "model-00002-of-00003.safetensors", "No such file");
+    spill(sh, d, n);
+    free(d);
+    model m;
+    load_ok(dir, &m);
+    model_free(&m);
+    patch(idx, "\"model.norm.weight\": \"model-00003", "\"model.norm.weight\": \"model-00002");
+    expect_fail(dir, "model-00002-of-00003.safetensors", "lacks it");
+    tm_rmtree(dir);
+    write_fmt(&t, F_HF_SHARDS, TM_F32, dir);
+    patch(idx, "\"model-00001-of-00003", "\"../el-00001-of-00003");
+    expect_fail(dir, "index.json", "same directory");
+    tm_rmtree(dir);
+    write_fmt(&t, F_HF_SHARDS, TM_F32, dir);
+    unlink(idx);
+    expect_fail(dir, "bad_hf", "no model.safetensors");
+    tm_rmtree(dir);
+    tm_free(&t);
+#undef FRESH
+}
+
+/* Offset of the first occurrence of s in a file's bytes. */
+static size_t find_mem(const uint8_t *d, size_t n, const char *s, size_t len)
+{
+    uint8_t *p = memmem(d, n, s, len);
+    assert_non_null(p);
+    return (size_t)(p - d);
+}
+
+static size_t find_in(const uint8_t *d, size_t n, const char *s)
+{
+    uint8_t *p = memmem(d, n, s, strlen(s));
+    assert_non_null(p);
+    return (size_t)(p - d);
+}
+
+static void test_bad_gguf(void **state)
+{
+    (void)state;
+    char p[4200];
+    path_in(p, sizeof p, "bad.gguf");
+    tm_model t;
+    assert_int_equal(tm_make(&t, TM_QWEN3, 21), 0);
+    size_t n;
+    uint8_t *d;
+#define FRESH() (write_fmt(&t, F_GGUF, TM_F32, p), d = slurp(p, &n))
+#define BAD(why) (spill(p, d, n), free(d), expect_fail(p, "bad.gguf", why))
+    FRESH();
+    put32(d + 4, 2);
+    BAD("version 2");
+    FRESH();
+    put64(d + 8, UINT64_MAX); /* tensor count */
+    BAD("more than");
+    FRESH();
+    put64(d + 16, 1ull << 40); /* kv count */
+    BAD("more than");
+    FRESH();
+    put64(d + 24, 1ull << 62); /* first key's length */
+    BAD("truncated: metadata key");
+    FRESH();
+    put32(d + 24 + 8 + 20, 99); /* general.architecture's type */
+    BAD("bad metadata value type");
+    FRESH();
+    memcpy(d + find_in(d, n, "qwen3"), "gemma", 5);
+    BAD("architecture gemma not supported");
+    FRESH();
+    memcpy(d + find_in(d, n, "qwen3"), "llama", 5);
+    BAD("llama.embedding_length");
+    FRESH();
+    memcpy(d + find_in(d, n, "qwen3.block_count"), "qwen3.block_cnt__", 17);
+    BAD("missing metadata key qwen3.block_count");
+    FRESH();
+    { /* the token array's element count */
+        size_t at = find_in(d, n, "tokenizer.ggml.tokens") + 21 + 4 + 4;
+        put64(d + at, 1ull << 61);
+        BAD("cannot fit");
+    }
+    FRESH();
+    memcpy(d + find_in(d, n, "blk.1.ffn_up.weight"), "blk.1.ffn_uq.weight", 19);
+    BAD("unexpected tensor blk.1.ffn_uq.weight");
+    FRESH();
+    { /* a tensor info: type, then offset past the end, rank, dims */
+        /* "output.weight" preceded by its u64 length, not "attn_output.weight" */
+        static const char key[] = "\x0d\x00\x00\x00\x00\x00\x00\x00output.weight";
+        size_t at = find_mem(d, n, key, sizeof key - 1) + 21; /* n_dims */
+        put32(d + at + 4 + 16, 8); /* Q8_0 */
+        BAD("unsupported dtype Q8_0");
+        FRESH();
+        put64(d + at + 4 + 16 + 4, 1ull << 40);
+        BAD("truncated: tensor output.weight");
+        FRESH();
+        put64(d + at + 4 + 16 + 4, 4);
+        BAD("not aligned");
+        FRESH();
+        put32(d + at, 7);
+        BAD("7 dimensions");
+        FRESH();
+        put64(d + at + 4, 1ull << 40);
+        put64(d + at + 12, 1ull << 40);
+        BAD("overflow");
+        FRESH();
+        put64(d + at + 4, 31);
+        BAD("has shape [96, 31]");
+    }
+    FRESH();
+    { /* general.alignment must be a power of two */
+        size_t at = find_in(d, n, "general.alignment") + 17 + 4;
+        put32(d + at, 48);
+        BAD("power of two");
+    }
+    /* F16 Inf is named. */
+    t.layers[0].lin[TF_O][2] = 1e6f; /* overflows half precision to Inf */
+    write_fmt(&t, F_GGUF, TM_F16, p);
+    expect_fail(p, "bad.gguf", "blk.0.attn_output.weight has a non-finite value (Inf)");
+    unlink(p);
+    tm_free(&t);
+#undef FRESH
+#undef BAD
+}
+
+static void test_weights_copy(void **state)
+{
+    (void)state;
+    tm_model t;
+    assert_int_equal(tm_make(&t, TM_QWEN3, 8), 0);
+    char p[4200];
+    path_in(p, sizeof p, "copy.gguf");
+    write_fmt(&t, F_GGUF, TM_F32, p);
+    model m;
+    load_ok(p, &m);
+    tf_weights w;
+    mx_error e = {0};
+    assert_int_equal(model_weights_copy(&m, &w, &e), 0);
+    assert_ptr_not_equal(w.layers, m.weights.layers);
+    assert_ptr_equal(w.layers[1].lin[TF_DOWN], m.weights.layers[1].lin[TF_DOWN]);
+    assert_ptr_equal(w.layers[1].q_norm, m.weights.layers[1].q_norm);
+    static const float other[1] = {0};
+    w.layers[1].lin[TF_DOWN] = other;
+    assert_ptr_equal(m.modules[13].w, m.weights.layers[1].lin[TF_DOWN]);
+    model_weights_free(&w);
+    assert_null(w.layers);
+    assert_string_equal(model_kind_label(TF_GATE), "gate");
+    assert_string_equal(model_kind_label(TF_DOWN), "down");
+    assert_int_equal(model_find_module(&m, "model.layers.9.mlp.up_proj"), -1);
+    /* Same file, same hash; one byte changed (in a tensor), another hash. */
+    uint64_t h = m.content_hash;
+    model_free(&m);
+    load_ok(p, &m);
+    assert_true(m.content_hash == h);
+    model_free(&m);
+    size_t n;
+    uint8_t *d = slurp(p, &n);
+    d[n - 40] ^= 1;
+    spill(p, d, n);
+    free(d);
+    load_ok(p, &m);
+    assert_true(m.content_hash != h);
+    model_free(&m);
+    unlink(p);
+    tm_free(&t);
+}
+
+static void test_tokenizer_writer(void **state)
+{
+    (void)state;
+    char p[4200];
+    path_in(p, sizeof p, "tokenizer.json");
+    const char *const merges[][2] = {{"t", "h"}, {"th", "e"}, {" ", "the"}};
+    mx_error e = {0};
+    assert_int_equal(tm_write_bpe_tokenizer(p, merges, 3, &e), 0);
+    size_t n;
+    char *d = (char *)slurp(p, &n);
+    d[n] = '\0';
+    assert_non_null(strstr(d, "\"\xc4\xa0the\": 258")); /* " the" in byte-level text */
+    assert_non_null(strstr(d, "\"\xc4\xa0 the\""));
+    assert_non_null(strstr(d, "\"<|endoftext|>\": 259"));
+    free(d);
+    const char *const bad[][2] = {{"t", "zz"}};
+    assert_true(tm_write_bpe_tokenizer(p, bad, 1, &e) < 0);
+    unlink(p);
+}
+
+/* Every half-precision bit pattern against its definition:
+ * (-1)^s 2^(e-15) (1 + m/1024), subnormals 2^-14 m/1024, e = 31 Inf/NaN. */
+static void test_f16_exhaustive(void **state)
+{
+    (void)state;
+    for (uint32_t h = 0; h < 65536; h++) {
+        int s = h >> 15, ex = (h >> 10) & 31, man = h & 1023;
+        float got = model_f16_to_f32((uint16_t)h);
+        if (ex == 31) {
+            assert_true(man ? isnan(got) : isinf(got));
+            assert_int_equal(signbit(got) != 0, s);
+            continue;
+        }
+        double v = ex ? ldexp(1.0 + man / 1024.0, ex - 15) : ldexp(man / 1024.0, -14);
+        float want = (float)(s ? -v : v);
+        if (memcmp(&got, &want, 4))
+            fail_msg("f16 %04x: %.9g, want %.9g", h, (double)got, (double)want);
+    }
+    uint16_t bf = 0x3fc0; /* 1.5 */
+    assert_true(model_bf16_to_f32(bf) == 1.5f);
+}
+
+/* A name from the file holding a newline still gives a one-line message. */
+static void test_message_one_line(void **state)
+{
+    (void)state;
+    tm_model t;
+    assert_int_equal(tm_make(&t, TM_QWEN3, 4), 0);
+    char p[4200];
+    path_in(p, sizeof p, "nl.gguf");
+    write_fmt(&t, F_GGUF, TM_F32, p);
+    patch(p, "blk.1.ffn_up.weight", "blk.1.ffn\nup.weight");
+    expect_fail(p, "nl.gguf", "unexpected tensor blk.1.ffn?up.weight");
+    unlink(p);
+    tm_free(&t);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return tm_tmpdir(g_tmp, sizeof g_tmp);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tm_rmtree(g_tmp);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip_f32),
+        cmocka_unit_test(test_roundtrip_half_dtypes),
+        cmocka_unit_test(test_untied_llama),
+        cmocka_unit_test(test_rope_permutation),
+        cmocka_unit_test(test_stories_legacy_v1),
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_bad_llama2c),
+        cmocka_unit_test(test_bad_hf),
+        cmocka_unit_test(test_bad_gguf),
+        cmocka_unit_test(test_weights_copy),
+        cmocka_unit_test(test_tokenizer_writer),
+        cmocka_unit_test(test_f16_exhaustive),
+        cmocka_unit_test(test_message_one_line),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

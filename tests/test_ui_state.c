@@ -1,0 +1,222 @@
+/* The workbench's solver state on an in-memory synthetic score table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kernels/tf.h"
+#include "solver/score_table.h"
+#include "src/model.h"
+#include "ui/ui_state.h"
+
+#define NL 3
+
+static const mx_format cands[] = {MX_FP32, MX_FP8_E4M3, MX_FP6_E2M3, MX_FP4_E2M1};
+#define NC 4
+
+/* 3 layers x 7 modules; narrower formats cost more, down_proj and layer 0 most. */
+static void make_table(score_table *t, int methods)
+{
+    assert_int_equal(score_table_alloc(t, NL * TF_NLIN), 0);
+    snprintf(t->model, sizeof t->model, "synthetic");
+    t->methods = (unsigned)methods;
+    t->n_formats = NC;
+    for (int j = 0; j < NC; j++)
+        t->formats[j] = cands[j];
+    t->fp32_loss = 2.0;
+    t->ctx = 64;
+    for (int l = 0; l < NL; l++)
+        for (int k = 0; k < TF_NLIN; k++) {
+            score_module *m = &t->modules[l * TF_NLIN + k];
+            snprintf(m->name, sizeof m->name, "model.layers.%d.x.%s_proj", l, model_kind_label(k));
+            m->layer = l;
+            m->kind = k;
+            m->rows = 64;
+            m->cols = k == TF_DOWN ? 128 : 64;
+            m->params = (int64_t)m->rows * m->cols;
+            for (int j = 0; j < NC; j++) {
+                mx_format f = cands[j];
+                m->bits[f] = mx_bits_per_weight(f, (size_t)m->rows, (size_t)m->cols);
+                double base = f == MX_FP32 ? 0 : f == MX_FP8_E4M3 ? 1e-4 : f == MX_FP6_E2M3 ? 1e-3 : 1e-2;
+                double w = (1.0 + (k == TF_DOWN ? 3 : k)) / (1.0 + l);
+                for (int s = 0; s < SCORE_NMETHODS; s++)
+                    m->score[s][f] = (methods >> s & 1) ? base * w * (s == SCORE_FISHER ? 0.5 : 1) : NAN;
+            }
+        }
+}
+
+static void setup_state(ui_state *s, int methods)
+{
+    score_table t;
+    mx_error e = {0};
+    make_table(&t, methods);
+    ui_state_init(s);
+    assert_int_equal(ui_state_set_table(s, &t, "mem", &e), 0);
+    assert_int_equal(t.n_modules, 0); /* ownership moved */
+    score_table_free(&t);
+}
+
+static int is_candidate(int f)
+{
+    for (int j = 0; j < NC; j++)
+        if ((int)cands[j] == f)
+            return 1;
+    return 0;
+}
+
+static void test_solve_budget(void **state)
+{
+    (void)state;
+    ui_state s;
+    mx_error e = {0};
+    setup_state(&s, 1 << SCORE_KL);
+    assert_true(ui_state_has_scores(&s));
+    assert_int_equal(s.method, SCORE_KL);
+    double lo, hi;
+    ui_state_budget_range(&s, &lo, &hi);
+    assert_true(lo > 4.2 && lo < 4.3); /* mxfp4: 4 + 8/32 */
+    assert_true(hi == 32);
+    double prev_obj = INFINITY;
+    for (double b = 4.5; b <= 9; b += 0.5) {
+        s.budget = b;
+        assert_int_equal(ui_state_solve(&s, &e), 0);
+        assert_true(s.solved);
+        assert_true(s.res.avg_bits <= b + 1e-9);
+        assert_true(s.res.objective <= prev_obj + 1e-12); /* more bits never hurt */
+        prev_obj = s.res.objective;
+        for (int i = 0; i < s.t.n_modules; i++)
+            assert_true(is_candidate(s.choice[i]));
+        assert_true(s.solve_ms >= 0);
+        assert_true(s.near_fmt >= 0);
+    }
+    /* below the minimum: infeasible, explained */
+    s.budget = 3.0;
+    assert_int_equal(ui_state_solve(&s, &e), ERR_INFEASIBLE);
+    assert_false(s.solved);
+    assert_true(strlen(s.err) > 0);
+    ui_state_free(&s);
+}
+
+static void test_pins_formats_groups(void **state)
+{
+    (void)state;
+    ui_state s;
+    mx_error e = {0};
+    setup_state(&s, 1 << SCORE_KL | 1 << SCORE_FISHER);
+    s.budget = 5.0;
+    /* the most sensitive module pinned to the narrowest format is honoured */
+    int m = ui_state_find_module(&s, "0.down", &e);
+    assert_int_equal(m, TF_DOWN);
+    assert_int_equal(ui_state_pin(&s, m, MX_FP4_E2M1, &e), 0);
+    assert_int_equal(ui_state_solve(&s, &e), 0);
+    assert_int_equal(s.choice[m], MX_FP4_E2M1);
+    /* a generous budget would normally give it fp32 */
+    s.budget = 30;
+    assert_int_equal(ui_state_solve(&s, &e), 0);
+    assert_int_equal(s.choice[m], MX_FP4_E2M1);
+    ui_state_unpin(&s, m);
+    assert_int_equal(ui_state_solve(&s, &e), 0);
+    assert_int_equal(s.choice[m], MX_FP32);
+    /* not a candidate */
+    assert_int_equal(ui_state_pin(&s, m, MX_BF16, &e), ERR_ARG);
+    assert_non_null(strstr(e.msg, "not a candidate"));
+
+    /* formats: only mxfp4 and mxfp8 */
+    assert_int_equal(ui_state_set_formats(&s, "mxfp4,mxfp8_e4m3", &e), 0);
+    s.budget = 6.0;
+    assert_int_equal(ui_state_solve(&s, &e), 0);
+    for (int i = 0; i < s.t.n_modules; i++)
+        assert_true(s.choice[i] == MX_FP4_E2M1 || s.choice[i] == MX_FP8_E4M3);
+    assert_int_equal(ui_state_pin(&s, 0, MX_FP32, &e), ERR_ARG);
+    assert_non_null(strstr(e.msg, "excluded"));
+    assert_int_equal(ui_state_set_formats(&s, "mxfp4,bogus", &e), ERR_ARG);
+    assert_int_equal(ui_state_set_formats(&s, "bf16", &e), ERR_ARG); /* not a candidate */
+    /* a pinned format cannot be excluded */
+    assert_int_equal(ui_state_pin(&s, 1, MX_FP8_E4M3, &e), 0);
+    assert_int_equal(ui_state_set_formats(&s, "mxfp4", &e), ERR_ARG);
+    assert_non_null(strstr(e.msg, "pinned"));
+    ui_state_unpin(&s, -1);
+    assert_int_equal(ui_state_set_formats(&s, "all", &e), 0);
+
+    /* shared-format groups */
+    ui_state_set_group(&s, 0, 1);
+    ui_state_set_group(&s, 1, 1);
+    for (double b = 4.5; b < 9; b += 0.25) {
+        s.budget = b;
+        assert_int_equal(ui_state_solve(&s, &e), 0);
+        for (int l = 0; l < NL; l++) {
+            const int *c = s.choice + l * TF_NLIN;
+            assert_int_equal(c[TF_Q], c[TF_K]);
+            assert_int_equal(c[TF_Q], c[TF_V]);
+            assert_int_equal(c[TF_GATE], c[TF_UP]);
+        }
+    }
+    /* method switch */
+    assert_int_equal(ui_state_set_method(&s, SCORE_FISHER, &e), 0);
+    assert_int_equal(ui_state_solve(&s, &e), 0);
+    assert_int_equal(ui_state_set_method(&s, SCORE_GAMMA, &e), ERR_ARG);
+    ui_state_free(&s);
+}
+
+static void test_find_module(void **state)
+{
+    (void)state;
+    ui_state s;
+    mx_error e = {0};
+    setup_state(&s, 1 << SCORE_FISHER);
+    assert_int_equal(s.method, SCORE_FISHER); /* the first present method */
+    assert_int_equal(ui_state_find_module(&s, "model.layers.2.x.up_proj", &e), 2 * TF_NLIN + TF_UP);
+    assert_int_equal(ui_state_find_module(&s, "1.q", &e), TF_NLIN);
+    assert_int_equal(ui_state_find_module(&s, "2.GATE", &e), 2 * TF_NLIN + TF_GATE);
+    assert_int_equal(ui_state_find_module(&s, "7.q", &e), -1);
+    assert_non_null(strstr(e.msg, "no module '7.q'"));
+    assert_int_equal(ui_state_find_module(&s, "1.qq", &e), -1);
+    assert_int_equal(ui_state_find_module(&s, ".q", &e), -1);
+    assert_string_equal(ui_format_short(MX_FP4_E2M1), "e2m1");
+    ui_state_free(&s);
+}
+
+static void test_bad_tables(void **state)
+{
+    (void)state;
+    ui_state s;
+    mx_error e = {0};
+    ui_state_init(&s);
+    assert_false(ui_state_has_scores(&s));
+    assert_int_equal(ui_state_solve(&s, &e), ERR_ARG);
+    assert_non_null(strstr(e.msg, "no scores"));
+    score_table t;
+    make_table(&t, 0); /* no method present */
+    assert_int_equal(ui_state_set_table(&s, &t, "x.scores", &e), ERR_FORMAT);
+    assert_non_null(strstr(e.msg, "x.scores"));
+    score_table_free(&t);
+    score_table_init(&t);
+    assert_int_equal(ui_state_set_table(&s, &t, "y.scores", &e), ERR_FORMAT);
+    ui_state_free(&s);
+}
+
+static void test_measured_points(void **state)
+{
+    (void)state;
+    ui_state s;
+    ui_state_init(&s);
+    for (int i = 0; i < UI_MEAS_MAX + 5; i++)
+        ui_state_add_measured(&s, i, 10 + i);
+    assert_int_equal(s.n_meas, UI_MEAS_MAX);
+    assert_true(s.meas_bits[0] == 5 && s.meas_ppl[UI_MEAS_MAX - 1] == 10 + UI_MEAS_MAX + 4);
+    ui_state_free(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_solve_budget), cmocka_unit_test(test_pins_formats_groups),
+        cmocka_unit_test(test_find_module),  cmocka_unit_test(test_bad_tables),
+        cmocka_unit_test(test_measured_points),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

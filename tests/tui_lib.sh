@@ -1,0 +1,108 @@
+# Shared helpers for the tmux-driven workbench tests (sourced, not run).
+# Each test gets its own tmux server (-L) so nothing touches the user's tmux.
+set -u
+BIN=${MXALLOC_BIN:-./mxalloc}
+DATA=${MXALLOC_DATA:-../shared/data}
+MODEL="$DATA/tinystories-260k/stories260K.bin"
+TOKZ="$DATA/tinystories-260k/tok512.bin"
+TEXT="$DATA/tinystories-text/tinystories_sample_30k.txt"
+FAKE_SCORES=${UI_FAKE_SCORES:-"$(dirname "$BIN")/tests/ui_fake_scores"}
+
+fail() {
+    echo "FAIL: $*" >&2
+    if [ -n "${SOCK:-}" ]; then
+        echo "---- screen ----" >&2
+        tmux -L "$SOCK" capture-pane -p -t w >&2 2>/dev/null
+    fi
+    exit 1
+}
+
+need_data() {
+    for f in "$MODEL" "$TOKZ" "$TEXT"; do
+        [ -r "$f" ] || { echo "SKIP: $f not found (set MXALLOC_DATA)"; exit 77; }
+    done
+}
+
+need_tmux() {
+    command -v tmux >/dev/null 2>&1 || { echo "SKIP: tmux not installed"; exit 77; }
+}
+
+# A temp dir with private XDG homes (history, cache) and a score file.
+setup_tmp() {
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/mxalloc-tui.XXXXXX") || exit 1
+    SOCK="mxtui$$"
+    trap 'tmux -L "$SOCK" kill-server 2>/dev/null; rm -rf "$tmp"' EXIT
+    export XDG_DATA_HOME="$tmp/data" XDG_CACHE_HOME="$tmp/cache"
+}
+
+# Synthetic scores for the real model (see tests/ui_fake_scores.c).
+make_scores() {
+    [ -x "$FAKE_SCORES" ] || fail "$FAKE_SCORES not built (make check builds it)"
+    "$FAKE_SCORES" "$MODEL" "$tmp/s.scores" "$TOKZ" "$TEXT" || fail "cannot write the score file"
+}
+
+# start COLS ROWS: a shell in a detached tmux session named w.
+start_shell() {
+    tmux -L "$SOCK" -f /dev/null new-session -d -s w -x "$1" -y "$2" \
+        "env -u TMUX PS1='tui\$ ' TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 XDG_DATA_HOME='$XDG_DATA_HOME' XDG_CACHE_HOME='$XDG_CACHE_HOME' sh" ||
+        fail "tmux new-session"
+    tmux -L "$SOCK" set-option -t w -g status off >/dev/null 2>&1
+    wait_for 'tui\$' 20
+}
+
+keys() { tmux -L "$SOCK" send-keys -t w "$@"; }
+# type a literal string
+typ() { tmux -L "$SOCK" send-keys -t w -l "$1"; }
+screen() { tmux -L "$SOCK" capture-pane -p -t w; }
+
+# wait_for REGEX [SECONDS]: poll the screen until a line matches.
+wait_for() {
+    n=$(( ${2:-20} * 10 ))
+    while [ "$n" -gt 0 ]; do
+        screen | grep -Eq -- "$1" && return 0
+        sleep 0.1
+        n=$((n - 1))
+    done
+    fail "timed out waiting for /$1/"
+}
+
+# wait_gone REGEX [SECONDS]
+wait_gone() {
+    n=$(( ${2:-20} * 10 ))
+    while [ "$n" -gt 0 ]; do
+        screen | grep -Eq -- "$1" || return 0
+        sleep 0.1
+        n=$((n - 1))
+    done
+    fail "timed out waiting for /$1/ to go away"
+}
+
+wait_file() {
+    n=$(( ${2:-20} * 10 ))
+    while [ "$n" -gt 0 ]; do
+        [ -s "$1" ] && return 0
+        sleep 0.1
+        n=$((n - 1))
+    done
+    fail "timed out waiting for file $1"
+}
+
+# The workbench command line for the real model and the temp scores; its
+# pid lands in $tmp/pid (exec keeps it), so signals reach exactly that process.
+wb_cmd() {
+    printf "sh -c 'echo \$\$ > \"%s/pid\"; exec \"\$0\" \"\$@\"' '%s' '%s' --tokenizer '%s' --text '%s' --scores '%s' --eval-tokens 2048; echo EXIT=\$?" \
+        "$tmp" "$BIN" "$MODEL" "$TOKZ" "$TEXT" "$tmp/s.scores"
+}
+
+# After the workbench quit: the shell is back, the terminal sane.
+check_restored() {
+    wait_for 'EXIT=' 20
+    typ "stty -a > '$tmp/stty.txt'; echo STTY-DONE"; keys Enter
+    wait_for '^STTY-DONE' 20
+    grep -Eq '(^| )icanon( |$)' "$tmp/stty.txt" || fail "terminal left without icanon: $(cat "$tmp/stty.txt")"
+    grep -Eq '(^| )echo( |$)' "$tmp/stty.txt" || fail "terminal left without echo"
+    grep -Eq '(^| )isig( |$)' "$tmp/stty.txt" || fail "terminal left without isig"
+    grep -Eq '(^| )icrnl( |$)' "$tmp/stty.txt" || fail "terminal left without icrnl"
+    # the alternate screen was left: the shell's earlier lines are visible again
+    screen | grep -q 'MARK-BEFORE' || fail "the screen before the workbench was not restored"
+}

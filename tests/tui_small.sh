@@ -1,0 +1,52 @@
+#!/bin/sh
+# The workbench at 80x24: every pane fits (the plot shrinks), nothing wraps;
+# a resize (SIGWINCH) reflows the layout; too small a terminal says so; the
+# terminal is restored after SIGTERM. Skips without tmux or the data.
+. "$(dirname "$0")/tui_lib.sh"
+need_tmux
+need_data
+setup_tmp
+make_scores
+start_shell 80 24
+typ "echo MARK-BEFORE"; keys Enter
+typ "$(wb_cmd)"; keys Enter
+wait_for 'sensitivity' 20
+s=$(screen)
+echo "$s" | grep -q 'module' || fail "no module pane at 80x24"
+echo "$s" | grep -Eq '^budget \[' || fail "no budget bar at 80x24"
+echo "$s" | grep -Eq '^avg [0-9.]+ b/w' || fail "no numbers line at 80x24"
+echo "$s" | grep -Eq '│ +4 ' || fail "not every layer visible at 80x24"
+echo "$s" | grep -q 'Pareto' || fail "no Pareto pane at 80x24"
+echo "$s" | grep -Eq 'solve [0-9.]+ ms' || fail "no status line at 80x24"
+[ "$(echo "$s" | wc -l)" -le 24 ] || fail "more than 24 lines"
+# the right border of the info pane is in the last column: nothing wrapped
+echo "$s" | sed -n 5p | grep -Eq '│$' || fail "info pane does not end at column 80"
+
+# Grow: the layout reflows to the new width.
+tmux -L "$SOCK" resize-window -t w -x 120 -y 40
+wait_for '^budget \[.{100,}\] +[0-9.]+ b$' 10
+# Too small: a message instead of a garbled screen; back to normal after.
+tmux -L "$SOCK" resize-window -t w -x 50 -y 10
+wait_for 'terminal too small' 10
+tmux -L "$SOCK" resize-window -t w -x 80 -y 24
+wait_for 'sensitivity' 10
+
+# Monochrome-safe encoding: the score view uses distinct characters per bin.
+screen | grep -Eq '│ +0 (#|\*|=)' || fail "score bins not drawn with characters"
+
+# SIGTERM: the workbench leaves, the terminal is sane.
+pid=$(cat "$tmp/pid")
+[ -n "$pid" ] || fail "no pid file"
+kill -TERM "$pid"
+check_restored
+screen | grep -q 'EXIT=143' || fail "SIGTERM: expected exit status 143"
+
+# A fatal signal: the handler restores the terminal, then the default action.
+keys C-l
+typ "clear; echo MARK-BEFORE"; keys Enter
+typ "$(wb_cmd)"; keys Enter
+wait_for 'sensitivity' 20
+kill -SEGV "$(cat "$tmp/pid")"
+check_restored
+screen | grep -q 'EXIT=139' || fail "SIGSEGV: expected exit status 139 (re-raised)"
+echo "ok"

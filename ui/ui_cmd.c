@@ -1,0 +1,175 @@
+/* Parsing of workbench command lines (shared by `:` and --script). */
+#include "ui/ui_cmd.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int min_args, max_args;
+    const char *usage;
+} specs[UI_CMD_COUNT] = {
+    [UI_CMD_BUDGET] = {"budget", 1, 1, "budget B -- average bits per weight (scales included)"},
+    [UI_CMD_PIN] = {"pin", 2, 2, "pin NAME FMT -- force a module (or LAYER.KIND, e.g. 3.down) to a format"},
+    [UI_CMD_UNPIN] = {"unpin", 1, 1, "unpin NAME|all -- let the solver choose again"},
+    [UI_CMD_FORMATS] = {"formats", 1, 1, "formats LIST|all -- allowed formats, comma-separated"},
+    [UI_CMD_GROUP] = {"group", 2, 2, "group qkv|gateup on|off -- give q,k,v (gate,up) one shared format"},
+    [UI_CMD_METHOD] = {"method", 1, 1, "method kl|fisher|gamma -- which scores drive the solver"},
+    [UI_CMD_SCORE] = {"score", 0, 2, "score [--method kl|fisher|both] -- compute sensitivity scores"},
+    [UI_CMD_ANNEAL] = {"anneal", 1, 1, "anneal dmx|gamma -- run a differentiable search"},
+    [UI_CMD_EVAL] = {"eval", 0, 0, "eval -- measure the perplexity of the current allocation"},
+    [UI_CMD_CANCEL] = {"cancel", 0, 0, "cancel -- stop the running background job"},
+    [UI_CMD_EXPORT] = {"export", 1, 3, "export FILE [--to llama-cpp|json] -- write the allocation"},
+    [UI_CMD_LOAD_SCORES] = {"load-scores", 1, 1, "load-scores FILE -- read a score file"},
+    [UI_CMD_SHOW] = {"show", 0, 1, "show [NAME] -- print the allocation (or one module)"},
+    [UI_CMD_HELP] = {"help", 0, 0, "help -- list the commands"},
+    [UI_CMD_QUIT] = {"quit", 0, 0, "quit -- leave the workbench"},
+};
+
+const char *ui_cmd_name(ui_cmd_id id)
+{
+    return (unsigned)id < UI_CMD_COUNT ? specs[id].name : NULL;
+}
+
+const char *ui_cmd_usage(ui_cmd_id id)
+{
+    return (unsigned)id < UI_CMD_COUNT ? specs[id].usage : NULL;
+}
+
+int ui_cmd_split(const char *line, char words[][UI_CMD_ARGLEN], int max)
+{
+    int n = 0;
+    const char *p = line;
+    for (;;) {
+        while (*p && isspace((unsigned char)*p))
+            p++;
+        if (!*p)
+            return n;
+        if (n == max)
+            return -1;
+        size_t len = 0;
+        while (*p && !isspace((unsigned char)*p)) {
+            if (*p == '"' || *p == '\'') {
+                char q = *p++;
+                while (*p && *p != q) {
+                    if (len + 1 >= UI_CMD_ARGLEN)
+                        return -1;
+                    words[n][len++] = *p++;
+                }
+                if (*p != q)
+                    return -1;
+                p++;
+            } else {
+                if (len + 1 >= UI_CMD_ARGLEN)
+                    return -1;
+                words[n][len++] = *p++;
+            }
+        }
+        words[n][len] = '\0';
+        n++;
+    }
+}
+
+static int fail(char *err, size_t len, const char *fmt, const char *a, const char *b)
+{
+    snprintf(err, len, fmt, a, b);
+    return -1;
+}
+
+int ui_cmd_parse(const char *line, ui_cmd *out, char *err, size_t err_len)
+{
+    char words[UI_CMD_MAXARGS + 1][UI_CMD_ARGLEN];
+    memset(out, 0, sizeof *out);
+    const char *p = line;
+    while (*p && isspace((unsigned char)*p))
+        p++;
+    if (!*p || *p == '#')
+        return 1;
+    int n = ui_cmd_split(p, words, UI_CMD_MAXARGS + 1);
+    if (n < 0)
+        return fail(err, err_len, "%s%s", "unterminated quote or too many/too long words", "");
+    if (n == 0)
+        return 1;
+    const char *name = words[0];
+    if (!strcmp(name, "q") || !strcmp(name, "exit"))
+        name = "quit";
+    int id = -1;
+    for (int i = 0; i < UI_CMD_COUNT; i++)
+        if (!strcmp(name, specs[i].name))
+            id = i;
+    if (id < 0)
+        return fail(err, err_len, "unknown command '%s' (try: help)%s", words[0], "");
+    int argc = n - 1;
+    if (argc < specs[id].min_args || argc > specs[id].max_args)
+        return fail(err, err_len, "usage: %s%s", specs[id].usage, "");
+    out->id = (ui_cmd_id)id;
+    out->argc = argc;
+    for (int i = 0; i < argc; i++)
+        memcpy(out->argv[i], words[i + 1], UI_CMD_ARGLEN);
+
+    switch (out->id) {
+    case UI_CMD_BUDGET: {
+        char *end;
+        errno = 0;
+        double b = strtod(out->argv[0], &end);
+        if (errno || end == out->argv[0] || *end || !isfinite(b) || b <= 0)
+            return fail(err, err_len, "budget: '%s' is not a positive number of bits%s", out->argv[0], "");
+        out->number = b;
+        break;
+    }
+    case UI_CMD_GROUP:
+        if (strcmp(out->argv[0], "qkv") && strcmp(out->argv[0], "gateup"))
+            return fail(err, err_len, "group: unknown group '%s' (qkv or gateup)%s", out->argv[0], "");
+        if (!strcmp(out->argv[1], "on"))
+            out->flag = 1;
+        else if (!strcmp(out->argv[1], "off"))
+            out->flag = 0;
+        else
+            return fail(err, err_len, "group: '%s' is not on or off%s", out->argv[1], "");
+        break;
+    case UI_CMD_SCORE:
+        if (argc == 1 && !strncmp(out->argv[0], "--method=", 9)) {
+            memmove(out->argv[1], out->argv[0] + 9, UI_CMD_ARGLEN - 9);
+            strcpy(out->argv[0], "--method");
+            out->argc = argc = 2;
+        }
+        if (argc == 1 || (argc == 2 && strcmp(out->argv[0], "--method")))
+            return fail(err, err_len, "usage: %s%s", specs[id].usage, "");
+        if (argc == 2 && strcmp(out->argv[1], "kl") && strcmp(out->argv[1], "fisher") &&
+            strcmp(out->argv[1], "both"))
+            return fail(err, err_len, "score: unknown method '%s' (kl, fisher or both)%s", out->argv[1], "");
+        break;
+    case UI_CMD_ANNEAL:
+        if (strcmp(out->argv[0], "dmx") && strcmp(out->argv[0], "gamma"))
+            return fail(err, err_len, "anneal: unknown search '%s' (dmx or gamma)%s", out->argv[0], "");
+        break;
+    case UI_CMD_METHOD:
+        if (strcmp(out->argv[0], "kl") && strcmp(out->argv[0], "fisher") && strcmp(out->argv[0], "gamma"))
+            return fail(err, err_len, "method: unknown method '%s' (kl, fisher or gamma)%s", out->argv[0], "");
+        break;
+    case UI_CMD_EXPORT: {
+        const char *to = NULL;
+        if (argc == 2) {
+            if (strncmp(out->argv[1], "--to=", 5))
+                return fail(err, err_len, "usage: %s%s", specs[id].usage, "");
+            to = out->argv[1] + 5;
+        } else if (argc == 3) {
+            if (strcmp(out->argv[1], "--to"))
+                return fail(err, err_len, "usage: %s%s", specs[id].usage, "");
+            to = out->argv[2];
+        }
+        if (to && strcmp(to, "llama-cpp") && strcmp(to, "json"))
+            return fail(err, err_len, "export: unknown target '%s' (llama-cpp or json)%s", to, "");
+        out->to_llama = to && !strcmp(to, "llama-cpp");
+        out->argc = 1;
+        break;
+    }
+    default:
+        break;
+    }
+    return 0;
+}

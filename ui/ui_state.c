@@ -1,0 +1,399 @@
+/* Workbench constraints -> ilp_problem -> solution + projection. */
+#include "ui/ui_state.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "kernels/tf.h"
+#include "src/model.h"
+
+static const char *const short_names[MX_NFORMATS] = {"fp32", "bf16", "e4m3", "e5m2",
+                                                      "int8", "e3m2", "e2m3", "e2m1"};
+
+const char *ui_format_short(mx_format f)
+{
+    return (unsigned)f < MX_NFORMATS ? short_names[f] : "?";
+}
+
+void ui_state_init(ui_state *s)
+{
+    memset(s, 0, sizeof *s);
+    score_table_init(&s->t);
+    for (int f = 0; f < MX_NFORMATS; f++)
+        s->fmt_ok[f] = 1;
+    s->budget = 6.0;
+    s->proj_ppl = s->fp32_ppl = s->near_ppl = NAN;
+    s->near_fmt = -1;
+    s->curve_stale = 1;
+}
+
+static void free_arrays(ui_state *s)
+{
+    free(s->pin);
+    free(s->choice);
+    free(s->params);
+    free(s->bits);
+    free(s->cost);
+    free(s->allowed);
+    free(s->group);
+    free(s->tmp_choice);
+    s->pin = s->choice = s->group = s->tmp_choice = NULL;
+    s->params = s->bits = s->cost = NULL;
+    s->allowed = NULL;
+}
+
+void ui_state_free(ui_state *s)
+{
+    free_arrays(s);
+    score_table_free(&s->t);
+}
+
+int ui_state_has_scores(const ui_state *s)
+{
+    return s->t.n_modules > 0 && s->t.n_formats > 0;
+}
+
+static void mark_stale(ui_state *s)
+{
+    s->solved = 0;
+    s->curve_stale = 1;
+}
+
+int ui_state_set_table(ui_state *s, score_table *t, const char *path, mx_error *e)
+{
+    if (t->n_modules <= 0 || t->n_formats <= 0)
+        return err_set(e, ERR_FORMAT, "%s: score table has no modules or no candidate formats",
+                       path ? path : "scores");
+    int method = -1;
+    for (int m = 0; m < SCORE_NMETHODS && method < 0; m++)
+        if (score_table_has(t, (score_method)m))
+            method = m;
+    if (method < 0)
+        return err_set(e, ERR_FORMAT, "%s: score table holds no scores", path ? path : "scores");
+    size_t n = (size_t)t->n_modules, nf = (size_t)t->n_formats;
+    int *pin = malloc(n * sizeof *pin), *choice = malloc(n * sizeof *choice), *group = malloc(n * sizeof *group);
+    int *tmp = malloc(n * sizeof *tmp);
+    double *params = malloc(n * sizeof *params), *bits = malloc(n * nf * sizeof *bits);
+    double *cost = malloc(n * nf * sizeof *cost);
+    unsigned char *allowed = malloc(n * nf);
+    if (!pin || !choice || !group || !tmp || !params || !bits || !cost || !allowed) {
+        free(pin); free(choice); free(group); free(tmp); free(params); free(bits); free(cost); free(allowed);
+        return err_set(e, ERR_NOMEM, "out of memory for %d modules", t->n_modules);
+    }
+    free_arrays(s);
+    score_table_free(&s->t);
+    s->t = *t;
+    score_table_init(t);
+    s->pin = pin;
+    s->choice = choice;
+    s->group = group;
+    s->tmp_choice = tmp;
+    s->params = params;
+    s->bits = bits;
+    s->cost = cost;
+    s->allowed = allowed;
+    for (size_t i = 0; i < n; i++)
+        s->pin[i] = -1;
+    snprintf(s->scores_path, sizeof s->scores_path, "%s", path ? path : "");
+    s->method = (score_method)method;
+    s->fp32_ppl = exp(s->t.fp32_loss);
+    s->n_meas = 0;
+    mark_stale(s);
+    return 0;
+}
+
+int ui_state_set_method(ui_state *s, score_method m, mx_error *e)
+{
+    if (!score_table_has(&s->t, m))
+        return err_set(e, ERR_ARG, "the score table has no %s scores", score_method_name(m));
+    s->method = m;
+    mark_stale(s);
+    return 0;
+}
+
+int ui_state_pin(ui_state *s, int module, mx_format f, mx_error *e)
+{
+    if (module < 0 || module >= s->t.n_modules)
+        return err_set(e, ERR_ARG, "no module %d", module);
+    if (score_table_format_index(&s->t, f) < 0)
+        return err_set(e, ERR_ARG, "%s is not a candidate format of these scores", mx_format_name(f));
+    if (!s->fmt_ok[f])
+        return err_set(e, ERR_ARG, "%s is excluded (see: formats)", mx_format_name(f));
+    s->pin[module] = f;
+    mark_stale(s);
+    return 0;
+}
+
+void ui_state_unpin(ui_state *s, int module)
+{
+    for (int i = 0; i < s->t.n_modules; i++)
+        if (module < 0 || i == module)
+            s->pin[i] = -1;
+    mark_stale(s);
+}
+
+int ui_state_set_formats(ui_state *s, const char *list, mx_error *e)
+{
+    unsigned char ok[MX_NFORMATS] = {0};
+    if (!strcasecmp(list, "all")) {
+        memset(ok, 1, sizeof ok);
+    } else {
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", list);
+        char *save = NULL;
+        for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            mx_format f;
+            if (mx_format_parse(tok, &f))
+                return err_set(e, ERR_ARG, "formats: unknown format '%s'", tok);
+            if (score_table_format_index(&s->t, f) < 0 && ui_state_has_scores(s))
+                return err_set(e, ERR_ARG, "formats: %s is not a candidate format of these scores",
+                               mx_format_name(f));
+            ok[f] = 1;
+        }
+    }
+    int any = 0;
+    for (int j = 0; j < s->t.n_formats; j++)
+        any |= ok[s->t.formats[j]];
+    if (!any && ui_state_has_scores(s))
+        return err_set(e, ERR_ARG, "formats: no candidate format left");
+    for (int i = 0; i < s->t.n_modules; i++)
+        if (s->pin[i] >= 0 && !ok[s->pin[i]])
+            return err_set(e, ERR_ARG, "formats: %s is pinned to %s (unpin it first)", s->t.modules[i].name,
+                           mx_format_name((mx_format)s->pin[i]));
+    memcpy(s->fmt_ok, ok, sizeof ok);
+    mark_stale(s);
+    return 0;
+}
+
+void ui_state_set_group(ui_state *s, int gateup, int on)
+{
+    if (gateup)
+        s->group_gateup = on;
+    else
+        s->group_qkv = on;
+    mark_stale(s);
+}
+
+int ui_state_find_module(const ui_state *s, const char *name, mx_error *e)
+{
+    int i = score_table_find(&s->t, name);
+    if (i >= 0)
+        return i;
+    /* LAYER.KIND */
+    const char *dot = strchr(name, '.');
+    if (dot && dot > name) {
+        char *end;
+        long layer = strtol(name, &end, 10);
+        if (end == dot)
+            for (int k = 0; k < TF_NLIN; k++)
+                if (!strcasecmp(dot + 1, model_kind_label(k)))
+                    for (int m = 0; m < s->t.n_modules; m++)
+                        if (s->t.modules[m].layer == layer && s->t.modules[m].kind == k)
+                            return m;
+    }
+    err_set(e, ERR_ARG, "no module '%s' (a full name or LAYER.KIND such as 0.q)", name);
+    return -1;
+}
+
+/* Rebuild the problem arrays (indexed by position in t.formats). */
+static void build_problem(ui_state *s, ilp_problem *p)
+{
+    const score_table *t = &s->t;
+    int nf = t->n_formats;
+    for (int i = 0; i < t->n_modules; i++) {
+        const score_module *m = &t->modules[i];
+        s->params[i] = (double)m->params;
+        for (int j = 0; j < nf; j++) {
+            mx_format f = t->formats[j];
+            double c = m->score[s->method][f];
+            double b = m->bits[f];
+            if (isnan(b))
+                b = mx_bits_per_weight(f, (size_t)m->rows, (size_t)m->cols);
+            /* fp32 is the reference: no score means no loss */
+            if (isnan(c) && f == MX_FP32)
+                c = 0;
+            int ok = s->fmt_ok[f] && !isnan(c);
+            if (s->pin[i] >= 0)
+                ok = (int)f == s->pin[i];
+            s->bits[i * nf + j] = b;
+            s->cost[i * nf + j] = isnan(c) ? 0 : c;
+            s->allowed[i * nf + j] = (unsigned char)ok;
+        }
+        int g = -1;
+        if (s->group_qkv && (m->kind == TF_Q || m->kind == TF_K || m->kind == TF_V))
+            g = 2 * m->layer;
+        if (s->group_gateup && (m->kind == TF_GATE || m->kind == TF_UP))
+            g = 2 * m->layer + 1;
+        s->group[i] = g;
+    }
+    memset(p, 0, sizeof *p);
+    p->n_modules = t->n_modules;
+    p->n_formats = nf;
+    p->params = s->params;
+    p->bits = s->bits;
+    p->cost = s->cost;
+    p->allowed = s->allowed;
+    p->group = s->group;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+void ui_state_budget_range(ui_state *s, double *lo, double *hi)
+{
+    *lo = *hi = NAN;
+    if (!ui_state_has_scores(s))
+        return;
+    ilp_problem p;
+    build_problem(s, &p);
+    *lo = ilp_min_budget(&p);
+    /* widest: every module at its widest allowed format */
+    double num = 0, den = 0;
+    for (int i = 0; i < p.n_modules; i++) {
+        double w = 0;
+        for (int j = 0; j < p.n_formats; j++)
+            if (p.allowed[i * p.n_formats + j] && p.bits[i * p.n_formats + j] > w)
+                w = p.bits[i * p.n_formats + j];
+        num += w * p.params[i];
+        den += p.params[i];
+    }
+    *hi = den > 0 ? num / den : NAN;
+}
+
+static void nearest_uniform(ui_state *s)
+{
+    const score_table *t = &s->t;
+    s->near_fmt = -1;
+    s->near_ppl = NAN;
+    s->near_measured = 0;
+    double best = INFINITY;
+    for (int j = 0; j < t->n_formats; j++) {
+        mx_format f = t->formats[j];
+        double num = 0, den = 0;
+        for (int i = 0; i < t->n_modules; i++) {
+            double b = t->modules[i].bits[f];
+            if (isnan(b))
+                b = mx_bits_per_weight(f, (size_t)t->modules[i].rows, (size_t)t->modules[i].cols);
+            num += b * (double)t->modules[i].params;
+            den += (double)t->modules[i].params;
+        }
+        double d = fabs(num / den - s->res.avg_bits);
+        if (d < best) {
+            best = d;
+            s->near_fmt = f;
+        }
+    }
+    if (s->near_fmt < 0)
+        return;
+    if (!isnan(t->uniform_loss[s->near_fmt])) {
+        s->near_ppl = exp(t->uniform_loss[s->near_fmt]);
+        s->near_measured = 1;
+    } else {
+        for (int i = 0; i < t->n_modules; i++)
+            s->tmp_choice[i] = s->near_fmt;
+        s->near_ppl = ui_state_project(s, s->tmp_choice);
+    }
+}
+
+int ui_state_solve(ui_state *s, mx_error *e)
+{
+    s->err[0] = '\0';
+    s->solved = 0;
+    if (!ui_state_has_scores(s))
+        return err_set(e, ERR_ARG, "no scores: run `mxalloc score ...` or :load-scores FILE");
+    double t0 = now_ms();
+    ilp_problem p;
+    build_problem(s, &p);
+    p.budget_bits = s->budget;
+    mx_error le = {0};
+    ilp_result r;
+    memset(&r, 0, sizeof r);
+    int rc = ilp_solve(&p, s->tmp_choice, &r, &le);
+    if (rc) {
+        s->solve_ms = now_ms() - t0;
+        snprintf(s->err, sizeof s->err, "%s", le.msg);
+        if (e)
+            *e = le;
+        return rc;
+    }
+    s->res = r;
+    for (int i = 0; i < p.n_modules; i++)
+        s->choice[i] = s->t.formats[s->tmp_choice[i]];
+    s->proj_ppl = ui_state_project(s, s->choice);
+    nearest_uniform(s);
+    s->solved = 1;
+    s->solve_ms = now_ms() - t0;
+    return 0;
+}
+
+int ui_state_sweep(ui_state *s, int n, mx_error *e)
+{
+    s->n_curve = 0;
+    if (!ui_state_has_scores(s))
+        return err_set(e, ERR_ARG, "no scores");
+    if (n > UI_CURVE_MAX)
+        n = UI_CURVE_MAX;
+    if (n < 2)
+        n = 2;
+    double lo, hi;
+    ui_state_budget_range(s, &lo, &hi);
+    if (!(hi >= lo))
+        return err_set(e, ERR_INFEASIBLE, "no feasible budget");
+    ilp_problem p;
+    build_problem(s, &p);
+    int *ch = malloc((size_t)p.n_modules * sizeof *ch), *fm = malloc((size_t)p.n_modules * sizeof *fm);
+    if (!ch || !fm) {
+        free(ch);
+        free(fm);
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    for (int k = 0; k < n; k++) {
+        p.budget_bits = lo + (hi - lo) * k / (n - 1);
+        if (k == 0)
+            p.budget_bits += 1e-9; /* the min budget itself, with rounding slack */
+        ilp_result r;
+        mx_error le = {0};
+        if (ilp_solve(&p, ch, &r, &le))
+            continue;
+        for (int i = 0; i < p.n_modules; i++)
+            fm[i] = s->t.formats[ch[i]];
+        double ppl = ui_state_project(s, fm);
+        if (!isfinite(ppl))
+            continue;
+        s->curve_bits[s->n_curve] = r.avg_bits;
+        s->curve_ppl[s->n_curve] = ppl;
+        s->n_curve++;
+    }
+    free(ch);
+    free(fm);
+    s->curve_stale = 0;
+    return 0;
+}
+
+void ui_state_add_measured(ui_state *s, double bits, double ppl)
+{
+    if (s->n_meas == UI_MEAS_MAX) {
+        memmove(s->meas_bits, s->meas_bits + 1, (UI_MEAS_MAX - 1) * sizeof(double));
+        memmove(s->meas_ppl, s->meas_ppl + 1, (UI_MEAS_MAX - 1) * sizeof(double));
+        s->n_meas--;
+    }
+    s->meas_bits[s->n_meas] = bits;
+    s->meas_ppl[s->n_meas] = ppl;
+    s->n_meas++;
+}
+
+double ui_state_project(const ui_state *s, const int *fmts)
+{
+    (void)s;
+    (void)fmts;
+    return NAN; /* TODO(proj.h) */
+}

@@ -1,0 +1,85 @@
+/* The workbench's solver-facing state: a score table, the constraints the user
+ * set (budget, pins, allowed formats, shared-format groups, score method) and
+ * the current solution with its projection. No curses, no threads; every
+ * number comes from the library (solver/ilp.h, solver/proj.h), the same calls
+ * `mxalloc alloc` makes. */
+#ifndef MXALLOC_UI_STATE_H
+#define MXALLOC_UI_STATE_H
+
+#include "solver/ilp.h"
+#include "solver/score_table.h"
+#include "src/err.h"
+
+#define UI_CURVE_MAX 48
+#define UI_MEAS_MAX 64
+
+typedef struct ui_state {
+    score_table t;                 /* owned; t.n_modules == 0 when no scores are loaded */
+    char scores_path[4096];        /* where the table came from ("" when none) */
+    score_method method;           /* scores that drive the solver */
+    unsigned char fmt_ok[MX_NFORMATS]; /* by mx_format: allowed by `formats` */
+    int group_qkv, group_gateup;
+    int *pin;                      /* [n_modules] pinned mx_format or -1 */
+    double budget;                 /* average bits per weight */
+
+    int solved;                    /* choice/res/proj valid for the current constraints */
+    int *choice;                   /* [n_modules] mx_format */
+    ilp_result res;
+    double solve_ms;               /* wall time of the last ilp_solve + projection */
+    double proj_ppl;               /* projected perplexity of choice (NAN when unknown) */
+    double fp32_ppl;               /* exp(fp32_loss) */
+    int near_fmt;                  /* nearest uniform format by bits, -1 when none */
+    double near_ppl;               /* its perplexity (measured when the table has it, else projected) */
+    int near_measured;
+    char err[512];                 /* why the last solve failed ("" when solved) */
+
+    int n_curve;                   /* Pareto curve: projected ppl vs avg bits */
+    double curve_bits[UI_CURVE_MAX], curve_ppl[UI_CURVE_MAX];
+    int curve_stale;
+    int n_meas;                    /* measured points (eval) */
+    double meas_bits[UI_MEAS_MAX], meas_ppl[UI_MEAS_MAX];
+
+    /* ilp_problem arrays, rebuilt when constraints change */
+    double *params, *bits, *cost;
+    unsigned char *allowed;
+    int *group;
+    int *tmp_choice;
+} ui_state;
+
+void ui_state_init(ui_state *s);
+void ui_state_free(ui_state *s);
+/* Take ownership of *t (left empty) and reset pins; the method becomes the
+ * first present of kl, fisher, gamma. 0 or ERR_* (a table without modules or
+ * candidate formats is ERR_FORMAT). */
+int ui_state_set_table(ui_state *s, score_table *t, const char *path, mx_error *e);
+int ui_state_has_scores(const ui_state *s);
+
+/* Constraint edits; each marks the solution and curve stale. */
+int ui_state_set_method(ui_state *s, score_method m, mx_error *e);
+/* Pin module i to f (must be a candidate format allowed by `formats`). */
+int ui_state_pin(ui_state *s, int module, mx_format f, mx_error *e);
+void ui_state_unpin(ui_state *s, int module);  /* module -1: all */
+/* LIST: comma-separated format names, or "all". */
+int ui_state_set_formats(ui_state *s, const char *list, mx_error *e);
+void ui_state_set_group(ui_state *s, int gateup, int on);
+
+/* Module index for NAME: an exact module name, or LAYER.KIND ("3.down",
+ * "0.q"); -1 and a message when there is none. */
+int ui_state_find_module(const ui_state *s, const char *name, mx_error *e);
+
+/* Solve for s->budget (ilp_solve over the current constraints), then project.
+ * On ERR_INFEASIBLE s->err names the smallest feasible budget. Returns 0 or ERR_*. */
+int ui_state_solve(ui_state *s, mx_error *e);
+/* Budget limits of the bar: [min feasible, widest allowed] in bits per weight. */
+void ui_state_budget_range(ui_state *s, double *lo, double *hi);
+/* Recompute the projected Pareto curve over the budget range (n points). */
+int ui_state_sweep(ui_state *s, int n, mx_error *e);
+/* Projected perplexity of an arbitrary assignment (fmts[i] per module). */
+double ui_state_project(const ui_state *s, const int *fmts);
+/* Add a measured point to the plot. */
+void ui_state_add_measured(ui_state *s, double bits, double ppl);
+
+/* Column label of a format for the heatmap ("e2m1", "int8", "bf16", ...). */
+const char *ui_format_short(mx_format f);
+
+#endif

@@ -1,0 +1,566 @@
+/* The workbench core: opening things, running commands, background eval. */
+#include "ui/ui_wb.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kernels/mx.h"
+#include "src/cache.h"
+#include "src/cfg.h"
+#include "src/eval.h"
+
+static void say(ui_wb *wb, ui_msg_level lv, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(ui_wb *wb, ui_msg_level lv, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (wb->msg)
+        wb->msg(wb->msg_user, lv, buf);
+}
+
+static int fail(ui_wb *wb, int code, const char *msg)
+{
+    say(wb, UI_MSG_ERROR, "%s", msg);
+    return code < 0 ? code : ERR_ARG;
+}
+
+/* ---- opening ---- */
+
+static int read_file(const char *path, char **out, size_t *len, mx_error *e)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (n < cap)
+            break;
+        char *nb = realloc(buf, 2 * cap + 1);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf)
+        return err_set(e, ERR_NOMEM, "%s: out of memory", path);
+    if (bad) {
+        free(buf);
+        return err_set(e, ERR_IO, "%s: read error", path);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+static int open_tokens(ui_wb *wb, mx_error *e)
+{
+    const ui_wb_opts *o = &wb->opts;
+    char guess[4096];
+    const char *tp = o->tokenizer_path;
+    if (!tp) {
+        /* beside the model: a directory's tokenizer.json, else tokenizer.bin */
+        struct stat sb;
+        const char *p = wb->m.path;
+        int is_dir = !stat(p, &sb) && S_ISDIR(sb.st_mode);
+        if (is_dir)
+            snprintf(guess, sizeof guess, "%.4000s/tokenizer.json", p);
+        else {
+            snprintf(guess, sizeof guess, "%s", p);
+            char *slash = strrchr(guess, '/');
+            snprintf(slash ? slash + 1 : guess, sizeof guess - (size_t)(slash ? slash + 1 - guess : 0),
+                     "tokenizer.bin");
+        }
+        if (access(guess, R_OK))
+            return err_set(e, ERR_ARG, "--text needs a tokenizer: pass --tokenizer FILE");
+        tp = guess;
+    }
+    wb->tk = ends_with(tp, ".json") ? tok_load_hf(tp, e) : tok_load_llama2c(tp, wb->m.cfg.vocab_size, e);
+    if (!wb->tk)
+        return e ? e->code : ERR_IO;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = read_file(o->text_path, &text, &len, e);
+    if (rc)
+        return rc;
+    int *ids = NULL;
+    long n = tok_encode(wb->tk, text, len, &ids, e);
+    free(text);
+    if (n < 0)
+        return err_prefix(e, "%s: ", o->text_path);
+    long skip = (n > 0 && ids[0] == tok_bos(wb->tk)) ? 1 : 0;
+    memmove(ids, ids + skip, (size_t)(n - skip) * sizeof *ids);
+    wb->tokens = ids;
+    wb->n_tokens = n - skip;
+    return 0;
+}
+
+/* The newest score file in the cache made for these weights. */
+static int find_cached_scores(ui_wb *wb, char *out, size_t len)
+{
+    char dir[4096];
+    mx_error le = {0};
+    if (cache_dir(dir, sizeof dir, &le))
+        return -1;
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    struct dirent *de;
+    time_t best = 0;
+    int found = -1;
+    while ((de = readdir(d))) {
+        if (!ends_with(de->d_name, ".scores"))
+            continue;
+        char p[4096 + 300];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        struct stat sb;
+        if (stat(p, &sb) || (found == 0 && sb.st_mtime <= best))
+            continue;
+        score_table t;
+        if (cache_read(p, &t, &le))
+            continue;
+        int match = t.model_hash == wb->m.content_hash && t.n_modules == wb->m.n_modules;
+        score_table_free(&t);
+        if (match && strlen(p) < len) {
+            strcpy(out, p);
+            best = sb.st_mtime;
+            found = 0;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+static int load_scores(ui_wb *wb, const char *path, mx_error *e)
+{
+    score_table t;
+    int rc = cache_read(path, &t, e);
+    if (rc)
+        return rc;
+    if (wb->have_model) {
+        /* Same modules in the same order, or the table is for another model. */
+        int ok = t.n_modules == wb->m.n_modules;
+        for (int i = 0; ok && i < t.n_modules; i++)
+            ok = !strcmp(t.modules[i].name, wb->m.modules[i].name);
+        if (!ok) {
+            score_table_free(&t);
+            return err_set(e, ERR_FORMAT, "%s: scores for another model (modules differ from %s)", path,
+                           wb->m.path);
+        }
+    }
+    rc = ui_state_set_table(&wb->st, &t, path, e);
+    score_table_free(&t);
+    if (rc)
+        return rc;
+    ui_search_hist_free(&wb->search);
+    if (ui_search_hist_init(&wb->search, wb->st.t.n_modules))
+        return err_set(e, ERR_NOMEM, "out of memory");
+    wb->scores_hint[0] = '\0';
+    return 0;
+}
+
+int ui_wb_open(ui_wb *wb, const ui_wb_opts *o, ui_msg_fn msg, void *msg_user, mx_error *e)
+{
+    memset(wb, 0, sizeof *wb);
+    wb->opts = *o;
+    wb->msg = msg;
+    wb->msg_user = msg_user;
+    wb->last_meas_ppl = wb->last_meas_bits = NAN;
+    ui_state_init(&wb->st);
+    if (ui_queue_init(&wb->q))
+        return err_set(e, ERR_IO, "cannot create the event pipe: %s", strerror(errno));
+    int rc = model_load(o->model_path, &wb->m, e);
+    if (rc)
+        return rc;
+    wb->have_model = 1;
+    if (o->text_path && (rc = open_tokens(wb, e)))
+        return rc;
+    char found[4096];
+    const char *sp = o->scores_path;
+    if (!sp && find_cached_scores(wb, found, sizeof found) == 0)
+        sp = found;
+    if (sp) {
+        rc = load_scores(wb, sp, e);
+        if (rc)
+            return rc;
+    } else {
+        snprintf(wb->scores_hint, sizeof wb->scores_hint,
+                 "no scores: run `mxalloc score ...` or :load-scores FILE");
+    }
+    if (o->ctx > 0)
+        wb->ctx = o->ctx;
+    else if (wb->st.t.ctx > 0)
+        wb->ctx = wb->st.t.ctx;
+    else
+        wb->ctx = wb->m.cfg.max_seq < 256 ? wb->m.cfg.max_seq : 256;
+    if (ui_state_has_scores(&wb->st)) {
+        /* Start at a budget in the middle of the feasible range. */
+        double lo, hi;
+        ui_state_budget_range(&wb->st, &lo, &hi);
+        if (isfinite(lo) && isfinite(hi)) {
+            double b = lo < 6.0 && hi > 6.0 ? 6.0 : (lo + hi) / 2;
+            wb->st.budget = b;
+        }
+        ui_state_solve(&wb->st, NULL);
+    }
+    return 0;
+}
+
+void ui_wb_close(ui_wb *wb)
+{
+    if (wb->job.kind != UI_JOB_NONE) {
+        ui_job_cancel(&wb->job);
+        ui_job_join(&wb->job);
+    }
+    free(wb->eval.fmts);
+    ui_queue_destroy(&wb->q);
+    ui_search_hist_free(&wb->search);
+    ui_state_free(&wb->st);
+    free(wb->tokens);
+    if (wb->tk)
+        tok_free(wb->tk);
+    if (wb->have_model)
+        model_free(&wb->m);
+    memset(wb, 0, sizeof *wb);
+}
+
+const char *ui_wb_module_name(const ui_wb *wb, int i)
+{
+    if (wb->have_model)
+        return i >= 0 && i < wb->m.n_modules ? wb->m.modules[i].name : NULL;
+    return i >= 0 && i < wb->st.t.n_modules ? wb->st.t.modules[i].name : NULL;
+}
+
+/* ---- results ---- */
+
+void ui_wb_summary(const ui_wb *wb, char *out, size_t len)
+{
+    const ui_state *s = &wb->st;
+    if (!s->solved) {
+        snprintf(out, len, "%s", s->err[0] ? s->err : "no solution");
+        return;
+    }
+    char near[96] = "";
+    if (s->near_fmt >= 0 && isfinite(s->near_ppl) && isfinite(s->proj_ppl))
+        snprintf(near, sizeof near, " vs_%s %+.2f%%", mx_format_name((mx_format)s->near_fmt),
+                 100 * (s->proj_ppl / s->near_ppl - 1));
+    snprintf(out, len, "budget %.2f: avg_bits %.3f bytes %.0f projected_ppl %.4f vs_fp32 %+.2f%%%s solve_ms %.1f",
+             s->budget, s->res.avg_bits, s->res.bytes, s->proj_ppl, 100 * (s->proj_ppl / s->fp32_ppl - 1), near,
+             s->solve_ms);
+}
+
+int ui_wb_resolve(ui_wb *wb, int report)
+{
+    mx_error e = {0};
+    int rc = ui_state_solve(&wb->st, &e);
+    if (rc)
+        return fail(wb, rc, e.msg);
+    if (report && !wb->interactive) {
+        char buf[512];
+        ui_wb_summary(wb, buf, sizeof buf);
+        say(wb, UI_MSG_RESULT, "%s", buf);
+    }
+    return 0;
+}
+
+/* ---- eval job ---- */
+
+static int eval_progress(void *user, long done, long total)
+{
+    ui_wb *wb = user;
+    ui_job_progress(&wb->job, (double)done, (double)total);
+    return ui_job_cancelled(&wb->job);
+}
+
+static void *eval_main(void *arg)
+{
+    ui_wb *wb = arg;
+    mx_error e = {0};
+    const model *m = &wb->m;
+    eval_qweights q;
+    eval_result r = {0};
+    /* the same fake-quantized view `mxalloc ppl --config` measures */
+    int rc = eval_qweights_init(&q, m, wb->eval.fmts, &e);
+    if (!rc) {
+        if (ui_job_cancelled(&wb->job))
+            rc = ERR_CANCELLED;
+        else
+            rc = eval_perplexity(&m->cfg, &q.w, wb->tokens, wb->n_tokens, tok_bos(wb->tk), wb->ctx,
+                                 wb->opts.eval_tokens, eval_progress, wb, &r, &e);
+        eval_qweights_free(&q);
+    }
+    char msg[600];
+    if (rc == ERR_CANCELLED)
+        snprintf(msg, sizeof msg, "eval cancelled");
+    else if (rc)
+        snprintf(msg, sizeof msg, "eval: %s", e.msg);
+    else
+        snprintf(msg, sizeof msg, "%ld tokens", r.tokens);
+    ui_job_done(&wb->job, rc, r.ppl, wb->eval.avg_bits, msg);
+    return NULL;
+}
+
+static int start_eval(ui_wb *wb)
+{
+    if (!wb->st.solved)
+        return fail(wb, ERR_ARG, wb->st.err[0] ? wb->st.err : "eval: no allocation to measure");
+    if (!wb->tokens)
+        return fail(wb, ERR_ARG, "eval: no text to measure on (start with --text FILE)");
+    if (wb->n_tokens < wb->ctx)
+        return fail(wb, ERR_ARG, "eval: the text is shorter than one window");
+    if (wb->job.kind != UI_JOB_NONE)
+        return fail(wb, ERR_ARG, "a job is already running (cancel it first)");
+    free(wb->eval.fmts);
+    wb->eval.fmts = malloc((size_t)wb->m.n_modules * sizeof *wb->eval.fmts);
+    if (!wb->eval.fmts)
+        return fail(wb, ERR_NOMEM, "out of memory");
+    for (int i = 0; i < wb->m.n_modules; i++)
+        wb->eval.fmts[i] = (mx_format)wb->st.choice[i];
+    wb->eval.avg_bits = wb->st.res.avg_bits;
+    wb->job_done = 0;
+    wb->job_total = 0;
+    if (ui_job_start(&wb->job, &wb->q, UI_JOB_EVAL, eval_main, wb))
+        return fail(wb, ERR_INTERNAL, "eval: cannot start a worker thread");
+    say(wb, UI_MSG_INFO, "eval: measuring perplexity of %.3f bits/weight...", wb->eval.avg_bits);
+    return 0;
+}
+
+int ui_wb_handle_event(ui_wb *wb, ui_event *ev)
+{
+    int code = 0;
+    switch (ev->kind) {
+    case UI_EV_PROGRESS:
+        wb->job_done = ev->done;
+        wb->job_total = ev->total;
+        break;
+    case UI_EV_SEARCH:
+        ui_search_hist_add(&wb->search, &ev->search);
+        break;
+    case UI_EV_DONE:
+        ui_job_join(&wb->job);
+        code = ev->code;
+        if (code) {
+            say(wb, UI_MSG_ERROR, "%s", ev->msg);
+        } else if (ev->job == UI_JOB_EVAL) {
+            wb->last_meas_ppl = ev->value;
+            wb->last_meas_bits = ev->value2;
+            ui_state_add_measured(&wb->st, ev->value2, ev->value);
+            say(wb, UI_MSG_RESULT, "eval: avg_bits %.3f measured_ppl %.4f projected_ppl %.4f (%s)", ev->value2,
+                ev->value, wb->st.proj_ppl, ev->msg);
+        }
+        break;
+    }
+    ui_event_clear(ev);
+    return code;
+}
+
+int ui_wb_wait_job(ui_wb *wb)
+{
+    int code = 0;
+    while (wb->job.kind != UI_JOB_NONE) {
+        struct pollfd p = {ui_queue_fd(&wb->q), POLLIN, 0};
+        if (poll(&p, 1, 1000) < 0 && errno != EINTR)
+            break;
+        ui_event ev;
+        while (ui_queue_pop(&wb->q, &ev)) {
+            int kind = ev.kind;
+            int c = ui_wb_handle_event(wb, &ev);
+            if (kind == UI_EV_DONE)
+                code = c;
+        }
+    }
+    return code;
+}
+
+/* ---- export ---- */
+
+int ui_wb_export(ui_wb *wb, const char *path, int llama, mx_error *e)
+{
+    ui_state *s = &wb->st;
+    if (!s->solved)
+        return err_set(e, ERR_ARG, "export: %s", s->err[0] ? s->err : "no allocation to export");
+    if (llama)
+        return err_set(e, ERR_ARG, "export --to llama-cpp: not available in this build (use --to json)");
+    mx_cfg c;
+    cfg_init(&c);
+    snprintf(c.model, sizeof c.model, "%.255s", wb->have_model ? wb->m.path : s->t.model);
+    c.budget_bits = s->budget;
+    c.avg_bits = s->res.avg_bits;
+    c.projected_ppl = s->proj_ppl;
+    snprintf(c.score_method, sizeof c.score_method, "%s", score_method_name(s->method));
+    snprintf(c.score_key, sizeof c.score_key, "%s", s->t.key);
+    int rc = 0;
+    for (int i = 0; !rc && i < s->t.n_modules; i++)
+        rc = cfg_set_format(&c, s->t.modules[i].name, (mx_format)s->choice[i], e);
+    for (int i = 0; !rc && i < s->t.n_modules; i++)
+        if (s->pin[i] >= 0)
+            rc = cfg_set_pin(&c, s->t.modules[i].name, (mx_format)s->pin[i], e);
+    if (!rc)
+        rc = cfg_save(path, &c, e);
+    cfg_free(&c);
+    return rc;
+}
+
+/* ---- commands ---- */
+
+static int need_scores(ui_wb *wb)
+{
+    if (ui_state_has_scores(&wb->st))
+        return 0;
+    return fail(wb, ERR_ARG, wb->scores_hint[0] ? wb->scores_hint : "no scores loaded");
+}
+
+int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
+{
+    mx_error e = {0};
+    ui_state *s = &wb->st;
+    int rc;
+    switch (c->id) {
+    case UI_CMD_BUDGET:
+        if (need_scores(wb))
+            return ERR_ARG;
+        s->budget = c->number;
+        s->solved = 0;
+        return ui_wb_resolve(wb, 1);
+    case UI_CMD_PIN: {
+        if (need_scores(wb))
+            return ERR_ARG;
+        int m = ui_state_find_module(s, c->argv[0], &e);
+        mx_format f;
+        if (m < 0)
+            return fail(wb, ERR_ARG, e.msg);
+        if (mx_format_parse(c->argv[1], &f))
+            return fail(wb, ERR_ARG, "pin: unknown format name");
+        if ((rc = ui_state_pin(s, m, f, &e)))
+            return fail(wb, rc, e.msg);
+        say(wb, UI_MSG_INFO, "pinned %s to %s", s->t.modules[m].name, mx_format_name(f));
+        return ui_wb_resolve(wb, 1);
+    }
+    case UI_CMD_UNPIN: {
+        if (need_scores(wb))
+            return ERR_ARG;
+        int m = -1;
+        if (strcmp(c->argv[0], "all") && (m = ui_state_find_module(s, c->argv[0], &e)) < 0)
+            return fail(wb, ERR_ARG, e.msg);
+        ui_state_unpin(s, m);
+        say(wb, UI_MSG_INFO, "unpinned %s", m < 0 ? "all modules" : s->t.modules[m].name);
+        return ui_wb_resolve(wb, 1);
+    }
+    case UI_CMD_FORMATS:
+        if (need_scores(wb))
+            return ERR_ARG;
+        if ((rc = ui_state_set_formats(s, c->argv[0], &e)))
+            return fail(wb, rc, e.msg);
+        return ui_wb_resolve(wb, 1);
+    case UI_CMD_GROUP:
+        if (need_scores(wb))
+            return ERR_ARG;
+        ui_state_set_group(s, !strcmp(c->argv[0], "gateup"), c->flag);
+        say(wb, UI_MSG_INFO, "group %s %s", c->argv[0], c->flag ? "on" : "off");
+        return ui_wb_resolve(wb, 1);
+    case UI_CMD_METHOD: {
+        score_method m;
+        if (need_scores(wb))
+            return ERR_ARG;
+        score_method_parse(c->argv[0], &m);
+        if ((rc = ui_state_set_method(s, m, &e)))
+            return fail(wb, rc, e.msg);
+        return ui_wb_resolve(wb, 1);
+    }
+    case UI_CMD_SCORE:
+        return fail(wb, ERR_ARG, "score: not available in this build (run `mxalloc score ...`, then :load-scores FILE)");
+    case UI_CMD_ANNEAL:
+        return fail(wb, ERR_ARG, "anneal: not available in this build");
+    case UI_CMD_EVAL:
+        return start_eval(wb);
+    case UI_CMD_CANCEL:
+        if (wb->job.kind == UI_JOB_NONE)
+            return fail(wb, ERR_ARG, "cancel: no job is running");
+        ui_job_cancel(&wb->job);
+        say(wb, UI_MSG_INFO, "cancelling %s...", ui_job_name(wb->job.kind));
+        return 0;
+    case UI_CMD_EXPORT:
+        if ((rc = ui_wb_export(wb, c->argv[0], c->to_llama, &e)))
+            return fail(wb, rc, e.msg);
+        say(wb, UI_MSG_RESULT, "exported %s (%s, avg_bits %.3f)", c->argv[0], c->to_llama ? "llama-cpp" : "json",
+            s->res.avg_bits);
+        return 0;
+    case UI_CMD_LOAD_SCORES:
+        if (wb->job.kind != UI_JOB_NONE)
+            return fail(wb, ERR_ARG, "load-scores: a job is running (cancel it first)");
+        if ((rc = load_scores(wb, c->argv[0], &e)))
+            return fail(wb, rc, e.msg);
+        say(wb, UI_MSG_INFO, "loaded %s (%d modules, %d formats, method %s)", c->argv[0], s->t.n_modules,
+            s->t.n_formats, score_method_name(s->method));
+        {
+            double lo, hi;
+            ui_state_budget_range(s, &lo, &hi);
+            if (isfinite(lo) && (s->budget < lo || s->budget > hi))
+                s->budget = lo < 6.0 && hi > 6.0 ? 6.0 : (lo + hi) / 2;
+        }
+        return ui_wb_resolve(wb, 0);
+    case UI_CMD_SHOW: {
+        if (need_scores(wb))
+            return ERR_ARG;
+        if (!s->solved)
+            return fail(wb, ERR_ARG, s->err[0] ? s->err : "no solution");
+        int only = -1;
+        if (c->argc == 1 && (only = ui_state_find_module(s, c->argv[0], &e)) < 0)
+            return fail(wb, ERR_ARG, e.msg);
+        for (int i = 0; i < s->t.n_modules; i++) {
+            if (only >= 0 && i != only)
+                continue;
+            const score_module *m = &s->t.modules[i];
+            say(wb, UI_MSG_RESULT, "%s %s%s score %.6g", m->name, mx_format_name((mx_format)s->choice[i]),
+                s->pin[i] >= 0 ? " (pinned)" : "", m->score[s->method][s->choice[i]]);
+        }
+        return 0;
+    }
+    case UI_CMD_HELP:
+        for (int i = 0; i < UI_CMD_COUNT; i++)
+            say(wb, UI_MSG_RESULT, "%s", ui_cmd_usage((ui_cmd_id)i));
+        return 0;
+    case UI_CMD_QUIT:
+        wb->quit = 1;
+        return 0;
+    case UI_CMD_COUNT:
+        break;
+    }
+    return fail(wb, ERR_INTERNAL, "unhandled command");
+}
+
+int ui_wb_exec_line(ui_wb *wb, const char *line)
+{
+    ui_cmd c;
+    char err[600];
+    int rc = ui_cmd_parse(line, &c, err, sizeof err);
+    if (rc == 1)
+        return 0;
+    if (rc < 0)
+        return fail(wb, ERR_ARG, err);
+    return ui_wb_exec(wb, &c);
+}

@@ -1,0 +1,85 @@
+/* The workbench: the model, the calibration text, the solver state, the
+ * background job and the command executor. Both front ends use it: the
+ * curses app (ui_app.c) and --script (ui_script.c). No curses here. */
+#ifndef MXALLOC_UI_WB_H
+#define MXALLOC_UI_WB_H
+
+#include "src/model.h"
+#include "src/tok.h"
+#include "ui/ui_cmd.h"
+#include "ui/ui_jobs.h"
+#include "ui/ui_search.h"
+#include "ui/ui_state.h"
+
+typedef struct ui_wb_opts {
+    const char *model_path;
+    const char *tokenizer_path;   /* NULL: tokenizer.bin / tokenizer.json beside the model */
+    const char *text_path;        /* calibration / evaluation text (eval needs it) */
+    const char *scores_path;      /* NULL: the cache entry for the model, when present */
+    long eval_tokens;             /* 0: every full window of the text */
+    int ctx;                      /* 0: the score table's context, else min(256, model max) */
+} ui_wb_opts;
+
+/* Where messages go: the status line (curses) or stdout/stderr (script). */
+typedef enum ui_msg_level { UI_MSG_INFO = 0, UI_MSG_RESULT, UI_MSG_ERROR } ui_msg_level;
+typedef void (*ui_msg_fn)(void *user, ui_msg_level level, const char *text);
+
+typedef struct ui_eval_job {
+    struct ui_wb *wb;
+    mx_format *fmts;              /* snapshot of the allocation being measured */
+    double avg_bits;
+} ui_eval_job;
+
+typedef struct ui_wb {
+    ui_wb_opts opts;
+    model m;
+    int have_model;
+    tok *tk;
+    int *tokens;                  /* text tokens without the leading BOS */
+    long n_tokens;
+    int ctx;
+    ui_state st;
+    char scores_hint[512];        /* why no scores were loaded */
+    ui_queue q;
+    ui_job job;
+    ui_eval_job eval;
+    double job_done, job_total;   /* progress of the running job */
+    ui_search_hist search;
+    double last_meas_ppl, last_meas_bits;
+    int quit;
+    int interactive;              /* the screen shows the numbers: no summary messages */
+    ui_msg_fn msg;
+    void *msg_user;
+} ui_wb;
+
+/* Open the model (and tokenizer/text when given) and the scores. A missing
+ * score file is not an error: scores_hint says what to do. 0 or ERR_*. */
+int ui_wb_open(ui_wb *wb, const ui_wb_opts *o, ui_msg_fn msg, void *msg_user, mx_error *e);
+void ui_wb_close(ui_wb *wb);
+
+/* Execute one parsed command. Results and errors go through wb->msg; returns 0,
+ * or a negative ERR_* (the message was already sent). Long work (eval) starts
+ * a job and returns at once; ui_wb_wait_job blocks until it ends (script). */
+int ui_wb_exec(ui_wb *wb, const ui_cmd *c);
+/* Parse + execute; blank and comment lines are 0. */
+int ui_wb_exec_line(ui_wb *wb, const char *line);
+
+/* Apply one event from the queue (progress, search step, job end). Returns
+ * the job's code for UI_EV_DONE (0 or ERR_*), else 0. */
+int ui_wb_handle_event(ui_wb *wb, ui_event *ev);
+/* Block until the running job ends, handling its events; returns its code. */
+int ui_wb_wait_job(ui_wb *wb);
+
+/* Re-solve and report (the "budget" result line). */
+int ui_wb_resolve(ui_wb *wb, int report);
+
+/* One-line summary of the solution ("avg 4.98 b  1.23 MB  ppl 5.12 ..."). */
+void ui_wb_summary(const ui_wb *wb, char *out, size_t len);
+
+/* Export the current allocation (json: cfg_save; llama-cpp: overrides). */
+int ui_wb_export(ui_wb *wb, const char *path, int llama, mx_error *e);
+
+/* Names for completion: i-th module name / format name, NULL past the end. */
+const char *ui_wb_module_name(const ui_wb *wb, int i);
+
+#endif
