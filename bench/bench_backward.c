@@ -21,6 +21,19 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* CPU seconds of the whole process (all threads): with other jobs competing
+ * for the cores, wall time alone says little. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct timing {
+    double wall, cpu; /* per window */
+} timing;
+
 /* Multiply-adds x2 of every linear (and lm_head) for one token's forward. */
 static double linear_flops_per_token(const tf_config *c)
 {
@@ -83,10 +96,10 @@ static int grads_same(const tf_config *c, const tf_grads *a, const tf_grads *b)
 }
 
 /* Seconds per window of: forward + NLL, or forward + backward into g. */
-static double time_windows(tf_ctx *t, tf_bwd *b, const tf_weights *w, const int *tok,
+static timing time_windows(tf_ctx *t, tf_bwd *b, const tf_weights *w, const int *tok,
                            int windows, const tf_grads *g, double *nll)
 {
-    double t0 = now();
+    double t0 = now(), c0 = cpu_now();
     for (int i = 0; i < windows; i++) {
         const int *x = tok + (size_t)i * WINDOW;
         if (tf_forward(t, w, x, WINDOW, 0)) {
@@ -100,7 +113,7 @@ static double time_windows(tf_ctx *t, tf_bwd *b, const tf_weights *w, const int 
             exit(1);
         }
     }
-    return (now() - t0) / windows;
+    return (timing){(now() - t0) / windows, (cpu_now() - c0) / windows};
 }
 
 static int bench_model(const char *name, const tf_config *c, int tied, int windows)
@@ -127,10 +140,10 @@ static int bench_model(const char *name, const tf_config *c, int tied, int windo
     }
     double nll;
     time_windows(keep, b, &m.w, tok, 1, &lin, &nll); /* warm-up: page in buffers */
-    double t_fwd = time_windows(shared, b, &m.w, tok, windows, NULL, &nll);
-    double t_keep = time_windows(keep, b, &m.w, tok, windows, &lin, &nll);
-    double t_shared = time_windows(shared, b, &m.w, tok, windows, &lin, &nll);
-    double t_all = time_windows(keep, b, &m.w, tok, windows, &all, &nll);
+    timing t_fwd = time_windows(shared, b, &m.w, tok, windows, NULL, &nll);
+    timing t_keep = time_windows(keep, b, &m.w, tok, windows, &lin, &nll);
+    timing t_shared = time_windows(shared, b, &m.w, tok, windows, &lin, &nll);
+    timing t_all = time_windows(keep, b, &m.w, tok, windows, &all, &nll);
 
     /* Determinism: one window twice, from zero, KEEP_ACTS vs recompute path. */
     tf_grads_zero(c, &lin);
@@ -143,17 +156,15 @@ static int bench_model(const char *name, const tf_config *c, int tied, int windo
     double rate = sgemm_rate(c, windows);
     printf("%s (dim %d, hidden %d, %d layers, %d/%d heads, vocab %d, window %d)\n", name, c->dim,
            c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, WINDOW);
-    printf("  forward + nll                 %9.0f tok/s  (%.3f s/window)\n", WINDOW / t_fwd,
-           t_fwd);
-    printf("  fwd + bwd, linear grads, kept %9.0f tok/s  (%.3f s/window, %.2fx forward)\n",
-           WINDOW / t_keep, t_keep, t_keep / t_fwd);
-    printf("  fwd + bwd, linear, recompute  %9.0f tok/s  (%.3f s/window, %.2fx forward)\n",
-           WINDOW / t_shared, t_shared, t_shared / t_fwd);
-    printf("  fwd + bwd, all grads, kept    %9.0f tok/s  (%.3f s/window)\n", WINDOW / t_all,
-           t_all);
+    const char *label[4] = {"forward + nll", "fwd + bwd, linear grads, kept",
+                            "fwd + bwd, linear grads, recompute", "fwd + bwd, all grads, kept"};
+    timing tm[4] = {t_fwd, t_keep, t_shared, t_all};
+    for (int i = 0; i < 4; i++)
+        printf("  %-35s %8.0f tok/s  %7.3f s/window (cpu %7.3f s)  %.2fx forward\n", label[i],
+               WINDOW / tm[i].wall, tm[i].wall, tm[i].cpu, tm[i].wall / t_fwd.wall);
     printf("  reference sgemm on these shapes: %.1f GFLOP/s; fwd+bwd linear GEMMs alone would "
            "take %.3f s/window -> measured/ideal %.2f\n",
-           rate, 3 * fl / (rate * 1e9), t_keep / (3 * fl / (rate * 1e9)));
+           rate, 3 * fl / (rate * 1e9), t_keep.wall / (3 * fl / (rate * 1e9)));
     printf("  gradients bitwise identical across runs and paths: %s\n", same ? "yes" : "NO");
 
     tf_grads_free(&lin);
@@ -169,7 +180,8 @@ static int bench_model(const char *name, const tf_config *c, int tied, int windo
 
 int main(void)
 {
-    printf("threads: OpenBLAS %d, attention/cross-entropy: all cores\n", openblas_get_num_threads());
+    printf("threads: OpenBLAS %d, attention/cross-entropy: all cores\n",
+           openblas_get_num_threads());
     tf_config smol = {.dim = 576, .hidden_dim = 1536, .n_layers = 30, .n_heads = 9,
                       .n_kv_heads = 3, .head_dim = 64, .vocab_size = 49152, .max_seq = 2048,
                       .rope_theta = 100000.0f, .norm_eps = 1e-5f, .rope_style = TF_ROPE_HALF};

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #define TF_MAX_THREADS 8
-#define TF_CHUNK_ROWS 128               /* lm_head GEMM rows per tf_nll chunk */
+#define TF_CHUNK_ROWS TF_NLL_MAX_CHUNK /* lm_head GEMM rows per tf_nll chunk */
 #define TF_CHUNK_FLOATS (16u << 20)     /* ... and at most 64 MB of logits */
 
 void tf_linear_shape(const tf_config *c, int which, int *rows, int *cols)

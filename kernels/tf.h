@@ -111,7 +111,8 @@ enum tf_ctx_flags {
 typedef struct tf_ctx tf_ctx;
 
 /* Workspace for windows of up to max_n tokens; NULL on a bad config or out of
- * memory. Reuse it for every window. */
+ * memory. Reuse it for every window. One context serves one thread at a time;
+ * the weights are only read, so contexts in several threads may share them. */
 tf_ctx *tf_ctx_create(const tf_config *c, int max_n, int flags);
 void tf_ctx_free(tf_ctx *t);
 /* 0 if the config is usable (positive sizes, n_heads % n_kv_heads == 0, even head_dim). */
@@ -140,17 +141,19 @@ const float *tf_final_rms(const tf_ctx *t);
  * (tokens ignored, may be NULL); run blocks from..n_layers-1 and the final
  * norm. Returns 0, or -1 on a bad n, from or token id. */
 int tf_forward(tf_ctx *t, const tf_weights *w, const int *tokens, int n, int from);
-/* The steps of tf_forward, for callers that stop early. */
+/* The steps of tf_forward, for callers that stop early. tf_embed sets the
+ * row count n that tf_block and tf_final_norm work on (tf_forward sets it too). */
 int tf_embed(tf_ctx *t, const tf_weights *w, const int *tokens, int n);
 void tf_block(tf_ctx *t, const tf_weights *w, int l); /* block l on the current n rows */
 void tf_final_norm(tf_ctx *t, const tf_weights *w);
 
-/* After tf_forward: logits of rows r0..r0+nr-1 into out[nr][vocab]. */
+/* After tf_forward: logits of rows r0..r0+nr-1 (r0 + nr <= n) into out[nr][vocab]. */
 void tf_logits(tf_ctx *t, const tf_weights *w, int r0, int nr, float *out);
 /* After tf_forward: sum over rows i of -log softmax(logits_i)[targets[i]]
- * (targets[i] < 0 skips the row), computed in row chunks with a stable
- * log-sum-exp in double. per_token[n] (optional) gets each row's NLL (0 when
- * skipped). Returns -1.0 if a target is >= vocab. */
+ * (targets[i] < 0 skips the row), computed in row chunks of the lm_head GEMM
+ * with a stable log-sum-exp (expf of z - max <= 0, sum and log in double).
+ * per_token[n] (optional) gets each row's NLL (0 when skipped). Returns -1.0
+ * if a target is >= vocab. */
 double tf_nll(tf_ctx *t, const tf_weights *w, const int *targets, double *per_token);
 
 /* Row-wise helpers shared with the backward pass. */

@@ -11,6 +11,8 @@
 #include "kernels/gemm.h"
 
 #define TF_ATTN_MAX_THREADS 8
+#define TF_ATTN_MIN_THREADED_N 64
+#define TF_ATTN_ROW_BLOCK 128 /* causal skipping: ~(1 + 128/n)/2 of the full n x n work */
 
 /* In-place causal softmax of the n x n score matrix S (row i keeps 0..i). */
 static void causal_softmax(float *S, int n)
@@ -60,6 +62,8 @@ void tf_attention(tf_ctx *t, tf_layer_acts *A)
     int group = c->n_heads / c->n_kv_heads;
     float scale = (float)(1.0 / sqrt((double)hd));
     int nt = t->nthreads < TF_ATTN_MAX_THREADS ? t->nthreads : TF_ATTN_MAX_THREADS;
+    if (n < TF_ATTN_MIN_THREADED_N) /* a thread costs more than a tiny softmax */
+        nt = 1;
     size_t nn = (size_t)t->max_n * t->max_n;
     for (int h0 = 0; h0 < c->n_heads; h0 += nt) {
         int cnt = c->n_heads - h0 < nt ? c->n_heads - h0 : nt;
@@ -69,9 +73,13 @@ void tf_attention(tf_ctx *t, tf_layer_acts *A)
         for (int i = 0; i < cnt; i++) {
             int h = h0 + i, g = h / group;
             float *S = A->att ? A->att + (size_t)h * n * n : t->att_scratch + i * nn;
-            /* S = scale * Q_h K_g^T (row stride n); the softmax zeroes the masked part */
-            gemm_f32(0, 1, n, n, hd, scale, A->q + (size_t)h * hd, qd, A->k + (size_t)g * hd, kd,
-                     0.0f, S, n);
+            /* S = scale * Q_h K_g^T (row stride n), by row blocks that stop at the
+             * diagonal block; the softmax zeroes everything right of the diagonal */
+            for (int r0 = 0; r0 < n; r0 += TF_ATTN_ROW_BLOCK) {
+                int rb = n - r0 < TF_ATTN_ROW_BLOCK ? n - r0 : TF_ATTN_ROW_BLOCK;
+                gemm_f32(0, 1, rb, r0 + rb, hd, scale, A->q + (size_t)r0 * qd + (size_t)h * hd,
+                         qd, A->k + (size_t)g * hd, kd, 0.0f, S + (size_t)r0 * n, n);
+            }
             jobs[i] = (softmax_job){S, n};
         }
         for (int i = 1; i < cnt; i++)
@@ -85,8 +93,12 @@ void tf_attention(tf_ctx *t, tf_layer_acts *A)
         }
         for (int i = 0; i < cnt; i++) {
             int h = h0 + i, g = h / group;
-            gemm_f32(0, 0, n, hd, n, 1.0f, jobs[i].S, n, A->v + (size_t)g * hd, kd, 0.0f,
-                     A->ao + (size_t)h * hd, qd);
+            for (int r0 = 0; r0 < n; r0 += TF_ATTN_ROW_BLOCK) { /* P V, causal blocks */
+                int rb = n - r0 < TF_ATTN_ROW_BLOCK ? n - r0 : TF_ATTN_ROW_BLOCK;
+                gemm_f32(0, 0, rb, hd, r0 + rb, 1.0f, jobs[i].S + (size_t)r0 * n, n,
+                         A->v + (size_t)g * hd, kd, 0.0f,
+                         A->ao + (size_t)r0 * qd + (size_t)h * hd, qd);
+            }
         }
     }
 }

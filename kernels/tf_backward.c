@@ -2,6 +2,7 @@
  * functions and the activations the forward saved (kernels/tf.h). */
 #include "kernels/tf_backward.h"
 
+#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 struct tf_bwd {
     tf_config c;
     int max_n, chunk_rows;
+    int attn_threads; /* see tf_bwd_create */
     float *dres;          /* [max_n][dim] residual-stream gradient */
     float *dxn;           /* [max_n][dim] gradient of a normed input */
     float *da, *dg, *du;  /* [max_n][hidden] */
@@ -43,6 +45,12 @@ tf_bwd *tf_bwd_create(const tf_config *c, int max_n)
     b->c = *c;
     b->max_n = max_n;
     b->chunk_rows = max_n < LOGIT_ROWS ? max_n : LOGIT_ROWS;
+    /* Attention heads call BLAS. When OpenBLAS runs its own threads, heads go
+     * one after the other with each GEMM threaded by OpenBLAS: calling it from
+     * several threads at once made them queue for its one thread pool (a third
+     * of the CPU time spent spinning, 2x slower overall on SmolLM2 shapes).
+     * With a single-threaded OpenBLAS the heads are spread over all cores. */
+    b->attn_threads = openblas_get_num_threads() > 1 ? 1 : 0;
     size_t n = (size_t)max_n, d = c->dim, h = c->hidden_dim;
     size_t qd = (size_t)c->n_heads * c->head_dim, kd = (size_t)c->n_kv_heads * c->head_dim;
     b->dres = fzalloc(n * d);
@@ -229,8 +237,8 @@ static int block_bwd(tf_bwd *b, tf_ctx *t, const tf_weights *w, int l, int n, in
     zero(b->dq, nq);
     zero(b->dk, nk);
     zero(b->dv, nk);
-    if ((rc = tf_bwd_attention(A->q, A->k, A->v, A->att, b->dao, n, H, KV, hd, 0, b->dq, b->dk,
-                               b->dv)))
+    if ((rc = tf_bwd_attention(A->q, A->k, A->v, A->att, b->dao, n, H, KV, hd, b->attn_threads,
+                               b->dq, b->dk, b->dv)))
         return rc;
     /* q = rope(qk_norm(q_raw)) */
     tf_bwd_rope(b->dq, n, H, hd, 0, c->rope_theta, c->rope_style);

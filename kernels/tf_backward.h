@@ -100,7 +100,11 @@ double tf_bwd_cross_entropy(const float *logits, const int *targets, int n, int 
  * Contexts made with TF_KEEP_ACTS are used as saved (softmax included); with
  * the shared scratch (which holds the last block after tf_forward) every other
  * block is recomputed by tf_block from its saved input before its backward:
- * about one extra forward, far less memory. */
+ * about one extra forward, far less memory.
+ * Threads: GEMMs run on OpenBLAS's threads; attention heads are spread over
+ * all cores only when OpenBLAS is single-threaded (nested BLAS calls from
+ * several threads queue for its one pool); cross-entropy rows on all cores.
+ * Results are bitwise reproducible for a given OpenBLAS thread count. */
 
 typedef struct tf_layer_grads {
     float *attn_norm, *ffn_norm; /* [dim] */

@@ -2,9 +2,13 @@
 #include "kernels/tf_internal.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "kernels/gemm.h"
+
+#define TF_NLL_MAX_THREADS 8
+#define TF_NLL_MIN_PER_THREAD (1u << 17) /* logits per thread below which one thread does all */
 
 int tf_embed(tf_ctx *t, const tf_weights *w, const int *tokens, int n)
 {
@@ -118,41 +122,73 @@ void tf_logits(tf_ctx *t, const tf_weights *w, int r0, int nr, float *out)
     gemm_linear(nr, t->c.vocab_size, d, t->xf + (size_t)r0 * d, w->lm_head, 0.0f, out);
 }
 
+/* -log softmax(z)[target] for one row of V logits: stable log-sum-exp, expf
+ * of z - max <= 0 (exact enough in float), sum and log in double. */
+static double row_nll(const float *z, int V, int target)
+{
+    float mx = z[0];
+    for (int k = 1; k < V; k++)
+        mx = z[k] > mx ? z[k] : mx;
+    double s0 = 0.0, s1 = 0.0;
+    int k = 0;
+    for (; k + 1 < V; k += 2) {
+        s0 += expf(z[k] - mx);
+        s1 += expf(z[k + 1] - mx);
+    }
+    for (; k < V; k++)
+        s0 += expf(z[k] - mx);
+    return (double)mx + log(s0 + s1) - (double)z[target];
+}
+
+typedef struct nll_job {
+    const float *chunk;
+    const int *targets; /* of the chunk's first row */
+    double *out;        /* per row of the chunk */
+    int nr, V, first, step;
+} nll_job;
+
+static void *nll_run(void *arg)
+{
+    nll_job *j = arg;
+    for (int r = j->first; r < j->nr; r += j->step)
+        j->out[r] = j->targets[r] < 0 ? 0.0 : row_nll(j->chunk + (size_t)r * j->V, j->V, j->targets[r]);
+    return NULL;
+}
+
 double tf_nll(tf_ctx *t, const tf_weights *w, const int *targets, double *per_token)
 {
     int V = t->c.vocab_size;
-    double total = 0.0;
     for (int i = 0; i < t->n; i++)
         if (targets[i] >= V)
             return -1.0;
+    double rows[TF_NLL_MAX_CHUNK];
+    double total = 0.0;
+    int nt = t->nthreads < TF_NLL_MAX_THREADS ? t->nthreads : TF_NLL_MAX_THREADS;
     for (int r0 = 0; r0 < t->n; r0 += t->chunk_rows) {
         int nr = t->n - r0 < t->chunk_rows ? t->n - r0 : t->chunk_rows;
         tf_logits(t, w, r0, nr, t->chunk);
-        for (int r = 0; r < nr; r++) {
-            int i = r0 + r;
-            if (targets[i] < 0) {
-                if (per_token)
-                    per_token[i] = 0.0;
-                continue;
-            }
-            const float *z = t->chunk + (size_t)r * V;
-            float mx = z[0];
-            for (int k = 1; k < V; k++)
-                if (z[k] > mx)
-                    mx = z[k];
-            /* z - mx <= 0 is exact enough in float; expf is ~1 ulp; sum in double */
-            double s0 = 0.0, s1 = 0.0;
-            int k = 0;
-            for (; k + 1 < V; k += 2) {
-                s0 += expf(z[k] - mx);
-                s1 += expf(z[k + 1] - mx);
-            }
-            for (; k < V; k++)
-                s0 += expf(z[k] - mx);
-            double nll = (double)mx + log(s0 + s1) - (double)z[targets[i]];
+        /* rows are independent: threads only change who computes them */
+        nll_job jobs[TF_NLL_MAX_THREADS];
+        pthread_t th[TF_NLL_MAX_THREADS];
+        int started[TF_NLL_MAX_THREADS] = {0};
+        int use = nt < nr ? nt : nr;
+        if ((size_t)nr * (size_t)V < TF_NLL_MIN_PER_THREAD * 2) /* not worth a thread */
+            use = 1;
+        for (int i = 0; i < use; i++)
+            jobs[i] = (nll_job){t->chunk, targets + r0, rows, nr, V, i, use};
+        for (int i = 1; i < use; i++)
+            started[i] = pthread_create(&th[i], NULL, nll_run, &jobs[i]) == 0;
+        nll_run(&jobs[0]);
+        for (int i = 1; i < use; i++) {
+            if (started[i])
+                pthread_join(th[i], NULL);
+            else
+                nll_run(&jobs[i]);
+        }
+        for (int r = 0; r < nr; r++) { /* summed in row order: deterministic */
             if (per_token)
-                per_token[i] = nll;
-            total += nll;
+                per_token[r0 + r] = rows[r];
+            total += rows[r];
         }
     }
     return total;

@@ -4,6 +4,8 @@
 
 #include "kernels/tf.h"
 
+#define TF_NLL_MAX_CHUNK 128 /* upper bound of chunk_rows */
+
 struct tf_ctx {
     tf_config c;
     int max_n;

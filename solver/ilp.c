@@ -110,6 +110,129 @@ static int lp_round(const ilp_units *u, int *pick, double *bound, double *lambda
     return 0;
 }
 
+typedef struct move {
+    double dw, dc;
+    int unit, item;
+} move;
+
+static int move_cmp(const void *a, const void *b)
+{
+    const move *x = a, *y = b;  /* by freed bits (-dw) ascending */
+    if (x->dw != y->dw)
+        return x->dw > y->dw ? -1 : 1;
+    return x->unit < y->unit ? -1 : x->unit > y->unit;
+}
+
+/* Improve a feasible pick by single moves and pairs (one unit wider, another
+ * narrower to pay for it), best improvement first, until none helps. */
+static int local_search(const ilp_units *u, int *pick, double *cost_io)
+{
+    int n_items = 0;
+    for (int i = 0; i < u->n_units; i++)
+        n_items += u->units[i].n_front;
+    move *down = malloc((size_t)n_items * sizeof *down);
+    double *suf1 = malloc((size_t)(n_items + 1) * sizeof *suf1);
+    double *suf2 = malloc((size_t)(n_items + 1) * sizeof *suf2);
+    int *suf1_at = malloc((size_t)(n_items + 1) * sizeof *suf1_at);
+    int *suf2_at = malloc((size_t)(n_items + 1) * sizeof *suf2_at);
+    if (!down || !suf1 || !suf2 || !suf1_at || !suf2_at) {
+        free(down);
+        free(suf1);
+        free(suf2);
+        free(suf1_at);
+        free(suf2_at);
+        return ERR_NOMEM;
+    }
+    double w = 0, cost = 0;
+    for (int i = 0; i < u->n_units; i++) {
+        w += u->items[u->units[i].item0 + pick[i]].w;
+        cost += u->items[u->units[i].item0 + pick[i]].c;
+    }
+    double eps = 1e-13 * (fabs(cost) + 1e-300);
+    for (int iter = 0; iter < 4 * u->n_units + 16; iter++) {
+        double room = u->cap - w;
+        /* collect narrower moves, sorted by freed bits */
+        int nd = 0;
+        double best = -eps;
+        int ba = -1, bj = -1, bb = -1, bk = -1;
+        for (int i = 0; i < u->n_units; i++) {
+            const ilp_unit *un = &u->units[i];
+            const ilp_item *it = u->items + un->item0, *cur = it + pick[i];
+            for (int j = 0; j < un->n_front; j++) {
+                double dw = it[j].w - cur->w, dc = it[j].c - cur->c;
+                if (dw < 0)
+                    down[nd++] = (move){dw, dc, i, j};
+                else if (dw > 0 && dw <= room && dc < best) {
+                    best = dc;
+                    ba = i, bj = j, bb = -1;
+                }
+            }
+        }
+        qsort(down, (size_t)nd, sizeof *down, move_cmp);
+        /* suffix minima of dc over down[k..], best and best of another unit */
+        suf1[nd] = suf2[nd] = INFINITY;
+        suf1_at[nd] = suf2_at[nd] = -1;
+        for (int k = nd - 1; k >= 0; k--) {
+            suf1[k] = suf1[k + 1], suf1_at[k] = suf1_at[k + 1];
+            suf2[k] = suf2[k + 1], suf2_at[k] = suf2_at[k + 1];
+            double dc = down[k].dc;
+            if (dc < suf1[k]) {
+                if (suf1_at[k] >= 0 && down[suf1_at[k]].unit != down[k].unit)
+                    suf2[k] = suf1[k], suf2_at[k] = suf1_at[k];
+                suf1[k] = dc, suf1_at[k] = k;
+            } else if (dc < suf2[k] && down[k].unit != down[suf1_at[k]].unit) {
+                suf2[k] = dc, suf2_at[k] = k;
+            }
+        }
+        for (int i = 0; i < u->n_units; i++) {
+            const ilp_unit *un = &u->units[i];
+            const ilp_item *it = u->items + un->item0, *cur = it + pick[i];
+            for (int j = pick[i] + 1; j < un->n_front; j++) {
+                double dw = it[j].w - cur->w, dc = it[j].c - cur->c;
+                double need = dw - room;  /* bits another unit must free */
+                if (need <= 0 || dc >= best)
+                    continue;
+                int lo = 0, hi = nd;  /* first k with -dw >= need */
+                while (lo < hi) {
+                    int mid = (lo + hi) / 2;
+                    if (-down[mid].dw >= need)
+                        hi = mid;
+                    else
+                        lo = mid + 1;
+                }
+                if (lo >= nd)
+                    continue;
+                int k = suf1_at[lo] >= 0 && down[suf1_at[lo]].unit != i ? suf1_at[lo] : suf2_at[lo];
+                if (k < 0 || down[k].unit == i)
+                    continue;
+                if (dc + down[k].dc < best) {
+                    best = dc + down[k].dc;
+                    ba = i, bj = j, bb = down[k].unit, bk = down[k].item;
+                }
+            }
+        }
+        if (ba < 0)
+            break;
+        const ilp_item *ia = u->items + u->units[ba].item0;
+        w += ia[bj].w - ia[pick[ba]].w;
+        cost += ia[bj].c - ia[pick[ba]].c;
+        pick[ba] = bj;
+        if (bb >= 0) {
+            const ilp_item *ib = u->items + u->units[bb].item0;
+            w += ib[bk].w - ib[pick[bb]].w;
+            cost += ib[bk].c - ib[pick[bb]].c;
+            pick[bb] = bk;
+        }
+    }
+    free(down);
+    free(suf1);
+    free(suf2);
+    free(suf1_at);
+    free(suf2_at);
+    *cost_io = cost;
+    return 0;
+}
+
 /* Reduced-cost fixing: for a price lambda >= 0 on the capacity,
  *   L = sum_u min_j (c_j + lambda w_j) - lambda cap
  * bounds every feasible objective from below, and forcing item j of unit u
@@ -155,6 +278,110 @@ static int dbg_open(int open, double inc, double bound)
         fprintf(stderr, "open %d inc %.9g bound %.9g relgap %.3g\n", open, inc, bound, (inc - bound) / fabs(inc));
     return open;
 }
+/* A better incumbent from a DP over the units reduce() left open, with their
+ * extra bits rounded up to a grid of DP_CELLS cells over the free room: every
+ * DP answer is feasible, and near-optimal when the room is well resolved. */
+#define DP_CELLS 2048
+static int dp_improve(const ilp_units *u, const unsigned char *keep, int *pick, double *inc)
+{
+    int nu = u->n_units, n_open = 0;
+    double base_w = 0, base_c = 0;
+    for (int i = 0; i < nu; i++) {
+        const ilp_unit *un = &u->units[i];
+        const ilp_item *it = u->items + un->item0;
+        int kept = 0;
+        double wmin = INFINITY;
+        for (int j = 0; j < un->n_front; j++)
+            if (keep[un->item0 + j]) {
+                kept++;
+                wmin = fmin(wmin, it[j].w);
+            }
+        if (kept > 1) {
+            n_open++;
+            base_w += wmin;
+        } else {
+            base_w += it[pick[i]].w;
+            base_c += it[pick[i]].c;
+        }
+    }
+    double room = u->cap - base_w;
+    if (n_open == 0 || !(room > 0))
+        return 0;
+    double g = room / DP_CELLS;
+    int *open = malloc((size_t)n_open * sizeof *open);
+    double *dp = malloc((DP_CELLS + 1) * sizeof *dp), *nx = malloc((DP_CELLS + 1) * sizeof *nx);
+    short *from = malloc((size_t)n_open * (DP_CELLS + 1) * sizeof *from);
+    if (!open || !dp || !nx || !from) {
+        free(open);
+        free(dp);
+        free(nx);
+        free(from);
+        return ERR_NOMEM;
+    }
+    int k = 0;
+    for (int i = 0; i < nu; i++) {
+        const ilp_unit *un = &u->units[i];
+        int kept = 0;
+        for (int j = 0; j < un->n_front; j++)
+            kept += keep[un->item0 + j];
+        if (kept > 1)
+            open[k++] = i;
+    }
+    for (int c = 0; c <= DP_CELLS; c++)
+        dp[c] = 0;
+    for (k = 0; k < n_open; k++) {
+        const ilp_unit *un = &u->units[open[k]];
+        const ilp_item *it = u->items + un->item0;
+        short *fr = from + (size_t)k * (DP_CELLS + 1);
+        double wmin = INFINITY;
+        for (int j = 0; j < un->n_front; j++)
+            if (keep[un->item0 + j])
+                wmin = fmin(wmin, it[j].w);
+        for (int c = 0; c <= DP_CELLS; c++) {
+            nx[c] = INFINITY;
+            fr[c] = -1;
+        }
+        for (int j = 0; j < un->n_front; j++) {
+            if (!keep[un->item0 + j])
+                continue;
+            double cells = ceil((it[j].w - wmin) / g);
+            if (cells > DP_CELLS)
+                continue;
+            int d = (int)cells;
+            for (int c = d; c <= DP_CELLS; c++)
+                if (dp[c - d] + it[j].c < nx[c]) {
+                    nx[c] = dp[c - d] + it[j].c;
+                    fr[c] = (short)j;
+                }
+        }
+        double *t = dp;
+        dp = nx;
+        nx = t;
+    }
+    /* dp[c] is the best cost using at most c cells (dp starts at 0 everywhere) */
+    int c = DP_CELLS;
+    double best = base_c + dp[c];
+    if (best < *inc) {
+        for (k = n_open - 1; k >= 0; k--) {
+            const ilp_unit *un = &u->units[open[k]];
+            const ilp_item *it = u->items + un->item0;
+            double wmin = INFINITY;
+            for (int j = 0; j < un->n_front; j++)
+                if (keep[un->item0 + j])
+                    wmin = fmin(wmin, it[j].w);
+            int j = from[(size_t)k * (DP_CELLS + 1) + c];
+            pick[open[k]] = j;
+            c -= (int)ceil((it[j].w - wmin) / g);
+        }
+        *inc = best;
+    }
+    free(open);
+    free(dp);
+    free(nx);
+    free(from);
+    return 0;
+}
+
 /* ---- GLPK ---- */
 
 static int glpk_silent(void *info, const char *s)
@@ -162,6 +389,22 @@ static int glpk_silent(void *info, const char *s)
     (void)info;
     (void)s;
     return 1;  /* non-zero: GLPK prints nothing */
+}
+
+typedef struct heur_state {
+    const double *x;   /* [1..ncols] the incumbent, 0/1 */
+    int posted;
+} heur_state;
+
+/* Hand our incumbent to GLPK once, so branch and bound prunes against it
+ * from the start. */
+static void glpk_cb(glp_tree *t, void *info)
+{
+    heur_state *h = info;
+    if (glp_ios_reason(t) == GLP_IHEUR && !h->posted) {
+        h->posted = 1;
+        glp_ios_heur_sol(t, h->x);
+    }
 }
 
 /* Solve the reduced problem with GLPK; on success pick[] holds the MIP answer.
@@ -191,11 +434,13 @@ static int glpk_solve(const ilp_units *u, const unsigned char *keep, const int *
     int *ia = malloc((size_t)(nz + 1) * sizeof *ia), *ja = malloc((size_t)(nz + 1) * sizeof *ja);
     double *ar = malloc((size_t)(nz + 1) * sizeof *ar);
     int *col_item = malloc((size_t)(ncols + 1) * sizeof *col_item);
-    if (!ia || !ja || !ar || !col_item) {
+    double *x0 = malloc((size_t)(ncols + 1) * sizeof *x0);
+    if (!ia || !ja || !ar || !col_item || !x0) {
         free(ia);
         free(ja);
         free(ar);
         free(col_item);
+        free(x0);
         return -2;
     }
     glp_prob *lp = glp_create_prob();
@@ -224,6 +469,7 @@ static int glpk_solve(const ilp_units *u, const unsigned char *keep, const int *
                 continue;
             col++;
             col_item[col] = un->item0 + j;
+            x0[col] = j == inc_pick[i];
             glp_set_col_kind(lp, col, GLP_BV);
             glp_set_obj_coef(lp, col, it[j].c - cmin);
             at++;
@@ -243,15 +489,30 @@ static int glpk_solve(const ilp_units *u, const unsigned char *keep, const int *
         memcpy(pick, inc_pick, (size_t)nu * sizeof *pick);
         out = 1;
     } else {
+        glp_smcp sp;
+        glp_init_smcp(&sp);
+        sp.msg_lev = GLP_MSG_OFF;
+        if (time_limit_s > 0)
+            sp.tm_lim = time_limit_s * 1000 < 1 ? 1
+                        : (time_limit_s * 1000 > 2e9 ? 2000000000 : (int)(time_limit_s * 1000));
+        int lp_ret = glp_simplex(lp, &sp);
         glp_iocp parm;
         glp_init_iocp(&parm);
         parm.msg_lev = GLP_MSG_OFF;
-        parm.presolve = GLP_ON;
+        parm.presolve = GLP_OFF;
+        heur_state hs = {x0, 0};
+        parm.cb_func = glpk_cb;
+        parm.cb_info = &hs;
         parm.tol_int = 1e-9;
+        if (getenv("ILP_COV")) parm.cov_cuts = GLP_ON;
+        if (getenv("ILP_MIR")) parm.mir_cuts = GLP_ON;
+        if (getenv("ILP_GMI")) parm.gmi_cuts = GLP_ON;
+        if (getenv("ILP_BR")) parm.br_tech = atoi(getenv("ILP_BR"));
+        if (getenv("ILP_BT")) parm.bt_tech = atoi(getenv("ILP_BT"));
         if (time_limit_s > 0)
             parm.tm_lim = time_limit_s * 1000 < 1 ? 1
                           : (time_limit_s * 1000 > 2e9 ? 2000000000 : (int)(time_limit_s * 1000));
-        int ret = glp_intopt(lp, &parm);
+        int ret = lp_ret == 0 && glp_get_status(lp) == GLP_OPT ? glp_intopt(lp, &parm) : GLP_EFAIL;
         int status = glp_mip_status(lp);
         if ((ret == 0 || ret == GLP_ETMLIM) && (status == GLP_OPT || status == GLP_FEAS)) {
             out = status == GLP_OPT ? 1 : 0;
@@ -287,6 +548,7 @@ static int glpk_solve(const ilp_units *u, const unsigned char *keep, const int *
         }
     }
     free(col_item);
+    free(x0);
     glp_delete_prob(lp);
     return out;
 }
@@ -342,10 +604,13 @@ int ilp_solve(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e)
     if (ilp_units_fits(&u, w_best)) {
         r.optimal = 1;
         r.gap = 0;
-    } else if (lp_round(&u, pick, &bound, &lambda, &inc) != 0 ||
+    } else if (lp_round(&u, pick, &bound, &lambda, &inc) != 0 || local_search(&u, pick, &inc) != 0 ||
                !(keep = malloc((size_t)u.units[nu - 1].item0 + u.units[nu - 1].n_items))) {
         rc = err_set(e, ERR_NOMEM, "out of memory");
-    } else if (inc - bound <= 1e-12 * fmax(1, fabs(bound)) || dbg_open(reduce(&u, lambda, inc, pick, keep), inc, bound) == 0) {
+    } else if (inc - bound <= 1e-12 * fmax(1, fabs(bound)) ||
+               dbg_open(reduce(&u, lambda, inc, pick, keep), inc, bound) == 0 ||
+               dp_improve(&u, keep, pick, &inc) != 0 ||
+               dbg_open(reduce(&u, lambda, inc, pick, keep), inc, bound) == 0) {
         r.optimal = 1;
         r.gap = 0;
     } else {
@@ -371,6 +636,8 @@ int ilp_solve(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e)
             double w_mip, c_mip = st >= 0 ? pick_cost(&u, mip, &w_mip) : INFINITY;
             /* GLPK proves optimality up to its tolerances; the incumbent
              * may tie it up to rounding: keep whichever is cheaper. */
+            if (getenv("ILP_DEBUG"))
+                fprintf(stderr, "  mip %.9g (inc %.9g bound %.9g) st %d\n", c_mip, inc, bound, st);
             if (st >= 0 && c_mip <= inc)
                 memcpy(pick, mip, (size_t)nu * sizeof *pick);
             r.optimal = st == 1;

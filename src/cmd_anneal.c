@@ -1,9 +1,527 @@
-/* PLACEHOLDER: replaced by the real implementation of `mxalloc anneal`. */
+/* mxalloc anneal: differentiable format search (dMX or GAMMA) on a
+ * calibration text; writes the assignment config and GAMMA's score table. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kernels/mx.h"
+#include "solver/gamma.h"
+#include "solver/search.h"
+#include "src/cache.h"
+#include "src/cfg.h"
 #include "src/cmd.h"
+#include "src/eval.h"
+#include "src/model.h"
+#include "src/score.h"
+#include "src/tok.h"
+
+#define ANNEAL_CTX_CAP 256
+
+/* The one piece of process state a signal handler may touch. */
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: mxalloc anneal MODEL [--tokenizer FILE] --text CALIB --budget B\n"
+            "                      [--method dmx|gamma] [--loss kl|ce] [--steps N] [--lr X]\n"
+            "                      [--t0 X --tmin X] [--lambda X] [--rho X] [--seed N]\n"
+            "                      [--tokens N] [--ctx N] [--formats LIST] [--every K]\n"
+            "                      [--out CFG.json] [--scores-out FILE] [--json]\n\n"
+            "Differentiable search for one MX format per linear module at an average of B\n"
+            "bits per weight (scales included). Every module is a soft mixture of its\n"
+            "fake-quantized copies; only the mixture parameters are learned (Adam) on the\n"
+            "calibration windows, the weights stay frozen. The result never exceeds B.\n\n"
+            "  --method dmx      one annealed offset per module over the formats ordered by\n"
+            "                    bits (default); gamma: per-module preference logits with an\n"
+            "                    augmented Lagrangian on the expected bits\n"
+            "  --loss kl|ce      KL to the fp32 model's next-token distribution (default) or\n"
+            "                    cross-entropy on the text\n"
+            "  --steps N         optimisation steps, one window each (default 200)\n"
+            "  --lr X            Adam learning rate (default 0.1)\n"
+            "  --t0, --tmin X    temperature schedule, exponential (dmx 3 -> 0.05,\n"
+            "                    gamma 1 -> 0.3)\n"
+            "  --lambda X        dmx budget penalty lambda*(E[bits]-B)^2 (default 20)\n"
+            "  --rho X           gamma initial penalty (default 10)\n"
+            "  --seed N          window-order seed (default 1)\n"
+            "  --tokens N        calibration tokens at most (whole windows; default all)\n"
+            "  --ctx N           window length (default min(256, model context))\n"
+            "  --formats LIST    candidates, comma separated (default the six MX formats)\n"
+            "  --every K         a progress line every K steps (default steps/20)\n"
+            "  --out FILE        write the assignment config (JSON)\n"
+            "  --scores-out FILE write GAMMA's score table (for alloc/sweep/tui)\n"
+            "  --json            print the result as JSON on stdout\n"
+            "Ctrl-C stops the search early; the assignment reached is still written.\n");
+}
+
+static int parse_long(const char *s, long lo, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static char *read_text(const char *path, size_t *len, mx_error *e)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 1 << 16;
+            char *nb = realloc(buf, nc);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                err_set(e, ERR_NOMEM, "%s: out of memory", path);
+                return NULL;
+            }
+            buf = nb;
+            cap = nc;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        err_set(e, ERR_IO, "%s: read error", path);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+static tok *open_tokenizer(const model *m, const char *given, mx_error *e)
+{
+    char path[4200];
+    if (!given) {
+        snprintf(path, sizeof path, "%s/tokenizer.json", m->path);
+        return tok_load_hf(path, e);
+    }
+    size_t n = strlen(given);
+    if (n >= 5 && !strcmp(given + n - 5, ".json"))
+        return tok_load_hf(given, e);
+    return tok_load_llama2c(given, m->cfg.vocab_size, e);
+}
+
+/* One letter per format for the compact progress string. */
+static char format_letter(mx_format f)
+{
+    static const char letters[MX_NFORMATS] = {'F', 'B', '8', 'E', 'I', '5', '6', '4'};
+    return (unsigned)f < MX_NFORMATS ? letters[f] : '?';
+}
+
+typedef struct progress {
+    int every;
+    char *line; /* n_modules + 1 */
+    double t_start;
+} progress;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int on_event(void *user, const search_event *ev)
+{
+    progress *p = user;
+    if (ev->step % p->every == 0 || ev->step == ev->n_steps || interrupted) {
+        for (int m = 0; m < ev->n_modules; m++)
+            p->line[m] = format_letter(ev->formats[ev->argmax[m]]);
+        p->line[ev->n_modules] = 0;
+        if (ev->method == SEARCH_DMX)
+            fprintf(stderr, "step %4d/%d  T %.3f", ev->step, ev->n_steps, ev->temperature);
+        else
+            fprintf(stderr, "step %4d/%d  mu %+.3g rho %.3g", ev->step, ev->n_steps, ev->mu,
+                    ev->rho);
+        fprintf(stderr, "  task %.5f  reg %.2e  E[bits] %.3f  argmax %.3f  %s  (%.1fs)\n",
+                ev->task_loss, ev->reg, ev->exp_bits, ev->argmax_bits, p->line,
+                now_s() - p->t_start);
+    }
+    return interrupted != 0;
+}
+
+static int parse_formats(const char *list, search_data *d)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", list);
+    d->n_formats = 0;
+    for (char *save = NULL, *tokn = strtok_r(buf, ",", &save); tokn;
+         tokn = strtok_r(NULL, ",", &save)) {
+        mx_format f;
+        if (mx_format_parse(tokn, &f)) {
+            fprintf(stderr, "mxalloc anneal: --formats: unknown format '%s'\n", tokn);
+            return -1;
+        }
+        for (int i = 0; i < d->n_formats; i++)
+            if (d->formats[i] == f) {
+                fprintf(stderr, "mxalloc anneal: --formats: '%s' listed twice\n", tokn);
+                return -1;
+            }
+        if (d->n_formats == MX_NFORMATS)
+            return -1;
+        d->formats[d->n_formats++] = f;
+    }
+    if (d->n_formats == 0) {
+        fprintf(stderr, "mxalloc anneal: --formats: empty list\n");
+        return -1;
+    }
+    return 0;
+}
+
 int cmd_anneal(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "mxalloc anneal: not built yet\n");
-    return 1;
+    static const struct option opts[] = {
+        {"tokenizer", required_argument, NULL, 'k'}, {"text", required_argument, NULL, 'x'},
+        {"budget", required_argument, NULL, 'b'},    {"method", required_argument, NULL, 'M'},
+        {"loss", required_argument, NULL, 'L'},      {"steps", required_argument, NULL, 's'},
+        {"lr", required_argument, NULL, 'r'},        {"t0", required_argument, NULL, '0'},
+        {"tmin", required_argument, NULL, '1'},      {"lambda", required_argument, NULL, 'l'},
+        {"rho", required_argument, NULL, 'R'},       {"seed", required_argument, NULL, 'S'},
+        {"tokens", required_argument, NULL, 'n'},    {"ctx", required_argument, NULL, 'c'},
+        {"formats", required_argument, NULL, 'f'},   {"every", required_argument, NULL, 'e'},
+        {"out", required_argument, NULL, 'o'},       {"scores-out", required_argument, NULL, 'O'},
+        {"json", no_argument, NULL, 'j'},            {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *tok_path = NULL, *text_path = NULL, *out_path = NULL, *scores_path = NULL;
+    const char *method_s = "dmx", *loss_s = "kl", *formats_s = NULL;
+    double budget = NAN, lr = NAN, t0 = NAN, tmin = NAN, lambda = NAN, rho = NAN;
+    long steps = -1, seed = -1, tokens = 0, ctx = 0, every = 0;
+    int json = 0, ch;
+    optind = 0;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        const char *name = NULL;
+        int bad = 0;
+        switch (ch) {
+        case 'k': tok_path = optarg; break;
+        case 'x': text_path = optarg; break;
+        case 'M': method_s = optarg; break;
+        case 'L': loss_s = optarg; break;
+        case 'f': formats_s = optarg; break;
+        case 'o': out_path = optarg; break;
+        case 'O': scores_path = optarg; break;
+        case 'j': json = 1; break;
+        case 'h': usage(stdout); return 0;
+        case 'b': name = "--budget"; bad = parse_double(optarg, &budget) || budget <= 0; break;
+        case 'r': name = "--lr"; bad = parse_double(optarg, &lr) || lr <= 0; break;
+        case '0': name = "--t0"; bad = parse_double(optarg, &t0) || t0 <= 0; break;
+        case '1': name = "--tmin"; bad = parse_double(optarg, &tmin) || tmin <= 0; break;
+        case 'l': name = "--lambda"; bad = parse_double(optarg, &lambda) || lambda < 0; break;
+        case 'R': name = "--rho"; bad = parse_double(optarg, &rho) || rho <= 0; break;
+        case 's': name = "--steps"; bad = parse_long(optarg, 1, &steps) || steps > INT_MAX; break;
+        case 'S': name = "--seed"; bad = parse_long(optarg, 0, &seed); break;
+        case 'n': name = "--tokens"; bad = parse_long(optarg, 1, &tokens); break;
+        case 'c': name = "--ctx"; bad = parse_long(optarg, 1, &ctx) || ctx > INT_MAX; break;
+        case 'e': name = "--every"; bad = parse_long(optarg, 1, &every) || every > INT_MAX; break;
+        default:
+            fprintf(stderr, "mxalloc anneal: unknown option or missing value: '%s'\n",
+                    argv[optind - 1]);
+            usage(stderr);
+            return 2;
+        }
+        if (bad) {
+            fprintf(stderr, "mxalloc anneal: %s: bad value '%s'\n", name, optarg);
+            return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, optind >= argc ? "mxalloc anneal: missing MODEL\n"
+                                       : "mxalloc anneal: exactly one MODEL expected\n");
+        usage(stderr);
+        return 2;
+    }
+    if (!text_path || isnan(budget)) {
+        fprintf(stderr, "mxalloc anneal: --text FILE and --budget B are required\n");
+        usage(stderr);
+        return 2;
+    }
+    search_method method;
+    search_loss loss;
+    if (search_method_parse(method_s, &method)) {
+        fprintf(stderr, "mxalloc anneal: --method: '%s' is not dmx or gamma\n", method_s);
+        return 2;
+    }
+    if (search_loss_parse(loss_s, &loss)) {
+        fprintf(stderr, "mxalloc anneal: --loss: '%s' is not kl or ce\n", loss_s);
+        return 2;
+    }
+    if (scores_path && method != SEARCH_GAMMA) {
+        fprintf(stderr, "mxalloc anneal: --scores-out needs --method gamma\n");
+        return 2;
+    }
+    search_opts so;
+    search_opts_init(&so, method);
+    so.loss = loss;
+    if (steps > 0)
+        so.steps = (int)steps;
+    if (!isnan(lr))
+        so.lr = lr;
+    if (!isnan(t0))
+        so.t0 = t0;
+    if (!isnan(tmin))
+        so.tmin = tmin;
+    if (!isnan(lambda))
+        so.lambda = lambda;
+    if (!isnan(rho))
+        so.rho = rho;
+    if (seed >= 0)
+        so.seed = (uint64_t)seed;
+    if (so.tmin > so.t0) {
+        fprintf(stderr, "mxalloc anneal: --tmin %g exceeds --t0 %g\n", so.tmin, so.t0);
+        return 2;
+    }
+    search_data d;
+    memset(&d, 0, sizeof d);
+    if (formats_s) {
+        if (parse_formats(formats_s, &d))
+            return 1;
+    } else {
+        /* Ties in bits: the usually more accurate format for weights first,
+         * so a dMX offset meets it before its same-size sibling. */
+        const mx_format def[] = {MX_FP4_E2M1, MX_FP6_E2M3, MX_FP6_E3M2,
+                                 MX_INT8,     MX_FP8_E4M3, MX_FP8_E5M2};
+        d.n_formats = 6;
+        memcpy(d.formats, def, sizeof def);
+    }
+    d.budget = budget;
+
+    int rc = 1;
+    mx_error e = {0};
+    model m;
+    tok *tk = NULL;
+    char *text = NULL;
+    int *ids = NULL, *in = NULL, *tgt = NULL;
+    search_result r;
+    memset(&r, 0, sizeof r);
+    score_table st;
+    score_table_init(&st);
+    mx_cfg cfg;
+    cfg_init(&cfg);
+    progress pg = {0, NULL, now_s()};
+    struct sigaction sa, old_sa;
+    int have_sig = 0;
+
+    if (model_load(argv[optind], &m, &e)) {
+        fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
+        return 1;
+    }
+    if (!tok_path && m.file_kind != MODEL_FILE_HF) {
+        fprintf(stderr, "mxalloc anneal: --tokenizer FILE is required for %s models\n",
+                model_file_kind_name(m.file_kind));
+        model_free(&m);
+        return 2;
+    }
+    if (ctx == 0)
+        ctx = m.cfg.max_seq < ANNEAL_CTX_CAP ? m.cfg.max_seq : ANNEAL_CTX_CAP;
+    if (ctx > m.cfg.max_seq) {
+        fprintf(stderr, "mxalloc anneal: --ctx %ld exceeds the model's maximum context %d\n", ctx,
+                m.cfg.max_seq);
+        goto out;
+    }
+    if (!(tk = open_tokenizer(&m, tok_path, &e))) {
+        fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
+        goto out;
+    }
+    int bos = tok_bos(tk);
+    if (bos < 0)
+        bos = tok_eos(tk);
+    if (bos < 0) {
+        fprintf(stderr, "mxalloc anneal: the tokenizer has neither a BOS nor an EOS token\n");
+        goto out;
+    }
+    size_t len = 0;
+    if (!(text = read_text(text_path, &len, &e))) {
+        fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
+        goto out;
+    }
+    long n = len ? tok_encode(tk, text, len, &ids, &e) : 0;
+    if (n < 0) {
+        fprintf(stderr, "mxalloc anneal: %s: %s\n", text_path, e.msg);
+        goto out;
+    }
+    long skip = n > 0 && ids[0] == tok_bos(tk) ? 1 : 0;
+    long nw = eval_window_count(n - skip, (int)ctx, tokens);
+    if (nw == 0) {
+        fprintf(stderr, "mxalloc anneal: %s: %ld tokens, fewer than one window of %ld\n",
+                text_path, n - skip, ctx);
+        goto out;
+    }
+    in = malloc(sizeof *in * (size_t)nw * ctx);
+    tgt = malloc(sizeof *tgt * (size_t)nw * ctx);
+    pg.line = malloc((size_t)m.n_modules + 1);
+    if (!in || !tgt || !pg.line) {
+        fprintf(stderr, "mxalloc anneal: out of memory\n");
+        goto out;
+    }
+    for (long k = 0; k < nw; k++)
+        eval_window_tokens(ids + skip, k, (int)ctx, bos, in + k * ctx, tgt + k * ctx);
+    d.cfg = &m.cfg;
+    d.w = &m.weights;
+    d.in = in;
+    d.tgt = tgt;
+    d.n_windows = nw;
+    d.ctx = (int)ctx;
+    pg.every = every > 0 ? (int)every : (so.steps >= 20 ? so.steps / 20 : 1);
+    so.on_event = on_event;
+    so.user = &pg;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    interrupted = 0;
+    have_sig = sigaction(SIGINT, &sa, &old_sa) == 0;
+    fprintf(stderr, "anneal: %s, %s loss, budget %.3f bits, %d steps over %ld windows of %ld;"
+                    " letters:",
+            search_method_name(method), search_loss_name(loss), budget, so.steps, nw, ctx);
+    for (int k = 0; k < d.n_formats; k++)
+        fprintf(stderr, " %c=%s", format_letter(d.formats[k]), mx_format_name(d.formats[k]));
+    fprintf(stderr, "\n");
+    double t_start = now_s();
+    int src = search_run(&d, &so, &r, &e);
+    double secs = now_s() - t_start;
+    if (have_sig) {
+        sigaction(SIGINT, &old_sa, NULL);
+        have_sig = 0;
+    }
+    if (src) {
+        fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
+        goto out;
+    }
+    double nll = NAN, nll32 = NAN;
+    if (search_eval_assignment(&d, r.assign, so.threads, &nll, &e) ||
+        search_eval_assignment(&d, NULL, so.threads, &nll32, &e)) {
+        fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
+        goto out;
+    }
+
+    if (out_path) {
+        snprintf(cfg.model, sizeof cfg.model, "%.255s", m.path);
+        cfg.budget_bits = budget;
+        cfg.avg_bits = r.avg_bits;
+        for (int i = 0; i < m.n_modules; i++)
+            if (cfg_set_format(&cfg, m.modules[i].name, r.assign[i], &e)) {
+                fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
+                goto out;
+            }
+        if (cfg_save(out_path, &cfg, &e)) {
+            fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
+            goto out;
+        }
+    }
+    if (scores_path) {
+        if (gamma_export(&r, &m.cfg, &st, &e)) {
+            fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
+            goto out;
+        }
+        snprintf(st.model, sizeof st.model, "%.255s", m.path);
+        st.model_hash = m.content_hash;
+        st.calib_tokens = nw * ctx;
+        st.ctx = (int)ctx;
+        st.fp32_loss = nll32;
+        for (int i = 0; i < m.n_modules && i < st.n_modules; i++)
+            snprintf(st.modules[i].name, sizeof st.modules[i].name, "%s", m.modules[i].name);
+        score_key_input ki = {.model_hash = m.content_hash,
+                              .text_hash = score_hash_bytes(text, len),
+                              .tokens_hash = score_hash_bytes(in, sizeof *in * (size_t)nw * ctx),
+                              .calib_tokens = nw * ctx,
+                              .ctx = (int)ctx,
+                              .methods = st.methods,
+                              .n_formats = st.n_formats,
+                              .formats = st.formats};
+        char key[17];
+        score_key(&ki, key);
+        snprintf(st.key, sizeof st.key, "%s", key);
+        if (cache_write(scores_path, &st, &e)) {
+            fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
+            goto out;
+        }
+    }
+
+    if (json) {
+        printf("{\"method\": \"%s\", \"loss\": \"%s\", \"budget_bits\": %.9g, \"avg_bits\": %.9g,"
+               " \"exp_bits\": %.9g, \"steps\": %d, \"cancelled\": %s, \"repaired\": %s,"
+               " \"calib_nll\": %.9g, \"fp32_calib_nll\": %.9g, \"seconds\": %.3f,"
+               " \"formats\": {",
+               search_method_name(method), search_loss_name(loss), budget, r.avg_bits,
+               r.exp_bits, r.steps_done, r.cancelled ? "true" : "false",
+               r.repaired ? "true" : "false", nll, nll32, secs);
+        for (int i = 0; i < m.n_modules; i++)
+            printf("%s\"%s\": \"%s\"", i ? ", " : "", m.modules[i].name,
+                   mx_format_name(r.assign[i]));
+        printf("}}\n");
+    } else {
+        int count[MX_NFORMATS] = {0};
+        for (int i = 0; i < m.n_modules; i++)
+            count[r.assign[i]]++;
+        printf("method      %s (%s loss)%s\n", search_method_name(method),
+               search_loss_name(loss), r.cancelled ? ", stopped early" : "");
+        printf("steps       %d in %.1f s\n", r.steps_done, secs);
+        printf("avg bits    %.4f (budget %.4f; E[bits] at the end %.4f)%s\n", r.avg_bits, budget,
+               r.exp_bits, r.repaired ? ", repaired by the ILP" : "");
+        printf("calib nll   %.6f (fp32 %.6f, ppl %.4f vs %.4f)\n", nll, nll32, exp(nll),
+               exp(nll32));
+        printf("formats    ");
+        for (int k = 0; k < d.n_formats; k++)
+            if (count[d.formats[k]])
+                printf(" %s x%d", mx_format_name(d.formats[k]), count[d.formats[k]]);
+        printf("\n");
+        if (out_path)
+            printf("config      %s\n", out_path);
+        if (scores_path)
+            printf("scores      %s\n", scores_path);
+    }
+    rc = fflush(stdout) ? 1 : 0;
+out:
+    if (have_sig)
+        sigaction(SIGINT, &old_sa, NULL);
+    free(pg.line);
+    search_result_free(&r);
+    score_table_free(&st);
+    cfg_free(&cfg);
+    free(in);
+    free(tgt);
+    free(ids);
+    free(text);
+    tok_free(tk);
+    model_free(&m);
+    return rc;
 }

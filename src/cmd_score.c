@@ -28,7 +28,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: mxalloc score MODEL [--tokenizer FILE] --text CALIB [--tokens N] [--ctx N]\n"
             "                     [--formats LIST] [--method kl|fisher|both] [--fisher-chunk N]\n"
-            "                     [--mem-limit MIB] [--out FILE] [--force] [--json]\n\n"
+            "                     [--mem-limit MIB] [--threads N] [--out FILE] [--force] [--json]\n\n"
             "For every linear module and candidate format, the increase in mean calibration\n"
             "loss (nats/token) when that module alone is fake-quantized. The result is a\n"
             "score file, cached under a key of every input; its path is printed.\n\n"
@@ -42,6 +42,7 @@ static void usage(FILE *f)
             "  --method M        kl (measured, default), fisher (one pass), or both\n"
             "  --fisher-chunk N  targets per Fisher sample (default: the whole window)\n"
             "  --mem-limit MIB   memory for cached activations (default 1024)\n"
+            "  --threads N       kl: formats scored in parallel (default: one per core)\n"
             "  --out FILE        write (or reuse) this file instead of the cache\n"
             "  --force           recompute even when a valid cached file exists\n"
             "  --json            print the summary as JSON\n",
@@ -289,10 +290,11 @@ int cmd_score(int argc, char **argv)
         {"formats", required_argument, NULL, 'f'},   {"method", required_argument, NULL, 'm'},
         {"fisher-chunk", required_argument, NULL, 'k'},
         {"mem-limit", required_argument, NULL, 'M'}, {"out", required_argument, NULL, 'o'},
+        {"threads", required_argument, NULL, 'T'},
         {"force", no_argument, NULL, 'F'},           {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
     const char *tok_path = NULL, *text_path = NULL, *out_path = NULL;
-    long ctx = 0, max_tokens = SCORE_DEFAULT_TOKENS, chunk = 0, mem_mib = 0;
+    long ctx = 0, max_tokens = SCORE_DEFAULT_TOKENS, chunk = 0, mem_mib = 0, threads = 0;
     int json = 0, force = 0, ch;
     score_opts so;
     score_opts_init(&so);
@@ -326,6 +328,7 @@ int cmd_score(int argc, char **argv)
         case 'n':
         case 'c':
         case 'k':
+        case 'T':
         case 'M': {
             long v;
             if (parse_long(optarg, ch == 'c' ? 1 : 0, &v) || v > INT_MAX) {
@@ -333,7 +336,11 @@ int cmd_score(int argc, char **argv)
                         argv[optind - 1], optarg, ch == 'c' ? "positive" : "non-negative");
                 return 2;
             }
-            *(ch == 'n' ? &max_tokens : ch == 'c' ? &ctx : ch == 'k' ? &chunk : &mem_mib) = v;
+            *(ch == 'n'   ? &max_tokens
+              : ch == 'c' ? &ctx
+              : ch == 'k' ? &chunk
+              : ch == 'T' ? &threads
+                          : &mem_mib) = v;
             break;
         }
         default:
@@ -422,6 +429,7 @@ int cmd_score(int argc, char **argv)
     so.max_tokens = max_tokens;
     so.fisher_chunk = (int)chunk;
     so.mem_limit = mem_mib ? (size_t)mem_mib << 20 : 0;
+    so.threads = (int)threads;
 
     score_key_input ki = {.model_hash = m.content_hash,
                           .text_hash = score_hash_bytes(text, len),
@@ -467,20 +475,24 @@ int cmd_score(int argc, char **argv)
     interrupted = 0;
     sigaction(SIGINT, &sa, &old);
     int src = score_compute(&m, ids + skip, n - skip, &so, &t, &e);
-    sigaction(SIGINT, &old, NULL);
     if (ps.tty)
         fprintf(stderr, "\r%*s\r", 79, "");
     if (src == ERR_CANCELLED) {
+        sigaction(SIGINT, &old, NULL);
         fprintf(stderr, "mxalloc score: interrupted; no score file written\n");
         rc = 130;
         goto out;
     }
     if (src) {
+        sigaction(SIGINT, &old, NULL);
         fprintf(stderr, "mxalloc score: %s\n", e.msg);
         goto out;
     }
+    /* Still catching SIGINT: a Ctrl-C now cannot cut the atomic write short. */
     snprintf(t.key, sizeof t.key, "%s", key);
-    if (cache_write(path, &t, &e)) {
+    int wrc = cache_write(path, &t, &e);
+    sigaction(SIGINT, &old, NULL);
+    if (wrc) {
         fprintf(stderr, "mxalloc score: %s\n", e.msg);
         goto out;
     }

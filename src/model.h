@@ -41,7 +41,15 @@ typedef struct model {
 
 /* Open a model: a llama2.c checkpoint (legacy or version 1), a Hugging Face
  * directory (config.json + safetensors), or a .gguf file; the kind is detected
- * from the path. Returns 0 or a negative ERR_* code with e->msg naming the file. */
+ * from the path. Returns 0 or a negative ERR_* code with e->msg naming the file
+ * (one line). On failure *m holds nothing to free.
+ *
+ * All weights are converted to fp32 in one 64-byte-aligned arena owned by m
+ * (each tensor starts 64-byte aligned). q/k rows come in the order of
+ * m->cfg.rope_style: llama2.c files load TF_ROPE_INTERLEAVED as stored; HF and
+ * GGUF load TF_ROPE_HALF (GGUF llama's llama.cpp permutation is undone), so a
+ * model loads to identical weights from safetensors and GGUF. llama2.c files
+ * store no RoPE theta or norm eps: 10000 and 1e-5 are used. */
 int model_load(const char *path, model *m, mx_error *e);
 void model_free(model *m);
 

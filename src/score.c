@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "src/eval.h"
 
@@ -18,6 +19,14 @@ void score_opts_init(score_opts *o)
     o->n_formats = (int)(sizeof mx6 / sizeof mx6[0]);
     memcpy(o->formats, mx6, sizeof mx6);
     o->uniform = 1;
+}
+
+int score_threads(const score_opts *o)
+{
+    if (o->threads > 0)
+        return o->threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)(n < 64 ? n : 64) : 1;
 }
 
 int score_wanted(const score_run *r, int i) { return !r->o->only || r->o->only[i]; }
@@ -63,23 +72,23 @@ void score_ref_fill(score_run *r, tf_ctx *t, const tf_weights *w, float *logits,
     }
 }
 
-void score_window_stats(score_run *r, tf_ctx *t, const tf_weights *w, const int *tgt,
-                        const score_ref *ref, double *nll, double *kl)
+void score_window_stats(tf_ctx *t, const tf_weights *w, const int *tgt, const score_ref *ref,
+                        float *bufq, float *bufp, double *nll, double *kl)
 {
-    int n = tf_ctx_n(t), V = r->m->cfg.vocab_size;
+    int n = tf_ctx_n(t), V = tf_ctx_config(t)->vocab_size;
     double s_nll = 0.0, s_kl = 0.0;
     for (int r0 = 0; r0 < n; r0 += SCORE_LOGIT_ROWS) {
         int nr = n - r0 < SCORE_LOGIT_ROWS ? n - r0 : SCORE_LOGIT_ROWS;
-        tf_logits(t, w, r0, nr, r->bufq);
+        tf_logits(t, w, r0, nr, bufq);
         const float *P = NULL;
         if (ref && ref->logits) {
             P = ref->logits + (size_t)r0 * V;
         } else if (ref) {
-            tf_logits(ref->ctx, ref->w, r0, nr, r->bufp);
-            P = r->bufp;
+            tf_logits(ref->ctx, ref->w, r0, nr, bufp);
+            P = bufp;
         }
         for (int i = 0; i < nr; i++) {
-            const float *y = r->bufq + (size_t)i * V;
+            const float *y = bufq + (size_t)i * V;
             double lq = row_lse(y, V);
             if (tgt[r0 + i] >= 0)
                 s_nll += lq - y[tgt[r0 + i]];
@@ -130,7 +139,7 @@ static int run_uniform(score_run *r)
         for (long k = 0; k < r->nw && !rc; k++) {
             tf_forward(t, w, r->in + k * n, n, 0);
             double s;
-            score_window_stats(r, t, w, r->tgt + k * n, NULL, &s, NULL);
+            score_window_stats(t, w, r->tgt + k * n, NULL, r->bufq, r->bufp, &s, NULL);
             sum += s;
             rc = score_tick(r, score_fwd_units(&m->cfg, 0), n);
         }

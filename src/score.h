@@ -64,6 +64,8 @@ typedef struct score_opts {
     int uniform;               /* also measure the uniform-format losses */
     size_t mem_limit;          /* bytes for cached activations; 0 = SCORE_DEFAULT_MEM */
     const unsigned char *only; /* [n_modules]: score only where non-zero; NULL = all */
+    int threads;               /* kl: formats scored in parallel; 0 = one per core.
+                                * The results do not depend on it. */
     score_progress_fn progress;
     void *user;
 } score_opts;

@@ -109,7 +109,7 @@ static int collect(const model *m, const int *in, const int *tgt, long nw, int n
         }
         if (r && !r->have_fp32) {
             double s;
-            score_window_stats(r, t, &m->weights, tk, NULL, &s, NULL);
+            score_window_stats(t, &m->weights, tk, NULL, r->bufq, r->bufp, &s, NULL);
             fp32 += s;
         }
         if (r && (rc = score_tick(r, f_units, n)))

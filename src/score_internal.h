@@ -34,9 +34,10 @@ typedef struct score_ref {
 } score_ref;
 
 /* After a forward on t with weights w: *nll = sum of the window's NLL
- * against tgt; with ref, *kl = sum over rows of KL(ref || this). */
-void score_window_stats(score_run *r, tf_ctx *t, const tf_weights *w, const int *tgt,
-                        const score_ref *ref, double *nll, double *kl);
+ * against tgt; with ref, *kl = sum over rows of KL(ref || this). bufq, bufp:
+ * [SCORE_LOGIT_ROWS][vocab] scratch (bufp used only to recompute ref logits). */
+void score_window_stats(tf_ctx *t, const tf_weights *w, const int *tgt, const score_ref *ref,
+                        float *bufq, float *bufp, double *nll, double *kl);
 /* Logits [n][V] of the last forward on t, and each row's log-sum-exp. */
 void score_ref_fill(score_run *r, tf_ctx *t, const tf_weights *w, float *logits, double *lse);
 
@@ -46,6 +47,8 @@ double score_fwd_units(const tf_config *c, int from);
  * ERR_CANCELLED (message set) when the callback asks to stop. */
 int score_tick(score_run *r, double units, long tokens);
 
+/* Worker threads for the kl pass: o->threads, or one per online core. */
+int score_threads(const score_opts *o);
 /* Module i is to be scored. */
 int score_wanted(const score_run *r, int i);
 

@@ -1,8 +1,12 @@
 /* The kl (direct) method: measured loss increase and KL divergence with one
  * module fake-quantized, restarting the forward at that module's block from
- * the cached fp32 block inputs. */
+ * the cached fp32 block inputs. The formats of one module are scored in
+ * parallel (one workspace per worker thread); every (module, format) sum runs
+ * over the windows in order on one thread, so results do not depend on the
+ * thread count. */
 #include "src/score_internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +56,138 @@ double score_kl_units(const score_run *r)
     return u;
 }
 
+/* What every worker needs to score the formats of one module on a group. */
+typedef struct kl_job {
+    const score_run *r;
+    int i, layer, kind, n, store;
+    long g0, gn;
+    const float *cache, *logits;
+    const double *lse;
+    size_t per_win, nd, maxlen;
+    const float *qbuf;
+    double *nll_q, *kl_q; /* [n_modules][MX_NFORMATS] */
+    pthread_mutex_t mu;
+    int next_fi;          /* next format index to take */
+    long passes;          /* window passes finished, all workers */
+    int cancel;
+} kl_job;
+
+typedef struct kl_worker {
+    kl_job *job;
+    tf_ctx *t, *tref;
+    tf_weights wq;
+    int have_wq;
+    float *bufq, *bufp;
+    pthread_t tid;
+    int main_thread;
+    long ticked; /* passes already reported (main thread) */
+    int rc;
+} kl_worker;
+
+static void worker_free(kl_worker *w)
+{
+    if (w->have_wq)
+        model_weights_free(&w->wq);
+    tf_ctx_free(w->t);
+    tf_ctx_free(w->tref);
+    free(w->bufq);
+    free(w->bufp);
+    memset(w, 0, sizeof *w);
+}
+
+static int worker_init(kl_worker *w, const score_run *r, int store)
+{
+    const tf_config *c = &r->m->cfg;
+    memset(w, 0, sizeof *w);
+    w->t = tf_ctx_create(c, r->ctx, 0);
+    w->tref = store ? NULL : tf_ctx_create(c, r->ctx, 0);
+    w->bufq = malloc(sizeof(float) * SCORE_LOGIT_ROWS * (size_t)c->vocab_size);
+    w->bufp = malloc(sizeof(float) * SCORE_LOGIT_ROWS * (size_t)c->vocab_size);
+    if (!w->t || (!store && !w->tref) || !w->bufq || !w->bufp ||
+        model_weights_copy(r->m, &w->wq, NULL)) {
+        worker_free(w);
+        return ERR_NOMEM;
+    }
+    w->have_wq = 1;
+    return 0;
+}
+
+/* Main thread only: report the passes finished since the last report. */
+static int report(kl_worker *w)
+{
+    kl_job *j = w->job;
+    pthread_mutex_lock(&j->mu);
+    long done = j->passes;
+    pthread_mutex_unlock(&j->mu);
+    score_run *r = (score_run *)j->r;
+    const tf_config *c = &r->m->cfg;
+    double units = score_fwd_units(c, j->layer) + (j->store ? 0.0 : score_fwd_units(c, c->n_layers));
+    int rc = score_tick(r, units * (double)(done - w->ticked), (long)(done - w->ticked) * j->n);
+    w->ticked = done;
+    if (rc) {
+        pthread_mutex_lock(&j->mu);
+        j->cancel = 1;
+        pthread_mutex_unlock(&j->mu);
+    }
+    return rc;
+}
+
+static void *worker_run(void *arg)
+{
+    kl_worker *w = arg;
+    kl_job *j = w->job;
+    const score_run *r = j->r;
+    const model *m = r->m;
+    const score_opts *o = r->o;
+    int n = j->n, L = m->cfg.n_layers, V = m->cfg.vocab_size;
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        int fi = j->cancel ? o->n_formats : j->next_fi++;
+        pthread_mutex_unlock(&j->mu);
+        if (fi >= o->n_formats)
+            break;
+        mx_format f = o->formats[fi];
+        if (f == MX_FP32)
+            continue;
+        w->wq.layers[j->layer].lin[j->kind] = j->qbuf + fi * j->maxlen;
+        double nll = 0.0, kl = 0.0;
+        for (long k = 0; k < j->gn; k++) {
+            const float *saved = j->cache + k * j->per_win;
+            memcpy(tf_block_input(w->t, j->layer), saved + j->layer * j->nd,
+                   sizeof(float) * j->nd);
+            tf_forward(w->t, &w->wq, NULL, n, j->layer);
+            score_ref ref = {0};
+            if (j->store) {
+                ref.logits = j->logits + (size_t)k * n * V;
+                ref.lse = j->lse + k * n;
+            } else {
+                memcpy(tf_block_input(w->tref, L), saved + L * j->nd, sizeof(float) * j->nd);
+                tf_forward(w->tref, &m->weights, NULL, n, L);
+                ref.ctx = w->tref;
+                ref.w = &m->weights;
+            }
+            double s, d;
+            score_window_stats(w->t, &w->wq, r->tgt + (j->g0 + k) * n, &ref, w->bufq, w->bufp,
+                               &s, &d);
+            nll += s;
+            kl += d;
+            pthread_mutex_lock(&j->mu);
+            j->passes++;
+            int cancel = j->cancel;
+            pthread_mutex_unlock(&j->mu);
+            if (w->main_thread && report(w))
+                cancel = 1;
+            if (cancel)
+                break;
+        }
+        w->wq.layers[j->layer].lin[j->kind] = m->weights.layers[j->layer].lin[j->kind];
+        /* each (module, format) cell belongs to exactly one worker */
+        j->nll_q[(size_t)j->i * MX_NFORMATS + f] += nll;
+        j->kl_q[(size_t)j->i * MX_NFORMATS + f] += kl;
+    }
+    return NULL;
+}
+
 int score_run_kl(score_run *r)
 {
     const model *m = r->m;
@@ -61,6 +197,9 @@ int score_run_kl(score_run *r)
     long G;
     int store;
     kl_plan(r, &G, &store);
+    int nt = score_threads(o), nq = n_quant_formats(o);
+    if (nt > nq)
+        nt = nq > 0 ? nq : 1;
 
     size_t maxlen = 0;
     for (int i = 0; i < m->n_modules; i++) {
@@ -75,17 +214,21 @@ int score_run_kl(score_run *r)
     float *qbuf = malloc(sizeof(float) * maxlen * (size_t)o->n_formats);
     double *nll_q = calloc((size_t)m->n_modules * MX_NFORMATS * 2, sizeof(double));
     double *kl_q = nll_q ? nll_q + (size_t)m->n_modules * MX_NFORMATS : NULL;
-    tf_ctx *t = tf_ctx_create(c, n, 0);
-    tf_ctx *tref = store ? NULL : tf_ctx_create(c, n, 0);
-    tf_weights wq = {0};
-    int have_wq = 0;
-    if (!cache || (store && (!logits || !lse)) || !qbuf || !nll_q || !t || (!store && !tref)) {
+    kl_worker *wk = calloc((size_t)nt, sizeof *wk);
+    int nwk = 0;
+    kl_job job;
+    memset(&job, 0, sizeof job);
+    pthread_mutex_init(&job.mu, NULL);
+    if (!cache || (store && (!logits || !lse)) || !qbuf || !nll_q || !wk) {
         rc = err_set(r->e, ERR_NOMEM, "out of memory for the kl pass (%ld windows cached)", G);
         goto out;
     }
-    if ((rc = model_weights_copy(m, &wq, r->e)))
-        goto out;
-    have_wq = 1;
+    for (; nwk < nt; nwk++)
+        if (worker_init(&wk[nwk], r, store)) {
+            rc = err_set(r->e, ERR_NOMEM, "out of memory for kl worker %d", nwk);
+            goto out;
+        }
+    tf_ctx *t = wk[0].t; /* the fp32 pass runs on worker 0's workspace */
 
     double fp32 = 0.0;
     for (long g0 = 0; g0 < r->nw; g0 += G) {
@@ -100,7 +243,7 @@ int score_run_kl(score_run *r)
             if (store)
                 score_ref_fill(r, t, &m->weights, logits + (size_t)k * n * V, lse + k * n);
             double s;
-            score_window_stats(r, t, &m->weights, tgt, NULL, &s, NULL);
+            score_window_stats(t, &m->weights, tgt, NULL, r->bufq, r->bufp, &s, NULL);
             fp32 += s;
             if ((rc = score_tick(r, score_fwd_units(c, 0), n)))
                 goto out;
@@ -110,44 +253,52 @@ int score_run_kl(score_run *r)
             if (!score_wanted(r, i))
                 continue;
             const model_module *mm = &m->modules[i];
-            int l = mm->layer, kind = mm->kind;
-            double units = score_fwd_units(c, l) + (store ? 0.0 : score_fwd_units(c, L));
             r->p.module = i;
             /* Each (module, format) weight is fake-quantized once per window group. */
             for (int fi = 0; fi < o->n_formats; fi++)
                 if (o->formats[fi] != MX_FP32)
                     mx_fake_quant(o->formats[fi], mm->w, qbuf + fi * maxlen, (size_t)mm->rows,
                                   (size_t)mm->cols);
-            for (int fi = 0; fi < o->n_formats; fi++) {
-                mx_format f = o->formats[fi];
-                if (f == MX_FP32)
-                    continue;
-                wq.layers[l].lin[kind] = qbuf + fi * maxlen;
-                for (long k = 0; k < gn; k++) {
-                    const float *saved = cache + k * per_win;
-                    memcpy(tf_block_input(t, l), saved + l * nd, sizeof(float) * nd);
-                    tf_forward(t, &wq, NULL, n, l);
-                    score_ref ref = {0};
-                    if (store) {
-                        ref.logits = logits + (size_t)k * n * V;
-                        ref.lse = lse + k * n;
-                    } else {
-                        memcpy(tf_block_input(tref, L), saved + L * nd, sizeof(float) * nd);
-                        tf_forward(tref, &m->weights, NULL, n, L);
-                        ref.ctx = tref;
-                        ref.w = &m->weights;
-                    }
-                    double s, kl;
-                    score_window_stats(r, t, &wq, r->tgt + (g0 + k) * n, &ref, &s, &kl);
-                    nll_q[(size_t)i * MX_NFORMATS + f] += s;
-                    kl_q[(size_t)i * MX_NFORMATS + f] += kl;
-                    if ((rc = score_tick(r, units, n))) {
-                        wq.layers[l].lin[kind] = m->weights.layers[l].lin[kind];
-                        goto out;
-                    }
-                }
-                wq.layers[l].lin[kind] = m->weights.layers[l].lin[kind];
+            job.r = r;
+            job.i = i;
+            job.layer = mm->layer;
+            job.kind = mm->kind;
+            job.n = n;
+            job.store = store;
+            job.g0 = g0;
+            job.gn = gn;
+            job.cache = cache;
+            job.logits = logits;
+            job.lse = lse;
+            job.per_win = per_win;
+            job.nd = nd;
+            job.maxlen = maxlen;
+            job.qbuf = qbuf;
+            job.nll_q = nll_q;
+            job.kl_q = kl_q;
+            job.next_fi = 0;
+            job.passes = 0;
+            job.cancel = 0;
+            int started = 1;
+            for (int w = 0; w < nwk; w++) {
+                wk[w].job = &job;
+                wk[w].main_thread = w == 0;
+                wk[w].ticked = 0;
             }
+            for (int w = 1; w < nwk; w++) {
+                if (pthread_create(&wk[w].tid, NULL, worker_run, &wk[w]))
+                    break; /* fewer helpers; the main thread takes the rest */
+                started++;
+            }
+            worker_run(&wk[0]);
+            for (int w = 1; w < started; w++)
+                pthread_join(wk[w].tid, NULL);
+            if (job.cancel) {
+                rc = err_set(r->e, ERR_CANCELLED, "cancelled");
+                goto out;
+            }
+            if ((rc = report(&wk[0])))
+                goto out;
         }
     }
     r->p.module = -1;
@@ -169,10 +320,10 @@ int score_run_kl(score_run *r)
         }
     }
 out:
-    if (have_wq)
-        model_weights_free(&wq);
-    tf_ctx_free(t);
-    tf_ctx_free(tref);
+    for (int w = 0; w < nwk; w++)
+        worker_free(&wk[w]);
+    free(wk);
+    pthread_mutex_destroy(&job.mu);
     free(cache);
     free(logits);
     free(lse);

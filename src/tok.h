@@ -9,8 +9,12 @@
 
 typedef struct tok tok;
 
-/* Load a tokenizer: a llama2.c tokenizer.bin (vocab_size from the model), or
- * a tokenizer.json. Returns NULL and fills e on error. */
+/* Load a tokenizer: a llama2.c tokenizer.bin (vocab_size from the model;
+ * <= 0 reads every token in the file; a larger file is read as a prefix, as
+ * llama2.c does), or a tokenizer.json (byte-level BPE: GPT-2, SmolLM2,
+ * Llama 3, Qwen2/3 layouts; see tok_hf.c for exactly what is accepted).
+ * Returns NULL and fills e with one line naming the file on error.
+ * A loaded tok is read-only: tok_encode may run from several threads at once. */
 tok *tok_load_llama2c(const char *path, int vocab_size, mx_error *e);
 tok *tok_load_hf(const char *path, mx_error *e);
 void tok_free(tok *t);
@@ -26,9 +30,14 @@ int tok_eos(const tok *t); /* -1 if unknown */
 int tok_set_special(tok *t, int bos, int eos);
 
 /* Encode `len` bytes of text as one string. For llama2.c this is token-for-token
- * llama2.c's encode(text, bos=1, eos=0) but O(n log n); for HF it is what the
- * `tokenizers` library gives (BOS prepended when the tokenizer's post-processor
- * adds one). *out is malloc'd; returns the count or a negative ERR_* code. */
+ * llama2.c's encode(text, bos=1, eos=0) but O(n log n) (like llama2.c's C
+ * string, the text ends at its first NUL byte); for HF it is what the
+ * `tokenizers` library gives with add_special_tokens (template tokens such as
+ * a BOS added when the post-processor adds them). Text that is not valid UTF-8
+ * is accepted: for HF each bad byte is a non-letter, non-digit character whose
+ * byte is BPE-encoded as is (the library itself only takes valid UTF-8).
+ * *out is malloc'd (also for 0 tokens); returns the count or a negative ERR_*
+ * code (then *out is NULL). */
 long tok_encode(const tok *t, const char *text, size_t len, int **out, mx_error *e);
 
 /* The text of one token (for display); never NULL ("" for an id out of range).

@@ -46,6 +46,7 @@ struct tok_hf {
     int n_steps;
     hf_added *added;
     int n_added;
+    uint8_t added_first[256]; /* 1 if some added token starts with this byte */
     int *prefix, n_prefix, *suffix, n_suffix;
     int byte_id[256]; /* id of each single-byte piece, -1 if absent */
 };
@@ -327,6 +328,7 @@ static int build_vocab(load_ctx *c, tok *t, json_t *vocab, json_t *added)
             a->lstrip = get_bool(x, "lstrip", 0);
             a->rstrip = get_bool(x, "rstrip", 0);
             a->single_word = get_bool(x, "single_word", 0);
+            h->added_first[(unsigned char)a->content[0]] = 1;
             if (a->id > max_id)
                 max_id = a->id;
         }
@@ -834,7 +836,7 @@ long tok_encode_hf(const tok *t, const char *text, size_t len, int **out, mx_err
     /* Split on added tokens, leftmost-longest, in the raw text. */
     size_t seg = 0;
     for (size_t i = 0; i < len && !rc;) {
-        int k = h->n_added ? added_at(h, text, len, i) : -1;
+        int k = h->added_first[(unsigned char)text[i]] ? added_at(h, text, len, i) : -1;
         if (k < 0) {
             i++;
             continue;

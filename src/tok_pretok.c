@@ -19,12 +19,7 @@ static int cls(uint32_t cp)
     return C_O;
 }
 
-/* Decoded code points of the piece being matched, with byte offsets. */
-typedef struct cps {
-    const unsigned char *s;
-    size_t n, i; /* byte length, current byte offset */
-} cps;
-
+/* The code point at byte *pos (advancing it), or ok = 0 at the end. */
 static uint32_t at(const unsigned char *s, size_t n, size_t *pos, int *ok)
 {
     if (*pos >= n) {

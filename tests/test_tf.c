@@ -177,6 +177,17 @@ static void test_ref_single_token(void **state)
     assert_true(logits_vs_ref(&c, 0, 1, 5, 0) < LOGIT_TOL);
 }
 
+static void test_ref_long_window(void **state)
+{
+    (void)state; /* several causal row blocks of the attention GEMMs, a partial last one */
+    tf_config c = cfg_base();
+    c.n_layers = 2;
+    c.max_seq = 512;
+    assert_true(logits_vs_ref(&c, 0, 290, 6, 0) < LOGIT_TOL);
+    c.rope_style = TF_ROPE_HALF;
+    assert_true(logits_vs_ref(&c, 1, 257, 7, TF_KEEP_ACTS) < LOGIT_TOL);
+}
+
 /* ---- structure: restarts, swaps, kept activations ------------------------ */
 
 static void full_logits(tf_ctx *t, const tf_weights *w, const int *tok, int n, int from,
@@ -286,10 +297,10 @@ static void test_kept_acts(void **state)
     c.head_dim = 10;
     tf_rand_model m;
     assert_int_equal(tf_rand_model_init(&m, &c, 0, 31), 0);
-    int n = 13, V = c.vocab_size;
-    int tok[13];
+    int n = 70, V = c.vocab_size; /* >= 64: the softmax runs threaded */
+    int tok[70];
     rand_tokens(tok, n, V, 32);
-    tf_ctx *keep = tf_ctx_create(&c, n, TF_KEEP_ACTS), *plain = tf_ctx_create(&c, 20, 0);
+    tf_ctx *keep = tf_ctx_create(&c, n, TF_KEEP_ACTS), *plain = tf_ctx_create(&c, 80, 0);
     assert_non_null(keep);
     assert_non_null(plain);
     float *a = malloc(sizeof(float) * n * V), *b = malloc(sizeof(float) * n * V);
@@ -298,8 +309,11 @@ static void test_kept_acts(void **state)
     assert_memory_equal(a, b, sizeof(float) * n * V); /* keeping acts changes nothing */
     full_logits(plain, &m.w, tok, n, 0, b);
     assert_memory_equal(a, b, sizeof(float) * n * V); /* repeatable */
+    double nll1 = tf_nll(plain, &m.w, tok, NULL);
     for (int nt = 1; nt <= 4; nt++) { /* any softmax thread count: the same bits */
         assert_int_equal(tf_ctx_set_threads(plain, nt), nt);
+        assert_int_equal(tf_forward(plain, &m.w, tok, n, 0), 0);
+        assert_true(tf_nll(plain, &m.w, tok, NULL) == nll1);
         assert_int_equal(tf_ctx_set_threads(keep, nt), nt);
         full_logits(plain, &m.w, tok, n, 0, b);
         assert_memory_equal(a, b, sizeof(float) * n * V);
@@ -340,6 +354,88 @@ static void test_kept_acts(void **state)
     tf_rand_model_free(&m);
 }
 
+static void test_nll_targets(void **state)
+{
+    (void)state;
+    tf_config c = cfg_base();
+    tf_rand_model m;
+    assert_int_equal(tf_rand_model_init(&m, &c, 1, 41), 0);
+    int n = 20, V = c.vocab_size, tok[20], tgt[20];
+    rand_tokens(tok, n, V, 42);
+    rand_tokens(tgt, n, V, 43);
+    tf_ctx *t = tf_ctx_create(&c, n, 0);
+    assert_non_null(t);
+    assert_int_equal(tf_forward(t, &m.w, tok, n, 0), 0);
+    double all[20], some[20];
+    double s_all = tf_nll(t, &m.w, tgt, all);
+    /* the NLL of row i from explicit logits, in double */
+    float *lg = malloc(sizeof(float) * n * V);
+    tf_logits(t, &m.w, 0, n, lg);
+    for (int i = 0; i < n; i++) {
+        double mx = -1e30, z = 0;
+        for (int k = 0; k < V; k++)
+            mx = fmax(mx, lg[i * V + k]);
+        for (int k = 0; k < V; k++)
+            z += exp(lg[i * V + k] - mx);
+        assert_true(fabs(mx + log(z) - lg[i * V + tgt[i]] - all[i]) < 1e-5);
+    }
+    /* logits of a sub-range equal the same rows of the full call */
+    float *part = malloc(sizeof(float) * 5 * V);
+    tf_logits(t, &m.w, 7, 5, part);
+    for (int i = 0; i < 5 * V; i++)
+        assert_true(fabs(part[i] - lg[7 * V + i]) <= 1e-6f * (1.0f + fabsf(lg[7 * V + i])));
+    /* skipped rows */
+    double want = 0;
+    for (int i = 0; i < n; i++) {
+        if (i % 3 == 0)
+            tgt[i] = -1;
+        else
+            want += all[i];
+    }
+    double s_some = tf_nll(t, &m.w, tgt, some);
+    assert_true(fabs(s_some - want) < 1e-9 * s_all);
+    for (int i = 0; i < n; i += 3)
+        assert_true(some[i] == 0.0);
+    tgt[4] = V;
+    assert_true(tf_nll(t, &m.w, tgt, NULL) == -1.0);
+    free(part);
+    free(lg);
+    tf_ctx_free(t);
+    tf_rand_model_free(&m);
+}
+
+/* Large enough that the softmax and the NLL really run on several threads. */
+static void test_threads_invariant(void **state)
+{
+    (void)state;
+    tf_config c = cfg_base();
+    c.n_layers = 1;
+    c.vocab_size = 3001;
+    c.max_seq = 128;
+    tf_rand_model m;
+    assert_int_equal(tf_rand_model_init(&m, &c, 1, 51), 0);
+    int n = 100, V = c.vocab_size, tok[100];
+    rand_tokens(tok, n, V, 52);
+    tf_ctx *t = tf_ctx_create(&c, n, 0);
+    assert_non_null(t);
+    float *a = malloc(sizeof(float) * n * V), *b = malloc(sizeof(float) * n * V);
+    double pa[100], pb[100];
+    tf_ctx_set_threads(t, 1);
+    full_logits(t, &m.w, tok, n, 0, a);
+    double na = tf_nll(t, &m.w, tok, pa);
+    for (int nt = 2; nt <= 4; nt++) {
+        assert_int_equal(tf_ctx_set_threads(t, nt), nt);
+        full_logits(t, &m.w, tok, n, 0, b);
+        assert_memory_equal(a, b, sizeof(float) * n * V);
+        assert_true(tf_nll(t, &m.w, tok, pb) == na);
+        assert_memory_equal(pa, pb, sizeof pa);
+    }
+    free(a);
+    free(b);
+    tf_ctx_free(t);
+    tf_rand_model_free(&m);
+}
+
 static void test_bad_config(void **state)
 {
     (void)state;
@@ -373,9 +469,12 @@ int main(void)
         cmocka_unit_test(test_ref_half_tied_mha),
         cmocka_unit_test(test_ref_qwen3_qknorm),
         cmocka_unit_test(test_ref_single_token),
+        cmocka_unit_test(test_ref_long_window),
         cmocka_unit_test(test_restart_from_block),
         cmocka_unit_test(test_swap_weights),
         cmocka_unit_test(test_kept_acts),
+        cmocka_unit_test(test_nll_targets),
+        cmocka_unit_test(test_threads_invariant),
         cmocka_unit_test(test_bad_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

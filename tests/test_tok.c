@@ -1188,6 +1188,109 @@ static void test_hf_pretok_pieces(void **state)
     }
 }
 
+/* Random text (invalid UTF-8, emoji, combining marks, CR/LF runs) through the
+ * GPT-2 and Llama-3 layouts: the pieces of the ids must spell the text back. */
+static void test_hf_roundtrip_random(void **state)
+{
+    (void)state;
+    for (int layout = 0; layout < 2; layout++) {
+        json_t *root = gpt2_json(0);
+        if (layout == 1) {
+            json_object_set_new(root, "normalizer", json_pack("{ss}", "type", "NFC"));
+            json_object_set_new(root, "pre_tokenizer",
+                                json_pack("{ss s[o,o]}", "type", "Sequence", "pretokenizers",
+                                          split_re(LLAMA3_RE), bytelevel(0, 0)));
+        }
+        tok *t = hf_write_load(root, "rt.json");
+        char buf[400];
+        for (int it = 0; it < 1500; it++) {
+            size_t n = random_text(buf, sizeof buf, NULL);
+            if (it % 5 == 0 && n + 3 < sizeof buf) { /* combining accent after a letter */
+                memcpy(buf + n, "e\xCC\x81", 3);
+                n += 3;
+            }
+            const char *want = buf;
+            size_t wn = n;
+            char *norm = NULL;
+            if (layout == 1) {
+                assert_int_equal(tok_nfc(buf, n, &norm, &wn), 0);
+                want = norm;
+            }
+            int *ids = NULL;
+            mx_error e = { 0 };
+            long k = tok_encode(t, buf, n, &ids, &e);
+            assert_true(k >= 0);
+            char *dec = malloc(wn + 1);
+            size_t dl = 0;
+            for (long i = 0; i < k; i++) {
+                const char *p = tok_piece(t, ids[i]);
+                size_t pl = strlen(p);
+                assert_true(dl + pl <= wn);
+                memcpy(dec + dl, p, pl);
+                dl += pl;
+            }
+            assert_int_equal(dl, wn);
+            assert_memory_equal(dec, want, wn);
+            free(dec);
+            free(norm);
+            free(ids);
+        }
+        tok_free(t);
+    }
+}
+
+/* Random byte mutations of a tokenizer.bin and a tokenizer.json: loading
+ * either fails with a message naming the file or gives a tokenizer that
+ * encodes random text without trouble (ASan/UBSan watch). */
+static void test_mutations(void **state)
+{
+    (void)state;
+    vocab_spec v = { 0 };
+    build_tie_vocab(&v);
+    const char *p = tmp_path("m.bin"), *q = tmp_path("mut");
+    vs_write(&v, p);
+    int nv = v.n;
+    vs_free(&v);
+    const char *j = tmp_path("m.json");
+    json_t *g = gpt2_json(1);
+    assert_int_equal(json_dump_file(g, j, 0), 0);
+    json_decref(g);
+    for (int kind = 0; kind < 2; kind++) {
+        size_t n;
+        char *orig = slurp(kind ? j : p, &n);
+        char *b = malloc(n);
+        char text[200];
+        for (int it = 0; it < 600; it++) {
+            memcpy(b, orig, n);
+            int flips = 1 + (int)(rnd() % 4);
+            for (int f = 0; f < flips; f++)
+                b[rnd() % n] = kind && rnd() % 2 ? "{}[]\",:0a \\"[rnd() % 11] : (char)rnd();
+            FILE *fp = fopen(q, "wb");
+            fwrite(b, 1, n, fp);
+            fclose(fp);
+            mx_error e = { 0 };
+            tok *t = kind ? tok_load_hf(q, &e) : tok_load_llama2c(q, rnd() % 2 ? -1 : nv, &e);
+            if (!t) {
+                assert_non_null(strstr(e.msg, q));
+                continue;
+            }
+            for (int r = 0; r < 5; r++) {
+                size_t tn = random_text(text, sizeof text, NULL);
+                int *ids = NULL;
+                long k = tok_encode(t, text, tn, &ids, &e);
+                for (long i = 0; i < k; i++) {
+                    assert_true(ids[i] >= 0 && ids[i] < tok_vocab_size(t));
+                    (void)tok_piece(t, ids[i]);
+                }
+                free(ids);
+            }
+            tok_free(t);
+        }
+        free(b);
+        free(orig);
+    }
+}
+
 /* NFC against values computed with Python's unicodedata.normalize. */
 static void test_nfc(void **state)
 {
@@ -1247,6 +1350,8 @@ int main(void)
         cmocka_unit_test(test_hf_errors),
         cmocka_unit_test(test_hf_pretok_pieces),
         cmocka_unit_test(test_nfc),
+        cmocka_unit_test(test_hf_roundtrip_random),
+        cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }

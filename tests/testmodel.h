@@ -77,7 +77,8 @@ int tm_weights(const tm_model *t, tf_weights *w);
 
 /* Writers. Errors go to e (may be NULL); return 0 or a negative ERR_*.
  * llama2.c: version 0 (legacy) or 1; needs arch llama, head_dim == dim/heads;
- * an untied model is written with an unshared classifier. */
+ * an untied model is written with an unshared classifier. The format stores no
+ * RoPE theta or norm eps: it loads back with 10000 and 1e-5. */
 int tm_write_llama2c(const tm_model *t, const char *path, int version, mx_error *e);
 /* HF directory (created if missing): config.json and model.safetensors, or,
  * with n_shards > 1, model-0000i-of-0000n.safetensors + index.json. */
@@ -100,7 +101,8 @@ int tm_write_bpe_tokenizer(const char *path, const char *const (*merges)[2], int
 
 /* Recursively delete a directory or file made by a test (no-op if absent). */
 void tm_rmtree(const char *path);
-/* A fresh temporary directory (mkdtemp under $TMPDIR or /tmp) in buf. */
+/* A fresh temporary directory in buf: mkdtemp under $TMPDIR, else /dev/shm
+ * when writable, else /tmp. Remove it with tm_rmtree. */
 int tm_tmpdir(char *buf, size_t n);
 
 #endif

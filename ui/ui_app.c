@@ -163,6 +163,16 @@ static void draw_title(ui_app *a)
     attrset(A_NORMAL);
 }
 
+/* The bar spans [min budget, the knee of the curve] (keys may go beyond). */
+static void bar_range(ui_state *s, double *lo, double *hi)
+{
+    ui_state_budget_range(s, lo, hi);
+    if (s->curve_stale)
+        ui_state_sweep(s, 24, NULL);
+    if (isfinite(s->view_hi) && s->view_hi < *hi)
+        *hi = s->view_hi > s->budget ? s->view_hi : s->budget;
+}
+
 static void draw_budget(ui_app *a)
 {
     const ui_rect *r = &a->lay.budget;
@@ -176,7 +186,7 @@ static void draw_budget(ui_app *a)
         return;
     }
     double lo, hi;
-    ui_state_budget_range(s, &lo, &hi);
+    bar_range(s, &lo, &hi);
     int x0, w;
     ui_layout_budget_track(&a->lay, &x0, &w);
     mvaddstr(r->y, r->x, "budget [");
@@ -201,8 +211,15 @@ static void draw_budget(ui_app *a)
         char meas[64] = "";
         if (isfinite(a->wb->last_meas_ppl))
             snprintf(meas, sizeof meas, "  measured %.4f @%.2fb", a->wb->last_meas_ppl, a->wb->last_meas_bits);
-        snprintf(buf, sizeof buf, "avg %.3f b/w  size %.1f KB  proj ppl %.4f (%+.2f%% vs fp32%s)%s", s->res.avg_bits,
-                 kb, s->proj_ppl, 100 * (s->proj_ppl / s->fp32_ppl - 1), near, meas);
+        char gap[48] = "";
+        if (!s->res.optimal)
+            snprintf(gap, sizeof gap, "  [time limit: gap %.2g%%]", 100 * s->res.gap);
+        if (isfinite(s->proj_ppl))
+            snprintf(buf, sizeof buf, "avg %.3f b/w  size %.1f KB  proj ppl %.4f (%+.2f%% vs fp32%s)%s%s",
+                     s->res.avg_bits, kb, s->proj_ppl, 100 * (s->proj_ppl / s->fp32_ppl - 1), near, meas, gap);
+        else
+            snprintf(buf, sizeof buf, "avg %.3f b/w  size %.1f KB  proj ppl n/a  score sum %.3g nats%s%s",
+                     s->res.avg_bits, kb, s->res.objective, meas, gap);
         attrset(A_BOLD);
     } else {
         snprintf(buf, sizeof buf, "%s", s->err[0] ? s->err : "no solution");
@@ -390,27 +407,34 @@ static void draw_pareto(ui_app *a)
     if (!ui_rect_visible(r))
         return;
     ui_state *s = &a->wb->st;
-    box_title(r, "Pareto: projected ppl vs avg bits  (@ current, o measured)");
-    if (!ui_state_has_scores(s))
+    if (!ui_state_has_scores(s)) {
+        box_title(r, "Pareto");
         return;
+    }
     if (s->curve_stale)
         ui_state_sweep(s, 24, NULL);
+    /* Projected perplexity when the projection is available, else the
+     * solver's own objective (summed scores, nats/token): same shape. */
+    int use_ppl = s->n_curve > 0 && isfinite(s->curve_ppl[0]);
+    box_title(r, use_ppl ? "Pareto: projected ppl vs avg bits  (@ current, o measured)"
+                         : "Pareto: summed score (nats) vs avg bits  (@ current)");
     if (s->n_curve < 1)
         return;
-    double xlo = s->curve_bits[0], xhi = xlo, ylo = s->curve_ppl[0], yhi = ylo;
+    const double *cy = use_ppl ? s->curve_ppl : s->curve_obj;
+    double xlo = s->curve_bits[0], xhi = xlo, ylo = cy[0], yhi = ylo;
     for (int i = 0; i < s->n_curve; i++) {
         xlo = fmin(xlo, s->curve_bits[i]);
         xhi = fmax(xhi, s->curve_bits[i]);
-        ylo = fmin(ylo, s->curve_ppl[i]);
-        yhi = fmax(yhi, s->curve_ppl[i]);
+        ylo = fmin(ylo, cy[i]);
+        yhi = fmax(yhi, cy[i]);
     }
-    for (int i = 0; i < s->n_meas; i++) {
+    for (int i = 0; use_ppl && i < s->n_meas; i++) {
         xlo = fmin(xlo, s->meas_bits[i]);
         xhi = fmax(xhi, s->meas_bits[i]);
         ylo = fmin(ylo, s->meas_ppl[i]);
         yhi = fmax(yhi, s->meas_ppl[i]);
     }
-    if (isfinite(s->fp32_ppl))
+    if (use_ppl && isfinite(s->fp32_ppl))
         ylo = fmin(ylo, s->fp32_ppl);
     if (!(yhi > ylo))
         yhi = ylo + 1e-3;
@@ -426,7 +450,7 @@ static void draw_pareto(ui_app *a)
     int px = 0, py = 0;
     for (int i = 0; i < s->n_curve; i++) {
         int dx, dy;
-        ui_canvas_map(&c, s->curve_bits[i], s->curve_ppl[i], xlo, xhi, ylo, yhi, &dx, &dy);
+        ui_canvas_map(&c, s->curve_bits[i], cy[i], xlo, xhi, ylo, yhi, &dx, &dy);
         if (i > 0)
             ui_canvas_line(&c, px, py, dx, dy);
         else
@@ -434,16 +458,16 @@ static void draw_pareto(ui_app *a)
         px = dx;
         py = dy;
     }
-    for (int i = 0; i < s->n_meas; i++)
+    for (int i = 0; use_ppl && i < s->n_meas; i++)
         ui_canvas_mark(&c, s->meas_bits[i], s->meas_ppl[i], xlo, xhi, ylo, yhi, 'o');
-    if (s->solved && isfinite(s->proj_ppl))
-        ui_canvas_mark(&c, s->res.avg_bits, s->proj_ppl, xlo, xhi, ylo, yhi, '@');
+    if (s->solved)
+        ui_canvas_mark(&c, s->res.avg_bits, use_ppl ? s->proj_ppl : s->res.objective, xlo, xhi, ylo, yhi, '@');
     draw_canvas(a, &c, r->y + 1, r->x + 1 + lw);
     ui_canvas_free(&c);
     char lab[32];
-    snprintf(lab, sizeof lab, "%8.3f", yhi);
+    snprintf(lab, sizeof lab, use_ppl ? "%8.3f" : "%8.2e", yhi);
     mvaddstr(r->y + 1, r->x + 1, lab);
-    snprintf(lab, sizeof lab, "%8.3f", ylo);
+    snprintf(lab, sizeof lab, use_ppl ? "%8.3f" : "%8.2e", ylo);
     mvaddstr(r->y + ch, r->x + 1, lab);
     snprintf(lab, sizeof lab, "%.2f b", xlo);
     mvaddstr(r->y + r->h - 2, r->x + 1 + lw, lab);
@@ -572,6 +596,7 @@ static const char *const help_lines[] = {
     "  a                   toggle: score view / assigned formats",
     "  p then 1..9         pin the module under the cursor to a format",
     "  u                   unpin it      e  measure perplexity (eval)",
+    "  S                   compute kl scores for the --text (score)",
     "  Esc                 cancel the running job",
     "  :                   command line (Tab completes, Up/Down history)",
     "  ?                   this help     q, Ctrl-C  quit",
@@ -754,7 +779,7 @@ static void handle_mouse(ui_app *a)
     if ((a->dragging || on_bar) && ui_state_has_scores(s) &&
         (me.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON1_RELEASED | REPORT_MOUSE_POSITION))) {
         double lo, hi;
-        ui_state_budget_range(s, &lo, &hi);
+        bar_range(s, &lo, &hi);
         int x0, w;
         ui_layout_budget_track(&a->lay, &x0, &w);
         int x = me.x < x0 ? x0 : me.x >= x0 + w ? x0 + w - 1 : me.x;
@@ -823,6 +848,7 @@ static int handle_key(ui_app *a, int ch)
         }
         break;
     case 'e': run_line(a, "eval"); break;
+    case 'S': run_line(a, "score"); break;
     case 27:
         if (wb->job.kind != UI_JOB_NONE)
             run_line(a, "cancel");
@@ -883,6 +909,7 @@ int ui_app_run(ui_wb *wb)
     wb->msg = app_msg;
     wb->msg_user = &a;
     wb->interactive = 1;
+    wb->st.time_limit_s = 0.04; /* key-to-screen under ~50 ms; the gap is shown when hit */
 
     if (ui_term_install()) {
         free(a.mod_at);
@@ -910,7 +937,7 @@ int ui_app_run(ui_wb *wb)
         app_msg(&a, UI_MSG_INFO, wb->scores_hint);
     draw(&a);
 
-    int quit = 0;
+    int quit = 0, had_scores = ui_state_has_scores(&wb->st);
     while (!quit) {
         struct pollfd p[3] = {{STDIN_FILENO, POLLIN, 0}, {ui_queue_fd(&wb->q), POLLIN, 0}, {ui_term_quit_fd(), POLLIN, 0}};
         int r = poll(p, 3, wb->job.kind != UI_JOB_NONE ? 250 : -1);
@@ -931,6 +958,10 @@ int ui_app_run(ui_wb *wb)
         while (ui_queue_pop(&wb->q, &ev)) {
             int kind = ev.kind;
             ui_wb_handle_event(wb, &ev);
+            if (kind == UI_EV_DONE && !had_scores && ui_state_has_scores(&wb->st)) {
+                build_index(&a); /* scores computed in the background */
+                had_scores = 1;
+            }
             if (kind == UI_EV_SEARCH || kind == UI_EV_DONE)
                 relayout(&a); /* the search panel may appear */
             dirty = 1;
@@ -951,6 +982,7 @@ int ui_app_run(ui_wb *wb)
     wb->msg = ui_script_msg;
     wb->msg_user = NULL;
     wb->interactive = 0;
+    wb->st.time_limit_s = 0;
     free(a.mod_at);
     int sig = ui_term_quit_signal();
     return sig ? 128 + sig : 0;

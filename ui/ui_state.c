@@ -30,6 +30,7 @@ void ui_state_init(ui_state *s)
     s->proj_ppl = s->fp32_ppl = s->near_ppl = NAN;
     s->near_fmt = -1;
     s->curve_stale = 1;
+    s->view_hi = NAN;
 }
 
 static void free_arrays(ui_state *s)
@@ -314,6 +315,7 @@ int ui_state_solve(ui_state *s, mx_error *e)
     ilp_problem p;
     build_problem(s, &p);
     p.budget_bits = s->budget;
+    p.time_limit_s = s->time_limit_s;
     mx_error le = {0};
     ilp_result r;
     memset(&r, 0, sizeof r);
@@ -356,23 +358,40 @@ int ui_state_sweep(ui_state *s, int n, mx_error *e)
         free(fm);
         return err_set(e, ERR_NOMEM, "out of memory");
     }
-    for (int k = 0; k < n; k++) {
-        p.budget_bits = lo + (hi - lo) * k / (n - 1);
-        if (k == 0)
-            p.budget_bits += 1e-9; /* the min budget itself, with rounding slack */
-        ilp_result r;
-        mx_error le = {0};
-        if (ilp_solve(&p, ch, &r, &le))
-            continue;
-        for (int i = 0; i < p.n_modules; i++)
-            fm[i] = s->t.formats[ch[i]];
-        double ppl = ui_state_project(s, fm);
-        if (!isfinite(ppl))
-            continue;
-        s->curve_bits[s->n_curve] = r.avg_bits;
-        s->curve_ppl[s->n_curve] = ppl;
-        s->n_curve++;
+    /* the curve is a picture: a short limit per point keeps redraws quick */
+    p.time_limit_s = s->time_limit_s > 0 ? s->time_limit_s / 4 : 0;
+    for (int pass = 0; pass < 2; pass++) {
+        s->n_curve = 0;
+        for (int k = 0; k < n; k++) {
+            p.budget_bits = lo + (hi - lo) * k / (n - 1);
+            if (k == 0)
+                p.budget_bits += 1e-9; /* the min budget itself, with rounding slack */
+            ilp_result r;
+            mx_error le = {0};
+            if (ilp_solve(&p, ch, &r, &le))
+                continue;
+            for (int i = 0; i < p.n_modules; i++)
+                fm[i] = s->t.formats[ch[i]];
+            s->curve_bits[s->n_curve] = r.avg_bits;
+            s->curve_ppl[s->n_curve] = ui_state_project(s, fm); /* NAN when no projection */
+            s->curve_obj[s->n_curve] = r.objective;
+            s->n_curve++;
+        }
+        if (pass == 1 || s->n_curve < 2)
+            break;
+        /* the knee: the first point within 0.1% of the best objective */
+        double best = s->curve_obj[s->n_curve - 1], knee = hi;
+        for (int k = 0; k < s->n_curve; k++)
+            if (s->curve_obj[k] <= best + 1e-3 * fabs(s->curve_obj[0] - best)) {
+                knee = s->curve_bits[k];
+                break;
+            }
+        double top = knee + 0.15 * (knee - lo) + 0.25;
+        if (top >= hi * 0.8)
+            break;
+        hi = top;
     }
+    s->view_hi = hi;
     free(ch);
     free(fm);
     s->curve_stale = 0;

@@ -21,6 +21,8 @@ typedef struct ui_state {
     int group_qkv, group_gateup;
     int *pin;                      /* [n_modules] pinned mx_format or -1 */
     double budget;                 /* average bits per weight */
+    double time_limit_s;           /* per solve (ilp_problem.time_limit_s); <= 0: exact. The
+                                      interactive workbench sets one so a key never waits long */
 
     int solved;                    /* choice/res/proj valid for the current constraints */
     int *choice;                   /* [n_modules] mx_format */
@@ -35,7 +37,10 @@ typedef struct ui_state {
 
     int n_curve;                   /* Pareto curve: projected ppl vs avg bits */
     double curve_bits[UI_CURVE_MAX], curve_ppl[UI_CURVE_MAX];
+    double curve_obj[UI_CURVE_MAX];/* the solver's objective (sum of scores, nats) at each point */
     int curve_stale;
+    double view_hi;                /* upper end of the interesting budget range (where the
+                                      objective stops improving), for the bar and the plot */
     int n_meas;                    /* measured points (eval) */
     double meas_bits[UI_MEAS_MAX], meas_ppl[UI_MEAS_MAX];
 
@@ -72,7 +77,8 @@ int ui_state_find_module(const ui_state *s, const char *name, mx_error *e);
 int ui_state_solve(ui_state *s, mx_error *e);
 /* Budget limits of the bar: [min feasible, widest allowed] in bits per weight. */
 void ui_state_budget_range(ui_state *s, double *lo, double *hi);
-/* Recompute the projected Pareto curve over the budget range (n points). */
+/* Recompute the Pareto curve (n points) over [min budget, view_hi]: a first
+ * pass over the whole range finds where the objective stops improving. */
 int ui_state_sweep(ui_state *s, int n, mx_error *e);
 /* Projected perplexity of an arbitrary assignment (fmts[i] per module). */
 double ui_state_project(const ui_state *s, const int *fmts);

@@ -109,7 +109,8 @@ static int open_tokens(ui_wb *wb, mx_error *e)
         return rc;
     int *ids = NULL;
     long n = tok_encode(wb->tk, text, len, &ids, e);
-    free(text);
+    wb->text = text; /* kept: its hash is part of the score cache key */
+    wb->text_len = len;
     if (n < 0)
         return err_prefix(e, "%s: ", o->text_path);
     long skip = (n > 0 && ids[0] == tok_bos(wb->tk)) ? 1 : 0;
@@ -201,7 +202,9 @@ int ui_wb_open(ui_wb *wb, const ui_wb_opts *o, ui_msg_fn msg, void *msg_user, mx
         return rc;
     char found[4096];
     const char *sp = o->scores_path;
-    if (!sp && find_cached_scores(wb, found, sizeof found) == 0)
+    /* the entry `mxalloc score MODEL --text TEXT` makes, else any for these weights */
+    if (!sp && (ui_work_default_scores(wb, found, sizeof found) == 0 ||
+                find_cached_scores(wb, found, sizeof found) == 0))
         sp = found;
     if (sp) {
         rc = load_scores(wb, sp, e);
@@ -209,7 +212,8 @@ int ui_wb_open(ui_wb *wb, const ui_wb_opts *o, ui_msg_fn msg, void *msg_user, mx
             return rc;
     } else {
         snprintf(wb->scores_hint, sizeof wb->scores_hint,
-                 "no scores: run `mxalloc score ...` or :load-scores FILE");
+                 "no scores: run `mxalloc score ...` or :load-scores FILE%s",
+                 wb->tokens ? " (or :score to compute them now)" : "");
     }
     if (o->ctx > 0)
         wb->ctx = o->ctx;
@@ -237,6 +241,8 @@ void ui_wb_close(ui_wb *wb)
         ui_job_join(&wb->job);
     }
     free(wb->eval.fmts);
+    ui_work_free(wb);
+    free(wb->text);
     ui_queue_destroy(&wb->q);
     ui_search_hist_free(&wb->search);
     ui_state_free(&wb->st);
@@ -363,8 +369,13 @@ int ui_wb_handle_event(ui_wb *wb, ui_event *ev)
     case UI_EV_DONE:
         ui_job_join(&wb->job);
         code = ev->code;
+        ui_work_finish(wb, ev);
         if (code) {
             say(wb, UI_MSG_ERROR, "%s", ev->msg);
+        } else if (ev->job == UI_JOB_SCORE || ev->job == UI_JOB_SEARCH) {
+            say(wb, UI_MSG_RESULT, "%s", ev->msg);
+            if (ev->job == UI_JOB_SCORE && wb->st.solved)
+                ui_wb_resolve(wb, 1);
         } else if (ev->job == UI_JOB_EVAL) {
             wb->last_meas_ppl = ev->value;
             wb->last_meas_bits = ev->value2;
@@ -491,10 +502,39 @@ int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
             return fail(wb, rc, e.msg);
         return ui_wb_resolve(wb, 1);
     }
-    case UI_CMD_SCORE:
-        return fail(wb, ERR_ARG, "score: not available in this build (run `mxalloc score ...`, then :load-scores FILE)");
-    case UI_CMD_ANNEAL:
-        return fail(wb, ERR_ARG, "anneal: not available in this build");
+    case UI_CMD_SCORE: {
+        unsigned methods = 1u << SCORE_KL;
+        if (c->argc == 2 && !strcmp(c->argv[1], "fisher"))
+            methods = 1u << SCORE_FISHER;
+        else if (c->argc == 2 && !strcmp(c->argv[1], "both"))
+            methods = (1u << SCORE_KL) | (1u << SCORE_FISHER);
+        if (wb->job.kind != UI_JOB_NONE)
+            return fail(wb, ERR_ARG, "a job is already running (cancel it first)");
+        rc = ui_work_start_score(wb, methods);
+        if (rc == -1)
+            return fail(wb, ERR_ARG, "score: no calibration text (start with --text FILE)");
+        if (rc == -2)
+            return fail(wb, ERR_ARG, "score: the text is shorter than one window");
+        if (rc)
+            return fail(wb, ERR_INTERNAL, "score: cannot start a worker thread");
+        say(wb, UI_MSG_INFO, "score: computing %s scores...", c->argc == 2 ? c->argv[1] : "kl");
+        return 0;
+    }
+    case UI_CMD_ANNEAL: {
+        search_method sm;
+        search_method_parse(c->argv[0], &sm);
+        if (wb->job.kind != UI_JOB_NONE)
+            return fail(wb, ERR_ARG, "a job is already running (cancel it first)");
+        rc = ui_work_start_anneal(wb, (int)sm);
+        if (rc == -1)
+            return fail(wb, ERR_ARG, "anneal: no calibration text (start with --text FILE)");
+        if (rc == -2)
+            return fail(wb, ERR_ARG, "anneal: the text is shorter than one window");
+        if (rc)
+            return fail(wb, ERR_INTERNAL, "anneal: cannot start the search");
+        say(wb, UI_MSG_INFO, "anneal %s: searching at budget %.2f...", c->argv[0], wb->st.budget);
+        return 0;
+    }
     case UI_CMD_EVAL:
         return start_eval(wb);
     case UI_CMD_CANCEL:

@@ -4,6 +4,7 @@
 #ifndef MXALLOC_UI_WB_H
 #define MXALLOC_UI_WB_H
 
+#include "solver/search.h"
 #include "src/model.h"
 #include "src/tok.h"
 #include "ui/ui_cmd.h"
@@ -30,11 +31,33 @@ typedef struct ui_eval_job {
     double avg_bits;
 } ui_eval_job;
 
+/* State of a scoring run (score_compute in a worker). */
+typedef struct ui_score_job {
+    unsigned methods;
+    score_table out;              /* filled by the worker, taken by the UI on success */
+    char path[4200];              /* where it is cached */
+    double last_ms;               /* progress events are rate-limited */
+} ui_score_job;
+
+/* State of a dMX / GAMMA run (search_run in a worker). */
+typedef struct ui_anneal_job {
+    int method;                   /* enum search_method */
+    int *in, *tgt;                /* calibration windows */
+    double *init_cost;            /* kl scores in candidate order, or NULL */
+    int n_formats;
+    mx_format formats[MX_NFORMATS];
+    double budget;
+    search_result res;
+    int have_res;
+} ui_anneal_job;
+
 typedef struct ui_wb {
     ui_wb_opts opts;
     model m;
     int have_model;
     tok *tk;
+    char *text;                   /* the --text bytes (hashed into score cache keys) */
+    size_t text_len;
     int *tokens;                  /* text tokens without the leading BOS */
     long n_tokens;
     int ctx;
@@ -43,6 +66,8 @@ typedef struct ui_wb {
     ui_queue q;
     ui_job job;
     ui_eval_job eval;
+    ui_score_job score;
+    ui_anneal_job anneal;
     double job_done, job_total;   /* progress of the running job */
     ui_search_hist search;
     double last_meas_ppl, last_meas_bits;
@@ -78,6 +103,16 @@ void ui_wb_summary(const ui_wb *wb, char *out, size_t len);
 
 /* Export the current allocation (json: cfg_save; llama-cpp: overrides). */
 int ui_wb_export(ui_wb *wb, const char *path, int llama, mx_error *e);
+
+/* Workers (ui_work.c): start scoring / a search; their UI_EV_DONE is taken
+ * by ui_wb_handle_event through ui_work_finish. */
+int ui_work_start_score(ui_wb *wb, unsigned methods);
+int ui_work_start_anneal(ui_wb *wb, int method);
+void ui_work_finish(ui_wb *wb, const ui_event *ev);
+void ui_work_free(ui_wb *wb);
+/* The score file `mxalloc score MODEL --text TEXT` (defaults) would write for
+ * this model and text; 0 and the path, or -1. */
+int ui_work_default_scores(ui_wb *wb, char *path, size_t len);
 
 /* Names for completion: i-th module name / format name, NULL past the end. */
 const char *ui_wb_module_name(const ui_wb *wb, int i);

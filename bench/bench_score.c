@@ -1,0 +1,179 @@
+/* Scoring time per 1K calibration tokens (kl and fisher) on synthetic models
+ * shaped like stories260K and SmolLM2-135M, window 256, against the plain
+ * forward pass measured in the same run (tf_forward + tf_nll): the ratio says
+ * how many forward passes one scoring method costs. SmolLM2's kl pass would
+ * take too long for a benchmark, so it scores the 7 modules of the middle block
+ * and extrapolates by forward cost (block units, as the progress bar counts).
+ * Also forward+backward tokens/s (the Fisher pass's core). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels/tf_backward.h"
+#include "src/score.h"
+#include "tests/tf_rand.h"
+
+#define WINDOW 256
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static const char *kind_name[TF_NLIN] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                         "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj",
+                                         "mlp.down_proj"};
+
+/* A model view over a tf_rand_model (no file behind it). */
+static int wrap(model *m, tf_rand_model *rm)
+{
+    memset(m, 0, sizeof *m);
+    m->cfg = rm->c;
+    m->weights = rm->w;
+    m->n_modules = rm->c.n_layers * TF_NLIN;
+    m->modules = calloc((size_t)m->n_modules, sizeof *m->modules);
+    if (!m->modules)
+        return -1;
+    snprintf(m->path, sizeof m->path, "synthetic");
+    for (int l = 0; l < rm->c.n_layers; l++)
+        for (int k = 0; k < TF_NLIN; k++) {
+            model_module *mm = &m->modules[l * TF_NLIN + k];
+            snprintf(mm->name, sizeof mm->name, "model.layers.%d.%s", l, kind_name[k]);
+            mm->layer = l;
+            mm->kind = k;
+            tf_linear_shape(&rm->c, k, &mm->rows, &mm->cols);
+            mm->params = (int64_t)mm->rows * mm->cols;
+            mm->w = (float *)rm->w.layers[l].lin[k];
+        }
+    return 0;
+}
+
+static double fwd_units(const tf_config *c, int from)
+{
+    double d = c->dim, qd = (double)c->n_heads * c->head_dim, kd = (double)c->n_kv_heads * c->head_dim;
+    double block = d * (qd + 2 * kd) + qd * d + 3 * d * c->hidden_dim;
+    return (c->n_layers - from) + (double)c->vocab_size * d / block;
+}
+
+static int run(const char *label, const tf_config *c, int kl_windows, int subset)
+{
+    tf_rand_model rm;
+    model m;
+    if (tf_rand_model_init(&rm, c, 1, 42) || wrap(&m, &rm)) {
+        fprintf(stderr, "bench_score: out of memory\n");
+        return 1;
+    }
+    int nw = kl_windows, ntok = nw * WINDOW;
+    int *tokens = malloc(sizeof(int) * (size_t)ntok);
+    uint64_t s = 7;
+    for (int i = 0; i < ntok; i++)
+        tokens[i] = (int)((tf_rand_uniform(&s) * 0.5f + 0.5f) * (c->vocab_size - 1));
+
+    /* Reference: plain forward + NLL over the same windows. */
+    tf_ctx *t = tf_ctx_create(c, WINDOW, 0);
+    int in[WINDOW], tgt[WINDOW];
+    double t0 = now();
+    for (int k = 0; k < nw; k++) {
+        memcpy(in + 1, tokens + k * WINDOW, sizeof(int) * (WINDOW - 1));
+        in[0] = 1;
+        memcpy(tgt, tokens + k * WINDOW, sizeof tgt);
+        tf_forward(t, &rm.w, in, WINDOW, 0);
+        tf_nll(t, &rm.w, tgt, NULL);
+    }
+    double fwd_per_k = (now() - t0) / ntok * 1024;
+    tf_ctx_free(t);
+
+    /* forward + backward (all linear gradients), one window */
+    tf_ctx *tk = tf_ctx_create(c, WINDOW, TF_KEEP_ACTS);
+    tf_bwd *bw = tf_bwd_create(c, WINDOW);
+    tf_grads g;
+    double fb_rate = 0;
+    if (tk && bw && !tf_grads_alloc(c, TF_GRAD_LINEAR, 0, &g)) {
+        t0 = now();
+        tf_forward(tk, &rm.w, in, WINDOW, 0);
+        tf_backward(bw, tk, &rm.w, NULL, tgt, 1.0f, &g, NULL, NULL);
+        fb_rate = WINDOW / (now() - t0);
+        tf_grads_free(&g);
+    }
+    tf_bwd_free(bw);
+    tf_ctx_free(tk);
+
+    score_opts o;
+    score_opts_init(&o);
+    o.ctx = WINDOW;
+    o.bos = 1;
+    o.uniform = 0;
+    unsigned char *only = NULL;
+    double scale = 1.0;
+    if (subset) { /* the middle block's 7 modules; extrapolate by forward cost */
+        only = calloc((size_t)m.n_modules, 1);
+        int mid = c->n_layers / 2;
+        double all = 0, part = 0;
+        for (int i = 0; i < m.n_modules; i++) {
+            double u = fwd_units(c, m.modules[i].layer);
+            all += u;
+            if (m.modules[i].layer == mid) {
+                only[i] = 1;
+                part += u;
+            }
+        }
+        scale = all / part;
+        o.only = only;
+    }
+    score_table tab;
+    mx_error e = {0};
+    o.methods = 1u << SCORE_KL;
+    t0 = now();
+    if (score_compute(&m, tokens, ntok, &o, &tab, &e)) {
+        fprintf(stderr, "bench_score: %s\n", e.msg);
+        return 1;
+    }
+    double kl_s = now() - t0;
+    score_table_free(&tab);
+    /* the fp32 pass is not part of the per-module cost: remove one forward per window */
+    double kl_per_k = ((kl_s - fwd_per_k * ntok / 1024) * scale + fwd_per_k * ntok / 1024) /
+                      ntok * 1024;
+
+    o.only = NULL;
+    o.methods = 1u << SCORE_FISHER;
+    t0 = now();
+    if (score_compute(&m, tokens, ntok, &o, &tab, &e)) {
+        fprintf(stderr, "bench_score: %s\n", e.msg);
+        return 1;
+    }
+    double fi_per_k = (now() - t0) / ntok * 1024;
+    score_table_free(&tab);
+
+    printf("%-22s fwd %8.3f s/1K tok | kl %9.2f s/1K tok (%6.0f fwd)%s | fisher %7.2f s/1K tok "
+           "(%5.1f fwd) | fwd+bwd %8.0f tok/s\n",
+           label, fwd_per_k, kl_per_k, kl_per_k / fwd_per_k, subset ? " [extrapolated]" : "",
+           fi_per_k, fi_per_k / fwd_per_k, fb_rate);
+    fflush(stdout);
+    free(only);
+    free(tokens);
+    free(m.modules);
+    tf_rand_model_free(&rm);
+    return 0;
+}
+
+int main(void)
+{
+    tf_config s260 = {.dim = 64, .hidden_dim = 172, .n_layers = 5, .n_heads = 8,
+                      .n_kv_heads = 4, .head_dim = 8, .vocab_size = 512, .max_seq = 512,
+                      .rope_theta = 10000.0f, .norm_eps = 1e-5f,
+                      .rope_style = TF_ROPE_INTERLEAVED, .qk_norm = 0};
+    tf_config smol = {.dim = 576, .hidden_dim = 1536, .n_layers = 30, .n_heads = 9,
+                      .n_kv_heads = 3, .head_dim = 64, .vocab_size = 49152, .max_seq = 2048,
+                      .rope_theta = 100000.0f, .norm_eps = 1e-5f, .rope_style = TF_ROPE_HALF,
+                      .qk_norm = 0};
+    printf("window %d, six MX formats; 'fwd' = plain forward + NLL in this run (reference)\n",
+           WINDOW);
+    if (run("stories260K-shaped", &s260, 4, 0))
+        return 1;
+    if (run("SmolLM2-135M-shaped", &smol, 1, 1))
+        return 1;
+    return 0;
+}

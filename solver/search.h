@@ -1,0 +1,172 @@
+/* Differentiable format search: the shared plumbing of dMX (solver/dmx.h) and
+ * GAMMA (solver/gamma.h).
+ *
+ * Every quantizable linear m of the model (layer-major: m = layer * TF_NLIN +
+ * kind, the order of model.modules) is replaced while searching by a soft
+ * mixture of its fake-quantized copies,
+ *     W_eff[m] = sum_k p[m][k] * Q_k(W[m]),
+ * where Q_k is the (frozen, precomputed) fake quantization to candidate k and
+ * p[m] comes from a relaxation of learnable parameters:
+ *   dMX    one scalar theta[m] per module, p_k = softmax_k(-(theta - k)^2 / T),
+ *          T annealed exponentially from t0 to tmin;
+ *   GAMMA  logits alpha[m][k], p = softmax(alpha / T) (T annealed likewise,
+ *          by default much less).
+ * Candidates are ordered by bits per weight ASCENDING (ties keep the order
+ * given), so for dMX a larger theta means more bits.
+ *
+ * Straight-through: the quantizers are not differentiated, the mixture weights
+ * are. With G = dL/dW_eff from one forward + backward,
+ *     dL/dp[m][k] = <G[m], Q_k(W[m])> + d(reg)/dp[m][k],
+ * chained through the relaxation to theta / alpha and applied with Adam.
+ *
+ * Loss per step (one calibration window): task + regularizer, where task is
+ * KL(p_fp32 || p_mixture) of the next-token distributions (distillation, the
+ * default: every position carries the full fp32 distribution, a far richer and
+ * less noisy signal than the one sampled target) or cross-entropy on the
+ * targets, in nats/token; E = expected average bits
+ *     E = sum_m params[m] sum_k p[m][k] bits[m][k] / sum_m params[m]
+ * (bits include the E8M0 scales) and c = E - budget:
+ *   dMX    reg = lambda * c^2;
+ *   GAMMA  reg = mu * c + rho/2 * c^2 (augmented Lagrangian, EQUALITY c = 0:
+ *          more bits never hurt the task loss, so the inequality optimum sits on
+ *          the boundary anyway and the equality keeps the multiplier updates
+ *          two-sided); mu <- mu + rho * c every mu_every steps, rho doubles
+ *          (up to 1e4) when |c| did not halve since the previous update.
+ *
+ * The final assignment is the argmax of p, repaired by the integer program
+ * (ilp_solve) with the learned preferences as costs when it exceeds the budget
+ * (dMX: cost (theta - k)^2, GAMMA: -log p at T = 1); it never exceeds the
+ * budget. Cancelling (the event callback returns non-zero) ends the run
+ * cleanly with that same assignment built from the parameters reached.
+ *
+ * Deterministic for a given seed and thread count: the window order is a
+ * seeded shuffle per epoch (local PRNG state). No global state: several
+ * searches may run at once in different threads (each owns its buffers). */
+#ifndef MXALLOC_SEARCH_H
+#define MXALLOC_SEARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/mx.h"
+#include "kernels/tf.h"
+#include "src/err.h"
+
+typedef enum search_method { SEARCH_DMX = 0, SEARCH_GAMMA, SEARCH_NMETHODS } search_method;
+typedef enum search_loss { SEARCH_LOSS_KL = 0, SEARCH_LOSS_CE, SEARCH_NLOSSES } search_loss;
+
+const char *search_method_name(search_method m); /* "dmx", "gamma" */
+int search_method_parse(const char *s, search_method *out); /* 0 or -1 */
+const char *search_loss_name(search_loss l);     /* "kl", "ce" */
+int search_loss_parse(const char *s, search_loss *out);
+
+/* One optimisation step, as reported to the callback. Pointers are valid only
+ * during the call. */
+typedef struct search_event {
+    search_method method;
+    int step, n_steps;       /* step is 1-based: steps done so far */
+    double temperature;      /* T of the relaxation at this step */
+    double mu, rho;          /* GAMMA multiplier and penalty (dMX: 0, lambda) */
+    double task_loss;        /* nats/token on this step's window (KL or CE) */
+    double reg;              /* regularizer value */
+    double exp_bits;         /* E[avg bits] of the mixture */
+    double argmax_bits;      /* avg bits of the per-module argmax assignment */
+    int n_modules, n_formats;
+    const mx_format *formats; /* [n_formats] candidate order (bits ascending) */
+    const int *argmax;       /* [n_modules] index into formats of the most likely format */
+    long window;             /* calibration window used by this step */
+} search_event;
+
+/* Called after every step, from the thread running the search; return
+ * non-zero to stop (the run then ends cleanly with the best assignment). */
+typedef int (*search_event_fn)(void *user, const search_event *ev);
+
+/* What to search over. The weights are read only (w is the fp32 view; module
+ * m is w->layers[m / TF_NLIN].lin[m % TF_NLIN]). Windows: in/tgt are
+ * [n_windows][ctx] as eval_window_tokens makes them. */
+typedef struct search_data {
+    const tf_config *cfg;
+    const tf_weights *w;
+    int n_formats;
+    mx_format formats[MX_NFORMATS]; /* candidates, any order (sorted internally) */
+    double budget;                  /* average bits per weight, scales included */
+    const int *in, *tgt;
+    long n_windows;
+    int ctx;
+} search_data;
+
+typedef struct search_opts {
+    search_method method;
+    search_loss loss;
+    int steps;              /* optimisation steps (one window each) */
+    double lr;              /* Adam learning rate */
+    double t0, tmin;        /* temperature schedule, exponential t0 -> tmin */
+    double lambda;          /* dMX budget penalty weight */
+    double rho;             /* GAMMA initial penalty */
+    int mu_every;           /* GAMMA multiplier update period (steps) */
+    uint64_t seed;
+    int threads;            /* attention-softmax threads (0 = default) */
+    size_t mem_limit;       /* bytes for cached Q_k(W) and fp32 teacher log-probs */
+    /* Optional [n_modules][n_formats in data order] sensitivity (nats/token,
+     * e.g. kl scores): the start is the ILP solution of these at the budget
+     * instead of the uniform mixture matching the budget. */
+    const double *init_cost;
+    search_event_fn on_event;
+    void *user;
+} search_opts;
+
+/* Defaults for a method: KL loss; dMX 200 steps, lr 0.1, T 3 -> 0.05,
+ * lambda 20; GAMMA 200 steps, lr 0.1, T 1 -> 0.3, rho 10, mu_every 10; seed 1. */
+void search_opts_init(search_opts *o, search_method method);
+
+typedef struct search_result {
+    int n_modules, n_formats;
+    mx_format formats[MX_NFORMATS]; /* candidate order used (bits ascending) */
+    mx_format *assign;       /* [n_modules] final format per module */
+    int *choice;             /* [n_modules] index into formats */
+    double avg_bits;         /* of assign; <= budget */
+    double exp_bits;         /* E[avg bits] of the mixture at the end */
+    double budget;
+    double task_loss;        /* last step's task loss */
+    int steps_done, cancelled, repaired; /* repaired: the ILP changed the argmax */
+    /* Learned parameters: dMX theta [n_modules]; GAMMA alpha [n_modules][n_formats]. */
+    double *param;
+    int n_param;
+    double mu, rho;
+    /* GAMMA only (else NULL): [n_modules][n_formats] estimated loss increase
+     * (nats/token) of module m in format k relative to fp32, see gamma.h. */
+    double *score;
+} search_result;
+
+/* Run a search. Returns 0 (also when cancelled: r->cancelled = 1), ERR_ARG
+ * (bad sizes or options, budget below the smallest reachable, or a token
+ * outside the vocabulary), ERR_NOMEM, ERR_INFEASIBLE. r is filled on success
+ * and must be released with search_result_free; on error it is empty. */
+int search_run(const search_data *d, const search_opts *o, search_result *r, mx_error *e);
+void search_result_free(search_result *r);
+
+/* Mean cross-entropy (nats/token) over the data's windows with module m
+ * fake-quantized to assign[m] (MX_FP32 = untouched; assign NULL = all fp32).
+ * Used to report the calibration loss of an assignment. */
+int search_eval_assignment(const search_data *d, const mx_format *assign, int threads,
+                           double *nll, mx_error *e);
+
+/* ---- lower level: one loss/gradient evaluation, for tests and tools ---- */
+
+typedef struct search_state search_state;
+
+int search_state_create(const search_data *d, const search_opts *o, search_state **out,
+                        mx_error *e);
+void search_state_free(search_state *s);
+/* Parameters (theta or alpha, see search_result.param), writable. */
+double *search_state_param(search_state *s, int *n_param);
+int search_state_n_formats(const search_state *s);
+/* Set the relaxation temperature and the multiplier state used by the next
+ * evaluation. */
+void search_state_set(search_state *s, double temperature, double mu, double rho);
+/* Full loss task + reg at the current parameters on window `window`, and its
+ * gradient wrt the parameters (grad may be NULL). exp_bits may be NULL. */
+int search_state_loss_grad(search_state *s, long window, double *task, double *reg,
+                           double *exp_bits, double *grad, mx_error *e);
+
+#endif

@@ -1,0 +1,303 @@
+/* Background work of the workbench besides eval: scoring (score_compute, the
+ * call `mxalloc score` makes) and the differentiable searches (search_run,
+ * as `mxalloc anneal`). Workers post events; only the UI thread touches the
+ * workbench state, in ui_work_finish. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "solver/gamma.h"
+#include "src/cache.h"
+#include "src/eval.h"
+#include "src/score.h"
+#include "ui/ui_wb.h"
+
+/* The defaults of `mxalloc score` (src/cmd_score.c), so that the workbench and
+ * the CLI compute, and find, the same cache entry. */
+#define UI_SCORE_CTX_CAP 512
+#define UI_SCORE_TOKENS 4096
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int score_ctx(const ui_wb *wb)
+{
+    return wb->m.cfg.max_seq < UI_SCORE_CTX_CAP ? wb->m.cfg.max_seq : UI_SCORE_CTX_CAP;
+}
+
+static void key_for(const ui_wb *wb, const score_opts *so, char key[17])
+{
+    long nw = eval_window_count(wb->n_tokens, so->ctx, so->max_tokens);
+    score_key_input ki = {.model_hash = wb->m.content_hash,
+                          .text_hash = score_hash_bytes(wb->text, wb->text_len),
+                          .tokens_hash = score_hash_bytes(wb->tokens, sizeof(int) * (size_t)(nw * so->ctx)),
+                          .calib_tokens = nw * so->ctx,
+                          .ctx = so->ctx,
+                          .methods = so->methods,
+                          .fisher_chunk = 0,
+                          .n_formats = so->n_formats,
+                          .formats = so->formats};
+    score_key(&ki, key);
+}
+
+static void default_opts(const ui_wb *wb, score_opts *so, unsigned methods)
+{
+    score_opts_init(so);
+    so->methods = methods;
+    so->ctx = score_ctx(wb);
+    so->bos = tok_bos(wb->tk);
+    so->max_tokens = UI_SCORE_TOKENS;
+}
+
+int ui_work_default_scores(ui_wb *wb, char *path, size_t len)
+{
+    if (!wb->tokens || !wb->text)
+        return -1;
+    static const unsigned tries[] = {1u << SCORE_KL, (1u << SCORE_KL) | (1u << SCORE_FISHER), 1u << SCORE_FISHER};
+    for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
+        score_opts so;
+        default_opts(wb, &so, tries[i]);
+        if (eval_window_count(wb->n_tokens, so.ctx, so.max_tokens) == 0)
+            return -1;
+        char key[17];
+        mx_error e = {0};
+        key_for(wb, &so, key);
+        if (cache_path_for_key(key, path, len, &e))
+            return -1;
+        FILE *f = fopen(path, "rb");
+        if (f) {
+            fclose(f);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ---- scoring ---- */
+
+static int score_progress_cb(void *user, const score_progress *p)
+{
+    ui_wb *wb = user;
+    double t = now_ms();
+    if (t - wb->score.last_ms > 50 || p->done >= p->total) {
+        wb->score.last_ms = t;
+        ui_job_progress(&wb->job, p->done, p->total);
+    }
+    return ui_job_cancelled(&wb->job);
+}
+
+static void *score_main(void *arg)
+{
+    ui_wb *wb = arg;
+    mx_error e = {0};
+    score_opts so;
+    default_opts(wb, &so, wb->score.methods);
+    so.progress = score_progress_cb;
+    so.user = wb;
+    char key[17];
+    key_for(wb, &so, key);
+    int rc = cache_path_for_key(key, wb->score.path, sizeof wb->score.path, &e);
+    if (!rc)
+        rc = score_compute(&wb->m, wb->tokens, wb->n_tokens, &so, &wb->score.out, &e);
+    if (!rc) {
+        snprintf(wb->score.out.key, sizeof wb->score.out.key, "%s", key);
+        rc = cache_write(wb->score.path, &wb->score.out, &e);
+        if (rc)
+            score_table_free(&wb->score.out);
+    }
+    char msg[600];
+    if (rc == ERR_CANCELLED)
+        snprintf(msg, sizeof msg, "score cancelled; no score file written");
+    else if (rc)
+        snprintf(msg, sizeof msg, "score: %s", e.msg);
+    else
+        snprintf(msg, sizeof msg, "scores written to %.500s", wb->score.path);
+    ui_job_done(&wb->job, rc, NAN, NAN, msg);
+    return NULL;
+}
+
+int ui_work_start_score(ui_wb *wb, unsigned methods)
+{
+    if (!wb->tokens)
+        return -1;
+    score_opts so;
+    default_opts(wb, &so, methods);
+    if (eval_window_count(wb->n_tokens, so.ctx, so.max_tokens) == 0)
+        return -2;
+    score_table_init(&wb->score.out);
+    wb->score.methods = methods;
+    wb->score.last_ms = 0;
+    wb->job_done = wb->job_total = 0;
+    return ui_job_start(&wb->job, &wb->q, UI_JOB_SCORE, score_main, wb) ? -3 : 0;
+}
+
+/* ---- search ---- */
+
+static int search_cb(void *user, const search_event *sev)
+{
+    ui_wb *wb = user;
+    ui_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = UI_EV_SEARCH;
+    ev.job = UI_JOB_SEARCH;
+    ev.search.step = sev->step;
+    /* the panel's second curve: dMX temperature, GAMMA multiplier */
+    ev.search.temperature = sev->method == SEARCH_GAMMA ? sev->mu : sev->temperature;
+    ev.search.task_loss = sev->task_loss;
+    ev.search.regularizer = sev->reg;
+    ev.search.expected_bits = sev->exp_bits;
+    ev.search.n_modules = sev->n_modules;
+    ev.search.likely = malloc((size_t)sev->n_modules * sizeof(int));
+    if (ev.search.likely)
+        for (int m = 0; m < sev->n_modules; m++)
+            ev.search.likely[m] = (int)sev->formats[sev->argmax[m]];
+    ui_queue_push(&wb->q, &ev);
+    ui_job_progress(&wb->job, sev->step, sev->n_steps);
+    return ui_job_cancelled(&wb->job);
+}
+
+static void *anneal_main(void *arg)
+{
+    ui_wb *wb = arg;
+    ui_anneal_job *a = &wb->anneal;
+    mx_error e = {0};
+    int ctx = wb->ctx;
+    long nw = eval_window_count(wb->n_tokens, ctx, UI_SCORE_TOKENS);
+    search_data d;
+    memset(&d, 0, sizeof d);
+    d.cfg = &wb->m.cfg;
+    d.w = &wb->m.weights;
+    d.n_formats = a->n_formats;
+    memcpy(d.formats, a->formats, sizeof d.formats);
+    d.budget = a->budget;
+    d.in = a->in;
+    d.tgt = a->tgt;
+    d.n_windows = nw;
+    d.ctx = ctx;
+    search_opts o;
+    search_opts_init(&o, (search_method)a->method);
+    o.init_cost = a->init_cost;
+    o.on_event = search_cb;
+    o.user = wb;
+    int rc = search_run(&d, &o, &a->res, &e);
+    a->have_res = rc == 0;
+    char msg[600];
+    if (rc)
+        snprintf(msg, sizeof msg, "anneal: %s", e.msg);
+    else
+        snprintf(msg, sizeof msg, "anneal %s%s: avg_bits %.3f (budget %.2f) after %d steps%s",
+                 search_method_name((search_method)a->method), a->res.cancelled ? " (cancelled)" : "",
+                 a->res.avg_bits, a->res.budget, a->res.steps_done, a->res.repaired ? ", repaired by the ILP" : "");
+    ui_job_done(&wb->job, rc, a->have_res ? a->res.avg_bits : NAN, NAN, msg);
+    return NULL;
+}
+
+int ui_work_start_anneal(ui_wb *wb, int method)
+{
+    ui_anneal_job *a = &wb->anneal;
+    if (!wb->tokens)
+        return -1;
+    int ctx = wb->ctx;
+    long nw = eval_window_count(wb->n_tokens, ctx, UI_SCORE_TOKENS);
+    if (nw == 0)
+        return -2;
+    ui_work_free(wb);
+    a->method = method;
+    a->budget = wb->st.budget;
+    const score_table *t = &wb->st.t;
+    if (ui_state_has_scores(&wb->st)) {
+        a->n_formats = t->n_formats;
+        memcpy(a->formats, t->formats, sizeof a->formats);
+    } else {
+        score_opts so;
+        score_opts_init(&so);
+        a->n_formats = so.n_formats;
+        memcpy(a->formats, so.formats, sizeof a->formats);
+    }
+    a->in = malloc((size_t)nw * ctx * sizeof(int));
+    a->tgt = malloc((size_t)nw * ctx * sizeof(int));
+    if (!a->in || !a->tgt) {
+        ui_work_free(wb);
+        return -4;
+    }
+    for (long k = 0; k < nw; k++)
+        eval_window_tokens(wb->tokens, k, ctx, tok_bos(wb->tk), a->in + k * ctx, a->tgt + k * ctx);
+    /* start from the kl solution when the table has kl scores */
+    if (ui_state_has_scores(&wb->st) && score_table_has(t, SCORE_KL) && t->n_modules == wb->m.n_modules) {
+        a->init_cost = malloc((size_t)t->n_modules * a->n_formats * sizeof(double));
+        if (a->init_cost)
+            for (int m = 0; m < t->n_modules; m++)
+                for (int j = 0; j < a->n_formats; j++) {
+                    double c = t->modules[m].score[SCORE_KL][a->formats[j]];
+                    a->init_cost[m * a->n_formats + j] = isnan(c) ? 0 : c;
+                }
+    }
+    ui_search_hist_reset(&wb->search);
+    wb->job_done = wb->job_total = 0;
+    if (ui_job_start(&wb->job, &wb->q, UI_JOB_SEARCH, anneal_main, wb)) {
+        ui_work_free(wb);
+        return -3;
+    }
+    return 0;
+}
+
+void ui_work_free(ui_wb *wb)
+{
+    ui_anneal_job *a = &wb->anneal;
+    free(a->in);
+    free(a->tgt);
+    free(a->init_cost);
+    a->in = a->tgt = NULL;
+    a->init_cost = NULL;
+    if (a->have_res)
+        search_result_free(&a->res);
+    a->have_res = 0;
+    score_table_free(&wb->score.out);
+}
+
+/* GAMMA's exported scores become the table's "gamma" method. */
+static void merge_gamma(ui_wb *wb)
+{
+    score_table g;
+    mx_error e = {0};
+    score_table *t = &wb->st.t;
+    if (!ui_state_has_scores(&wb->st) || gamma_export(&wb->anneal.res, &wb->m.cfg, &g, &e))
+        return;
+    if (g.n_modules == t->n_modules) {
+        for (int m = 0; m < t->n_modules; m++)
+            for (int f = 0; f < MX_NFORMATS; f++)
+                t->modules[m].score[SCORE_GAMMA][f] = g.modules[m].score[SCORE_GAMMA][f];
+        t->methods |= 1u << SCORE_GAMMA;
+    }
+    score_table_free(&g);
+}
+
+void ui_work_finish(ui_wb *wb, const ui_event *ev)
+{
+    if (ev->job == UI_JOB_SCORE && ev->code == 0) {
+        mx_error e = {0};
+        if (ui_state_set_table(&wb->st, &wb->score.out, wb->score.path, &e) == 0) {
+            wb->scores_hint[0] = '\0';
+            if (wb->opts.ctx <= 0 && wb->st.t.ctx > 0)
+                wb->ctx = wb->st.t.ctx;
+            ui_search_hist_free(&wb->search);
+            ui_search_hist_init(&wb->search, wb->st.t.n_modules);
+            double lo, hi;
+            ui_state_budget_range(&wb->st, &lo, &hi);
+            if (isfinite(lo) && (wb->st.budget < lo || wb->st.budget > hi))
+                wb->st.budget = lo < 6.0 && hi > 6.0 ? 6.0 : (lo + hi) / 2;
+            ui_state_solve(&wb->st, NULL);
+        }
+        score_table_free(&wb->score.out);
+    }
+    if (ev->job == UI_JOB_SEARCH && ev->code == 0 && wb->anneal.have_res) {
+        if (wb->anneal.method == SEARCH_GAMMA)
+            merge_gamma(wb);
+    }
+}
