@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #define TF_MAX_THREADS 8
+#define TF_ATT_SCRATCH_BYTES (64u << 20) /* score buffers: more heads per threaded phase */
 #define TF_CHUNK_ROWS TF_NLL_MAX_CHUNK /* lm_head GEMM rows per tf_nll chunk */
 #define TF_CHUNK_FLOATS (16u << 20)     /* ... and at most 64 MB of logits */
 
@@ -126,7 +127,13 @@ tf_ctx *tf_ctx_create(const tf_config *c, int max_n, int flags)
     t->nthreads = np < 1 ? 1 : np > TF_MAX_THREADS ? TF_MAX_THREADS : (int)np;
     if (t->nthreads > c->n_heads)
         t->nthreads = c->n_heads;
-    t->nthreads_alloc = t->nthreads;
+    /* As many heads per attention phase as 64 MB of scores allow (fewer thread
+     * hand-offs), at least one per thread. */
+    size_t per_head = (size_t)max_n * (size_t)max_n * sizeof(float);
+    size_t fit = TF_ATT_SCRATCH_BYTES / per_head;
+    t->att_group = fit > (size_t)c->n_heads ? c->n_heads : (int)fit;
+    if (t->att_group < t->nthreads)
+        t->att_group = t->nthreads;
     size_t n = (size_t)max_n, d = (size_t)c->dim;
     int keep = (flags & TF_KEEP_ACTS) != 0;
     t->n_acts = keep ? c->n_layers : 1;
@@ -142,7 +149,7 @@ tf_ctx *tf_ctx_create(const tf_config *c, int max_n, int flags)
         t->chunk_rows = 1;
     t->chunk = falloc((size_t)t->chunk_rows * (size_t)c->vocab_size);
     if (!keep)
-        t->att_scratch = falloc((size_t)t->nthreads * n * n);
+        t->att_scratch = falloc((size_t)t->att_group * n * n);
     if (!t->acts || !t->xs || !t->rope || !t->xf || !t->rf || !t->chunk ||
         (!keep && !t->att_scratch))
         goto fail;
@@ -173,20 +180,21 @@ int tf_ctx_set_threads(tf_ctx *t, int n)
         n = TF_MAX_THREADS;
     if (n > t->c.n_heads)
         n = t->c.n_heads;
-    if (t->att_scratch && n > t->nthreads_alloc) { /* one n x n score buffer per thread */
+    if (t->att_scratch && n > t->att_group) { /* at least one n x n score buffer per thread */
         size_t nn = (size_t)t->max_n * t->max_n;
         float *p = realloc(t->att_scratch, sizeof(float) * nn * (size_t)n);
         if (p) {
             t->att_scratch = p;
-            t->nthreads_alloc = n;
+            t->att_group = n;
         } else {
-            n = t->nthreads_alloc;
+            n = t->att_group;
         }
     }
     t->nthreads = n;
     return n;
 }
 int tf_ctx_max_n(const tf_ctx *t) { return t->max_n; }
+int tf_ctx_threads(const tf_ctx *t) { return t->nthreads; }
 int tf_ctx_n(const tf_ctx *t) { return t->n; }
 
 float *tf_block_input(tf_ctx *t, int l)

@@ -55,11 +55,12 @@ typedef struct tf_weights {
  * A window of n tokens (positions 0..n-1) is pushed through the model as
  * matrices: every linear is one GEMM Y[n][rows] = X[n][cols] W^T. fp32 storage
  * and fp32 GEMM accumulation; norms and the log-softmax accumulate in double.
- * GEMMs (the linears and each head's Q K^T and P V) run on the calling
- * thread with OpenBLAS's own threads; the softmax of a group of heads runs
- * on pthreads, one head each. OpenBLAS is never entered from two of our
- * threads at once (its spinning workers would oversubscribe the cores), and
- * results do not depend on the thread count.
+ * GEMMs (the linears and each head's Q K^T and P V, causal row blocks) run on
+ * the calling thread with OpenBLAS's own threads; the softmaxes of a group of
+ * heads (as many as 64 MB of scores hold) and the log-sum-exps of tf_nll are
+ * shared between pthreads. OpenBLAS is never entered from two of our threads
+ * at once (its spinning workers would oversubscribe the cores), and results
+ * do not depend on the thread count.
  *
  * Typical use:
  *     tf_ctx *t = tf_ctx_create(&cfg, ctx_len, 0);
@@ -118,9 +119,11 @@ void tf_ctx_free(tf_ctx *t);
 /* 0 if the config is usable (positive sizes, n_heads % n_kv_heads == 0, even head_dim). */
 int tf_config_check(const tf_config *c);
 const tf_config *tf_ctx_config(const tf_ctx *t);
-/* Softmax threads (default: online cores, at most 8 and n_heads); returns the
- * count in effect. Results are identical for any count. */
+/* Threads for the softmax and NLL phases (default: online cores, at most 8
+ * and n_heads; 1 = the calling thread only); returns the count in effect.
+ * Results are identical for any count. */
 int tf_ctx_set_threads(tf_ctx *t, int n);
+int tf_ctx_threads(const tf_ctx *t);
 int tf_ctx_max_n(const tf_ctx *t);
 /* Tokens of the last forward. */
 int tf_ctx_n(const tf_ctx *t);

@@ -1,7 +1,8 @@
 /* Causal grouped-query attention, one GEMM pair per head. Heads go in groups
- * of nthreads: the calling thread computes the group's scores with OpenBLAS,
- * pthreads take one head's softmax each, the calling thread does P V. Each
- * head is computed independently, so the thread count never changes results. */
+ * (as many as the score scratch holds, so few thread hand-offs): the calling
+ * thread computes the group's scores with OpenBLAS, pthreads share the group's
+ * softmaxes by head, the calling thread does P V. Each head is computed
+ * independently, so the thread count never changes results. */
 #include "kernels/tf_internal.h"
 
 #include <math.h>
@@ -12,6 +13,7 @@
 
 #define TF_ATTN_MAX_THREADS 8
 #define TF_ATTN_MIN_THREADED_N 64
+#define TF_ATTN_MAX_GROUP 256 /* heads per phase (bounded stack array) */
 #define TF_ATTN_ROW_BLOCK 128 /* causal skipping: ~(1 + 128/n)/2 of the full n x n work */
 
 /* In-place causal softmax of the n x n score matrix S (row i keeps 0..i). */
@@ -43,14 +45,16 @@ static void causal_softmax(float *S, int n)
 }
 
 typedef struct softmax_job {
-    float *S;
-    int n;
+    float **S;       /* the group's score matrices */
+    int n, cnt;      /* rows, heads in the group */
+    int first, step; /* this worker's heads: first, first+step, ... */
 } softmax_job;
 
 static void *softmax_run(void *arg)
 {
     softmax_job *j = arg;
-    causal_softmax(j->S, j->n);
+    for (int i = j->first; i < j->cnt; i += j->step)
+        causal_softmax(j->S[i], j->n);
     return NULL;
 }
 
@@ -64,28 +68,35 @@ void tf_attention(tf_ctx *t, tf_layer_acts *A)
     int nt = t->nthreads < TF_ATTN_MAX_THREADS ? t->nthreads : TF_ATTN_MAX_THREADS;
     if (n < TF_ATTN_MIN_THREADED_N) /* a thread costs more than a tiny softmax */
         nt = 1;
+    /* heads per phase: all of them when att is kept, else what the scratch holds */
+    int G = A->att ? c->n_heads : t->att_group;
     size_t nn = (size_t)t->max_n * t->max_n;
-    for (int h0 = 0; h0 < c->n_heads; h0 += nt) {
-        int cnt = c->n_heads - h0 < nt ? c->n_heads - h0 : nt;
-        softmax_job jobs[TF_ATTN_MAX_THREADS] = {{NULL, 0}};
-        pthread_t th[TF_ATTN_MAX_THREADS];
-        int started[TF_ATTN_MAX_THREADS] = {0};
+    float *S[TF_ATTN_MAX_GROUP];
+    if (G > TF_ATTN_MAX_GROUP)
+        G = TF_ATTN_MAX_GROUP;
+    for (int h0 = 0; h0 < c->n_heads; h0 += G) {
+        int cnt = c->n_heads - h0 < G ? c->n_heads - h0 : G;
         for (int i = 0; i < cnt; i++) {
             int h = h0 + i, g = h / group;
-            float *S = A->att ? A->att + (size_t)h * n * n : t->att_scratch + i * nn;
+            S[i] = A->att ? A->att + (size_t)h * n * n : t->att_scratch + i * nn;
             /* S = scale * Q_h K_g^T (row stride n), by row blocks that stop at the
              * diagonal block; the softmax zeroes everything right of the diagonal */
             for (int r0 = 0; r0 < n; r0 += TF_ATTN_ROW_BLOCK) {
                 int rb = n - r0 < TF_ATTN_ROW_BLOCK ? n - r0 : TF_ATTN_ROW_BLOCK;
                 gemm_f32(0, 1, rb, r0 + rb, hd, scale, A->q + (size_t)r0 * qd + (size_t)h * hd,
-                         qd, A->k + (size_t)g * hd, kd, 0.0f, S + (size_t)r0 * n, n);
+                         qd, A->k + (size_t)g * hd, kd, 0.0f, S[i] + (size_t)r0 * n, n);
             }
-            jobs[i] = (softmax_job){S, n};
         }
-        for (int i = 1; i < cnt; i++)
+        int use = nt < cnt ? nt : cnt;
+        softmax_job jobs[TF_ATTN_MAX_THREADS];
+        pthread_t th[TF_ATTN_MAX_THREADS];
+        int started[TF_ATTN_MAX_THREADS] = {0};
+        for (int i = 0; i < use; i++)
+            jobs[i] = (softmax_job){S, n, cnt, i, use};
+        for (int i = 1; i < use; i++)
             started[i] = pthread_create(&th[i], NULL, softmax_run, &jobs[i]) == 0;
         softmax_run(&jobs[0]);
-        for (int i = 1; i < cnt; i++) {
+        for (int i = 1; i < use; i++) {
             if (started[i])
                 pthread_join(th[i], NULL);
             else /* could not start a thread: same work here, same result */
@@ -95,7 +106,7 @@ void tf_attention(tf_ctx *t, tf_layer_acts *A)
             int h = h0 + i, g = h / group;
             for (int r0 = 0; r0 < n; r0 += TF_ATTN_ROW_BLOCK) { /* P V, causal blocks */
                 int rb = n - r0 < TF_ATTN_ROW_BLOCK ? n - r0 : TF_ATTN_ROW_BLOCK;
-                gemm_f32(0, 0, rb, hd, r0 + rb, 1.0f, jobs[i].S + (size_t)r0 * n, n,
+                gemm_f32(0, 0, rb, hd, r0 + rb, 1.0f, S[i] + (size_t)r0 * n, n,
                          A->v + (size_t)g * hd, kd, 0.0f,
                          A->ao + (size_t)r0 * qd + (size_t)h * hd, qd);
             }

@@ -2,7 +2,6 @@
  * functions and the activations the forward saved (kernels/tf.h). */
 #include "kernels/tf_backward.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +12,6 @@
 struct tf_bwd {
     tf_config c;
     int max_n, chunk_rows;
-    int attn_threads; /* see tf_bwd_create */
     float *dres;          /* [max_n][dim] residual-stream gradient */
     float *dxn;           /* [max_n][dim] gradient of a normed input */
     float *da, *dg, *du;  /* [max_n][hidden] */
@@ -45,12 +43,6 @@ tf_bwd *tf_bwd_create(const tf_config *c, int max_n)
     b->c = *c;
     b->max_n = max_n;
     b->chunk_rows = max_n < LOGIT_ROWS ? max_n : LOGIT_ROWS;
-    /* Attention heads call BLAS. When OpenBLAS runs its own threads, heads go
-     * one after the other with each GEMM threaded by OpenBLAS: calling it from
-     * several threads at once made them queue for its one thread pool (a third
-     * of the CPU time spent spinning, 2x slower overall on SmolLM2 shapes).
-     * With a single-threaded OpenBLAS the heads are spread over all cores. */
-    b->attn_threads = openblas_get_num_threads() > 1 ? 1 : 0;
     size_t n = (size_t)max_n, d = c->dim, h = c->hidden_dim;
     size_t qd = (size_t)c->n_heads * c->head_dim, kd = (size_t)c->n_kv_heads * c->head_dim;
     b->dres = fzalloc(n * d);
@@ -237,7 +229,7 @@ static int block_bwd(tf_bwd *b, tf_ctx *t, const tf_weights *w, int l, int n, in
     zero(b->dq, nq);
     zero(b->dk, nk);
     zero(b->dv, nk);
-    if ((rc = tf_bwd_attention(A->q, A->k, A->v, A->att, b->dao, n, H, KV, hd, b->attn_threads,
+    if ((rc = tf_bwd_attention(A->q, A->k, A->v, A->att, b->dao, n, H, KV, hd, 0,
                                b->dq, b->dk, b->dv)))
         return rc;
     /* q = rope(qk_norm(q_raw)) */
@@ -330,10 +322,11 @@ int tf_backward(tf_bwd *b, tf_ctx *t, const tf_weights *w, const int *tokens, co
                    stop < L ? b->dres : NULL, g->final_norm);
 
     /* With TF_KEEP_ACTS every layer has its own activations; otherwise one
-     * shared set, valid for the last block run: recompute each block first. */
-    int kept = L == 1 || tf_acts(t, 0) != tf_acts(t, 1);
+     * shared set, holding whichever block ran last (after a previous backward:
+     * a low one), so every block is recomputed from its saved input first. */
+    int kept = L > 1 && tf_acts(t, 0) != tf_acts(t, 1);
     for (int l = L - 1; l >= stop; l--) {
-        if (!kept && l < L - 1)
+        if (!kept)
             tf_block(t, w, l);
         int rc = block_bwd(b, t, w, l, n, l > stop || g->tok_emb, g);
         if (rc)

@@ -64,8 +64,10 @@ void tf_bwd_rope_forward(float *x, int n, int n_heads, int head_dim, int pos0, f
  * dk, dv (any may be NULL); dk/dv sum over the query heads sharing a kv head in
  * head order. Softmax entries and dS entries below 1e-30 are flushed to zero
  * (subnormals would slow BLAS many times over; their effect is nil). Threads
- * over query heads (n_threads <= 0: all cores); the result does not depend on
- * the thread count. Returns 0 or ERR_NOMEM (src/err.h). */
+ * over query heads; n_threads <= 0 is automatic: one thread (each GEMM on
+ * OpenBLAS's threads) when OpenBLAS is multi-threaded, else all cores -- BLAS
+ * called from several threads at once queues for its one pool. The result
+ * does not depend on n_threads. Returns 0 or ERR_NOMEM (src/err.h). */
 int tf_bwd_attention(const float *q, const float *k, const float *v, const float *att,
                      const float *dout, int n, int n_heads, int n_kv, int head_dim,
                      int n_threads, float *dq, float *dk, float *dv);
@@ -98,13 +100,14 @@ double tf_bwd_cross_entropy(const float *logits, const int *targets, int n, int 
  * that is the gradient wrt the EFFECTIVE weight, which a straight-through
  * estimator applies to the latent weights unchanged.
  * Contexts made with TF_KEEP_ACTS are used as saved (softmax included); with
- * the shared scratch (which holds the last block after tf_forward) every other
- * block is recomputed by tf_block from its saved input before its backward:
- * about one extra forward, far less memory.
- * Threads: GEMMs run on OpenBLAS's threads; attention heads are spread over
- * all cores only when OpenBLAS is single-threaded (nested BLAS calls from
- * several threads queue for its one pool); cross-entropy rows on all cores.
- * Results are bitwise reproducible for a given OpenBLAS thread count. */
+ * the shared scratch every block is recomputed by tf_block from its saved
+ * input before its backward (about one extra forward, far less memory; any
+ * number of backward passes may follow one forward, and afterwards the
+ * scratch holds the lowest block reached).
+ * Threads: GEMMs run on OpenBLAS's threads; attention as tf_bwd_attention's
+ * automatic mode; cross-entropy rows on all cores. Results are bitwise
+ * reproducible for a given OpenBLAS thread count, and equal between the
+ * TF_KEEP_ACTS and recompute paths. */
 
 typedef struct tf_layer_grads {
     float *attn_norm, *ffn_norm; /* [dim] */

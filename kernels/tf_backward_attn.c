@@ -119,12 +119,18 @@ static void *attn_worker(void *arg)
     return NULL;
 }
 
+/* Automatic (requested <= 0): the heads call BLAS, so when OpenBLAS runs its
+ * own threads the heads go one after the other, each GEMM threaded by
+ * OpenBLAS. Calling it from several threads at once made the calls queue for
+ * its one thread pool (a third of the CPU time spent spinning in
+ * exec_blas_async / sched_yield; the whole backward 2x slower on SmolLM2
+ * shapes). With a single-threaded OpenBLAS the heads spread over all cores. */
 static int thread_count(int requested, int n_heads)
 {
     int t = requested;
     if (t <= 0) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
-        t = c > 0 ? (int)c : 1;
+        t = openblas_get_num_threads() > 1 ? 1 : c > 0 ? (int)c : 1;
     }
     if (t > n_heads)
         t = n_heads;

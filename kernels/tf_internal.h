@@ -12,7 +12,7 @@ struct tf_ctx {
     int n;          /* rows of the last forward */
     int flags;
     int nthreads;   /* softmax workers (>= 1) */
-    int nthreads_alloc; /* att_scratch holds this many n x n buffers */
+    int att_group;  /* heads per attention phase: att_scratch holds this many n x n buffers */
     float *xs;      /* (n_layers+1) x [max_n][dim] block inputs */
     tf_layer_acts *acts;
     int n_acts;     /* n_layers with TF_KEEP_ACTS, else 1 */
@@ -20,7 +20,7 @@ struct tf_ctx {
     float *xf, *rf; /* final norm output [max_n][dim] and inverse rms [max_n] */
     float *chunk;   /* [chunk_rows][vocab] logits for tf_nll */
     int chunk_rows;
-    float *att_scratch; /* [nthreads_alloc][max_n*max_n] when att is not kept */
+    float *att_scratch; /* [att_group][max_n*max_n] when att is not kept */
 };
 
 /* Causal grouped-query attention of block activations A on t->n rows:

@@ -6,14 +6,18 @@
  * Exported scores (gamma_export): for other budgets the integer program needs
  * costs that do NOT contain the bit price of the trained budget, so the
  * learned logits themselves (-log p mixes task and price at the trained mu)
- * are not exported. Instead every step measures, for every module and format,
- *     s[m][k] = <dL/dW_eff[m], Q_k(W[m]) - W[m]>,
- * the first-order change of the task loss (nats/token) when module m alone
- * moves from fp32 to format k, at the jointly quantized point the search is
- * at (so interactions with the other modules' quantization are included,
- * which single-module kl/fisher scores miss). The exported score is its mean
- * over the second half of the run, when the mixture has settled near the
- * budget; ILP re-solves at nearby budgets then trade these against bits. */
+ * are not exported. Nor is the first-order term <G, Q_k - W> alone: with the
+ * KL-to-fp32 loss the gradient at fp32 is zero, so what matters is curvature.
+ * Every step measures, per module, the curvature of the task loss along the
+ * module's current deviation from fp32 in the JOINTLY quantized network,
+ *     c[m] = <dL/dW_eff[m], W_eff[m] - W[m]> / ||W_eff[m] - W[m]||^2
+ * (for a quadratic loss with minimum at fp32 this is d^T (H d)_m / |d_m|^2,
+ * the interactions with the other modules' quantization included, which
+ * single-module kl/fisher scores miss); the exported score is
+ *     s[m][k] = 1/2 * max(mean c[m], 0) * ||Q_k(W[m]) - W[m]||^2,
+ * nats/token, the mean taken over the second half of the run. It depends on
+ * the budget only through where c was measured, so ILP re-solves at other
+ * budgets trade these against bits like kl scores. */
 #ifndef MXALLOC_GAMMA_H
 #define MXALLOC_GAMMA_H
 

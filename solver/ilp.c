@@ -271,13 +271,6 @@ static int reduce(const ilp_units *u, double lambda, double inc, const int *pick
     return open;
 }
 
-#include <stdio.h>
-static int dbg_open(int open, double inc, double bound)
-{
-    if (getenv("ILP_DEBUG"))
-        fprintf(stderr, "open %d inc %.9g bound %.9g relgap %.3g\n", open, inc, bound, (inc - bound) / fabs(inc));
-    return open;
-}
 /* A better incumbent from a DP over the units reduce() left open, with their
  * extra bits rounded up to a grid of DP_CELLS cells over the free room: every
  * DP answer is feasible, and near-optimal when the room is well resolved. */
@@ -504,11 +497,6 @@ static int glpk_solve(const ilp_units *u, const unsigned char *keep, const int *
         parm.cb_func = glpk_cb;
         parm.cb_info = &hs;
         parm.tol_int = 1e-9;
-        if (getenv("ILP_COV")) parm.cov_cuts = GLP_ON;
-        if (getenv("ILP_MIR")) parm.mir_cuts = GLP_ON;
-        if (getenv("ILP_GMI")) parm.gmi_cuts = GLP_ON;
-        if (getenv("ILP_BR")) parm.br_tech = atoi(getenv("ILP_BR"));
-        if (getenv("ILP_BT")) parm.bt_tech = atoi(getenv("ILP_BT"));
         if (time_limit_s > 0)
             parm.tm_lim = time_limit_s * 1000 < 1 ? 1
                           : (time_limit_s * 1000 > 2e9 ? 2000000000 : (int)(time_limit_s * 1000));
@@ -608,9 +596,9 @@ int ilp_solve(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e)
                !(keep = malloc((size_t)u.units[nu - 1].item0 + u.units[nu - 1].n_items))) {
         rc = err_set(e, ERR_NOMEM, "out of memory");
     } else if (inc - bound <= 1e-12 * fmax(1, fabs(bound)) ||
-               dbg_open(reduce(&u, lambda, inc, pick, keep), inc, bound) == 0 ||
+               reduce(&u, lambda, inc, pick, keep) == 0 ||
                dp_improve(&u, keep, pick, &inc) != 0 ||
-               dbg_open(reduce(&u, lambda, inc, pick, keep), inc, bound) == 0) {
+               reduce(&u, lambda, inc, pick, keep) == 0) {
         r.optimal = 1;
         r.gap = 0;
     } else {
@@ -636,8 +624,6 @@ int ilp_solve(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e)
             double w_mip, c_mip = st >= 0 ? pick_cost(&u, mip, &w_mip) : INFINITY;
             /* GLPK proves optimality up to its tolerances; the incumbent
              * may tie it up to rounding: keep whichever is cheaper. */
-            if (getenv("ILP_DEBUG"))
-                fprintf(stderr, "  mip %.9g (inc %.9g bound %.9g) st %d\n", c_mip, inc, bound, st);
             if (st >= 0 && c_mip <= inc)
                 memcpy(pick, mip, (size_t)nu * sizeof *pick);
             r.optimal = st == 1;

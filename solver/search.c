@@ -96,6 +96,8 @@ struct search_state {
     double *param;               /* theta [M] or alpha [M][K] */
     int np;
     double *p, *h, *hw, *dldp;   /* [M][K], [M][K], [M], [M][K] */
+    double *err2;                /* [M][K] ||Q_k(W_m) - W_m||^2 */
+    double *curv;                /* [M] <G_m, W_eff - W> / ||W_eff - W||^2 of the last step */
     double temp, mu, rho;
 };
 
@@ -143,6 +145,8 @@ void search_state_free(search_state *s)
     free(s->p);
     free(s->h);
     free(s->hw);
+    free(s->err2);
+    free(s->curv);
     free(s->dldp);
     search_bwd_free(&s->bwd);
     tf_ctx_free(s->t);
@@ -252,10 +256,12 @@ int search_state_create(const search_data *d, const search_opts *o, search_state
     s->p = calloc(MK, sizeof *s->p);
     s->h = calloc(MK, sizeof *s->h);
     s->hw = calloc((size_t)M, sizeof *s->hw);
+    s->err2 = calloc(MK, sizeof *s->err2);
+    s->curv = calloc((size_t)M, sizeof *s->curv);
     s->dldp = calloc(MK, sizeof *s->dldp);
     if (!s->params || !s->bits || !s->len || !s->q || !s->weff || !s->grad || !s->w0 || !s->lw ||
         !s->teacher || !s->logits || !s->dlog || !s->tscratch || !s->param || !s->p || !s->h ||
-        !s->hw || !s->dldp)
+        !s->hw || !s->dldp || !s->err2 || !s->curv)
         goto nomem;
 
     size_t maxlen = 0, qbytes = 0;
@@ -292,6 +298,14 @@ int search_state_create(const search_data *d, const search_opts *o, search_state
         }
         s->teacher_left = s->o.mem_limit - qbytes;
     }
+    for (int m = 0; m < M; m++)
+        for (int k = 0; k < K; k++) {
+            const float *q = qk(s, m, k);
+            double acc = 0.0;
+            for (size_t i = 0; i < s->len[m]; i++)
+                acc += ((double)q[i] - s->w0[m][i]) * ((double)q[i] - s->w0[m][i]);
+            s->err2[(size_t)m * K + k] = acc;
+        }
     for (int l = 0; l < s->c.n_layers; l++) {
         s->lw[l] = d->w->layers[l];
         for (int k = 0; k < TF_NLIN; k++)
@@ -481,6 +495,15 @@ int search_state_loss_grad(search_state *s, long window, double *task, double *r
             s->dldp[i] = s->h[i] + coef * s->params[m] * s->bits[i] / s->ptot;
         }
         const double *p = s->p + (size_t)m * K;
+        /* curvature of the loss along this module's deviation from fp32 */
+        double gd = -s->hw[m], e2 = 0.0;
+        for (int k = 0; k < K; k++)
+            gd += p[k] * s->h[(size_t)m * K + k];
+        for (size_t i = 0; i < s->len[m]; i++) {
+            double dv = (double)s->weff[m][i] - s->w0[m][i];
+            e2 += dv * dv;
+        }
+        s->curv[m] = e2 > 0 ? gd / e2 : 0.0;
         if (s->o.method == SEARCH_DMX)
             grad[m] = dmx_grad(s->param[m], s->temp, K, p, s->dldp + (size_t)m * K);
         else
@@ -601,18 +624,49 @@ static int finalize(search_state *s, search_result *r, mx_error *e)
     ilp_problem P = {M, K, s->params, s->bits, cost, NULL, NULL, s->d.budget, 0, 0};
     ilp_result res;
     int rc = ilp_solve(&P, r->choice, &res, e);
-    free(cost);
     free(pr);
     if (rc) {
+        free(cost);
         free(am);
         return rc;
     }
+    /* Fill: rounding usually leaves part of the budget unused; spend it on
+     * the upgrades the learned preferences object to least (lowest cost
+     * increase to a format with more bits), one at a time, while they fit. */
+    double used = 0.0, cap = s->d.budget * s->ptot;
+    for (int m = 0; m < M; m++)
+        used += s->params[m] * s->bits[(size_t)m * K + r->choice[m]];
+    r->filled = 0;
+    for (;;) {
+        int bm = -1, bk = -1;
+        double bd = INFINITY;
+        for (int m = 0; m < M; m++) {
+            size_t i0 = (size_t)m * K + r->choice[m];
+            for (int k = 0; k < K; k++) {
+                size_t i = (size_t)m * K + k;
+                double extra = s->params[m] * (s->bits[i] - s->bits[i0]);
+                if (s->bits[i] <= s->bits[i0] || used + extra > cap * (1 + 1e-12))
+                    continue;
+                if (cost[i] - cost[i0] < bd) {
+                    bd = cost[i] - cost[i0];
+                    bm = m;
+                    bk = k;
+                }
+            }
+        }
+        if (bm < 0)
+            break;
+        used += s->params[bm] * (s->bits[(size_t)bm * K + bk] - s->bits[(size_t)bm * K + r->choice[bm]]);
+        r->choice[bm] = bk;
+        r->filled++;
+    }
+    free(cost);
     double b = 0.0;
     r->repaired = 0;
     for (int m = 0; m < M; m++) {
         r->assign[m] = s->fmt[r->choice[m]];
         b += s->params[m] * s->bits[(size_t)m * K + r->choice[m]];
-        r->repaired |= r->choice[m] != am[m];
+        r->repaired |= r->choice[m] < am[m]; /* moved down to fit */
     }
     r->avg_bits = b / s->ptot;
     free(am);
@@ -636,7 +690,7 @@ int search_run(const search_data *d, const search_opts *o, search_result *r, mx_
     }
     double *grad = calloc((size_t)np, sizeof *grad), *am1 = calloc((size_t)np, sizeof *am1),
            *am2 = calloc((size_t)np, sizeof *am2);
-    double *sacc = o->method == SEARCH_GAMMA ? calloc((size_t)M * K, sizeof *sacc) : NULL;
+    double *sacc = o->method == SEARCH_GAMMA ? calloc((size_t)M, sizeof *sacc) : NULL;
     long *order = malloc((size_t)d->n_windows * sizeof *order);
     int *amax = malloc((size_t)M * sizeof *amax);
     r->assign = malloc((size_t)M * sizeof *r->assign);
@@ -676,12 +730,11 @@ int search_run(const search_data *d, const search_opts *o, search_result *r, mx_
         c = E - d->budget;
         if (sacc) { /* scores: mean over the second half (restart at the midpoint) */
             if (step == S / 2 && nacc > 0) {
-                memset(sacc, 0, (size_t)M * K * sizeof *sacc);
+                memset(sacc, 0, (size_t)M * sizeof *sacc);
                 nacc = 0;
             }
             for (int m = 0; m < M; m++)
-                for (int k = 0; k < K; k++)
-                    sacc[(size_t)m * K + k] += s->h[(size_t)m * K + k] - s->hw[m];
+                sacc[m] += s->curv[m];
             nacc++;
         }
         /* Adam */
@@ -698,7 +751,8 @@ int search_run(const search_data *d, const search_opts *o, search_result *r, mx_
                 s->param[m] = fmin(fmax(s->param[m], -0.5), K - 0.5);
         if (o->method == SEARCH_GAMMA && (step + 1) % o->mu_every == 0) {
             mu += rho * c;
-            if (fabs(c) > 0.5 * prev_c)
+            /* grow the penalty only while the constraint is still visibly off */
+            if (fabs(c) > 0.5 * prev_c && fabs(c) > 0.01)
                 rho = fmin(2.0 * rho, 1e4);
             prev_c = fabs(c);
         }
@@ -732,11 +786,12 @@ int search_run(const search_data *d, const search_opts *o, search_result *r, mx_
     r->exp_bits = expected_bits(s);
     memcpy(r->param, s->param, (size_t)np * sizeof *r->param);
     r->n_param = np;
-    if (sacc && nacc > 0) {
-        for (size_t i = 0; i < (size_t)M * K; i++)
-            sacc[i] /= (double)nacc;
-        r->score = sacc;
-        sacc = NULL;
+    if (sacc && nacc > 0 && (r->score = malloc((size_t)M * K * sizeof *r->score))) {
+        for (int m = 0; m < M; m++) {
+            double cm = fmax(sacc[m] / (double)nacc, 0.0);
+            for (int k = 0; k < K; k++)
+                r->score[(size_t)m * K + k] = 0.5 * cm * s->err2[(size_t)m * K + k];
+        }
     }
     rc = finalize(s, r, e);
 out:

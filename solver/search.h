@@ -31,12 +31,15 @@
  *          more bits never hurt the task loss, so the inequality optimum sits on
  *          the boundary anyway and the equality keeps the multiplier updates
  *          two-sided); mu <- mu + rho * c every mu_every steps, rho doubles
- *          (up to 1e4) when |c| did not halve since the previous update.
+ *          (up to 1e4) when |c| did not halve since the previous update and
+ *          is still above 0.01 bits.
  *
  * The final assignment is the argmax of p, repaired by the integer program
  * (ilp_solve) with the learned preferences as costs when it exceeds the budget
- * (dMX: cost (theta - k)^2, GAMMA: -log p at T = 1); it never exceeds the
- * budget. Cancelling (the event callback returns non-zero) ends the run
+ * (dMX: cost (theta - k)^2, GAMMA: -log p at T = 1); then the budget rounding
+ * left unused is spent greedily on the upgrades (to a format with more bits)
+ * of least cost increase under the same costs, while they fit. It never
+ * exceeds the budget. Cancelling (the event callback returns non-zero) ends the run
  * cleanly with that same assignment built from the parameters reached.
  *
  * Deterministic for a given seed and thread count: the window order is a
@@ -128,7 +131,9 @@ typedef struct search_result {
     double exp_bits;         /* E[avg bits] of the mixture at the end */
     double budget;
     double task_loss;        /* last step's task loss */
-    int steps_done, cancelled, repaired; /* repaired: the ILP changed the argmax */
+    int steps_done, cancelled;
+    int repaired;            /* the ILP moved some module below its argmax to fit */
+    int filled;              /* upgrades made afterwards with the unused budget */
     /* Learned parameters: dMX theta [n_modules]; GAMMA alpha [n_modules][n_formats]. */
     double *param;
     int n_param;

@@ -217,8 +217,11 @@ static int get_table(rbuf *b, score_table *t, mx_error *e)
         return err_set(e, ERR_FORMAT, "truncated header fields");
     if (n_modules > INT_MAX || (uint64_t)n_modules * MODULE_MIN_BYTES > b->len - b->pos)
         return err_set(e, ERR_FORMAT, "module count %u does not fit the payload", n_modules);
-    if (score_table_alloc(t, (int)n_modules))
+    score_table mods;  /* score_table_alloc starts from an empty table: keep the header */
+    if (score_table_alloc(&mods, (int)n_modules))
         return err_set(e, ERR_NOMEM, "out of memory for %u modules", n_modules);
+    t->modules = mods.modules;
+    t->n_modules = mods.n_modules;
     for (uint32_t i = 0; i < n_modules && !b->bad; i++) {
         score_module *m = &t->modules[i];
         r_str(b, m->name, sizeof m->name);
@@ -335,17 +338,16 @@ int cache_read(const char *path, score_table *t, mx_error *e)
         return err_set(e, ERR_FORMAT, "%s: truncated score file (header)", path);
     }
     rbuf h = {.p = hdr, .len = HEADER_LEN, .pos = 8};
-    uint32_t version = r_u32(&h);
-    (void)r_u32(&h);
+    uint32_t version = r_u32(&h), reserved = r_u32(&h);
     uint64_t plen = r_u64(&h), sum = r_u64(&h);
     if (version != CACHE_VERSION) {
         fclose(f);
         return err_set(e, ERR_FORMAT, "%s: score file version %u, this mxalloc reads version %d: "
                        "recompute the scores", path, version, CACHE_VERSION);
     }
-    if (plen > MAX_PAYLOAD) {
+    if (plen > MAX_PAYLOAD || reserved != 0) {
         fclose(f);
-        return err_set(e, ERR_FORMAT, "%s: corrupt score file (payload length)", path);
+        return err_set(e, ERR_FORMAT, "%s: corrupt score file (header)", path);
     }
     unsigned char *p = malloc(plen ? plen : 1);
     if (!p) {

@@ -1,9 +1,265 @@
-/* PLACEHOLDER: replaced by the real implementation of `mxalloc alloc`. */
+/* mxalloc alloc SCORES --budget B: the format assignment for one budget. */
+#include <jansson.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/tf.h"
+#include "solver/proj.h"
+#include "src/alloc_setup.h"
+#include "src/cache.h"
+#include "src/cfg.h"
 #include "src/cmd.h"
+#include "src/model.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mxalloc alloc SCORES --budget BITS [options]\n\n"
+               "Solve the per-module MX format assignment minimizing the summed sensitivity\n"
+               "scores under an average bits-per-weight budget (block scales included).\n\n"
+               "  --budget BITS       average bits per weight, e.g. 4.5\n"
+               "%s"
+               "  --json              print {avg_bits, bytes, objective, projected_ppl, formats}\n"
+               "  --out CFG.json      write the assignment config (atomically)\n"
+               "  --help              this text\n",
+               alloc_common_help);
+}
+
+static void print_table(const score_table *t, const int *choice)
+{
+    int layers = 0;
+    for (int m = 0; m < t->n_modules; m++)
+        if (t->modules[m].layer + 1 > layers)
+            layers = t->modules[m].layer + 1;
+    printf("\nper layer:\n  layer");
+    for (int k = 0; k < TF_NLIN; k++)
+        printf(" %5s", model_kind_label(k));
+    printf("\n");
+    int (*grid)[TF_NLIN] = malloc((size_t)(layers ? layers : 1) * sizeof *grid);
+    if (!grid)
+        return;
+    for (int l = 0; l < layers; l++)
+        for (int k = 0; k < TF_NLIN; k++)
+            grid[l][k] = -1;
+    for (int m = 0; m < t->n_modules; m++) {
+        const score_module *sm = &t->modules[m];
+        if (sm->layer >= 0 && sm->kind >= 0 && sm->kind < TF_NLIN)
+            grid[sm->layer][sm->kind] = (int)t->formats[choice[m]];
+    }
+    for (int l = 0; l < layers; l++) {
+        printf("  %5d", l);
+        for (int k = 0; k < TF_NLIN; k++)
+            printf(" %5s", grid[l][k] < 0 ? "-" : alloc_short_label((mx_format)grid[l][k]));
+        printf("\n");
+    }
+    free(grid);
+}
+
+/* Uniform formats measured in the table nearest to avg bits (below, above). */
+static void print_nearest_uniform(const score_table *t, double avg_bits)
+{
+    double P = 0;
+    for (int m = 0; m < t->n_modules; m++)
+        P += (double)t->modules[m].params;
+    int lo = -1, hi = -1;
+    double blo = -INFINITY, bhi = INFINITY;
+    for (int i = 0; i < t->n_formats; i++) {
+        mx_format f = t->formats[i];
+        if (!isfinite(t->uniform_loss[f]))
+            continue;
+        double w = 0;
+        for (int m = 0; m < t->n_modules; m++)
+            w += (double)t->modules[m].params * t->modules[m].bits[f];
+        double b = w / P;
+        if (!isfinite(b))
+            continue;
+        if (b <= avg_bits + 1e-9 && b > blo)
+            blo = b, lo = i;
+        if (b > avg_bits + 1e-9 && b < bhi)
+            bhi = b, hi = i;
+    }
+    if (lo >= 0)
+        printf("nearest uniform below: %s at %.4f bits, measured ppl %.4f\n",
+               mx_format_name(t->formats[lo]), blo, exp(t->uniform_loss[t->formats[lo]]));
+    if (hi >= 0)
+        printf("nearest uniform above: %s at %.4f bits, measured ppl %.4f\n",
+               mx_format_name(t->formats[hi]), bhi, exp(t->uniform_loss[t->formats[hi]]));
+}
+
+static int write_config(const char *path, const alloc_opts *o, const score_table *t,
+                        const alloc_setup *s, const int *choice, const ilp_result *r, double ppl,
+                        mx_error *e)
+{
+    mx_cfg c;
+    cfg_init(&c);
+    snprintf(c.model, sizeof c.model, "%s", t->model);
+    c.budget_bits = o->budget;
+    c.avg_bits = r->avg_bits;
+    c.projected_ppl = ppl;
+    snprintf(c.score_method, sizeof c.score_method, "%s", score_method_name(s->method));
+    snprintf(c.score_key, sizeof c.score_key, "%s", t->key);
+    int rc = 0;
+    for (int m = 0; m < t->n_modules && !rc; m++)
+        rc = cfg_set_format(&c, t->modules[m].name, t->formats[choice[m]], e);
+    for (int k = 0; k < o->n_pins && !rc; k++)
+        rc = cfg_set_pin(&c, o->pins[k].name, o->pins[k].fmt, e);
+    if (!rc)
+        rc = cfg_save(path, &c, e);
+    cfg_free(&c);
+    return rc;
+}
+
 int cmd_alloc(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "mxalloc alloc: not built yet\n");
-    return 1;
+    alloc_opts o;
+    alloc_opts_init(&o);
+    const char *budget_s = NULL;
+    int status = 0;
+    for (int i = 1; i < argc && !status; i++) {
+        const char *a = argv[i];
+        int c = alloc_parse_common("mxalloc alloc", argc, argv, &i, &o);
+        if (c == 1)
+            continue;
+        if (c >= 2) {
+            status = c == 3 ? 1 : 2;
+            break;
+        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            alloc_opts_free(&o);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            o.json = 1;
+        } else if (!strncmp(a, "--budget", 8) && (a[8] == 0 || a[8] == '=')) {
+            if (a[8] == '=')
+                budget_s = a + 9;
+            else if (i + 1 < argc)
+                budget_s = argv[++i];
+            else {
+                fprintf(stderr, "mxalloc alloc: --budget needs a value\n");
+                status = 2;
+            }
+        } else if (!strncmp(a, "--out", 5) && (a[5] == 0 || a[5] == '=')) {
+            if (a[5] == '=')
+                o.out_path = a + 6;
+            else if (i + 1 < argc)
+                o.out_path = argv[++i];
+            else {
+                fprintf(stderr, "mxalloc alloc: --out needs a value\n");
+                status = 2;
+            }
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "mxalloc alloc: unknown option '%s' (see --help)\n", a);
+            status = 2;
+        } else if (!o.scores_path) {
+            o.scores_path = a;
+        } else {
+            fprintf(stderr, "mxalloc alloc: unexpected argument '%s'\n", a);
+            status = 2;
+        }
+    }
+    if (!status && (!o.scores_path || !budget_s)) {
+        fprintf(stderr, "mxalloc alloc: %s\n", !o.scores_path ? "missing the SCORES file" : "missing --budget");
+        usage(stderr);
+        status = 2;
+    }
+    if (!status) {
+        char *end;
+        o.budget = strtod(budget_s, &end);
+        if (end == budget_s || *end) {
+            fprintf(stderr, "mxalloc alloc: --budget: not a number: '%s'\n", budget_s);
+            status = 2;
+        } else if (!isfinite(o.budget) || o.budget <= 0) {
+            fprintf(stderr, "mxalloc alloc: --budget: invalid budget '%s' (want a positive number of "
+                            "bits per weight)\n", budget_s);
+            status = 1;
+        }
+    }
+    if (status) {
+        alloc_opts_free(&o);
+        return status;
+    }
+    score_table t;
+    alloc_setup s = {0};
+    mx_error e = {0};
+    int *choice = NULL;
+    mx_format *fmts = NULL;
+    ilp_result r;
+    int rc = cache_read(o.scores_path, &t, &e);
+    if (!rc)
+        rc = alloc_setup_build(&o, &t, &s, &e);
+    if (!rc && o.calibrate)
+        rc = proj_calibrate(&t, s.method, &s.calib_c, &s.calib_points, &e);
+    if (!rc) {
+        choice = malloc((size_t)t.n_modules * sizeof *choice);
+        fmts = malloc((size_t)t.n_modules * sizeof *fmts);
+        rc = choice && fmts ? 0 : err_set(&e, ERR_NOMEM, "out of memory");
+    }
+    if (!rc)
+        rc = alloc_setup_solve(&o, &s, choice, &r, &e);
+    double ppl = NAN;
+    if (!rc) {
+        for (int m = 0; m < t.n_modules; m++)
+            fmts[m] = t.formats[choice[m]];
+        double sum = proj_score_sum(&t, s.method, fmts);
+        ppl = proj_ppl(proj_loss(&t, s.calib_c, sum));
+        if (!isfinite(ppl))
+            ppl = NAN;
+    }
+    if (!rc && o.out_path)
+        rc = write_config(o.out_path, &o, &t, &s, choice, &r, ppl, &e);
+    if (rc) {
+        fprintf(stderr, "mxalloc alloc: %s\n", e.msg);
+    } else if (o.json) {
+        json_t *j = json_object(), *f = json_object();
+        json_object_set_new(j, "budget_bits", json_real(o.budget));
+        json_object_set_new(j, "avg_bits", json_real(r.avg_bits));
+        json_object_set_new(j, "bytes", json_real(r.bytes));
+        json_object_set_new(j, "objective", json_real(r.objective));
+        json_object_set_new(j, "projected_ppl", isnan(ppl) ? json_null() : json_real(ppl));
+        json_object_set_new(j, "optimal", json_boolean(r.optimal));
+        json_object_set_new(j, "method", json_string(o.greedy ? "greedy" : "ilp"));
+        json_object_set_new(j, "score_method", json_string(score_method_name(s.method)));
+        for (int m = 0; m < t.n_modules; m++)
+            json_object_set_new(f, t.modules[m].name, json_string(mx_format_name(fmts[m])));
+        json_object_set_new(j, "formats", f);
+        char *txt = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+        if (txt)
+            printf("%s\n", txt);
+        free(txt);
+        json_decref(j);
+    } else {
+        printf("scores: %s (%s, model %s)\n", o.scores_path, score_method_name(s.method), t.model);
+        printf("%-48s %-12s %6s %12s\n", "module", "format", "bits", "score");
+        for (int m = 0; m < t.n_modules; m++) {
+            size_t at = (size_t)m * t.n_formats + choice[m];
+            printf("%-48s %-12s %6.3f %12.5g\n", t.modules[m].name, mx_format_name(fmts[m]), s.bits[at],
+                   s.cost[at]);
+        }
+        print_table(&t, choice);
+        printf("\nmethod: %s%s\n", o.greedy ? "greedy baseline" : "integer program",
+               o.greedy ? "" : (r.optimal ? " (proven optimal)" : ""));
+        if (!o.greedy && !r.optimal)
+            printf("time limit reached: relative gap %.3g to the lower bound %.6g\n", r.gap, r.bound);
+        printf("budget: %.4f bits/weight, achieved %.4f\n", o.budget, r.avg_bits);
+        printf("size: %.0f bytes (%.2f MiB)\n", r.bytes, r.bytes / 1048576.0);
+        printf("objective: %.6g (summed %s scores, nats/token)\n", r.objective, score_method_name(s.method));
+        if (isnan(ppl))
+            printf("projected ppl: n/a (the score file has no fp32 loss)\n");
+        else
+            printf("projected ppl: %.4f (fp32 %.4f%s)\n", ppl, exp(t.fp32_loss),
+                   o.calibrate ? ", calibrated" : "");
+        if (o.calibrate)
+            printf("calibration: c = %.4g from %d uniform formats\n", s.calib_c, s.calib_points);
+        print_nearest_uniform(&t, r.avg_bits);
+        if (o.out_path)
+            printf("wrote %s\n", o.out_path);
+    }
+    free(choice);
+    free(fmts);
+    alloc_setup_free(&s);
+    score_table_free(&t);
+    alloc_opts_free(&o);
+    return rc ? 1 : 0;
 }

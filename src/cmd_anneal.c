@@ -40,7 +40,8 @@ static void usage(FILE *f)
             "                      [--method dmx|gamma] [--loss kl|ce] [--steps N] [--lr X]\n"
             "                      [--t0 X --tmin X] [--lambda X] [--rho X] [--seed N]\n"
             "                      [--tokens N] [--ctx N] [--formats LIST] [--every K]\n"
-            "                      [--out CFG.json] [--scores-out FILE] [--json]\n\n"
+            "                      [--init-scores FILE] [--out CFG.json] [--scores-out FILE]\n"
+            "                      [--json]\n\n"
             "Differentiable search for one MX format per linear module at an average of B\n"
             "bits per weight (scales included). Every module is a soft mixture of its\n"
             "fake-quantized copies; only the mixture parameters are learned (Adam) on the\n"
@@ -61,6 +62,9 @@ static void usage(FILE *f)
             "  --ctx N           window length (default min(256, model context))\n"
             "  --formats LIST    candidates, comma separated (default the six MX formats)\n"
             "  --every K         a progress line every K steps (default steps/20)\n"
+            "  --init-scores F   start from the integer-program solution of a score file\n"
+            "                    (mxalloc score: kl, else fisher, else gamma scores) at the\n"
+            "                    budget instead of the uniform mixture matching it\n"
             "  --out FILE        write the assignment config (JSON)\n"
             "  --scores-out FILE write GAMMA's score table (for alloc/sweep/tui)\n"
             "  --json            print the result as JSON on stdout\n"
@@ -207,6 +211,42 @@ static int parse_formats(const char *list, search_data *d)
     return 0;
 }
 
+/* [n_modules][n_formats in d's order] costs from a score file: per module by
+ * name, the first method with finite scores for every candidate. */
+static double *load_init_cost(const char *path, const model *m, const search_data *d,
+                              mx_error *e)
+{
+    score_table t;
+    if (cache_read(path, &t, e))
+        return NULL;
+    double *c = malloc(sizeof *c * (size_t)m->n_modules * d->n_formats);
+    if (!c) {
+        score_table_free(&t);
+        err_set(e, ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < m->n_modules; i++) {
+        int j = score_table_find(&t, m->modules[i].name), found = 0;
+        for (int meth = 0; j >= 0 && meth < SCORE_NMETHODS && !found; meth++) {
+            found = 1;
+            for (int k = 0; k < d->n_formats; k++) {
+                double v = t.modules[j].score[meth][d->formats[k]];
+                found &= isfinite(v);
+                c[(size_t)i * d->n_formats + k] = v;
+            }
+        }
+        if (!found) {
+            err_set(e, ERR_FORMAT, "%s: no scores for module %s in every candidate format", path,
+                    m->modules[i].name);
+            score_table_free(&t);
+            free(c);
+            return NULL;
+        }
+    }
+    score_table_free(&t);
+    return c;
+}
+
 int cmd_anneal(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -218,11 +258,12 @@ int cmd_anneal(int argc, char **argv)
         {"rho", required_argument, NULL, 'R'},       {"seed", required_argument, NULL, 'S'},
         {"tokens", required_argument, NULL, 'n'},    {"ctx", required_argument, NULL, 'c'},
         {"formats", required_argument, NULL, 'f'},   {"every", required_argument, NULL, 'e'},
+        {"init-scores", required_argument, NULL, 'I'},
         {"out", required_argument, NULL, 'o'},       {"scores-out", required_argument, NULL, 'O'},
         {"json", no_argument, NULL, 'j'},            {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *tok_path = NULL, *text_path = NULL, *out_path = NULL, *scores_path = NULL;
-    const char *method_s = "dmx", *loss_s = "kl", *formats_s = NULL;
+    const char *method_s = "dmx", *loss_s = "kl", *formats_s = NULL, *init_path = NULL;
     double budget = NAN, lr = NAN, t0 = NAN, tmin = NAN, lambda = NAN, rho = NAN;
     long steps = -1, seed = -1, tokens = 0, ctx = 0, every = 0;
     int json = 0, ch;
@@ -239,6 +280,7 @@ int cmd_anneal(int argc, char **argv)
         case 'f': formats_s = optarg; break;
         case 'o': out_path = optarg; break;
         case 'O': scores_path = optarg; break;
+        case 'I': init_path = optarg; break;
         case 'j': json = 1; break;
         case 'h': usage(stdout); return 0;
         case 'b': name = "--budget"; bad = parse_double(optarg, &budget) || budget <= 0; break;
@@ -337,6 +379,7 @@ int cmd_anneal(int argc, char **argv)
     mx_cfg cfg;
     cfg_init(&cfg);
     progress pg = {0, NULL, now_s()};
+    double *init_cost = NULL;
     struct sigaction sa, old_sa;
     int have_sig = 0;
 
@@ -403,6 +446,12 @@ int cmd_anneal(int argc, char **argv)
     pg.every = every > 0 ? (int)every : (so.steps >= 20 ? so.steps / 20 : 1);
     so.on_event = on_event;
     so.user = &pg;
+
+    if (init_path && !(init_cost = load_init_cost(init_path, &m, &d, &e))) {
+        fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
+        goto out;
+    }
+    so.init_cost = init_cost;
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
@@ -479,11 +528,12 @@ int cmd_anneal(int argc, char **argv)
     if (json) {
         printf("{\"method\": \"%s\", \"loss\": \"%s\", \"budget_bits\": %.9g, \"avg_bits\": %.9g,"
                " \"exp_bits\": %.9g, \"steps\": %d, \"cancelled\": %s, \"repaired\": %s,"
+               " \"filled\": %d,"
                " \"calib_nll\": %.9g, \"fp32_calib_nll\": %.9g, \"seconds\": %.3f,"
                " \"formats\": {",
                search_method_name(method), search_loss_name(loss), budget, r.avg_bits,
                r.exp_bits, r.steps_done, r.cancelled ? "true" : "false",
-               r.repaired ? "true" : "false", nll, nll32, secs);
+               r.repaired ? "true" : "false", r.filled, nll, nll32, secs);
         for (int i = 0; i < m.n_modules; i++)
             printf("%s\"%s\": \"%s\"", i ? ", " : "", m.modules[i].name,
                    mx_format_name(r.assign[i]));
@@ -495,8 +545,9 @@ int cmd_anneal(int argc, char **argv)
         printf("method      %s (%s loss)%s\n", search_method_name(method),
                search_loss_name(loss), r.cancelled ? ", stopped early" : "");
         printf("steps       %d in %.1f s\n", r.steps_done, secs);
-        printf("avg bits    %.4f (budget %.4f; E[bits] at the end %.4f)%s\n", r.avg_bits, budget,
-               r.exp_bits, r.repaired ? ", repaired by the ILP" : "");
+        printf("avg bits    %.4f (budget %.4f; E[bits] at the end %.4f)%s; %d upgrade%s with"
+               " the rounding slack\n", r.avg_bits, budget, r.exp_bits,
+               r.repaired ? ", repaired by the ILP" : "", r.filled, r.filled == 1 ? "" : "s");
         printf("calib nll   %.6f (fp32 %.6f, ppl %.4f vs %.4f)\n", nll, nll32, exp(nll),
                exp(nll32));
         printf("formats    ");
@@ -514,6 +565,7 @@ out:
     if (have_sig)
         sigaction(SIGINT, &old_sa, NULL);
     free(pg.line);
+    free(init_cost);
     search_result_free(&r);
     score_table_free(&st);
     cfg_free(&cfg);

@@ -40,7 +40,8 @@ static void usage(FILE *f)
             "  --formats LIST    comma-separated candidates (default: the six MX formats;\n"
             "                    fp32 and bf16 may be listed)\n"
             "  --method M        kl (measured, default), fisher (one pass), or both\n"
-            "  --fisher-chunk N  targets per Fisher sample (default: the whole window)\n"
+            "  --fisher-chunk N  targets per Fisher sample (default: the whole window), or\n"
+            "                    'positions': squared per-position gradient terms\n"
             "  --mem-limit MIB   memory for cached activations (default 1024)\n"
             "  --threads N       kl: formats scored in parallel (default: one per core)\n"
             "  --out FILE        write (or reuse) this file instead of the cache\n"
@@ -325,9 +326,14 @@ int cmd_score(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'k':
+            if (!strcmp(optarg, "positions")) {
+                chunk = SCORE_FISHER_POSITIONS;
+                break;
+            }
+            /* fall through */
         case 'n':
         case 'c':
-        case 'k':
         case 'T':
         case 'M': {
             long v;

@@ -260,6 +260,11 @@ int cmd_scores(int argc, char **argv)
         }
         methods = 1u << sm;
     }
+    if (t.n_formats <= 0 || t.n_modules <= 0) {
+        fprintf(stderr, "mxalloc scores: %s: the table has no %s\n", argv[optind],
+                t.n_formats <= 0 ? "formats" : "modules");
+        goto out;
+    }
     int only_f = fmt_name ? (int)f : -1;
     if (json)
         rc = print_json(&t, methods, only_f);

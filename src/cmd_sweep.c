@@ -1,9 +1,224 @@
-/* PLACEHOLDER: replaced by the real implementation of `mxalloc sweep`. */
+/* mxalloc sweep SCORES --from A --to B --step S: the Pareto table. */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "solver/proj.h"
+#include "src/alloc_setup.h"
+#include "src/cache.h"
 #include "src/cmd.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mxalloc sweep SCORES [--from BITS] [--to BITS] [--step BITS] [options]\n\n"
+               "Solve the assignment for every budget from --from to --to (default 4.25 to\n"
+               "8.25, step 0.25) and print budget, achieved bits, objective, projected ppl\n"
+               "and how many modules use each format.\n\n"
+               "%s"
+               "  --csv FILE          also write the table as CSV (atomically)\n"
+               "  --help              this text\n",
+               alloc_common_help);
+}
+
+static int value_of(const char *opt, int argc, char **argv, int *i, const char **out)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(opt);
+    if (strncmp(a, opt, n) || (a[n] && a[n] != '='))
+        return 0;
+    if (a[n] == '=')
+        *out = a + n + 1;
+    else if (*i + 1 < argc)
+        *out = argv[++*i];
+    else {
+        fprintf(stderr, "mxalloc sweep: %s needs a value\n", opt);
+        return 2;
+    }
+    return 1;
+}
+
+static int num(const char *opt, const char *s, double *v)
+{
+    char *end;
+    *v = strtod(s, &end);
+    if (end == s || *end) {
+        fprintf(stderr, "mxalloc sweep: %s: not a number: '%s'\n", opt, s);
+        return 2;
+    }
+    if (!isfinite(*v) || *v <= 0) {
+        fprintf(stderr, "mxalloc sweep: %s: invalid value '%s' (want a positive number)\n", opt, s);
+        return 1;
+    }
+    return 0;
+}
+
+/* Append to a growing text buffer. */
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#include <stdarg.h>
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    if (b->oom)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || b->len + (size_t)n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (n >= 0 && cap < b->len + (size_t)n + 1)
+            cap *= 2;
+        char *q = n < 0 ? NULL : realloc(b->p, cap);
+        if (!q) {
+            b->oom = 1;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
 int cmd_sweep(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "mxalloc sweep: not built yet\n");
-    return 1;
+    alloc_opts o;
+    alloc_opts_init(&o);
+    const char *from_s = "4.25", *to_s = "8.25", *step_s = "0.25", *csv = NULL;
+    int status = 0;
+    for (int i = 1; i < argc && !status; i++) {
+        const char *a = argv[i];
+        int c = alloc_parse_common("mxalloc sweep", argc, argv, &i, &o);
+        if (c == 1)
+            continue;
+        if (c >= 2) {
+            status = c == 3 ? 1 : 2;
+            break;
+        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            alloc_opts_free(&o);
+            return 0;
+        }
+        int k;
+        if ((k = value_of("--from", argc, argv, &i, &from_s)) || (k = value_of("--to", argc, argv, &i, &to_s)) ||
+            (k = value_of("--step", argc, argv, &i, &step_s)) || (k = value_of("--csv", argc, argv, &i, &csv))) {
+            if (k == 2)
+                status = 2;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "mxalloc sweep: unknown option '%s' (see --help)\n", a);
+            status = 2;
+        } else if (!o.scores_path) {
+            o.scores_path = a;
+        } else {
+            fprintf(stderr, "mxalloc sweep: unexpected argument '%s'\n", a);
+            status = 2;
+        }
+    }
+    if (!status && !o.scores_path) {
+        fprintf(stderr, "mxalloc sweep: missing the SCORES file\n");
+        usage(stderr);
+        status = 2;
+    }
+    double from = 0, to = 0, step = 0;
+    if (!status)
+        status = num("--from", from_s, &from);
+    if (!status)
+        status = num("--to", to_s, &to);
+    if (!status)
+        status = num("--step", step_s, &step);
+    if (!status && (to < from || (to - from) / step > 100000)) {
+        fprintf(stderr, "mxalloc sweep: --from %s --to %s --step %s is not a usable range\n", from_s, to_s, step_s);
+        status = 1;
+    }
+    if (status) {
+        alloc_opts_free(&o);
+        return status;
+    }
+    score_table t;
+    alloc_setup s = {0};
+    mx_error e = {0};
+    int *choice = NULL;
+    mx_format *fmts = NULL;
+    sbuf out = {0}, cs = {0};
+    o.budget = from;
+    int rc = cache_read(o.scores_path, &t, &e);
+    if (!rc)
+        rc = alloc_setup_build(&o, &t, &s, &e);
+    if (!rc && o.calibrate)
+        rc = proj_calibrate(&t, s.method, &s.calib_c, &s.calib_points, &e);
+    if (!rc) {
+        choice = malloc((size_t)t.n_modules * sizeof *choice);
+        fmts = malloc((size_t)t.n_modules * sizeof *fmts);
+        rc = choice && fmts ? 0 : err_set(&e, ERR_NOMEM, "out of memory");
+    }
+    if (!rc) {
+        double minb = ilp_min_budget(&s.p);
+        sb_printf(&out, "%8s %8s %12s %10s", "budget", "bits", "objective", "proj_ppl");
+        sb_printf(&cs, "budget,avg_bits,bytes,objective,projected_ppl,optimal");
+        for (int i = 0; i < t.n_formats; i++) {
+            sb_printf(&out, " %5s", alloc_short_label(t.formats[i]));
+            sb_printf(&cs, ",%s", mx_format_name(t.formats[i]));
+        }
+        sb_printf(&out, "\n");
+        sb_printf(&cs, "\n");
+        int n_steps = (int)floor((to - from) / step + 1e-9) + 1;
+        for (int k = 0; k < n_steps && !rc; k++) {
+            double b = from + k * step;
+            s.p.budget_bits = b;
+            ilp_result r;
+            if (b < minb - 1e-12) {
+                sb_printf(&out, "%8.4g %8s (infeasible: the smallest feasible budget is %.4f)\n", b, "-",
+                          ceil(minb * 1e4 - 1e-6) / 1e4);
+                continue;
+            }
+            rc = alloc_setup_solve(&o, &s, choice, &r, &e);
+            if (rc == ERR_INFEASIBLE) {  /* the byte limit */
+                sb_printf(&out, "%8.4g %8s (%s)\n", b, "-", e.msg);
+                rc = 0;
+                continue;
+            }
+            if (rc)
+                break;
+            int count[MX_NFORMATS] = {0};
+            for (int m = 0; m < t.n_modules; m++) {
+                fmts[m] = t.formats[choice[m]];
+                count[choice[m]]++;
+            }
+            double ppl = proj_ppl(proj_loss(&t, s.calib_c, proj_score_sum(&t, s.method, fmts)));
+            sb_printf(&out, "%8.4g %8.4f %12.6g %10.4f", b, r.avg_bits, r.objective, ppl);
+            sb_printf(&cs, "%.10g,%.10g,%.0f,%.10g,%.10g,%d", b, r.avg_bits, r.bytes, r.objective, ppl,
+                      r.optimal);
+            for (int i = 0; i < t.n_formats; i++) {
+                sb_printf(&out, " %5d", count[i]);
+                sb_printf(&cs, ",%d", count[i]);
+            }
+            sb_printf(&out, "%s\n", !o.greedy && !r.optimal ? "  (time limit)" : "");
+            sb_printf(&cs, "\n");
+        }
+        if (!rc && (out.oom || cs.oom))
+            rc = err_set(&e, ERR_NOMEM, "out of memory");
+    }
+    if (!rc && csv)
+        rc = cache_write_atomic(csv, cs.p, cs.len, &e);
+    if (rc)
+        fprintf(stderr, "mxalloc sweep: %s\n", e.msg);
+    else
+        fwrite(out.p, 1, out.len, stdout);
+    free(out.p);
+    free(cs.p);
+    free(choice);
+    free(fmts);
+    alloc_setup_free(&s);
+    score_table_free(&t);
+    alloc_opts_free(&o);
+    return rc ? 1 : 0;
 }

@@ -181,7 +181,7 @@ static int check_opts(const model *m, const score_opts *o, mx_error *e)
     if (o->bos < 0 || o->bos >= m->cfg.vocab_size)
         return err_set(e, ERR_ARG, "BOS id %d outside the vocabulary (%d)", o->bos,
                        m->cfg.vocab_size);
-    if (o->fisher_chunk < 0 || o->max_tokens < 0)
+    if ((o->fisher_chunk < 0 && o->fisher_chunk != SCORE_FISHER_POSITIONS) || o->max_tokens < 0)
         return err_set(e, ERR_ARG, "negative fisher chunk or token limit");
     if (m->n_modules <= 0)
         return err_set(e, ERR_ARG, "the model has no quantizable modules");

@@ -23,6 +23,12 @@
  *                for the Hessian of the mean loss L; so s is in nats/token like
  *                kl. Every sample sees the whole window as context.
  *
+ * With fisher_chunk = SCORE_FISHER_POSITIONS the squares are taken per
+ * position instead, still one backward per window: F_ii = (1/N) sum over
+ * windows and positions t of (dS/dy_t x_t)^2 for W_i = W[r][c], y_t = W x_t
+ * the linear's output at position t and S the window's summed NLL (the
+ * per-position terms of the weight gradient, tf_grads.lin_sq).
+ *
  * Both use the same calibration windows as eval_perplexity: consecutive ctx
  * tokens, each window fed after a BOS (eval_window_tokens). */
 #ifndef MXALLOC_SCORE_H
@@ -39,6 +45,8 @@
 /* Bumped whenever the numbers a score file holds would change for the same
  * inputs; part of the cache key. */
 #define SCORE_ALGO_VERSION 1
+/* fisher_chunk value: squared per-position gradient terms (see above). */
+#define SCORE_FISHER_POSITIONS (-1)
 /* Default budget for cached activations (block inputs, fp32 logits). */
 #define SCORE_DEFAULT_MEM ((size_t)1 << 30)
 
@@ -60,7 +68,8 @@ typedef struct score_opts {
     int ctx;                   /* window length (<= model max_seq) */
     int bos;                   /* id fed before every window */
     long max_tokens;           /* calibration tokens at most (whole windows); 0 = all */
-    int fisher_chunk;          /* targets per Fisher sample; 0 = the whole window */
+    int fisher_chunk;          /* targets per Fisher sample; 0 = the whole window;
+                                * SCORE_FISHER_POSITIONS: see below */
     int uniform;               /* also measure the uniform-format losses */
     size_t mem_limit;          /* bytes for cached activations; 0 = SCORE_DEFAULT_MEM */
     const unsigned char *only; /* [n_modules]: score only where non-zero; NULL = all */

@@ -21,6 +21,7 @@ static int keep_acts(const tf_config *c, int n, size_t mem_limit)
 }
 
 static int chunk_len(int chunk, int n) { return chunk > 0 && chunk < n ? chunk : n; }
+static int by_position(int chunk) { return chunk == SCORE_FISHER_POSITIONS; }
 
 double score_fisher_units(const score_run *r)
 {
@@ -65,7 +66,8 @@ static int collect(const model *m, const int *in, const int *tgt, long nw, int n
         rc = err_set(e, ERR_NOMEM, "out of memory for the fisher pass");
         goto out;
     }
-    if (tf_grads_alloc(c, TF_GRAD_LINEAR, 0, &gw)) {
+    int pos = by_position(chunk);
+    if (tf_grads_alloc(c, TF_GRAD_LINEAR | (pos ? TF_GRAD_LINEAR_SQ : 0), 0, &gw)) {
         rc = err_set(e, ERR_NOMEM, "out of memory for the gradient buffers");
         goto out;
     }
@@ -80,7 +82,9 @@ static int collect(const model *m, const int *in, const int *tgt, long nw, int n
                     want = 1;
             if (!want) {
                 free(gw.layers[l].lin[k]);
+                free(gw.layers[l].lin_sq[k]);
                 gw.layers[l].lin[k] = NULL;
+                gw.layers[l].lin_sq[k] = NULL;
             }
         }
     for (int i = 0; i < m->n_modules; i++) {
@@ -138,7 +142,14 @@ static int collect(const model *m, const int *in, const int *tgt, long nw, int n
                 float *G = st->g[i];
                 for (size_t j = 0; j < len; j++)
                     G[j] += gi[j] * inv_n;
-                tf_bwd_sq_accum(gi, len, inv_n, st->f[i]);
+                if (pos) { /* sum over positions t of (dS/dy_t x_t^T)^2 */
+                    const float *sq = gw.layers[mm->layer].lin_sq[mm->kind];
+                    float *F = st->f[i];
+                    for (size_t j = 0; j < len; j++)
+                        F[j] += sq[j] * inv_n;
+                } else {
+                    tf_bwd_sq_accum(gi, len, inv_n, st->f[i]);
+                }
             }
             if (r && (rc = score_tick(r, 2.0 * f_units + (keep ? 0.0 : f_units), 0)))
                 goto out;

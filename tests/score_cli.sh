@@ -103,9 +103,9 @@ $M --text "$TEXT" --tokens 4096 --method both --out "$T/int/x.scores" >"$T/int.o
 pid=$!
 sleep 2
 i=0
-while kill -0 "$pid" 2>/dev/null && [ $i -lt 120 ]; do
+while kill -0 "$pid" 2>/dev/null && [ $i -lt 60 ]; do
     kill -INT "$pid" 2>/dev/null
-    sleep 0.5
+    sleep 1
     i=$((i + 1))
 done
 wait "$pid"

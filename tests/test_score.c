@@ -417,6 +417,23 @@ static void test_fisher_gradient_units(void **state)
         free(wp);
     }
     assert_true(checked >= 2);
+
+    /* Per-position squares: the same mean gradient, a different (non-negative) F. */
+    score_fisher_stats sp;
+    assert_int_equal(score_fisher_collect(m, in, tgt, NW, CTX, SCORE_FISHER_POSITIONS, NULL, 0,
+                                          &sp, &e),
+                     0);
+    int differ = 0;
+    for (int i = 0; i < m->n_modules; i++) {
+        size_t len = (size_t)m->modules[i].rows * m->modules[i].cols;
+        for (size_t x = 0; x < len; x++) {
+            assert_true(sp.g[i][x] == st.g[i][x]);
+            assert_true(sp.f[i][x] >= 0.0f);
+            differ += sp.f[i][x] != st.f[i][x];
+        }
+    }
+    assert_true(differ > 0);
+    score_fisher_stats_free(&sp);
     score_fisher_stats_free(&st);
 }
 
@@ -545,6 +562,10 @@ static void test_cache_check(void **state)
     snprintf(path, sizeof path, "%s/x.scores", g_tmp);
     assert_int_equal(cache_write(path, &t, &e), 0);
     assert_int_equal(cache_read(path, &r, &e), 0);
+    if (r.n_formats != t.n_formats || strcmp(r.key, t.key) || r.methods != t.methods)
+        fail_msg("cache_read lost the header fields written by cache_write (key '%s', %d "
+                 "formats, methods %u; wrote '%s', %d, %u)", r.key, r.n_formats, r.methods,
+                 t.key, t.n_formats, t.methods);
     if (score_table_check(&r, m, "00112233aabbccdd", &o, &e))
         fail_msg("check of a fresh table: %s", e.msg);
     assert_true(r.modules[4].score[SCORE_KL][MX_INT8] == t.modules[4].score[SCORE_KL][MX_INT8]);

@@ -321,6 +321,7 @@ static void test_kept_acts(void **state)
         assert_memory_equal(a, b, sizeof(float) * n * V);
     }
     assert_int_equal(tf_ctx_set_threads(plain, 0), 1);
+    assert_int_equal(tf_ctx_threads(plain), 1);
     assert_int_equal(tf_ctx_set_threads(keep, 99), c.n_heads);
     assert_null(tf_acts(plain, 0)->att);
     for (int l = 0; l < c.n_layers; l++) {

@@ -199,6 +199,37 @@ static void test_bad_tables(void **state)
     ui_state_free(&s);
 }
 
+static void test_sweep(void **state)
+{
+    (void)state;
+    ui_state s;
+    mx_error e = {0};
+    setup_state(&s, 1 << SCORE_KL);
+    assert_true(s.curve_stale);
+    assert_int_equal(ui_state_sweep(&s, 16, &e), 0);
+    assert_false(s.curve_stale);
+    assert_true(s.n_curve >= 8);
+    double lo, hi;
+    ui_state_budget_range(&s, &lo, &hi);
+    /* the view stops where more bits no longer help, well below fp32 */
+    assert_true(s.view_hi > lo && s.view_hi < hi);
+    for (int i = 0; i < s.n_curve; i++) {
+        assert_true(s.curve_bits[i] >= lo - 1e-9 && s.curve_bits[i] <= s.view_hi + 1e-9);
+        if (i > 0) {
+            assert_true(s.curve_bits[i] >= s.curve_bits[i - 1] - 1e-9);
+            assert_true(s.curve_obj[i] <= s.curve_obj[i - 1] + 1e-12);
+        }
+    }
+    /* the curve agrees with a direct solve at the same budget */
+    s.budget = s.curve_bits[s.n_curve / 2] + 1e-9;
+    assert_int_equal(ui_state_solve(&s, &e), 0);
+    assert_true(fabs(s.res.objective - s.curve_obj[s.n_curve / 2]) < 1e-9);
+    /* a pin marks the curve stale */
+    ui_state_pin(&s, 0, MX_FP4_E2M1, &e);
+    assert_true(s.curve_stale);
+    ui_state_free(&s);
+}
+
 static void test_measured_points(void **state)
 {
     (void)state;
@@ -216,7 +247,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_solve_budget), cmocka_unit_test(test_pins_formats_groups),
         cmocka_unit_test(test_find_module),  cmocka_unit_test(test_bad_tables),
-        cmocka_unit_test(test_measured_points),
+        cmocka_unit_test(test_measured_points), cmocka_unit_test(test_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,7 +12,7 @@ start_shell 100 30
 typ "echo MARK-BEFORE"; keys Enter
 typ "$(wb_cmd)"; keys Enter
 wait_for 'sensitivity' 20
-wait_for 'proj ppl [0-9]' 20
+wait_for 'proj ppl [0-9.]+ \([+-][0-9.]+% vs fp32, [+-][0-9.]+% vs mx' 20
 screen | grep -q 'model.layers.0.self_attn.q_proj' || fail "no module info under the cursor"
 screen | grep -Eq '│ +0 ' || fail "no heatmap rows"
 
@@ -25,7 +25,7 @@ keys Right Right
 wait_for '\] +6\.60 b' 10
 after=$(screen | grep '^avg ')
 [ "$before" != "$after" ] || fail "budget moved but avg bits / ppl line did not change: $after"
-echo "$after" | grep -Eq 'avg [0-9.]+ b/w .*proj ppl [0-9.]+' || fail "bad numbers line: $after"
+echo "$after" | grep -Eq 'avg [0-9.]+ b/w .*proj ppl [0-9.]+ ' || fail "bad numbers line: $after"
 keys NPage NPage
 wait_for '\] +5\.60 b' 10
 keys Left
@@ -78,7 +78,19 @@ wait_gone 'any key closes' 10
 # Eval in the background: progress, then measured beside projected.
 keys e
 wait_for 'measured [0-9.]+' 30
+screen | grep -q 'Pareto: projected ppl' || fail "no Pareto plot of projected ppl"
 wait_for 'eval: avg_bits' 10
+
+# Scoring in the background (minutes on this model): the screen stays live,
+# Esc cancels it and nothing is written.
+keys :
+typ "score"; keys Enter
+wait_for '^score \[' 20
+keys Right
+wait_for '\] +5\.60 b' 10
+keys Escape
+wait_for 'score cancelled; no score file written' 30
+ls "$XDG_CACHE_HOME/mxalloc/"*.scores >/dev/null 2>&1 && fail "a cancelled score run left a file"
 
 keys q
 check_restored

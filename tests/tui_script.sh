@@ -57,6 +57,11 @@ budget 99
 EOS
 run --scores "$tmp/s.scores" --script "$tmp/b.txt" >"$tmp/out" 2>"$tmp/err" || fail "script failed: $(cat "$tmp/err")"
 grep -Eq '^budget 5\.00: avg_bits [0-9.]+ bytes [0-9]+ projected_ppl [0-9.]+ ' "$tmp/out" || fail "no budget result: $(head -3 "$tmp/out")"
+grep -Eq '^budget 5\.00: .* vs_fp32 \+[0-9.]+% vs_mx[a-z0-9_]+ [+-][0-9.]+% solve_ms [0-9.]+$' "$tmp/out" || fail "no comparison vs fp32 / nearest uniform"
+# more bits, lower projected perplexity
+p5=$(sed -n 's/^budget 5\.00: .*projected_ppl \([0-9.]*\).*/\1/p' "$tmp/out" | head -1)
+p6=$(sed -n 's/^budget 6\.00: .*projected_ppl \([0-9.]*\).*/\1/p' "$tmp/out" | head -1)
+awk -v a="$p5" -v b="$p6" 'BEGIN { exit !(b < a) }' || fail "projected ppl $p5 (5 bits) / $p6 (6 bits) not decreasing"
 a5=$(sed -n 's/^budget 5\.00: avg_bits \([0-9.]*\).*/\1/p' "$tmp/out" | head -1)
 a6=$(sed -n 's/^budget 6\.00: avg_bits \([0-9.]*\).*/\1/p' "$tmp/out" | head -1)
 awk -v a="$a5" -v b="$a6" 'BEGIN { exit !(a <= 5.0 && b <= 6.0 && b > a) }' || fail "avg bits $a5 / $a6 do not follow the budget"
@@ -83,7 +88,7 @@ grep -q "no module '9.q'" "$tmp/err" || fail "error message missing: $(cat "$tmp
 grep -q 'c.txt:2: command failed: pin 9.q fp32' "$tmp/err" || fail "failing line not named"
 grep -q '^budget 6' "$tmp/out" && fail "ran past the failing command"
 for bad in 'frobnicate' 'budget 1' 'pin 0.q mxfp9' 'formats nope' 'load-scores /nonexistent.scores' \
-           'export /nonexistent-dir/x.json' 'anneal dmx' 'cancel' 'export x --to gguf'; do
+           'export /nonexistent-dir/x.json' 'anneal sgd' 'cancel' 'export x --to gguf'; do
     printf '%s\n' "$bad" >"$tmp/d.txt"
     run --scores "$tmp/s.scores" --script "$tmp/d.txt" >/dev/null 2>"$tmp/err"
     [ $? -eq 1 ] || fail "'$bad' should fail with exit 1"

@@ -416,8 +416,11 @@ static void draw_pareto(ui_app *a)
     /* Projected perplexity when the projection is available, else the
      * solver's own objective (summed scores, nats/token): same shape. */
     int use_ppl = s->n_curve > 0 && isfinite(s->curve_ppl[0]);
-    box_title(r, use_ppl ? "Pareto: projected ppl vs avg bits  (@ current, o measured)"
-                         : "Pareto: summed score (nats) vs avg bits  (@ current)");
+    if (r->w >= 64)
+        box_title(r, use_ppl ? "Pareto: projected ppl vs avg bits  (@ current, o measured)"
+                             : "Pareto: summed score (nats) vs avg bits  (@ current)");
+    else
+        box_title(r, use_ppl ? "ppl vs bits (@ now, o measured)" : "score sum vs bits (@ now)");
     if (s->n_curve < 1)
         return;
     const double *cy = use_ppl ? s->curve_ppl : s->curve_obj;
@@ -526,7 +529,8 @@ static void draw_search(ui_app *a)
     if (sh < 1)
         sh = 1;
     draw_strip(a, r->y + 2, r->x + 1, r->w - 2, sh, "loss", h->loss, h->n);
-    draw_strip(a, r->y + 2 + sh, r->x + 1, r->w - 2, sh, "temp", h->temp, h->n);
+    draw_strip(a, r->y + 2 + sh, r->x + 1, r->w - 2, sh, a->wb->anneal.method == SEARCH_GAMMA ? "mult" : "temp",
+               h->temp, h->n);
     draw_strip(a, r->y + 2 + 2 * sh, r->x + 1, r->w - 2, sh, "bits", h->bits, h->n);
 }
 

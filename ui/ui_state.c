@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "kernels/tf.h"
+#include "solver/proj.h"
 #include "src/model.h"
 
 static const char *const short_names[MX_NFORMATS] = {"fp32", "bf16", "e4m3", "e5m2",
@@ -379,10 +380,10 @@ int ui_state_sweep(ui_state *s, int n, mx_error *e)
         }
         if (pass == 1 || s->n_curve < 2)
             break;
-        /* the knee: the first point within 0.1% of the best objective */
+        /* the knee: the first point within 1% (of the range) of the best objective */
         double best = s->curve_obj[s->n_curve - 1], knee = hi;
         for (int k = 0; k < s->n_curve; k++)
-            if (s->curve_obj[k] <= best + 1e-3 * fabs(s->curve_obj[0] - best)) {
+            if (s->curve_obj[k] <= best + 1e-2 * fabs(s->curve_obj[0] - best)) {
                 knee = s->curve_bits[k];
                 break;
             }
@@ -412,7 +413,14 @@ void ui_state_add_measured(ui_state *s, double bits, double ppl)
 
 double ui_state_project(const ui_state *s, const int *fmts)
 {
-    (void)s;
-    (void)fmts;
-    return NAN; /* TODO(proj.h) */
+    /* solver/proj.h with c = 1 (scores at face value), as `mxalloc alloc` by default */
+    int n = s->t.n_modules;
+    mx_format *f = malloc((size_t)(n > 0 ? n : 1) * sizeof *f);
+    if (!f)
+        return NAN;
+    for (int i = 0; i < n; i++)
+        f[i] = (mx_format)fmts[i];
+    double sum = proj_score_sum(&s->t, s->method, f);
+    free(f);
+    return proj_ppl(proj_loss(&s->t, 1.0, sum));
 }

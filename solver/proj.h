@@ -1,0 +1,29 @@
+/* Projected loss and perplexity of an assignment from per-module scores:
+ *   projected loss = fp32_loss + c * sum_m s[m][f(m)]
+ * with c = 1 (scores taken at face value) or fitted by least squares through
+ * the origin to the measured uniform-format loss increases
+ *   uniform_loss[f] - fp32_loss  ~  c * sum_m s[m][f].
+ * Projected perplexity = exp(projected loss). */
+#ifndef MXALLOC_PROJ_H
+#define MXALLOC_PROJ_H
+
+#include "solver/score_table.h"
+#include "src/err.h"
+
+/* sum_m s[m][fmt[m]] for method meth; NAN when a needed score is missing. */
+double proj_score_sum(const score_table *t, score_method meth, const mx_format *fmt);
+
+/* Fit c over every format with a measured uniform loss and finite scores for
+ * all modules; *n_points receives how many formats were used. ERR_ARG when
+ * the table has no fp32 loss or no usable format, or the fit is degenerate
+ * (all sums zero). */
+int proj_calibrate(const score_table *t, score_method meth, double *c, int *n_points, mx_error *e);
+
+/* fp32_loss + c * sum (NAN propagates). */
+double proj_loss(const score_table *t, double c, double score_sum);
+/* exp(loss). */
+double proj_ppl(double loss);
+/* (projected - measured) / measured. */
+double proj_rel_error(double projected_ppl, double measured_ppl);
+
+#endif

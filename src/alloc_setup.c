@@ -1,0 +1,289 @@
+/* Common options of alloc/sweep and the problem they describe. */
+#include "src/alloc_setup.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/tf.h"
+
+const char alloc_common_help[] =
+    "  --pin NAME=FMT      fix a module's format (repeatable)\n"
+    "  --formats LIST      comma-separated candidate formats (default: all in the score file)\n"
+    "  --group G[,G]       share one format per layer: qkv (q,k,v) and/or gateup (gate,up)\n"
+    "  --max-bytes N       also limit the total weight size (bytes, scales included)\n"
+    "  --method M          ilp (exact, default) or greedy (the sensitivity-ranked baseline)\n"
+    "  --score-method S    kl, fisher or gamma (default: the first the score file has)\n"
+    "  --calibrate         fit the projection to the measured uniform-format losses\n"
+    "  --time-limit S      stop the solver after S seconds with the best answer found\n";
+
+void alloc_opts_init(alloc_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->budget = NAN;
+    o->score_method = -1;
+}
+
+void alloc_opts_free(alloc_opts *o)
+{
+    free(o->pins);
+    o->pins = NULL;
+}
+
+static int parse_double(const char *prog, const char *opt, const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno) {
+        fprintf(stderr, "%s: %s: not a number: '%s'\n", prog, opt, s);
+        return 2;
+    }
+    *out = v;
+    return 0;
+}
+
+int alloc_parse_common(const char *prog, int argc, char **argv, int *i, alloc_opts *o)
+{
+    const char *a = argv[*i];
+    static const char *const with_value[] = {"--pin", "--formats", "--group", "--max-bytes", "--method",
+                                             "--score-method", "--time-limit"};
+    const char *val = NULL;
+    for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++) {
+        size_t n = strlen(with_value[k]);
+        if (!strncmp(a, with_value[k], n) && (a[n] == 0 || a[n] == '=')) {
+            if (a[n] == '=')
+                val = a + n + 1;
+            else if (*i + 1 < argc)
+                val = argv[++*i];
+            else {
+                fprintf(stderr, "%s: %s needs a value\n", prog, with_value[k]);
+                return 2;
+            }
+            a = with_value[k];
+            break;
+        }
+    }
+    if (!strcmp(a, "--calibrate")) {
+        o->calibrate = 1;
+        return 1;
+    }
+    if (!val)
+        return 0;
+    if (!strcmp(a, "--pin")) {
+        const char *eq = strrchr(val, '=');
+        mx_format f;
+        if (!eq || eq == val) {
+            fprintf(stderr, "%s: --pin wants NAME=FMT, got '%s'\n", prog, val);
+            return 2;
+        }
+        if (mx_format_parse(eq + 1, &f)) {
+            fprintf(stderr, "%s: --pin %s: unknown format '%s'\n", prog, val, eq + 1);
+            return 3;
+        }
+        alloc_pin *np = realloc(o->pins, (size_t)(o->n_pins + 1) * sizeof *np);
+        if (!np) {
+            fprintf(stderr, "%s: out of memory\n", prog);
+            return 2;
+        }
+        o->pins = np;
+        /* the name is the text before '=' (argv is writable) */
+        ((char *)eq)[0] = 0;
+        o->pins[o->n_pins++] = (alloc_pin){val, f};
+        return 1;
+    }
+    if (!strcmp(a, "--formats")) {
+        char *copy = strdup(val);
+        if (!copy)
+            return 2;
+        o->formats_mask = 0;
+        for (char *save, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            mx_format f;
+            if (mx_format_parse(t, &f)) {
+                fprintf(stderr, "%s: --formats: unknown format '%s'\n", prog, t);
+                free(copy);
+                return 3;
+            }
+            o->formats_mask |= 1u << f;
+        }
+        free(copy);
+        if (!o->formats_mask) {
+            fprintf(stderr, "%s: --formats: empty list\n", prog);
+            return 2;
+        }
+        return 1;
+    }
+    if (!strcmp(a, "--group")) {
+        char *copy = strdup(val);
+        if (!copy)
+            return 2;
+        for (char *save, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (!strcmp(t, "qkv"))
+                o->group_qkv = 1;
+            else if (!strcmp(t, "gateup"))
+                o->group_gateup = 1;
+            else {
+                fprintf(stderr, "%s: --group: unknown group '%s' (qkv, gateup)\n", prog, t);
+                free(copy);
+                return 2;
+            }
+        }
+        free(copy);
+        return 1;
+    }
+    if (!strcmp(a, "--max-bytes")) {
+        if (parse_double(prog, a, val, &o->max_bytes))
+            return 2;
+        if (!(o->max_bytes > 0) || isinf(o->max_bytes)) {
+            fprintf(stderr, "%s: --max-bytes must be a positive number\n", prog);
+            return 2;
+        }
+        return 1;
+    }
+    if (!strcmp(a, "--method")) {
+        if (!strcmp(val, "ilp"))
+            o->greedy = 0;
+        else if (!strcmp(val, "greedy"))
+            o->greedy = 1;
+        else {
+            fprintf(stderr, "%s: --method: '%s' is not ilp or greedy\n", prog, val);
+            return 2;
+        }
+        return 1;
+    }
+    if (!strcmp(a, "--score-method")) {
+        score_method m;
+        if (score_method_parse(val, &m)) {
+            fprintf(stderr, "%s: --score-method: '%s' is not kl, fisher or gamma\n", prog, val);
+            return 2;
+        }
+        o->score_method = (int)m;
+        return 1;
+    }
+    if (!strcmp(a, "--time-limit")) {
+        if (parse_double(prog, a, val, &o->time_limit_s))
+            return 2;
+        if (!(o->time_limit_s > 0) || isinf(o->time_limit_s)) {
+            fprintf(stderr, "%s: --time-limit must be a positive number of seconds\n", prog);
+            return 2;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+void alloc_setup_free(alloc_setup *s)
+{
+    free(s->params);
+    free(s->bits);
+    free(s->cost);
+    free(s->allowed);
+    free(s->group);
+    memset(s, 0, sizeof *s);
+}
+
+int alloc_setup_build(const alloc_opts *o, const score_table *t, alloc_setup *s, mx_error *e)
+{
+    memset(s, 0, sizeof *s);
+    int n = t->n_modules, nf = t->n_formats;
+    if (n <= 0 || nf <= 0)
+        return err_set(e, ERR_FORMAT, "the score file has no modules or no formats");
+    if (o->score_method >= 0) {
+        s->method = (score_method)o->score_method;
+        if (!score_table_has(t, s->method))
+            return err_set(e, ERR_ARG, "the score file has no %s scores", score_method_name(s->method));
+    } else {
+        int m = 0;
+        while (m < SCORE_NMETHODS && !score_table_has(t, (score_method)m))
+            m++;
+        if (m == SCORE_NMETHODS)
+            return err_set(e, ERR_FORMAT, "the score file holds no scores");
+        s->method = (score_method)m;
+    }
+    if (o->formats_mask)
+        for (int f = 0; f < MX_NFORMATS; f++)
+            if ((o->formats_mask >> f & 1) && score_table_format_index(t, (mx_format)f) < 0)
+                return err_set(e, ERR_ARG, "--formats: %s is not in the score file", mx_format_name((mx_format)f));
+    s->params = malloc((size_t)n * sizeof *s->params);
+    s->bits = malloc((size_t)n * nf * sizeof *s->bits);
+    s->cost = malloc((size_t)n * nf * sizeof *s->cost);
+    s->allowed = malloc((size_t)n * nf);
+    s->group = malloc((size_t)n * sizeof *s->group);
+    if (!s->params || !s->bits || !s->cost || !s->allowed || !s->group) {
+        alloc_setup_free(s);
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    for (int m = 0; m < n; m++) {
+        const score_module *sm = &t->modules[m];
+        s->params[m] = (double)sm->params;
+        for (int i = 0; i < nf; i++) {
+            mx_format f = t->formats[i];
+            size_t at = (size_t)m * nf + i;
+            s->bits[at] = sm->bits[f];
+            s->cost[at] = sm->score[s->method][f];
+            s->allowed[at] = (!o->formats_mask || (o->formats_mask >> f & 1)) && isfinite(sm->bits[f]);
+        }
+        int g = -1;
+        if (o->group_qkv && (sm->kind == TF_Q || sm->kind == TF_K || sm->kind == TF_V))
+            g = 2 * sm->layer;
+        if (o->group_gateup && (sm->kind == TF_GATE || sm->kind == TF_UP))
+            g = 2 * sm->layer + 1;
+        s->group[m] = g;
+    }
+    for (int k = 0; k < o->n_pins; k++) {
+        int m = score_table_find(t, o->pins[k].name);
+        if (m < 0) {
+            alloc_setup_free(s);
+            return err_set(e, ERR_ARG, "--pin: no module %s in the score file", o->pins[k].name);
+        }
+        mx_format f = o->pins[k].fmt;
+        int i = score_table_format_index(t, f);
+        if (i < 0 || (o->formats_mask && !(o->formats_mask >> f & 1))) {
+            alloc_setup_free(s);
+            return err_set(e, ERR_ARG, "--pin %s: format %s is not among the candidate formats",
+                           o->pins[k].name, mx_format_name(f));
+        }
+        memset(&s->allowed[(size_t)m * nf], 0, (size_t)nf);
+        s->allowed[(size_t)m * nf + i] = 1;
+    }
+    /* A missing (NaN) score of an allowed format is an error, not a silent skip. */
+    for (int m = 0; m < n; m++)
+        for (int i = 0; i < nf; i++) {
+            size_t at = (size_t)m * nf + i;
+            if (s->allowed[at] && !isfinite(s->cost[at])) {
+                int rc = err_set(e, ERR_FORMAT, "module %s has no finite %s score for %s",
+                                 t->modules[m].name, score_method_name(s->method),
+                                 mx_format_name(t->formats[i]));
+                alloc_setup_free(s);
+                return rc;
+            }
+        }
+    s->calib_c = 1;
+    s->p = (ilp_problem){
+        .n_modules = n, .n_formats = nf, .params = s->params, .bits = s->bits, .cost = s->cost,
+        .allowed = s->allowed, .group = (o->group_qkv || o->group_gateup) ? s->group : NULL,
+        .budget_bits = o->budget, .max_bytes = o->max_bytes, .time_limit_s = o->time_limit_s};
+    return 0;
+}
+
+int alloc_setup_solve(const alloc_opts *o, alloc_setup *s, int *choice, ilp_result *r, mx_error *e)
+{
+    return o->greedy ? ilp_greedy(&s->p, choice, r, e) : ilp_solve(&s->p, choice, r, e);
+}
+
+const char *alloc_short_label(mx_format f)
+{
+    switch (f) {
+    case MX_FP32: return "f32";
+    case MX_BF16: return "bf16";
+    case MX_FP8_E4M3: return "e4m3";
+    case MX_FP8_E5M2: return "e5m2";
+    case MX_INT8: return "i8";
+    case MX_FP6_E3M2: return "e3m2";
+    case MX_FP6_E2M3: return "e2m3";
+    case MX_FP4_E2M1: return "fp4";
+    default: return "?";
+    }
+}

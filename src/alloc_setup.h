@@ -1,0 +1,64 @@
+/* Shared by `mxalloc alloc` and `mxalloc sweep`: their common options, and
+ * turning a score table plus those options into an ilp_problem. */
+#ifndef MXALLOC_ALLOC_SETUP_H
+#define MXALLOC_ALLOC_SETUP_H
+
+#include "solver/ilp.h"
+#include "solver/score_table.h"
+#include "src/err.h"
+
+typedef struct alloc_pin {
+    const char *name;
+    mx_format fmt;
+} alloc_pin;
+
+typedef struct alloc_opts {
+    const char *scores_path;
+    double budget;              /* NAN when not given */
+    double max_bytes;           /* 0: none */
+    int n_pins;
+    alloc_pin *pins;            /* malloc'ed, names point into argv */
+    unsigned formats_mask;      /* bit per mx_format; 0 = every table format */
+    int group_qkv, group_gateup;
+    int greedy;
+    int score_method;           /* -1: the first the table has (kl, fisher, gamma) */
+    int calibrate;
+    double time_limit_s;
+    int json;
+    const char *out_path;
+} alloc_opts;
+
+/* Parse one common option at argv[*i] (advancing *i past its value).
+ * Returns 1 when consumed, 0 when not a common option, 2 on a usage error,
+ * 3 on bad input such as an unknown format name (exit status 1); the message
+ * is printed to stderr with the prog name. */
+int alloc_parse_common(const char *prog, int argc, char **argv, int *i, alloc_opts *o);
+void alloc_opts_init(alloc_opts *o);
+void alloc_opts_free(alloc_opts *o);
+/* The shared part of --help. */
+extern const char alloc_common_help[];
+
+/* The problem for table t: arrays owned by *s. */
+typedef struct alloc_setup {
+    ilp_problem p;
+    score_method method;
+    double *params, *bits, *cost;
+    unsigned char *allowed;
+    int *group;
+    double calib_c;             /* 1 unless calibrated */
+    int calib_points;
+} alloc_setup;
+
+/* Validate the options against t (unknown module or format in a pin, pin
+ * outside --formats, missing score method, NaN scores ...) and build the
+ * problem. Errors are one line in e. */
+int alloc_setup_build(const alloc_opts *o, const score_table *t, alloc_setup *s, mx_error *e);
+void alloc_setup_free(alloc_setup *s);
+
+/* Solve with the method the options ask for. */
+int alloc_setup_solve(const alloc_opts *o, alloc_setup *s, int *choice, ilp_result *r, mx_error *e);
+
+/* Short column label of a format for the per-layer view ("fp4", "e2m3", "i8" ...). */
+const char *alloc_short_label(mx_format f);
+
+#endif

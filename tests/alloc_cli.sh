@@ -1,0 +1,109 @@
+#!/bin/sh
+# alloc / sweep / export end to end on a synthetic score file (tests/mkscores).
+set -u
+BIN=${MXALLOC_BIN:-./mxalloc}
+MK=$(dirname "$BIN")/tests/mkscores
+[ -x "$MK" ] || { echo "SKIP: $MK not built"; exit 77; }
+T=$(mktemp -d) || exit 1
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+# expect STATUS CMD...: run, check the exit status, keep stdout/stderr
+expect() {
+    want=$1; shift
+    "$@" >"$T/out" 2>"$T/err"; got=$?
+    [ "$got" = "$want" ] || { cat "$T/err"; fail "exit $got (want $want): $*"; }
+}
+one_line() { [ "$(wc -l <"$T/err")" -eq 1 ] || { cat "$T/err"; fail "stderr is not one line: $*"; }; }
+
+"$MK" "$T/s.scores" 4 || fail "mkscores"
+"$MK" "$T/nan.scores" 4 nan || fail "mkscores nan"
+
+for c in alloc sweep export; do expect 0 "$BIN" $c --help; grep -q usage "$T/out" || fail "$c --help"; done
+
+# a plain solve, text and JSON
+expect 0 "$BIN" alloc "$T/s.scores" --budget 5
+grep -q "proven optimal" "$T/out" || fail "not optimal"
+grep -q "per layer" "$T/out" || fail "no per-layer view"
+grep -q "nearest uniform below: mxfp4_e2m1" "$T/out" || fail "no nearest uniform"
+expect 0 "$BIN" alloc "$T/s.scores" --budget 5 --json
+grep -q '"avg_bits"' "$T/out" && grep -q '"projected_ppl"' "$T/out" || fail "json keys"
+avg=$(sed -n 's/.*"avg_bits": \([0-9.e+-]*\).*/\1/p' "$T/out")
+awk -v a="$avg" 'BEGIN { exit !(a <= 5 && a > 4.25) }' || fail "avg_bits $avg not within budget"
+n=$(grep -c '"model.layers' "$T/out"); [ "$n" = 28 ] || fail "json lists $n modules"
+
+# greedy is never better than the ILP
+obj() { sed -n 's/.*"objective": \([0-9.e+-]*\).*/\1/p' "$T/out"; }
+expect 0 "$BIN" alloc "$T/s.scores" --budget 5.5 --json; oi=$(obj)
+expect 0 "$BIN" alloc "$T/s.scores" --budget 5.5 --json --method greedy; og=$(obj)
+awk -v i="$oi" -v g="$og" 'BEGIN { exit !(g >= i - 1e-12) }' || fail "greedy $og better than ilp $oi"
+
+# pins, groups, formats, calibration, config output
+expect 0 "$BIN" alloc "$T/s.scores" --budget 5 --pin model.layers.0.mlp.down_proj=bf16 \
+    --group qkv,gateup --formats mxfp4,mxfp6_e2m3,mxfp8_e4m3,bf16 --calibrate --json --out "$T/c.json"
+grep -q '"model.layers.0.mlp.down_proj": "bf16"' "$T/out" || fail "pin ignored"
+q=$(sed -n 's/.*"model.layers.1.self_attn.q_proj": "\(.*\)".*/\1/p' "$T/out")
+k=$(sed -n 's/.*"model.layers.1.self_attn.k_proj": "\(.*\)".*/\1/p' "$T/out")
+[ "$q" = "$k" ] || fail "qkv group not shared ($q, $k)"
+grep -q 'mxfp6_e3m2\|mxint8' "$T/out" && fail "--formats ignored"
+[ -s "$T/c.json" ] || fail "no config written"
+grep -q '"budget_bits"' "$T/c.json" && grep -q '"pins"' "$T/c.json" || fail "config fields"
+
+# export
+expect 0 "$BIN" export "$T/c.json" --to llama-cpp
+grep -q '^blk\\.0\\.ffn_down\\.weight=bf16$' "$T/out" || { cat "$T/out"; fail "llama-cpp line"; }
+[ "$(wc -l <"$T/out")" = 28 ] || fail "llama-cpp line count"
+grep -v '=\(f32\|bf16\|q8_0\|q6_K\|mxfp4\|q4_0\)$' "$T/out" && fail "unknown llama.cpp type"
+expect 0 "$BIN" export "$T/c.json" --to llama-cpp --no-mxfp4
+grep -q 'mxfp4' "$T/out" && fail "--no-mxfp4"
+expect 0 "$BIN" export "$T/c.json" --to json --out "$T/n.json"
+expect 0 "$BIN" export "$T/n.json" --to json
+cmp -s "$T/out" "$T/n.json" || fail "normalized json is not stable"
+
+# sweep
+expect 0 "$BIN" sweep "$T/s.scores" --from 4 --to 6 --step 0.5 --csv "$T/p.csv"
+grep -q "infeasible" "$T/out" || fail "4 bits should be infeasible"
+[ "$(wc -l <"$T/p.csv")" = 5 ] || { cat "$T/p.csv"; fail "csv rows"; }
+# objective is non-increasing in the budget
+tail -n +2 "$T/p.csv" | awk -F, 'NR > 1 && $4 > prev + 1e-12 { exit 1 } { prev = $4 }' || fail "Pareto not monotone"
+
+# bad input: one line, exit 1, no output file
+expect 1 "$BIN" alloc "$T/s.scores" --budget 3.9; one_line
+grep -q "budget 3.9 bits is infeasible: the smallest feasible budget is 4.2" "$T/err" || fail "infeasible message"
+expect 1 "$BIN" alloc "$T/s.scores" --budget -1; one_line
+expect 1 "$BIN" alloc "$T/s.scores" --budget nan; one_line
+expect 1 "$BIN" alloc "$T/s.scores" --budget 5 --pin model.layers.99.mlp.up_proj=bf16 --out "$T/x.json"; one_line
+grep -q "no module model.layers.99" "$T/err" || fail "unknown module message"
+expect 1 "$BIN" alloc "$T/s.scores" --budget 5 --pin model.layers.0.mlp.up_proj=fp32 --out "$T/x.json"; one_line
+expect 1 "$BIN" alloc "$T/s.scores" --budget 5 --pin model.layers.0.mlp.up_proj=mxfp9 --out "$T/x.json"; one_line
+expect 1 "$BIN" alloc "$T/s.scores" --budget 5 --formats mxfp4,bogus; one_line
+expect 1 "$BIN" alloc "$T/nan.scores" --budget 5 --out "$T/x.json"; one_line
+grep -q "no finite kl score" "$T/err" || fail "nan message"
+expect 0 "$BIN" alloc "$T/nan.scores" --budget 7 --formats mxfp6_e2m3,mxfp8_e4m3
+head -c 200 "$T/s.scores" >"$T/trunc.scores"
+expect 1 "$BIN" alloc "$T/trunc.scores" --budget 5 --out "$T/x.json"; one_line
+grep -q "truncated" "$T/err" || fail "truncated message"
+expect 1 "$BIN" alloc "$T/none.scores" --budget 5; one_line
+[ -e "$T/x.json" ] && fail "an output file was written on error"
+ls "$T" | grep -q tmp && fail "temp file left behind"
+printf '{"formats": {"model.layers.0.mlp.up_proj": "mxfp5"}}' >"$T/bad.json"
+expect 1 "$BIN" export "$T/bad.json" --to json; one_line
+printf '{"formats": {"weird": "mxfp4"}}' >"$T/odd.json"
+expect 1 "$BIN" export "$T/odd.json" --to llama-cpp --out "$T/x.txt"; one_line
+[ -e "$T/x.txt" ] && fail "export wrote a file on error"
+
+# usage errors
+expect 2 "$BIN" alloc "$T/s.scores"
+expect 2 "$BIN" alloc --budget 5
+expect 2 "$BIN" alloc "$T/s.scores" --budget 5 --method magic
+expect 2 "$BIN" sweep
+expect 2 "$BIN" export "$T/c.json"
+expect 2 "$BIN" export "$T/c.json" --to onnx
+
+# a config for another model, when real data is around
+D=${MXALLOC_DATA:-}
+M=$(ls "$D"/*/stories260K.bin "$D"/stories260K*/stories260K.bin 2>/dev/null | head -n 1)
+if [ -n "$M" ]; then
+    expect 1 "$BIN" export "$T/odd.json" --to json --model "$M"; one_line
+    grep -q "config for another model" "$T/err" || fail "another-model message"
+fi
+echo "alloc_cli: ok"

@@ -1,0 +1,63 @@
+#!/bin/sh
+# mxalloc anneal on the real stories260K model: short dMX and GAMMA runs write
+# a config within the budget that `ppl --config` accepts (and GAMMA a score
+# file); impossible budgets, unknown formats and bad values fail with exit
+# status 1/2 and leave no output file.
+set -u
+BIN=${MXALLOC_BIN:-./mxalloc}
+D=${MXALLOC_DATA:-../shared/data}
+M=$D/tinystories-260k/stories260K.bin
+T=$D/tinystories-260k/tok512.bin
+X=$D/tinystories-text/tinystories_sample_30k.txt
+for f in "$M" "$T" "$X"; do
+    [ -r "$f" ] || { echo "SKIP: $f absent (set MXALLOC_DATA)"; exit 77; }
+done
+TMP=${TMPDIR:-/tmp}/anneal_cli.$$
+mkdir -p "$TMP" || exit 1
+trap 'rm -rf "$TMP"' EXIT INT TERM
+fail=0
+bad() { echo "FAIL: $*"; fail=1; }
+field() { printf '%s\n' "$2" | sed -n "s/.*\"$1\": *\([-0-9.eE+]*\).*/\1/p"; }
+# le A B: A <= B (awk does the float compare)
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b + 1e-9) }'; }
+
+head -c 12000 "$X" > "$TMP/calib.txt"
+run() { "$BIN" anneal "$M" --tokenizer "$T" --text "$TMP/calib.txt" --ctx 128 "$@"; }
+
+"$BIN" anneal --help > /dev/null || bad "--help did not exit 0"
+
+for method in dmx gamma; do
+    extra=
+    [ $method = gamma ] && extra="--scores-out $TMP/$method.scores"
+    out=$(run --method $method --budget 5.5 --steps 6 --out "$TMP/$method.json" $extra --json \
+          2> "$TMP/$method.err") || { bad "$method run failed: $(cat "$TMP/$method.err")"; continue; }
+    avg=$(field avg_bits "$out")
+    [ -n "$avg" ] && le "$avg" 5.5 || bad "$method: avg_bits '$avg' over the 5.5 budget"
+    [ -s "$TMP/$method.json" ] || bad "$method: no config written"
+    grep -q '"formats"' "$TMP/$method.json" || bad "$method: config has no formats"
+    grep -q 'step *6/6' "$TMP/$method.err" || bad "$method: no progress line for the last step"
+    "$BIN" ppl "$M" --tokenizer "$T" --text "$TMP/calib.txt" --ctx 128 \
+        --config "$TMP/$method.json" --json > /dev/null 2>&1 || bad "$method: ppl rejected the config"
+done
+[ -s "$TMP/gamma.scores" ] || bad "gamma: no score file written"
+
+# errors: exit 1 (bad input) or 2 (usage), and no output file
+expect() {
+    want=$1; shift
+    rm -f "$TMP/bad.json"
+    run --steps 2 --out "$TMP/bad.json" "$@" > /dev/null 2> "$TMP/bad.err"
+    st=$?
+    [ $st -eq "$want" ] || bad "'$*' exited $st, expected $want"
+    [ -s "$TMP/bad.err" ] || bad "'$*' printed no message"
+    [ ! -e "$TMP/bad.json" ] || bad "'$*' left an output file"
+    ls "$TMP" | grep -q 'bad.json.tmp' && bad "'$*' left a temp file"
+}
+expect 1 --budget 3.0
+expect 1 --budget 5 --formats mxfp4,mxfp9
+expect 2 --budget -1
+expect 2 --budget 5 --method annealing
+expect 2 --budget 5 --steps 0
+expect 2 --budget 5 --scores-out "$TMP/x.scores"
+expect 1 --budget 5 --ctx 100000
+[ ! -e "$TMP/x.scores" ] || bad "score file written on a usage error"
+exit $fail

@@ -1,0 +1,72 @@
+/* Test helper: write a synthetic score file (cache_write) shaped like a small
+ * llama model, for the alloc/sweep/export CLI tests.
+ *   mkscores OUT [LAYERS] [nan]   ("nan": one module lacks its mxfp4 score) */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/tf.h"
+#include "src/cache.h"
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: mkscores OUT [LAYERS] [nan]\n");
+        return 2;
+    }
+    int layers = argc > 2 ? atoi(argv[2]) : 4;
+    int with_nan = argc > 3 && !strcmp(argv[3], "nan");
+    static const char *const names[TF_NLIN] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                               "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj",
+                                               "mlp.down_proj"};
+    static const int rows[TF_NLIN] = {64, 32, 32, 64, 172, 172, 64};
+    static const int cols[TF_NLIN] = {64, 64, 64, 64, 64, 64, 172};
+    static const mx_format fmts[] = {MX_FP4_E2M1, MX_FP6_E2M3, MX_FP6_E3M2, MX_FP8_E4M3, MX_INT8, MX_BF16};
+    static const double err[] = {1.0, 0.07, 0.11, 0.016, 0.005, 1e-5};
+    int nf = (int)(sizeof fmts / sizeof *fmts);
+    score_table t;
+    if (score_table_alloc(&t, layers * TF_NLIN))
+        return 1;
+    snprintf(t.model, sizeof t.model, "synthetic-%dL", layers);
+    snprintf(t.key, sizeof t.key, "00112233deadbeef");
+    t.model_hash = 0x1234;
+    t.methods = 1u << SCORE_KL;
+    t.n_formats = nf;
+    for (int i = 0; i < nf; i++)
+        t.formats[i] = fmts[i];
+    t.calib_tokens = 4096;
+    t.ctx = 128;
+    t.fp32_loss = 1.5;
+    uint64_t s = 7;
+    double sum[MX_NFORMATS] = {0};
+    for (int l = 0; l < layers; l++)
+        for (int k = 0; k < TF_NLIN; k++) {
+            score_module *m = &t.modules[l * TF_NLIN + k];
+            snprintf(m->name, sizeof m->name, "model.layers.%d.%s", l, names[k]);
+            m->layer = l;
+            m->kind = k;
+            m->rows = rows[k];
+            m->cols = cols[k];
+            m->params = (int64_t)rows[k] * cols[k];
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            double sens = 0.002 * exp(2.0 * ((s >> 11) / 9007199254740992.0) - 1) * (k == TF_DOWN ? 3 : 1);
+            for (int i = 0; i < nf; i++) {
+                mx_format f = fmts[i];
+                m->bits[f] = mx_bits_per_weight(f, (size_t)rows[k], (size_t)cols[k]);
+                m->score[SCORE_KL][f] = sens * err[i];
+                m->kld[f] = sens * err[i];
+                sum[f] += m->score[SCORE_KL][f];
+            }
+        }
+    for (int i = 0; i < nf; i++)  /* measured uniform losses: 1.2x the summed scores */
+        t.uniform_loss[fmts[i]] = t.fp32_loss + 1.2 * sum[fmts[i]];
+    if (with_nan)
+        t.modules[3].score[SCORE_KL][MX_FP4_E2M1] = NAN;
+    mx_error e;
+    int rc = cache_write(argv[1], &t, &e);
+    if (rc)
+        fprintf(stderr, "mkscores: %s\n", e.msg);
+    score_table_free(&t);
+    return rc ? 1 : 0;
+}

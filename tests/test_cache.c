@@ -1,0 +1,252 @@
+/* The score cache file: round trip, every truncation, bit flips, stale
+ * version, atomic writes, the cache directory. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "src/cache.h"
+
+static char dir[256];
+
+static void make_table(score_table *t, int n)
+{
+    assert_int_equal(score_table_alloc(t, n), 0);
+    snprintf(t->model, sizeof t->model, "/models/test model.bin");
+    snprintf(t->key, sizeof t->key, "0123456789abcdef");
+    t->model_hash = 0xfeedfacecafebeefull;
+    t->methods = (1u << SCORE_KL) | (1u << SCORE_FISHER);
+    t->n_formats = 3;
+    t->formats[0] = MX_FP4_E2M1;
+    t->formats[1] = MX_FP8_E4M3;
+    t->formats[2] = MX_BF16;
+    t->calib_tokens = 123456789012L;
+    t->ctx = 256;
+    t->fp32_loss = 2.25;
+    t->uniform_loss[MX_FP4_E2M1] = 2.5;
+    for (int i = 0; i < n; i++) {
+        score_module *m = &t->modules[i];
+        snprintf(m->name, sizeof m->name, "model.layers.%d.mlp.down_proj", i);
+        m->layer = i;
+        m->kind = 6;
+        m->rows = 64 + i;
+        m->cols = 172;
+        m->params = (int64_t)m->rows * m->cols;
+        m->bits[MX_FP4_E2M1] = 4.25 + i * 1e-3;
+        m->score[SCORE_KL][MX_FP4_E2M1] = -1e-5 * i;   /* negative scores survive */
+        m->score[SCORE_FISHER][MX_BF16] = 1e-300;
+        m->kld[MX_FP8_E4M3] = 0.5 / (i + 1);
+    }
+}
+
+static int same_double(double a, double b)
+{
+    return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;
+}
+
+static void assert_same(const score_table *a, const score_table *b)
+{
+    assert_string_equal(a->model, b->model);
+    assert_string_equal(a->key, b->key);
+    assert_true(a->model_hash == b->model_hash);
+    assert_int_equal(a->methods, b->methods);
+    assert_int_equal(a->n_formats, b->n_formats);
+    for (int i = 0; i < a->n_formats; i++)
+        assert_int_equal(a->formats[i], b->formats[i]);
+    assert_true(a->calib_tokens == b->calib_tokens);
+    assert_int_equal(a->ctx, b->ctx);
+    assert_true(same_double(a->fp32_loss, b->fp32_loss));
+    for (int f = 0; f < MX_NFORMATS; f++)
+        assert_true(same_double(a->uniform_loss[f], b->uniform_loss[f]));
+    assert_int_equal(a->n_modules, b->n_modules);
+    for (int i = 0; i < a->n_modules; i++) {
+        const score_module *x = &a->modules[i], *y = &b->modules[i];
+        assert_string_equal(x->name, y->name);
+        assert_int_equal(x->layer, y->layer);
+        assert_int_equal(x->kind, y->kind);
+        assert_int_equal(x->rows, y->rows);
+        assert_int_equal(x->cols, y->cols);
+        assert_true(x->params == y->params);
+        for (int f = 0; f < MX_NFORMATS; f++) {
+            assert_true(same_double(x->bits[f], y->bits[f]));
+            assert_true(same_double(x->kld[f], y->kld[f]));
+            for (int s = 0; s < SCORE_NMETHODS; s++)
+                assert_true(same_double(x->score[s][f], y->score[s][f]));
+        }
+    }
+}
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *p = malloc(*n);
+    assert_int_equal(fread(p, 1, *n, f), *n);
+    fclose(f);
+    return p;
+}
+
+static void spit(const char *path, const unsigned char *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(p, 1, n, f), n);
+    fclose(f);
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/a.scores", dir);
+    score_table t, r;
+    make_table(&t, 5);
+    mx_error e = {0};
+    assert_int_equal(cache_write(path, &t, &e), 0);
+    assert_int_equal(cache_read(path, &r, &e), 0);
+    assert_same(&t, &r);
+    score_table_free(&r);
+    /* an empty table round-trips too */
+    score_table z;
+    score_table_init(&z);
+    assert_int_equal(cache_write(path, &z, &e), 0);
+    assert_int_equal(cache_read(path, &r, &e), 0);
+    assert_int_equal(r.n_modules, 0);
+    score_table_free(&r);
+    score_table_free(&t);
+}
+
+static void test_truncation_and_flips(void **state)
+{
+    (void)state;
+    char path[512], bad[512];
+    snprintf(path, sizeof path, "%s/b.scores", dir);
+    snprintf(bad, sizeof bad, "%s/bad.scores", dir);
+    score_table t, r;
+    make_table(&t, 3);
+    mx_error e = {0};
+    assert_int_equal(cache_write(path, &t, &e), 0);
+    size_t n;
+    unsigned char *p = slurp(path, &n);
+    for (size_t k = 0; k < n; k++) {
+        spit(bad, p, k);
+        int rc = cache_read(bad, &r, &e);
+        if (rc != ERR_FORMAT)
+            fail_msg("truncation at %zu of %zu accepted (rc %d)", k, n, rc);
+        assert_null(strchr(e.msg, '\n'));
+        assert_non_null(strstr(e.msg, bad));
+    }
+    /* one flipped bit anywhere: magic, version, length, checksum or payload */
+    for (size_t k = 0; k < n; k++) {
+        int bit = (int)(k * 5 % 8);
+        p[k] ^= (unsigned char)(1 << bit);
+        spit(bad, p, n);
+        if (cache_read(bad, &r, &e) != ERR_FORMAT)
+            fail_msg("bit flip at byte %zu accepted", k);
+        p[k] ^= (unsigned char)(1 << bit);
+    }
+    /* trailing garbage */
+    unsigned char *q = malloc(n + 1);
+    memcpy(q, p, n);
+    q[n] = 0;
+    spit(bad, q, n + 1);
+    assert_int_equal(cache_read(bad, &r, &e), ERR_FORMAT);
+    free(q);
+    /* stale version */
+    p[8] = (unsigned char)(CACHE_VERSION + 1);
+    spit(bad, p, n);
+    assert_int_equal(cache_read(bad, &r, &e), ERR_FORMAT);
+    assert_non_null(strstr(e.msg, "version"));
+    free(p);
+    assert_int_equal(cache_read("/nonexistent/x.scores", &r, &e), ERR_IO);
+    score_table_free(&t);
+}
+
+static void test_atomic(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/no-such-dir/c.scores", dir);
+    score_table t;
+    make_table(&t, 2);
+    mx_error e = {0};
+    assert_int_equal(cache_write(path, &t, &e), ERR_IO);
+    assert_non_null(strstr(e.msg, path));
+    /* overwriting keeps a valid file and leaves no temp files */
+    snprintf(path, sizeof path, "%s/c.scores", dir);
+    assert_int_equal(cache_write(path, &t, &e), 0);
+    t.ctx = 99;
+    assert_int_equal(cache_write(path, &t, &e), 0);
+    score_table r;
+    assert_int_equal(cache_read(path, &r, &e), 0);
+    assert_int_equal(r.ctx, 99);
+    score_table_free(&r);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "ls %s | grep -q tmp", dir);
+    assert_int_not_equal(system(cmd), 0);
+    score_table_free(&t);
+}
+
+static void test_cache_dir(void **state)
+{
+    (void)state;
+    char xdg[300], out[512], want[512];
+    snprintf(xdg, sizeof xdg, "%s/xdg/deeper", dir);
+    setenv("XDG_CACHE_HOME", xdg, 1);
+    mx_error e = {0};
+    assert_int_equal(cache_dir(out, sizeof out, &e), 0);
+    snprintf(want, sizeof want, "%s/mxalloc", xdg);
+    assert_string_equal(out, want);
+    struct stat st;
+    assert_int_equal(stat(out, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(cache_path_for_key("abc123", out, sizeof out, &e), 0);
+    snprintf(want, sizeof want, "%s/mxalloc/abc123.scores", xdg);
+    assert_string_equal(out, want);
+    assert_int_equal(cache_path_for_key("../etc", out, sizeof out, &e), ERR_ARG);
+    assert_int_equal(cache_path_for_key("", out, sizeof out, &e), ERR_ARG);
+    /* fallback: $HOME/.cache/mxalloc (a relative XDG value is ignored) */
+    setenv("XDG_CACHE_HOME", "relative", 1);
+    setenv("HOME", dir, 1);
+    assert_int_equal(cache_dir(out, sizeof out, &e), 0);
+    snprintf(want, sizeof want, "%s/.cache/mxalloc", dir);
+    assert_string_equal(out, want);
+    assert_int_equal(cache_dir(out, 8, &e), ERR_ARG);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/test_cache.XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_truncation_and_flips),
+        cmocka_unit_test(test_atomic),
+        cmocka_unit_test(test_cache_dir),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
