@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <glpk.h>
+
 #include "solver/gamma.h"
 #include "src/cache.h"
 #include "src/eval.h"
@@ -194,6 +196,9 @@ static void *anneal_main(void *arg)
         snprintf(msg, sizeof msg, "anneal %s%s: avg_bits %.3f (budget %.2f) after %d steps%s",
                  search_method_name((search_method)a->method), a->res.cancelled ? " (cancelled)" : "",
                  a->res.avg_bits, a->res.budget, a->res.steps_done, a->res.repaired ? ", repaired by the ILP" : "");
+    /* the search's ILP repair ran GLPK in this thread: its environment is
+     * per thread and would leak when the thread ends */
+    glp_free_env();
     ui_job_done(&wb->job, rc, a->have_res ? a->res.avg_bits : NAN, NAN, msg);
     return NULL;
 }
