@@ -50,7 +50,7 @@ static void linear_shape(const shape *s, int k, int *rows, int *cols)
     *cols = c[k];
 }
 
-static void run(const shape *s, int n_solves)
+static void run(const shape *s, int n_solves, double time_limit)
 {
     int n = s->layers * 7;
     double *params = malloc(n * sizeof *params), *bits = malloc(n * NF * sizeof *bits),
@@ -73,7 +73,8 @@ static void run(const shape *s, int n_solves)
             cost[m * NF + f] = sens * mse_scale[f] * exp(0.2 * gauss()) + 1e-6 * gauss();
         }
     }
-    ilp_problem p = {.n_modules = n, .n_formats = NF, .params = params, .bits = bits, .cost = cost};
+    ilp_problem p = {.n_modules = n, .n_formats = NF, .params = params, .bits = bits, .cost = cost,
+                     .time_limit_s = time_limit};
     double *t_ilp = malloc(n_solves * sizeof *t_ilp), *t_gr = malloc(n_solves * sizeof *t_gr);
     double worst_gap = 0, sum_gain = 0;
     int not_opt = 0;
@@ -99,10 +100,13 @@ static void run(const shape *s, int n_solves)
     }
     qsort(t_ilp, n_solves, sizeof *t_ilp, dcmp);
     qsort(t_gr, n_solves, sizeof *t_gr, dcmp);
-    printf("%-14s %4d modules x %d formats: ilp median %7.3f ms  max %7.3f ms | greedy median %6.3f ms"
-           " | ilp/greedy %5.1fx | greedy objective %.2fx ilp | not proven optimal %d/%d\n",
-           s->name, n, NF, t_ilp[n_solves / 2], t_ilp[n_solves - 1], t_gr[n_solves / 2],
-           t_ilp[n_solves / 2] / t_gr[n_solves / 2], sum_gain / n_solves, not_opt, n_solves);
+    char lim[32] = "none";
+    if (time_limit > 0)
+        snprintf(lim, sizeof lim, "%g ms", time_limit * 1e3);
+    printf("%-12s %4d x %d, limit %-6s: ilp median %8.3f ms  max %8.3f ms | greedy median %6.3f ms"
+           " | ilp/greedy %6.1fx | greedy objective %5.2fx ilp | unproven %d/%d, worst gap %.2g\n",
+           s->name, n, NF, lim, t_ilp[n_solves / 2], t_ilp[n_solves - 1], t_gr[n_solves / 2],
+           t_ilp[n_solves / 2] / t_gr[n_solves / 2], sum_gain / n_solves, not_opt, n_solves, worst_gap);
     free(params);
     free(bits);
     free(cost);
@@ -120,8 +124,12 @@ int main(int argc, char **argv)
         {"llama-405b", 126, 16384, 53248, 128, 8, 128},
     };
     setvbuf(stdout, NULL, _IOLBF, 0);
-    int n_solves = argc > 1 ? atoi(argv[1]) : 200;
+    /* exact solves (a 10 s safety limit), then with the 20 ms limit an
+     * interactive caller would set */
+    int n_solves = argc > 1 ? atoi(argv[1]) : 40;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-        run(&shapes[i], n_solves);
+        run(&shapes[i], i < 3 ? n_solves : n_solves / 4 + 1, 10.0);
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        run(&shapes[i], n_solves, 0.02);
     return 0;
 }

@@ -30,7 +30,8 @@ static int incr_cmp(const void *a, const void *b)
 /* Fills pick[u] (front index) with a feasible rounding of the LP optimum,
  * improved by single-unit moves, and returns the LP bound in *bound. The
  * problem must be feasible (w_min fits). */
-static int lp_round(const ilp_units *u, int *pick, double *bound, double *lambda, double *inc_cost)
+static int lp_round(const ilp_units *u, int *pick, double *bound, double *lambda, double *inc_cost,
+                    incr **incs, int *n_incs)
 {
     int nincr = 0;
     for (int i = 0; i < u->n_units; i++)
@@ -90,7 +91,8 @@ static int lp_round(const ilp_units *u, int *pick, double *bound, double *lambda
     }
     if (!bounded)
         *bound = cost;
-    free(in);
+    *incs = in;
+    *n_incs = k;
     /* Single-unit improvements over the whole front (not only the hull). */
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < u->n_units; i++) {
@@ -268,6 +270,110 @@ static int reduce(const ilp_units *u, double lambda, double inc, const int *pick
         }
         open += kept > 1;
     }
+    return open;
+}
+
+/* Stronger fixing with the LP itself: forcing item j of unit u leaves the
+ * other units an LP over the same sorted increments (u's removed) with the
+ * capacity that remains; its value plus c_j bounds every solution using j.
+ * The LP value at a capacity is found by binary search on prefix sums. */
+static int reduce_lp(const ilp_units *u, const incr *in, int k, double inc, const int *pick,
+                     unsigned char *keep)
+{
+    int nu = u->n_units;
+    double *pw = malloc((size_t)(k + 1) * sizeof *pw), *pc = malloc((size_t)(k + 1) * sizeof *pc);
+    int *start = calloc((size_t)nu + 1, sizeof *start), *pos = malloc((size_t)(k ? k : 1) * sizeof *pos);
+    if (!pw || !pc || !start || !pos) {
+        free(pw);
+        free(pc);
+        free(start);
+        free(pos);
+        return -1;
+    }
+    pw[0] = pc[0] = 0;
+    for (int j = 0; j < k; j++) {
+        pw[j + 1] = pw[j] + in[j].dw;
+        pc[j + 1] = pc[j] + in[j].dc;
+        start[in[j].unit + 1]++;
+    }
+    for (int i = 0; i < nu; i++)
+        start[i + 1] += start[i];
+    {
+        int *fill = malloc((size_t)nu * sizeof *fill);
+        if (!fill) {
+            free(pw);
+            free(pc);
+            free(start);
+            free(pos);
+            return -1;
+        }
+        memcpy(fill, start, (size_t)nu * sizeof *fill);
+        for (int j = 0; j < k; j++)
+            pos[fill[in[j].unit]++] = j;  /* ascending positions per unit */
+        free(fill);
+    }
+    double w0 = u->w_min, c0 = 0;
+    for (int i = 0; i < nu; i++)
+        c0 += u->items[u->units[i].item0].c;
+    double tol = 1e-9 * (fabs(inc) + fabs(c0) + 1);
+    int open = 0;
+    for (int i = 0; i < nu; i++) {
+        const ilp_unit *un = &u->units[i];
+        const ilp_item *it = u->items + un->item0;
+        const int *mine = pos + start[i];
+        int nm = start[i + 1] - start[i];
+        int kept = 0;
+        for (int j = 0; j < un->n_front; j++) {
+            if (!keep[un->item0 + j])
+                continue;
+            if (j == pick[i]) {
+                kept++;
+                continue;
+            }
+            double room = u->cap - (w0 - it[0].w) - it[j].w;
+            double base = c0 - it[0].c + it[j].c;
+            int drop;
+            if (room < -1e-12 * fabs(u->cap)) {
+                drop = 1;
+            } else {
+                /* largest q with (prefix weight of others over [0,q)) <= room */
+                int lo = 0, hi = k;
+                while (lo < hi) {
+                    int mid = (lo + hi + 1) / 2;
+                    double w = pw[mid];
+                    for (int t = 0; t < nm && mine[t] < mid; t++)
+                        w -= in[mine[t]].dw;
+                    if (w <= room)
+                        lo = mid;
+                    else
+                        hi = mid - 1;
+                }
+                double w = pw[lo], c = pc[lo];
+                for (int t = 0; t < nm && mine[t] < lo; t++) {
+                    w -= in[mine[t]].dw;
+                    c -= in[mine[t]].dc;
+                }
+                /* the next increment of another unit, taken fractionally */
+                int q = lo;
+                for (int t = 0; t < nm && q < k && mine[t] <= q; t++)
+                    if (mine[t] == q)
+                        q++;
+                double lp = base + c;
+                if (q < k && in[q].dw > 0)
+                    lp += in[q].dc * fmin(1, fmax(0, room - w) / in[q].dw);
+                drop = lp > inc + tol;
+            }
+            if (drop)
+                keep[un->item0 + j] = 0;
+            else
+                kept++;
+        }
+        open += kept > 1;
+    }
+    free(pw);
+    free(pc);
+    free(start);
+    free(pos);
     return open;
 }
 
@@ -538,6 +644,10 @@ static int glpk_solve(const ilp_units *u, const unsigned char *keep, const int *
     free(col_item);
     free(x0);
     glp_delete_prob(lp);
+    /* GLPK's environment is per thread and never freed at thread exit: drop
+     * it after each solve (re-creating it costs microseconds) so worker
+     * threads do not leak it. */
+    glp_free_env();
     return out;
 }
 
@@ -589,16 +699,20 @@ int ilp_solve(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e)
     }
     double bound, inc, lambda;
     unsigned char *keep = NULL;
+    incr *incs = NULL;
+    int n_incs = 0;
     if (ilp_units_fits(&u, w_best)) {
         r.optimal = 1;
         r.gap = 0;
-    } else if (lp_round(&u, pick, &bound, &lambda, &inc) != 0 || local_search(&u, pick, &inc) != 0 ||
+    } else if (lp_round(&u, pick, &bound, &lambda, &inc, &incs, &n_incs) != 0 ||
+               local_search(&u, pick, &inc) != 0 ||
                !(keep = malloc((size_t)u.units[nu - 1].item0 + u.units[nu - 1].n_items))) {
         rc = err_set(e, ERR_NOMEM, "out of memory");
     } else if (inc - bound <= 1e-12 * fmax(1, fabs(bound)) ||
                reduce(&u, lambda, inc, pick, keep) == 0 ||
                dp_improve(&u, keep, pick, &inc) != 0 ||
-               reduce(&u, lambda, inc, pick, keep) == 0) {
+               reduce(&u, lambda, inc, pick, keep) == 0 ||
+               reduce_lp(&u, incs, n_incs, inc, pick, keep) == 0) {
         r.optimal = 1;
         r.gap = 0;
     } else {
@@ -643,6 +757,7 @@ int ilp_solve(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e)
             r.bound = r.objective;
     }
     free(keep);
+    free(incs);
     free(pick);
     free(mip);
     ilp_units_free(&u);

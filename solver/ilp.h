@@ -12,7 +12,8 @@
  * of every unit fits, or the LP bound (exact for this multiple-choice knapsack)
  * equals the rounded-LP incumbent, no MIP is run. Costs may be negative; NaN
  * or infinite costs/bits of an allowed format are ERR_ARG.
- * GLPK's terminal output is silenced per call (its environment is per thread),
+ * GLPK's terminal output is silenced per call and its per-thread environment
+ * is freed after each solve (no leak when a worker thread exits),
  * so ilp_solve may run in any thread, several at once. */
 #ifndef MXALLOC_ILP_H
 #define MXALLOC_ILP_H

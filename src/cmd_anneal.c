@@ -49,8 +49,8 @@ static void usage(FILE *f)
             "  --method dmx      one annealed offset per module over the formats ordered by\n"
             "                    bits (default); gamma: per-module preference logits with an\n"
             "                    augmented Lagrangian on the expected bits\n"
-            "  --loss kl|ce      KL to the fp32 model's next-token distribution (default) or\n"
-            "                    cross-entropy on the text\n"
+            "  --loss kl|ce      KL to the fp32 model's next-token distribution (gamma's\n"
+            "                    default) or cross-entropy on the text (dmx's default)\n"
             "  --steps N         optimisation steps, one window each (default 200)\n"
             "  --lr X            Adam learning rate (default 0.1)\n"
             "  --t0, --tmin X    temperature schedule, exponential (dmx 3 -> 0.05,\n"
@@ -263,7 +263,7 @@ int cmd_anneal(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},            {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *tok_path = NULL, *text_path = NULL, *out_path = NULL, *scores_path = NULL;
-    const char *method_s = "dmx", *loss_s = "kl", *formats_s = NULL, *init_path = NULL;
+    const char *method_s = "dmx", *loss_s = NULL, *formats_s = NULL, *init_path = NULL;
     double budget = NAN, lr = NAN, t0 = NAN, tmin = NAN, lambda = NAN, rho = NAN;
     long steps = -1, seed = -1, tokens = 0, ctx = 0, every = 0;
     int json = 0, ch;
@@ -322,6 +322,8 @@ int cmd_anneal(int argc, char **argv)
         fprintf(stderr, "mxalloc anneal: --method: '%s' is not dmx or gamma\n", method_s);
         return 2;
     }
+    if (!loss_s)
+        loss_s = method == SEARCH_DMX ? "ce" : "kl";
     if (search_loss_parse(loss_s, &loss)) {
         fprintf(stderr, "mxalloc anneal: --loss: '%s' is not kl or ce\n", loss_s);
         return 2;

@@ -2,6 +2,7 @@
  * smallest feasible budget, and bad input. Capacities are checked in exact
  * integer arithmetic: bits are multiples of 1/32 and params integers. */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -494,6 +495,50 @@ static void test_large_and_time_limit(void **state)
     free(choice);
 }
 
+/* GLPK keeps its environment per thread: solves in two threads at once give
+ * the same answers as one after the other. */
+typedef struct job {
+    inst in;
+    int choice[MAXM];
+    ilp_result r;
+    int rc;
+} job;
+
+static void *solve_job(void *arg)
+{
+    job *j = arg;
+    for (int rep = 0; rep < 20; rep++) {
+        ilp_problem p = to_problem(&j->in);
+        j->rc = ilp_solve(&p, j->choice, &j->r, NULL);
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    rng_state = 11;
+    job jobs[2];
+    double want[2];
+    for (int k = 0; k < 2; k++) {
+        do {
+            random_instance(&jobs[k].in, 60, 6, 0);
+            jobs[k].in.budget32 = 200 + 10 * k;
+            ilp_problem p = to_problem(&jobs[k].in);
+            jobs[k].rc = ilp_solve(&p, jobs[k].choice, &jobs[k].r, NULL);
+        } while (jobs[k].rc != 0);
+        want[k] = jobs[k].r.objective;
+    }
+    pthread_t th[2];
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(pthread_create(&th[k], NULL, solve_job, &jobs[k]), 0);
+    for (int k = 0; k < 2; k++) {
+        pthread_join(th[k], NULL);
+        assert_int_equal(jobs[k].rc, 0);
+        assert_true(jobs[k].r.objective == want[k]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -506,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_negative_costs),
         cmocka_unit_test(test_large_and_time_limit),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -116,6 +116,8 @@ static void test_dmx_grad(void **st)
     (void)st;
     assert_true(grad_check(SEARCH_DMX, SEARCH_LOSS_KL, 1.0, 0.0, 3.0) < 2e-2);
     assert_true(grad_check(SEARCH_DMX, SEARCH_LOSS_CE, 0.5, 0.0, 3.0) < 2e-2);
+    /* task term alone (no regularizer to dominate the gradient) */
+    assert_true(grad_check(SEARCH_DMX, SEARCH_LOSS_KL, 1.0, 0.0, 0.0) < 2e-2);
 }
 
 static void test_gamma_grad(void **st)
@@ -123,6 +125,7 @@ static void test_gamma_grad(void **st)
     (void)st;
     assert_true(grad_check(SEARCH_GAMMA, SEARCH_LOSS_KL, 1.0, 0.7, 4.0) < 2e-2);
     assert_true(grad_check(SEARCH_GAMMA, SEARCH_LOSS_CE, 0.5, -0.3, 2.0) < 2e-2);
+    assert_true(grad_check(SEARCH_GAMMA, SEARCH_LOSS_KL, 1.0, 0.0, 0.0) < 2e-2);
 }
 
 /* The relaxations' own derivatives against finite differences (exact maths). */
