@@ -1,5 +1,7 @@
-/* Shared by `mxalloc alloc` and `mxalloc sweep`: their common options, and
- * turning a score table plus those options into an ilp_problem. */
+/* Shared by `mxalloc alloc`, `mxalloc sweep` and the workbench: the common
+ * options, and turning a score table plus those options into an ilp_problem.
+ * alloc_parse_common/alloc_common_help (src/alloc_args.c) belong to the CLI
+ * and print; the rest is library code (libmxcore). */
 #ifndef MXALLOC_ALLOC_SETUP_H
 #define MXALLOC_ALLOC_SETUP_H
 

@@ -18,6 +18,7 @@
 #include "src/cfg.h"
 #include "src/cmd.h"
 #include "src/eval.h"
+#include "src/file_map.h"
 #include "src/model.h"
 #include "src/score.h"
 #include "src/tok.h"
@@ -91,57 +92,6 @@ static int parse_double(const char *s, double *out)
         return -1;
     *out = v;
     return 0;
-}
-
-static char *read_text(const char *path, size_t *len, mx_error *e)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 1 << 16;
-            char *nb = realloc(buf, nc);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                err_set(e, ERR_NOMEM, "%s: out of memory", path);
-                return NULL;
-            }
-            buf = nb;
-            cap = nc;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        err_set(e, ERR_IO, "%s: read error", path);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
-static tok *open_tokenizer(const model *m, const char *given, mx_error *e)
-{
-    char path[4200];
-    if (!given) {
-        snprintf(path, sizeof path, "%s/tokenizer.json", m->path);
-        return tok_load_hf(path, e);
-    }
-    size_t n = strlen(given);
-    if (n >= 5 && !strcmp(given + n - 5, ".json"))
-        return tok_load_hf(given, e);
-    return tok_load_llama2c(given, m->cfg.vocab_size, e);
 }
 
 /* One letter per format for the compact progress string. */
@@ -402,7 +352,7 @@ int cmd_anneal(int argc, char **argv)
                 m.cfg.max_seq);
         goto out;
     }
-    if (!(tk = open_tokenizer(&m, tok_path, &e))) {
+    if (!(tk = tok_open(tok_path, m.path, m.cfg.vocab_size, &e))) {
         fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
         goto out;
     }
@@ -414,7 +364,7 @@ int cmd_anneal(int argc, char **argv)
         goto out;
     }
     size_t len = 0;
-    if (!(text = read_text(text_path, &len, &e))) {
+    if (fm_read_all(text_path, &text, &len, &e)) {
         fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
         goto out;
     }

@@ -13,6 +13,7 @@
 #include "src/cfg.h"
 #include "src/cmd.h"
 #include "src/eval.h"
+#include "src/file_map.h"
 #include "src/model.h"
 #include "src/tok.h"
 
@@ -49,64 +50,6 @@ static int parse_long(const char *s, long lo, long *out)
         return -1;
     *out = v;
     return 0;
-}
-
-static char *read_text(const char *path, size_t *len, mx_error *e)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf) {
-        err_set(e, ERR_NOMEM, "%s: out of memory", path);
-        return NULL;
-    }
-    if (bad) {
-        free(buf);
-        err_set(e, ERR_IO, "%s: read error", path);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
-static int ends_with(const char *s, const char *suf)
-{
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && !strcmp(s + a - b, suf);
-}
-
-static tok *open_tokenizer(const model *m, const char *given, mx_error *e)
-{
-    char path[4200];
-    if (!given) {
-        snprintf(path, sizeof path, "%s/tokenizer.json", m->path);
-        return tok_load_hf(path, e);
-    }
-    if (ends_with(given, ".json"))
-        return tok_load_hf(given, e);
-    return tok_load_llama2c(given, m->cfg.vocab_size, e);
 }
 
 typedef struct progress_state {
@@ -249,7 +192,7 @@ int cmd_ppl(int argc, char **argv)
         w = &q.w;
     }
 
-    if (!(tk = open_tokenizer(&m, tok_path, &e))) {
+    if (!(tk = tok_open(tok_path, m.path, m.cfg.vocab_size, &e))) {
         fprintf(stderr, "mxalloc ppl: %s\n", e.msg);
         goto out;
     }
@@ -261,7 +204,7 @@ int cmd_ppl(int argc, char **argv)
         goto out;
     }
     size_t len = 0;
-    if (!(text = read_text(text_path, &len, &e))) {
+    if (fm_read_all(text_path, &text, &len, &e)) {
         fprintf(stderr, "mxalloc ppl: %s\n", e.msg);
         goto out;
     }

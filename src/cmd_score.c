@@ -16,12 +16,10 @@
 #include "src/cache.h"
 #include "src/cmd.h"
 #include "src/eval.h"
+#include "src/file_map.h"
 #include "src/model.h"
 #include "src/score.h"
 #include "src/tok.h"
-
-#define SCORE_DEFAULT_CTX_CAP 512
-#define SCORE_DEFAULT_TOKENS 4096
 
 static void usage(FILE *f)
 {
@@ -69,64 +67,6 @@ static int parse_long(const char *s, long lo, long *out)
         return -1;
     *out = v;
     return 0;
-}
-
-static char *read_text(const char *path, size_t *len, mx_error *e)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf) {
-        err_set(e, ERR_NOMEM, "%s: out of memory", path);
-        return NULL;
-    }
-    if (bad) {
-        free(buf);
-        err_set(e, ERR_IO, "%s: read error", path);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
-static int ends_with(const char *s, const char *suf)
-{
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && !strcmp(s + a - b, suf);
-}
-
-static tok *open_tokenizer(const model *m, const char *given, mx_error *e)
-{
-    char path[4200];
-    if (!given) {
-        snprintf(path, sizeof path, "%s/tokenizer.json", m->path);
-        return tok_load_hf(path, e);
-    }
-    if (ends_with(given, ".json"))
-        return tok_load_hf(given, e);
-    return tok_load_llama2c(given, m->cfg.vocab_size, e);
 }
 
 /* "a,b,c" -> formats; -1 with a message naming the bad entry. */
@@ -392,13 +332,13 @@ int cmd_score(int argc, char **argv)
         return 2;
     }
     if (ctx == 0)
-        ctx = m.cfg.max_seq < SCORE_DEFAULT_CTX_CAP ? m.cfg.max_seq : SCORE_DEFAULT_CTX_CAP;
+        ctx = score_default_ctx(&m);
     if (ctx > m.cfg.max_seq) {
         fprintf(stderr, "mxalloc score: --ctx %ld exceeds the model's maximum context %d\n", ctx,
                 m.cfg.max_seq);
         goto out;
     }
-    if (!(tk = open_tokenizer(&m, tok_path, &e))) {
+    if (!(tk = tok_open(tok_path, m.path, m.cfg.vocab_size, &e))) {
         fprintf(stderr, "mxalloc score: %s\n", e.msg);
         goto out;
     }
@@ -410,7 +350,7 @@ int cmd_score(int argc, char **argv)
         goto out;
     }
     size_t len = 0;
-    if (!(text = read_text(text_path, &len, &e))) {
+    if (fm_read_all(text_path, &text, &len, &e)) {
         fprintf(stderr, "mxalloc score: %s\n", e.msg);
         goto out;
     }
@@ -437,17 +377,8 @@ int cmd_score(int argc, char **argv)
     so.mem_limit = mem_mib ? (size_t)mem_mib << 20 : 0;
     so.threads = (int)threads;
 
-    score_key_input ki = {.model_hash = m.content_hash,
-                          .text_hash = score_hash_bytes(text, len),
-                          .tokens_hash = score_hash_bytes(ids + skip, sizeof(int) * (size_t)(nw * ctx)),
-                          .calib_tokens = nw * ctx,
-                          .ctx = (int)ctx,
-                          .methods = so.methods,
-                          .fisher_chunk = so.methods & (1u << SCORE_FISHER) ? (int)chunk : 0,
-                          .n_formats = so.n_formats,
-                          .formats = so.formats};
     char key[17], path[4200];
-    score_key(&ki, key);
+    score_key_for_text(&m, text, len, ids + skip, n - skip, &so, key);
     if (out_path) {
         snprintf(path, sizeof path, "%s", out_path);
     } else if (cache_path_for_key(key, path, sizeof path, &e)) {

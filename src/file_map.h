@@ -18,6 +18,11 @@ typedef struct file_map {
 int fm_open(file_map *f, const char *path, mx_error *e);
 void fm_close(file_map *f);
 
+/* Read a whole (small) file such as a calibration text into a malloc'ed
+ * buffer with a NUL after its *len bytes. Errors (ERR_IO, ERR_NOMEM) name the
+ * file; *out is untouched then. */
+int fm_read_all(const char *path, char **out, size_t *len, mx_error *e);
+
 /* 1 if [off, off+len) lies inside the file (overflow-safe), else 0. */
 int fm_has(const file_map *f, uint64_t off, uint64_t len);
 

@@ -21,6 +21,18 @@ void score_opts_init(score_opts *o)
     o->uniform = 1;
 }
 
+int score_default_ctx(const model *m)
+{
+    return m->cfg.max_seq < SCORE_DEFAULT_CTX_CAP ? m->cfg.max_seq : SCORE_DEFAULT_CTX_CAP;
+}
+
+void score_default_opts(const model *m, score_opts *o)
+{
+    score_opts_init(o);
+    o->ctx = score_default_ctx(m);
+    o->max_tokens = SCORE_DEFAULT_TOKENS;
+}
+
 int score_threads(const score_opts *o)
 {
     if (o->threads > 0)

@@ -49,6 +49,12 @@
 #define SCORE_FISHER_POSITIONS (-1)
 /* Default budget for cached activations (block inputs, fp32 logits). */
 #define SCORE_DEFAULT_MEM ((size_t)1 << 30)
+/* The defaults of `mxalloc score`, shared with the workbench so that both
+ * compute, and find, the same cache entry: windows of the model's maximum
+ * context but at most SCORE_DEFAULT_CTX_CAP tokens, SCORE_DEFAULT_TOKENS
+ * calibration tokens, the formats of score_opts_init. */
+#define SCORE_DEFAULT_CTX_CAP 512
+#define SCORE_DEFAULT_TOKENS 4096
 
 typedef struct score_progress {
     const char *phase;  /* "fp32", "kl", "fisher", "uniform" */
@@ -81,6 +87,11 @@ typedef struct score_opts {
 
 /* Defaults: method kl, the six MX formats, uniform losses on, ctx/bos unset (0). */
 void score_opts_init(score_opts *o);
+/* The default window length for m: min(max_seq, SCORE_DEFAULT_CTX_CAP). */
+int score_default_ctx(const model *m);
+/* score_opts_init plus the model-dependent defaults of `mxalloc score`:
+ * ctx = score_default_ctx(m), max_tokens = SCORE_DEFAULT_TOKENS (bos unset). */
+void score_default_opts(const model *m, score_opts *o);
 
 /* Score model m on the token stream (no leading BOS). Fills *out (allocated
  * here; free with score_table_free): model name/hash, formats, calib_tokens,
@@ -130,6 +141,12 @@ typedef struct score_key_input {
 void score_key(const score_key_input *k, char *out);
 /* xxh64 of len bytes (seed 0), for text_hash / tokens_hash. */
 uint64_t score_hash_bytes(const void *p, size_t len);
+/* The key of scoring m with options o on a calibration text (text_len bytes)
+ * and its token stream (n_tokens ids, without a leading BOS): the windows
+ * score_compute would use (eval_window_count of o->ctx, o->max_tokens).
+ * Returns that window count; 0 (key untouched) when not even one fits. */
+long score_key_for_text(const model *m, const char *text, size_t text_len, const int *tokens,
+                        long n_tokens, const score_opts *o, char *key);
 
 /* Does the table t (read from a cache file) hold what these options would
  * compute for model m under key? 0 if so; else ERR_FORMAT with a one-line

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "src/eval.h"
+
 uint64_t score_hash_bytes(const void *p, size_t len) { return XXH64(p, len, 0); }
 
 static void put_u64(XXH64_state_t *h, uint64_t v)
@@ -53,6 +55,26 @@ void score_key(const score_key_input *k, char *out)
         v = XXH64(buf, sizeof buf[0] * (size_t)n, 1);
     }
     snprintf(out, 17, "%016llx", (unsigned long long)v);
+}
+
+long score_key_for_text(const model *m, const char *text, size_t text_len, const int *tokens,
+                        long n_tokens, const score_opts *o, char *key)
+{
+    long nw = eval_window_count(n_tokens, o->ctx, o->max_tokens);
+    if (nw <= 0)
+        return 0;
+    score_key_input ki = {.model_hash = m->content_hash,
+                          .text_hash = score_hash_bytes(text, text_len),
+                          .tokens_hash = score_hash_bytes(tokens, sizeof(int) * (size_t)(nw * o->ctx)),
+                          .calib_tokens = nw * o->ctx,
+                          .ctx = o->ctx,
+                          .methods = o->methods,
+                          /* the chunk only matters to Fisher scores */
+                          .fisher_chunk = o->methods & (1u << SCORE_FISHER) ? o->fisher_chunk : 0,
+                          .n_formats = o->n_formats,
+                          .formats = o->formats};
+    score_key(&ki, key);
+    return nw;
 }
 
 int score_table_check(const score_table *t, const model *m, const char *key,

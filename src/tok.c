@@ -106,3 +106,20 @@ int tok_read_file(const char *path, char **buf, size_t *size, mx_error *e)
     *size = n;
     return 0;
 }
+
+tok *tok_open(const char *path, const char *model_path, int vocab_size, mx_error *e)
+{
+    if (!path) {
+        if (!model_path) {
+            err_set(e, ERR_ARG, "no tokenizer given");
+            return NULL;
+        }
+        char guess[4200];
+        snprintf(guess, sizeof guess, "%s/tokenizer.json", model_path);
+        return tok_load_hf(guess, e);
+    }
+    size_t n = strlen(path);
+    if (n >= 5 && !strcmp(path + n - 5, ".json"))
+        return tok_load_hf(path, e);
+    return tok_load_llama2c(path, vocab_size, e);
+}

@@ -18,6 +18,10 @@ typedef struct tok tok;
 tok *tok_load_llama2c(const char *path, int vocab_size, mx_error *e);
 tok *tok_load_hf(const char *path, mx_error *e);
 void tok_free(tok *t);
+/* The tokenizer a command uses: path when given (a name ending in ".json" is
+ * a tokenizer.json, anything else a llama2.c tokenizer.bin of vocab_size),
+ * else MODEL_PATH/tokenizer.json (a Hugging Face model directory). */
+tok *tok_open(const char *path, const char *model_path, int vocab_size, mx_error *e);
 
 int tok_vocab_size(const tok *t);
 int tok_bos(const tok *t); /* -1 if the tokenizer has none */

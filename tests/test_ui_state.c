@@ -199,6 +199,33 @@ static void test_bad_tables(void **state)
     ui_state_free(&s);
 }
 
+/* A missing score of an allowed format is an error, as in `mxalloc alloc`
+ * (both build the problem with alloc_setup_build), until the format is excluded. */
+static void test_missing_score(void **state)
+{
+    (void)state;
+    ui_state s;
+    mx_error e = {0};
+    score_table t;
+    make_table(&t, 1 << SCORE_KL);
+    t.modules[4].score[SCORE_KL][MX_FP6_E2M3] = NAN;
+    ui_state_init(&s);
+    assert_int_equal(ui_state_set_table(&s, &t, "mem", &e), 0);
+    s.budget = 6;
+    assert_int_equal(ui_state_solve(&s, &e), ERR_FORMAT);
+    assert_false(s.solved);
+    assert_non_null(strstr(e.msg, s.t.modules[4].name));
+    assert_non_null(strstr(s.err, "no finite kl score for mxfp6_e2m3"));
+    double lo, hi;
+    ui_state_budget_range(&s, &lo, &hi);
+    assert_true(isnan(lo) && isnan(hi));
+    assert_int_equal(ui_state_sweep(&s, 8, &e), ERR_FORMAT);
+    assert_int_equal(ui_state_set_formats(&s, "fp32,mxfp8_e4m3,mxfp4_e2m1", &e), 0);
+    assert_int_equal(ui_state_solve(&s, &e), 0);
+    assert_true(s.solved);
+    ui_state_free(&s);
+}
+
 static void test_sweep(void **state)
 {
     (void)state;
@@ -247,6 +274,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_solve_budget), cmocka_unit_test(test_pins_formats_groups),
         cmocka_unit_test(test_find_module),  cmocka_unit_test(test_bad_tables),
+        cmocka_unit_test(test_missing_score),
         cmocka_unit_test(test_measured_points), cmocka_unit_test(test_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

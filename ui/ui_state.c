@@ -11,6 +11,7 @@
 
 #include "kernels/tf.h"
 #include "solver/proj.h"
+#include "src/alloc_setup.h"
 #include "src/model.h"
 
 static const char *const short_names[MX_NFORMATS] = {"fp32", "bf16", "e4m3", "e5m2",
@@ -38,15 +39,8 @@ static void free_arrays(ui_state *s)
 {
     free(s->pin);
     free(s->choice);
-    free(s->params);
-    free(s->bits);
-    free(s->cost);
-    free(s->allowed);
-    free(s->group);
     free(s->tmp_choice);
-    s->pin = s->choice = s->group = s->tmp_choice = NULL;
-    s->params = s->bits = s->cost = NULL;
-    s->allowed = NULL;
+    s->pin = s->choice = s->tmp_choice = NULL;
 }
 
 void ui_state_free(ui_state *s)
@@ -77,14 +71,12 @@ int ui_state_set_table(ui_state *s, score_table *t, const char *path, mx_error *
             method = m;
     if (method < 0)
         return err_set(e, ERR_FORMAT, "%s: score table holds no scores", path ? path : "scores");
-    size_t n = (size_t)t->n_modules, nf = (size_t)t->n_formats;
-    int *pin = malloc(n * sizeof *pin), *choice = malloc(n * sizeof *choice), *group = malloc(n * sizeof *group);
-    int *tmp = malloc(n * sizeof *tmp);
-    double *params = malloc(n * sizeof *params), *bits = malloc(n * nf * sizeof *bits);
-    double *cost = malloc(n * nf * sizeof *cost);
-    unsigned char *allowed = malloc(n * nf);
-    if (!pin || !choice || !group || !tmp || !params || !bits || !cost || !allowed) {
-        free(pin); free(choice); free(group); free(tmp); free(params); free(bits); free(cost); free(allowed);
+    size_t n = (size_t)t->n_modules;
+    int *pin = malloc(n * sizeof *pin), *choice = malloc(n * sizeof *choice), *tmp = malloc(n * sizeof *tmp);
+    if (!pin || !choice || !tmp) {
+        free(pin);
+        free(choice);
+        free(tmp);
         return err_set(e, ERR_NOMEM, "out of memory for %d modules", t->n_modules);
     }
     free_arrays(s);
@@ -93,12 +85,7 @@ int ui_state_set_table(ui_state *s, score_table *t, const char *path, mx_error *
     score_table_init(t);
     s->pin = pin;
     s->choice = choice;
-    s->group = group;
     s->tmp_choice = tmp;
-    s->params = params;
-    s->bits = bits;
-    s->cost = cost;
-    s->allowed = allowed;
     for (size_t i = 0; i < n; i++)
         s->pin[i] = -1;
     snprintf(s->scores_path, sizeof s->scores_path, "%s", path ? path : "");
@@ -202,45 +189,42 @@ int ui_state_find_module(const ui_state *s, const char *name, mx_error *e)
     return -1;
 }
 
-/* Rebuild the problem arrays (indexed by position in t.formats). */
-static void build_problem(ui_state *s, ilp_problem *p)
+/* The problem of the current constraints, built by alloc_setup_build as for
+ * `mxalloc alloc` (so a missing score of an allowed format is an error here
+ * too). Free with alloc_setup_free; *as is empty on error. */
+static int build_problem(ui_state *s, alloc_setup *as, mx_error *e)
 {
     const score_table *t = &s->t;
-    int nf = t->n_formats;
-    for (int i = 0; i < t->n_modules; i++) {
-        const score_module *m = &t->modules[i];
-        s->params[i] = (double)m->params;
-        for (int j = 0; j < nf; j++) {
-            mx_format f = t->formats[j];
-            double c = m->score[s->method][f];
-            double b = m->bits[f];
-            if (isnan(b))
-                b = mx_bits_per_weight(f, (size_t)m->rows, (size_t)m->cols);
-            /* fp32 is the reference: no score means no loss */
-            if (isnan(c) && f == MX_FP32)
-                c = 0;
-            int ok = s->fmt_ok[f] && !isnan(c);
-            if (s->pin[i] >= 0)
-                ok = (int)f == s->pin[i];
-            s->bits[i * nf + j] = b;
-            s->cost[i * nf + j] = isnan(c) ? 0 : c;
-            s->allowed[i * nf + j] = (unsigned char)ok;
-        }
-        int g = -1;
-        if (s->group_qkv && (m->kind == TF_Q || m->kind == TF_K || m->kind == TF_V))
-            g = 2 * m->layer;
-        if (s->group_gateup && (m->kind == TF_GATE || m->kind == TF_UP))
-            g = 2 * m->layer + 1;
-        s->group[i] = g;
+    alloc_opts o;
+    alloc_opts_init(&o);
+    o.budget = s->budget;
+    o.time_limit_s = s->time_limit_s > 0 ? s->time_limit_s : 0;
+    o.score_method = (int)s->method;
+    o.group_qkv = s->group_qkv;
+    o.group_gateup = s->group_gateup;
+    for (int j = 0; j < t->n_formats; j++)
+        if (s->fmt_ok[t->formats[j]])
+            o.formats_mask |= 1u << t->formats[j];
+    mx_error le = {0};
+    int rc = 0, n_pins = 0;
+    if (!o.formats_mask)
+        rc = err_set(&le, ERR_ARG, "formats: no candidate format of these scores is allowed");
+    for (int i = 0; !rc && i < t->n_modules; i++)
+        n_pins += s->pin[i] >= 0;
+    if (!rc && n_pins && !(o.pins = malloc((size_t)n_pins * sizeof *o.pins)))
+        rc = err_set(&le, ERR_NOMEM, "out of memory");
+    for (int i = 0; !rc && i < t->n_modules; i++)
+        if (s->pin[i] >= 0)
+            o.pins[o.n_pins++] = (alloc_pin){t->modules[i].name, (mx_format)s->pin[i]};
+    if (!rc)
+        rc = alloc_setup_build(&o, t, as, &le);
+    alloc_opts_free(&o);
+    if (rc) {
+        memset(as, 0, sizeof *as);
+        if (e)
+            *e = le;
     }
-    memset(p, 0, sizeof *p);
-    p->n_modules = t->n_modules;
-    p->n_formats = nf;
-    p->params = s->params;
-    p->bits = s->bits;
-    p->cost = s->cost;
-    p->allowed = s->allowed;
-    p->group = s->group;
+    return rc;
 }
 
 static double now_ms(void)
@@ -250,25 +234,33 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* [min feasible, widest allowed] budget of problem p, bits per weight. */
+static void problem_range(const ilp_problem *p, double *lo, double *hi)
+{
+    *lo = ilp_min_budget(p);
+    /* widest: every module at its widest allowed format */
+    double num = 0, den = 0;
+    for (int i = 0; i < p->n_modules; i++) {
+        double w = 0;
+        for (int j = 0; j < p->n_formats; j++)
+            if (p->allowed[i * p->n_formats + j] && p->bits[i * p->n_formats + j] > w)
+                w = p->bits[i * p->n_formats + j];
+        num += w * p->params[i];
+        den += p->params[i];
+    }
+    *hi = den > 0 ? num / den : NAN;
+}
+
 void ui_state_budget_range(ui_state *s, double *lo, double *hi)
 {
     *lo = *hi = NAN;
     if (!ui_state_has_scores(s))
         return;
-    ilp_problem p;
-    build_problem(s, &p);
-    *lo = ilp_min_budget(&p);
-    /* widest: every module at its widest allowed format */
-    double num = 0, den = 0;
-    for (int i = 0; i < p.n_modules; i++) {
-        double w = 0;
-        for (int j = 0; j < p.n_formats; j++)
-            if (p.allowed[i * p.n_formats + j] && p.bits[i * p.n_formats + j] > w)
-                w = p.bits[i * p.n_formats + j];
-        num += w * p.params[i];
-        den += p.params[i];
-    }
-    *hi = den > 0 ? num / den : NAN;
+    alloc_setup as;
+    if (build_problem(s, &as, NULL))
+        return;
+    problem_range(&as.p, lo, hi);
+    alloc_setup_free(&as);
 }
 
 static void nearest_uniform(ui_state *s)
@@ -313,14 +305,15 @@ int ui_state_solve(ui_state *s, mx_error *e)
     if (!ui_state_has_scores(s))
         return err_set(e, ERR_ARG, "no scores: run `mxalloc score ...` or :load-scores FILE");
     double t0 = now_ms();
-    ilp_problem p;
-    build_problem(s, &p);
-    p.budget_bits = s->budget;
-    p.time_limit_s = s->time_limit_s;
+    alloc_setup as;
     mx_error le = {0};
     ilp_result r;
     memset(&r, 0, sizeof r);
-    int rc = ilp_solve(&p, s->tmp_choice, &r, &le);
+    int rc = build_problem(s, &as, &le);
+    if (!rc)
+        rc = ilp_solve(&as.p, s->tmp_choice, &r, &le);
+    int n = as.p.n_modules;
+    alloc_setup_free(&as);
     if (rc) {
         s->solve_ms = now_ms() - t0;
         snprintf(s->err, sizeof s->err, "%s", le.msg);
@@ -329,7 +322,7 @@ int ui_state_solve(ui_state *s, mx_error *e)
         return rc;
     }
     s->res = r;
-    for (int i = 0; i < p.n_modules; i++)
+    for (int i = 0; i < n; i++)
         s->choice[i] = s->t.formats[s->tmp_choice[i]];
     s->proj_ppl = ui_state_project(s, s->choice);
     nearest_uniform(s);
@@ -347,16 +340,22 @@ int ui_state_sweep(ui_state *s, int n, mx_error *e)
         n = UI_CURVE_MAX;
     if (n < 2)
         n = 2;
+    alloc_setup as;
+    int rc = build_problem(s, &as, e);
+    if (rc)
+        return rc;
+    ilp_problem p = as.p;
     double lo, hi;
-    ui_state_budget_range(s, &lo, &hi);
-    if (!(hi >= lo))
+    problem_range(&p, &lo, &hi);
+    if (!(hi >= lo)) {
+        alloc_setup_free(&as);
         return err_set(e, ERR_INFEASIBLE, "no feasible budget");
-    ilp_problem p;
-    build_problem(s, &p);
+    }
     int *ch = malloc((size_t)p.n_modules * sizeof *ch), *fm = malloc((size_t)p.n_modules * sizeof *fm);
     if (!ch || !fm) {
         free(ch);
         free(fm);
+        alloc_setup_free(&as);
         return err_set(e, ERR_NOMEM, "out of memory");
     }
     /* the curve is a picture: a short limit per point keeps redraws quick */
@@ -395,6 +394,7 @@ int ui_state_sweep(ui_state *s, int n, mx_error *e)
     s->view_hi = hi;
     free(ch);
     free(fm);
+    alloc_setup_free(&as);
     s->curve_stale = 0;
     return 0;
 }

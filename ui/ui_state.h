@@ -44,11 +44,7 @@ typedef struct ui_state {
     int n_meas;                    /* measured points (eval) */
     double meas_bits[UI_MEAS_MAX], meas_ppl[UI_MEAS_MAX];
 
-    /* ilp_problem arrays, rebuilt when constraints change */
-    double *params, *bits, *cost;
-    unsigned char *allowed;
-    int *group;
-    int *tmp_choice;
+    int *tmp_choice;               /* [n_modules] scratch */
 } ui_state;
 
 void ui_state_init(ui_state *s);

@@ -15,6 +15,8 @@
 #include "src/cache.h"
 #include "src/cfg.h"
 #include "src/eval.h"
+#include "src/export.h"
+#include "src/file_map.h"
 
 static void say(ui_wb *wb, ui_msg_level lv, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void say(ui_wb *wb, ui_msg_level lv, const char *fmt, ...)
@@ -35,41 +37,6 @@ static int fail(ui_wb *wb, int code, const char *msg)
 }
 
 /* ---- opening ---- */
-
-static int read_file(const char *path, char **out, size_t *len, mx_error *e)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (n < cap)
-            break;
-        char *nb = realloc(buf, 2 * cap + 1);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf)
-        return err_set(e, ERR_NOMEM, "%s: out of memory", path);
-    if (bad) {
-        free(buf);
-        return err_set(e, ERR_IO, "%s: read error", path);
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
-}
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -99,12 +66,12 @@ static int open_tokens(ui_wb *wb, mx_error *e)
             return err_set(e, ERR_ARG, "--text needs a tokenizer: pass --tokenizer FILE");
         tp = guess;
     }
-    wb->tk = ends_with(tp, ".json") ? tok_load_hf(tp, e) : tok_load_llama2c(tp, wb->m.cfg.vocab_size, e);
+    wb->tk = tok_open(tp, NULL, wb->m.cfg.vocab_size, e);
     if (!wb->tk)
         return e ? e->code : ERR_IO;
     char *text = NULL;
     size_t len = 0;
-    int rc = read_file(o->text_path, &text, &len, e);
+    int rc = fm_read_all(o->text_path, &text, &len, e);
     if (rc)
         return rc;
     int *ids = NULL;
@@ -414,8 +381,6 @@ int ui_wb_export(ui_wb *wb, const char *path, int llama, mx_error *e)
     ui_state *s = &wb->st;
     if (!s->solved)
         return err_set(e, ERR_ARG, "export: %s", s->err[0] ? s->err : "no allocation to export");
-    if (llama)
-        return err_set(e, ERR_ARG, "export --to llama-cpp: not available in this build (use --to json)");
     mx_cfg c;
     cfg_init(&c);
     snprintf(c.model, sizeof c.model, "%.255s", wb->have_model ? wb->m.path : s->t.model);
@@ -430,8 +395,9 @@ int ui_wb_export(ui_wb *wb, const char *path, int llama, mx_error *e)
     for (int i = 0; !rc && i < s->t.n_modules; i++)
         if (s->pin[i] >= 0)
             rc = cfg_set_pin(&c, s->t.modules[i].name, (mx_format)s->pin[i], e);
+    /* the texts `mxalloc export --to json|llama-cpp` give for this config */
     if (!rc)
-        rc = cfg_save(path, &c, e);
+        rc = llama ? export_llama_cpp_file(path, &c, 1, e) : cfg_save(path, &c, e);
     cfg_free(&c);
     return rc;
 }

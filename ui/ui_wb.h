@@ -101,7 +101,8 @@ int ui_wb_resolve(ui_wb *wb, int report);
 /* One-line summary of the solution ("avg 4.98 b  1.23 MB  ppl 5.12 ..."). */
 void ui_wb_summary(const ui_wb *wb, char *out, size_t len);
 
-/* Export the current allocation (json: cfg_save; llama-cpp: overrides). */
+/* Export the current allocation, atomically: json as cfg_save writes it,
+ * llama-cpp as `mxalloc export --to llama-cpp` prints it (export_llama_cpp). */
 int ui_wb_export(ui_wb *wb, const char *path, int llama, mx_error *e);
 
 /* Workers (ui_work.c): start scoring / a search; their UI_EV_DONE is taken

@@ -16,11 +16,6 @@
 #include "src/score.h"
 #include "ui/ui_wb.h"
 
-/* The defaults of `mxalloc score` (src/cmd_score.c), so that the workbench and
- * the CLI compute, and find, the same cache entry. */
-#define UI_SCORE_CTX_CAP 512
-#define UI_SCORE_TOKENS 4096
-
 static double now_ms(void)
 {
     struct timespec ts;
@@ -28,33 +23,19 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int score_ctx(const ui_wb *wb)
-{
-    return wb->m.cfg.max_seq < UI_SCORE_CTX_CAP ? wb->m.cfg.max_seq : UI_SCORE_CTX_CAP;
-}
-
+/* The key `mxalloc score` computes for the same model, text and defaults. */
 static void key_for(const ui_wb *wb, const score_opts *so, char key[17])
 {
-    long nw = eval_window_count(wb->n_tokens, so->ctx, so->max_tokens);
-    score_key_input ki = {.model_hash = wb->m.content_hash,
-                          .text_hash = score_hash_bytes(wb->text, wb->text_len),
-                          .tokens_hash = score_hash_bytes(wb->tokens, sizeof(int) * (size_t)(nw * so->ctx)),
-                          .calib_tokens = nw * so->ctx,
-                          .ctx = so->ctx,
-                          .methods = so->methods,
-                          .fisher_chunk = 0,
-                          .n_formats = so->n_formats,
-                          .formats = so->formats};
-    score_key(&ki, key);
+    score_key_for_text(&wb->m, wb->text, wb->text_len, wb->tokens, wb->n_tokens, so, key);
 }
 
+/* `mxalloc score`'s defaults (score_default_opts), so that the workbench and
+ * the CLI compute, and find, the same cache entry. */
 static void default_opts(const ui_wb *wb, score_opts *so, unsigned methods)
 {
-    score_opts_init(so);
+    score_default_opts(&wb->m, so);
     so->methods = methods;
-    so->ctx = score_ctx(wb);
     so->bos = tok_bos(wb->tk);
-    so->max_tokens = UI_SCORE_TOKENS;
 }
 
 int ui_work_default_scores(ui_wb *wb, char *path, size_t len)
@@ -170,7 +151,7 @@ static void *anneal_main(void *arg)
     ui_anneal_job *a = &wb->anneal;
     mx_error e = {0};
     int ctx = wb->ctx;
-    long nw = eval_window_count(wb->n_tokens, ctx, UI_SCORE_TOKENS);
+    long nw = eval_window_count(wb->n_tokens, ctx, SCORE_DEFAULT_TOKENS);
     search_data d;
     memset(&d, 0, sizeof d);
     d.cfg = &wb->m.cfg;
@@ -209,7 +190,7 @@ int ui_work_start_anneal(ui_wb *wb, int method)
     if (!wb->tokens)
         return -1;
     int ctx = wb->ctx;
-    long nw = eval_window_count(wb->n_tokens, ctx, UI_SCORE_TOKENS);
+    long nw = eval_window_count(wb->n_tokens, ctx, SCORE_DEFAULT_TOKENS);
     if (nw == 0)
         return -2;
     ui_work_free(wb);
