@@ -30,6 +30,23 @@ static int parse_double(const char *prog, const char *opt, const char *s, double
     return 0;
 }
 
+int alloc_take_value(const char *prog, const char *opt, int argc, char **argv, int *i, const char **out)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(opt);
+    if (strncmp(a, opt, n) || (a[n] && a[n] != '='))
+        return 0;
+    if (a[n] == '=')
+        *out = a + n + 1;
+    else if (*i + 1 < argc)
+        *out = argv[++*i];
+    else {
+        fprintf(stderr, "%s: %s needs a value\n", prog, opt);
+        return 2;
+    }
+    return 1;
+}
+
 int alloc_parse_common(const char *prog, int argc, char **argv, int *i, alloc_opts *o)
 {
     const char *a = argv[*i];
@@ -37,16 +54,10 @@ int alloc_parse_common(const char *prog, int argc, char **argv, int *i, alloc_op
                                              "--score-method", "--time-limit"};
     const char *val = NULL;
     for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++) {
-        size_t n = strlen(with_value[k]);
-        if (!strncmp(a, with_value[k], n) && (a[n] == 0 || a[n] == '=')) {
-            if (a[n] == '=')
-                val = a + n + 1;
-            else if (*i + 1 < argc)
-                val = argv[++*i];
-            else {
-                fprintf(stderr, "%s: %s needs a value\n", prog, with_value[k]);
-                return 2;
-            }
+        int r = alloc_take_value(prog, with_value[k], argc, argv, i, &val);
+        if (r == 2)
+            return 2;
+        if (r) {
             a = with_value[k];
             break;
         }

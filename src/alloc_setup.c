@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "kernels/tf.h"
+#include "solver/proj.h"
+#include "src/cache.h"
 
 void alloc_opts_init(alloc_opts *o)
 {
@@ -113,6 +115,17 @@ int alloc_setup_build(const alloc_opts *o, const score_table *t, alloc_setup *s,
         .allowed = s->allowed, .group = (o->group_qkv || o->group_gateup) ? s->group : NULL,
         .budget_bits = o->budget, .max_bytes = o->max_bytes, .time_limit_s = o->time_limit_s};
     return 0;
+}
+
+int alloc_setup_load(const alloc_opts *o, score_table *t, alloc_setup *s, mx_error *e)
+{
+    memset(s, 0, sizeof *s);
+    int rc = cache_read(o->scores_path, t, e);
+    if (!rc)
+        rc = alloc_setup_build(o, t, s, e);
+    if (!rc && o->calibrate && (rc = proj_calibrate(t, s->method, &s->calib_c, &s->calib_points, e)))
+        alloc_setup_free(s);
+    return rc;
 }
 
 int alloc_setup_solve(const alloc_opts *o, alloc_setup *s, int *choice, ilp_result *r, mx_error *e)

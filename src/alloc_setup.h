@@ -35,6 +35,10 @@ typedef struct alloc_opts {
  * 3 on bad input such as an unknown format name (exit status 1); the message
  * is printed to stderr with the prog name. */
 int alloc_parse_common(const char *prog, int argc, char **argv, int *i, alloc_opts *o);
+/* An option with a value of a command's own ("--opt V" or "--opt=V") at
+ * argv[*i]: 1 and *out set (advancing *i past a separate value), 0 when
+ * argv[*i] is not opt, 2 when the value is missing (printed). */
+int alloc_take_value(const char *prog, const char *opt, int argc, char **argv, int *i, const char **out);
 void alloc_opts_init(alloc_opts *o);
 void alloc_opts_free(alloc_opts *o);
 /* The shared part of --help. */
@@ -56,6 +60,10 @@ typedef struct alloc_setup {
  * problem. Errors are one line in e. */
 int alloc_setup_build(const alloc_opts *o, const score_table *t, alloc_setup *s, mx_error *e);
 void alloc_setup_free(alloc_setup *s);
+/* What alloc and sweep start with: read o->scores_path into *t (cache_read),
+ * alloc_setup_build, and proj_calibrate when o->calibrate. *t is a table or
+ * empty even on error (score_table_free it); *s is empty on error. */
+int alloc_setup_load(const alloc_opts *o, score_table *t, alloc_setup *s, mx_error *e);
 
 /* Solve with the method the options ask for. */
 int alloc_setup_solve(const alloc_opts *o, alloc_setup *s, int *choice, ilp_result *r, mx_error *e);

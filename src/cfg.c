@@ -229,20 +229,29 @@ char *cfg_to_json(const mx_cfg *c, mx_error *e)
     return txt;
 }
 
-int cfg_save(const char *path, const mx_cfg *c, mx_error *e)
+char *cfg_to_text(const mx_cfg *c, mx_error *e)
 {
     char *txt = cfg_to_json(c, e);
     if (!txt)
-        return e ? e->code : ERR_NOMEM;
+        return NULL;
     size_t n = strlen(txt);
     char *buf = realloc(txt, n + 2);
     if (!buf) {
         free(txt);
-        return err_set(e, ERR_NOMEM, "out of memory");
+        err_set(e, ERR_NOMEM, "out of memory");
+        return NULL;
     }
     buf[n] = '\n';
     buf[n + 1] = 0;
-    int rc = cache_write_atomic(path, buf, n + 1, e);
+    return buf;
+}
+
+int cfg_save(const char *path, const mx_cfg *c, mx_error *e)
+{
+    char *buf = cfg_to_text(c, e);
+    if (!buf)
+        return e ? e->code : ERR_NOMEM;
+    int rc = cache_write_atomic(path, buf, strlen(buf), e);
     free(buf);
     return rc;
 }

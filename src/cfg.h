@@ -58,6 +58,8 @@ int cfg_save(const char *path, const mx_cfg *c, mx_error *e);
 
 /* The config as a JSON text (malloc'ed, caller frees), same layout as cfg_save. */
 char *cfg_to_json(const mx_cfg *c, mx_error *e);
+/* The same with a final newline: exactly the bytes cfg_save writes. */
+char *cfg_to_text(const mx_cfg *c, mx_error *e);
 
 /* Check the config's module names against a list of n names (name_at(user, i)):
  * a module the model lacks is ERR_FORMAT "config for another model: no module

@@ -118,7 +118,7 @@ int cmd_alloc(int argc, char **argv)
     int status = 0;
     for (int i = 1; i < argc && !status; i++) {
         const char *a = argv[i];
-        int c = alloc_parse_common("mxalloc alloc", argc, argv, &i, &o);
+        int c = alloc_parse_common("mxalloc alloc", argc, argv, &i, &o), k;
         if (c == 1)
             continue;
         if (c >= 2) {
@@ -131,24 +131,10 @@ int cmd_alloc(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "--json")) {
             o.json = 1;
-        } else if (!strncmp(a, "--budget", 8) && (a[8] == 0 || a[8] == '=')) {
-            if (a[8] == '=')
-                budget_s = a + 9;
-            else if (i + 1 < argc)
-                budget_s = argv[++i];
-            else {
-                fprintf(stderr, "mxalloc alloc: --budget needs a value\n");
+        } else if ((k = alloc_take_value("mxalloc alloc", "--budget", argc, argv, &i, &budget_s)) ||
+                   (k = alloc_take_value("mxalloc alloc", "--out", argc, argv, &i, &o.out_path))) {
+            if (k == 2)
                 status = 2;
-            }
-        } else if (!strncmp(a, "--out", 5) && (a[5] == 0 || a[5] == '=')) {
-            if (a[5] == '=')
-                o.out_path = a + 6;
-            else if (i + 1 < argc)
-                o.out_path = argv[++i];
-            else {
-                fprintf(stderr, "mxalloc alloc: --out needs a value\n");
-                status = 2;
-            }
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "mxalloc alloc: unknown option '%s' (see --help)\n", a);
             status = 2;
@@ -186,11 +172,7 @@ int cmd_alloc(int argc, char **argv)
     int *choice = NULL;
     mx_format *fmts = NULL;
     ilp_result r;
-    int rc = cache_read(o.scores_path, &t, &e);
-    if (!rc)
-        rc = alloc_setup_build(&o, &t, &s, &e);
-    if (!rc && o.calibrate)
-        rc = proj_calibrate(&t, s.method, &s.calib_c, &s.calib_points, &e);
+    int rc = alloc_setup_load(&o, &t, &s, &e);
     if (!rc) {
         choice = malloc((size_t)t.n_modules * sizeof *choice);
         fmts = malloc((size_t)t.n_modules * sizeof *fmts);

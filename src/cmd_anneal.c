@@ -356,9 +356,7 @@ int cmd_anneal(int argc, char **argv)
         fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
         goto out;
     }
-    int bos = tok_bos(tk);
-    if (bos < 0)
-        bos = tok_eos(tk);
+    int bos = tok_window_bos(tk);
     if (bos < 0) {
         fprintf(stderr, "mxalloc anneal: the tokenizer has neither a BOS nor an EOS token\n");
         goto out;

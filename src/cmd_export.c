@@ -81,7 +81,8 @@ int cmd_export(int argc, char **argv)
         }
     }
     if (!rc)
-        rc = llama ? export_llama_cpp(&c, mxfp4, &text, &e) : export_json(&c, &text, &e);
+        rc = llama ? export_llama_cpp(&c, mxfp4, &text, &e)
+                   : (text = cfg_to_text(&c, &e)) ? 0 : e.code ? e.code : ERR_NOMEM;
     if (!rc) {
         if (out)
             rc = cache_write_atomic(out, text, strlen(text), &e);

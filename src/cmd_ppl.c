@@ -196,9 +196,7 @@ int cmd_ppl(int argc, char **argv)
         fprintf(stderr, "mxalloc ppl: %s\n", e.msg);
         goto out;
     }
-    int bos = tok_bos(tk);
-    if (bos < 0)
-        bos = tok_eos(tk); /* e.g. Qwen: <|endoftext|> starts a document */
+    int bos = tok_window_bos(tk);
     if (bos < 0) {
         fprintf(stderr, "mxalloc ppl: the tokenizer has neither a BOS nor an EOS token\n");
         goto out;

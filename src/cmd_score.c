@@ -342,9 +342,7 @@ int cmd_score(int argc, char **argv)
         fprintf(stderr, "mxalloc score: %s\n", e.msg);
         goto out;
     }
-    int bos = tok_bos(tk);
-    if (bos < 0)
-        bos = tok_eos(tk);
+    int bos = tok_window_bos(tk);
     if (bos < 0) {
         fprintf(stderr, "mxalloc score: the tokenizer has neither a BOS nor an EOS token\n");
         goto out;

@@ -21,23 +21,6 @@ static void usage(FILE *f)
                alloc_common_help);
 }
 
-static int value_of(const char *opt, int argc, char **argv, int *i, const char **out)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(opt);
-    if (strncmp(a, opt, n) || (a[n] && a[n] != '='))
-        return 0;
-    if (a[n] == '=')
-        *out = a + n + 1;
-    else if (*i + 1 < argc)
-        *out = argv[++*i];
-    else {
-        fprintf(stderr, "mxalloc sweep: %s needs a value\n", opt);
-        return 2;
-    }
-    return 1;
-}
-
 static int num(const char *opt, const char *s, double *v)
 {
     char *end;
@@ -109,8 +92,11 @@ int cmd_sweep(int argc, char **argv)
             return 0;
         }
         int k;
-        if ((k = value_of("--from", argc, argv, &i, &from_s)) || (k = value_of("--to", argc, argv, &i, &to_s)) ||
-            (k = value_of("--step", argc, argv, &i, &step_s)) || (k = value_of("--csv", argc, argv, &i, &csv))) {
+        const char *prog = "mxalloc sweep";
+        if ((k = alloc_take_value(prog, "--from", argc, argv, &i, &from_s)) ||
+            (k = alloc_take_value(prog, "--to", argc, argv, &i, &to_s)) ||
+            (k = alloc_take_value(prog, "--step", argc, argv, &i, &step_s)) ||
+            (k = alloc_take_value(prog, "--csv", argc, argv, &i, &csv))) {
             if (k == 2)
                 status = 2;
         } else if (a[0] == '-' && a[1]) {
@@ -150,11 +136,7 @@ int cmd_sweep(int argc, char **argv)
     mx_format *fmts = NULL;
     sbuf out = {0}, cs = {0};
     o.budget = from;
-    int rc = cache_read(o.scores_path, &t, &e);
-    if (!rc)
-        rc = alloc_setup_build(&o, &t, &s, &e);
-    if (!rc && o.calibrate)
-        rc = proj_calibrate(&t, s.method, &s.calib_c, &s.calib_points, &e);
+    int rc = alloc_setup_load(&o, &t, &s, &e);
     if (!rc) {
         choice = malloc((size_t)t.n_modules * sizeof *choice);
         fmts = malloc((size_t)t.n_modules * sizeof *fmts);

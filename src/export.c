@@ -1,4 +1,4 @@
-/* mx_cfg -> llama.cpp tensor-type lines / normalized JSON. */
+/* mx_cfg -> llama.cpp tensor-type lines. */
 #include "src/export.h"
 
 #include <stdio.h>
@@ -77,24 +77,6 @@ int export_llama_cpp(const mx_cfg *c, int allow_mxfp4, char **out_text, mx_error
         len += (size_t)n;
     }
     *out_text = buf;
-    return 0;
-}
-
-int export_json(const mx_cfg *c, char **out_text, mx_error *e)
-{
-    *out_text = NULL;
-    char *text = cfg_to_json(c, e);
-    if (!text)
-        return e && e->code ? e->code : ERR_NOMEM;
-    size_t n = strlen(text);
-    char *t2 = realloc(text, n + 2);
-    if (!t2) {
-        free(text);
-        return err_set(e, ERR_NOMEM, "out of memory");
-    }
-    t2[n] = '\n';
-    t2[n + 1] = 0;
-    *out_text = t2;
     return 0;
 }
 

@@ -1,5 +1,5 @@
 /* Handing an assignment (mx_cfg) to other tools: the texts `mxalloc export`
- * prints and the workbench's `export` command writes. */
+ * prints (--to json is cfg_to_text) and the workbench's `export` command writes. */
 #ifndef MXALLOC_EXPORT_H
 #define MXALLOC_EXPORT_H
 
@@ -12,9 +12,6 @@
  * MXFP4). *out_text is malloc'ed (caller frees). 0, or ERR_FORMAT naming a
  * module without a GGUF tensor name, or ERR_NOMEM; *out_text is NULL on error. */
 int export_llama_cpp(const mx_cfg *c, int allow_mxfp4, char **out_text, mx_error *e);
-
-/* The normalized config (cfg_to_json) with a final newline, malloc'ed. */
-int export_json(const mx_cfg *c, char **out_text, mx_error *e);
 
 /* export_llama_cpp written to path atomically (temp file + rename): on error
  * no file is created and an existing one is untouched. */

@@ -85,7 +85,7 @@ int fm_read_all(const char *path, char **out, size_t *len, mx_error *e)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
+        return err_set(e, ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap + 1);
     while (buf) {

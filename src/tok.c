@@ -1,7 +1,6 @@
 /* Tokenizer object: accessors shared by the llama2.c and Hugging Face formats. */
 #include "src/tok_internal.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,47 +65,6 @@ long tok_encode(const tok *t, const char *text, size_t len, int **out, mx_error 
     return tok_encode_hf(t, text ? text : "", len, out, e);
 }
 
-int tok_read_file(const char *path, char **buf, size_t *size, mx_error *e)
-{
-    *buf = NULL;
-    *size = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return err_set(e, ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap + 1);
-    if (!b) {
-        fclose(f);
-        return err_set(e, ERR_NOMEM, "%s: out of memory", path);
-    }
-    for (;;) {
-        if (n == cap) {
-            char *nb = cap > ((size_t)1 << 40) ? NULL : realloc(b, cap * 2 + 1);
-            if (!nb) {
-                free(b);
-                fclose(f);
-                return err_set(e, ERR_NOMEM, "%s: out of memory", path);
-            }
-            b = nb;
-            cap *= 2;
-        }
-        size_t got = fread(b + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(b);
-        return err_set(e, ERR_IO, "%s: read error", path);
-    }
-    b[n] = '\0';
-    *buf = b;
-    *size = n;
-    return 0;
-}
-
 tok *tok_open(const char *path, const char *model_path, int vocab_size, mx_error *e)
 {
     if (!path) {
@@ -122,4 +80,10 @@ tok *tok_open(const char *path, const char *model_path, int vocab_size, mx_error
     if (n >= 5 && !strcmp(path + n - 5, ".json"))
         return tok_load_hf(path, e);
     return tok_load_llama2c(path, vocab_size, e);
+}
+
+int tok_window_bos(const tok *t)
+{
+    int bos = tok_bos(t);
+    return bos >= 0 ? bos : tok_eos(t);
 }

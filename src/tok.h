@@ -26,6 +26,9 @@ tok *tok_open(const char *path, const char *model_path, int vocab_size, mx_error
 int tok_vocab_size(const tok *t);
 int tok_bos(const tok *t); /* -1 if the tokenizer has none */
 int tok_eos(const tok *t); /* -1 if unknown */
+/* The id fed before every evaluation/calibration window: BOS, else EOS (e.g.
+ * Qwen: <|endoftext|> starts a document); -1 when the tokenizer has neither. */
+int tok_window_bos(const tok *t);
 /* Override BOS/EOS (e.g. from a model's config.json; tokenizer.json does not
  * name them: by default HF BOS is the first token the post-processor template
  * adds, EOS the template's last or the first of <|endoftext|>, <|end_of_text|>,

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/file_map.h"
 #include "src/tok_pretok.h"
 #include "src/tok_unicode.h"
 
@@ -536,7 +537,7 @@ tok *tok_load_hf(const char *path, mx_error *e)
 {
     char *buf;
     size_t size;
-    if (tok_read_file(path, &buf, &size, e) != 0)
+    if (fm_read_all(path, &buf, &size, e) != 0)
         return NULL;
     json_error_t je;
     json_t *root = json_loadb(buf, size, 0, &je);

@@ -110,7 +110,4 @@ long tok_encode_llama2c(const tok *t, const char *text, size_t len, int **out, m
 long tok_encode_hf(const tok *t, const char *text, size_t len, int **out, mx_error *e);
 void tok_hf_free(struct tok_hf *h);
 
-/* Read a whole file into a malloc'd buffer (NUL-terminated for convenience). */
-int tok_read_file(const char *path, char **buf, size_t *size, mx_error *e);
-
 #endif

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/file_map.h"
+
 /* llama2.c starts its best-score search at -1e10 with a strict '>', so a merge
  * whose token scores <= -1e10 (or NaN) is never taken. */
 #define LLAMA2C_MIN_SCORE -1e10f
@@ -30,7 +32,7 @@ tok *tok_load_llama2c(const char *path, int vocab_size, mx_error *e)
 {
     char *buf;
     size_t size;
-    if (tok_read_file(path, &buf, &size, e) != 0)
+    if (fm_read_all(path, &buf, &size, e) != 0)
         return NULL;
     const unsigned char *b = (const unsigned char *)buf;
     tok *t = calloc(1, sizeof *t);

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "src/file_map.h"
 #include "src/model.h"
 #include "src/model_priv.h"
 #include "tests/testmodel.h"
@@ -800,6 +801,38 @@ static void test_f16_exhaustive(void **state)
     assert_true(model_bf16_to_f32(bf) == 1.5f);
 }
 
+/* fm_read_all: every byte (NULs too) past the first 64 KiB buffer, a NUL
+ * after them; a missing file is ERR_IO naming it. */
+static void test_read_all(void **state)
+{
+    (void)state;
+    char p[4200];
+    path_in(p, sizeof p, "text.txt");
+    size_t n = 200001;
+    char *want = malloc(n);
+    assert_non_null(want);
+    for (size_t i = 0; i < n; i++)
+        want[i] = (char)(i * 7 % 251);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(want, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+    mx_error e = {0};
+    char *got = NULL;
+    size_t len = 0;
+    assert_int_equal(fm_read_all(p, &got, &len, &e), 0);
+    assert_int_equal(len, n);
+    assert_memory_equal(got, want, n);
+    assert_int_equal(got[n], 0);
+    free(got);
+    free(want);
+    unlink(p);
+    got = NULL;
+    assert_int_equal(fm_read_all(p, &got, &len, &e), ERR_IO);
+    assert_null(got);
+    assert_non_null(strstr(e.msg, "text.txt"));
+}
+
 /* A name from the file holding a newline still gives a one-line message. */
 static void test_message_one_line(void **state)
 {
@@ -844,6 +877,7 @@ int main(void)
         cmocka_unit_test(test_tokenizer_writer),
         cmocka_unit_test(test_f16_exhaustive),
         cmocka_unit_test(test_message_one_line),
+        cmocka_unit_test(test_read_all),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

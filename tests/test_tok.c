@@ -619,6 +619,41 @@ static void test_no_space_piece(void **state)
     vs_free(&w);
 }
 
+/* tok_open picks the loader by the name: the same llama2.c bytes load from
+ * a .bin name and are read (and rejected) as tokenizer.json from a .json name;
+ * without a name it is MODEL_PATH/tokenizer.json. */
+static void test_open_by_name(void **state)
+{
+    (void)state;
+    vocab_spec v = { 0 };
+    vs_base(&v);
+    vs_add(&v, "hi", 2, -1);
+    const char *bin = tmp_path("open.bin"), *json = tmp_path("open.json");
+    vs_write(&v, bin);
+    vs_write(&v, json);
+    vs_free(&v);
+    mx_error e = { 0 };
+    tok *t = tok_open(bin, "/nonexistent-model", -1, &e);
+    assert_non_null(t);
+    assert_int_equal(tok_vocab_size(t), 260);
+    /* the window BOS: BOS, else EOS, else none */
+    assert_true(tok_bos(t) >= 0);
+    assert_int_equal(tok_window_bos(t), tok_bos(t));
+    assert_int_equal(tok_set_special(t, -1, 2), 0);
+    assert_int_equal(tok_window_bos(t), 2);
+    assert_int_equal(tok_set_special(t, -1, -1), 0);
+    assert_int_equal(tok_window_bos(t), -1);
+    tok_free(t);
+    assert_null(tok_open(json, NULL, -1, &e));
+    assert_non_null(strstr(e.msg, "open.json"));
+    assert_null(tok_open(NULL, tmpdir, -1, &e));
+    assert_non_null(strstr(e.msg, "tokenizer.json"));
+    assert_null(tok_open(NULL, NULL, -1, &e));
+    assert_int_equal(e.code, ERR_ARG);
+    unlink(bin);
+    unlink(json);
+}
+
 static void expect_load_fail(const char *path, int vocab, const char *what)
 {
     mx_error e = { 0 };
@@ -1352,6 +1387,7 @@ int main(void)
         cmocka_unit_test(test_nfc),
         cmocka_unit_test(test_hf_roundtrip_random),
         cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_open_by_name),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }

@@ -282,7 +282,7 @@ static void *eval_main(void *arg)
         if (ui_job_cancelled(&wb->job))
             rc = ERR_CANCELLED;
         else
-            rc = eval_perplexity(&m->cfg, &q.w, wb->tokens, wb->n_tokens, tok_bos(wb->tk), wb->ctx,
+            rc = eval_perplexity(&m->cfg, &q.w, wb->tokens, wb->n_tokens, tok_window_bos(wb->tk), wb->ctx,
                                  wb->opts.eval_tokens, eval_progress, wb, &r, &e);
         eval_qweights_free(&q);
     }

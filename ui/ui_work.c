@@ -35,7 +35,7 @@ static void default_opts(const ui_wb *wb, score_opts *so, unsigned methods)
 {
     score_default_opts(&wb->m, so);
     so->methods = methods;
-    so->bos = tok_bos(wb->tk);
+    so->bos = tok_window_bos(wb->tk); /* as `mxalloc score` */
 }
 
 int ui_work_default_scores(ui_wb *wb, char *path, size_t len)
@@ -213,7 +213,7 @@ int ui_work_start_anneal(ui_wb *wb, int method)
         return -4;
     }
     for (long k = 0; k < nw; k++)
-        eval_window_tokens(wb->tokens, k, ctx, tok_bos(wb->tk), a->in + k * ctx, a->tgt + k * ctx);
+        eval_window_tokens(wb->tokens, k, ctx, tok_window_bos(wb->tk), a->in + k * ctx, a->tgt + k * ctx);
     /* start from the kl solution when the table has kl scores */
     if (ui_state_has_scores(&wb->st) && score_table_has(t, SCORE_KL) && t->n_modules == wb->m.n_modules) {
         a->init_cost = malloc((size_t)t->n_modules * a->n_formats * sizeof(double));
