@@ -17,8 +17,8 @@
 #include "src/cache.h"
 #include "src/cfg.h"
 #include "src/cmd.h"
+#include "src/corpus.h"
 #include "src/eval.h"
-#include "src/file_map.h"
 #include "src/model.h"
 #include "src/score.h"
 #include "src/tok.h"
@@ -321,9 +321,8 @@ int cmd_anneal(int argc, char **argv)
     int rc = 1;
     mx_error e = {0};
     model m;
-    tok *tk = NULL;
-    char *text = NULL;
-    int *ids = NULL, *in = NULL, *tgt = NULL;
+    corpus cp = {0};
+    int *in = NULL, *tgt = NULL;
     search_result r;
     memset(&r, 0, sizeof r);
     score_table st;
@@ -352,32 +351,11 @@ int cmd_anneal(int argc, char **argv)
                 m.cfg.max_seq);
         goto out;
     }
-    if (!(tk = tok_open(tok_path, m.path, m.cfg.vocab_size, &e))) {
+    if (corpus_load(&cp, &m, tok_path, text_path, (int)ctx, tokens, &e)) {
         fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
         goto out;
     }
-    int bos = tok_window_bos(tk);
-    if (bos < 0) {
-        fprintf(stderr, "mxalloc anneal: the tokenizer has neither a BOS nor an EOS token\n");
-        goto out;
-    }
-    size_t len = 0;
-    if (fm_read_all(text_path, &text, &len, &e)) {
-        fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
-        goto out;
-    }
-    long n = len ? tok_encode(tk, text, len, &ids, &e) : 0;
-    if (n < 0) {
-        fprintf(stderr, "mxalloc anneal: %s: %s\n", text_path, e.msg);
-        goto out;
-    }
-    long skip = n > 0 && ids[0] == tok_bos(tk) ? 1 : 0;
-    long nw = eval_window_count(n - skip, (int)ctx, tokens);
-    if (nw == 0) {
-        fprintf(stderr, "mxalloc anneal: %s: %ld tokens, fewer than one window of %ld\n",
-                text_path, n - skip, ctx);
-        goto out;
-    }
+    long nw = cp.n_windows;
     in = malloc(sizeof *in * (size_t)nw * ctx);
     tgt = malloc(sizeof *tgt * (size_t)nw * ctx);
     pg.line = malloc((size_t)m.n_modules + 1);
@@ -386,7 +364,7 @@ int cmd_anneal(int argc, char **argv)
         goto out;
     }
     for (long k = 0; k < nw; k++)
-        eval_window_tokens(ids + skip, k, (int)ctx, bos, in + k * ctx, tgt + k * ctx);
+        eval_window_tokens(cp.tokens, k, (int)ctx, cp.bos, in + k * ctx, tgt + k * ctx);
     d.cfg = &m.cfg;
     d.w = &m.weights;
     d.in = in;
@@ -459,7 +437,7 @@ int cmd_anneal(int argc, char **argv)
         for (int i = 0; i < m.n_modules && i < st.n_modules; i++)
             snprintf(st.modules[i].name, sizeof st.modules[i].name, "%s", m.modules[i].name);
         score_key_input ki = {.model_hash = m.content_hash,
-                              .text_hash = score_hash_bytes(text, len),
+                              .text_hash = score_hash_bytes(cp.text, cp.len),
                               .tokens_hash = score_hash_bytes(in, sizeof *in * (size_t)nw * ctx),
                               .calib_tokens = nw * ctx,
                               .ctx = (int)ctx,
@@ -521,9 +499,7 @@ out:
     cfg_free(&cfg);
     free(in);
     free(tgt);
-    free(ids);
-    free(text);
-    tok_free(tk);
+    corpus_free(&cp);
     model_free(&m);
     return rc;
 }

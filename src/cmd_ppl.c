@@ -12,8 +12,8 @@
 #include "kernels/mx.h"
 #include "src/cfg.h"
 #include "src/cmd.h"
+#include "src/corpus.h"
 #include "src/eval.h"
-#include "src/file_map.h"
 #include "src/model.h"
 #include "src/tok.h"
 
@@ -139,9 +139,7 @@ int cmd_ppl(int argc, char **argv)
     int rc = 1;
     mx_error e = {0};
     model m;
-    tok *tk = NULL;
-    char *text = NULL;
-    int *ids = NULL;
+    corpus cp = {0};
     mx_format *fmts = NULL;
     eval_qweights q = {0};
     int have_q = 0;
@@ -192,39 +190,14 @@ int cmd_ppl(int argc, char **argv)
         w = &q.w;
     }
 
-    if (!(tk = tok_open(tok_path, m.path, m.cfg.vocab_size, &e))) {
+    if (corpus_load(&cp, &m, tok_path, text_path, (int)ctx, max_tokens, &e)) {
         fprintf(stderr, "mxalloc ppl: %s\n", e.msg);
-        goto out;
-    }
-    int bos = tok_window_bos(tk);
-    if (bos < 0) {
-        fprintf(stderr, "mxalloc ppl: the tokenizer has neither a BOS nor an EOS token\n");
-        goto out;
-    }
-    size_t len = 0;
-    if (fm_read_all(text_path, &text, &len, &e)) {
-        fprintf(stderr, "mxalloc ppl: %s\n", e.msg);
-        goto out;
-    }
-    if (len == 0) {
-        fprintf(stderr, "mxalloc ppl: %s: empty text\n", text_path);
-        goto out;
-    }
-    long n = tok_encode(tk, text, len, &ids, &e);
-    if (n < 0) {
-        fprintf(stderr, "mxalloc ppl: %s: %s\n", text_path, e.msg);
-        goto out;
-    }
-    long skip = n > 0 && ids[0] == tok_bos(tk) ? 1 : 0; /* the stream's own BOS */
-    if (eval_window_count(n - skip, (int)ctx, max_tokens) == 0) {
-        fprintf(stderr, "mxalloc ppl: %s: %ld tokens%s, fewer than one window of %ld\n",
-                text_path, n - skip, max_tokens && max_tokens < n - skip ? " allowed" : "", ctx);
         goto out;
     }
     progress_state ps = {isatty(STDERR_FILENO)};
     eval_result r;
-    if (eval_perplexity(&m.cfg, w, ids + skip, n - skip, bos, (int)ctx, max_tokens, show_progress,
-                        &ps, &r, &e)) {
+    if (eval_perplexity(&m.cfg, w, cp.tokens, cp.n_tokens, cp.bos, (int)ctx, max_tokens,
+                        show_progress, &ps, &r, &e)) {
         fprintf(stderr, "mxalloc ppl: %s\n", e.msg);
         goto out;
     }
@@ -240,9 +213,7 @@ out:
         eval_qweights_free(&q);
     cfg_free(&cfg);
     free(fmts);
-    free(ids);
-    free(text);
-    tok_free(tk);
+    corpus_free(&cp);
     model_free(&m);
     return rc;
 }

@@ -15,8 +15,8 @@
 #include "kernels/mx.h"
 #include "src/cache.h"
 #include "src/cmd.h"
+#include "src/corpus.h"
 #include "src/eval.h"
-#include "src/file_map.h"
 #include "src/model.h"
 #include "src/score.h"
 #include "src/tok.h"
@@ -316,9 +316,7 @@ int cmd_score(int argc, char **argv)
     int rc = 1;
     mx_error e = {0};
     model m;
-    tok *tk = NULL;
-    char *text = NULL;
-    int *ids = NULL;
+    corpus cp = {0};
     score_table t;
     score_table_init(&t);
     if (model_load(argv[optind], &m, &e)) {
@@ -338,45 +336,19 @@ int cmd_score(int argc, char **argv)
                 m.cfg.max_seq);
         goto out;
     }
-    if (!(tk = tok_open(tok_path, m.path, m.cfg.vocab_size, &e))) {
+    if (corpus_load(&cp, &m, tok_path, text_path, (int)ctx, max_tokens, &e)) {
         fprintf(stderr, "mxalloc score: %s\n", e.msg);
-        goto out;
-    }
-    int bos = tok_window_bos(tk);
-    if (bos < 0) {
-        fprintf(stderr, "mxalloc score: the tokenizer has neither a BOS nor an EOS token\n");
-        goto out;
-    }
-    size_t len = 0;
-    if (fm_read_all(text_path, &text, &len, &e)) {
-        fprintf(stderr, "mxalloc score: %s\n", e.msg);
-        goto out;
-    }
-    if (len == 0) {
-        fprintf(stderr, "mxalloc score: %s: empty text\n", text_path);
-        goto out;
-    }
-    long n = tok_encode(tk, text, len, &ids, &e);
-    if (n < 0) {
-        fprintf(stderr, "mxalloc score: %s: %s\n", text_path, e.msg);
-        goto out;
-    }
-    long skip = n > 0 && ids[0] == tok_bos(tk) ? 1 : 0; /* the stream's own BOS */
-    long nw = eval_window_count(n - skip, (int)ctx, max_tokens);
-    if (nw == 0) {
-        fprintf(stderr, "mxalloc score: %s: %ld tokens%s, fewer than one window of %ld\n",
-                text_path, n - skip, max_tokens && max_tokens < n - skip ? " allowed" : "", ctx);
         goto out;
     }
     so.ctx = (int)ctx;
-    so.bos = bos;
+    so.bos = cp.bos;
     so.max_tokens = max_tokens;
     so.fisher_chunk = (int)chunk;
     so.mem_limit = mem_mib ? (size_t)mem_mib << 20 : 0;
     so.threads = (int)threads;
 
     char key[17], path[4200];
-    score_key_for_text(&m, text, len, ids + skip, n - skip, &so, key);
+    score_key_for_text(&m, cp.text, cp.len, cp.tokens, cp.n_tokens, &so, key);
     if (out_path) {
         snprintf(path, sizeof path, "%s", out_path);
     } else if (cache_path_for_key(key, path, sizeof path, &e)) {
@@ -409,7 +381,7 @@ int cmd_score(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     interrupted = 0;
     sigaction(SIGINT, &sa, &old);
-    int src = score_compute(&m, ids + skip, n - skip, &so, &t, &e);
+    int src = score_compute(&m, cp.tokens, cp.n_tokens, &so, &t, &e);
     if (ps.tty)
         fprintf(stderr, "\r%*s\r", 79, "");
     if (src == ERR_CANCELLED) {
@@ -435,9 +407,7 @@ int cmd_score(int argc, char **argv)
     rc = fflush(stdout) ? 1 : 0;
 out:
     score_table_free(&t);
-    free(ids);
-    free(text);
-    tok_free(tk);
+    corpus_free(&cp);
     model_free(&m);
     return rc;
 }
