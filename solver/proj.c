@@ -46,6 +46,16 @@ int proj_calibrate(const score_table *t, score_method meth, double *c, int *n_po
     return 0;
 }
 
+double proj_default_c(const score_table *t, score_method meth, int *n_points)
+{
+    double c = 1;
+    if (proj_calibrate(t, meth, &c, n_points, NULL) || !(c > 0)) {
+        *n_points = 0;
+        c = 1;
+    }
+    return c;
+}
+
 double proj_loss(const score_table *t, double c, double score_sum)
 {
     return t->fp32_loss + c * score_sum;

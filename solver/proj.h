@@ -19,6 +19,10 @@ double proj_score_sum(const score_table *t, score_method meth, const mx_format *
  * (all sums zero). */
 int proj_calibrate(const score_table *t, score_method meth, double *c, int *n_points, mx_error *e);
 
+/* The factor projections use by default: proj_calibrate's fit when the table
+ * has measured uniform losses and the fit is positive, else 1 (*n_points = 0). */
+double proj_default_c(const score_table *t, score_method meth, int *n_points);
+
 /* fp32_loss + c * sum (NAN propagates). */
 double proj_loss(const score_table *t, double c, double score_sum);
 /* exp(loss). */

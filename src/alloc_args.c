@@ -15,6 +15,8 @@ const char alloc_common_help[] =
     "  --method M          ilp (exact, default) or greedy (the sensitivity-ranked baseline)\n"
     "  --score-method S    kl, fisher or gamma (default: the first the score file has)\n"
     "  --calibrate         fit the projection to the measured uniform-format losses\n"
+    "                      (the default when the score file has them; then an error if not)\n"
+    "  --no-calibrate      take the scores at face value (projection factor 1)\n"
     "  --time-limit S      stop the solver after S seconds with the best answer found\n";
 
 static int parse_double(const char *prog, const char *opt, const char *s, double *out)
@@ -61,6 +63,10 @@ int alloc_parse_common(const char *prog, int argc, char **argv, int *i, alloc_op
             a = with_value[k];
             break;
         }
+    }
+    if (!strcmp(a, "--no-calibrate")) {
+        o->calibrate = 0;
+        return 1;
     }
     if (!strcmp(a, "--calibrate")) {
         o->calibrate = 1;

@@ -15,6 +15,7 @@ void alloc_opts_init(alloc_opts *o)
     memset(o, 0, sizeof *o);
     o->budget = NAN;
     o->score_method = -1;
+    o->calibrate = -1;
 }
 
 void alloc_opts_free(alloc_opts *o)
@@ -123,7 +124,10 @@ int alloc_setup_load(const alloc_opts *o, score_table *t, alloc_setup *s, mx_err
     int rc = cache_read(o->scores_path, t, e);
     if (!rc)
         rc = alloc_setup_build(o, t, s, e);
-    if (!rc && o->calibrate && (rc = proj_calibrate(t, s->method, &s->calib_c, &s->calib_points, e)))
+    if (!rc && o->calibrate < 0)
+        s->calib_c = proj_default_c(t, s->method, &s->calib_points);
+    else if (!rc && o->calibrate > 0 &&
+             (rc = proj_calibrate(t, s->method, &s->calib_c, &s->calib_points, e)))
         alloc_setup_free(s);
     return rc;
 }

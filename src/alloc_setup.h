@@ -24,7 +24,7 @@ typedef struct alloc_opts {
     int group_qkv, group_gateup;
     int greedy;
     int score_method;           /* -1: the first the table has (kl, fisher, gamma) */
-    int calibrate;
+    int calibrate;              /* -1 (default): fit when the table allows, 1: fit or fail, 0: c = 1 */
     double time_limit_s;
     int json;
     const char *out_path;

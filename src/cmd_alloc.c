@@ -231,8 +231,8 @@ int cmd_alloc(int argc, char **argv)
             printf("projected ppl: n/a (the score file has no fp32 loss)\n");
         else
             printf("projected ppl: %.4f (fp32 %.4f%s)\n", ppl, exp(t.fp32_loss),
-                   o.calibrate ? ", calibrated" : "");
-        if (o.calibrate)
+                   s.calib_points ? ", calibrated" : "");
+        if (s.calib_points)
             printf("calibration: c = %.4g from %d uniform formats\n", s.calib_c, s.calib_points);
         print_nearest_uniform(&t, r.avg_bits);
         if (o.out_path)

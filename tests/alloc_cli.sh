@@ -37,6 +37,14 @@ expect 0 "$BIN" alloc "$T/s.scores" --budget 5.5 --json; oi=$(obj)
 expect 0 "$BIN" alloc "$T/s.scores" --budget 5.5 --json --method greedy; og=$(obj)
 awk -v i="$oi" -v g="$og" 'BEGIN { exit !(g >= i - 1e-12) }' || fail "greedy $og better than ilp $oi"
 
+# calibration: on by default when the table has uniform losses, off with --no-calibrate
+pp() { sed -n 's/.*"projected_ppl": \([0-9.e+-]*\).*/\1/p' "$T/out"; }
+expect 0 "$BIN" alloc "$T/s.scores" --budget 5.5 --json; pd=$(pp)
+expect 0 "$BIN" alloc "$T/s.scores" --budget 5.5 --json --calibrate; pc=$(pp)
+expect 0 "$BIN" alloc "$T/s.scores" --budget 5.5 --json --no-calibrate; pn=$(pp)
+[ "$pd" = "$pc" ] || fail "default projection $pd is not the calibrated one $pc"
+[ "$pd" != "$pn" ] || fail "--no-calibrate gave the calibrated projection $pn"
+
 # pins, groups, formats, calibration, config output
 expect 0 "$BIN" alloc "$T/s.scores" --budget 5 --pin model.layers.0.mlp.down_proj=bf16 \
     --group qkv,gateup --formats mxfp4,mxfp6_e2m3,mxfp8_e4m3,bf16 --calibrate --json --out "$T/c.json"

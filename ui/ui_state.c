@@ -90,6 +90,8 @@ int ui_state_set_table(ui_state *s, score_table *t, const char *path, mx_error *
         s->pin[i] = -1;
     snprintf(s->scores_path, sizeof s->scores_path, "%s", path ? path : "");
     s->method = (score_method)method;
+    int np;
+    s->proj_c = proj_default_c(&s->t, s->method, &np);
     s->fp32_ppl = exp(s->t.fp32_loss);
     s->n_meas = 0;
     mark_stale(s);
@@ -101,6 +103,8 @@ int ui_state_set_method(ui_state *s, score_method m, mx_error *e)
     if (!score_table_has(&s->t, m))
         return err_set(e, ERR_ARG, "the score table has no %s scores", score_method_name(m));
     s->method = m;
+    int np;
+    s->proj_c = proj_default_c(&s->t, m, &np);
     mark_stale(s);
     return 0;
 }
@@ -413,7 +417,7 @@ void ui_state_add_measured(ui_state *s, double bits, double ppl)
 
 double ui_state_project(const ui_state *s, const int *fmts)
 {
-    /* solver/proj.h with c = 1 (scores at face value), as `mxalloc alloc` by default */
+    /* solver/proj.h with the factor `mxalloc alloc` uses by default */
     int n = s->t.n_modules;
     mx_format *f = malloc((size_t)(n > 0 ? n : 1) * sizeof *f);
     if (!f)
@@ -422,5 +426,5 @@ double ui_state_project(const ui_state *s, const int *fmts)
         f[i] = (mx_format)fmts[i];
     double sum = proj_score_sum(&s->t, s->method, f);
     free(f);
-    return proj_ppl(proj_loss(&s->t, 1.0, sum));
+    return proj_ppl(proj_loss(&s->t, s->proj_c, sum));
 }

@@ -30,6 +30,7 @@ typedef struct ui_state {
     double solve_ms;               /* wall time of the last ilp_solve + projection */
     double proj_ppl;               /* projected perplexity of choice (NAN when unknown) */
     double fp32_ppl;               /* exp(fp32_loss) */
+    double proj_c;                 /* projection factor (proj_default_c for the method) */
     int near_fmt;                  /* nearest uniform format by bits, -1 when none */
     double near_ppl;               /* its perplexity (measured when the table has it, else projected) */
     int near_measured;
