@@ -1,6 +1,5 @@
 /* mxalloc ppl: perplexity of a model on a text, in fp32, with every block
  * linear fake-quantized to one MX format, or with a per-module config. */
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 
 #include "kernels/mx.h"
 #include "src/cfg.h"
+#include "src/cli.h"
 #include "src/cmd.h"
 #include "src/corpus.h"
 #include "src/eval.h"
@@ -39,17 +39,6 @@ static void usage(FILE *f)
             "  --max-tokens N    score at most N tokens (whole windows)\n"
             "  --json            print {\"tokens\", \"windows\", \"nll\", \"ppl\"} as JSON\n",
             PPL_DEFAULT_CTX_CAP);
-}
-
-static int parse_long(const char *s, long lo, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 typedef struct progress_state {
@@ -92,13 +81,13 @@ int cmd_ppl(int argc, char **argv)
         case 'j': json = 1; break;
         case 'h': usage(stdout); return 0;
         case 'c':
-            if (parse_long(optarg, 1, &ctx) || ctx > INT_MAX) {
+            if (cli_parse_long(optarg, 1, &ctx) || ctx > INT_MAX) {
                 fprintf(stderr, "mxalloc ppl: --ctx: '%s' is not a positive integer\n", optarg);
                 return 2;
             }
             break;
         case 'm':
-            if (parse_long(optarg, 1, &max_tokens)) {
+            if (cli_parse_long(optarg, 1, &max_tokens)) {
                 fprintf(stderr, "mxalloc ppl: --max-tokens: '%s' is not a positive integer\n",
                         optarg);
                 return 2;

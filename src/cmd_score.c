@@ -14,6 +14,7 @@
 
 #include "kernels/mx.h"
 #include "src/cache.h"
+#include "src/cli.h"
 #include "src/cmd.h"
 #include "src/corpus.h"
 #include "src/eval.h"
@@ -56,17 +57,6 @@ static void on_sigint(int sig)
 {
     (void)sig;
     interrupted = 1;
-}
-
-static int parse_long(const char *s, long lo, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 /* "a,b,c" -> formats; -1 with a message naming the bad entry. */
@@ -277,7 +267,7 @@ int cmd_score(int argc, char **argv)
         case 'T':
         case 'M': {
             long v;
-            if (parse_long(optarg, ch == 'c' ? 1 : 0, &v) || v > INT_MAX) {
+            if (cli_parse_long(optarg, ch == 'c' ? 1 : 0, &v) || v > INT_MAX) {
                 fprintf(stderr, "mxalloc score: %s: '%s' is not a %s integer\n",
                         argv[optind - 1], optarg, ch == 'c' ? "positive" : "non-negative");
                 return 2;
