@@ -40,7 +40,16 @@
  * (dMX: cost (theta - k)^2, GAMMA: -log p at T = 1); then the budget rounding
  * left unused is spent greedily on the upgrades (to a format with more bits)
  * of least cost increase under the same costs, while they fit. It never
- * exceeds the budget. Cancelling (the event callback returns non-zero) ends the run
+ * exceeds the budget.
+ *
+ * Refinement (opts.refine > 0): a measured local search on the calibration
+ * cross-entropy L over all windows, computed exactly with the forward pass.
+ * Each round measures L for every single-module change of the current
+ * assignment (in a fixed order, until the evaluation budget runs out), solves
+ * the ILP with those measured changes as additive costs, evaluates its
+ * solution and keeps it if L decreased; otherwise it takes the best measured
+ * single change that fits the budget and lowers L, if any, else it stops.
+ * L never increases and the budget still holds. Cancelling (the event callback returns non-zero) ends the run
  * cleanly with that same assignment built from the parameters reached.
  *
  * Deterministic for a given seed and thread count: the window order is a
@@ -79,6 +88,10 @@ typedef struct search_event {
     const mx_format *formats; /* [n_formats] candidate order (bits ascending) */
     const int *argmax;       /* [n_modules] index into formats of the most likely format */
     long window;             /* calibration window used by this step */
+    /* Refinement phase (after the last step; 0 while annealing): exact
+     * calibration evaluations done / allowed; task_loss is then the best
+     * calibration cross-entropy so far and argmax the current assignment. */
+    int refine_evals, refine_max;
 } search_event;
 
 /* Called after every step, from the thread running the search; return
@@ -115,12 +128,17 @@ typedef struct search_opts {
      * e.g. kl scores): the start is the ILP solution of these at the budget
      * instead of the uniform mixture matching the budget. */
     const double *init_cost;
+    /* Discrete refinement after annealing: at most this many exact
+     * evaluations of the calibration cross-entropy (all windows) of
+     * single-module changes, combined by the ILP; 0 = off. See search_run. */
+    int refine;
     search_event_fn on_event;
     void *user;
 } search_opts;
 
 /* Defaults for a method: dMX cross-entropy loss, GAMMA KL; dMX 200 steps, lr 0.1, T 3 -> 0.05,
- * lambda 20; GAMMA 200 steps, lr 0.1, T 1 -> 0.3, rho 10, mu_every 10; seed 1. */
+ * lambda 20; GAMMA 200 steps, lr 0.1, T 1 -> 0.3, rho 10, mu_every 10; seed 1;
+ * refine 400 evaluations. */
 void search_opts_init(search_opts *o, search_method method);
 
 typedef struct search_result {
@@ -139,6 +157,10 @@ typedef struct search_result {
     double *param;
     int n_param;
     double mu, rho;
+    /* Refinement: evaluations used, rounds whose result was accepted, and the
+     * calibration cross-entropy before and after (0 when refine is off). */
+    int refine_evals, refine_moves;
+    double refine_nll0, refine_nll;
     /* GAMMA only (else NULL): [n_modules][n_formats] estimated loss increase
      * (nats/token) of module m in format k relative to fp32, see gamma.h. */
     double *score;

@@ -29,7 +29,7 @@ run() { "$BIN" anneal "$M" --tokenizer "$T" --text "$TMP/calib.txt" --ctx 128 "$
 for method in dmx gamma; do
     extra=
     [ $method = gamma ] && extra="--scores-out $TMP/$method.scores"
-    out=$(run --method $method --budget 5.5 --steps 6 --out "$TMP/$method.json" $extra --json \
+    out=$(run --method $method --budget 5.5 --steps 6 --refine 0 --out "$TMP/$method.json" $extra --json \
           2> "$TMP/$method.err") || { bad "$method run failed: $(cat "$TMP/$method.err")"; continue; }
     avg=$(field avg_bits "$out")
     [ -n "$avg" ] && le "$avg" 5.5 || bad "$method: avg_bits '$avg' over the 5.5 budget"
@@ -38,8 +38,19 @@ for method in dmx gamma; do
     grep -q 'step *6/6' "$TMP/$method.err" || bad "$method: no progress line for the last step"
     "$BIN" ppl "$M" --tokenizer "$T" --text "$TMP/calib.txt" --ctx 128 \
         --config "$TMP/$method.json" --json > /dev/null 2>&1 || bad "$method: ppl rejected the config"
+    eval "nll_$method=\$(field calib_nll \"\$out\")"
 done
 [ -s "$TMP/gamma.scores" ] || bad "gamma: no score file written"
+
+# refinement from the same start: within budget, never a worse calibration loss
+out=$(run --method dmx --budget 5.5 --steps 6 --refine 40 --json 2> "$TMP/refine.err") ||
+    bad "refine run failed: $(cat "$TMP/refine.err")"
+ev=$(field refine_evals "$out")
+[ -n "$ev" ] && [ "$ev" -ge 1 ] && [ "$ev" -le 40 ] || bad "refine: refine_evals '$ev' not in 1..40"
+avg=$(field avg_bits "$out")
+[ -n "$avg" ] && le "$avg" 5.5 || bad "refine: avg_bits '$avg' over the 5.5 budget"
+nll=$(field calib_nll "$out")
+[ -n "$nll" ] && le "$nll" "${nll_dmx:-0}" || bad "refine: calib_nll $nll above the unrefined ${nll_dmx:-?}"
 
 # errors: exit 1 (bad input) or 2 (usage), and no output file
 expect() {
@@ -57,6 +68,7 @@ expect 1 --budget 5 --formats mxfp4,mxfp9
 expect 2 --budget -1
 expect 2 --budget 5 --method annealing
 expect 2 --budget 5 --steps 0
+expect 2 --budget 5 --refine -3
 expect 2 --budget 5 --scores-out "$TMP/x.scores"
 expect 1 --budget 5 --ctx 100000
 [ ! -e "$TMP/x.scores" ] || bad "score file written on a usage error"

@@ -1,7 +1,8 @@
 /* Differentiable search (solver/search.h, dmx.h, gamma.h) on tiny in-memory
  * models: gradients against central finite differences of the full loss,
  * the backward from soft logits against tf_backward, discrete within-budget
- * results, the augmented Lagrangian's landing, determinism, cancellation. */
+ * results, the augmented Lagrangian's landing, determinism, cancellation,
+ * the measured refinement. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -218,6 +219,8 @@ typedef struct event_log {
 static int on_event(void *user, const search_event *ev)
 {
     event_log *l = user;
+    if (ev->refine_max > 0) /* refinement events come after the last step */
+        return 0;
     l->calls++;
     assert_int_equal(ev->step, l->calls);
     assert_true(ev->n_formats == 4 && ev->argmax && ev->formats);
@@ -351,6 +354,71 @@ static void test_cancel(void **st)
     tf_rand_model_free(&f.rm);
 }
 
+typedef struct refine_log {
+    int last_evals, n_refine, max;
+} refine_log;
+
+static int on_refine_event(void *user, const search_event *ev)
+{
+    refine_log *l = user;
+    if (ev->refine_max > 0) {
+        assert_int_equal(ev->refine_max, l->max);
+        assert_true(ev->refine_evals >= l->last_evals && ev->refine_evals <= ev->refine_max);
+        l->last_evals = ev->refine_evals;
+        l->n_refine++;
+    }
+    return 0;
+}
+
+/* Refinement never raises the calibration cross-entropy, stays within the
+ * budget, reports the loss that search_eval_assignment measures, respects its
+ * evaluation budget, and gives the same answer without the Q_k cache and the
+ * saved block inputs (a tiny memory limit). */
+static void test_refine(void **st)
+{
+    (void)st;
+    fixture f;
+    fixture_init(&f, 71);
+    int improved = 0;
+    for (int method = 0; method < SEARCH_NMETHODS; method++)
+        for (int bi = 0; bi < 2; bi++) {
+            f.d.budget = (double[]){4.8, 5.6}[bi];
+            search_opts o;
+            search_opts_init(&o, (search_method)method);
+            o.steps = 20;
+            o.refine = 0;
+            search_result a, b, c;
+            mx_error e;
+            assert_int_equal(search_run(&f.d, &o, &a, &e), 0);
+            assert_int_equal(a.refine_evals, 0);
+            double nll_a, nll_b;
+            assert_int_equal(search_eval_assignment(&f.d, a.assign, 0, &nll_a, &e), 0);
+            refine_log log = {0, 0, 60};
+            o.refine = 60;
+            o.on_event = on_refine_event;
+            o.user = &log;
+            assert_int_equal(search_run(&f.d, &o, &b, &e), 0);
+            check_discrete(&f, &b);
+            assert_true(b.refine_evals >= 1 && b.refine_evals <= 60);
+            assert_true(log.n_refine > 0);
+            assert_true(fabs(b.refine_nll0 - nll_a) < 1e-9);
+            assert_true(b.refine_nll <= b.refine_nll0);
+            assert_int_equal(search_eval_assignment(&f.d, b.assign, 0, &nll_b, &e), 0);
+            assert_true(fabs(nll_b - b.refine_nll) < 1e-9);
+            improved += b.refine_nll < b.refine_nll0 - 1e-9;
+            o.on_event = NULL;
+            o.mem_limit = 1; /* no Q_k cache, no teacher cache, no saved inputs */
+            assert_int_equal(search_run(&f.d, &o, &c, &e), 0);
+            assert_memory_equal(b.choice, c.choice, sizeof(int) * (size_t)b.n_modules);
+            assert_true(fabs(c.refine_nll - b.refine_nll) < 1e-9);
+            search_result_free(&a);
+            search_result_free(&b);
+            search_result_free(&c);
+        }
+    assert_true(improved > 0); /* it does something on at least one of the four */
+    tf_rand_model_free(&f.rm);
+}
+
 static void test_bad_input(void **st)
 {
     (void)st;
@@ -386,6 +454,7 @@ int main(void)
         cmocka_unit_test(test_gamma_lands_on_budget),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_refine),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
