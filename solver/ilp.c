@@ -669,16 +669,8 @@ int ilp_solve(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e)
     r.bound = NAN;
     r.min_feasible_budget = NAN;
     ilp_units u;
-    int rc = ilp_units_build(p, 1, &u, e);
+    int rc = ilp_units_prepare(p, &u, &r, e);
     if (rc) {
-        if (res)
-            *res = r;
-        return rc;
-    }
-    r.min_feasible_budget = u.w_min / u.total_params;
-    if (!ilp_units_fits(&u, u.w_min)) {
-        rc = ilp_units_infeasible(p, &u, &r, e);
-        ilp_units_free(&u);
         if (res)
             *res = r;
         return rc;

@@ -183,7 +183,7 @@ int ilp_units_fits(const ilp_units *u, double w)
     return w <= u->cap + 1e-12 * fabs(u->cap);
 }
 
-int ilp_units_infeasible(const ilp_problem *p, const ilp_units *u, ilp_result *res, mx_error *e)
+static int units_infeasible(const ilp_problem *p, const ilp_units *u, ilp_result *res, mx_error *e)
 {
     double need = u->w_min / u->total_params;
     if (res)
@@ -195,6 +195,19 @@ int ilp_units_infeasible(const ilp_problem *p, const ilp_units *u, ilp_result *r
                        "budget is %g bits", p->budget_bits, shown);
     return err_set(e, ERR_INFEASIBLE, "size limit %.0f bytes is infeasible: the smallest feasible "
                    "size is %.0f bytes", p->max_bytes, ceil(u->w_min / 8));
+}
+
+int ilp_units_prepare(const ilp_problem *p, ilp_units *u, ilp_result *res, mx_error *e)
+{
+    int rc = ilp_units_build(p, 1, u, e);
+    if (rc)
+        return rc;
+    res->min_feasible_budget = u->w_min / u->total_params;
+    if (!ilp_units_fits(u, u->w_min)) {
+        rc = units_infeasible(p, u, res, e);
+        ilp_units_free(u);
+    }
+    return rc;
 }
 
 void ilp_units_expand(const ilp_problem *p, const ilp_units *u, const int *unit_item, int *choice,

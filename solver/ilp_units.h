@@ -38,9 +38,10 @@ void ilp_units_free(ilp_units *u);
 /* Capacity check with a relative slack of 1e-12 (bits are given rounded). */
 int ilp_units_fits(const ilp_units *u, double w);
 
-/* ERR_INFEASIBLE with the smallest feasible budget (or size) in the message;
- * fills res->min_feasible_budget. */
-int ilp_units_infeasible(const ilp_problem *p, const ilp_units *u, ilp_result *res, mx_error *e);
+/* ilp_units_build with the budget, then the feasibility check both solvers
+ * start with: fills res->min_feasible_budget; ERR_INFEASIBLE names the
+ * smallest feasible budget (or size). On any error *u is left freed. */
+int ilp_units_prepare(const ilp_problem *p, ilp_units *u, ilp_result *res, mx_error *e);
 
 /* Expand a per-unit item choice to per-module formats and fill res's
  * objective/avg_bits/bytes from the original per-module data. */
