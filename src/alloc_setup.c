@@ -137,6 +137,15 @@ int alloc_setup_solve(const alloc_opts *o, alloc_setup *s, int *choice, ilp_resu
     return o->greedy ? ilp_greedy(&s->p, choice, r, e) : ilp_solve(&s->p, choice, r, e);
 }
 
+double alloc_setup_project(const score_table *t, const alloc_setup *s, const int *choice,
+                           mx_format *fmts)
+{
+    for (int m = 0; m < t->n_modules; m++)
+        fmts[m] = t->formats[choice[m]];
+    double ppl = proj_ppl(proj_loss(t, s->calib_c, proj_score_sum(t, s->method, fmts)));
+    return isfinite(ppl) ? ppl : NAN;
+}
+
 const char *alloc_short_label(mx_format f)
 {
     switch (f) {

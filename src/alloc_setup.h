@@ -69,6 +69,12 @@ int alloc_setup_load(const alloc_opts *o, score_table *t, alloc_setup *s, mx_err
 int alloc_setup_solve(const alloc_opts *o, alloc_setup *s, int *choice, ilp_result *r, mx_error *e);
 
 /* Short column label of a format for the per-layer view ("fp4", "e2m3", "i8" ...). */
+/* Map a solver choice (table format indices) to formats in fmts[n_modules]
+ * and return the projected perplexity with the setup's factor (NAN when the
+ * table cannot project, e.g. no fp32 loss). */
+double alloc_setup_project(const score_table *t, const alloc_setup *s, const int *choice,
+                           mx_format *fmts);
+
 const char *alloc_short_label(mx_format f);
 
 #endif

@@ -181,14 +181,8 @@ int cmd_alloc(int argc, char **argv)
     if (!rc)
         rc = alloc_setup_solve(&o, &s, choice, &r, &e);
     double ppl = NAN;
-    if (!rc) {
-        for (int m = 0; m < t.n_modules; m++)
-            fmts[m] = t.formats[choice[m]];
-        double sum = proj_score_sum(&t, s.method, fmts);
-        ppl = proj_ppl(proj_loss(&t, s.calib_c, sum));
-        if (!isfinite(ppl))
-            ppl = NAN;
-    }
+    if (!rc)
+        ppl = alloc_setup_project(&t, &s, choice, fmts);
     if (!rc && o.out_path)
         rc = write_config(o.out_path, &o, &t, &s, choice, &r, ppl, &e);
     if (rc) {

@@ -171,11 +171,9 @@ int cmd_sweep(int argc, char **argv)
             if (rc)
                 break;
             int count[MX_NFORMATS] = {0};
-            for (int m = 0; m < t.n_modules; m++) {
-                fmts[m] = t.formats[choice[m]];
+            for (int m = 0; m < t.n_modules; m++)
                 count[choice[m]]++;
-            }
-            double ppl = proj_ppl(proj_loss(&t, s.calib_c, proj_score_sum(&t, s.method, fmts)));
+            double ppl = alloc_setup_project(&t, &s, choice, fmts);
             sb_printf(&out, "%8.4g %8.4f %12.6g %10.4f", b, r.avg_bits, r.objective, ppl);
             sb_printf(&cs, "%.10g,%.10g,%.0f,%.10g,%.10g,%d", b, r.avg_bits, r.bytes, r.objective, ppl,
                       r.optimal);
