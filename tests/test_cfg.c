@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "src/cfg.h"
+#include "tests/testmodel.h"
 
 static char dir[256];
 
@@ -156,16 +157,14 @@ static void test_check_names(void **state)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/test_cfg.XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return tm_tmpdir(dir, sizeof dir) ? -1 : 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    tm_rmtree(dir);
+    return 0;
 }
 
 int main(void)
