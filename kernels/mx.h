@@ -21,22 +21,74 @@ typedef enum mx_format {
     MX_NFORMATS
 } mx_format;
 
-/* Canonical name ("mxfp4_e2m1", "fp32", ...). */
+/* ---- Format traits: one row per format, read by every printer and parser ----
+ * Names. Each format has one canonical name (printed in files, JSON, tables
+ * wide enough), one short label of exactly 4 characters for narrow columns
+ * (fp32 bf16 e4m3 e5m2 int8 e3m2 e2m3 e2m1: unique, unlike the old 2-letter
+ * "e2"), one progress glyph (anneal's compact per-module string; a glyph, not a
+ * name: never parsed) and aliases. The parser accepts the canonical name, the
+ * label and every alias, case-insensitively:
+ *   fp32        f32 float32            bf16        bfloat16
+ *   mxfp8_e4m3  mxfp8 e4m3 fp8_e4m3   mxfp8_e5m2  e5m2 fp8_e5m2
+ *   mxint8      int8 i8                mxfp6_e3m2  e3m2 fp6_e3m2
+ *   mxfp6_e2m3  mxfp6 e2m3 fp6_e2m3   mxfp4_e2m1  mxfp4 e2m1 fp4 fp4_e2m1
+ * mxfp8 / mxfp6 name the OCP default element of their width (README); bare
+ * "fp8" and "fp6" are refused as ambiguous (two elements each), "fp4" is not
+ * (E2M1 is the only 4-bit element). Old printed labels "f32", "i8", "fp4" stay
+ * accepted. */
+typedef struct mx_traits {
+    const char *name;          /* canonical */
+    const char *label;         /* 4 characters, for narrow columns */
+    char glyph;                /* one character, for per-module progress strings */
+    const char *aliases[5];    /* NULL-terminated */
+    int bits;                  /* bits of one element code */
+    int block;                 /* elements sharing one E8M0 scale; 0 = unscaled */
+    int ebits, mbits, emax;    /* element spec (INT8: 0, 6, 0; fp32: 8, 23, 127; bf16: 8, 7, 127) */
+    const char *llama_quant;   /* nearest llama-quantize type by bits ("q8_0", "q6_K", ...) */
+} mx_traits;
+
+/* The row of f, or NULL when f is out of range. */
+const mx_traits *mx_traits_of(mx_format f);
+/* Canonical name ("mxfp4_e2m1", "fp32", ...); "?" out of range. */
 const char *mx_format_name(mx_format f);
-/* Parse a canonical name or alias (mxfp8 = e4m3, mxfp6 = e2m3, mxfp4 = e2m1);
- * case-insensitive. Returns 0 and sets *out, or -1 for an unknown name. */
+/* Short label ("e2m1", "int8", "fp32", ...); "?" out of range. */
+const char *mx_format_label(mx_format f);
+/* Parse a canonical name, label or alias (above); case-insensitive. Returns 0
+ * and sets *out, or -1 for an unknown or ambiguous name. */
 int mx_format_parse(const char *s, mx_format *out);
+/* The text to put after "unknown format 'X'": "(valid: fp32, bf16, ...;
+ * aliases ...)", or why X is ambiguous. Static storage. */
+const char *mx_format_valid_names(const char *bad);
+/* A comma-separated list of formats ("mxfp4,e4m3"): 0..n-1 in list order into
+ * out[MX_NFORMATS], returns n >= 1; -1 on an unknown name (copied to bad),
+ * -2 on a duplicate (its canonical name copied to bad), -3 on an empty list. */
+int mx_format_parse_list(const char *list, mx_format out[MX_NFORMATS], char *bad, size_t bad_len);
+
+/* Where llama.cpp's GGUF stores f exactly for rows of cols elements. */
+typedef struct mx_gguf_target {
+    int type;            /* ggml_type id: 0 F32, 8 Q8_0, 30 BF16, 39 MXFP4 */
+    const char *name;    /* "F32", "Q8_0", "BF16", "MXFP4" */
+    double bits;         /* bits per weight of that storage (Q8_0 8.5, MXFP4 4.25) */
+} mx_gguf_target;
+/* MXFP4 -> MXFP4 (39) and MXINT8 -> Q8_0 (8) when cols % 32 == 0 (their blocks
+ * are the MX blocks; Q8_0's fp16 scale 2^(s-6) holds E8M0 scales within fp16
+ * range: the writer must check the data); fp32 -> F32; everything else -> BF16
+ * holding the fake-quantized values (MXFP6/MXFP8 elements have <= 3 mantissa
+ * bits). Returns 0, or -1 for an out-of-range f. */
+int mx_gguf_target_of(mx_format f, size_t cols, mx_gguf_target *out);
 /* Bits of one element code (32 for fp32, 16 for bf16, 8/6/4 for MX). */
 int mx_element_bits(mx_format f);
 /* 1 for the block-scaled MX formats, 0 for fp32/bf16. */
 int mx_is_block_format(mx_format f);
 /* Bits per weight of a rows x cols matrix (blocks run along a row), counting
- * the 8-bit E8M0 scale of every block, short trailing blocks included. */
+ * the 8-bit E8M0 scale of every block, short trailing blocks included. The one
+ * place this is computed: every caller (score tables, search, workbench) uses it. */
 double mx_bits_per_weight(mx_format f, size_t rows, size_t cols);
 
 /* Fake quantization: quantize then dequantize, rows x cols row-major, blocks of
  * MX_BLOCK along each row (a short last block gets its own scale). in == out is
- * allowed. Runs the fastest path this CPU supports; threads over rows. */
+ * allowed. Runs the fastest path this CPU supports, on the calling thread
+ * (mx_fake_quant_on shares the rows with a pool's threads). */
 void mx_fake_quant(mx_format f, const float *in, float *out, size_t rows, size_t cols);
 /* The scalar reference the SIMD paths are tested against. */
 void mx_fake_quant_scalar(mx_format f, const float *in, float *out, size_t rows, size_t cols);
@@ -112,9 +164,17 @@ mx_simd mx_simd_best(void);                     /* what MX_SIMD_AUTO resolves to
 
 /* mx_fake_quant on an explicit path with nthreads threads over rows (0 = as
  * many as pays off for this size, 1 = the calling thread only). Results do
- * not depend on path or thread count. Returns 0, or ERR_ARG (src/err.h) when
+ * not depend on path or thread count. Returns 0, or ERR_ARG (kernels/err.h) when
  * the CPU lacks the path or an argument is out of range (out is untouched). */
 int mx_fake_quant_with(mx_simd path, int nthreads, mx_format f, const float *in, float *out,
                        size_t rows, size_t cols);
+/* mx_fake_quant on path with the rows shared between the threads of pool p
+ * (kernels/pool.h; NULL = the calling thread), as many as pay off for this
+ * size. mx_fake_quant_with(.., nthreads, ..) makes a pool for its one call:
+ * callers that repeat hold a pool (e.g. tf_ctx_pool) and use this. Same
+ * results and errors as mx_fake_quant_with. */
+struct pool;
+int mx_fake_quant_on(struct pool *p, mx_simd path, mx_format f, const float *in, float *out,
+                     size_t rows, size_t cols);
 
 #endif

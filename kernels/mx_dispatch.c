@@ -5,9 +5,10 @@
 #include <unistd.h>
 
 #include "kernels/mx_impl.h"
-#include "src/err.h"
+#include "kernels/pool.h"
+#include "kernels/err.h"
 
-/* Below this many elements per thread, starting a thread costs more than it saves. */
+/* Below this many elements per task, handing rows to a thread costs more than it saves. */
 #define MX_MIN_PER_THREAD ((size_t)1 << 18)
 #define MX_MAX_THREADS 16
 
@@ -59,11 +60,57 @@ typedef struct job {
     size_t rows, cols;
 } job;
 
-static void *run_job(void *p)
+/* Task ith of nth: its contiguous share of the rows. */
+static void run_job(void *arg, int ith, int nth)
 {
-    const job *j = p;
-    j->fn(j->f, j->in, j->out, j->rows, j->cols);
-    return NULL;
+    const job *j = arg;
+    size_t r0 = j->rows * (size_t)ith / (size_t)nth, r1 = j->rows * (size_t)(ith + 1) / (size_t)nth;
+    j->fn(j->f, j->in + r0 * j->cols, j->out + r0 * j->cols, r1 - r0, j->cols);
+}
+
+/* Tasks for rows x cols: nthreads when given, else as many as pay off up to
+ * avail; never more than MX_MAX_THREADS or rows. */
+static size_t split(int nthreads, size_t rows, size_t cols, int avail)
+{
+    size_t nt = (size_t)nthreads;
+    if (nt == 0) {
+        nt = rows * cols / MX_MIN_PER_THREAD;
+        if (nt > (size_t)avail)
+            nt = (size_t)avail;
+    }
+    if (nt > MX_MAX_THREADS)
+        nt = MX_MAX_THREADS;
+    if (nt > rows)
+        nt = rows;
+    return nt < 1 ? 1 : nt;
+}
+
+/* Runs the rows in nt tasks on p (NULL: all on the calling thread). */
+static void fake_quant(pool *p, size_t nt, mx_simd path, mx_format f, const float *in, float *out,
+                       size_t rows, size_t cols)
+{
+    if (path == MX_SIMD_AUTO)
+        path = cpu.best;
+    rows_fn fn = path == MX_SIMD_AVX512 ? mx_rows_avx512
+               : path == MX_SIMD_AVX2   ? mx_rows_avx2
+                                        : mx_rows_scalar;
+    if (nt <= 1) {
+        fn(f, in, out, rows, cols);
+        return;
+    }
+    job j = {fn, f, in, out, rows, cols};
+    pool_run(p, (int)nt, run_job, &j);
+}
+
+int mx_fake_quant_on(pool *p, mx_simd path, mx_format f, const float *in, float *out, size_t rows,
+                     size_t cols)
+{
+    if ((unsigned)f >= MX_NFORMATS || !mx_simd_supported(path))
+        return ERR_ARG;
+    if (rows == 0 || cols == 0)
+        return 0;
+    fake_quant(p, split(0, rows, cols, pool_threads(p)), path, f, in, out, rows, cols);
+    return 0;
 }
 
 int mx_fake_quant_with(mx_simd path, int nthreads, mx_format f, const float *in, float *out,
@@ -73,47 +120,17 @@ int mx_fake_quant_with(mx_simd path, int nthreads, mx_format f, const float *in,
         return ERR_ARG;
     if (rows == 0 || cols == 0)
         return 0;
-    if (path == MX_SIMD_AUTO)
-        path = cpu.best;
-    rows_fn fn = path == MX_SIMD_AVX512 ? mx_rows_avx512
-               : path == MX_SIMD_AVX2   ? mx_rows_avx2
-                                        : mx_rows_scalar;
-    size_t nt = (size_t)nthreads;
-    if (nt == 0) {
-        nt = rows * cols / MX_MIN_PER_THREAD;
-        if (nt > (size_t)cpu.ncpu)
-            nt = (size_t)cpu.ncpu;
-    }
-    if (nt > MX_MAX_THREADS)
-        nt = MX_MAX_THREADS;
-    if (nt > rows)
-        nt = rows;
-    if (nt <= 1) {
-        fn(f, in, out, rows, cols);
-        return 0;
-    }
-    job jobs[MX_MAX_THREADS];
-    pthread_t tid[MX_MAX_THREADS];
-    int started[MX_MAX_THREADS] = {0};
-    for (size_t t = 0; t < nt; t++) {
-        size_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
-        jobs[t] = (job){fn, f, in + r0 * cols, out + r0 * cols, r1 - r0, cols};
-    }
-    /* The caller takes the last share; a thread that fails to start has its
-     * share run here too, so the result is the same either way. */
-    for (size_t t = 0; t + 1 < nt; t++)
-        started[t] = pthread_create(&tid[t], NULL, run_job, &jobs[t]) == 0;
-    run_job(&jobs[nt - 1]);
-    for (size_t t = 0; t + 1 < nt; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            run_job(&jobs[t]);
-    }
+    size_t nt = split(nthreads, rows, cols, cpu.ncpu);
+    /* One-shot: a pool for this call only (`mxalloc mx` makes one call per
+     * process; a caller that repeats holds a pool and calls mx_fake_quant_on).
+     * Without one (out of memory) the same tasks run here. */
+    pool *p = nt > 1 ? pool_create((int)nt) : NULL;
+    fake_quant(p, nt, path, f, in, out, rows, cols);
+    pool_free(p);
     return 0;
 }
 
 void mx_fake_quant(mx_format f, const float *in, float *out, size_t rows, size_t cols)
 {
-    (void)mx_fake_quant_with(MX_SIMD_AUTO, 0, f, in, out, rows, cols);
+    (void)mx_fake_quant_on(NULL, MX_SIMD_AUTO, f, in, out, rows, cols);
 }

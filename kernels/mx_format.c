@@ -1,4 +1,8 @@
-/* MX format names, parsing, per-format constants and storage sizes. */
+/* MX format traits (names, labels, aliases, element specs, GGUF targets),
+ * parsing, per-format constants and storage sizes. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
 #include <strings.h>
 
 #include "kernels/mx_impl.h"
@@ -13,24 +17,25 @@ static const mx_spec specs[MX_NFORMATS] = {
     [MX_FP4_E2M1] = {4, 2, 1, 1, 0, 2, 6.0f, 0xC00000u, 1},
 };
 
-static const char *const names[MX_NFORMATS] = {
-    [MX_FP32] = "fp32",
-    [MX_BF16] = "bf16",
-    [MX_FP8_E4M3] = "mxfp8_e4m3",
-    [MX_FP8_E5M2] = "mxfp8_e5m2",
-    [MX_INT8] = "mxint8",
-    [MX_FP6_E3M2] = "mxfp6_e3m2",
-    [MX_FP6_E2M3] = "mxfp6_e2m3",
-    [MX_FP4_E2M1] = "mxfp4_e2m1",
+/* The traits table (kernels/mx.h describes every column). */
+static const mx_traits traits[MX_NFORMATS] = {
+    [MX_FP32] = {"fp32", "fp32", 'F', {"f32", "float32"}, 32, 0, 8, 23, 127, "f32"},
+    [MX_BF16] = {"bf16", "bf16", 'B', {"bfloat16"}, 16, 0, 8, 7, 127, "bf16"},
+    [MX_FP8_E4M3] = {"mxfp8_e4m3", "e4m3", '8', {"mxfp8", "fp8_e4m3"}, 8, MX_BLOCK, 4, 3, 8, "q8_0"},
+    [MX_FP8_E5M2] = {"mxfp8_e5m2", "e5m2", 'E', {"fp8_e5m2"}, 8, MX_BLOCK, 5, 2, 15, "q8_0"},
+    [MX_INT8] = {"mxint8", "int8", 'I', {"i8"}, 8, MX_BLOCK, 0, 6, 0, "q8_0"},
+    [MX_FP6_E3M2] = {"mxfp6_e3m2", "e3m2", '5', {"fp6_e3m2"}, 6, MX_BLOCK, 3, 2, 4, "q6_K"},
+    [MX_FP6_E2M3] = {"mxfp6_e2m3", "e2m3", '6', {"mxfp6", "fp6_e2m3"}, 6, MX_BLOCK, 2, 3, 2, "q6_K"},
+    [MX_FP4_E2M1] = {"mxfp4_e2m1", "e2m1", '4', {"mxfp4", "fp4", "fp4_e2m1"}, 4, MX_BLOCK, 2, 1, 2, "mxfp4"},
 };
 
+/* Names that would fit two rows: refused with the choice spelled out. */
 static const struct {
-    const char *alias;
-    mx_format f;
-} aliases[] = {
-    {"mxfp8", MX_FP8_E4M3},
-    {"mxfp6", MX_FP6_E2M3},
-    {"mxfp4", MX_FP4_E2M1},
+    const char *name, *why;
+} ambiguous[] = {
+    {"fp8", "'fp8' is ambiguous: mxfp8_e4m3 (alias mxfp8) or mxfp8_e5m2"},
+    {"fp6", "'fp6' is ambiguous: mxfp6_e2m3 (alias mxfp6) or mxfp6_e3m2"},
+    {"e2", "'e2' is ambiguous: mxfp6_e2m3 (e2m3) or mxfp4_e2m1 (e2m1)"},
 };
 
 const mx_spec *mx_spec_of(mx_format f)
@@ -40,41 +45,123 @@ const mx_spec *mx_spec_of(mx_format f)
     return &specs[f];
 }
 
+const mx_traits *mx_traits_of(mx_format f)
+{
+    return (unsigned)f < MX_NFORMATS ? &traits[f] : NULL;
+}
+
 const char *mx_format_name(mx_format f)
 {
-    return (unsigned)f < MX_NFORMATS ? names[f] : "?";
+    return (unsigned)f < MX_NFORMATS ? traits[f].name : "?";
+}
+
+const char *mx_format_label(mx_format f)
+{
+    return (unsigned)f < MX_NFORMATS ? traits[f].label : "?";
 }
 
 int mx_format_parse(const char *s, mx_format *out)
 {
     if (!s)
         return -1;
-    for (int i = 0; i < MX_NFORMATS; i++)
-        if (!strcasecmp(s, names[i])) {
+    for (int i = 0; i < MX_NFORMATS; i++) {
+        const mx_traits *t = &traits[i];
+        int hit = !strcasecmp(s, t->name) || !strcasecmp(s, t->label);
+        for (int a = 0; !hit && t->aliases[a]; a++)
+            hit = !strcasecmp(s, t->aliases[a]);
+        if (hit) {
             *out = (mx_format)i;
             return 0;
         }
-    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
-        if (!strcasecmp(s, aliases[i].alias)) {
-            *out = aliases[i].f;
-            return 0;
-        }
+    }
     return -1;
+}
+
+static char valid_buf[512];
+
+/* Append "sep name" to valid_buf (truncating, never overflowing). */
+static void add_name(size_t *n, const char *sep, const char *name)
+{
+    if (*n >= sizeof valid_buf)
+        return;
+    int k = snprintf(valid_buf + *n, sizeof valid_buf - *n, "%s %s", sep, name);
+    *n += k > 0 ? (size_t)k : 0;
+}
+
+static void build_valid(void)
+{
+    size_t n = 0;
+    const char *sep = "valid:";
+    for (int i = 0; i < MX_NFORMATS; i++, sep = ",")
+        add_name(&n, sep, traits[i].name);
+    sep = "; also";
+    for (int i = 0; i < MX_NFORMATS; i++) {
+        if (strcmp(traits[i].label, traits[i].name)) /* fp32, bf16 are their own label */
+            add_name(&n, sep, traits[i].label), sep = ",";
+        for (int a = 0; traits[i].aliases[a]; a++)
+            add_name(&n, sep, traits[i].aliases[a]), sep = ",";
+    }
+}
+
+const char *mx_format_valid_names(const char *bad)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    for (size_t i = 0; bad && i < sizeof ambiguous / sizeof *ambiguous; i++)
+        if (!strcasecmp(bad, ambiguous[i].name))
+            return ambiguous[i].why;
+    pthread_once(&once, build_valid);
+    return valid_buf;
+}
+
+int mx_format_parse_list(const char *list, mx_format out[MX_NFORMATS], char *bad, size_t bad_len)
+{
+    int n = 0;
+    const char *p = list ? list : "";
+    if (bad_len)
+        bad[0] = 0;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
+        p += len + (p[len] == ',');
+        if (!len)
+            continue; /* "a,,b" and a trailing comma, as strtok did */
+        mx_format f;
+        if (len >= sizeof name || mx_format_parse(name, &f)) {
+            if (bad_len)
+                snprintf(bad, bad_len, "%s", name);
+            return -1;
+        }
+        for (int i = 0; i < n; i++)
+            if (out[i] == f) {
+                if (bad_len)
+                    snprintf(bad, bad_len, "%s", traits[f].name);
+                return -2;
+            }
+        out[n++] = f;
+    }
+    return n ? n : -3;
+}
+
+int mx_gguf_target_of(mx_format f, size_t cols, mx_gguf_target *out)
+{
+    static const mx_gguf_target f32 = {0, "F32", 32.0}, bf16 = {30, "BF16", 16.0}, q8_0 = {8, "Q8_0", 8.5},
+                                mxfp4 = {39, "MXFP4", 4.25};
+    if ((unsigned)f >= MX_NFORMATS)
+        return -1;
+    int whole = cols > 0 && cols % MX_BLOCK == 0;
+    *out = f == MX_FP32 ? f32 : f == MX_FP4_E2M1 && whole ? mxfp4 : f == MX_INT8 && whole ? q8_0 : bf16;
+    return 0;
 }
 
 int mx_element_bits(mx_format f)
 {
-    if (f == MX_FP32)
-        return 32;
-    if (f == MX_BF16)
-        return 16;
-    const mx_spec *sp = mx_spec_of(f);
-    return sp ? sp->bits : 0;
+    return (unsigned)f < MX_NFORMATS ? traits[f].bits : 0;
 }
 
 int mx_is_block_format(mx_format f)
 {
-    return mx_spec_of(f) != NULL;
+    return (unsigned)f < MX_NFORMATS && traits[f].block > 0;
 }
 
 int mx_emax_elem(mx_format f)

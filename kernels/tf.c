@@ -110,6 +110,7 @@ void tf_ctx_free(tf_ctx *t)
     free(t->rf);
     free(t->chunk);
     free(t->att_scratch);
+    pool_free(t->pool);
     free(t);
 }
 
@@ -190,9 +191,23 @@ int tf_ctx_set_threads(tf_ctx *t, int n)
             n = t->att_group;
         }
     }
+    if (t->pool && pool_threads(t->pool) != n) { /* remade at the new size on next use */
+        pool_free(t->pool);
+        t->pool = NULL;
+    }
     t->nthreads = n;
     return n;
 }
+
+pool *tf_ctx_pool(tf_ctx *t)
+{
+    /* Made on first use, so a context that never runs a threaded phase never
+     * starts a thread. Out of memory: NULL, and the phases run serially. */
+    if (!t->pool && t->nthreads > 1)
+        t->pool = pool_create(t->nthreads);
+    return t->pool;
+}
+
 int tf_ctx_max_n(const tf_ctx *t) { return t->max_n; }
 int tf_ctx_threads(const tf_ctx *t) { return t->nthreads; }
 int tf_ctx_n(const tf_ctx *t) { return t->n; }

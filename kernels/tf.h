@@ -58,7 +58,8 @@ typedef struct tf_weights {
  * GEMMs (the linears and each head's Q K^T and P V, causal row blocks) run on
  * the calling thread with OpenBLAS's own threads; the softmaxes of a group of
  * heads (as many as 64 MB of scores hold) and the log-sum-exps of tf_nll are
- * shared between pthreads. OpenBLAS is never entered from two of our threads
+ * shared between the threads of the context's persistent pool (tf_ctx_pool),
+ * started once, not per call. OpenBLAS is never entered from two of our threads
  * at once (its spinning workers would oversubscribe the cores), and results
  * do not depend on the thread count.
  *
@@ -119,11 +120,18 @@ void tf_ctx_free(tf_ctx *t);
 /* 0 if the config is usable (positive sizes, n_heads % n_kv_heads == 0, even head_dim). */
 int tf_config_check(const tf_config *c);
 const tf_config *tf_ctx_config(const tf_ctx *t);
-/* Threads for the softmax and NLL phases (default: online cores, at most 8
- * and n_heads; 1 = the calling thread only); returns the count in effect.
- * Results are identical for any count. */
+/* Threads for the softmax and NLL phases and tf_backward's attention and
+ * cross-entropy (default: online cores, at most 8 and n_heads; 1 = the
+ * calling thread only); returns the count in effect. Results are identical
+ * for any count. */
 int tf_ctx_set_threads(tf_ctx *t, int n);
 int tf_ctx_threads(const tf_ctx *t);
+/* The context's persistent threads (kernels/pool.h): tf_ctx_threads of them,
+ * started on first use and stopped by tf_ctx_free (or remade by
+ * tf_ctx_set_threads). NULL when the count is 1 (or out of memory): callers
+ * then run serially. The context's owner may lend it to other kernels between
+ * passes (e.g. mx_fake_quant_on); same one-thread-at-a-time rule as the ctx. */
+struct pool *tf_ctx_pool(tf_ctx *t);
 int tf_ctx_max_n(const tf_ctx *t);
 /* Tokens of the last forward. */
 int tf_ctx_n(const tf_ctx *t);

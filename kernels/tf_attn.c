@@ -1,12 +1,11 @@
 /* Causal grouped-query attention, one GEMM pair per head. Heads go in groups
  * (as many as the score scratch holds, so few thread hand-offs): the calling
- * thread computes the group's scores with OpenBLAS, pthreads share the group's
- * softmaxes by head, the calling thread does P V. Each head is computed
+ * thread computes the group's scores with OpenBLAS, the context's pool shares
+ * the group's softmaxes by head, the calling thread does P V. Each head is computed
  * independently, so the thread count never changes results. */
 #include "kernels/tf_internal.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <string.h>
 
 #include "kernels/gemm.h"
@@ -16,8 +15,7 @@
 #define TF_ATTN_MAX_GROUP 256 /* heads per phase (bounded stack array) */
 #define TF_ATTN_ROW_BLOCK 128 /* causal skipping: ~(1 + 128/n)/2 of the full n x n work */
 
-/* In-place causal softmax of the n x n score matrix S (row i keeps 0..i). */
-static void causal_softmax(float *S, int n)
+void tf_causal_softmax(float *S, int n)
 {
     for (int i = 0; i < n; i++) {
         float *row = S + (size_t)i * n;
@@ -44,18 +42,29 @@ static void causal_softmax(float *S, int n)
     }
 }
 
+void tf_attn_scores(float *S, const float *q, int qs, const float *k, int ks, int n, int hd)
+{
+    float scale = (float)(1.0 / sqrt((double)hd));
+    /* By row blocks that stop at the diagonal block; the softmax zeroes
+     * everything right of the diagonal. */
+    for (int r0 = 0; r0 < n; r0 += TF_ATTN_ROW_BLOCK) {
+        int rb = n - r0 < TF_ATTN_ROW_BLOCK ? n - r0 : TF_ATTN_ROW_BLOCK;
+        gemm_f32(0, 1, rb, r0 + rb, hd, scale, q + (size_t)r0 * qs, qs, k, ks, 0.0f,
+                 S + (size_t)r0 * n, n);
+    }
+}
+
 typedef struct softmax_job {
-    float **S;       /* the group's score matrices */
-    int n, cnt;      /* rows, heads in the group */
-    int first, step; /* this worker's heads: first, first+step, ... */
+    float **S; /* the group's score matrices */
+    int n, cnt; /* rows, heads in the group */
 } softmax_job;
 
-static void *softmax_run(void *arg)
+/* Task ith of nth: heads ith, ith + nth, ... of the group. */
+static void softmax_run(void *arg, int ith, int nth)
 {
     softmax_job *j = arg;
-    for (int i = j->first; i < j->cnt; i += j->step)
-        causal_softmax(j->S[i], j->n);
-    return NULL;
+    for (int i = ith; i < j->cnt; i += nth)
+        tf_causal_softmax(j->S[i], j->n);
 }
 
 void tf_attention(tf_ctx *t, tf_layer_acts *A)
@@ -64,7 +73,6 @@ void tf_attention(tf_ctx *t, tf_layer_acts *A)
     int n = t->n, hd = c->head_dim;
     int qd = c->n_heads * hd, kd = c->n_kv_heads * hd;
     int group = c->n_heads / c->n_kv_heads;
-    float scale = (float)(1.0 / sqrt((double)hd));
     int nt = t->nthreads < TF_ATTN_MAX_THREADS ? t->nthreads : TF_ATTN_MAX_THREADS;
     if (n < TF_ATTN_MIN_THREADED_N) /* a thread costs more than a tiny softmax */
         nt = 1;
@@ -79,29 +87,11 @@ void tf_attention(tf_ctx *t, tf_layer_acts *A)
         for (int i = 0; i < cnt; i++) {
             int h = h0 + i, g = h / group;
             S[i] = A->att ? A->att + (size_t)h * n * n : t->att_scratch + i * nn;
-            /* S = scale * Q_h K_g^T (row stride n), by row blocks that stop at the
-             * diagonal block; the softmax zeroes everything right of the diagonal */
-            for (int r0 = 0; r0 < n; r0 += TF_ATTN_ROW_BLOCK) {
-                int rb = n - r0 < TF_ATTN_ROW_BLOCK ? n - r0 : TF_ATTN_ROW_BLOCK;
-                gemm_f32(0, 1, rb, r0 + rb, hd, scale, A->q + (size_t)r0 * qd + (size_t)h * hd,
-                         qd, A->k + (size_t)g * hd, kd, 0.0f, S[i] + (size_t)r0 * n, n);
-            }
+            tf_attn_scores(S[i], A->q + (size_t)h * hd, qd, A->k + (size_t)g * hd, kd, n, hd);
         }
         int use = nt < cnt ? nt : cnt;
-        softmax_job jobs[TF_ATTN_MAX_THREADS];
-        pthread_t th[TF_ATTN_MAX_THREADS];
-        int started[TF_ATTN_MAX_THREADS] = {0};
-        for (int i = 0; i < use; i++)
-            jobs[i] = (softmax_job){S, n, cnt, i, use};
-        for (int i = 1; i < use; i++)
-            started[i] = pthread_create(&th[i], NULL, softmax_run, &jobs[i]) == 0;
-        softmax_run(&jobs[0]);
-        for (int i = 1; i < use; i++) {
-            if (started[i])
-                pthread_join(th[i], NULL);
-            else /* could not start a thread: same work here, same result */
-                softmax_run(&jobs[i]);
-        }
+        softmax_job job = {S, n, cnt};
+        pool_run(use > 1 ? tf_ctx_pool(t) : NULL, use, softmax_run, &job);
         for (int i = 0; i < cnt; i++) {
             int h = h0 + i, g = h / group;
             for (int r0 = 0; r0 < n; r0 += TF_ATTN_ROW_BLOCK) { /* P V, causal blocks */

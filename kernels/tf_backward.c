@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/err.h"
+#include "kernels/err.h"
 
 #define LOGIT_ROWS 256 /* rows of logits materialized at once (lm_head is packed once per chunk) */
 
@@ -17,7 +17,7 @@ struct tf_bwd {
     float *da, *dg, *du;  /* [max_n][hidden] */
     float *dao, *dq, *dq_raw; /* [max_n][n_heads*head_dim] */
     float *dk, *dv, *dk_raw;  /* [max_n][n_kv*head_dim] */
-    float *logits;        /* [chunk_rows][vocab] */
+    float *logits;        /* [chunk_rows][vocab], made by the first tf_backward */
 };
 
 static float *fzalloc(size_t count) { return calloc(count ? count : 1, sizeof(float)); }
@@ -56,9 +56,8 @@ tf_bwd *tf_bwd_create(const tf_config *c, int max_n)
     b->dk = fzalloc(n * kd);
     b->dv = fzalloc(n * kd);
     b->dk_raw = fzalloc(n * kd);
-    b->logits = fzalloc((size_t)b->chunk_rows * c->vocab_size);
     if (!b->dres || !b->dxn || !b->da || !b->dg || !b->du || !b->dao || !b->dq || !b->dq_raw ||
-        !b->dk || !b->dv || !b->dk_raw || !b->logits) {
+        !b->dk || !b->dv || !b->dk_raw) {
         tf_bwd_free(b);
         return NULL;
     }
@@ -229,7 +228,7 @@ static int block_bwd(tf_bwd *b, tf_ctx *t, const tf_weights *w, int l, int n, in
     zero(b->dq, nq);
     zero(b->dk, nk);
     zero(b->dv, nk);
-    if ((rc = tf_bwd_attention(A->q, A->k, A->v, A->att, b->dao, n, H, KV, hd, 0,
+    if ((rc = tf_bwd_attention(tf_ctx_pool(t), A->q, A->k, A->v, A->att, b->dao, n, H, KV, hd, 0,
                                b->dq, b->dk, b->dv)))
         return rc;
     /* q = rope(qk_norm(q_raw)) */
@@ -261,6 +260,45 @@ static int block_bwd(tf_bwd *b, tf_ctx *t, const tf_weights *w, int l, int n, in
     return 0;
 }
 
+/* Lowest layer anything is wanted from (embedding: all of them; L: none). */
+static int lowest_wanted(const tf_grads *g, int L)
+{
+    if (g->tok_emb)
+        return 0;
+    for (int l = 0; l < L; l++)
+        if (layer_wants(g, l))
+            return l;
+    return L;
+}
+
+/* From dL/dxf (in b->dxn) down through the final norm, the blocks stop..L-1
+ * and the embedding: the part both entry points share. */
+static int backward_from_final(tf_bwd *b, tf_ctx *t, const tf_weights *w, const int *tokens,
+                               int stop, const tf_grads *g)
+{
+    const tf_config *c = &b->c;
+    int n = tf_ctx_n(t), d = c->dim, L = c->n_layers;
+    /* final norm */
+    zero(b->dres, (size_t)n * d);
+    tf_bwd_rmsnorm(tf_block_input(t, L), w->final_norm, b->dxn, n, d, c->norm_eps,
+                   stop < L ? b->dres : NULL, g->final_norm);
+
+    /* With TF_KEEP_ACTS every layer has its own activations; otherwise one
+     * shared set, holding whichever block ran last (after a previous backward:
+     * a low one), so every block is recomputed from its saved input first. */
+    int kept = L > 1 && tf_acts(t, 0) != tf_acts(t, 1);
+    for (int l = L - 1; l >= stop; l--) {
+        if (!kept)
+            tf_block(t, w, l);
+        int rc = block_bwd(b, t, w, l, n, l > stop || g->tok_emb, g);
+        if (rc)
+            return rc;
+    }
+    if (g->tok_emb)
+        tf_bwd_embedding(tokens, n, d, b->dres, g->tok_emb);
+    return 0;
+}
+
 int tf_backward(tf_bwd *b, tf_ctx *t, const tf_weights *w, const int *tokens, const int *targets,
                 float scale, const tf_grads *g, double *nll, int *count)
 {
@@ -284,15 +322,10 @@ int tf_backward(tf_bwd *b, tf_ctx *t, const tf_weights *w, const int *tokens, co
         *count = cnt;
     if (cnt == 0)
         return 0;
-
-    /* Lowest layer anything is wanted from (embedding: all of them). */
-    int stop = L;
-    if (g->tok_emb)
-        stop = 0;
-    else
-        for (int l = 0; l < L && stop == L; l++)
-            if (layer_wants(g, l))
-                stop = l;
+    /* Only this entry point needs logits rows (tf_backward_logits is given them). */
+    if (!b->logits && !(b->logits = fzalloc((size_t)b->chunk_rows * V)))
+        return ERR_NOMEM;
+    int stop = lowest_wanted(g, L);
 
     /* logits = xf lm_head^T -> cross-entropy -> dL/dxf, dL/dlm_head, by row chunks */
     const float *xf = tf_final_hidden(t);
@@ -307,7 +340,7 @@ int tf_backward(tf_bwd *b, tf_ctx *t, const tf_weights *w, const int *tokens, co
             continue;
         tf_logits(t, w, r0, nr, b->logits);
         /* scale * cc / cnt makes every counted row's weight scale / cnt */
-        double m = tf_bwd_cross_entropy(b->logits, targets + r0, nr, V,
+        double m = tf_bwd_cross_entropy(tf_ctx_pool(t), b->logits, targets + r0, nr, V,
                                         (float)((double)scale * cc / cnt), b->logits, NULL);
         nll_sum += m * cc;
         tf_bwd_linear(xf + (size_t)r0 * d, w->lm_head, b->logits, nr, V, d,
@@ -315,24 +348,23 @@ int tf_backward(tf_bwd *b, tf_ctx *t, const tf_weights *w, const int *tokens, co
     }
     if (nll)
         *nll = nll_sum / cnt;
+    return backward_from_final(b, t, w, tokens, stop, g);
+}
 
-    /* final norm */
-    zero(b->dres, (size_t)n * d);
-    tf_bwd_rmsnorm(tf_block_input(t, L), w->final_norm, dxf, n, d, c->norm_eps,
-                   stop < L ? b->dres : NULL, g->final_norm);
-
-    /* With TF_KEEP_ACTS every layer has its own activations; otherwise one
-     * shared set, holding whichever block ran last (after a previous backward:
-     * a low one), so every block is recomputed from its saved input first. */
-    int kept = L > 1 && tf_acts(t, 0) != tf_acts(t, 1);
-    for (int l = L - 1; l >= stop; l--) {
-        if (!kept)
-            tf_block(t, w, l);
-        int rc = block_bwd(b, t, w, l, n, l > stop || g->tok_emb, g);
-        if (rc)
-            return rc;
-    }
-    if (g->tok_emb)
-        tf_bwd_embedding(tokens, n, d, b->dres, g->tok_emb);
-    return 0;
+int tf_backward_logits(tf_bwd *b, tf_ctx *t, const tf_weights *w, const int *tokens,
+                       const float *dlogits, const tf_grads *g)
+{
+    const tf_config *c = &b->c, *tc = tf_ctx_config(t);
+    int n = tf_ctx_n(t), V = c->vocab_size, d = c->dim, L = c->n_layers;
+    if (memcmp(c, tc, sizeof *c) != 0 || n <= 0 || n > b->max_n || !dlogits)
+        return ERR_ARG;
+    if (g->tok_emb && !tokens)
+        return ERR_ARG;
+    int stop = lowest_wanted(g, L);
+    /* logits = xf lm_head^T, all n rows in one product (dlogits is given whole) */
+    float *dxf = b->dxn;
+    zero(dxf, (size_t)n * d);
+    tf_bwd_linear(tf_final_hidden(t), w->lm_head, dlogits, n, V, d, stop < L ? dxf : NULL,
+                  g->lm_head);
+    return backward_from_final(b, t, w, tokens, stop, g);
 }

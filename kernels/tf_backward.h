@@ -63,14 +63,16 @@ void tf_bwd_rope_forward(float *x, int n, int n_heads, int head_dim, int pos0, f
  * 0; tf_layer_acts.att) or NULL to recompute it from q and k. Accumulates dq,
  * dk, dv (any may be NULL); dk/dv sum over the query heads sharing a kv head in
  * head order. Softmax entries and dS entries below 1e-30 are flushed to zero
- * (subnormals would slow BLAS many times over; their effect is nil). Threads
- * over query heads; n_threads <= 0 is automatic: one thread (each GEMM on
- * OpenBLAS's threads) when OpenBLAS is multi-threaded, else all cores -- BLAS
- * called from several threads at once queues for its one pool. The result
- * does not depend on n_threads. Returns 0 or ERR_NOMEM (src/err.h). */
-int tf_bwd_attention(const float *q, const float *k, const float *v, const float *att,
-                     const float *dout, int n, int n_heads, int n_kv, int head_dim,
-                     int n_threads, float *dq, float *dk, float *dv);
+ * (subnormals would slow BLAS many times over; their effect is nil). Splits
+ * the query heads into n_threads tasks run on pool p (kernels/pool.h; NULL =
+ * the calling thread); n_threads <= 0 is automatic: one task (each GEMM on
+ * OpenBLAS's threads) when OpenBLAS is multi-threaded, else one per pool
+ * thread -- BLAS called from several threads at once queues for its one pool.
+ * The result does not depend on n_threads or p. Returns 0 or ERR_NOMEM
+ * (kernels/err.h). */
+int tf_bwd_attention(struct pool *p, const float *q, const float *k, const float *v,
+                     const float *att, const float *dout, int n, int n_heads, int n_kv,
+                     int head_dim, int n_threads, float *dq, float *dk, float *dv);
 
 /* silu(g) = g * sigmoid(g) and SwiGLU h = silu(g) * u, elementwise over len:
  * dg += dh * u * silu'(g), du += dh * silu(g). */
@@ -82,11 +84,12 @@ void tf_bwd_swiglu(const float *g, const float *u, const float *dh, size_t len, 
  * dlogits = scale * (softmax - onehot) / count, ignored rows zero; dlogits may
  * equal logits (in place). Probabilities below e^-64 of the row maximum and
  * gradient entries below 1e-30 are flushed to zero (see tf_bwd_attention).
- * Large inputs run rows on all cores; per-row NLLs are summed in row order.
+ * Large inputs share rows between the threads of pool p (NULL = the calling
+ * thread); per-row NLLs are summed in row order, so p changes no bit.
  * Returns the mean NLL (0 when nothing counted); *count (may be NULL) gets the
  * number of counted targets. */
-double tf_bwd_cross_entropy(const float *logits, const int *targets, int n, int vocab, float scale,
-                            float *dlogits, int *count);
+double tf_bwd_cross_entropy(struct pool *p, const float *logits, const int *targets, int n,
+                            int vocab, float scale, float *dlogits, int *count);
 
 /* ---- whole-model backward -------------------------------------------------
  *
@@ -105,9 +108,11 @@ double tf_bwd_cross_entropy(const float *logits, const int *targets, int n, int 
  * number of backward passes may follow one forward, and afterwards the
  * scratch holds the lowest block reached).
  * Threads: GEMMs run on OpenBLAS's threads; attention as tf_bwd_attention's
- * automatic mode; cross-entropy rows on all cores. Results are bitwise
- * reproducible for a given OpenBLAS thread count, and equal between the
- * TF_KEEP_ACTS and recompute paths. */
+ * automatic mode and cross-entropy rows, both on the threads of tf_ctx_pool(t). Results are bitwise
+ * reproducible for a given OpenBLAS thread count (and build and CPU), and
+ * equal between the TF_KEEP_ACTS and recompute paths (tests/test_tf_backward,
+ * bench/bench_backward). Another OpenBLAS thread count may change the last
+ * bits: OpenBLAS's threaded sgemm rounds differently. */
 
 typedef struct tf_layer_grads {
     float *attn_norm, *ffn_norm; /* [dim] */
@@ -159,5 +164,14 @@ void tf_bwd_free(tf_bwd *b);
  * run), or ERR_NOMEM. */
 int tf_backward(tf_bwd *b, tf_ctx *t, const tf_weights *w, const int *tokens, const int *targets,
                 float scale, const tf_grads *g, double *nll, int *count);
+/* The same backward from a given gradient of the logits instead of a
+ * cross-entropy: dlogits [n][vocab] = dL/dlogits of any loss (e.g. a KL to a
+ * teacher's distribution) for the forward last run on t with weights w.
+ * Accumulates into g exactly as tf_backward (ask for layers[].lin alone to get
+ * the linears' weight gradients only: nothing below is computed that no
+ * wanted part needs). Returns 0, ERR_ARG (shapes differ from b's, no forward
+ * run, g->tok_emb without tokens) or ERR_NOMEM. */
+int tf_backward_logits(tf_bwd *b, tf_ctx *t, const tf_weights *w, const int *tokens,
+                       const float *dlogits, const tf_grads *g);
 
 #endif

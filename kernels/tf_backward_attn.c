@@ -1,19 +1,19 @@
 /* Backward of causal grouped-query attention, threaded over query heads.
  * Per head it is five n x n GEMM-shaped products (BLAS); the softmax P is
- * either the forward's saved matrix or recomputed with the forward's recipe.
+ * either the forward's saved matrix or recomputed by the forward's code.
  * Each head writes its own dQ slice and its own dK/dV partial; partials are
  * summed in head order afterwards, so the result does not depend on the
  * thread count. */
 #include "kernels/tf_backward.h"
+#include "kernels/tf_internal.h"
 
 #include <cblas.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "src/err.h"
+#include "kernels/err.h"
+#include "kernels/pool.h"
 
 #define ATTN_MAX_THREADS 16
 #define TINY 1e-30f /* magnitudes below this are flushed to zero (see head_backward) */
@@ -27,38 +27,11 @@ typedef struct attn_job {
     float *scratch; /* [n_threads][2][n][n] */
 } attn_job;
 
-typedef struct attn_arg {
-    const attn_job *job;
-    int tid;
-} attn_arg;
-
 static void gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                  const float *b, int ldb, float beta, float *c, int ldc)
 {
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m,
                 n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
-
-/* Same recipe as the forward (kernels/tf_attn.c), so a recomputed P matches. */
-static void causal_softmax(float *S, int n)
-{
-    for (int i = 0; i < n; i++) {
-        float *row = S + (size_t)i * n;
-        float mx = row[0];
-        for (int j = 1; j <= i; j++)
-            if (row[j] > mx)
-                mx = row[j];
-        double sum = 0.0;
-        for (int j = 0; j <= i; j++) {
-            row[j] = expf(row[j] - mx);
-            sum += row[j];
-        }
-        float inv = (float)(1.0 / sum);
-        for (int j = 0; j <= i; j++)
-            row[j] *= inv;
-        if (i + 1 < n)
-            memset(row + i + 1, 0, sizeof(float) * (size_t)(n - i - 1));
-    }
 }
 
 /* With S = scale Q K^T, P = softmax(S), O = P V:
@@ -81,8 +54,10 @@ static void head_backward(const attn_job *j, int h, float *Sbuf, float *dP)
         for (size_t i = 0; i < (size_t)n * n; i++)
             P[i] = src[i] >= TINY ? src[i] : 0.0f;
     } else {
-        gemm(0, 1, n, n, hd, scale, Q, qs, K, ks, 0.0f, P, n);
-        causal_softmax(P, n);
+        /* The forward's own code (not a copy): a recomputed P equals a saved
+         * one bit for bit, so both paths of tf_backward agree. */
+        tf_attn_scores(P, Q, qs, K, ks, n, hd);
+        tf_causal_softmax(P, n);
         for (size_t i = 0; i < (size_t)n * n; i++)
             P[i] = P[i] >= TINY ? P[i] : 0.0f;
     }
@@ -107,31 +82,28 @@ static void head_backward(const attn_job *j, int h, float *Sbuf, float *dP)
     gemm(1, 0, n, hd, n, 1.0f, dP, n, Q, qs, 0.0f, dk, hd);
 }
 
-static void *attn_worker(void *arg)
+/* Task tid of nth (nth == j->n_threads): heads tid, tid + nth, ... with
+ * scratch slot tid. Each head's arithmetic is the same whoever runs it. */
+static void attn_worker(void *arg, int tid, int nth)
 {
-    const attn_arg *a = arg;
-    const attn_job *j = a->job;
+    const attn_job *j = arg;
     size_t nn = (size_t)j->n * j->n;
-    float *S = j->scratch + (size_t)a->tid * 2 * nn, *dP = S + nn;
-    /* Static head assignment; each head's arithmetic is the same whoever runs it. */
-    for (int h = a->tid; h < j->n_heads; h += j->n_threads)
+    float *S = j->scratch + (size_t)tid * 2 * nn, *dP = S + nn;
+    for (int h = tid; h < j->n_heads; h += nth)
         head_backward(j, h, S, dP);
-    return NULL;
 }
 
 /* Automatic (requested <= 0): the heads call BLAS, so when OpenBLAS runs its
- * own threads the heads go one after the other, each GEMM threaded by
- * OpenBLAS. Calling it from several threads at once made the calls queue for
- * its one thread pool (a third of the CPU time spent spinning in
- * exec_blas_async / sched_yield; the whole backward 2x slower on SmolLM2
- * shapes). With a single-threaded OpenBLAS the heads spread over all cores. */
-static int thread_count(int requested, int n_heads)
+ * own threads the heads go one after the other on the calling thread, each
+ * GEMM threaded by OpenBLAS. Calling it from several threads at once made the
+ * calls queue for its one thread pool (a third of the CPU time spent spinning
+ * in exec_blas_async / sched_yield; the whole backward 2x slower on SmolLM2
+ * shapes). With a single-threaded OpenBLAS the heads spread over the pool. */
+static int thread_count(const pool *p, int requested, int n_heads)
 {
     int t = requested;
-    if (t <= 0) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        t = openblas_get_num_threads() > 1 ? 1 : c > 0 ? (int)c : 1;
-    }
+    if (t <= 0)
+        t = openblas_get_num_threads() > 1 ? 1 : pool_threads(p);
     if (t > n_heads)
         t = n_heads;
     if (t > ATTN_MAX_THREADS)
@@ -139,15 +111,15 @@ static int thread_count(int requested, int n_heads)
     return t < 1 ? 1 : t;
 }
 
-int tf_bwd_attention(const float *q, const float *k, const float *v, const float *att,
-                     const float *dout, int n, int n_heads, int n_kv, int head_dim,
-                     int n_threads, float *dq, float *dk, float *dv)
+int tf_bwd_attention(pool *p, const float *q, const float *k, const float *v,
+                     const float *att, const float *dout, int n, int n_heads, int n_kv,
+                     int head_dim, int n_threads, float *dq, float *dk, float *dv)
 {
     if (n <= 0)
         return 0;
     attn_job j = {.q = q, .k = k, .v = v, .dout = dout, .att = att, .dq = dq, .n = n,
                   .n_heads = n_heads, .n_kv = n_kv, .head_dim = head_dim,
-                  .n_threads = thread_count(n_threads, n_heads)};
+                  .n_threads = thread_count(p, n_threads, n_heads)};
     size_t part = (size_t)n_heads * n * head_dim;
     j.dk_part = malloc(2 * part * sizeof *j.dk_part);
     j.scratch = malloc((size_t)j.n_threads * 2 * n * n * sizeof *j.scratch);
@@ -158,23 +130,7 @@ int tf_bwd_attention(const float *q, const float *k, const float *v, const float
     }
     j.dv_part = j.dk_part + part;
 
-    pthread_t th[ATTN_MAX_THREADS];
-    attn_arg args[ATTN_MAX_THREADS];
-    int ok[ATTN_MAX_THREADS] = {0};
-    for (int i = 0; i < j.n_threads; i++) {
-        args[i].job = &j;
-        args[i].tid = i;
-        if (i > 0)
-            ok[i] = pthread_create(&th[i], NULL, attn_worker, &args[i]) == 0;
-    }
-    attn_worker(&args[0]);
-    /* A thread that failed to start has its heads run here; results are identical. */
-    for (int i = 1; i < j.n_threads; i++) {
-        if (ok[i])
-            pthread_join(th[i], NULL);
-        else
-            attn_worker(&args[i]);
-    }
+    pool_run(j.n_threads > 1 ? p : NULL, j.n_threads, attn_worker, &j);
 
     int group = n_heads / n_kv;
     size_t ks = (size_t)n_kv * head_dim;

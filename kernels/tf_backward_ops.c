@@ -4,12 +4,11 @@
 
 #include <cblas.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "src/err.h"
+#include "kernels/err.h"
+#include "kernels/pool.h"
 
 void tf_bwd_embedding(const int *tok, int n, int dim, const float *dx, float *d_emb)
 {
@@ -177,7 +176,7 @@ typedef struct ce_job {
     const int *targets;
     float *dlogits;
     double *row_nll;
-    int n, vocab, step, first;
+    int n, vocab;
     double c;
 } ce_job;
 
@@ -193,18 +192,18 @@ static double ce_one(const ce_job *j, int t)
     return ce_row(j->logits + (size_t)t * j->vocab, g, y, j->vocab, j->c);
 }
 
-static void *ce_worker(void *arg)
+/* Task ith of nth: rows ith, ith + nth, ... */
+static void ce_worker(void *arg, int ith, int nth)
 {
     const ce_job *j = arg;
-    for (int t = j->first; t < j->n; t += j->step)
+    for (int t = ith; t < j->n; t += nth)
         j->row_nll[t] = ce_one(j, t);
-    return NULL;
 }
 
 #define CE_MAX_THREADS 8
 
-double tf_bwd_cross_entropy(const float *logits, const int *targets, int n, int vocab, float scale,
-                            float *dlogits, int *count)
+double tf_bwd_cross_entropy(pool *p, const float *logits, const int *targets, int n,
+                            int vocab, float scale, float *dlogits, int *count)
 {
     int cnt = 0;
     for (int t = 0; t < n; t++)
@@ -217,34 +216,20 @@ double tf_bwd_cross_entropy(const float *logits, const int *targets, int n, int 
     /* Per-row NLLs are summed in row order afterwards: the same total whether
      * or not rows ran on several threads. */
     double one, *row_nll = n == 1 ? &one : malloc((size_t)n * sizeof *row_nll);
-    ce_job jobs[CE_MAX_THREADS];
     int nt = 1;
     if ((size_t)n * vocab >= ((size_t)1 << 20)) {
-        long np = sysconf(_SC_NPROCESSORS_ONLN);
-        nt = np < 1 ? 1 : np > CE_MAX_THREADS ? CE_MAX_THREADS : (int)np;
+        nt = pool_threads(p) > CE_MAX_THREADS ? CE_MAX_THREADS : pool_threads(p);
         nt = nt > n ? n : nt;
     }
     if (!row_nll) { /* no memory for the row sums: one serial pass, same arithmetic */
-        ce_job j = {logits, targets, dlogits, NULL, n, vocab, 1, 0, c};
+        ce_job j = {logits, targets, dlogits, NULL, n, vocab, c};
         double nll = 0.0;
         for (int t = 0; t < n; t++)
             nll += ce_one(&j, t);
         return cnt ? nll / cnt : 0.0;
     }
-    pthread_t th[CE_MAX_THREADS];
-    int ok[CE_MAX_THREADS] = {0};
-    for (int i = 0; i < nt; i++) {
-        jobs[i] = (ce_job){logits, targets, dlogits, row_nll, n, vocab, nt, i, c};
-        if (i > 0)
-            ok[i] = pthread_create(&th[i], NULL, ce_worker, &jobs[i]) == 0;
-    }
-    ce_worker(&jobs[0]);
-    for (int i = 1; i < nt; i++) {
-        if (ok[i])
-            pthread_join(th[i], NULL);
-        else
-            ce_worker(&jobs[i]);
-    }
+    ce_job j = {logits, targets, dlogits, row_nll, n, vocab, c};
+    pool_run(nt > 1 ? p : NULL, nt, ce_worker, &j);
     double nll = 0.0;
     for (int t = 0; t < n; t++)
         nll += row_nll[t];

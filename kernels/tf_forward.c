@@ -2,7 +2,6 @@
 #include "kernels/tf_internal.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <string.h>
 
 #include "kernels/gemm.h"
@@ -144,15 +143,15 @@ typedef struct nll_job {
     const float *chunk;
     const int *targets; /* of the chunk's first row */
     double *out;        /* per row of the chunk */
-    int nr, V, first, step;
+    int nr, V;
 } nll_job;
 
-static void *nll_run(void *arg)
+/* Task ith of nth: rows ith, ith + nth, ... of the chunk. */
+static void nll_run(void *arg, int ith, int nth)
 {
     nll_job *j = arg;
-    for (int r = j->first; r < j->nr; r += j->step)
+    for (int r = ith; r < j->nr; r += nth)
         j->out[r] = j->targets[r] < 0 ? 0.0 : row_nll(j->chunk + (size_t)r * j->V, j->V, j->targets[r]);
-    return NULL;
 }
 
 double tf_nll(tf_ctx *t, const tf_weights *w, const int *targets, double *per_token)
@@ -168,23 +167,11 @@ double tf_nll(tf_ctx *t, const tf_weights *w, const int *targets, double *per_to
         int nr = t->n - r0 < t->chunk_rows ? t->n - r0 : t->chunk_rows;
         tf_logits(t, w, r0, nr, t->chunk);
         /* rows are independent: threads only change who computes them */
-        nll_job jobs[TF_NLL_MAX_THREADS];
-        pthread_t th[TF_NLL_MAX_THREADS];
-        int started[TF_NLL_MAX_THREADS] = {0};
         int use = nt < nr ? nt : nr;
         if ((size_t)nr * (size_t)V < TF_NLL_MIN_PER_THREAD * 2) /* not worth a thread */
             use = 1;
-        for (int i = 0; i < use; i++)
-            jobs[i] = (nll_job){t->chunk, targets + r0, rows, nr, V, i, use};
-        for (int i = 1; i < use; i++)
-            started[i] = pthread_create(&th[i], NULL, nll_run, &jobs[i]) == 0;
-        nll_run(&jobs[0]);
-        for (int i = 1; i < use; i++) {
-            if (started[i])
-                pthread_join(th[i], NULL);
-            else
-                nll_run(&jobs[i]);
-        }
+        nll_job job = {t->chunk, targets + r0, rows, nr, V};
+        pool_run(use > 1 ? tf_ctx_pool(t) : NULL, use, nll_run, &job);
         for (int r = 0; r < nr; r++) { /* summed in row order: deterministic */
             if (per_token)
                 per_token[r0 + r] = rows[r];

@@ -2,6 +2,7 @@
 #ifndef MXALLOC_TF_INTERNAL_H
 #define MXALLOC_TF_INTERNAL_H
 
+#include "kernels/pool.h"
 #include "kernels/tf.h"
 
 #define TF_NLL_MAX_CHUNK 128 /* upper bound of chunk_rows */
@@ -11,7 +12,8 @@ struct tf_ctx {
     int max_n;
     int n;          /* rows of the last forward */
     int flags;
-    int nthreads;   /* softmax workers (>= 1) */
+    int nthreads;   /* threads of the parallel phases (>= 1) */
+    pool *pool;     /* their pool, made on first use (tf_ctx_pool); NULL until then */
     int att_group;  /* heads per attention phase: att_scratch holds this many n x n buffers */
     float *xs;      /* (n_layers+1) x [max_n][dim] block inputs */
     tf_layer_acts *acts;
@@ -26,5 +28,12 @@ struct tf_ctx {
 /* Causal grouped-query attention of block activations A on t->n rows:
  * reads A->q, A->k, A->v, writes A->ao (and A->att when kept). */
 void tf_attention(tf_ctx *t, tf_layer_acts *A);
+
+/* One head's causal softmax P of scale * Q K^T into S [n][n] (row t holds
+ * columns 0..t, the rest 0; scale 1/sqrt(hd)), q / k at row strides qs / ks.
+ * The forward's exact recipe: the backward recomputes P with these so that
+ * both paths of tf_backward (kept and recomputed P) agree bitwise. */
+void tf_attn_scores(float *S, const float *q, int qs, const float *k, int ks, int n, int hd);
+void tf_causal_softmax(float *S, int n);
 
 #endif

@@ -21,7 +21,7 @@
 #ifndef MXALLOC_GAMMA_H
 #define MXALLOC_GAMMA_H
 
-#include "solver/score_table.h"
+#include "src/score_table.h"
 #include "solver/search.h"
 
 /* p = softmax(alpha / t) over k entries. */

@@ -767,3 +767,8 @@ double ilp_min_budget(const ilp_problem *p)
     ilp_units_free(&u);
     return b;
 }
+
+void ilp_thread_done(void)
+{
+    glp_free_env();
+}

@@ -18,7 +18,7 @@
 #ifndef MXALLOC_ILP_H
 #define MXALLOC_ILP_H
 
-#include "src/err.h"
+#include "kernels/err.h"
 
 typedef struct ilp_problem {
     int n_modules, n_formats;
@@ -62,5 +62,11 @@ int ilp_greedy(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e);
  * meets (the byte limit is not considered); NAN when the problem is invalid
  * (no allowed format for some module or group, bad sizes). */
 double ilp_min_budget(const ilp_problem *p);
+
+/* Free the calling thread's GLPK environment. ilp_solve already does so after
+ * each solve; a thread that may have reached GLPK some other way calls this
+ * before it ends (GLPK never frees it at thread exit). Callers above solver/
+ * use this instead of GLPK itself. */
+void ilp_thread_done(void);
 
 #endif

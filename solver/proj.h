@@ -7,8 +7,8 @@
 #ifndef MXALLOC_PROJ_H
 #define MXALLOC_PROJ_H
 
-#include "solver/score_table.h"
-#include "src/err.h"
+#include "src/score_table.h"
+#include "kernels/err.h"
 
 /* sum_m s[m][fmt[m]] for method meth; NAN when a needed score is missing. */
 double proj_score_sum(const score_table *t, score_method meth, const mx_format *fmt);

@@ -63,7 +63,7 @@
 
 #include "kernels/mx.h"
 #include "kernels/tf.h"
-#include "src/err.h"
+#include "kernels/err.h"
 
 typedef enum search_method { SEARCH_DMX = 0, SEARCH_GAMMA, SEARCH_NMETHODS } search_method;
 typedef enum search_loss { SEARCH_LOSS_KL = 0, SEARCH_LOSS_CE, SEARCH_NLOSSES } search_loss;

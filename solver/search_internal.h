@@ -1,24 +1,61 @@
-/* Private to solver/search*.c: the backward pass from arbitrary logit
- * gradients (tf_backward starts from hard targets; distillation needs soft
- * ones), built from the per-op functions of kernels/tf_backward.h. */
+/* Private to solver/search*.c: the state of the differentiable search and
+ * the helpers its phases share. search_state.c builds the state and evaluates
+ * one loss and gradient; search_step.c runs the Adam step loop and the
+ * discretisation; search_refine.c the measured refinement. */
 #ifndef MXALLOC_SEARCH_INTERNAL_H
 #define MXALLOC_SEARCH_INTERNAL_H
 
+#include <stddef.h>
+
 #include "kernels/tf.h"
 #include "kernels/tf_backward.h"
+#include "solver/search.h"
 
-typedef struct search_bwd {
+struct search_state {
+    search_data d;
+    search_opts o;
     tf_config c;
-    int max_n;
-    float *dres, *dxn, *da, *dg, *du, *dao, *dq, *dk, *dv, *dq_raw, *dk_raw;
-} search_bwd;
+    int M, K, V, n;
+    mx_format fmt[MX_NFORMATS];  /* bits ascending */
+    int data_index[MX_NFORMATS]; /* position of fmt[k] in d.formats */
+    double *params, ptot;        /* [M] */
+    double *bits;                /* [M][K] */
+    size_t *len;                 /* [M] weights per module */
+    float **q;                   /* [M][K] cached Q_k(W_m), NULL = quantize on demand */
+    float *qscratch;
+    float **weff;                /* [M] */
+    float **grad;                /* [M] dL/dW_eff */
+    const float **w0;            /* [M] fp32 weights */
+    tf_layer_weights *lw;
+    tf_weights wq;
+    tf_ctx *t;
+    tf_bwd *bwd;
+    tf_layer_grads *glayers;     /* [n_layers] lin[k] = grad[l * TF_NLIN + k] */
+    tf_grads g;                  /* the linears' gradients only, into grad */
+    float *logits, *dlog;
+    float **teacher;             /* [n_windows] cached fp32 log-probs or NULL */
+    float *tscratch;
+    size_t teacher_left;         /* bytes still allowed for the cache */
+    double *param;               /* theta [M] or alpha [M][K] */
+    int np;
+    double *p, *h, *hw, *dldp;   /* [M][K], [M][K], [M], [M][K] */
+    double *err2;                /* [M][K] ||Q_k(W_m) - W_m||^2 */
+    double *curv;                /* [M] <G_m, W_eff - W> / ||W_eff - W||^2 of the last step */
+    double temp, mu, rho;
+};
 
-int search_bwd_init(search_bwd *b, const tf_config *c, int max_n);
-void search_bwd_free(search_bwd *b);
-/* Given dlogits [n][vocab] (dL/dlogits of the forward last run on t with
- * weights w, a TF_KEEP_ACTS context), ACCUMULATE dL/dW of every linear into
- * lin[layer * TF_NLIN + kind]. Returns 0 or ERR_NOMEM. */
-int search_bwd_run(search_bwd *b, tf_ctx *t, const tf_weights *w, const float *dlogits,
-                   float *const *lin);
+
+/* Q_k(W_m): the cached copy, or quantized into s->qscratch (valid until the
+ * next call). */
+const float *search_qk(search_state *s, int m, int k);
+/* s->p = the mixture weights of every module at the current temperature. */
+void search_all_probs(search_state *s);
+/* Params-weighted expected bits of the current mixture. */
+double search_expected_bits(const search_state *s);
+/* Params-weighted average bits of (sorted) format k over all modules. */
+double search_format_avg_bits(const search_state *s, int k);
+/* The measured refinement (search_opts.refine evaluations) from r->choice;
+ * updates r's assignment and refinement fields. */
+int search_refine(search_state *s, search_result *r, mx_error *e);
 
 #endif

@@ -1,177 +1,197 @@
 /* The command-line options `mxalloc alloc` and `mxalloc sweep` share. */
-#include "src/alloc_setup.h"
+#include "src/alloc_args.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-const char alloc_common_help[] =
-    "  --pin NAME=FMT      fix a module's format (repeatable)\n"
+#include "src/cli.h"
+#include "src/module_name.h"
+
+const char alloc_common_usage[] =
+    "  --pin NAME=FMT      fix a module's format (repeatable); NAME is the HF name\n"
+    "                      or LAYER.KIND (0.q, 3.down), FMT any format name or label\n"
     "  --formats LIST      comma-separated candidate formats (default: all in the score file)\n"
     "  --group G[,G]       share one format per layer: qkv (q,k,v) and/or gateup (gate,up)\n"
     "  --max-bytes N       also limit the total weight size (bytes, scales included)\n"
-    "  --method M          ilp (exact, default) or greedy (the sensitivity-ranked baseline)\n"
+    "  --solver S          ilp (exact, default) or greedy (the sensitivity-ranked baseline);\n"
+    "                      --method S is the old spelling\n"
     "  --score-method S    kl, fisher or gamma (default: the first the score file has)\n"
     "  --calibrate         fit the projection to the measured uniform-format losses\n"
     "                      (the default when the score file has them; then an error if not)\n"
     "  --no-calibrate      take the scores at face value (projection factor 1)\n"
     "  --time-limit S      stop the solver after S seconds with the best answer found\n";
 
-static int parse_double(const char *prog, const char *opt, const char *s, double *out)
+enum {
+    O_PIN = ALLOC_OPT_BASE, O_FORMATS, O_GROUP, O_MAX_BYTES, O_SOLVER, O_SCORE_METHOD, O_CALIBRATE,
+    O_NO_CALIBRATE, O_TIME_LIMIT
+};
+
+static const struct option alloc_common_options[] = {
+    {"pin", required_argument, NULL, O_PIN},
+    {"formats", required_argument, NULL, O_FORMATS},
+    {"group", required_argument, NULL, O_GROUP},
+    {"max-bytes", required_argument, NULL, O_MAX_BYTES},
+    {"solver", required_argument, NULL, O_SOLVER},
+    {"method", required_argument, NULL, O_SOLVER}, /* deprecated: README and tests used it */
+    {"score-method", required_argument, NULL, O_SCORE_METHOD},
+    {"calibrate", no_argument, NULL, O_CALIBRATE},
+    {"no-calibrate", no_argument, NULL, O_NO_CALIBRATE},
+    {"time-limit", required_argument, NULL, O_TIME_LIMIT},
+    {NULL, 0, NULL, 0},
+};
+
+static int set_pin(const char *prog, char *val, alloc_opts *o)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno) {
-        fprintf(stderr, "%s: %s: not a number: '%s'\n", prog, opt, s);
+    char *eq = strrchr(val, '=');
+    mx_format f;
+    if (!eq || eq == val) {
+        fprintf(stderr, "%s: --pin wants NAME=FMT, got '%s'\n", prog, val);
         return 2;
     }
-    *out = v;
-    return 0;
+    if (mx_format_parse(eq + 1, &f)) {
+        fprintf(stderr, "%s: --pin %s: unknown format '%s' (%s)\n", prog, val, eq + 1,
+                mx_format_valid_names(eq + 1));
+        return 2;
+    }
+    *eq = 0; /* the name is the text before '=' (argv is writable) */
+    const char *name = val;
+    int layer, kind;
+    if (strncmp(val, "model.", 6) && !module_name_split(val, &layer, &kind)) {
+        char hf[128];
+        char *kept = module_name_hf(layer, kind, hf, sizeof hf) ? NULL : cli_keep(strdup(hf));
+        if (!kept) {
+            fprintf(stderr, "%s: out of memory\n", prog);
+            return 2;
+        }
+        name = kept;
+    }
+    alloc_pin *np = realloc(o->pins, (size_t)(o->n_pins + 1) * sizeof *np);
+    if (!np) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return 2;
+    }
+    o->pins = np;
+    o->pins[o->n_pins++] = (alloc_pin){name, f};
+    return 1;
 }
 
-int alloc_take_value(const char *prog, const char *opt, int argc, char **argv, int *i, const char **out)
+static int set_groups(const char *prog, const char *val, alloc_opts *o)
 {
-    const char *a = argv[*i];
-    size_t n = strlen(opt);
-    if (strncmp(a, opt, n) || (a[n] && a[n] != '='))
-        return 0;
-    if (a[n] == '=')
-        *out = a + n + 1;
-    else if (*i + 1 < argc)
-        *out = argv[++*i];
-    else {
-        fprintf(stderr, "%s: %s needs a value\n", prog, opt);
-        return 2;
+    const char *p = val;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        if (len == 3 && !strncmp(p, "qkv", 3))
+            o->group_qkv = 1;
+        else if (len == 6 && !strncmp(p, "gateup", 6))
+            o->group_gateup = 1;
+        else if (len) {
+            fprintf(stderr, "%s: --group: unknown group '%.*s' (qkv, gateup)\n", prog, (int)len, p);
+            return 2;
+        }
+        p += len + (p[len] == ',');
     }
     return 1;
 }
 
-int alloc_parse_common(const char *prog, int argc, char **argv, int *i, alloc_opts *o)
+/* One common option: 1 handled, 0 not common, 2 a usage error (printed). */
+static int common_option(const char *prog, int c, char *arg, alloc_opts *o)
 {
-    const char *a = argv[*i];
-    static const char *const with_value[] = {"--pin", "--formats", "--group", "--max-bytes", "--method",
-                                             "--score-method", "--time-limit"};
-    const char *val = NULL;
-    for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++) {
-        int r = alloc_take_value(prog, with_value[k], argc, argv, i, &val);
-        if (r == 2)
-            return 2;
-        if (r) {
-            a = with_value[k];
-            break;
-        }
-    }
-    if (!strcmp(a, "--no-calibrate")) {
-        o->calibrate = 0;
-        return 1;
-    }
-    if (!strcmp(a, "--calibrate")) {
-        o->calibrate = 1;
-        return 1;
-    }
-    if (!val)
-        return 0;
-    if (!strcmp(a, "--pin")) {
-        const char *eq = strrchr(val, '=');
-        mx_format f;
-        if (!eq || eq == val) {
-            fprintf(stderr, "%s: --pin wants NAME=FMT, got '%s'\n", prog, val);
-            return 2;
-        }
-        if (mx_format_parse(eq + 1, &f)) {
-            fprintf(stderr, "%s: --pin %s: unknown format '%s'\n", prog, val, eq + 1);
-            return 3;
-        }
-        alloc_pin *np = realloc(o->pins, (size_t)(o->n_pins + 1) * sizeof *np);
-        if (!np) {
-            fprintf(stderr, "%s: out of memory\n", prog);
-            return 2;
-        }
-        o->pins = np;
-        /* the name is the text before '=' (argv is writable) */
-        ((char *)eq)[0] = 0;
-        o->pins[o->n_pins++] = (alloc_pin){val, f};
-        return 1;
-    }
-    if (!strcmp(a, "--formats")) {
-        char *copy = strdup(val);
-        if (!copy)
+    switch (c) {
+    case O_CALIBRATE: o->calibrate = 1; return 1;
+    case O_NO_CALIBRATE: o->calibrate = 0; return 1;
+    case O_PIN: return set_pin(prog, arg, o);
+    case O_GROUP: return set_groups(prog, arg, o);
+    case O_FORMATS: {
+        mx_format fs[MX_NFORMATS];
+        int n;
+        if (cli_format_list(prog, "--formats", arg, fs, &n))
             return 2;
         o->formats_mask = 0;
-        for (char *save, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            mx_format f;
-            if (mx_format_parse(t, &f)) {
-                fprintf(stderr, "%s: --formats: unknown format '%s'\n", prog, t);
-                free(copy);
-                return 3;
-            }
-            o->formats_mask |= 1u << f;
-        }
-        free(copy);
-        if (!o->formats_mask) {
-            fprintf(stderr, "%s: --formats: empty list\n", prog);
-            return 2;
-        }
+        for (int i = 0; i < n; i++)
+            o->formats_mask |= 1u << fs[i];
         return 1;
     }
-    if (!strcmp(a, "--group")) {
-        char *copy = strdup(val);
-        if (!copy)
-            return 2;
-        for (char *save, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            if (!strcmp(t, "qkv"))
-                o->group_qkv = 1;
-            else if (!strcmp(t, "gateup"))
-                o->group_gateup = 1;
-            else {
-                fprintf(stderr, "%s: --group: unknown group '%s' (qkv, gateup)\n", prog, t);
-                free(copy);
-                return 2;
-            }
-        }
-        free(copy);
-        return 1;
-    }
-    if (!strcmp(a, "--max-bytes")) {
-        if (parse_double(prog, a, val, &o->max_bytes))
-            return 2;
-        if (!(o->max_bytes > 0) || isinf(o->max_bytes)) {
-            fprintf(stderr, "%s: --max-bytes must be a positive number\n", prog);
-            return 2;
-        }
-        return 1;
-    }
-    if (!strcmp(a, "--method")) {
-        if (!strcmp(val, "ilp"))
+    case O_MAX_BYTES: return cli_positive(prog, "--max-bytes", arg, &o->max_bytes) ? 2 : 1;
+    case O_TIME_LIMIT: return cli_positive(prog, "--time-limit", arg, &o->time_limit_s) ? 2 : 1;
+    case O_SOLVER:
+        if (!strcmp(arg, "ilp"))
             o->greedy = 0;
-        else if (!strcmp(val, "greedy"))
+        else if (!strcmp(arg, "greedy"))
             o->greedy = 1;
         else {
-            fprintf(stderr, "%s: --method: '%s' is not ilp or greedy\n", prog, val);
+            fprintf(stderr, "%s: --solver: '%s' is not ilp or greedy\n", prog, arg);
             return 2;
         }
         return 1;
-    }
-    if (!strcmp(a, "--score-method")) {
+    case O_SCORE_METHOD: {
         score_method m;
-        if (score_method_parse(val, &m)) {
-            fprintf(stderr, "%s: --score-method: '%s' is not kl, fisher or gamma\n", prog, val);
+        if (score_method_parse(arg, &m)) {
+            fprintf(stderr, "%s: --score-method: '%s' is not kl, fisher or gamma\n", prog, arg);
             return 2;
         }
         o->score_method = (int)m;
         return 1;
     }
-    if (!strcmp(a, "--time-limit")) {
-        if (parse_double(prog, a, val, &o->time_limit_s))
-            return 2;
-        if (!(o->time_limit_s > 0) || isinf(o->time_limit_s)) {
-            fprintf(stderr, "%s: --time-limit must be a positive number of seconds\n", prog);
-            return 2;
-        }
-        return 1;
+    default: return 0;
+    }
+}
+
+int alloc_getopt(const char *prog, int argc, char **argv, const struct option *own, alloc_opts *o,
+                 int *started)
+{
+    struct option opts[32];
+    int n = 0;
+    for (const struct option *p = alloc_common_options; p->name && n < 31; p++)
+        opts[n++] = *p;
+    for (const struct option *p = own; p->name && n < 31; p++)
+        opts[n++] = *p;
+    opts[n] = (struct option){NULL, 0, NULL, 0};
+    for (;;) {
+        int c = cli_getopt(prog, argc, argv, NULL, opts, started);
+        int k = c >= ALLOC_OPT_BASE ? common_option(prog, c, optarg, o) : 0;
+        if (k == 2)
+            return '?';
+        if (!k)
+            return c;
+    }
+}
+
+int alloc_scores_arg(const char *prog, int argc, char **argv, alloc_opts *o)
+{
+    if (optind < argc)
+        o->scores_path = argv[optind++];
+    if (optind < argc) {
+        fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
+        return 2;
+    }
+    if (!o->scores_path) {
+        fprintf(stderr, "%s: missing the SCORES file\n", prog);
+        return 2;
     }
     return 0;
+}
+
+int alloc_load(const alloc_opts *o, score_table *t, alloc_setup *s, int **choice, mx_format **fmts, mx_error *e)
+{
+    *choice = NULL;
+    *fmts = NULL;
+    int rc = alloc_setup_load(o, t, s, e);
+    if (rc)
+        return rc;
+    *choice = malloc((size_t)(t->n_modules ? t->n_modules : 1) * sizeof **choice);
+    *fmts = malloc((size_t)(t->n_modules ? t->n_modules : 1) * sizeof **fmts);
+    if (*choice && *fmts)
+        return 0;
+    free(*choice);
+    free(*fmts);
+    *choice = NULL;
+    *fmts = NULL;
+    return err_set(e, ERR_NOMEM, "out of memory");
+}
+
+void alloc_args_free(alloc_opts *o)
+{
+    alloc_opts_free(o);
+    cli_release();
 }

@@ -13,6 +13,9 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "kernels/tf.h"
+#include "src/file_write.h"
+
 static const char cache_magic[8] = {'M', 'X', 'S', 'C', 'O', 'R', 'E', 0};
 #define HEADER_LEN 32
 #define MAX_PAYLOAD ((uint64_t)1 << 32)
@@ -183,6 +186,61 @@ static void put_table(wbuf *b, const score_table *t)
 /* Smallest serialized module: name length + 4 ints + params + doubles. */
 #define MODULE_MIN_BYTES (4 + 16 + 8 + 8 * MX_NFORMATS * (2 + SCORE_NMETHODS))
 
+/* Printable ASCII and UTF-8 bytes only: names end up in messages and tables. */
+static int printable(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 0;
+    return 1;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    const score_module *const *x = a, *const *y = b;
+    return strcmp((*x)->name, (*y)->name);
+}
+
+/* What the rest of mxalloc may assume of a table read from a file: per-layer
+ * tables are sized by the largest layer, groups are 2 * layer + 1, module
+ * names are keys. A layer can never reach the module count (every layer has
+ * at least one module). */
+static int check_table(const score_table *t, mx_error *e)
+{
+    if (!printable(t->model) || !printable(t->key))
+        return err_set(e, ERR_FORMAT, "control characters in the model name or key");
+    if (t->calib_tokens < 0 || t->ctx < 0)
+        return err_set(e, ERR_FORMAT, "negative token count or context");
+    for (int i = 0; i < t->n_modules; i++) {
+        const score_module *m = &t->modules[i];
+        if (!m->name[0] || !printable(m->name))
+            return err_set(e, ERR_FORMAT, "module %d: empty name or control characters in it", i);
+        if (m->layer < 0 || m->layer >= t->n_modules)
+            return err_set(e, ERR_FORMAT, "module %s: layer %d out of range for %d modules",
+                           m->name, m->layer, t->n_modules);
+        if (m->kind < 0 || m->kind >= TF_NLIN)
+            return err_set(e, ERR_FORMAT, "module %s: unknown kind %d", m->name, m->kind);
+        if (m->rows <= 0 || m->cols <= 0 || m->params != (int64_t)m->rows * m->cols)
+            return err_set(e, ERR_FORMAT, "module %s: shape %dx%d does not match %lld parameters",
+                           m->name, m->rows, m->cols, (long long)m->params);
+    }
+    if (t->n_modules > 1) {
+        const score_module **ord = malloc((size_t)t->n_modules * sizeof *ord);
+        if (!ord)
+            return err_set(e, ERR_NOMEM, "out of memory");
+        for (int i = 0; i < t->n_modules; i++)
+            ord[i] = &t->modules[i];
+        qsort(ord, (size_t)t->n_modules, sizeof *ord, by_name);
+        int rc = 0;
+        for (int i = 1; i < t->n_modules && !rc; i++)
+            if (!strcmp(ord[i - 1]->name, ord[i]->name))
+                rc = err_set(e, ERR_FORMAT, "module %s listed twice", ord[i]->name);
+        free(ord);
+        return rc;
+    }
+    return 0;
+}
+
 static int get_table(rbuf *b, score_table *t, mx_error *e)
 {
     uint32_t nf = r_u32(b), nm = r_u32(b);
@@ -237,63 +295,18 @@ static int get_table(rbuf *b, score_table *t, mx_error *e)
                 m->score[s][f] = r_f64(b);
         for (int f = 0; f < MX_NFORMATS; f++)
             m->kld[f] = r_f64(b);
-        if (!b->bad && m->params < 0)
-            b->bad = 1;
     }
     if (b->bad || b->pos != b->len) {
         score_table_free(t);
         return err_set(e, ERR_FORMAT, "inconsistent payload");
     }
-    return 0;
+    int rc = check_table(t, e);
+    if (rc)
+        score_table_free(t);
+    return rc;
 }
 
 /* ---- files ---- */
-
-int cache_write_atomic(const char *path, const void *buf, size_t len, mx_error *e)
-{
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 16);
-    if (!tmp)
-        return err_set(e, ERR_NOMEM, "out of memory");
-    snprintf(tmp, n + 16, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int rc = err_set(e, ERR_IO, "%s: cannot create a file there: %s", path, strerror(errno));
-        free(tmp);
-        return rc;
-    }
-    /* mkstemp creates 0600; use the usual umask-governed mode instead. */
-    mode_t um = umask(0);
-    umask(um);
-    (void)fchmod(fd, 0666 & ~um);
-    const unsigned char *p = buf;
-    size_t left = len;
-    int err = 0;
-    while (left && !err) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            err = w < 0 ? errno : EIO;
-        else {
-            p += w;
-            left -= (size_t)w;
-        }
-    }
-    if (!err && fsync(fd) != 0)
-        err = errno;
-    if (close(fd) != 0 && !err)
-        err = errno;
-    if (!err && rename(tmp, path) != 0)
-        err = errno;
-    if (err) {
-        unlink(tmp);
-        free(tmp);
-        return err_set(e, ERR_IO, "%s: cannot write: %s", path, strerror(err));
-    }
-    free(tmp);
-    return 0;
-}
 
 int cache_write(const char *path, const score_table *t, mx_error *e)
 {
@@ -316,7 +329,7 @@ int cache_write(const char *path, const score_table *t, mx_error *e)
     w_u32(&h, 0);
     w_u64(&h, plen);
     w_u64(&h, sum);
-    int rc = cache_write_atomic(path, b.p, b.len, e);
+    int rc = fw_write_atomic(path, b.p, b.len, e);
     free(b.p);
     return rc;
 }
@@ -324,9 +337,21 @@ int cache_write(const char *path, const score_table *t, mx_error *e)
 int cache_read(const char *path, score_table *t, mx_error *e)
 {
     score_table_init(t);
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st = {0};
+    if (fd < 0)
         return err_set(e, ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int dir = S_ISDIR(st.st_mode);
+        close(fd);
+        return err_set(e, ERR_IO, "%s: %s", path, dir ? "is a directory" : "not a regular file");
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return err_set(e, ERR_NOMEM, "%s: out of memory", path);
+    }
     unsigned char hdr[HEADER_LEN];
     size_t got = fread(hdr, 1, HEADER_LEN, f);
     if (got < 8 || memcmp(hdr, cache_magic, 8)) {
@@ -348,6 +373,16 @@ int cache_read(const char *path, score_table *t, mx_error *e)
     if (plen > MAX_PAYLOAD || reserved != 0) {
         fclose(f);
         return err_set(e, ERR_FORMAT, "%s: corrupt score file (header)", path);
+    }
+    /* The file's real size bounds what we allocate. */
+    uint64_t avail = (uint64_t)st.st_size > HEADER_LEN ? (uint64_t)st.st_size - HEADER_LEN : 0;
+    if (plen != avail) {
+        fclose(f);
+        if (plen > avail)
+            return err_set(e, ERR_FORMAT, "%s: truncated score file (the header declares %llu payload "
+                           "bytes, the file has %llu)", path, (unsigned long long)plen,
+                           (unsigned long long)avail);
+        return err_set(e, ERR_FORMAT, "%s: corrupt score file (trailing bytes)", path);
     }
     unsigned char *p = malloc(plen ? plen : 1);
     if (!p) {
@@ -373,7 +408,7 @@ int cache_read(const char *path, score_table *t, mx_error *e)
         rc = get_table(&b, t, e);
         if (rc) {
             score_table_free(t);
-            err_prefix(e, "%s: corrupt score file: ", path);
+            err_prefix(e, "%s: corrupt score file", path);
         }
     }
     free(p);
@@ -415,7 +450,23 @@ int cache_dir(char *out, size_t out_len, mx_error *e)
     }
     if (n < 0 || (size_t)n >= out_len)
         return err_set(e, ERR_ARG, "cache directory path too long");
-    return mkdir_p(out, e);
+    int rc = mkdir_p(out, e);
+    if (!rc)
+        fw_clean_stale(out, NULL);
+    return rc;
+}
+
+int cache_is_score_file(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    char magic[8];
+    int yes = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && read(fd, magic, 8) == 8 &&
+              !memcmp(magic, cache_magic, 8);
+    close(fd);
+    return yes;
 }
 
 int cache_path_for_key(const char *key, char *out, size_t out_len, mx_error *e)

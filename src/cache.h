@@ -7,30 +7,36 @@
 
 #include <stddef.h>
 
-#include "solver/score_table.h"
-#include "src/err.h"
+#include "src/score_table.h"
+#include "kernels/err.h"
 
 #define CACHE_VERSION 1
 
-/* Write t to path atomically (temp file in the same directory + rename); on
- * error nothing is left behind and an existing file is untouched. */
+/* Write t to path atomically (fw_write_atomic: temp file in the same
+ * directory + rename); on error nothing is left behind and an existing file is
+ * untouched. */
 int cache_write(const char *path, const score_table *t, mx_error *e);
 
 /* Read a score file into *t (caller frees with score_table_free). ERR_IO when
  * it cannot be read, ERR_FORMAT when it is not a score file, truncated, corrupt
- * (checksum) or of another version; the message names the file. On error *t is
- * left empty (nothing to free). */
+ * (checksum) or of another version, or when its module table is inconsistent
+ * (a layer or kind out of range, a shape that does not match the parameter
+ * count, a duplicated or non-printable module name); the message names the
+ * file. The declared length is checked against the file size before anything
+ * is allocated. On error *t is left empty (nothing to free). */
 int cache_read(const char *path, score_table *t, mx_error *e);
 
 /* The cache directory: $XDG_CACHE_HOME/mxalloc, else $HOME/.cache/mxalloc;
- * created (with parents) when missing. Returns 0 or ERR_IO/ERR_ARG. */
+ * created (with parents) when missing, and cleared of stale temporary files
+ * of killed runs (fw_clean_stale). Returns 0 or ERR_IO/ERR_ARG. */
 int cache_dir(char *out, size_t out_len, mx_error *e);
 
 /* cache_dir()/KEY.scores; the key must be non-empty [0-9A-Za-z_-]. */
 int cache_path_for_key(const char *key, char *out, size_t out_len, mx_error *e);
 
-/* The atomic write primitive used above (and by cfg_save): write len bytes to
- * a temp file next to path, fsync, rename over path. */
-int cache_write_atomic(const char *path, const void *buf, size_t len, mx_error *e);
+/* 1 if path exists and starts like a score file (the magic), 0 if it exists
+ * and does not (or is not a regular file), -1 if it cannot be opened. Lets
+ * `score --out` refuse to overwrite somebody else's file. */
+int cache_is_score_file(const char *path);
 
 #endif

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/cache.h"
+#include "src/file_map.h"
+#include "src/file_write.h"
+#include "src/module_name.h"
 
 void cfg_init(mx_cfg *c)
 {
@@ -80,13 +82,15 @@ static int load_map(json_t *obj, const char *what, cfg_item **it, int *n, mx_err
             return err_set(e, ERR_FORMAT, "\"%s\": the format of %s is not a string", what, k);
         mx_format f;
         if (mx_format_parse(json_string_value(v), &f) != 0)
-            return err_set(e, ERR_FORMAT, "\"%s\": unknown format '%s' for %s", what,
-                           json_string_value(v), k);
-        if (strlen(k) >= CFG_NAME_MAX)
+            return err_set(e, ERR_FORMAT, "\"%s\": unknown format '%s' for %s (%s)", what,
+                           json_string_value(v), k, mx_format_valid_names(json_string_value(v)));
+        /* LAYER.KIND ("0.q") is stored as the HF name every other reader matches */
+        char name[CFG_NAME_MAX];
+        if (module_name_canonical(k, name, sizeof name))
             return err_set(e, ERR_FORMAT, "\"%s\": module name too long: %.60s...", what, k);
-        if (items_find(*it, *n, k) >= 0)
-            return err_set(e, ERR_FORMAT, "\"%s\": module %s listed twice", what, k);
-        int rc = items_set(it, n, k, f, e);
+        if (items_find(*it, *n, name) >= 0)
+            return err_set(e, ERR_FORMAT, "\"%s\": module %s listed twice", what, name);
+        int rc = items_set(it, n, name, f, e);
         if (rc)
             return rc;
     }
@@ -140,13 +144,22 @@ static int load_root(json_t *root, mx_cfg *c, mx_error *e)
         rc = get_str(root, "scale_mode", c->scale_mode, sizeof c->scale_mode, e);
     if (!rc)
         rc = get_str(root, "rounding", c->rounding, sizeof c->rounding, e);
+    /* Recorded for other tools, but what they state must be what mxalloc
+     * computes: a config asking for something else is refused, not ignored. */
     if (!rc) {
         double b = MX_BLOCK;
         rc = get_num(root, "block", &b, e);
-        if (!rc && (b != (double)(int)b || b < 1 || b > 4096))
-            rc = err_set(e, ERR_FORMAT, "\"block\" is not a valid block size");
-        c->block = (int)b;
+        if (!rc && b != MX_BLOCK)
+            rc = err_set(e, ERR_FORMAT, "\"block\": %.6g is not supported (mxalloc implements "
+                         "blocks of %d)", b, MX_BLOCK);
+        c->block = MX_BLOCK;
     }
+    if (!rc && strcmp(c->scale_mode, "ocp-floor"))
+        rc = err_set(e, ERR_FORMAT, "\"scale_mode\": '%s' is not supported (mxalloc implements "
+                     "ocp-floor)", c->scale_mode);
+    if (!rc && strcmp(c->rounding, "nearest-even"))
+        rc = err_set(e, ERR_FORMAT, "\"rounding\": '%s' is not supported (mxalloc implements "
+                     "nearest-even)", c->rounding);
     json_t *sc = json_object_get(root, "scores");
     if (!rc && sc && json_is_object(sc)) {
         rc = get_str(sc, "method", c->score_method, sizeof c->score_method, e);
@@ -159,18 +172,21 @@ static int load_root(json_t *root, mx_cfg *c, mx_error *e)
 int cfg_load(const char *path, mx_cfg *c, mx_error *e)
 {
     cfg_init(c);
+    char *text;
+    size_t len;
+    int rc = fm_read_all(path, &text, &len, e); /* a regular file only, bounded */
+    if (rc)
+        return rc;
     json_error_t je;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!root) {
-        if (je.line < 0)
-            return err_set(e, ERR_IO, "%s: %s", path, je.text);
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    free(text);
+    if (!root)
         return err_set(e, ERR_FORMAT, "%s:%d: %s", path, je.line, je.text);
-    }
-    int rc = load_root(root, c, e);
+    rc = load_root(root, c, e);
     json_decref(root);
     if (rc) {
         cfg_free(c);
-        err_prefix(e, "%s: ", path);
+        err_prefix(e, "%s", path);
     }
     return rc;
 }
@@ -251,7 +267,7 @@ int cfg_save(const char *path, const mx_cfg *c, mx_error *e)
     char *buf = cfg_to_text(c, e);
     if (!buf)
         return e ? e->code : ERR_NOMEM;
-    int rc = cache_write_atomic(path, buf, strlen(buf), e);
+    int rc = fw_write_atomic(path, buf, strlen(buf), e);
     free(buf);
     return rc;
 }

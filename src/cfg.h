@@ -5,12 +5,14 @@
  *    "formats": {"model.layers.0.self_attn.q_proj": "mxfp6_e2m3", ...},
  *    "pins": {NAME: FMT, ...}, "projected_ppl": 12.3,
  *    "scores": {"method": "kl", "key": "..."}}
- * Only "formats" is required when reading; unknown keys are ignored. */
+ * Only "formats" is required when reading; unknown keys are ignored; "block",
+ * "scale_mode" and "rounding", when present, must be what mxalloc implements
+ * (32, "ocp-floor", "nearest-even"). */
 #ifndef MXALLOC_CFG_H
 #define MXALLOC_CFG_H
 
 #include "kernels/mx.h"
-#include "src/err.h"
+#include "kernels/err.h"
 #include "src/model.h"
 
 #define CFG_NAME_MAX 96
@@ -48,11 +50,12 @@ int cfg_set_pin(mx_cfg *c, const char *name, mx_format f, mx_error *e);
 int cfg_find(const mx_cfg *c, const char *name);
 
 /* Read a config. Errors (ERR_IO, ERR_FORMAT) name the file and the reason:
- * bad JSON, missing "formats", a format name mx_format_parse rejects, a
- * duplicated module. On error *c is left empty (nothing to free). */
+ * not a regular file, bad JSON, missing "formats", a format name
+ * mx_format_parse rejects, a duplicated module, an unsupported block, scale
+ * mode or rounding. On error *c is left empty (nothing to free). */
 int cfg_load(const char *path, mx_cfg *c, mx_error *e);
 
-/* Write atomically (temp file in the same directory + rename); NAN fields and
+/* Write atomically (fw_write_atomic); NAN fields and
  * empty strings are left out. No file is created or changed on error. */
 int cfg_save(const char *path, const mx_cfg *c, mx_error *e);
 

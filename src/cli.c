@@ -1,8 +1,13 @@
+/* Option parsing shared by the subcommands (src/cli.h). */
 #include "src/cli.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "src/cfg.h"
 
 int cli_parse_long(const char *s, long lo, long *out)
 {
@@ -24,4 +29,173 @@ int cli_parse_double(const char *s, double *out)
         return -1;
     *out = v;
     return 0;
+}
+
+int cli_getopt(const char *prog, int argc, char **argv, const char *shortopts, const struct option *opts,
+               int *started)
+{
+    char so[64];
+    /* ':' first: a missing value is ':' rather than '?'; "h" so -h works everywhere */
+    snprintf(so, sizeof so, ":h%s", shortopts ? shortopts : "");
+    if (!*started) {
+        optind = 0; /* 0, not 1: also forgets the state of an earlier argv */
+        opterr = 0;
+        *started = 1;
+    }
+    int c = getopt_long(argc, argv, so, opts, NULL);
+    if (c == ':' || c == '?') {
+        const char *a = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+        if (c == ':')
+            fprintf(stderr, "%s: %s needs a value\n", prog, a);
+        else if (optopt && strncmp(a, "--", 2))
+            fprintf(stderr, "%s: unknown option '-%c' (see --help)\n", prog, optopt);
+        else
+            fprintf(stderr, "%s: unknown option '%s' (see --help)\n", prog, a);
+        return '?';
+    }
+    return c;
+}
+
+const char *cli_one_arg(const char *prog, const char *what, int argc, char **argv, const char *missing)
+{
+    if (optind != argc - 1)
+        fprintf(stderr, optind >= argc ? "%s: missing %s\n" : "%s: exactly one %s expected\n", prog, what);
+    else if (missing)
+        fprintf(stderr, "%s: %s\n", prog, missing);
+    else
+        return argv[optind];
+    return NULL;
+}
+
+int cli_long(const char *prog, const char *opt, const char *s, long lo, long hi, long *out)
+{
+    long v;
+    if (cli_parse_long(s, lo, &v) || v > hi) {
+        fprintf(stderr, "%s: %s: '%s' is not an integer in [%ld, %ld]\n", prog, opt, s, lo, hi);
+        return 2;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_positive(const char *prog, const char *opt, const char *s, double *out)
+{
+    char *end;
+    double v = strtod(s, &end); /* overflow is Inf: "invalid value" below */
+    if (end == s || *end) {
+        fprintf(stderr, "%s: %s: not a number: '%s'\n", prog, opt, s);
+        return 2;
+    }
+    if (!isfinite(v) || !(v > 0)) {
+        fprintf(stderr, "%s: %s: invalid value '%s' (want a positive number)\n", prog, opt, s);
+        return 2;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_format(const char *prog, const char *opt, const char *s, mx_format *out)
+{
+    if (!mx_format_parse(s, out))
+        return 0;
+    fprintf(stderr, "%s: %s: unknown format '%s' (%s)\n", prog, opt, s, mx_format_valid_names(s));
+    return 2;
+}
+
+int cli_format_or_config(const char *prog, const char *fmt_name, const char *cfg_path, mx_format *uniform)
+{
+    *uniform = MX_FP32;
+    if (fmt_name && cfg_path) {
+        fprintf(stderr, "%s: --format and --config are mutually exclusive\n", prog);
+        return 2;
+    }
+    return fmt_name ? cli_format(prog, "--format", fmt_name, uniform) : 0;
+}
+
+int cli_ctx(const char *prog, model *m, long ctx, long max_tokens, const char *tokens_opt)
+{
+    int trained = model_extend_ctx(m, ctx);
+    if (trained)
+        fprintf(stderr, "warning: --ctx %ld exceeds the model's trained context %d\n", ctx, trained);
+    if (max_tokens && max_tokens < ctx) { /* report the limit, not the text's length */
+        fprintf(stderr, "%s: %s %ld is less than one window of %ld tokens (--ctx)\n", prog, tokens_opt, max_tokens,
+                ctx);
+        return 1;
+    }
+    return 0;
+}
+
+const tf_weights *cli_quant_weights(const model *m, mx_format uniform, const char *cfg_path, eval_qweights *q,
+                                    int *have_q, mx_error *e)
+{
+    mx_format *fmts = malloc(sizeof *fmts * (size_t)(m->n_modules ? m->n_modules : 1));
+    const tf_weights *w = NULL;
+    mx_cfg cfg;
+    cfg_init(&cfg);
+    *have_q = 0;
+    if (!fmts) {
+        err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < m->n_modules; i++)
+        fmts[i] = uniform;
+    if (cfg_path && (cfg_load(cfg_path, &cfg, e) || cfg_formats_for_model(&cfg, m, fmts, e)))
+        goto out;
+    int any_q = 0;
+    for (int i = 0; i < m->n_modules; i++)
+        any_q |= fmts[i] != MX_FP32;
+    w = &m->weights;
+    if (any_q) {
+        if (eval_qweights_init(q, m, fmts, e)) {
+            w = NULL;
+            goto out;
+        }
+        *have_q = 1;
+        w = &q->w;
+    }
+out:
+    cfg_free(&cfg);
+    free(fmts);
+    return w;
+}
+
+int cli_format_list(const char *prog, const char *opt, const char *list, mx_format out[MX_NFORMATS], int *n)
+{
+    char bad[64];
+    int k = mx_format_parse_list(list, out, bad, sizeof bad);
+    if (k > 0) {
+        *n = k;
+        return 0;
+    }
+    if (k == -1)
+        fprintf(stderr, "%s: %s: unknown format '%s' (%s)\n", prog, opt, bad, mx_format_valid_names(bad));
+    else if (k == -2)
+        fprintf(stderr, "%s: %s: %s listed twice\n", prog, opt, bad);
+    else
+        fprintf(stderr, "%s: %s: empty list\n", prog, opt);
+    return 2;
+}
+
+static char **kept;
+static size_t n_kept;
+
+char *cli_keep(char *s)
+{
+    char **k = s ? realloc(kept, (n_kept + 1) * sizeof *k) : NULL;
+    if (!k) {
+        free(s);
+        return NULL;
+    }
+    kept = k;
+    kept[n_kept++] = s;
+    return s;
+}
+
+void cli_release(void)
+{
+    for (size_t i = 0; i < n_kept; i++)
+        free(kept[i]);
+    free(kept);
+    kept = NULL;
+    n_kept = 0;
 }

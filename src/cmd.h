@@ -11,7 +11,9 @@ int cmd_scores(int argc, char **argv);
 int cmd_alloc(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 int cmd_anneal(int argc, char **argv);
 int cmd_tui(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 
 #endif

@@ -7,11 +7,14 @@
 
 #include "kernels/tf.h"
 #include "solver/proj.h"
-#include "src/alloc_setup.h"
+#include "solver/alloc_setup.h"
+#include "src/alloc_args.h"
 #include "src/cache.h"
 #include "src/cfg.h"
+#include "src/cli.h"
 #include "src/cmd.h"
 #include "src/model.h"
+#include "src/uniform.h"
 
 static void usage(FILE *f)
 {
@@ -23,14 +26,16 @@ static void usage(FILE *f)
                "  --json              print {avg_bits, bytes, objective, projected_ppl, formats}\n"
                "  --out CFG.json      write the assignment config (atomically)\n"
                "  --help              this text\n",
-               alloc_common_help);
+               alloc_common_usage);
 }
 
 static void print_table(const score_table *t, const int *choice)
 {
+    /* Rows are bounded by the module count (cache_read guarantees layer <
+     * n_modules; a table from elsewhere with wilder layers is not drawn). */
     int layers = 0;
     for (int m = 0; m < t->n_modules; m++)
-        if (t->modules[m].layer + 1 > layers)
+        if (t->modules[m].layer >= layers && t->modules[m].layer < t->n_modules)
             layers = t->modules[m].layer + 1;
     printf("\nper layer:\n  layer");
     for (int k = 0; k < TF_NLIN; k++)
@@ -44,13 +49,13 @@ static void print_table(const score_table *t, const int *choice)
             grid[l][k] = -1;
     for (int m = 0; m < t->n_modules; m++) {
         const score_module *sm = &t->modules[m];
-        if (sm->layer >= 0 && sm->kind >= 0 && sm->kind < TF_NLIN)
+        if (sm->layer >= 0 && sm->layer < layers && sm->kind >= 0 && sm->kind < TF_NLIN)
             grid[sm->layer][sm->kind] = (int)t->formats[choice[m]];
     }
     for (int l = 0; l < layers; l++) {
         printf("  %5d", l);
         for (int k = 0; k < TF_NLIN; k++)
-            printf(" %5s", grid[l][k] < 0 ? "-" : alloc_short_label((mx_format)grid[l][k]));
+            printf(" %5s", grid[l][k] < 0 ? "-" : mx_format_label((mx_format)grid[l][k]));
         printf("\n");
     }
     free(grid);
@@ -59,32 +64,15 @@ static void print_table(const score_table *t, const int *choice)
 /* Uniform formats measured in the table nearest to avg bits (below, above). */
 static void print_nearest_uniform(const score_table *t, double avg_bits)
 {
-    double P = 0;
-    for (int m = 0; m < t->n_modules; m++)
-        P += (double)t->modules[m].params;
-    int lo = -1, hi = -1;
-    double blo = -INFINITY, bhi = INFINITY;
-    for (int i = 0; i < t->n_formats; i++) {
-        mx_format f = t->formats[i];
-        if (!isfinite(t->uniform_loss[f]))
-            continue;
-        double w = 0;
-        for (int m = 0; m < t->n_modules; m++)
-            w += (double)t->modules[m].params * t->modules[m].bits[f];
-        double b = w / P;
-        if (!isfinite(b))
-            continue;
-        if (b <= avg_bits + 1e-9 && b > blo)
-            blo = b, lo = i;
-        if (b > avg_bits + 1e-9 && b < bhi)
-            bhi = b, hi = i;
-    }
+    int lo, hi;
+    double blo, bhi;
+    uniform_bracket(t, avg_bits, 1, &lo, &blo, &hi, &bhi);
     if (lo >= 0)
-        printf("nearest uniform below: %s at %.4f bits, measured ppl %.4f\n",
-               mx_format_name(t->formats[lo]), blo, exp(t->uniform_loss[t->formats[lo]]));
+        printf("nearest uniform below: %s at %.4f bits, measured ppl %.4f\n", mx_format_name((mx_format)lo), blo,
+               exp(t->uniform_loss[lo]));
     if (hi >= 0)
-        printf("nearest uniform above: %s at %.4f bits, measured ppl %.4f\n",
-               mx_format_name(t->formats[hi]), bhi, exp(t->uniform_loss[t->formats[hi]]));
+        printf("nearest uniform above: %s at %.4f bits, measured ppl %.4f\n", mx_format_name((mx_format)hi), bhi,
+               exp(t->uniform_loss[hi]));
 }
 
 static int write_config(const char *path, const alloc_opts *o, const score_table *t,
@@ -112,58 +100,39 @@ static int write_config(const char *path, const alloc_opts *o, const score_table
 
 int cmd_alloc(int argc, char **argv)
 {
+    static const char prog[] = "mxalloc alloc";
+    enum { O_BUDGET = 1, O_OUT, O_JSON };
+    static const struct option own[] = {
+        {"budget", required_argument, NULL, O_BUDGET}, {"out", required_argument, NULL, O_OUT},
+        {"json", no_argument, NULL, O_JSON},           {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     alloc_opts o;
     alloc_opts_init(&o);
     const char *budget_s = NULL;
-    int status = 0;
-    for (int i = 1; i < argc && !status; i++) {
-        const char *a = argv[i];
-        int c = alloc_parse_common("mxalloc alloc", argc, argv, &i, &o), k;
-        if (c == 1)
-            continue;
-        if (c >= 2) {
-            status = c == 3 ? 1 : 2;
-            break;
-        }
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    int status = 0, c, started = 0;
+    while (!status && (c = alloc_getopt(prog, argc, argv, own, &o, &started)) != -1) {
+        switch (c) {
+        case 'h':
             usage(stdout);
-            alloc_opts_free(&o);
+            alloc_args_free(&o);
             return 0;
-        } else if (!strcmp(a, "--json")) {
-            o.json = 1;
-        } else if ((k = alloc_take_value("mxalloc alloc", "--budget", argc, argv, &i, &budget_s)) ||
-                   (k = alloc_take_value("mxalloc alloc", "--out", argc, argv, &i, &o.out_path))) {
-            if (k == 2)
-                status = 2;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "mxalloc alloc: unknown option '%s' (see --help)\n", a);
-            status = 2;
-        } else if (!o.scores_path) {
-            o.scores_path = a;
-        } else {
-            fprintf(stderr, "mxalloc alloc: unexpected argument '%s'\n", a);
-            status = 2;
+        case O_JSON: o.json = 1; break;
+        case O_BUDGET: budget_s = optarg; break;
+        case O_OUT: o.out_path = optarg; break;
+        default: status = 2; break;
         }
     }
-    if (!status && (!o.scores_path || !budget_s)) {
-        fprintf(stderr, "mxalloc alloc: %s\n", !o.scores_path ? "missing the SCORES file" : "missing --budget");
+    if (!status)
+        status = alloc_scores_arg(prog, argc, argv, &o);
+    if (!status && !budget_s) {
+        fprintf(stderr, "mxalloc alloc: missing --budget\n");
         usage(stderr);
         status = 2;
     }
-    if (!status) {
-        char *end;
-        o.budget = strtod(budget_s, &end);
-        if (end == budget_s || *end) {
-            fprintf(stderr, "mxalloc alloc: --budget: not a number: '%s'\n", budget_s);
-            status = 2;
-        } else if (!isfinite(o.budget) || o.budget <= 0) {
-            fprintf(stderr, "mxalloc alloc: --budget: invalid budget '%s' (want a positive number of "
-                            "bits per weight)\n", budget_s);
-            status = 1;
-        }
-    }
+    if (!status)
+        status = cli_positive(prog, "--budget", budget_s, &o.budget);
     if (status) {
-        alloc_opts_free(&o);
+        alloc_args_free(&o);
         return status;
     }
     score_table t;
@@ -172,12 +141,7 @@ int cmd_alloc(int argc, char **argv)
     int *choice = NULL;
     mx_format *fmts = NULL;
     ilp_result r;
-    int rc = alloc_setup_load(&o, &t, &s, &e);
-    if (!rc) {
-        choice = malloc((size_t)t.n_modules * sizeof *choice);
-        fmts = malloc((size_t)t.n_modules * sizeof *fmts);
-        rc = choice && fmts ? 0 : err_set(&e, ERR_NOMEM, "out of memory");
-    }
+    int rc = alloc_load(&o, &t, &s, &choice, &fmts, &e);
     if (!rc)
         rc = alloc_setup_solve(&o, &s, choice, &r, &e);
     double ppl = NAN;
@@ -236,6 +200,6 @@ int cmd_alloc(int argc, char **argv)
     free(fmts);
     alloc_setup_free(&s);
     score_table_free(&t);
-    alloc_opts_free(&o);
+    alloc_args_free(&o);
     return rc ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 /* mxalloc anneal: differentiable format search (dMX or GAMMA) on a
  * calibration text; writes the assignment config and GAMMA's score table. */
 #include <getopt.h>
+#include <jansson.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -77,11 +78,11 @@ static void usage(FILE *f)
             "Ctrl-C stops the search early; the assignment reached is still written.\n");
 }
 
-/* One letter per format for the compact progress string. */
+/* One glyph per format for the compact progress string (the traits table). */
 static char format_letter(mx_format f)
 {
-    static const char letters[MX_NFORMATS] = {'F', 'B', '8', 'E', 'I', '5', '6', '4'};
-    return (unsigned)f < MX_NFORMATS ? letters[f] : '?';
+    const mx_traits *t = mx_traits_of(f);
+    return t ? t->glyph : '?';
 }
 
 typedef struct progress {
@@ -125,34 +126,6 @@ static int on_event(void *user, const search_event *ev)
                 now_s() - p->t_start);
     }
     return interrupted != 0;
-}
-
-static int parse_formats(const char *list, search_data *d)
-{
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", list);
-    d->n_formats = 0;
-    for (char *save = NULL, *tokn = strtok_r(buf, ",", &save); tokn;
-         tokn = strtok_r(NULL, ",", &save)) {
-        mx_format f;
-        if (mx_format_parse(tokn, &f)) {
-            fprintf(stderr, "mxalloc anneal: --formats: unknown format '%s'\n", tokn);
-            return -1;
-        }
-        for (int i = 0; i < d->n_formats; i++)
-            if (d->formats[i] == f) {
-                fprintf(stderr, "mxalloc anneal: --formats: '%s' listed twice\n", tokn);
-                return -1;
-            }
-        if (d->n_formats == MX_NFORMATS)
-            return -1;
-        d->formats[d->n_formats++] = f;
-    }
-    if (d->n_formats == 0) {
-        fprintf(stderr, "mxalloc anneal: --formats: empty list\n");
-        return -1;
-    }
-    return 0;
 }
 
 /* [n_modules][n_formats in d's order] costs from a score file: per module by
@@ -210,10 +183,8 @@ int cmd_anneal(int argc, char **argv)
     const char *method_s = "dmx", *loss_s = NULL, *formats_s = NULL, *init_path = NULL;
     double budget = NAN, lr = NAN, t0 = NAN, tmin = NAN, lambda = NAN, rho = NAN;
     long steps = -1, seed = -1, refine = -1, tokens = 0, ctx = 0, every = 0;
-    int json = 0, ch;
-    optind = 0;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int json = 0, ch, started = 0;
+    while ((ch = cli_getopt("mxalloc anneal", argc, argv, NULL, opts, &started)) != -1) {
         const char *name = NULL;
         int bad = 0;
         switch (ch) {
@@ -231,8 +202,9 @@ int cmd_anneal(int argc, char **argv)
         case 'r': name = "--lr"; bad = cli_parse_double(optarg, &lr) || lr <= 0; break;
         case '0': name = "--t0"; bad = cli_parse_double(optarg, &t0) || t0 <= 0; break;
         case '1': name = "--tmin"; bad = cli_parse_double(optarg, &tmin) || tmin <= 0; break;
-        case 'l': name = "--lambda"; bad = cli_parse_double(optarg, &lambda) || lambda < 0; break;
-        case 'R': name = "--rho"; bad = cli_parse_double(optarg, &rho) || rho <= 0; break;
+        /* penalties above 1e6 only overflow (the search caps rho at 1e4 itself) */
+        case 'l': name = "--lambda"; bad = cli_parse_double(optarg, &lambda) || lambda < 0 || lambda > 1e6; break;
+        case 'R': name = "--rho"; bad = cli_parse_double(optarg, &rho) || rho <= 0 || rho > 1e6; break;
         case 's': name = "--steps"; bad = cli_parse_long(optarg, 1, &steps) || steps > INT_MAX; break;
         case 'F': name = "--refine"; bad = cli_parse_long(optarg, 0, &refine) || refine > INT_MAX; break;
         case 'S': name = "--seed"; bad = cli_parse_long(optarg, 0, &seed); break;
@@ -240,8 +212,6 @@ int cmd_anneal(int argc, char **argv)
         case 'c': name = "--ctx"; bad = cli_parse_long(optarg, 1, &ctx) || ctx > INT_MAX; break;
         case 'e': name = "--every"; bad = cli_parse_long(optarg, 1, &every) || every > INT_MAX; break;
         default:
-            fprintf(stderr, "mxalloc anneal: unknown option or missing value: '%s'\n",
-                    argv[optind - 1]);
             usage(stderr);
             return 2;
         }
@@ -250,14 +220,8 @@ int cmd_anneal(int argc, char **argv)
             return 2;
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, optind >= argc ? "mxalloc anneal: missing MODEL\n"
-                                       : "mxalloc anneal: exactly one MODEL expected\n");
-        usage(stderr);
-        return 2;
-    }
-    if (!text_path || isnan(budget)) {
-        fprintf(stderr, "mxalloc anneal: --text FILE and --budget B are required\n");
+    if (!cli_one_arg("mxalloc anneal", "MODEL", argc, argv,
+                     text_path && !isnan(budget) ? NULL : "--text FILE and --budget B are required")) {
         usage(stderr);
         return 2;
     }
@@ -303,8 +267,8 @@ int cmd_anneal(int argc, char **argv)
     search_data d;
     memset(&d, 0, sizeof d);
     if (formats_s) {
-        if (parse_formats(formats_s, &d))
-            return 1;
+        if (cli_format_list("mxalloc anneal", "--formats", formats_s, d.formats, &d.n_formats))
+            return 2;
     } else {
         /* Ties in bits: the usually more accurate format for weights first,
          * so a dMX offset meets it before its same-size sibling. */
@@ -335,19 +299,10 @@ int cmd_anneal(int argc, char **argv)
         fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
         return 1;
     }
-    if (!tok_path && m.file_kind != MODEL_FILE_HF) {
-        fprintf(stderr, "mxalloc anneal: --tokenizer FILE is required for %s models\n",
-                model_file_kind_name(m.file_kind));
-        model_free(&m);
-        return 2;
-    }
     if (ctx == 0)
         ctx = m.cfg.max_seq < ANNEAL_CTX_CAP ? m.cfg.max_seq : ANNEAL_CTX_CAP;
-    if (ctx > m.cfg.max_seq) {
-        fprintf(stderr, "mxalloc anneal: --ctx %ld exceeds the model's maximum context %d\n", ctx,
-                m.cfg.max_seq);
+    if (cli_ctx("mxalloc anneal", &m, ctx, tokens, "--tokens"))
         goto out;
-    }
     if (corpus_load(&cp, &m, tok_path, text_path, (int)ctx, tokens, &e)) {
         fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
         goto out;
@@ -451,18 +406,30 @@ int cmd_anneal(int argc, char **argv)
     }
 
     if (json) {
-        printf("{\"method\": \"%s\", \"loss\": \"%s\", \"budget_bits\": %.9g, \"avg_bits\": %.9g,"
-               " \"exp_bits\": %.9g, \"steps\": %d, \"cancelled\": %s, \"repaired\": %s,"
-               " \"filled\": %d, \"refine_evals\": %d, \"refine_moves\": %d,"
-               " \"calib_nll\": %.9g, \"fp32_calib_nll\": %.9g, \"seconds\": %.3f,"
-               " \"formats\": {",
-               search_method_name(method), search_loss_name(loss), budget, r.avg_bits,
-               r.exp_bits, r.steps_done, r.cancelled ? "true" : "false",
-               r.repaired ? "true" : "false", r.filled, r.refine_evals, r.refine_moves, nll, nll32, secs);
+        /* through jansson: module names come from the model file and need escaping */
+        json_t *j = json_object(), *f = json_object();
+        json_object_set_new(j, "method", json_string(search_method_name(method)));
+        json_object_set_new(j, "loss", json_string(search_loss_name(loss)));
+        json_object_set_new(j, "budget_bits", json_real(budget));
+        json_object_set_new(j, "avg_bits", json_real(r.avg_bits));
+        json_object_set_new(j, "exp_bits", json_real(r.exp_bits));
+        json_object_set_new(j, "steps", json_integer(r.steps_done));
+        json_object_set_new(j, "cancelled", json_boolean(r.cancelled));
+        json_object_set_new(j, "repaired", json_boolean(r.repaired));
+        json_object_set_new(j, "filled", json_integer(r.filled));
+        json_object_set_new(j, "refine_evals", json_integer(r.refine_evals));
+        json_object_set_new(j, "refine_moves", json_integer(r.refine_moves));
+        json_object_set_new(j, "calib_nll", isfinite(nll) ? json_real(nll) : json_null());
+        json_object_set_new(j, "fp32_calib_nll", isfinite(nll32) ? json_real(nll32) : json_null());
+        json_object_set_new(j, "seconds", json_real(secs));
         for (int i = 0; i < m.n_modules; i++)
-            printf("%s\"%s\": \"%s\"", i ? ", " : "", m.modules[i].name,
-                   mx_format_name(r.assign[i]));
-        printf("}}\n");
+            json_object_set_new(f, m.modules[i].name, json_string(mx_format_name(r.assign[i])));
+        json_object_set_new(j, "formats", f);
+        char *txt = json_dumps(j, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+        if (txt)
+            printf("%s\n", txt);
+        free(txt);
+        json_decref(j);
     } else {
         int count[MX_NFORMATS] = {0};
         for (int i = 0; i < m.n_modules; i++)

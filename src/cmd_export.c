@@ -3,8 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/cache.h"
+#include "src/file_write.h"
 #include "src/cfg.h"
+#include "src/cli.h"
 #include "src/cmd.h"
 #include "src/export.h"
 #include "src/model.h"
@@ -23,40 +24,29 @@ static void usage(FILE *f)
 
 int cmd_export(int argc, char **argv)
 {
+    static const char prog[] = "mxalloc export";
+    enum { O_TO = 1, O_OUT, O_MODEL, O_NO_MXFP4 };
+    static const struct option opts[] = {
+        {"to", required_argument, NULL, O_TO},        {"out", required_argument, NULL, O_OUT},
+        {"model", required_argument, NULL, O_MODEL},  {"no-mxfp4", no_argument, NULL, O_NO_MXFP4},
+        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
     const char *cfg_path = NULL, *to = NULL, *out = NULL, *model_path = NULL;
-    int mxfp4 = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **dst = NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
+    int mxfp4 = 1, ch, started = 0;
+    while ((ch = cli_getopt(prog, argc, argv, NULL, opts, &started)) != -1) {
+        switch (ch) {
+        case 'h': usage(stdout); return 0;
+        case O_NO_MXFP4: mxfp4 = 0; break;
+        case O_TO: to = optarg; break;
+        case O_OUT: out = optarg; break;
+        case O_MODEL: model_path = optarg; break;
+        default: return 2;
         }
-        if (!strcmp(a, "--no-mxfp4")) {
-            mxfp4 = 0;
-            continue;
-        }
-        if (!strcmp(a, "--to"))
-            dst = &to;
-        else if (!strcmp(a, "--out"))
-            dst = &out;
-        else if (!strcmp(a, "--model"))
-            dst = &model_path;
-        if (dst) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "mxalloc export: %s needs a value\n", a);
-                return 2;
-            }
-            *dst = argv[++i];
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "mxalloc export: unknown option '%s' (see --help)\n", a);
-            return 2;
-        } else if (!cfg_path) {
-            cfg_path = a;
-        } else {
-            fprintf(stderr, "mxalloc export: unexpected argument '%s'\n", a);
-            return 2;
-        }
+    }
+    if (optind < argc)
+        cfg_path = argv[optind++];
+    if (optind < argc) {
+        fprintf(stderr, "mxalloc export: unexpected argument '%s'\n", argv[optind]);
+        return 2;
     }
     if (!cfg_path || !to) {
         fprintf(stderr, "mxalloc export: %s\n", !cfg_path ? "missing the config file" : "missing --to");
@@ -85,7 +75,7 @@ int cmd_export(int argc, char **argv)
                    : (text = cfg_to_text(&c, &e)) ? 0 : e.code ? e.code : ERR_NOMEM;
     if (!rc) {
         if (out)
-            rc = cache_write_atomic(out, text, strlen(text), &e);
+            rc = fw_write_atomic(out, text, strlen(text), &e);
         else
             fputs(text, stdout);
     }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/cli.h"
 #include "src/cmd.h"
 #include "src/model.h"
 
@@ -14,7 +15,9 @@ static void usage(FILE *f)
                "Print a model's architecture, dimensions and every quantizable linear\n"
                "module (Hugging Face names) with its shape and parameter count.\n"
                "MODEL is a llama2.c checkpoint, a Hugging Face directory (config.json +\n"
-               "safetensors) or a GGUF file.\n\n"
+               "safetensors) or a GGUF file. The \"stored\" column is each module's type\n"
+               "in the file (F32, BF16, Q4_K ...): quantized GGUF tensors are dequantized\n"
+               "to fp32 on load, so every format is measured against that starting point.\n\n"
                "  --json   machine-readable output\n"
                "  --help   this text\n");
 }
@@ -62,9 +65,10 @@ static int print_json(const model *m, const totals *t)
     json_t *mods = json_array();
     for (int i = 0; i < m->n_modules; i++) {
         const model_module *x = &m->modules[i];
-        json_array_append_new(mods, json_pack("{s:s,s:i,s:s,s:i,s:i,s:I}", "name", x->name, "layer",
-                                              x->layer, "kind", model_kind_label(x->kind), "rows",
-                                              x->rows, "cols", x->cols, "params", (json_int_t)x->params));
+        json_array_append_new(mods, json_pack("{s:s,s:i,s:s,s:s,s:i,s:i,s:I}", "name", x->name, "layer",
+                                              x->layer, "kind", model_kind_label(x->kind), "stored",
+                                              x->stored, "rows", x->rows, "cols", x->cols, "params",
+                                              (json_int_t)x->params));
     }
     json_t *kinds = json_object();
     for (int k = 0; k < TF_NLIN; k++)
@@ -104,15 +108,16 @@ static void print_text(const model *m, const totals *t)
     printf("content hash: %016llx\n", (unsigned long long)m->content_hash);
     printf("dim %d, hidden %d, layers %d, heads %d, kv heads %d, head_dim %d\n", c->dim, c->hidden_dim,
            c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim);
-    printf("vocab %d, max context %d\n", c->vocab_size, c->max_seq);
+    printf("vocab %d, trained context %d (a default: --ctx may exceed it)\n", c->vocab_size, c->max_seq);
     printf("rope %s, theta %g; rmsnorm eps %g; qk_norm %s; tied embeddings %s\n",
            rope_name(c->rope_style), (double)c->rope_theta, (double)c->norm_eps, c->qk_norm ? "yes" : "no",
            tied ? "yes" : "no");
-    printf("\n%-44s %-5s %7s %7s %12s\n", "module", "kind", "rows", "cols", "params");
+    /* "stored": the type in the file, what quantization starts from. */
+    printf("\n%-44s %-5s %-6s %7s %7s %12s\n", "module", "kind", "stored", "rows", "cols", "params");
     for (int i = 0; i < m->n_modules; i++) {
         const model_module *x = &m->modules[i];
-        printf("%-44s %-5s %7d %7d %12lld\n", x->name, model_kind_label(x->kind), x->rows, x->cols,
-               (long long)x->params);
+        printf("%-44s %-5s %-6s %7d %7d %12lld\n", x->name, model_kind_label(x->kind), x->stored, x->rows,
+               x->cols, (long long)x->params);
     }
     printf("\n%d quantizable modules, %lld parameters (", m->n_modules, (long long)t->linear);
     for (int k = 0; k < TF_NLIN; k++)
@@ -126,24 +131,22 @@ static void print_text(const model *m, const totals *t)
 
 int cmd_info(int argc, char **argv)
 {
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *path = NULL;
-    int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--json")) {
-            json = 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "mxalloc info: unknown option '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
-        } else if (path) {
-            fprintf(stderr, "mxalloc info: one model at a time ('%s' and '%s')\n", path, argv[i]);
-            return 2;
-        } else {
-            path = argv[i];
+    int json = 0, ch, started = 0;
+    while ((ch = cli_getopt("mxalloc info", argc, argv, NULL, opts, &started)) != -1) {
+        switch (ch) {
+        case 'j': json = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
         }
+    }
+    if (optind < argc)
+        path = argv[optind++];
+    if (optind < argc) {
+        fprintf(stderr, "mxalloc info: one model at a time ('%s' and '%s')\n", path, argv[optind]);
+        return 2;
     }
     if (!path) {
         usage(stderr);

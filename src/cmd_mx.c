@@ -1,19 +1,18 @@
 /* `mxalloc mx`: fake-quantize, pack or unpack raw little-endian float32 data
  * in one number format, treating the input as rows of 32 values (one MX
- * block each). Output is written atomically (temp file + rename). */
-#include <errno.h>
-#include <fcntl.h>
+ * block each). Output is written atomically (fw_write_atomic). */
 #include <getopt.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "kernels/mx.h"
+#include "src/cli.h"
 #include "src/cmd.h"
+#include "src/file_map.h"
+#include "src/file_write.h"
 
 #define MX_SYNOPSIS "usage: mxalloc mx --format F --in IN --out OUT [--packed | --unpack] [--simd PATH] [--json]\n"
 
@@ -34,7 +33,8 @@ static void usage(FILE *f)
             "OUT receives the quantized-then-dequantized float32 values.\n"
             "\n"
             "  -f, --format F   fp32, bf16, mxfp8_e4m3, mxfp8_e5m2, mxint8, mxfp6_e3m2,\n"
-            "                   mxfp6_e2m3, mxfp4_e2m1 (aliases mxfp8, mxfp6, mxfp4)\n"
+            "                   mxfp6_e2m3, mxfp4_e2m1, or a label or alias (mxfp4, e2m1,\n"
+            "                   int8, ...: see mxalloc(1), FORMATS)\n"
             "  -i, --in IN      input file\n"
             "  -o, --out OUT    output file (written via a temporary file and rename)\n"
             "      --packed     write the packed encoding instead: element codes, then\n"
@@ -43,113 +43,6 @@ static void usage(FILE *f)
             "      --simd PATH  auto, scalar, avx2 or avx512 (default: $MXALLOC_SIMD, else auto)\n"
             "      --json       print a summary object on stdout\n"
             "  -h, --help       this help\n");
-}
-
-/* Whole file into memory; NULL with errno set on failure. */
-static uint8_t *read_all(const char *path, size_t *len)
-{
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return NULL;
-    size_t cap = 1 << 16, n = 0;
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
-        cap = (size_t)st.st_size + 1;
-    uint8_t *buf = malloc(cap);
-    if (!buf) {
-        close(fd);
-        errno = ENOMEM;
-        return NULL;
-    }
-    for (;;) {
-        if (n == cap) {
-            uint8_t *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                close(fd);
-                errno = ENOMEM;
-                return NULL;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t r = read(fd, buf + n, cap - n);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            int e = errno;
-            free(buf);
-            close(fd);
-            errno = e;
-            return NULL;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    *len = n;
-    return buf;
-}
-
-/* Write via OUT.XXXXXX in the same directory, then rename over OUT. */
-static int write_atomic(const char *path, const void *data, size_t len)
-{
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 8);
-    if (!tmp) {
-        errno = ENOMEM;
-        return -1;
-    }
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".XXXXXX", 8);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        errno = e;
-        return -1;
-    }
-    mode_t um = umask(0);
-    umask(um);
-    const uint8_t *p = data;
-    size_t left = len;
-    int ok = fchmod(fd, 0666 & ~um) == 0;
-    while (ok && left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            ok = 0;
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    int e = errno;
-    if (ok && fsync(fd) != 0) {
-        ok = 0;
-        e = errno;
-    }
-    if (close(fd) != 0 && ok) {
-        ok = 0;
-        e = errno;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        ok = 0;
-        e = errno;
-    }
-    if (!ok)
-        unlink(tmp);
-    free(tmp);
-    errno = e;
-    return ok ? 0 : -1;
-}
-
-static void list_formats(FILE *f)
-{
-    for (int i = 0; i < MX_NFORMATS; i++)
-        fprintf(f, "%s%s", i ? ", " : "", mx_format_name((mx_format)i));
 }
 
 static void json_num(const char *key, double v, int last)
@@ -172,11 +65,8 @@ int cmd_mx(int argc, char **argv)
     };
     const char *fmt_s = NULL, *in_path = NULL, *out_path = NULL, *simd_s = NULL;
     int packed = 0, unpack = 0, json = 0, c;
-    static char prog[] = "mxalloc mx"; /* getopt's messages name argv[0] */
-    if (argc > 0)
-        argv[0] = prog;
-    optind = 0; /* full getopt reset: argv here is the subcommand's */
-    while ((c = getopt_long(argc, argv, "f:i:o:h", opts, NULL)) != -1) {
+    int started = 0;
+    while ((c = cli_getopt("mxalloc mx", argc, argv, "f:i:o:", opts, &started)) != -1) {
         switch (c) {
         case 'f': fmt_s = optarg; break;
         case 'i': in_path = optarg; break;
@@ -202,12 +92,8 @@ int cmd_mx(int argc, char **argv)
         return 2;
     }
     mx_format f;
-    if (mx_format_parse(fmt_s, &f)) {
-        fprintf(stderr, "mxalloc mx: unknown format '%s' (one of: ", fmt_s);
-        list_formats(stderr);
-        fprintf(stderr, "; aliases mxfp8, mxfp6, mxfp4)\n");
-        return 1;
-    }
+    if (cli_format("mxalloc mx", "--format", fmt_s, &f))
+        return 2;
     mx_simd path = MX_SIMD_AUTO;
     const char *simd_from = "--simd";
     if (!simd_s) {
@@ -218,7 +104,7 @@ int cmd_mx(int argc, char **argv)
         if (mx_simd_parse(simd_s, &path)) {
             fprintf(stderr, "mxalloc mx: %s: unknown path '%s' (auto, scalar, avx2, avx512)\n", simd_from,
                     simd_s);
-            return 1;
+            return simd_from[0] == '-' ? 2 : 1; /* an option is usage, the environment is not */
         }
         if (!mx_simd_supported(path)) {
             fprintf(stderr, "mxalloc mx: %s: this CPU cannot run the %s path\n", simd_from, simd_s);
@@ -227,11 +113,14 @@ int cmd_mx(int argc, char **argv)
     }
 
     size_t len = 0;
-    uint8_t *data = read_all(in_path, &len);
-    if (!data) {
-        fprintf(stderr, "mxalloc mx: %s: %s\n", in_path, strerror(errno));
+    char *raw = NULL;
+    mx_error e = {0};
+    /* a regular file only: `--in /dev/zero` must not read forever */
+    if (fw_check_dest(out_path, &e) || fm_read_all(in_path, &raw, &len, &e)) {
+        fprintf(stderr, "mxalloc mx: %s\n", e.msg);
         return 1;
     }
+    uint8_t *data = (uint8_t *)raw;
     int blockf = mx_is_block_format(f);
     size_t rows, cols = MX_BLOCK;
     size_t row_in = unpack ? mx_packed_size(f, 1, cols) : cols * sizeof(float);
@@ -294,8 +183,8 @@ int cmd_mx(int argc, char **argv)
         }
     }
     int rc = 0;
-    if (write_atomic(out_path, out, out_len)) {
-        fprintf(stderr, "mxalloc mx: %s: %s\n", out_path, strerror(errno));
+    if (fw_write_atomic(out_path, out, out_len, &e)) {
+        fprintf(stderr, "mxalloc mx: %s\n", e.msg);
         rc = 1;
     } else if (json) {
         printf("{\"format\": \"%s\", \"mode\": \"%s\", \"values\": %zu, \"blocks\": %zu, ", mx_format_name(f),

@@ -27,8 +27,9 @@ static void usage(FILE *f)
             "Perplexity of MODEL on the text FILE, tokenized as one string, in consecutive\n"
             "non-overlapping windows of N tokens (the last partial window is dropped), each\n"
             "fed after a BOS token; every window token is scored once.\n\n"
-            "  --tokenizer FILE  tokenizer.bin (llama2.c) or tokenizer.json; required for\n"
-            "                    llama2.c and GGUF models, default MODEL/tokenizer.json for HF\n"
+            "  --tokenizer FILE  tokenizer.json, tokenizer.model or llama2.c tokenizer.bin;\n"
+            "                    default: the model's own (tokenizer.json or tokenizer.model\n"
+            "                    in its directory, GGUF metadata, tokenizer.bin beside it)\n"
             "  --text FILE       the evaluation text (required)\n"
             "  --ctx N           window length (default: the model's maximum context, at\n"
             "                    most %d)\n"
@@ -69,10 +70,8 @@ int cmd_ppl(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     const char *tok_path = NULL, *text_path = NULL, *fmt_name = NULL, *cfg_path = NULL;
     long ctx = 0, max_tokens = 0;
-    int json = 0, ch;
-    optind = 0;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int json = 0, ch, started = 0;
+    while ((ch = cli_getopt("mxalloc ppl", argc, argv, NULL, opts, &started)) != -1) {
         switch (ch) {
         case 't': tok_path = optarg; break;
         case 'x': text_path = optarg; break;
@@ -81,102 +80,47 @@ int cmd_ppl(int argc, char **argv)
         case 'j': json = 1; break;
         case 'h': usage(stdout); return 0;
         case 'c':
-            if (cli_parse_long(optarg, 1, &ctx) || ctx > INT_MAX) {
-                fprintf(stderr, "mxalloc ppl: --ctx: '%s' is not a positive integer\n", optarg);
+            if (cli_long("mxalloc ppl", "--ctx", optarg, 1, INT_MAX, &ctx))
                 return 2;
-            }
             break;
         case 'm':
-            if (cli_parse_long(optarg, 1, &max_tokens)) {
-                fprintf(stderr, "mxalloc ppl: --max-tokens: '%s' is not a positive integer\n",
-                        optarg);
+            if (cli_long("mxalloc ppl", "--max-tokens", optarg, 1, LONG_MAX, &max_tokens))
                 return 2;
-            }
             break;
         default:
-            if (optopt)
-                fprintf(stderr, "mxalloc ppl: option needs a value or is unknown: '%s'\n",
-                        argv[optind - 1]);
-            else
-                fprintf(stderr, "mxalloc ppl: unknown option '%s'\n", argv[optind - 1]);
             usage(stderr);
             return 2;
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, optind >= argc ? "mxalloc ppl: missing MODEL\n"
-                                       : "mxalloc ppl: exactly one MODEL expected\n");
+    if (!cli_one_arg("mxalloc ppl", "MODEL", argc, argv, text_path ? NULL : "--text FILE is required")) {
         usage(stderr);
-        return 2;
-    }
-    if (!text_path) {
-        fprintf(stderr, "mxalloc ppl: --text FILE is required\n");
-        usage(stderr);
-        return 2;
-    }
-    if (fmt_name && cfg_path) {
-        fprintf(stderr, "mxalloc ppl: --format and --config are mutually exclusive\n");
         return 2;
     }
     const char *model_path = argv[optind];
-    mx_format uniform = MX_FP32;
-    if (fmt_name && mx_format_parse(fmt_name, &uniform)) {
-        fprintf(stderr, "mxalloc ppl: --format: unknown format '%s'\n", fmt_name);
-        return 1;
-    }
+    mx_format uniform;
+    if (cli_format_or_config("mxalloc ppl", fmt_name, cfg_path, &uniform))
+        return 2;
 
     int rc = 1;
     mx_error e = {0};
     model m;
     corpus cp = {0};
-    mx_format *fmts = NULL;
     eval_qweights q = {0};
     int have_q = 0;
-    mx_cfg cfg;
-    cfg_init(&cfg);
 
     if (model_load(model_path, &m, &e)) {
         fprintf(stderr, "mxalloc ppl: %s\n", e.msg);
         return 1;
     }
-    if (!tok_path && m.file_kind != MODEL_FILE_HF) {
-        fprintf(stderr, "mxalloc ppl: --tokenizer FILE is required for %s models\n",
-                m.file_kind == MODEL_FILE_GGUF ? "GGUF" : "llama2.c");
-        model_free(&m);
-        return 2;
-    }
     int max_ctx = m.cfg.max_seq;
     if (ctx == 0)
         ctx = max_ctx < PPL_DEFAULT_CTX_CAP ? max_ctx : PPL_DEFAULT_CTX_CAP;
-    if (ctx > max_ctx) {
-        fprintf(stderr, "mxalloc ppl: --ctx %ld exceeds the model's maximum context %d\n", ctx,
-                max_ctx);
+    if (cli_ctx("mxalloc ppl", &m, ctx, max_tokens, "--max-tokens"))
         goto out;
-    }
-    fmts = malloc(sizeof *fmts * (size_t)(m.n_modules ? m.n_modules : 1));
-    if (!fmts) {
-        fprintf(stderr, "mxalloc ppl: out of memory\n");
+    const tf_weights *w = cli_quant_weights(&m, uniform, cfg_path, &q, &have_q, &e);
+    if (!w) {
+        fprintf(stderr, "mxalloc ppl: %s\n", e.msg);
         goto out;
-    }
-    for (int i = 0; i < m.n_modules; i++)
-        fmts[i] = uniform;
-    if (cfg_path) {
-        if (cfg_load(cfg_path, &cfg, &e) || cfg_formats_for_model(&cfg, &m, fmts, &e)) {
-            fprintf(stderr, "mxalloc ppl: %s\n", e.msg);
-            goto out;
-        }
-    }
-    int any_q = 0;
-    for (int i = 0; i < m.n_modules; i++)
-        any_q |= fmts[i] != MX_FP32;
-    const tf_weights *w = &m.weights;
-    if (any_q) {
-        if (eval_qweights_init(&q, &m, fmts, &e)) {
-            fprintf(stderr, "mxalloc ppl: %s\n", e.msg);
-            goto out;
-        }
-        have_q = 1;
-        w = &q.w;
     }
 
     if (corpus_load(&cp, &m, tok_path, text_path, (int)ctx, max_tokens, &e)) {
@@ -200,8 +144,6 @@ int cmd_ppl(int argc, char **argv)
 out:
     if (have_q)
         eval_qweights_free(&q);
-    cfg_free(&cfg);
-    free(fmts);
     corpus_free(&cp);
     model_free(&m);
     return rc;

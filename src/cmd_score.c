@@ -18,8 +18,10 @@
 #include "src/cmd.h"
 #include "src/corpus.h"
 #include "src/eval.h"
+#include "src/file_write.h"
 #include "src/model.h"
 #include "src/score.h"
+#include "src/uniform.h"
 #include "src/tok.h"
 
 static void usage(FILE *f)
@@ -31,14 +33,16 @@ static void usage(FILE *f)
             "For every linear module and candidate format, the increase in mean calibration\n"
             "loss (nats/token) when that module alone is fake-quantized. The result is a\n"
             "score file, cached under a key of every input; its path is printed.\n\n"
-            "  --tokenizer FILE  tokenizer.bin (llama2.c) or tokenizer.json; required for\n"
-            "                    llama2.c and GGUF models, default MODEL/tokenizer.json for HF\n"
+            "  --tokenizer FILE  tokenizer.json, tokenizer.model or llama2.c tokenizer.bin;\n"
+            "                    default: the model's own (tokenizer.json or tokenizer.model\n"
+            "                    in its directory, GGUF metadata, tokenizer.bin beside it)\n"
             "  --text CALIB      calibration text, tokenized as one string (required)\n"
             "  --tokens N        calibration tokens, whole windows (default %d; 0 = all)\n"
             "  --ctx N           window length (default: the model's maximum, at most %d)\n"
             "  --formats LIST    comma-separated candidates (default: the six MX formats;\n"
             "                    fp32 and bf16 may be listed)\n"
             "  --method M        kl (measured, default), fisher (one pass), or both\n"
+            "                    (--score-method M: the same, as in alloc and scores)\n"
             "  --fisher-chunk N  targets per Fisher sample (default: the whole window), or\n"
             "                    'positions': squared per-position gradient terms\n"
             "  --mem-limit MIB   memory for cached activations (default 1024)\n"
@@ -57,38 +61,6 @@ static void on_sigint(int sig)
 {
     (void)sig;
     interrupted = 1;
-}
-
-/* "a,b,c" -> formats; -1 with a message naming the bad entry. */
-static int parse_formats(const char *list, score_opts *o)
-{
-    char buf[512];
-    if (strlen(list) >= sizeof buf) {
-        fprintf(stderr, "mxalloc score: --formats: list too long\n");
-        return -1;
-    }
-    strcpy(buf, list);
-    o->n_formats = 0;
-    char *save = NULL;
-    for (char *s = strtok_r(buf, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
-        mx_format f;
-        if (mx_format_parse(s, &f)) {
-            fprintf(stderr, "mxalloc score: --formats: unknown format '%s'\n", s);
-            return -1;
-        }
-        for (int i = 0; i < o->n_formats; i++)
-            if (o->formats[i] == f) {
-                fprintf(stderr, "mxalloc score: --formats: %s listed twice\n",
-                        mx_format_name(f));
-                return -1;
-            }
-        o->formats[o->n_formats++] = f;
-    }
-    if (o->n_formats == 0) {
-        fprintf(stderr, "mxalloc score: --formats: empty list\n");
-        return -1;
-    }
-    return 0;
 }
 
 typedef struct progress_state {
@@ -174,12 +146,8 @@ static void print_summary(const score_table *t, const char *path, int cached, in
     printf("\n");
     for (int fi = 0; fi < t->n_formats; fi++) {
         mx_format f = t->formats[fi];
-        double bits = 0, params = 0;
-        for (int i = 0; i < t->n_modules; i++) {
-            bits += t->modules[i].bits[f] * (double)t->modules[i].params;
-            params += (double)t->modules[i].params;
-        }
-        printf("%-12s %8.3f %10.5f", mx_format_name(f), params > 0 ? bits / params : 0.0,
+        double bits = uniform_avg_bits(t, f);
+        printf("%-12s %8.3f %10.5f", mx_format_name(f), isnan(bits) ? 0.0 : bits,
                t->uniform_loss[f] - t->fp32_loss);
         for (int s = 0; s < SCORE_NMETHODS; s++) {
             if (!score_table_has(t, (score_method)s))
@@ -193,24 +161,34 @@ static void print_summary(const score_table *t, const char *path, int cached, in
     }
 }
 
-/* The directory of path exists and is writable (checked before the work). */
-static int check_writable(const char *path)
+/* The score file can be written (checked before the work): --out names a
+ * regular file or nothing yet, in a writable directory, and never somebody
+ * else's file (only a score file is replaced); else the cache directory is
+ * usable. */
+static int check_destination(const char *out_path)
 {
+    mx_error e = {0};
     char dir[4200];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        strcpy(dir, ".");
-    else if (slash == dir)
-        dir[1] = 0;
-    else
-        *slash = 0;
-    if (access(dir, W_OK | X_OK)) {
-        fprintf(stderr, "mxalloc score: --out %s: directory %s is not writable (%s)\n", path,
-                dir, strerror(errno));
-        return -1;
+    if (!out_path) {
+        if (cache_dir(dir, sizeof dir, &e))
+            goto bad;
+        if (access(dir, W_OK | X_OK)) {
+            err_set(&e, ERR_IO, "cache directory %s is not writable: %s", dir, strerror(errno));
+            goto bad;
+        }
+        return 0;
+    }
+    if (fw_check_dest(out_path, &e))
+        goto bad;
+    if (cache_is_score_file(out_path) == 0) {
+        err_set(&e, ERR_IO, "--out %s: the file exists and is not a score file (not overwriting it)",
+                out_path);
+        goto bad;
     }
     return 0;
+bad:
+    fprintf(stderr, "mxalloc score: %s\n", e.msg);
+    return -1;
 }
 
 int cmd_score(int argc, char **argv)
@@ -219,6 +197,7 @@ int cmd_score(int argc, char **argv)
         {"tokenizer", required_argument, NULL, 't'}, {"text", required_argument, NULL, 'x'},
         {"tokens", required_argument, NULL, 'n'},    {"ctx", required_argument, NULL, 'c'},
         {"formats", required_argument, NULL, 'f'},   {"method", required_argument, NULL, 'm'},
+        {"score-method", required_argument, NULL, 'm'},
         {"fisher-chunk", required_argument, NULL, 'k'},
         {"mem-limit", required_argument, NULL, 'M'}, {"out", required_argument, NULL, 'o'},
         {"threads", required_argument, NULL, 'T'},
@@ -229,9 +208,8 @@ int cmd_score(int argc, char **argv)
     int json = 0, force = 0, ch;
     score_opts so;
     score_opts_init(&so);
-    optind = 0;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int started = 0;
+    while ((ch = cli_getopt("mxalloc score", argc, argv, NULL, opts, &started)) != -1) {
         switch (ch) {
         case 't': tok_path = optarg; break;
         case 'x': text_path = optarg; break;
@@ -240,7 +218,7 @@ int cmd_score(int argc, char **argv)
         case 'F': force = 1; break;
         case 'h': usage(stdout); return 0;
         case 'f':
-            if (parse_formats(optarg, &so))
+            if (cli_format_list("mxalloc score", "--formats", optarg, so.formats, &so.n_formats))
                 return 2;
             break;
         case 'm':
@@ -267,11 +245,8 @@ int cmd_score(int argc, char **argv)
         case 'T':
         case 'M': {
             long v;
-            if (cli_parse_long(optarg, ch == 'c' ? 1 : 0, &v) || v > INT_MAX) {
-                fprintf(stderr, "mxalloc score: %s: '%s' is not a %s integer\n",
-                        argv[optind - 1], optarg, ch == 'c' ? "positive" : "non-negative");
+            if (cli_long("mxalloc score", argv[optind - 1], optarg, ch == 'c' ? 1 : 0, INT_MAX, &v))
                 return 2;
-            }
             *(ch == 'n'   ? &max_tokens
               : ch == 'c' ? &ctx
               : ch == 'k' ? &chunk
@@ -280,27 +255,16 @@ int cmd_score(int argc, char **argv)
             break;
         }
         default:
-            if (optopt)
-                fprintf(stderr, "mxalloc score: option needs a value or is unknown: '%s'\n",
-                        argv[optind - 1]);
-            else
-                fprintf(stderr, "mxalloc score: unknown option '%s'\n", argv[optind - 1]);
             usage(stderr);
             return 2;
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, optind >= argc ? "mxalloc score: missing MODEL\n"
-                                       : "mxalloc score: exactly one MODEL expected\n");
+    if (!cli_one_arg("mxalloc score", "MODEL", argc, argv, text_path ? NULL : "--text CALIB is required")) {
         usage(stderr);
         return 2;
     }
-    if (!text_path) {
-        fprintf(stderr, "mxalloc score: --text CALIB is required\n");
-        usage(stderr);
-        return 2;
-    }
-    if (out_path && check_writable(out_path))
+    /* Before minutes of work: the result must have somewhere to go. */
+    if (check_destination(out_path))
         return 1;
 
     int rc = 1;
@@ -313,19 +277,10 @@ int cmd_score(int argc, char **argv)
         fprintf(stderr, "mxalloc score: %s\n", e.msg);
         return 1;
     }
-    if (!tok_path && m.file_kind != MODEL_FILE_HF) {
-        fprintf(stderr, "mxalloc score: --tokenizer FILE is required for %s models\n",
-                m.file_kind == MODEL_FILE_GGUF ? "GGUF" : "llama2.c");
-        model_free(&m);
-        return 2;
-    }
     if (ctx == 0)
         ctx = score_default_ctx(&m);
-    if (ctx > m.cfg.max_seq) {
-        fprintf(stderr, "mxalloc score: --ctx %ld exceeds the model's maximum context %d\n", ctx,
-                m.cfg.max_seq);
+    if (cli_ctx("mxalloc score", &m, ctx, max_tokens, "--tokens"))
         goto out;
-    }
     if (corpus_load(&cp, &m, tok_path, text_path, (int)ctx, max_tokens, &e)) {
         fprintf(stderr, "mxalloc score: %s\n", e.msg);
         goto out;

@@ -8,8 +8,9 @@
 
 #include "kernels/mx.h"
 #include "src/cache.h"
+#include "src/cli.h"
 #include "src/cmd.h"
-#include "solver/score_table.h"
+#include "src/score_table.h"
 
 static void usage(FILE *f)
 {
@@ -18,7 +19,8 @@ static void usage(FILE *f)
             "Print a score file (from mxalloc score): per module (layer order) and format,\n"
             "the estimated loss increase in nats/token, plus the fp32 and uniform losses.\n\n"
             "  --format F   show only format F (and sort by it with --sort)\n"
-            "  --method M   show only method M (kl, fisher, gamma); default: every method present\n"
+            "  --score-method M  show only method M (kl, fisher, gamma); default: every method\n"
+            "               present (--method M is the older spelling)\n"
             "  --sort       most sensitive first, by the score of --format (default: the\n"
             "               table's lowest-bit format) under the first method shown\n"
             "  --json       {\"model\", \"method\", \"fp32_loss\", \"uniform_loss\", \"modules\": [{\"name\",\n"
@@ -200,16 +202,15 @@ int cmd_scores(int argc, char **argv)
         return 2;
     }
     static const struct option opts[] = {
-        {"format", required_argument, NULL, 'f'}, {"method", required_argument, NULL, 'm'},
+        {"format", required_argument, NULL, 'f'}, {"score-method", required_argument, NULL, 'm'},
+        {"method", required_argument, NULL, 'm'}, /* the older spelling, kept */
         {"sort", no_argument, NULL, 's'},         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     const char *fmt_name = NULL, *method_name = NULL;
-    int json = 0, sort = 0, ch;
+    int json = 0, sort = 0, ch, started = 0;
     argc--;
     argv++;
-    optind = 0;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((ch = cli_getopt("mxalloc scores", argc, argv, NULL, opts, &started)) != -1) {
         switch (ch) {
         case 'f': fmt_name = optarg; break;
         case 'm': method_name = optarg; break;
@@ -217,26 +218,19 @@ int cmd_scores(int argc, char **argv)
         case 'j': json = 1; break;
         case 'h': usage(stdout); return 0;
         default:
-            fprintf(stderr, "mxalloc scores: %s: '%s'\n",
-                    optopt ? "option needs a value or is unknown" : "unknown option",
-                    argv[optind - 1]);
             usage(stderr);
             return 2;
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, optind >= argc ? "mxalloc scores show: missing FILE\n"
-                                       : "mxalloc scores show: exactly one FILE expected\n");
+    if (!cli_one_arg("mxalloc scores show", "FILE", argc, argv, NULL))
         return 2;
-    }
     mx_format f = MX_FP32;
-    if (fmt_name && mx_format_parse(fmt_name, &f)) {
-        fprintf(stderr, "mxalloc scores: --format: unknown format '%s'\n", fmt_name);
+    if (fmt_name && cli_format("mxalloc scores", "--format", fmt_name, &f))
         return 2;
-    }
     score_method sm = SCORE_KL;
     if (method_name && score_method_parse(method_name, &sm)) {
-        fprintf(stderr, "mxalloc scores: --method: unknown method '%s'\n", method_name);
+        fprintf(stderr, "mxalloc scores: --score-method: unknown method '%s' (kl, fisher, gamma)\n",
+                method_name);
         return 2;
     }
     score_table t;

@@ -5,8 +5,11 @@
 #include <string.h>
 
 #include "solver/proj.h"
-#include "src/alloc_setup.h"
+#include "solver/alloc_setup.h"
+#include "src/alloc_args.h"
+#include "src/cli.h"
 #include "src/cache.h"
+#include "src/file_write.h"
 #include "src/cmd.h"
 
 static void usage(FILE *f)
@@ -18,22 +21,7 @@ static void usage(FILE *f)
                "%s"
                "  --csv FILE          also write the table as CSV (atomically)\n"
                "  --help              this text\n",
-               alloc_common_help);
-}
-
-static int num(const char *opt, const char *s, double *v)
-{
-    char *end;
-    *v = strtod(s, &end);
-    if (end == s || *end) {
-        fprintf(stderr, "mxalloc sweep: %s: not a number: '%s'\n", opt, s);
-        return 2;
-    }
-    if (!isfinite(*v) || *v <= 0) {
-        fprintf(stderr, "mxalloc sweep: %s: invalid value '%s' (want a positive number)\n", opt, s);
-        return 1;
-    }
-    return 0;
+               alloc_common_usage);
 }
 
 /* Append to a growing text buffer. */
@@ -73,60 +61,44 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
 
 int cmd_sweep(int argc, char **argv)
 {
+    static const char prog[] = "mxalloc sweep";
+    enum { O_FROM = 1, O_TO, O_STEP, O_CSV };
+    static const struct option own[] = {
+        {"from", required_argument, NULL, O_FROM}, {"to", required_argument, NULL, O_TO},
+        {"step", required_argument, NULL, O_STEP}, {"csv", required_argument, NULL, O_CSV},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     alloc_opts o;
     alloc_opts_init(&o);
     const char *from_s = "4.25", *to_s = "8.25", *step_s = "0.25", *csv = NULL;
-    int status = 0;
-    for (int i = 1; i < argc && !status; i++) {
-        const char *a = argv[i];
-        int c = alloc_parse_common("mxalloc sweep", argc, argv, &i, &o);
-        if (c == 1)
-            continue;
-        if (c >= 2) {
-            status = c == 3 ? 1 : 2;
-            break;
-        }
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    int status = 0, c, started = 0;
+    while (!status && (c = alloc_getopt(prog, argc, argv, own, &o, &started)) != -1) {
+        switch (c) {
+        case 'h':
             usage(stdout);
-            alloc_opts_free(&o);
+            alloc_args_free(&o);
             return 0;
-        }
-        int k;
-        const char *prog = "mxalloc sweep";
-        if ((k = alloc_take_value(prog, "--from", argc, argv, &i, &from_s)) ||
-            (k = alloc_take_value(prog, "--to", argc, argv, &i, &to_s)) ||
-            (k = alloc_take_value(prog, "--step", argc, argv, &i, &step_s)) ||
-            (k = alloc_take_value(prog, "--csv", argc, argv, &i, &csv))) {
-            if (k == 2)
-                status = 2;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "mxalloc sweep: unknown option '%s' (see --help)\n", a);
-            status = 2;
-        } else if (!o.scores_path) {
-            o.scores_path = a;
-        } else {
-            fprintf(stderr, "mxalloc sweep: unexpected argument '%s'\n", a);
-            status = 2;
+        case O_FROM: from_s = optarg; break;
+        case O_TO: to_s = optarg; break;
+        case O_STEP: step_s = optarg; break;
+        case O_CSV: csv = optarg; break;
+        default: status = 2; break;
         }
     }
-    if (!status && !o.scores_path) {
-        fprintf(stderr, "mxalloc sweep: missing the SCORES file\n");
-        usage(stderr);
-        status = 2;
-    }
+    if (!status)
+        status = alloc_scores_arg(prog, argc, argv, &o);
     double from = 0, to = 0, step = 0;
     if (!status)
-        status = num("--from", from_s, &from);
+        status = cli_positive(prog, "--from", from_s, &from);
     if (!status)
-        status = num("--to", to_s, &to);
+        status = cli_positive(prog, "--to", to_s, &to);
     if (!status)
-        status = num("--step", step_s, &step);
+        status = cli_positive(prog, "--step", step_s, &step);
     if (!status && (to < from || (to - from) / step > 100000)) {
         fprintf(stderr, "mxalloc sweep: --from %s --to %s --step %s is not a usable range\n", from_s, to_s, step_s);
-        status = 1;
+        status = 2;
     }
     if (status) {
-        alloc_opts_free(&o);
+        alloc_args_free(&o);
         return status;
     }
     score_table t;
@@ -136,18 +108,13 @@ int cmd_sweep(int argc, char **argv)
     mx_format *fmts = NULL;
     sbuf out = {0}, cs = {0};
     o.budget = from;
-    int rc = alloc_setup_load(&o, &t, &s, &e);
-    if (!rc) {
-        choice = malloc((size_t)t.n_modules * sizeof *choice);
-        fmts = malloc((size_t)t.n_modules * sizeof *fmts);
-        rc = choice && fmts ? 0 : err_set(&e, ERR_NOMEM, "out of memory");
-    }
+    int rc = alloc_load(&o, &t, &s, &choice, &fmts, &e);
     if (!rc) {
         double minb = ilp_min_budget(&s.p);
         sb_printf(&out, "%8s %8s %12s %10s", "budget", "bits", "objective", "proj_ppl");
         sb_printf(&cs, "budget,avg_bits,bytes,objective,projected_ppl,optimal");
         for (int i = 0; i < t.n_formats; i++) {
-            sb_printf(&out, " %5s", alloc_short_label(t.formats[i]));
+            sb_printf(&out, " %5s", mx_format_label(t.formats[i]));
             sb_printf(&cs, ",%s", mx_format_name(t.formats[i]));
         }
         sb_printf(&out, "\n");
@@ -188,7 +155,7 @@ int cmd_sweep(int argc, char **argv)
             rc = err_set(&e, ERR_NOMEM, "out of memory");
     }
     if (!rc && csv)
-        rc = cache_write_atomic(csv, cs.p, cs.len, &e);
+        rc = fw_write_atomic(csv, cs.p, cs.len, &e);
     if (rc)
         fprintf(stderr, "mxalloc sweep: %s\n", e.msg);
     else
@@ -199,6 +166,6 @@ int cmd_sweep(int argc, char **argv)
     free(fmts);
     alloc_setup_free(&s);
     score_table_free(&t);
-    alloc_opts_free(&o);
+    alloc_args_free(&o);
     return rc ? 1 : 0;
 }

@@ -1,10 +1,10 @@
 /* `mxalloc tui MODEL` / `mxalloc MODEL`: parse arguments, hand off to ui/. */
-#include <errno.h>
-#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/cli.h"
 #include "src/cmd.h"
 #include "ui/ui.h"
 
@@ -23,19 +23,6 @@ static void usage(FILE *f)
             "Keys and commands: see mxalloc(1), WORKBENCH, or press ? in the workbench.\n");
 }
 
-static int parse_long(const char *opt, const char *s, long lo, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo) {
-        fprintf(stderr, "mxalloc tui: %s: '%s' is not an integer >= %ld\n", opt, s, lo);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 int cmd_tui(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -48,37 +35,30 @@ int cmd_tui(int argc, char **argv)
     memset(&o, 0, sizeof o);
     const char *script = NULL;
     long v;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    int c, started = 0;
+    while ((c = cli_getopt("mxalloc tui", argc, argv, NULL, opts, &started)) != -1) {
         switch (c) {
         case 't': o.tokenizer_path = optarg; break;
         case 'x': o.text_path = optarg; break;
         case 's': o.scores_path = optarg; break;
         case 'S': script = optarg; break;
         case 'n':
-            if (parse_long("--eval-tokens", optarg, 0, &v))
+            if (cli_long("mxalloc tui", "--eval-tokens", optarg, 0, LONG_MAX, &v))
                 return 2;
             o.eval_tokens = v;
             break;
         case 'c':
-            if (parse_long("--ctx", optarg, 1, &v))
+            if (cli_long("mxalloc tui", "--ctx", optarg, 1, INT_MAX, &v))
                 return 2;
             o.ctx = (int)v;
             break;
         case 'h': usage(stdout); return 0;
-        case ':':
-            fprintf(stderr, "mxalloc tui: option '%s' needs an argument\n", argv[optind - 1]);
-            return 2;
         default:
-            fprintf(stderr, "mxalloc tui: unknown option '%s'\n", argv[optind - 1]);
             usage(stderr);
             return 2;
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, "mxalloc tui: expected one MODEL argument\n");
+    if (!cli_one_arg("mxalloc tui", "MODEL", argc, argv, NULL)) {
         usage(stderr);
         return 2;
     }
@@ -93,9 +73,7 @@ int cmd_tui(int argc, char **argv)
     }
     int status;
     if (script) {
-        if (!ui_state_has_scores(&wb.st) && wb.scores_hint[0])
-            fprintf(stderr, "mxalloc: %s\n", wb.scores_hint);
-        status = ui_script_run(&wb, script);
+        status = ui_script_run(&wb, script); /* prints the no-scores hint once the script opens */
     } else {
         status = ui_app_run(&wb);
     }

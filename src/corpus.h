@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "src/err.h"
+#include "kernels/err.h"
 #include "src/model.h"
 
 typedef struct corpus {

@@ -7,7 +7,7 @@
 
 #include "kernels/mx.h"
 #include "kernels/tf.h"
-#include "src/err.h"
+#include "kernels/err.h"
 #include "src/model.h"
 
 typedef struct eval_result {

@@ -5,44 +5,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/cache.h"
+#include "src/file_write.h"
+#include "src/module_name.h"
 
-/* HF module name -> GGUF tensor name (without ".weight"); 0 or -1. */
-static int gguf_name(const char *hf, char *out, size_t n)
+/* HF module name (or LAYER.KIND) -> GGUF tensor name (without ".weight"); 0 or -1. */
+static int gguf_name(const char *name, char *out, size_t n)
 {
-    static const struct {
-        const char *hf, *gguf;
-    } map[] = {
-        {"self_attn.q_proj", "attn_q"}, {"self_attn.k_proj", "attn_k"},
-        {"self_attn.v_proj", "attn_v"}, {"self_attn.o_proj", "attn_output"},
-        {"mlp.gate_proj", "ffn_gate"},  {"mlp.up_proj", "ffn_up"},
-        {"mlp.down_proj", "ffn_down"},
-    };
-    int layer, pos = 0;
-    if (sscanf(hf, "model.layers.%d.%n", &layer, &pos) != 1 || pos == 0 || layer < 0)
-        return -1;
-    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
-        if (!strcmp(hf + pos, map[i].hf)) {
-            int k = snprintf(out, n, "blk.%d.%s", layer, map[i].gguf);
-            return k > 0 && (size_t)k < n ? 0 : -1;
-        }
-    return -1;
+    int layer, kind;
+    return module_name_split(name, &layer, &kind) ? -1 : module_name_gguf(layer, kind, out, n);
 }
 
-/* The nearest GGUF type llama.cpp can store, by bits per weight. */
+/* The nearest type llama-quantize makes, by bits per weight (the traits table). */
 static const char *gguf_type(mx_format f, int mxfp4)
 {
-    switch (f) {
-    case MX_FP32: return "f32";
-    case MX_BF16: return "bf16";
-    case MX_FP8_E4M3:
-    case MX_FP8_E5M2:
-    case MX_INT8: return "q8_0";
-    case MX_FP6_E3M2:
-    case MX_FP6_E2M3: return "q6_K";
-    case MX_FP4_E2M1: return mxfp4 ? "mxfp4" : "q4_0";
-    default: return NULL;
-    }
+    const mx_traits *t = mx_traits_of(f);
+    if (!t)
+        return NULL;
+    return f == MX_FP4_E2M1 && !mxfp4 ? "q4_0" : t->llama_quant;
 }
 
 int export_llama_cpp(const mx_cfg *c, int allow_mxfp4, char **out_text, mx_error *e)
@@ -85,7 +64,7 @@ int export_llama_cpp_file(const char *path, const mx_cfg *c, int allow_mxfp4, mx
     char *text;
     int rc = export_llama_cpp(c, allow_mxfp4, &text, e);
     if (!rc)
-        rc = cache_write_atomic(path, text, strlen(text), e);
+        rc = fw_write_atomic(path, text, strlen(text), e);
     free(text);
     return rc;
 }

@@ -4,7 +4,7 @@
 #define MXALLOC_EXPORT_H
 
 #include "src/cfg.h"
-#include "src/err.h"
+#include "kernels/err.h"
 
 /* llama-quantize --tensor-type-file lines, one 'blk\.N\.TENSOR\.weight=TYPE'
  * per module in config order (GGUF names, the nearest GGUF type by bits per

@@ -14,7 +14,8 @@ int fm_open(file_map *f, const char *path, mx_error *e)
 {
     memset(f, 0, sizeof *f);
     snprintf(f->path, sizeof f->path, "%s", path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO is refused below instead of waiting for a writer. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
     struct stat st;
@@ -25,7 +26,8 @@ int fm_open(file_map *f, const char *path, mx_error *e)
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return err_set(e, ERR_IO, "%s: not a regular file", path);
+        return err_set(e, ERR_IO, "%s: %s", path,
+                       S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
     }
     f->size = (uint64_t)st.st_size;
     if (f->size > 0) {
@@ -83,34 +85,46 @@ uint64_t fm_le64(const uint8_t *p)
 
 int fm_read_all(const char *path, char **out, size_t *len, mx_error *e)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; only regular
+     * files are read, so /dev/zero or a pipe cannot grow the buffer forever. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return err_set(e, ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        if (n == cap) {
-            char *nb = cap > SIZE_MAX / 2 - 1 ? NULL : realloc(buf, cap * 2 + 1);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int en = errno;
+        close(fd);
+        return err_set(e, ERR_IO, "%s: %s", path, strerror(en));
     }
-    int bad = ferror(f);
-    fclose(f);
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return err_set(e, ERR_IO, "%s: %s", path,
+                       S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+    }
+    if ((uint64_t)st.st_size >= SIZE_MAX) {
+        close(fd);
+        return err_set(e, ERR_NOMEM, "%s: too large", path);
+    }
+    size_t cap = (size_t)st.st_size, n = 0;
+    char *buf = malloc(cap + 1);
+    int en = 0;
+    /* Read what fstat announced; a file that grows meanwhile is cut there. */
+    while (buf && n < cap) {
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            en = errno;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
     if (!buf)
         return err_set(e, ERR_NOMEM, "%s: out of memory", path);
-    if (bad) {
+    if (en) {
         free(buf);
-        return err_set(e, ERR_IO, "%s: read error", path);
+        return err_set(e, ERR_IO, "%s: read error: %s", path, strerror(en));
     }
     buf[n] = '\0';
     *out = buf;

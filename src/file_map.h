@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "src/err.h"
+#include "kernels/err.h"
 
 typedef struct file_map {
     const uint8_t *data; /* NULL for an empty file */
@@ -14,12 +14,15 @@ typedef struct file_map {
     char path[4096];
 } file_map;
 
-/* Map `path` read-only. Errors name the file. */
+/* Map `path` read-only (a regular file; anything else is ERR_IO). Errors name
+ * the file. */
 int fm_open(file_map *f, const char *path, mx_error *e);
 void fm_close(file_map *f);
 
-/* Read a whole (small) file such as a calibration text into a malloc'ed
- * buffer with a NUL after its *len bytes. Errors (ERR_IO, ERR_NOMEM) name the
+/* Read a whole (small) regular file such as a calibration text into a
+ * malloc'ed buffer with a NUL after its *len bytes; directories, devices and
+ * FIFOs are refused (ERR_IO "is a directory" / "not a regular file"), so the
+ * memory is bounded by the file's size. Errors (ERR_IO, ERR_NOMEM) name the
  * file; *out is untouched then. */
 int fm_read_all(const char *path, char **out, size_t *len, mx_error *e);
 

@@ -1,6 +1,9 @@
 /* Hugging Face directories: config.json + model.safetensors, or shards listed
- * by model.safetensors.index.json. LlamaForCausalLM (SmolLM2 included) and
- * Qwen3ForCausalLM; F32/F16/BF16 tensors converted to fp32. */
+ * by model.safetensors.index.json. LlamaForCausalLM (SmolLM2, TinyLlama,
+ * TinyStories included) and Qwen3ForCausalLM; F32/F16/BF16 tensors converted
+ * to fp32. Tied embeddings may be stored as model.embed_tokens.weight,
+ * lm_head.weight or both (then identical). config.json keys that change the
+ * math beyond what the forward pass computes are refused, one line each. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,10 +11,12 @@
 #include <sys/stat.h>
 #include <xxhash.h>
 
+#include "kernels/mx.h"
 #include "src/model_priv.h"
+#include "src/quantize.h"
 
 typedef struct hf_ctx {
-    file_map *maps;
+    file_map **maps; /* one allocation each: tensors keep pointers to their file's path */
     int n_maps;
     model_src *t;
     int nt, cap;
@@ -136,18 +141,26 @@ static int parse_safetensors(const file_map *f, hf_ctx *ctx, mx_error *e)
     return rc;
 }
 
-/* Map and parse one more safetensors file. */
+/* Map and parse one more safetensors file. Each map is its own allocation:
+ * the tensors' `file` points at its path, which must not move when the
+ * table of maps grows (it did: a use-after-free in messages about an
+ * earlier shard). */
 static int add_file(hf_ctx *ctx, const char *path, mx_error *e)
 {
-    file_map *nm = realloc(ctx->maps, (size_t)(ctx->n_maps + 1) * sizeof *nm);
+    file_map **nm = realloc(ctx->maps, (size_t)(ctx->n_maps + 1) * sizeof *nm);
     if (!nm)
         return err_set(e, ERR_NOMEM, "out of memory");
     ctx->maps = nm;
-    int rc = fm_open(&ctx->maps[ctx->n_maps], path, e);
-    if (rc < 0)
+    file_map *f = malloc(sizeof *f);
+    if (!f)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    int rc = fm_open(f, path, e);
+    if (rc < 0) {
+        free(f);
         return rc;
-    ctx->n_maps++;
-    return parse_safetensors(&ctx->maps[ctx->n_maps - 1], ctx, e);
+    }
+    ctx->maps[ctx->n_maps++] = f;
+    return parse_safetensors(f, ctx, e);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -253,6 +266,31 @@ static int get_num(json_t *cfg, const char *key, double def, float *out, const c
     return 0;
 }
 
+/* rope_scaling (null, or a type that leaves the frequencies alone) and
+ * transformers 5's rope_parameters {rope_type: "default", rope_theta}. */
+static int check_rope(json_t *j, const char *key, tf_config *c, const char *file, mx_error *e)
+{
+    json_t *rs = json_object_get(j, key);
+    if (!rs || json_is_null(rs))
+        return 0;
+    if (!json_is_object(rs))
+        return err_set(e, ERR_FORMAT, "%s: \"%s\" must be an object or null", file, key);
+    const char *type = json_string_value(json_object_get(rs, "rope_type"));
+    if (!type)
+        type = json_string_value(json_object_get(rs, "type"));
+    if (!type || strcmp(type, "default"))
+        return err_set(e, ERR_FORMAT, "%s: \"%s\" of type %.40s is not supported (RoPE scaling changes "
+                       "the rotary frequencies; only unscaled RoPE is computed)", file, key,
+                       type ? type : "(none)");
+    json_t *th = json_object_get(rs, "rope_theta");
+    if (th) {
+        if (!json_is_number(th))
+            return err_set(e, ERR_FORMAT, "%s: \"%s\".rope_theta must be a number", file, key);
+        c->rope_theta = (float)json_number_value(th);
+    }
+    return 0;
+}
+
 /* Read config.json into m->cfg / m->arch; *tied from tie_word_embeddings. */
 static int parse_config(json_t *j, const char *file, model *m, int *tied, mx_error *e)
 {
@@ -298,18 +336,161 @@ static int parse_config(json_t *j, const char *file, model *m, int *tied, mx_err
     c->rope_style = TF_ROPE_HALF;
     c->qk_norm = m->arch == MODEL_ARCH_QWEN3;
     json_t *tw = json_object_get(j, "tie_word_embeddings");
-    *tied = json_is_true(tw);
-    json_t *rs = json_object_get(j, "rope_scaling");
-    if (rs && !json_is_null(rs))
-        return err_set(e, ERR_FORMAT, "%s: rope_scaling is not supported", file);
-    if (json_is_true(json_object_get(j, "attention_bias")) || json_is_true(json_object_get(j, "mlp_bias")))
-        return err_set(e, ERR_FORMAT, "%s: attention_bias/mlp_bias are not supported", file);
-    if (json_is_true(json_object_get(j, "use_sliding_window")))
-        return err_set(e, ERR_FORMAT, "%s: use_sliding_window is not supported", file);
+    /* Python reads 0/1 as false/true too. */
+    if (tw && !json_is_boolean(tw) && !json_is_null(tw) && !json_is_integer(tw))
+        return err_set(e, ERR_FORMAT, "%s: \"tie_word_embeddings\" must be true or false", file);
+    *tied = json_is_true(tw) || (json_is_integer(tw) && json_integer_value(tw) != 0);
+    if ((rc = check_rope(j, "rope_scaling", c, file, e)) < 0 ||
+        (rc = check_rope(j, "rope_parameters", c, file, e)) < 0)
+        return rc;
+    static const struct { const char *key, *why; } no[] = {
+        {"attention_bias", "q/k/v/o projection biases"}, {"mlp_bias", "MLP projection biases"},
+        {"use_sliding_window", "sliding-window attention"}, {"use_qk_norm", "a QK norm Llama lacks"}};
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+        json_t *v = json_object_get(j, no[i].key);
+        if (v && !json_is_false(v) && !json_is_null(v))
+            return err_set(e, ERR_FORMAT, "%s: \"%s\" is not false: %s are not supported", file, no[i].key,
+                           no[i].why);
+    }
+    json_t *prf = json_object_get(j, "partial_rotary_factor");
+    if (prf && !json_is_null(prf) && !(json_is_number(prf) && json_number_value(prf) == 1.0))
+        return err_set(e, ERR_FORMAT, "%s: \"partial_rotary_factor\" other than 1 (partial RoPE) is not "
+                       "supported", file);
     const char *act = json_string_value(json_object_get(j, "hidden_act"));
+    if (json_object_get(j, "hidden_act") && !act)
+        return err_set(e, ERR_FORMAT, "%s: \"hidden_act\" must be a string", file);
     if (act && strcmp(act, "silu"))
         return err_set(e, ERR_FORMAT, "%s: hidden_act %s not supported (only silu)", file, act);
+    /* torch_dtype / dtype name the tensors' type, which each tensor's header says itself. */
     return model_check_cfg(c, file, e);
+}
+
+/* A tied matrix may be saved under either name or both (transformers writes
+ * whichever the model's state dict kept): use one, and insist that two
+ * copies agree byte for byte. */
+static int tied_embedding(hf_ctx *ctx, int emb, int head, const char *dir, mx_error *e)
+{
+    if (head < 0)
+        return 0;
+    model_src *h = &ctx->t[head];
+    if (emb < 0) {
+        snprintf(h->name, sizeof h->name, "model.embed_tokens.weight");
+        return 0;
+    }
+    model_src *m = &ctx->t[emb];
+    int same = m->dtype == h->dtype && m->n_dims == h->n_dims && m->nbytes == h->nbytes &&
+               !memcmp(m->dims, h->dims, sizeof m->dims) && !memcmp(m->data, h->data, (size_t)m->nbytes);
+    if (!same)
+        return err_set(e, ERR_FORMAT, "%s: tie_word_embeddings is true but model.embed_tokens.weight and "
+                       "lm_head.weight are both stored and differ", dir);
+    h->skip = 1;
+    return 0;
+}
+
+/* Packed MX linears (mxalloc quantize --layout mx, AMD Quark's layout):
+ * X.weight holds the element codes [rows][packed row bytes] (U8), and
+ * X.weight_scale the E8M0 scales [rows][ceil(cols/32)] (U8), with the
+ * module's entry in quantization_config.layer_quant_config naming an MX
+ * element type, group size 32 and E8M0 scales. Each such pair is unpacked
+ * to fp32 (exactly the fake-quantized values) and handed on as an F32
+ * tensor; *bufs collects the buffers to free after model_fill. */
+static int unpack_mx(json_t *cfg, model *m, int tied, hf_ctx *ctx, float ***bufs, int *nbufs,
+                     const char *dir, mx_error *e)
+{
+    json_t *q = json_object_get(cfg, "quantization_config");
+    if (!q || json_is_null(q))
+        return 0;
+    const char *qm = json_string_value(json_object_get(q, "quant_method"));
+    json_t *lq = json_object_get(q, "layer_quant_config");
+    if (!qm || strcmp(qm, "quark") || !json_is_object(lq))
+        return err_set(e, ERR_FORMAT, "%s/config.json: quantization_config (%.40s) is not one mxalloc reads "
+                       "(it reads the packed MX layout of mxalloc quantize --layout mx)", dir,
+                       qm ? qm : "no quant_method");
+    int ns, rc = 0;
+    uint64_t nf;
+    model_slot *s = model_slots(&m->cfg, tied, &ns, &nf, e);
+    if (!s)
+        return ERR_NOMEM;
+    *bufs = calloc((size_t)ns + 1, sizeof **bufs);
+    if (!*bufs) {
+        free(s);
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(lq, key, v) {
+        json_t *w = json_object_get(v, "weight");
+        if (rc < 0)
+            break;
+        if (!w || json_is_null(w))
+            continue;
+        mx_format f;
+        const char *dt = json_string_value(json_object_get(w, "dtype")),
+                   *sf = json_string_value(json_object_get(w, "scale_format"));
+        if (quant_quark_parse(dt, &f) < 0 || json_integer_value(json_object_get(w, "group_size")) != MX_BLOCK ||
+            !sf || strcmp(sf, "e8m0")) {
+            rc = err_set(e, ERR_FORMAT, "%s/config.json: %s: only OCP MX weights are read (dtype fp4, "
+                         "fp6_e2m3, fp6_e3m2, fp8_e4m3, fp8_e5m2 or int8; group_size 32; scale_format e8m0)",
+                         dir, key);
+            break;
+        }
+        char wn[MODEL_NAME_MAX + 32], sn[MODEL_NAME_MAX + 32];
+        snprintf(wn, sizeof wn, "%s.weight", key);
+        snprintf(sn, sizeof sn, "%s.weight_scale", key);
+        const model_slot *sl = NULL;
+        for (int i = 0; i < ns && !sl; i++)
+            if (!strcmp(s[i].hf, wn) && s[i].what >= MS_LIN)
+                sl = &s[i];
+        model_src *wt = NULL, *st = NULL;
+        for (int i = 0; i < ctx->nt; i++) {
+            if (!strcmp(ctx->t[i].name, wn))
+                wt = &ctx->t[i];
+            if (!strcmp(ctx->t[i].name, sn))
+                st = &ctx->t[i];
+        }
+        if (!sl) {
+            rc = err_set(e, ERR_FORMAT, "%s/config.json: quantization_config names %s, which is not a "
+                         "linear module of this model", dir, key);
+            break;
+        }
+        if (!wt || !st) {
+            rc = err_set(e, ERR_FORMAT, "%s: missing tensor %s", dir, wt ? sn : wn);
+            break;
+        }
+        uint64_t rows = (uint64_t)sl->rows, cols = (uint64_t)sl->cols, nb = (cols + MX_BLOCK - 1) / MX_BLOCK;
+        uint64_t rb = mx_packed_row_bytes(f, (size_t)cols);
+        if (strcmp(wt->dtype_name, "U8") || strcmp(st->dtype_name, "U8") || wt->n_dims != 2 ||
+            st->n_dims != 2 || wt->dims[0] != rows || wt->dims[1] != rb || st->dims[0] != rows ||
+            st->dims[1] != nb) {
+            rc = err_set(e, ERR_FORMAT, "%s: %s must be U8 [%llu, %llu] and %s U8 [%llu, %llu] for %s of "
+                         "[%llu, %llu]", wt->file, wn, (unsigned long long)rows, (unsigned long long)rb, sn,
+                         (unsigned long long)rows, (unsigned long long)nb, mx_format_name(f),
+                         (unsigned long long)rows, (unsigned long long)cols);
+            break;
+        }
+        size_t cb = (size_t)(rows * rb), sb = (size_t)(rows * nb);
+        uint8_t *pk = malloc(cb + sb + 1);
+        float *out = malloc((size_t)(rows * cols) * sizeof *out + 1);
+        if (!pk || !out) {
+            free(pk);
+            free(out);
+            rc = err_set(e, ERR_NOMEM, "out of memory");
+            break;
+        }
+        memcpy(pk, wt->data, cb);
+        memcpy(pk + cb, st->data, sb);
+        mx_unpack(f, pk, cb + sb, (size_t)rows, (size_t)cols, out);
+        free(pk);
+        (*bufs)[(*nbufs)++] = out;
+        wt->data = (const uint8_t *)out;
+        wt->dtype = MDT_F32;
+        snprintf(wt->dtype_name, sizeof wt->dtype_name, "F32");
+        wt->dims[1] = cols;
+        wt->nbytes = rows * cols * 4;
+        st->skip = 1;
+    }
+    free(s);
+    return rc;
 }
 
 int model_load_hf(const char *dir, model *m, mx_error *e)
@@ -317,6 +498,8 @@ int model_load_hf(const char *dir, model *m, mx_error *e)
     char path[8192];
     hf_ctx ctx = {0};
     file_map cf = {0};
+    float **mxbufs = NULL;
+    int n_mxbufs = 0;
     json_t *cj = NULL;
     int tied = 0;
     snprintf(path, sizeof path, "%s/config.json", dir);
@@ -349,16 +532,44 @@ int model_load_hf(const char *dir, model *m, mx_error *e)
     }
     if (rc < 0)
         goto out;
+    int emb = -1, head = -1;
     for (int i = 0; i < ctx.nt; i++) {
         size_t n = strlen(ctx.t[i].name), k = strlen("rotary_emb.inv_freq");
-        /* Old checkpoints store the RoPE frequencies; tied models may store lm_head too. */
-        if ((n >= k && !strcmp(ctx.t[i].name + n - k, "rotary_emb.inv_freq")) ||
-            (tied && !strcmp(ctx.t[i].name, "lm_head.weight")))
+        /* Old checkpoints store the RoPE frequencies. */
+        if (n >= k && !strcmp(ctx.t[i].name + n - k, "rotary_emb.inv_freq"))
             ctx.t[i].skip = 1;
+        if (!strcmp(ctx.t[i].name, "model.embed_tokens.weight"))
+            emb = i;
+        if (!strcmp(ctx.t[i].name, "lm_head.weight"))
+            head = i;
     }
+    if (tied && (rc = tied_embedding(&ctx, emb, head, dir, e)) < 0)
+        goto out;
+    if ((rc = unpack_mx(cj, m, tied, &ctx, &mxbufs, &n_mxbufs, dir, e)) < 0)
+        goto out;
     rc = model_fill(m, tied, ctx.t, ctx.nt, 0, 0, dir, e);
     if (rc < 0)
         goto out;
+    /* mxalloc quantize from a llama2.c checkpoint: HF-order q/k rows here, but
+     * the source rotated interleaved pairs; compute as it did (same function,
+     * same summation order: the values read back are then bit-identical). */
+    const char *rl = json_string_value(json_object_get(cj, "mxalloc_rope_layout"));
+    if (rl && !strcmp(rl, "interleaved") && m->arch == MODEL_ARCH_LLAMA) {
+        const tf_config *c = &m->cfg;
+        for (int l = 0; l < c->n_layers && rc == 0; l++)
+            if (model_rows_half_to_interleaved((float *)m->weights.layers[l].lin[TF_Q],
+                                               (int64_t)c->n_heads * c->head_dim, c->dim, c->n_heads) < 0 ||
+                model_rows_half_to_interleaved((float *)m->weights.layers[l].lin[TF_K],
+                                               (int64_t)c->n_kv_heads * c->head_dim, c->dim, c->n_kv_heads) < 0)
+                rc = err_set(e, ERR_NOMEM, "out of memory");
+        m->cfg.rope_style = TF_ROPE_INTERLEAVED;
+        if (rc < 0)
+            goto out;
+    } else if (rl && strcmp(rl, "half")) {
+        rc = err_set(e, ERR_FORMAT, "%s/config.json: \"mxalloc_rope_layout\" must be \"interleaved\" or "
+                     "\"half\"", dir);
+        goto out;
+    }
     XXH64_state_t *h = XXH64_createState();
     if (!h) {
         rc = err_set(e, ERR_NOMEM, "out of memory");
@@ -367,16 +578,21 @@ int model_load_hf(const char *dir, model *m, mx_error *e)
     XXH64_reset(h, 0);
     XXH64_update(h, cf.data, (size_t)cf.size);
     for (int i = 0; i < ctx.n_maps; i++)
-        XXH64_update(h, ctx.maps[i].data, (size_t)ctx.maps[i].size);
+        XXH64_update(h, ctx.maps[i]->data, (size_t)ctx.maps[i]->size);
     m->content_hash = XXH64_digest(h);
     XXH64_freeState(h);
     m->file_kind = MODEL_FILE_HF;
 out:
     json_decref(cj);
     fm_close(&cf);
-    for (int i = 0; i < ctx.n_maps; i++)
-        fm_close(&ctx.maps[i]);
+    for (int i = 0; i < ctx.n_maps; i++) {
+        fm_close(ctx.maps[i]);
+        free(ctx.maps[i]);
+    }
     free(ctx.maps);
     free(ctx.t);
+    for (int i = 0; i < n_mxbufs; i++)
+        free(mxbufs[i]);
+    free(mxbufs);
     return rc;
 }

@@ -1,6 +1,9 @@
 /* mxalloc: dispatch to one subcommand per file (src/cmd_*.c). */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "src/cmd.h"
@@ -20,7 +23,9 @@ static const command commands[] = {
     {"alloc", cmd_alloc, "solve the format assignment for a bit budget"},
     {"sweep", cmd_sweep, "print the Pareto table over a range of budgets"},
     {"export", cmd_export, "export a config for llama.cpp or as normalized JSON"},
+    {"quantize", cmd_quantize, "write the model in its assigned formats (GGUF or packed MX)"},
     {"anneal", cmd_anneal, "differentiable search (dMX or GAMMA)"},
+    {"generate", cmd_generate, "greedy text generation (sanity check of a model or config)"},
     {"tui", cmd_tui, "the interactive workbench (also: mxalloc MODEL)"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -35,8 +40,45 @@ static void usage(FILE *f)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
 }
 
+/* Run with standard descriptors closed, a file opened later would get fd 1
+ * and receive the output meant for stdout. Keep 0-2 taken: a closed stdout
+ * becomes a read-only /dev/null, so writing to it still fails (and
+ * finish() reports it). */
+static void hold_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int n = open("/dev/null", fd == 2 ? O_WRONLY : O_RDONLY);
+            if (n >= 0 && n != fd) {
+                dup2(n, fd);
+                close(n);
+            }
+        }
+}
+
+/* A full disk or closed pipe on stdout is an error like any other: one line,
+ * exit 1 (checked once here for every command). */
+static int finish(const char *cmd, int rc)
+{
+    int en = 0, bad = fflush(stdout) != 0;
+    if (bad)
+        en = errno;
+    bad |= ferror(stdout) != 0;
+    if (fclose(stdout) != 0) {
+        if (!en)
+            en = errno;
+        bad = 1;
+    }
+    if (!bad)
+        return rc;
+    fprintf(stderr, "mxalloc%s%s: cannot write the output to standard output%s%s\n", cmd ? " " : "",
+            cmd ? cmd : "", en ? ": " : "", en ? strerror(en) : "");
+    return rc ? rc : 1;
+}
+
 int main(int argc, char **argv)
 {
+    hold_std_fds();
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -44,15 +86,15 @@ int main(int argc, char **argv)
     const char *c = argv[1];
     if (!strcmp(c, "--help") || !strcmp(c, "-h") || !strcmp(c, "help")) {
         usage(stdout);
-        return 0;
+        return finish(NULL, 0);
     }
     if (!strcmp(c, "--version")) {
         printf("mxalloc %s\n", PACKAGE_VERSION);
-        return 0;
+        return finish(NULL, 0);
     }
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (!strcmp(c, commands[i].name))
-            return commands[i].run(argc - 1, argv + 1);
+            return finish(commands[i].name, commands[i].run(argc - 1, argv + 1));
     if (c[0] == '-') {
         fprintf(stderr, "mxalloc: unknown option '%s'\n", c);
         usage(stderr);
@@ -60,7 +102,7 @@ int main(int argc, char **argv)
     }
     /* Anything else is a model path: open the workbench on it. */
     if (strchr(c, '/') || strchr(c, '.'))
-        return cmd_tui(argc, argv);
+        return finish("tui", cmd_tui(argc, argv));
     fprintf(stderr, "mxalloc: unknown command '%s' (see mxalloc --help)\n", c);
     return 2;
 }

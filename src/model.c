@@ -71,6 +71,7 @@ int model_load(const char *path, model *m, mx_error *e)
         return rc;
     }
     snprintf(m->path, sizeof m->path, "%s", path);
+    m->trained_ctx = m->cfg.max_seq;
     rc = model_build_modules(m, e);
     if (rc < 0)
         model_free(m);
@@ -82,8 +83,10 @@ void model_free(model *m)
     if (!m)
         return;
     model_priv *p = m->priv;
-    if (p)
+    if (p) {
         free(p->arena);
+        free(p->lin_type);
+    }
     free(p);
     free(m->weights.layers);
     free(m->modules);
@@ -91,6 +94,14 @@ void model_free(model *m)
     m->weights.layers = NULL;
     m->modules = NULL;
     m->n_modules = 0;
+}
+
+int model_extend_ctx(model *m, long ctx)
+{
+    if (ctx <= m->cfg.max_seq)
+        return 0;
+    m->cfg.max_seq = ctx > INT32_MAX ? INT32_MAX : (int)ctx;
+    return m->trained_ctx > 0 ? m->trained_ctx : 1;
 }
 
 int model_find_module(const model *m, const char *name)
@@ -303,37 +314,31 @@ float model_bf16_to_f32(uint16_t h)
     return f;
 }
 
-size_t model_dtype_size(int dtype)
+uint64_t model_dtype_bytes(int dtype, uint64_t n)
 {
-    return dtype == MDT_F32 ? 4 : 2;
+    const gq_traits *q = dtype >= 0 ? gq_traits_of((uint32_t)dtype) : NULL;
+    return q ? gq_row_bytes(q, n) : 0;
 }
 
 const char *model_dtype_name(int dtype)
 {
-    return dtype == MDT_F32 ? "F32" : dtype == MDT_F16 ? "F16" : "BF16";
+    const char *s = dtype >= 0 ? gq_type_name((uint32_t)dtype) : NULL;
+    return s ? s : "?";
 }
 
 int model_convert(float *dst, const uint8_t *src, uint64_t n, int dtype,
                   const char *file, const char *tensor, mx_error *e)
 {
-    if (dtype == MDT_F32) {
+    const gq_traits *q = dtype >= 0 ? gq_traits_of((uint32_t)dtype) : NULL;
+    if (!q || !gq_row_bytes(q, n))
+        return err_set(e, ERR_INTERNAL, "%s: tensor %s: cannot convert type %s", file, tensor,
+                       model_dtype_name(dtype));
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (dtype == MDT_F32)
         memcpy(dst, src, (size_t)n * 4);
-#else
-        for (uint64_t i = 0; i < n; i++) {
-            uint32_t b = fm_le32(src + 4 * i);
-            memcpy(&dst[i], &b, 4);
-        }
+    else
 #endif
-    } else if (dtype == MDT_BF16) {
-        for (uint64_t i = 0; i < n; i++) {
-            uint32_t b = (uint32_t)(src[2 * i] | src[2 * i + 1] << 8) << 16;
-            memcpy(&dst[i], &b, 4);
-        }
-    } else {
-        for (uint64_t i = 0; i < n; i++)
-            dst[i] = model_f16_to_f32((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
-    }
+        gq_dequantize(q, src, dst, n);
     /* One pass for NaN/Inf: an all-ones exponent. */
     const uint32_t *bits = (const uint32_t *)dst;
     uint32_t any = 0;
@@ -398,6 +403,9 @@ int model_build_modules(model *m, mx_error *e)
             mm->cols = (int)co;
             mm->params = r * co;
             mm->w = (float *)m->weights.layers[l].lin[k];
+            const model_priv *p = m->priv;
+            int dt = p && p->lin_type ? p->lin_type[l * TF_NLIN + k] : MDT_F32;
+            snprintf(mm->stored, sizeof mm->stored, "%s", model_dtype_name(dt));
         }
     return 0;
 }
@@ -464,18 +472,31 @@ int model_fill(model *m, int tied, model_src *t, int nt, int gguf_names, int unp
             shape_str(exp, sizeof exp, s[i].n_dims, want_dims);
             rc = err_set(e, ERR_FORMAT, "%s: tensor %s has shape %s, the config implies %s", file,
                          want, got, exp);
-        } else if (x->dtype < 0) {
-            rc = err_set(e, ERR_FORMAT, "%s: tensor %s has unsupported dtype %s (supported: F32, F16, BF16)",
-                         x->file, want, x->dtype_name);
-        } else if (x->nbytes != (uint64_t)s[i].rows * (uint64_t)s[i].cols * model_dtype_size(x->dtype)) {
-            rc = err_set(e, ERR_FORMAT, "%s: tensor %s has %llu bytes, its shape needs %llu", x->file,
-                         want, (unsigned long long)x->nbytes,
-                         (unsigned long long)((uint64_t)s[i].rows * (uint64_t)s[i].cols *
-                                              model_dtype_size(x->dtype)));
+        } else if (x->dtype < 0 || !gq_traits_of((uint32_t)x->dtype)) {
+            rc = err_set(e, ERR_FORMAT, "%s: tensor %s has type %s, which mxalloc cannot read (it reads "
+                         "%s)", x->file, want, x->dtype_name,
+                         gguf_names ? gq_supported_list() : "F32, F16, BF16");
+        } else if (x->nbytes == 0 ||
+                   x->nbytes != model_dtype_bytes(x->dtype, (uint64_t)s[i].rows * (uint64_t)s[i].cols)) {
+            const gq_traits *q = gq_traits_of((uint32_t)x->dtype);
+            if ((uint64_t)s[i].cols % (uint64_t)q->block)
+                rc = err_set(e, ERR_FORMAT, "%s: tensor %s: row length %lld is not a multiple of the %s "
+                             "block size %d", x->file, want, (long long)s[i].cols, q->name, q->block);
+            else
+                rc = err_set(e, ERR_FORMAT, "%s: tensor %s has %llu bytes, its shape needs %llu", x->file,
+                             want, (unsigned long long)x->nbytes,
+                             (unsigned long long)model_dtype_bytes(x->dtype, (uint64_t)s[i].rows *
+                                                                             (uint64_t)s[i].cols));
         }
     }
     if (rc == 0)
         rc = model_alloc_weights(m, s, ns, n_floats, e);
+    model_priv *p = m->priv;
+    if (rc == 0 && !(p->lin_type = calloc((size_t)m->cfg.n_layers * TF_NLIN, sizeof *p->lin_type)))
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+    for (int i = 0; i < ns && rc == 0; i++)
+        if (s[i].what >= MS_LIN)
+            p->lin_type[s[i].layer * TF_NLIN + s[i].what - MS_LIN] = t[match[i]].dtype;
     for (int i = 0; i < ns && rc == 0; i++) {
         model_src *x = &t[match[i]];
         uint64_t n = (uint64_t)s[i].rows * (uint64_t)s[i].cols;

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "kernels/tf.h"
-#include "src/err.h"
+#include "kernels/err.h"
 
 #define MODEL_NAME_MAX 96
 
@@ -23,6 +23,7 @@ typedef struct model_module {
     int rows, cols;            /* weight is [rows][cols], blocks run along cols */
     int64_t params;
     float *w;                  /* the original fp32 weights (owned by the model) */
+    char stored[12];           /* the type in the file they came from: "F32", "BF16", "Q4_K" ... */
 } model_module;
 
 typedef struct model {
@@ -35,6 +36,7 @@ typedef struct model {
     int n_modules;          /* n_layers * TF_NLIN, in layer-major HF order */
     model_module *modules;
     uint64_t content_hash;  /* xxh64 of the weight file bytes (cache keys) */
+    int trained_ctx;        /* the file's context length (cfg.max_seq as loaded) */
     /* private: owned storage */
     void *priv;
 } model;
@@ -52,6 +54,15 @@ typedef struct model {
  * store no RoPE theta or norm eps: 10000 and 1e-5 are used. */
 int model_load(const char *path, model *m, mx_error *e);
 void model_free(model *m);
+
+/* Let a run use windows of ctx tokens. A file's context (GGUF context_length,
+ * HF max_position_embeddings, llama2.c seq_len) is the length the model was
+ * trained at: a default, not a limit — the forward pass sizes its RoPE tables
+ * and buffers by the window, and llama.cpp also runs past it (quality may
+ * drop). Raises m->cfg.max_seq to ctx, so every later check accepts such
+ * windows, and returns the trained context when ctx exceeds it (the caller
+ * warns once), else 0. */
+int model_extend_ctx(model *m, long ctx);
 
 /* Index of a module by HF name, or -1. */
 int model_find_module(const model *m, const char *name);

@@ -3,11 +3,13 @@
 #ifndef MXALLOC_MODEL_PRIV_H
 #define MXALLOC_MODEL_PRIV_H
 
+#include "kernels/ggml_quant.h"
 #include "src/file_map.h"
 #include "src/model.h"
 
-/* Source dtypes the loaders convert from. */
-enum { MDT_F32 = 0, MDT_F16, MDT_BF16 };
+/* Source dtypes the loaders convert from: GGML type ids (kernels/ggml_quant.h),
+ * which safetensors' F32/F16/BF16 share. */
+enum { MDT_F32 = GQ_F32, MDT_F16 = GQ_F16, MDT_BF16 = GQ_BF16 };
 
 /* Sanity limits on header values: far above any model this tool can hold in
  * memory, low enough that every product below stays in 64 bits. */
@@ -20,6 +22,7 @@ enum { MDT_F32 = 0, MDT_F16, MDT_BF16 };
 typedef struct model_priv {
     float *arena;
     size_t n_floats;
+    int *lin_type;   /* [n_layers * TF_NLIN] stored dtype of each module, or NULL (all F32) */
 } model_priv;
 
 /* What a slot holds (MS_LIN + k for linear k). */
@@ -50,10 +53,12 @@ model_slot *model_slots(const tf_config *c, int tied, int *n, uint64_t *n_floats
 /* Allocate the fp32 arena, set each slot's dst and point m->weights into it. */
 int model_alloc_weights(model *m, model_slot *s, int n, uint64_t n_floats, mx_error *e);
 
-/* Convert n source elements to fp32 at dst; rejects NaN/Inf naming the tensor. */
+/* Convert (dequantize) n source elements of a supported dtype to fp32 at
+ * dst; rejects NaN/Inf naming the tensor. */
 int model_convert(float *dst, const uint8_t *src, uint64_t n, int dtype,
                   const char *file, const char *tensor, mx_error *e);
-size_t model_dtype_size(int dtype);
+/* Bytes n elements of dtype take; 0 if unsupported or not whole blocks. */
+uint64_t model_dtype_bytes(int dtype, uint64_t n);
 const char *model_dtype_name(int dtype);
 float model_f16_to_f32(uint16_t h);
 float model_bf16_to_f32(uint16_t h);
@@ -67,8 +72,8 @@ int model_rows_interleaved_to_half(float *w, int64_t rows, int64_t cols, int hea
 /* A tensor found in a file (safetensors or GGUF), before conversion. */
 typedef struct model_src {
     char name[MODEL_NAME_MAX + 32];
-    int dtype;              /* MDT_*, or -1 when unsupported */
-    char dtype_name[24];    /* as the file spells it, for messages */
+    int dtype;              /* a GGML type id (MDT_* for safetensors), or -1 when unknown */
+    char dtype_name[40];    /* as the file spells it, for messages: "I64", "IQ2_XXS (16)" */
     int n_dims;
     uint64_t dims[4];       /* row-major: outermost first ([rows, cols]) */
     const uint8_t *data;

@@ -1,7 +1,7 @@
 /* Sensitivity scores: for every quantizable linear module m and candidate MX
  * format f, s[m][f] = the increase of the mean calibration loss (NLL,
  * nats/token) when m alone is fake-quantized to f and everything else stays
- * fp32. Two methods fill the same score_table (solver/score_table.h):
+ * fp32. Two methods fill the same score_table (src/score_table.h):
  *
  *  kl (direct)   measured: the fp32 residual stream entering every block is
  *                cached per calibration window, so scoring a module of layer l
@@ -38,8 +38,8 @@
 #include <stdint.h>
 
 #include "kernels/mx.h"
-#include "solver/score_table.h"
-#include "src/err.h"
+#include "src/score_table.h"
+#include "kernels/err.h"
 #include "src/model.h"
 
 /* Bumped whenever the numbers a score file holds would change for the same

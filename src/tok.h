@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "src/err.h"
+#include "kernels/err.h"
 
 typedef struct tok tok;
 
@@ -54,5 +54,39 @@ const char *tok_piece(const tok *t, int id);
 
 /* The id whose piece is exactly these bytes, or -1. */
 int tok_id(const tok *t, const char *piece, size_t len);
+
+/* Decode ids to text bytes as the tokenizer's own decoder would (byte-level
+ * alphabet undone; SentencePiece "▁" -> " " with the leading prefix space of
+ * the first piece dropped; <0xNN> byte tokens -> the byte; control tokens
+ * such as BOS/EOS give nothing). *out is malloc'd and NUL-terminated;
+ * returns its length or a negative ERR_* code. */
+long tok_decode(const tok *t, const int *ids, long n, char **out, mx_error *e);
+
+/* A tokenizer vocabulary handed over by a model file (GGUF `tokenizer.ggml.*`
+ * metadata), built without any tokenizer file. Strings are not NUL-terminated
+ * (they point into a mapped file): each comes with its length. */
+typedef struct tok_spec {
+    const char *model;          /* "llama" (SentencePiece: scores) or "gpt2" (byte-level BPE: merges) */
+    const char *pre;            /* tokenizer.ggml.pre (gpt2 split pattern: "llama-bpe", "qwen2", "smollm", ...), or NULL */
+    int n_vocab;
+    const char *const *tokens;  /* [n_vocab] */
+    const size_t *token_lens;   /* [n_vocab] */
+    const float *scores;        /* [n_vocab] or NULL */
+    const int *types;           /* [n_vocab] llama.cpp token types (1 normal, 2 unknown, 3 control,
+                                 * 4 user-defined, 5 unused, 6 byte) or NULL */
+    int n_merges;               /* gpt2 */
+    const char *const *merges;  /* "a b", [n_merges] */
+    const size_t *merge_lens;
+    int bos, eos, unk, pad;     /* -1 = none */
+    int add_bos, add_eos;       /* 1/0, or -1 = the model kind's default (llama: BOS yes) */
+    int add_space_prefix;       /* llama: 1/0, or -1 = default (1) */
+} tok_spec;
+
+/* Build a tokenizer from a spec; `file` names the source in messages.
+ * NULL + one line in e when the spec is unsupported or inconsistent. */
+tok *tok_from_spec(const tok_spec *s, const char *file, mx_error *e);
+
+/* The tokenizer stored in a GGUF file's own metadata (src/tok_gguf.c). */
+tok *tok_load_gguf(const char *path, mx_error *e);
 
 #endif

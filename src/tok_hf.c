@@ -1,14 +1,21 @@
-/* Hugging Face tokenizer.json, byte-level BPE (GPT-2, SmolLM2, Llama 3, Qwen2/3).
+/* Hugging Face tokenizer.json: byte-level BPE (GPT-2, SmolLM2, Llama 3,
+ * Qwen2/3) and SentencePiece-style BPE (Llama 2, Mistral, TinyLlama...).
  *
  * Supported: model BPE (vocab + merges as "a b" strings or ["a", "b"] pairs,
- * ignore_merges, unk_token, byte_fallback); normalizer null or NFC; added_tokens
- * (matched leftmost-longest in the raw text before anything else, with lstrip,
- * rstrip and single_word); pre_tokenizer ByteLevel alone or a Sequence of
- * Split (one of the known regexes, behavior Isolated), Digits and a final
- * ByteLevel; post_processor null, ByteLevel, TemplateProcessing, or a
- * Sequence of those. Anything else is rejected with a message naming it.
- * Vocabulary strings are decoded from the GPT-2 byte-level alphabet at load
- * time, so BPE runs on raw bytes and tok_piece gives real text. */
+ * ignore_merges, unk_token, fuse_unk, byte_fallback to <0xNN>); normalizer
+ * null, NFC, NFKC, Prepend, Replace (string pattern), Strip, or a Sequence of
+ * those; added_tokens (leftmost-longest, with lstrip, rstrip and single_word:
+ * normalized=false ones in the raw text first, then normalized=true ones,
+ * their content normalized too, in the normalized text — as the library);
+ * pre_tokenizer: Split (one of the known regexes, behavior Isolated), Digits,
+ * Metaspace (replacement, prepend_scheme always/first/never, split), ByteLevel
+ * (last), alone or in a Sequence; post_processor null, ByteLevel,
+ * TemplateProcessing, or a Sequence of those. Anything else is rejected with
+ * a message naming it.
+ * A pre_tokenizer with ByteLevel makes the file byte-level: vocabulary strings
+ * are decoded from the GPT-2 byte-level alphabet at load time, so BPE runs on
+ * raw bytes and tok_piece gives real text. Without it the vocabulary is text
+ * as written (with its "▁") and BPE starts from characters, as the library. */
 #include "src/tok_internal.h"
 
 #include <jansson.h>
@@ -19,7 +26,9 @@
 #include "src/tok_pretok.h"
 #include "src/tok_unicode.h"
 
-enum { ST_SPLIT, ST_DIGITS, ST_BYTELEVEL };
+enum { ST_SPLIT, ST_DIGITS, ST_BYTELEVEL, ST_METASPACE };
+enum { NM_PREPEND, NM_REPLACE, NM_STRIP, NM_NFC, NM_NFKC };
+#define MAX_NORMS 8
 #define MAX_STEPS 8
 #define MAX_ID (1 << 24) /* ranks and ids stay exact as float heap keys */
 
@@ -29,27 +38,47 @@ typedef struct hf_step {
     int individual;       /* ST_DIGITS */
     int add_prefix_space; /* ST_BYTELEVEL */
     int use_regex;        /* ST_BYTELEVEL */
+    char rep[8];          /* ST_METASPACE: the replacement character */
+    size_t rep_len;
+    int prepend;          /* ST_METASPACE: 0 never, 1 first, 2 always */
+    int split;            /* ST_METASPACE */
 } hf_step;
+
+typedef struct hf_norm {
+    int kind;
+    char *a, *b; /* NM_PREPEND: a; NM_REPLACE: a -> b */
+    size_t al, bl;
+    int left, right; /* NM_STRIP */
+} hf_norm;
 
 typedef struct hf_added {
     char *content;
     size_t len;
+    char *ncontent; /* normalized content (== content when not normalized) */
+    size_t nlen;
     int id;
     int lstrip, rstrip, single_word;
+    int normalized, special;
 } hf_added;
 
 struct tok_hf {
     tok_pairmap merges;
     int ignore_merges, byte_fallback, fuse_unk;
     int unk; /* -1 if none */
-    int nfc;
+    int spm; /* no ByteLevel: text vocabulary, BPE from characters */
+    hf_norm norm[MAX_NORMS];
+    int n_norms;
     hf_step step[MAX_STEPS];
     int n_steps;
     hf_added *added;
     int n_added;
-    uint8_t added_first[256]; /* 1 if some added token starts with this byte */
+    /* Pass p (0: raw text, normalized=false tokens; 1: normalized text):
+     * added[k].content/len (p 0) or ncontent/nlen (p 1) start with byte b
+     * for some token of that pass when added_first[p][b]. */
+    uint8_t added_first[2][256];
     int *prefix, n_prefix, *suffix, n_suffix;
     int byte_id[256]; /* id of each single-byte piece, -1 if absent */
+    int byte_tok[256]; /* id of each <0xNN> piece, -1 if absent */
 };
 
 void tok_hf_free(struct tok_hf *h)
@@ -57,8 +86,15 @@ void tok_hf_free(struct tok_hf *h)
     if (!h)
         return;
     tok_pairmap_free(&h->merges);
-    for (int i = 0; i < h->n_added; i++)
+    for (int i = 0; i < h->n_added; i++) {
         free(h->added[i].content);
+        if (h->added[i].ncontent != h->added[i].content)
+            free(h->added[i].ncontent);
+    }
+    for (int i = 0; i < h->n_norms; i++) {
+        free(h->norm[i].a);
+        free(h->norm[i].b);
+    }
     free(h->added);
     free(h->prefix);
     free(h->suffix);
@@ -123,14 +159,69 @@ static int get_bool(json_t *o, const char *key, int dflt)
     return json_is_boolean(v) ? json_is_true(v) : dflt;
 }
 
+static char *dup_str(json_t *v, size_t *len)
+{
+    *len = json_string_length(v);
+    char *d = malloc(*len + 1);
+    if (d)
+        memcpy(d, json_string_value(v), *len + 1);
+    return d;
+}
+
+static int add_norm(load_ctx *c, struct tok_hf *h, hf_norm nm)
+{
+    if (h->n_norms == MAX_NORMS) {
+        free(nm.a);
+        free(nm.b);
+        return fail(c, ERR_FORMAT, "normalizer has too many steps", 0, 0);
+    }
+    h->norm[h->n_norms++] = nm;
+    return 0;
+}
+
 static int parse_normalizer(load_ctx *c, struct tok_hf *h, json_t *n)
 {
     if (!n || json_is_null(n))
         return 0;
     const char *ty = type_of(n);
-    if (ty && strcmp(ty, "NFC") == 0) {
-        h->nfc = 1;
-        return 0;
+    hf_norm nm = { 0 };
+    if (ty && (strcmp(ty, "NFC") == 0 || strcmp(ty, "NFKC") == 0)) {
+        nm.kind = ty[2] == 'C' ? NM_NFC : NM_NFKC;
+        return add_norm(c, h, nm);
+    }
+    if (ty && strcmp(ty, "Prepend") == 0) {
+        json_t *v = json_object_get(n, "prepend");
+        if (!json_is_string(v))
+            return fail(c, ERR_FORMAT, "normalizer Prepend without a 'prepend' string", 0, 0);
+        nm.kind = NM_PREPEND;
+        if (!(nm.a = dup_str(v, &nm.al)))
+            return fail(c, ERR_NOMEM, "out of memory", 0, 0);
+        return add_norm(c, h, nm);
+    }
+    if (ty && strcmp(ty, "Replace") == 0) {
+        json_t *pat = json_object_get(n, "pattern"), *content = json_object_get(n, "content");
+        json_t *str = json_is_object(pat) ? json_object_get(pat, "String") : NULL;
+        if (json_is_object(pat) && json_object_get(pat, "Regex"))
+            return fail(c, ERR_FORMAT, "normalizer Replace with a Regex pattern is unsupported "
+                        "(only a String pattern)", 0, 0);
+        if (!json_is_string(str) || json_string_length(str) == 0 || !json_is_string(content))
+            return fail(c, ERR_FORMAT, "normalizer Replace needs a non-empty String pattern and a "
+                        "content string", 0, 0);
+        nm.kind = NM_REPLACE;
+        nm.a = dup_str(str, &nm.al);
+        nm.b = dup_str(content, &nm.bl);
+        if (!nm.a || !nm.b) {
+            free(nm.a);
+            free(nm.b);
+            return fail(c, ERR_NOMEM, "out of memory", 0, 0);
+        }
+        return add_norm(c, h, nm);
+    }
+    if (ty && strcmp(ty, "Strip") == 0) {
+        nm.kind = NM_STRIP;
+        nm.left = get_bool(n, "strip_left", 1);
+        nm.right = get_bool(n, "strip_right", 1);
+        return add_norm(c, h, nm);
     }
     if (ty && strcmp(ty, "Sequence") == 0) {
         json_t *list = json_object_get(n, "normalizers"), *x;
@@ -145,8 +236,97 @@ static int parse_normalizer(load_ctx *c, struct tok_hf *h, json_t *n)
         }
         return 0;
     }
-    return fail(c, ERR_FORMAT, "unsupported normalizer type '%s' (only NFC or none)",
-                ty ? ty : "?", 0);
+    return fail(c, ERR_FORMAT, "unsupported normalizer type '%s' (supported: NFC, NFKC, Prepend, "
+                "Replace, Strip, Sequence)", ty ? ty : "?", 0);
+}
+
+/* Run the normalizer chain over s[0..n): *out is s itself (nothing changed)
+ * or a malloc'd buffer the caller frees (*owned = 1). 0 or ERR_NOMEM. */
+static int normalize(const struct tok_hf *h, const char *s, size_t n, char **out, size_t *on,
+                     int *owned)
+{
+    char *cur = (char *)s;
+    size_t cl = n;
+    int own = 0;
+    for (int k = 0; k < h->n_norms; k++) {
+        const hf_norm *nm = &h->norm[k];
+        char *o = NULL;
+        size_t ol = 0;
+        if (nm->kind == NM_NFC || nm->kind == NM_NFKC) {
+            if (nm->kind == NM_NFC && tok_nfc_quick(cur, cl))
+                continue;
+            if ((nm->kind == NM_NFC ? tok_nfc : tok_nfkc)(cur, cl, &o, &ol) != 0)
+                o = NULL, ol = 1;
+        } else if (nm->kind == NM_PREPEND) {
+            if (cl == 0)
+                continue;
+            if ((o = malloc(nm->al + cl + 1))) {
+                memcpy(o, nm->a, nm->al);
+                memcpy(o + nm->al, cur, cl);
+                ol = nm->al + cl;
+            }
+        } else if (nm->kind == NM_REPLACE) {
+            size_t hits = 0;
+            for (size_t i = 0; i + nm->al <= cl;)
+                if (!memcmp(cur + i, nm->a, nm->al)) {
+                    hits++;
+                    i += nm->al;
+                } else {
+                    i++;
+                }
+            if (!hits)
+                continue;
+            if ((o = malloc(cl + hits * nm->bl + 1))) {
+                for (size_t i = 0; i < cl;)
+                    if (i + nm->al <= cl && !memcmp(cur + i, nm->a, nm->al)) {
+                        memcpy(o + ol, nm->b, nm->bl);
+                        ol += nm->bl;
+                        i += nm->al;
+                    } else {
+                        o[ol++] = cur[i++];
+                    }
+            }
+        } else { /* NM_STRIP: White_Space, as Rust's char::is_whitespace */
+            size_t a = 0, b = cl;
+            while (nm->left && a < b) {
+                int l;
+                if (!tok_uc_is_space(tok_utf8_next((const unsigned char *)cur + a, b - a, &l)))
+                    break;
+                a += (size_t)l;
+            }
+            while (nm->right && b > a) {
+                size_t j = b - 1;
+                while (j > a && ((unsigned char)cur[j] & 0xC0) == 0x80 && b - j < 4)
+                    j--;
+                int l;
+                uint32_t cp = tok_utf8_next((const unsigned char *)cur + j, b - j, &l);
+                if ((size_t)l != b - j || !tok_uc_is_space(cp))
+                    break;
+                b = j;
+            }
+            if (a == 0 && b == cl)
+                continue;
+            if ((o = malloc(b - a + 1))) {
+                memcpy(o, cur + a, b - a);
+                ol = b - a;
+            }
+        }
+        if (!o) {
+            if (own)
+                free(cur);
+            return ERR_NOMEM;
+        }
+        o[ol] = '\0';
+        if (own)
+            free(cur);
+        cur = o;
+        cl = ol;
+        own = 1;
+    }
+    *out = cur;
+    *on = cl;
+    *owned = own;
+    return 0;
 }
 
 static int add_step(load_ctx *c, struct tok_hf *h, hf_step s)
@@ -159,10 +339,11 @@ static int add_step(load_ctx *c, struct tok_hf *h, hf_step s)
 
 static int parse_pretok(load_ctx *c, struct tok_hf *h, json_t *p)
 {
+    if (!p || json_is_null(p))
+        return 0;
     const char *ty = type_of(p);
     if (!ty)
-        return fail(c, ERR_FORMAT, "pre_tokenizer missing or without a type (byte-level BPE "
-                    "needs ByteLevel)", 0, 0);
+        return fail(c, ERR_FORMAT, "pre_tokenizer without a type", 0, 0);
     if (strcmp(ty, "Sequence") == 0) {
         json_t *list = json_object_get(p, "pretokenizers"), *x;
         size_t i;
@@ -181,6 +362,25 @@ static int parse_pretok(load_ctx *c, struct tok_hf *h, json_t *p)
         s.kind = ST_BYTELEVEL;
         s.add_prefix_space = get_bool(p, "add_prefix_space", 1);
         s.use_regex = get_bool(p, "use_regex", 1);
+        return add_step(c, h, s);
+    }
+    if (strcmp(ty, "Metaspace") == 0) {
+        json_t *r = json_object_get(p, "replacement"), *ps = json_object_get(p, "prepend_scheme");
+        if (!json_is_string(r) || json_string_length(r) == 0 || json_string_length(r) > 4)
+            return fail(c, ERR_FORMAT, "pre_tokenizer Metaspace without a one-character replacement",
+                        0, 0);
+        s.kind = ST_METASPACE;
+        s.rep_len = json_string_length(r);
+        memcpy(s.rep, json_string_value(r), s.rep_len);
+        s.split = get_bool(p, "split", 1);
+        if (json_is_string(ps)) {
+            const char *v = json_string_value(ps);
+            s.prepend = !strcmp(v, "always") ? 2 : !strcmp(v, "first") ? 1 : !strcmp(v, "never") ? 0 : -1;
+            if (s.prepend < 0)
+                return fail(c, ERR_FORMAT, "pre_tokenizer Metaspace: unknown prepend_scheme '%s'", v, 0);
+        } else { /* older files: add_prefix_space */
+            s.prepend = get_bool(p, "add_prefix_space", 1) ? 2 : 0;
+        }
         return add_step(c, h, s);
     }
     if (strcmp(ty, "Digits") == 0) {
@@ -329,7 +529,10 @@ static int build_vocab(load_ctx *c, tok *t, json_t *vocab, json_t *added)
             a->lstrip = get_bool(x, "lstrip", 0);
             a->rstrip = get_bool(x, "rstrip", 0);
             a->single_word = get_bool(x, "single_word", 0);
-            h->added_first[(unsigned char)a->content[0]] = 1;
+            a->special = get_bool(x, "special", 0);
+            a->normalized = get_bool(x, "normalized", !a->special);
+            a->ncontent = a->content;
+            a->nlen = a->len;
             if (a->id > max_id)
                 max_id = a->id;
         }
@@ -361,8 +564,12 @@ static int build_vocab(load_ctx *c, tok *t, json_t *vocab, json_t *added)
             return fail(c, ERR_FORMAT, "model.vocab: id of '%s' used twice", key, 0);
         }
         size_t kl = strlen(key);
-        long dl = bytelevel_decode(c->cp_to_byte, key, kl, t->arena + ap);
-        if (dl < 0) { /* not byte-level text: keep it as written, out of BPE's reach */
+        long dl = h->spm ? -1 : bytelevel_decode(c->cp_to_byte, key, kl, t->arena + ap);
+        if (h->spm) {
+            memcpy(t->arena + ap, key, kl);
+            dl = (long)kl;
+            skip[id] = 0;
+        } else if (dl < 0) { /* not byte-level text: keep it as written, out of BPE's reach */
             memcpy(t->arena + ap, key, kl);
             dl = (long)kl;
             skip[id] = 2;
@@ -398,13 +605,20 @@ static int build_vocab(load_ctx *c, tok *t, json_t *vocab, json_t *added)
     for (int b = 0; b < 256; b++) {
         char ch = (char)b;
         h->byte_id[b] = tok_strmap_get(&t->map, &ch, 1);
+        char hex[8];
+        snprintf(hex, sizeof hex, "<0x%02X>", (unsigned)b);
+        h->byte_tok[b] = tok_strmap_get(&t->map, hex, 6);
     }
     return 0;
 }
 
 static int merge_part_id(load_ctx *c, const tok *t, const char *s, size_t n, char *buf, int rank)
 {
-    long dl = bytelevel_decode(c->cp_to_byte, s, n, buf);
+    long dl = (long)n;
+    if (t->hf->spm)
+        memcpy(buf, s, n);
+    else
+        dl = bytelevel_decode(c->cp_to_byte, s, n, buf);
     int id = dl < 0 ? -1 : tok_strmap_get(&t->map, buf, (size_t)dl);
     if (id < 0) {
         char r[32], shown[80];
@@ -533,6 +747,105 @@ static int find_added(const tok *t, const char *name)
     return -1;
 }
 
+/* 1 if the pre_tokenizer (or a Sequence in it) has a ByteLevel step. */
+static int has_bytelevel(json_t *p)
+{
+    const char *ty = type_of(p);
+    if (!ty)
+        return 0;
+    if (!strcmp(ty, "ByteLevel"))
+        return 1;
+    json_t *list = json_object_get(p, "pretokenizers"), *x;
+    size_t i;
+    if (!strcmp(ty, "Sequence") && json_is_array(list))
+        json_array_foreach(list, i, x) if (has_bytelevel(x)) return 1;
+    return 0;
+}
+
+/* After parsing: normalized added-token patterns, the match tables, and
+ * what tok_decode needs. */
+static int finish(load_ctx *c, tok *t)
+{
+    struct tok_hf *h = t->hf;
+    for (int k = 0; k < h->n_steps; k++) {
+        int bl = h->step[k].kind == ST_BYTELEVEL;
+        if (bl && k + 1 < h->n_steps)
+            return fail(c, ERR_FORMAT, "pre_tokenizer has ByteLevel before its last step", 0, 0);
+        if (!h->spm && h->step[k].kind == ST_METASPACE)
+            return fail(c, ERR_FORMAT, "pre_tokenizer mixes Metaspace and ByteLevel", 0, 0);
+    }
+    for (int k = 0; k < h->n_added; k++) {
+        hf_added *a = &h->added[k];
+        if (a->normalized) {
+            char *o;
+            size_t ol;
+            int owned;
+            if (normalize(h, a->content, a->len, &o, &ol, &owned) != 0)
+                return fail(c, ERR_NOMEM, "out of memory", 0, 0);
+            if (ol == 0) { /* normalized away: never matches */
+                if (owned)
+                    free(o);
+                continue;
+            }
+            a->ncontent = o;
+            a->nlen = ol;
+        }
+        h->added_first[a->normalized][(unsigned char)a->ncontent[0]] = 1;
+    }
+    t->attr = calloc((size_t)t->n_vocab, 1);
+    if (!t->attr)
+        return fail(c, ERR_NOMEM, "out of memory", 0, 0);
+    for (int k = 0; k < h->n_added; k++)
+        if (h->added[k].special)
+            t->attr[h->added[k].id] |= TOK_A_CONTROL;
+    if (h->spm) {
+        for (int id = 0; id < t->n_vocab; id++)
+            if (tok_byte_piece(t->arena + t->off[id], t->len[id]) >= 0)
+                t->attr[id] |= TOK_A_BYTE;
+        for (int k = 0; k < h->n_norms; k++) {
+            const hf_norm *nm = &h->norm[k];
+            if (nm->kind == NM_PREPEND)
+                t->strip_lead = 1;
+            if (nm->kind == NM_REPLACE && nm->al == 1 && nm->a[0] == ' ' && nm->bl < sizeof t->meta) {
+                memcpy(t->meta, nm->b, nm->bl);
+                t->meta_len = nm->bl;
+            }
+        }
+        for (int k = 0; k < h->n_steps; k++)
+            if (h->step[k].kind == ST_METASPACE) {
+                memcpy(t->meta, h->step[k].rep, h->step[k].rep_len);
+                t->meta_len = h->step[k].rep_len;
+                t->strip_lead |= h->step[k].prepend != 0;
+            }
+    }
+    return 0;
+}
+
+/* BOS/EOS that tokenizer.json leaves unnamed, from the tokenizer_config.json
+ * beside it ("eos_token": "</s>" or {"content": ...}), as transformers reads
+ * them. Only fills what is unknown; what tok_encode adds is unchanged. */
+static void config_specials(tok *t, const char *path)
+{
+    if (t->bos >= 0 && t->eos >= 0)
+        return;
+    const char *slash = strrchr(path, '/');
+    char cp[4200];
+    snprintf(cp, sizeof cp, "%.*stokenizer_config.json", slash ? (int)(slash - path + 1) : 0, path);
+    json_t *cfg = json_load_file(cp, JSON_DECODE_INT_AS_REAL, NULL); /* model_max_length: 1e30 */
+    if (!cfg)
+        return;
+    const char *keys[2] = { "bos_token", "eos_token" };
+    int *dst[2] = { &t->bos, &t->eos };
+    for (int k = 0; k < 2; k++) {
+        json_t *v = json_object_get(cfg, keys[k]);
+        if (json_is_object(v))
+            v = json_object_get(v, "content");
+        if (*dst[k] < 0 && json_is_string(v))
+            *dst[k] = tok_strmap_get(&t->map, json_string_value(v), json_string_length(v));
+    }
+    json_decref(cfg);
+}
+
 tok *tok_load_hf(const char *path, mx_error *e)
 {
     char *buf;
@@ -547,6 +860,15 @@ tok *tok_load_hf(const char *path, mx_error *e)
                 je.column, je.text);
         return NULL;
     }
+    tok *t = tok_hf_from_json(root, path, e);
+    json_decref(root);
+    if (t)
+        config_specials(t, path);
+    return t;
+}
+
+tok *tok_hf_from_json(json_t *root, const char *path, mx_error *e)
+{
     load_ctx c = { .path = path, .e = e };
     for (int k = 0; k < 324; k++)
         c.cp_to_byte[k] = -1;
@@ -566,21 +888,15 @@ tok *tok_load_hf(const char *path, mx_error *e)
         rc = fail(&c, ERR_FORMAT, "top level is not an object", 0, 0);
         goto done;
     }
+    h->spm = !has_bytelevel(json_object_get(root, "pre_tokenizer"));
     if ((rc = parse_model(&c, t, root)) != 0)
         goto done;
     if ((rc = parse_normalizer(&c, h, json_object_get(root, "normalizer"))) != 0)
         goto done;
     if ((rc = parse_pretok(&c, h, json_object_get(root, "pre_tokenizer"))) != 0)
         goto done;
-    if (h->n_steps == 0 || h->step[h->n_steps - 1].kind != ST_BYTELEVEL) {
-        rc = fail(&c, ERR_FORMAT, "pre_tokenizer must end with ByteLevel (byte-level BPE only)", 0, 0);
+    if ((rc = finish(&c, t)) != 0)
         goto done;
-    }
-    for (int k = 0; k + 1 < h->n_steps; k++)
-        if (h->step[k].kind == ST_BYTELEVEL) {
-            rc = fail(&c, ERR_FORMAT, "pre_tokenizer has ByteLevel before its last step", 0, 0);
-            goto done;
-        }
     if ((rc = parse_post(&c, h, json_object_get(root, "post_processor"))) != 0)
         goto done;
     for (int j = 0; j < h->n_prefix + h->n_suffix; j++) {
@@ -598,7 +914,6 @@ tok *tok_load_hf(const char *path, mx_error *e)
     for (int k = 0; k < 4 && t->eos < 0; k++)
         t->eos = find_added(t, ends[k]);
 done:
-    json_decref(root);
     if (rc) {
         tok_free(t);
         return NULL;
@@ -646,6 +961,65 @@ static int hf_pair(const void *vctx, int a, int b, float *key, int *merged)
     return 1;
 }
 
+static int sym_reserve(enc *x, size_t n)
+{
+    if (n <= x->sym_cap)
+        return 0;
+    int32_t *s = realloc(x->sym, n * sizeof *s);
+    if (!s)
+        return err_set(x->e, ERR_NOMEM, "out of memory");
+    x->sym = s;
+    x->sym_cap = n;
+    return 0;
+}
+
+/* The library's initial symbols of a SentencePiece-style word: one per
+ * character (an invalid byte counts as one); a character outside the vocab
+ * becomes its <0xNN> tokens when byte_fallback has them all, else <unk>
+ * (consecutive ones fused with fuse_unk; a pending <unk> is only written
+ * when a known character or the end comes, as the library does), else it is
+ * dropped. Returns the symbol count. */
+static long spm_symbols(enc *x, const char *w, size_t n)
+{
+    const tok *t = x->t;
+    const struct tok_hf *h = t->hf;
+    long m = 0;
+    int pending = 0;
+    for (size_t i = 0; i < n;) {
+        int l;
+        tok_utf8_next((const unsigned char *)w + i, n - i, &l);
+        int id = tok_strmap_get(&t->map, w + i, (size_t)l);
+        if (id >= 0) {
+            if (pending)
+                x->sym[m++] = h->unk;
+            pending = 0;
+            x->sym[m++] = id;
+            i += (size_t)l;
+            continue;
+        }
+        if (h->byte_fallback) {
+            int ok = 1;
+            for (int k = 0; k < l && ok; k++)
+                ok = h->byte_tok[(unsigned char)w[i + k]] >= 0;
+            if (ok) {
+                for (int k = 0; k < l; k++)
+                    x->sym[m++] = h->byte_tok[(unsigned char)w[i + k]];
+                i += (size_t)l;
+                continue;
+            }
+        }
+        if (h->unk >= 0) {
+            if (pending && !h->fuse_unk)
+                x->sym[m++] = h->unk;
+            pending = 1;
+        }
+        i += (size_t)l;
+    }
+    if (pending)
+        x->sym[m++] = h->unk;
+    return m;
+}
+
 /* BPE of one pre-tokenized word (raw bytes). */
 static int bpe_word(enc *x, const char *w, size_t n)
 {
@@ -656,33 +1030,30 @@ static int bpe_word(enc *x, const char *w, size_t n)
         if (id >= 0)
             return ivec_push(&x->out, id) ? err_set(x->e, ERR_NOMEM, "out of memory") : 0;
     }
-    if (n > x->sym_cap) {
-        int32_t *s = realloc(x->sym, n * sizeof *s);
-        if (!s)
-            return err_set(x->e, ERR_NOMEM, "out of memory");
-        x->sym = s;
-        x->sym_cap = n;
-    }
+    /* byte fallback can give up to 4 symbols per 4-byte character: n bounds it */
+    if (sym_reserve(x, n + 1))
+        return ERR_NOMEM;
     long m = 0;
-    int prev_unk = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char b = (unsigned char)w[i];
-        int id = h->byte_id[b];
-        if (id < 0 && h->byte_fallback) {
-            char hex[8];
-            snprintf(hex, sizeof hex, "<0x%02X>", b);
-            id = tok_strmap_get(&t->map, hex, 6);
+    if (h->spm) {
+        m = spm_symbols(x, w, n);
+    } else {
+        int prev_unk = 0;
+        for (size_t i = 0; i < n; i++) {
+            unsigned char b = (unsigned char)w[i];
+            int id = h->byte_id[b];
+            if (id < 0 && h->byte_fallback)
+                id = h->byte_tok[b];
+            if (id < 0 && h->unk >= 0) {
+                if (h->fuse_unk && prev_unk)
+                    continue;
+                id = h->unk;
+                prev_unk = 1;
+            } else {
+                prev_unk = 0;
+            }
+            if (id >= 0) /* with neither fallback nor unk, the byte is dropped (as HF does) */
+                x->sym[m++] = id;
         }
-        if (id < 0 && h->unk >= 0) {
-            if (h->fuse_unk && prev_unk)
-                continue;
-            id = h->unk;
-            prev_unk = 1;
-        } else {
-            prev_unk = 0;
-        }
-        if (id >= 0) /* with neither fallback nor unk, the byte is dropped (as HF does) */
-            x->sym[m++] = id;
     }
     m = tok_merge_seg(&x->ws, x->sym, m, hf_pair, h, x->e);
     if (m < 0)
@@ -693,8 +1064,52 @@ static int bpe_word(enc *x, const char *w, size_t n)
     return 0;
 }
 
-/* Apply pre-tokenizer steps k.. to the piece s[0..n), then BPE each word. */
-static int run_steps(enc *x, int k, const char *s, size_t n)
+/* Metaspace: ' ' -> the replacement, the prepend scheme, then (split) a cut
+ * before every replacement (MergedWithNext). */
+static int run_steps(enc *x, int k, const char *s, size_t n, int first);
+
+static int metaspace(enc *x, int k, const hf_step *st, const char *s, size_t n, int first)
+{
+    size_t spaces = 0;
+    for (size_t i = 0; i < n; i++)
+        spaces += s[i] == ' ';
+    char *b = malloc(n + (spaces + 1) * st->rep_len + 1);
+    if (!b)
+        return err_set(x->e, ERR_NOMEM, "out of memory");
+    size_t bl = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == ' ') {
+            memcpy(b + bl, st->rep, st->rep_len);
+            bl += st->rep_len;
+        } else {
+            b[bl++] = s[i];
+        }
+    int starts = bl >= st->rep_len && !memcmp(b, st->rep, st->rep_len);
+    if (bl > 0 && !starts && (st->prepend == 2 || (st->prepend == 1 && first))) {
+        memmove(b + st->rep_len, b, bl);
+        memcpy(b, st->rep, st->rep_len);
+        bl += st->rep_len;
+    }
+    int rc = 0;
+    if (!st->split) {
+        rc = run_steps(x, k + 1, b, bl, first);
+    } else {
+        size_t start = 0;
+        for (size_t i = 1; i + st->rep_len <= bl && !rc; i++)
+            if (!memcmp(b + i, st->rep, st->rep_len)) {
+                rc = run_steps(x, k + 1, b + start, i - start, first && start == 0);
+                start = i;
+            }
+        if (!rc)
+            rc = run_steps(x, k + 1, b + start, bl - start, first && start == 0);
+    }
+    free(b);
+    return rc;
+}
+
+/* Apply pre-tokenizer steps k.. to the piece s[0..n), then BPE each word.
+ * first: the piece starts the original text (Metaspace prepend_scheme first). */
+static int run_steps(enc *x, int k, const char *s, size_t n, int first)
 {
     const struct tok_hf *h = x->t->hf;
     if (n == 0)
@@ -703,10 +1118,12 @@ static int run_steps(enc *x, int k, const char *s, size_t n)
         return bpe_word(x, s, n);
     const hf_step *st = &h->step[k];
     int rc = 0;
+    if (st->kind == ST_METASPACE)
+        return metaspace(x, k, st, s, n, first);
     if (st->kind == ST_SPLIT) {
         for (size_t i = 0; i < n && !rc;) {
             size_t l = tok_pretok_match(st->pat, s + i, n - i);
-            rc = run_steps(x, k + 1, s + i, l);
+            rc = run_steps(x, k + 1, s + i, l, first && i == 0);
             i += l;
         }
         return rc;
@@ -721,7 +1138,7 @@ static int run_steps(enc *x, int k, const char *s, size_t n)
                 i += (size_t)l;
                 continue;
             }
-            rc = run_steps(x, k + 1, s + start, i - start);
+            rc = run_steps(x, k + 1, s + start, i - start, first && start == 0);
             size_t j = i + (size_t)l;
             while (!st->individual && j < n) {
                 int l2;
@@ -730,10 +1147,10 @@ static int run_steps(enc *x, int k, const char *s, size_t n)
                 j += (size_t)l2;
             }
             if (!rc)
-                rc = run_steps(x, k + 1, s + i, j - i);
+                rc = run_steps(x, k + 1, s + i, j - i, first && i == 0);
             i = start = j;
         }
-        return rc ? rc : run_steps(x, k + 1, s + start, n - start);
+        return rc ? rc : run_steps(x, k + 1, s + start, n - start, first && start == 0);
     }
     /* ByteLevel: optional prefix space, then the GPT-2 regex if use_regex. */
     char *tmp = NULL;
@@ -749,31 +1166,14 @@ static int run_steps(enc *x, int k, const char *s, size_t n)
     if (st->use_regex) {
         for (size_t i = 0; i < n && !rc;) {
             size_t l = tok_pretok_match(TOK_PAT_GPT2, s + i, n - i);
-            rc = run_steps(x, k + 1, s + i, l);
+            rc = run_steps(x, k + 1, s + i, l, first && i == 0);
             i += l;
         }
     } else {
-        rc = run_steps(x, k + 1, s, n);
+        rc = run_steps(x, k + 1, s, n, first);
     }
     free(tmp);
     return rc;
-}
-
-/* A text segment between added tokens: normalize, then pre-tokenize + BPE. */
-static int run_segment(enc *x, const char *s, size_t n)
-{
-    if (n == 0)
-        return 0;
-    if (x->t->hf->nfc && !tok_nfc_quick(s, n)) {
-        char *o;
-        size_t ol;
-        if (tok_nfc(s, n, &o, &ol) != 0)
-            return err_set(x->e, ERR_NOMEM, "out of memory");
-        int rc = run_steps(x, 0, o, ol);
-        free(o);
-        return rc;
-    }
-    return run_steps(x, 0, s, n);
 }
 
 static int is_word_char(uint32_t cp)
@@ -792,14 +1192,17 @@ static uint32_t cp_before(const char *s, size_t i)
     return (size_t)l == i - j ? cp : 0xFFFD;
 }
 
-/* The longest added token matching at i, or -1. */
-static int added_at(const struct tok_hf *h, const char *s, size_t n, size_t i)
+/* The longest added token of pass p matching at i, or -1. */
+static int added_at(const struct tok_hf *h, int p, const char *s, size_t n, size_t i)
 {
     int best = -1;
     for (int k = 0; k < h->n_added; k++) {
         const hf_added *a = &h->added[k];
-        if (a->len > n - i || (unsigned char)a->content[0] != (unsigned char)s[i] ||
-            (best >= 0 && h->added[best].len >= a->len) || memcmp(a->content, s + i, a->len) != 0)
+        const char *c = p ? a->ncontent : a->content;
+        size_t cl = p ? a->nlen : a->len;
+        if (a->normalized != p || cl == 0 || cl > n - i || (unsigned char)c[0] != (unsigned char)s[i] ||
+            (best >= 0 && (p ? h->added[best].nlen : h->added[best].len) >= cl) ||
+            memcmp(c, s + i, cl) != 0)
             continue;
         best = k;
     }
@@ -827,23 +1230,23 @@ static size_t space_len_at(const char *s, size_t n, size_t i)
     return j - i;
 }
 
-long tok_encode_hf(const tok *t, const char *text, size_t len, int **out, mx_error *e)
+static int piece(enc *x, int p, const char *s, size_t n, int first);
+
+/* Split s[0..n) on the added tokens of pass p (leftmost-longest), handing
+ * the text between them to piece(). */
+static int scan_added(enc *x, int p, const char *text, size_t len, int first)
 {
-    const struct tok_hf *h = t->hf;
-    enc x = { .t = t, .e = e };
+    const struct tok_hf *h = x->t->hf;
     int rc = 0;
-    for (int k = 0; k < h->n_prefix && !rc; k++)
-        rc = ivec_push(&x.out, h->prefix[k]);
-    /* Split on added tokens, leftmost-longest, in the raw text. */
     size_t seg = 0;
     for (size_t i = 0; i < len && !rc;) {
-        int k = h->added_first[(unsigned char)text[i]] ? added_at(h, text, len, i) : -1;
+        int k = h->added_first[p][(unsigned char)text[i]] ? added_at(h, p, text, len, i) : -1;
         if (k < 0) {
             i++;
             continue;
         }
         const hf_added *a = &h->added[k];
-        size_t start = i, end = i + a->len;
+        size_t start = i, end = i + (p ? a->nlen : a->len);
         if (a->single_word && !single_word_ok(text, len, start, end)) {
             i = end; /* like the library: a discarded match is skipped whole */
             continue;
@@ -857,13 +1260,44 @@ long tok_encode_hf(const tok *t, const char *text, size_t len, int **out, mx_err
             }
         if (a->rstrip)
             end += space_len_at(text, len, end);
-        rc = run_segment(&x, text + seg, start - seg);
-        if (!rc && ivec_push(&x.out, a->id))
-            rc = err_set(e, ERR_NOMEM, "out of memory");
+        rc = piece(x, p, text + seg, start - seg, first && seg == 0);
+        if (!rc && ivec_push(&x->out, a->id))
+            rc = err_set(x->e, ERR_NOMEM, "out of memory");
         i = seg = end;
     }
     if (!rc)
-        rc = run_segment(&x, text + seg, len - seg);
+        rc = piece(x, p, text + seg, len - seg, first && seg == 0);
+    return rc;
+}
+
+/* Text between added tokens: after the raw pass, normalize and look for the
+ * normalized added tokens; after that, pre-tokenize + BPE. */
+static int piece(enc *x, int p, const char *s, size_t n, int first)
+{
+    if (n == 0)
+        return 0;
+    if (p == 1)
+        return run_steps(x, 0, s, n, first);
+    char *o;
+    size_t ol;
+    int owned;
+    if (normalize(x->t->hf, s, n, &o, &ol, &owned) != 0)
+        return err_set(x->e, ERR_NOMEM, "out of memory");
+    int rc = scan_added(x, 1, o, ol, first);
+    if (owned)
+        free(o);
+    return rc;
+}
+
+long tok_encode_hf(const tok *t, const char *text, size_t len, int **out, mx_error *e)
+{
+    const struct tok_hf *h = t->hf;
+    enc x = { .t = t, .e = e };
+    int rc = 0;
+    for (int k = 0; k < h->n_prefix && !rc; k++)
+        rc = ivec_push(&x.out, h->prefix[k]);
+    if (!rc)
+        rc = scan_added(&x, 0, text, len, 1);
     for (int k = 0; k < h->n_suffix && !rc; k++)
         rc = ivec_push(&x.out, h->suffix[k]);
     free(x.sym);

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "src/err.h"
+#include "kernels/err.h"
 #include "src/tok.h"
 
 /* ---- string -> id hash table (open addressing over an external key store) ---- */
@@ -86,9 +86,23 @@ long tok_merge_run(int32_t *ids, long n, tok_pair_fn fn, tok_cut_fn cut, const v
                    mx_error *e);
 
 /* ---- the tokenizer object ---- */
-enum { TOK_KIND_LLAMA2C = 1, TOK_KIND_HF = 2 };
+enum {
+    TOK_KIND_LLAMA2C = 1, /* tokenizer.bin */
+    TOK_KIND_HF = 2,      /* tokenizer.json (byte-level or SentencePiece-style BPE), GGUF gpt2 */
+    TOK_KIND_SPM = 3,     /* GGUF llama: SentencePiece BPE by score, as llama.cpp (tok_spm.c) */
+    TOK_KIND_SPM_MODEL = 4 /* tokenizer.model through libsentencepiece (tok_spm_model.cc) */
+};
 
-struct tok_hf; /* defined in tok_hf.c */
+/* Per-id attributes (tok.attr). */
+enum {
+    TOK_A_CONTROL = 1, /* BOS/EOS/special added tokens: decode gives nothing */
+    TOK_A_BYTE = 2,    /* a <0xNN> byte-fallback piece: decode gives the byte */
+    TOK_A_SPECIAL = 4  /* matched in the raw text before the model (GGUF llama) */
+};
+
+struct tok_hf;  /* defined in tok_hf.c */
+struct tok_spm; /* defined in tok_spm.c */
+struct tok_spm_model; /* defined in tok_spm_model.cc */
 
 struct tok {
     int kind;
@@ -104,10 +118,34 @@ struct tok {
      * NULL when a piece is empty (then no cut is ever safe). */
     uint8_t *bigram;
     struct tok_hf *hf;
+    struct tok_spm *spm;
+    struct tok_spm_model *spm_model;
+    /* For tok_decode: per-id TOK_A_* flags (NULL = none), the SentencePiece
+     * space mark to turn back into ' ' (meta_len 0 = none), and whether one
+     * leading space of the text is dropped (the encoder added it). */
+    uint8_t *attr;
+    char meta[8];
+    size_t meta_len;
+    int strip_lead;
 };
+
+/* The byte of a "<0xNN>" piece, or -1. */
+int tok_byte_piece(const char *p, size_t n);
 
 long tok_encode_llama2c(const tok *t, const char *text, size_t len, int **out, mx_error *e);
 long tok_encode_hf(const tok *t, const char *text, size_t len, int **out, mx_error *e);
 void tok_hf_free(struct tok_hf *h);
+long tok_encode_spm(const tok *t, const char *text, size_t len, int **out, mx_error *e);
+void tok_spm_free(struct tok_spm *s);
+
+/* The thin C face of libsentencepiece (tok_spm_model.cc). */
+tok *tok_load_spm_model(const char *path, mx_error *e);
+long tok_encode_spm_model(const tok *t, const char *text, size_t len, int **out, mx_error *e);
+long tok_decode_spm_model(const tok *t, const int *ids, long n, char **out, mx_error *e);
+void tok_spm_model_free(struct tok_spm_model *m);
+
+/* A tokenizer.json already parsed (jansson root), `name` for messages. */
+struct json_t;
+tok *tok_hf_from_json(struct json_t *root, const char *name, mx_error *e);
 
 #endif

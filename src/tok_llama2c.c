@@ -136,6 +136,21 @@ tok *tok_load_llama2c(const char *path, int vocab_size, mx_error *e)
     }
     t->bos = n > 1 ? 1 : -1;
     t->eos = n > 2 ? 2 : -1;
+    /* For tok_decode, as llama2.c's decode(): BOS/EOS print nothing, <0xNN>
+     * is the byte, and the space the encoder put first is dropped. */
+    t->attr = calloc((size_t)n, 1);
+    if (!t->attr) {
+        err_set(e, ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    for (int i = 0; i < n; i++)
+        if (tok_byte_piece(t->arena + t->off[i], t->len[i]) >= 0)
+            t->attr[i] = TOK_A_BYTE;
+    if (t->bos >= 0)
+        t->attr[t->bos] = TOK_A_CONTROL;
+    if (t->eos >= 0)
+        t->attr[t->eos] = TOK_A_CONTROL;
+    t->strip_lead = 1;
     free(buf);
     return t;
 fail:

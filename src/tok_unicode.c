@@ -1,59 +1,32 @@
 /* Unicode helpers for the tokenizers: \p{L} / \p{N} / \s classification,
- * UTF-8 decoding, and NFC (quick check plus the full algorithm of UAX #15). */
+ * UTF-8 decoding, and NFC/NFKC — the Unicode data comes from libutf8proc. */
 #include "src/tok_unicode.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static int in_ranges(const uint32_t (*r)[2], size_t n, uint32_t cp)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (cp < r[mid][0])
-            hi = mid;
-        else if (cp > r[mid][1])
-            lo = mid + 1;
-        else
-            return 1;
-    }
-    return 0;
-}
-
-/* Value of the run containing cp in a {first, last, value} table, or 0. */
-static uint32_t run_value(const uint32_t (*r)[3], size_t n, uint32_t cp)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (cp < r[mid][0])
-            hi = mid;
-        else if (cp > r[mid][1])
-            lo = mid + 1;
-        else
-            return r[mid][2];
-    }
-    return 0;
-}
+#include <utf8proc.h>
 
 int tok_uc_is_letter(uint32_t cp)
 {
     if (cp < 0x80)
         return (cp | 0x20) - 'a' < 26;
-    return in_ranges(tok_uc_letter, tok_uc_letter_n, cp);
+    utf8proc_category_t c = utf8proc_category((utf8proc_int32_t)cp);
+    return c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_LO;
 }
 
 int tok_uc_is_number(uint32_t cp)
 {
     if (cp < 0x80)
         return cp - '0' < 10;
-    return in_ranges(tok_uc_number, tok_uc_number_n, cp);
+    utf8proc_category_t c = utf8proc_category((utf8proc_int32_t)cp);
+    return c >= UTF8PROC_CATEGORY_ND && c <= UTF8PROC_CATEGORY_NO;
 }
 
 int tok_uc_is_space(uint32_t cp)
 {
     /* The White_Space property (what \s means for Unicode text in Oniguruma
-     * and Rust regex); stable since Unicode 6.3. */
+     * and Rust regex); stable since Unicode 6.3. utf8proc has no such
+     * property (its Zs category misses TAB..CR and NEL), hence the list. */
     if (cp < 0x80)
         return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20;
     return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
@@ -64,7 +37,7 @@ int tok_uc_ccc_of(uint32_t cp)
 {
     if (cp < 0x300)
         return 0;
-    return (int)run_value(tok_uc_ccc, tok_uc_ccc_n, cp);
+    return utf8proc_get_property((utf8proc_int32_t)cp)->combining_class;
 }
 
 uint32_t tok_utf8_next(const unsigned char *s, size_t n, int *len)
@@ -129,6 +102,19 @@ int tok_utf8_put(uint32_t cp, unsigned char *o)
     return 4;
 }
 
+/* NFC of one code point is itself (it has a canonical decomposition that
+ * composes back: é, Hangul syllables...). */
+static int nfc_stable(uint32_t cp)
+{
+    utf8proc_int32_t buf[8];
+    utf8proc_ssize_t n = utf8proc_decompose_char((utf8proc_int32_t)cp, buf, 8, UTF8PROC_DECOMPOSE,
+                                                 NULL);
+    if (n < 1 || n > 8)
+        return 0;
+    n = utf8proc_normalize_utf32(buf, n, UTF8PROC_COMPOSE);
+    return n == 1 && buf[0] == (utf8proc_int32_t)cp;
+}
+
 int tok_nfc_quick(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -142,169 +128,88 @@ int tok_nfc_quick(const char *s, size_t n)
         int l;
         uint32_t cp = tok_utf8_next(p + i, n - i, &l);
         i += (size_t)l;
-        int ccc = tok_uc_ccc_of(cp);
+        if (cp < 0x300) { /* NFC_QC=Yes and starters below U+0300 */
+            last = 0;
+            continue;
+        }
+        const utf8proc_property_t *pr = utf8proc_get_property((utf8proc_int32_t)cp);
+        int ccc = pr->combining_class;
         if (ccc != 0 && last > ccc)
             return 0;
-        if (cp >= 0x300 && run_value(tok_uc_nfc_qc, tok_uc_nfc_qc_n, cp) != 0)
+        /* "Maybe": may compose with what precedes it (utf8proc marks the
+         * second parts of compositions with comb_index >= 0x8000; Hangul
+         * V/T jamo compose algorithmically). */
+        if ((pr->comb_index != UINT16_MAX && pr->comb_index >= 0x8000) ||
+            (cp >= 0x1161 && cp <= 0x1175) || (cp >= 0x11A8 && cp <= 0x11C2))
+            return 0;
+        if (pr->decomp_type == 0 && pr->decomp_seqindex != UINT16_MAX && !nfc_stable(cp))
             return 0;
         last = ccc;
     }
     return 1;
 }
 
-/* ---- full NFC ---- */
-
-enum { SBASE = 0xAC00, LBASE = 0x1100, VBASE = 0x1161, TBASE = 0x11A7, LCOUNT = 19, VCOUNT = 21,
-       TCOUNT = 28, NCOUNT = VCOUNT * TCOUNT, SCOUNT = LCOUNT * NCOUNT };
-
-static const uint32_t *find_decomp(uint32_t cp)
+/* Normalize each maximal run of valid UTF-8 with utf8proc; invalid bytes are
+ * copied through (they act as starters that never compose, as before). */
+static int normalize(const char *s, size_t n, char **out, size_t *out_len, utf8proc_option_t opt)
 {
-    size_t lo = 0, hi = tok_uc_decomp_n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (cp < tok_uc_decomp[mid][0])
-            hi = mid;
-        else if (cp > tok_uc_decomp[mid][0])
-            lo = mid + 1;
-        else
-            return tok_uc_decomp[mid];
-    }
-    return NULL;
-}
-
-/* Marker for an invalid input byte b kept through unchanged: outside Unicode. */
-#define RAW_BYTE(b) (0x200000u | (b))
-
-typedef struct cpbuf {
-    uint32_t *a;
-    size_t n, cap;
-} cpbuf;
-
-static int cp_push(cpbuf *b, uint32_t cp)
-{
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        uint32_t *a = realloc(b->a, cap * sizeof *a);
-        if (!a)
-            return -1;
-        b->a = a;
-        b->cap = cap;
-    }
-    b->a[b->n++] = cp;
-    return 0;
-}
-
-static int decompose(cpbuf *b, uint32_t cp, int depth)
-{
-    if (cp >= SBASE && cp < SBASE + SCOUNT) {
-        uint32_t s = cp - SBASE;
-        if (cp_push(b, LBASE + s / NCOUNT) || cp_push(b, VBASE + (s % NCOUNT) / TCOUNT))
-            return -1;
-        if (s % TCOUNT && cp_push(b, TBASE + s % TCOUNT))
-            return -1;
-        return 0;
-    }
-    const uint32_t *d = depth < 8 ? find_decomp(cp) : NULL;
-    if (!d)
-        return cp_push(b, cp);
-    if (decompose(b, d[1], depth + 1))
+    const unsigned char *p = (const unsigned char *)s;
+    size_t cap = n + 16, ol = 0;
+    char *o = malloc(cap);
+    if (!o)
         return -1;
-    return d[2] ? decompose(b, d[2], depth + 1) : 0;
-}
-
-static uint32_t compose_pair(uint32_t a, uint32_t b)
-{
-    if (a >= LBASE && a < LBASE + LCOUNT && b >= VBASE && b < VBASE + VCOUNT)
-        return SBASE + ((a - LBASE) * VCOUNT + (b - VBASE)) * TCOUNT;
-    if (a >= SBASE && a < SBASE + SCOUNT && (a - SBASE) % TCOUNT == 0 && b > TBASE &&
-        b < TBASE + TCOUNT)
-        return a + (b - TBASE);
-    size_t lo = 0, hi = tok_uc_compose_n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        const uint32_t *c = tok_uc_compose[mid];
-        if (a < c[0] || (a == c[0] && b < c[1]))
-            hi = mid;
-        else if (a > c[0] || b > c[1])
-            lo = mid + 1;
-        else
-            return c[2];
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n) {
+            int l;
+            uint32_t cp = tok_utf8_next(p + j, n - j, &l);
+            if (cp == 0xFFFD && !(l == 3 && p[j] == 0xEF))
+                break;
+            j += (size_t)l;
+        }
+        const char *piece = s + i;
+        size_t pl = j - i;
+        utf8proc_uint8_t *m = NULL;
+        if (pl > 0) {
+            utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)pl,
+                                              &m, opt);
+            if (r < 0) {
+                free(o);
+                return -1;
+            }
+            piece = (const char *)m;
+            pl = (size_t)r;
+        }
+        int bad = j < n; /* the invalid byte that ended the run */
+        if (ol + pl + 2 > cap) {
+            cap = (ol + pl + 2) * 2;
+            char *g = realloc(o, cap);
+            if (!g) {
+                free(m);
+                free(o);
+                return -1;
+            }
+            o = g;
+        }
+        memcpy(o + ol, piece, pl);
+        ol += pl;
+        free(m);
+        if (bad)
+            o[ol++] = s[j++];
+        i = j;
     }
+    o[ol] = '\0';
+    *out = o;
+    *out_len = ol;
     return 0;
-}
-
-static int ccc_raw(uint32_t cp)
-{
-    return cp >= 0x200000u ? 0 : tok_uc_ccc_of(cp);
 }
 
 int tok_nfc(const char *s, size_t n, char **out, size_t *out_len)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    cpbuf b = { 0 };
-    for (size_t i = 0; i < n;) {
-        int l;
-        uint32_t cp = tok_utf8_next(p + i, n - i, &l);
-        if (cp == 0xFFFD && !(l == 3 && p[i] == 0xEF && p[i + 1] == 0xBF && p[i + 2] == 0xBD))
-            cp = RAW_BYTE(p[i]); /* an invalid byte: keep it as it is */
-        i += (size_t)l;
-        if (decompose(&b, cp, 0)) {
-            free(b.a);
-            return -1;
-        }
-    }
-    /* Canonical ordering: stable insertion sort of each run of non-starters. */
-    for (size_t i = 1; i < b.n; i++) {
-        int c = ccc_raw(b.a[i]);
-        if (c == 0)
-            continue;
-        size_t j = i;
-        uint32_t x = b.a[i];
-        while (j > 0 && ccc_raw(b.a[j - 1]) > c) {
-            b.a[j] = b.a[j - 1];
-            j--;
-        }
-        b.a[j] = x;
-    }
-    /* Canonical composition. */
-    size_t w = 0;
-    long starter = -1;
-    int last_ccc = 0;
-    for (size_t i = 0; i < b.n; i++) {
-        uint32_t cp = b.a[i];
-        int c = ccc_raw(cp);
-        if (starter >= 0 && cp < 0x200000u) {
-            /* Not blocked: nothing between, or everything between has a lower class. */
-            int blocked = (size_t)starter + 1 != w && last_ccc >= c;
-            uint32_t comp = blocked ? 0 : compose_pair(b.a[starter], cp);
-            if (comp) {
-                b.a[starter] = comp;
-                continue;
-            }
-        }
-        if (c == 0) {
-            starter = (long)w;
-            last_ccc = 0;
-        } else {
-            last_ccc = c;
-        }
-        b.a[w++] = cp;
-    }
-    char *o = malloc(w * 4 + 1);
-    if (!o) {
-        free(b.a);
-        return -1;
-    }
-    size_t ol = 0;
-    for (size_t i = 0; i < w; i++) {
-        if (b.a[i] >= 0x200000u)
-            o[ol++] = (char)(b.a[i] & 0xFF);
-        else
-            ol += (size_t)tok_utf8_put(b.a[i], (unsigned char *)o + ol);
-    }
-    o[ol] = '\0';
-    free(b.a);
-    *out = o;
-    *out_len = ol;
-    return 0;
+    return normalize(s, n, out, out_len, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+}
+
+int tok_nfkc(const char *s, size_t n, char **out, size_t *out_len)
+{
+    return normalize(s, n, out, out_len, UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
 }

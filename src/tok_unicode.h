@@ -1,23 +1,9 @@
-/* Unicode classification and NFC for the tokenizers' pre-tokenizers. */
+/* Unicode classification and NFC/NFKC for the tokenizers (over libutf8proc). */
 #ifndef MXALLOC_TOK_UNICODE_H
 #define MXALLOC_TOK_UNICODE_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* Generated tables (tok_unicode_tables.c). */
-extern const uint32_t tok_uc_letter[][2];
-extern const size_t tok_uc_letter_n;
-extern const uint32_t tok_uc_number[][2];
-extern const size_t tok_uc_number_n;
-extern const uint32_t tok_uc_ccc[][3];
-extern const size_t tok_uc_ccc_n;
-extern const uint32_t tok_uc_nfc_qc[][3];
-extern const size_t tok_uc_nfc_qc_n;
-extern const uint32_t tok_uc_decomp[][3];
-extern const size_t tok_uc_decomp_n;
-extern const uint32_t tok_uc_compose[][3];
-extern const size_t tok_uc_compose_n;
 
 int tok_uc_is_letter(uint32_t cp);  /* \p{L} */
 int tok_uc_is_number(uint32_t cp);  /* \p{N} */
@@ -36,5 +22,7 @@ int tok_nfc_quick(const char *s, size_t n);
 /* NFC-normalize s[0..n) into a malloc'd buffer (*out, *out_len). Bytes that are
  * not valid UTF-8 are copied through unchanged. 0 or -1 on out of memory. */
 int tok_nfc(const char *s, size_t n, char **out, size_t *out_len);
+/* NFKC, the same way. */
+int tok_nfkc(const char *s, size_t n, char **out, size_t *out_len);
 
 #endif

@@ -77,13 +77,14 @@ tail -n +2 "$T/p.csv" | awk -F, 'NR > 1 && $4 > prev + 1e-12 { exit 1 } { prev =
 # bad input: one line, exit 1, no output file
 expect 1 "$BIN" alloc "$T/s.scores" --budget 3.9; one_line
 grep -q "budget 3.9 bits is infeasible: the smallest feasible budget is 4.2" "$T/err" || fail "infeasible message"
-expect 1 "$BIN" alloc "$T/s.scores" --budget -1; one_line
-expect 1 "$BIN" alloc "$T/s.scores" --budget nan; one_line
+# usage mistakes (a bad number, an unknown format name) exit 2 like in every command
+expect 2 "$BIN" alloc "$T/s.scores" --budget -1; one_line
+expect 2 "$BIN" alloc "$T/s.scores" --budget nan; one_line
 expect 1 "$BIN" alloc "$T/s.scores" --budget 5 --pin model.layers.99.mlp.up_proj=bf16 --out "$T/x.json"; one_line
 grep -q "no module model.layers.99" "$T/err" || fail "unknown module message"
 expect 1 "$BIN" alloc "$T/s.scores" --budget 5 --pin model.layers.0.mlp.up_proj=fp32 --out "$T/x.json"; one_line
-expect 1 "$BIN" alloc "$T/s.scores" --budget 5 --pin model.layers.0.mlp.up_proj=mxfp9 --out "$T/x.json"; one_line
-expect 1 "$BIN" alloc "$T/s.scores" --budget 5 --formats mxfp4,bogus; one_line
+expect 2 "$BIN" alloc "$T/s.scores" --budget 5 --pin model.layers.0.mlp.up_proj=mxfp9 --out "$T/x.json"; one_line
+expect 2 "$BIN" alloc "$T/s.scores" --budget 5 --formats mxfp4,bogus; one_line
 expect 1 "$BIN" alloc "$T/nan.scores" --budget 5 --out "$T/x.json"; one_line
 grep -q "no finite kl score" "$T/err" || fail "nan message"
 expect 0 "$BIN" alloc "$T/nan.scores" --budget 7 --formats mxfp6_e2m3,mxfp8_e4m3

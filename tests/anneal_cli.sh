@@ -64,7 +64,8 @@ expect() {
     ls "$TMP" | grep -q 'bad.json.tmp' && bad "'$*' left a temp file"
 }
 expect 1 --budget 3.0
-expect 1 --budget 5 --formats mxfp4,mxfp9
+expect 2 --budget 5 --formats mxfp4,mxfp9
+expect 2 --budget 5 --method gamma --rho 1e308
 expect 2 --budget -1
 expect 2 --budget 5 --method annealing
 expect 2 --budget 5 --steps 0

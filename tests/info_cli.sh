@@ -37,14 +37,14 @@ grep -q 'truncated: tensor wq needs 81920 bytes at offset 132380, file has 15000
 "$BIN" info "$m" >"$tmp/out" 2>"$tmp/err" || fail "info stories260K: $(cat "$tmp/err")"
 for want in 'format:       llama2.c' \
             'dim 64, hidden 172, layers 5, heads 8, kv heads 4, head_dim 8' \
-            'vocab 512, max context 512' \
+            'vocab 512, trained context 512' \
             'rope interleaved, theta 10000; rmsnorm eps 1e-05; qk_norm no; tied embeddings yes' \
             '35 quantizable modules, 226560 parameters' \
             'total 260032 parameters'; do
     grep -qF "$want" "$tmp/out" || fail "info output lacks '$want'"
 done
-grep -Eq '^model\.layers\.4\.mlp\.down_proj +down +64 +172 +11008$' "$tmp/out" || fail "down_proj row"
-grep -Eq '^model\.layers\.0\.self_attn\.k_proj +k +32 +64 +2048$' "$tmp/out" || fail "k_proj row"
+grep -Eq '^model\.layers\.4\.mlp\.down_proj +down +F32 +64 +172 +11008$' "$tmp/out" || fail "down_proj row"
+grep -Eq '^model\.layers\.0\.self_attn\.k_proj +k +F32 +32 +64 +2048$' "$tmp/out" || fail "k_proj row"
 [ "$(grep -c '^model\.layers\.' "$tmp/out")" -eq 35 ] || fail "expected 35 module rows"
 
 # The v1 export has the same table.
@@ -60,4 +60,21 @@ for want in '"file_kind": "llama2.c"' '"n_layers": 5' '"n_kv_heads": 4' '"vocab_
     grep -qF "$want" "$tmp/json" || fail "json lacks $want"
 done
 [ "$(grep -c '"name": "model.layers' "$tmp/json")" -eq 35 ] || fail "json: expected 35 modules"
+grep -qF '"stored": "F32"' "$tmp/json" || fail "json lacks the stored type"
+
+# A real Hugging Face model written by transformers: the tied matrix is stored
+# only as lm_head.weight, config.json carries rope_scaling null, attention_bias
+# false, mlp_bias false, torch_dtype.
+h="$DATA/tinystories-656k"
+if [ -r "$h/model.safetensors" ]; then
+    "$BIN" info "$h" >"$tmp/out" 2>"$tmp/err" || fail "info tinystories-656k: $(cat "$tmp/err")"
+    for want in 'format:       hf-safetensors' \
+                'dim 128, hidden 384, layers 2, heads 8, kv heads 4, head_dim 16' \
+                'vocab 2048, trained context 512' \
+                'rope half, theta 10000; rmsnorm eps 1e-06; qk_norm no; tied embeddings yes' \
+                '14 quantizable modules'; do
+        grep -qF "$want" "$tmp/out" || fail "tinystories-656k info lacks '$want'"
+    done
+    grep -Eq '^model\.layers\.1\.mlp\.up_proj +up +F32 +384 +128 +49152$' "$tmp/out" || fail "656k up_proj row"
+fi
 echo "info_cli: ok"

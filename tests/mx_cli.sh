@@ -40,9 +40,9 @@ expect_err 2 "missing --out" --format mxfp4 --in "$tmp/b.f32"
 expect_err 2 "missing --format" --in "$tmp/b.f32" --out "$tmp/o"
 expect_err 2 "extra argument" --format mxfp4 --in "$tmp/b.f32" --out "$tmp/o" extra
 expect_err 2 "--packed with --unpack" --format mxfp4 --in "$tmp/b.f32" --out "$tmp/o" --packed --unpack
-expect_err 1 "unknown format" --format mxfp5 --in "$tmp/b.f32" --out "$tmp/o"
+expect_err 2 "unknown format" --format mxfp5 --in "$tmp/b.f32" --out "$tmp/o"
 grep -q "mxfp5" "$tmp/err" || fail "unknown format: message does not name it"
-expect_err 1 "unknown simd path" --simd sse9 --format mxfp4 --in "$tmp/b.f32" --out "$tmp/o"
+expect_err 2 "unknown simd path" --simd sse9 --format mxfp4 --in "$tmp/b.f32" --out "$tmp/o"
 MXALLOC_SIMD=bogus "$BIN" mx --format mxfp4 --in "$tmp/b.f32" --out "$tmp/o" 2>"$tmp/err"
 [ $? -eq 1 ] || fail "bad MXALLOC_SIMD should exit 1"
 grep -q MXALLOC_SIMD "$tmp/err" || fail "bad MXALLOC_SIMD: message does not name it"

@@ -112,16 +112,20 @@ expect() {
 printf 'Once upon a time' > "$TMP/short.txt"
 printf '{"formats": {"model.layers.9.mlp.up_proj": "mxfp4"}}\n' > "$TMP/badmod.json"
 printf '{"formats": {"model.layers.0.mlp.up_proj": "mxfp3"}}\n' > "$TMP/badfmt.json"
-expect 1 "$M" --tokenizer "$T" --text "$X" --ctx 513
+# a context beyond the trained one is a default, not a cap: a warning, then it runs
+expect 0 "$M" --tokenizer "$T" --text "$X" --ctx 513 --max-tokens 513
+grep -q "warning: --ctx 513 exceeds the model's trained context 512" "$TMP/err" ||
+    { echo "FAIL: --ctx 513 printed no warning"; cat "$TMP/err"; fail=1; }
 expect 1 "$M" --tokenizer "$T" --text "$TMP/empty.txt"
 expect 1 "$M" --tokenizer "$T" --text "$TMP/short.txt" --ctx 64
-expect 1 "$M" --tokenizer "$T" --text "$X" --format mxfp3
+expect 2 "$M" --tokenizer "$T" --text "$X" --format mxfp3
 expect 1 "$M" --tokenizer "$T" --text "$X" --config "$TMP/badmod.json"
 expect 1 "$M" --tokenizer "$T" --text "$X" --config "$TMP/badfmt.json"
 expect 1 "$M" --tokenizer "$T" --text "$TMP/nonexistent.txt"
 expect 1 "$TMP/nonexistent.bin" --tokenizer "$T" --text "$X"
 expect 2 "$M" --tokenizer "$T"
-expect 2 "$M" --text "$X"
+# a llama2.c checkpoint carries no tokenizer and none lies beside it
+expect 1 "$M" --text "$X"
 expect 2 "$M" --tokenizer "$T" --text "$X" --ctx
 expect 2 "$M" --tokenizer "$T" --text "$X" --ctx 0
 expect 2 "$M" --tokenizer "$T" --text "$X" --format mxfp4 --config "$TMP/all.json"

@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "kernels/tf.h"
 #include "src/cache.h"
 #include "tests/testmodel.h"
 
@@ -226,6 +228,129 @@ static void test_cache_dir(void **state)
     assert_int_equal(cache_dir(out, 8, &e), ERR_ARG);
 }
 
+/* A checksum-valid file whose module table cannot be right: refused, with a
+ * one-line message (no newline or ESC from the file). */
+static void expect_bad(score_table *t, const char *what)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/tbl.scores", dir);
+    mx_error e = {0};
+    assert_int_equal(cache_write(path, t, &e), 0);
+    score_table r;
+    int rc = cache_read(path, &r, &e);
+    if (rc != ERR_FORMAT)
+        fail_msg("%s accepted (rc %d)", what, rc);
+    assert_int_equal(r.n_modules, 0);
+    assert_null(strchr(e.msg, '\n'));
+    assert_null(strchr(e.msg, '\x1b'));
+    assert_non_null(strstr(e.msg, path));
+    assert_null(strstr(e.msg, ": :"));
+}
+
+static void test_bad_tables(void **state)
+{
+    (void)state;
+    score_table t;
+    make_table(&t, 4);
+    t.modules[2].layer = 2147483647;
+    expect_bad(&t, "layer INT_MAX");
+    t.modules[2].layer = 100000000;
+    expect_bad(&t, "layer 1e8");
+    t.modules[2].layer = 4; /* as many layers as modules is impossible */
+    expect_bad(&t, "layer = module count");
+    t.modules[2].layer = -1;
+    expect_bad(&t, "negative layer");
+    t.modules[2].layer = 2;
+    t.modules[1].kind = TF_NLIN;
+    expect_bad(&t, "kind out of range");
+    t.modules[1].kind = 0;
+    t.modules[3].params = 5;
+    expect_bad(&t, "params not rows x cols");
+    t.modules[3].params = (int64_t)t.modules[3].rows * t.modules[3].cols;
+    t.modules[3].rows = -64;
+    t.modules[3].params = -64LL * t.modules[3].cols;
+    expect_bad(&t, "negative rows");
+    t.modules[3].rows = 64;
+    t.modules[3].params = 64LL * t.modules[3].cols;
+    snprintf(t.modules[3].name, sizeof t.modules[3].name, "%s", t.modules[1].name);
+    expect_bad(&t, "duplicated module name");
+    snprintf(t.modules[3].name, sizeof t.modules[3].name, "evil\n\x1b[2Jname");
+    expect_bad(&t, "control characters in a name");
+    snprintf(t.modules[3].name, sizeof t.modules[3].name, "model.layers.3.mlp.down_proj");
+    snprintf(t.model, sizeof t.model, "model\x1b]0;title\x07");
+    expect_bad(&t, "control characters in the model");
+    snprintf(t.model, sizeof t.model, "ok");
+    t.ctx = -1;
+    expect_bad(&t, "negative ctx");
+    t.ctx = 16;
+    /* and the fixed table is fine again */
+    char path[512];
+    snprintf(path, sizeof path, "%s/tbl.scores", dir);
+    mx_error e = {0};
+    score_table r;
+    assert_int_equal(cache_write(path, &t, &e), 0);
+    assert_int_equal(cache_read(path, &r, &e), 0);
+    score_table_free(&r);
+    score_table_free(&t);
+}
+
+/* A 32-byte file declaring a 4 GiB payload: refused from the file size, before
+ * anything that large is allocated; non-regular files are refused too. */
+static void test_declared_length(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/huge.scores", dir);
+    unsigned char h[32] = {'M', 'X', 'S', 'C', 'O', 'R', 'E', 0, CACHE_VERSION};
+    h[16 + 4] = 1; /* payload length 1 << 32 */
+    spit(path, h, sizeof h);
+    score_table r;
+    mx_error e = {0};
+    assert_int_equal(cache_read(path, &r, &e), ERR_FORMAT);
+    assert_non_null(strstr(e.msg, "declares 4294967296 payload bytes, the file has 0"));
+    assert_int_equal(cache_read(dir, &r, &e), ERR_IO);
+    assert_non_null(strstr(e.msg, "is a directory"));
+    char fifo[512];
+    snprintf(fifo, sizeof fifo, "%s/s.fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    alarm(20); /* opening a FIFO used to wait for a writer */
+    assert_int_equal(cache_read(fifo, &r, &e), ERR_IO);
+    alarm(0);
+    unlink(fifo);
+    /* cache_is_score_file: what `score --out` checks before overwriting */
+    assert_int_equal(cache_is_score_file(path), 1);
+    snprintf(path, sizeof path, "%s/notes.txt", dir);
+    spit(path, (const unsigned char *)"my notes\n", 9);
+    assert_int_equal(cache_is_score_file(path), 0);
+    assert_int_equal(cache_is_score_file(dir), 0);
+    snprintf(path, sizeof path, "%s/absent", dir);
+    assert_int_equal(cache_is_score_file(path), -1);
+}
+
+/* Temp files of killed writers in the cache directory go on the next run. */
+static void test_cache_dir_stale(void **state)
+{
+    (void)state;
+    char xdg[300], out[512], p[700];
+    snprintf(xdg, sizeof xdg, "%s/xdg2", dir);
+    setenv("XDG_CACHE_HOME", xdg, 1);
+    mx_error e = {0};
+    assert_int_equal(cache_dir(out, sizeof out, &e), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(0);
+    waitpid(pid, NULL, 0);
+    snprintf(p, sizeof p, "%s/0123456789abcdef.scores.tmp.%ld.Ab3dEf", out, (long)pid);
+    spit(p, (const unsigned char *)"x", 1);
+    char keep[700];
+    snprintf(keep, sizeof keep, "%s/0123456789abcdef.scores", out);
+    spit(keep, (const unsigned char *)"x", 1);
+    assert_int_equal(cache_dir(out, sizeof out, &e), 0);
+    assert_int_not_equal(access(p, F_OK), 0);
+    assert_int_equal(access(keep, F_OK), 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -246,6 +371,9 @@ int main(void)
         cmocka_unit_test(test_truncation_and_flips),
         cmocka_unit_test(test_atomic),
         cmocka_unit_test(test_cache_dir),
+        cmocka_unit_test(test_bad_tables),
+        cmocka_unit_test(test_declared_length),
+        cmocka_unit_test(test_cache_dir_stale),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

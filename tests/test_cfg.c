@@ -92,6 +92,8 @@ static void expect_bad(const char *text, const char *needle)
     if (!strstr(e.msg, needle))
         fail_msg("message '%s' lacks '%s'", e.msg, needle);
     assert_null(strchr(e.msg, '\n'));
+    assert_null(strchr(e.msg, '\x1b'));
+    assert_null(strstr(e.msg, ": :"));
     assert_int_equal(c.n_formats, 0);
     assert_null(c.formats);
 }
@@ -107,12 +109,29 @@ static void test_bad(void **state)
     expect_bad("[1, 2]", "not a JSON object");
     expect_bad("{\"formats\": {}, \"budget_bits\": \"4\"}", "budget_bits");
     expect_bad("{\"formats\": {}, \"block\": 3.5}", "block");
+    /* recorded parameters mxalloc does not implement are refused, not ignored */
+    expect_bad("{\"formats\": {}, \"block\": 16}", "\"block\": 16 is not supported");
+    expect_bad("{\"formats\": {}, \"scale_mode\": \"ceil\"}", "\"scale_mode\": 'ceil' is not supported");
+    expect_bad("{\"formats\": {}, \"rounding\": \"stochastic\"}", "\"rounding\": 'stochastic'");
+    /* one separator after the file name; raw bytes from the file escaped */
+    expect_bad("{\"formats\": []}", "bad.json: \"formats\" is not an object");
+    expect_bad("{\"formats\": {\"x\\n\\u001b[31m\": \"mxfp5\"}}", "for x\\x0a\\x1b[31m");
+    expect_bad("{\"formats\": {\"a\\u0007\": 1}}", "a\\x07");
     mx_cfg c;
     mx_error e = {0};
+    char path[512];
+    snprintf(path, sizeof path, "%s/ok.json", dir);
+    write_text(path, "{\"formats\": {}, \"block\": 32, \"scale_mode\": \"ocp-floor\","
+                     " \"rounding\": \"nearest-even\"}");
+    assert_int_equal(cfg_load(path, &c, &e), 0);
+    cfg_free(&c);
+    /* a directory or a device is not read (a FIFO would block, /dev/zero never ends) */
+    assert_int_equal(cfg_load(dir, &c, &e), ERR_IO);
+    assert_non_null(strstr(e.msg, "is a directory"));
+    assert_int_equal(cfg_load("/dev/zero", &c, &e), ERR_IO);
     assert_int_equal(cfg_load("/nonexistent/c.json", &c, &e), ERR_IO);
     /* an unwritable destination leaves nothing behind */
     cfg_init(&c);
-    char path[512];
     snprintf(path, sizeof path, "%s/missing/c.json", dir);
     assert_int_equal(cfg_save(path, &c, &e), ERR_IO);
 }

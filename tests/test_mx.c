@@ -2,6 +2,7 @@
  * hand-checked roundings, SIMD paths bit-identical to the scalar reference on
  * millions of values, packed round trips and thread determinism. */
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,7 +14,8 @@
 #include <cmocka.h>
 
 #include "kernels/mx.h"
-#include "src/err.h"
+#include "kernels/pool.h"
+#include "kernels/err.h"
 
 static const mx_format block_formats[] = {MX_FP8_E4M3, MX_FP8_E5M2, MX_INT8,
                                           MX_FP6_E3M2, MX_FP6_E2M3, MX_FP4_E2M1};
@@ -71,7 +73,9 @@ static void test_names(void **state)
         assert_int_equal(mx_format_parse(ok[i].s, &f), 0);
         assert_int_equal(f, ok[i].f);
     }
-    static const char *bad[] = {"", "mxfp5", "fp16", "mxfp4_e2m1x", "mxfp4 ", "int8", "e4m3", "mx"};
+    /* "int8" and "e4m3" were here: printed labels, now accepted (issue 17); the
+     * ambiguous "fp8"/"fp6" and the old 2-letter "e2" take their place */
+    static const char *bad[] = {"", "mxfp5", "fp16", "mxfp4_e2m1x", "mxfp4 ", "fp8", "fp6", "e2", "mx"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mx_format f = MX_FP4_E2M1;
         assert_int_equal(mx_format_parse(bad[i], &f), -1);
@@ -769,6 +773,142 @@ static void test_threads_and_inplace(void **state)
     free(b);
 }
 
+/* ------------------------------------------------------------ the pool */
+
+typedef struct count_job {
+    int hits[128]; /* per task: how often it ran (each task writes its own slot) */
+    int bad_nth;   /* a task saw another nth than the run's */
+    int nth;
+    pool *inner;   /* when set, every task runs a nested parallel-for on it */
+    int inner_hits[128][4];
+} count_job;
+
+static void inner_task(void *arg, int ith, int nth)
+{
+    int *hits = arg;
+    (void)nth;
+    hits[ith]++;
+}
+
+static void count_task(void *arg, int ith, int nth)
+{
+    count_job *j = arg;
+    j->hits[ith]++;
+    if (nth != j->nth)
+        j->bad_nth = 1;
+    if (j->inner) /* a task calling back into its busy pool: serial, no deadlock */
+        pool_run(j->inner, 4, inner_task, j->inner_hits[ith]);
+}
+
+/* Every task runs exactly once, with the run's nth, for pools smaller and
+ * larger than the task count, NULL included; runs repeat on one pool. */
+static void test_pool_runs_every_task_once(void **state)
+{
+    (void)state;
+    static const int sizes[] = {1, 2, 3, 8};
+    static const int nths[] = {0, 1, 2, 3, 5, 8, 9, 64, 128};
+    for (size_t si = 0; si <= sizeof sizes / sizeof sizes[0]; si++) {
+        pool *p = si < sizeof sizes / sizeof sizes[0] ? pool_create(sizes[si]) : NULL;
+        if (si < sizeof sizes / sizeof sizes[0]) {
+            assert_non_null(p);
+            assert_true(pool_threads(p) >= 1 && pool_threads(p) <= sizes[si]);
+        } else {
+            assert_int_equal(pool_threads(p), 1);
+        }
+        for (int rep = 0; rep < 50; rep++)
+            for (size_t ni = 0; ni < sizeof nths / sizeof nths[0]; ni++) {
+                count_job j;
+                memset(&j, 0, sizeof j);
+                j.nth = nths[ni];
+                j.inner = rep == 0 ? p : NULL;
+                pool_run(p, j.nth, count_task, &j);
+                assert_int_equal(j.bad_nth, 0);
+                for (int i = 0; i < 128; i++)
+                    assert_int_equal(j.hits[i], i < j.nth ? 1 : 0);
+                if (j.inner)
+                    for (int i = 0; i < j.nth; i++)
+                        for (int k = 0; k < 4; k++)
+                            assert_int_equal(j.inner_hits[i][k], 1);
+            }
+        pool_free(p);
+    }
+    pool *d = pool_create(0); /* the online cores */
+    assert_non_null(d);
+    assert_true(pool_threads(d) >= 1 && pool_threads(d) <= POOL_MAX_THREADS);
+    pool_free(d);
+}
+
+typedef struct caller_arg {
+    pool *p;
+    int ok;
+} caller_arg;
+
+static void *caller_thread(void *arg)
+{
+    caller_arg *c = arg;
+    c->ok = 1;
+    for (int rep = 0; rep < 200; rep++) {
+        count_job j;
+        memset(&j, 0, sizeof j);
+        j.nth = 7;
+        pool_run(c->p, j.nth, count_task, &j);
+        for (int i = 0; i < 128; i++)
+            c->ok &= j.hits[i] == (i < j.nth ? 1 : 0);
+    }
+    return NULL;
+}
+
+/* Two threads calling one pool at once: each call completes all its tasks
+ * (the second runs serially while the pool is busy). */
+static void test_pool_concurrent_callers(void **state)
+{
+    (void)state;
+    pool *p = pool_create(3);
+    assert_non_null(p);
+    caller_arg a = {p, 0}, b = {p, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, caller_thread, &a), 0);
+    caller_thread(&b);
+    pthread_join(th, NULL);
+    assert_true(a.ok && b.ok);
+    pool_free(p);
+}
+
+/* mx_fake_quant_on: the same bits on any pool as the scalar reference on one
+ * thread, for a matrix large enough to be split. */
+static void test_pool_fake_quant(void **state)
+{
+    (void)state;
+    size_t rows = 1201, cols = 1000, n = rows * cols;
+    float *in = malloc(n * sizeof *in), *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    assert_true(in && a && b);
+    rng_state = 7;
+    for (size_t i = 0; i < n; i++)
+        in[i] = rnd_mag(0, 20);
+    pool *pools[3] = {NULL, pool_create(2), pool_create(5)};
+    assert_true(pools[1] && pools[2]);
+    static const mx_format fs[] = {MX_BF16, MX_FP8_E4M3, MX_INT8, MX_FP4_E2M1};
+    for (size_t fi = 0; fi < sizeof fs / sizeof fs[0]; fi++) {
+        assert_int_equal(mx_fake_quant_with(MX_SIMD_SCALAR, 1, fs[fi], in, a, rows, cols), 0);
+        for (int pi = 0; pi < 3; pi++) {
+            memset(b, 0, n * sizeof *b);
+            assert_int_equal(
+                mx_fake_quant_on(pools[pi], MX_SIMD_AUTO, fs[fi], in, b, rows, cols), 0);
+            assert_memory_equal(a, b, n * sizeof *a);
+        }
+    }
+    memset(b, 0x5A, 64);
+    assert_int_equal(mx_fake_quant_on(pools[1], MX_SIMD_AUTO, MX_NFORMATS, in, b, 1, 16), ERR_ARG);
+    assert_int_equal(mx_fake_quant_on(pools[1], MX_NSIMD, MX_INT8, in, b, 1, 16), ERR_ARG);
+    for (int i = 0; i < 64; i++)
+        assert_int_equal(((unsigned char *)b)[i], 0x5A);
+    for (int pi = 0; pi < 3; pi++)
+        pool_free(pools[pi]);
+    free(in);
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -782,6 +922,9 @@ int main(void)
         cmocka_unit_test(test_pack_roundtrip),
         cmocka_unit_test(test_pack_layout),
         cmocka_unit_test(test_threads_and_inplace),
+        cmocka_unit_test(test_pool_runs_every_task_once),
+        cmocka_unit_test(test_pool_concurrent_callers),
+        cmocka_unit_test(test_pool_fake_quant),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

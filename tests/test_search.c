@@ -17,7 +17,6 @@
 #include "solver/dmx.h"
 #include "solver/gamma.h"
 #include "solver/search.h"
-#include "solver/search_internal.h"
 #include "tests/tf_rand.h"
 
 #define CTX 16
@@ -161,7 +160,8 @@ static void test_relaxation_derivs(void **st)
     assert_true(p[2] > 0.999999);
 }
 
-/* The search's backward from dlogits equals tf_backward for hard targets. */
+/* The backward from dlogits the search uses (tf_backward_logits) equals
+ * tf_backward for hard targets. */
 static void test_backward_matches(void **st)
 {
     (void)st;
@@ -179,7 +179,7 @@ static void test_backward_matches(void **st)
 
     float *logits = malloc(sizeof(float) * CTX * c->vocab_size);
     tf_logits(t, &f.rm.w, 0, CTX, logits);
-    tf_bwd_cross_entropy(logits, f.tgt, CTX, c->vocab_size, 1.0f, logits, NULL);
+    tf_bwd_cross_entropy(NULL, logits, f.tgt, CTX, c->vocab_size, 1.0f, logits, NULL);
     int M = c->n_layers * TF_NLIN;
     float *lin[2 * TF_NLIN];
     for (int m = 0; m < M; m++) {
@@ -187,9 +187,12 @@ static void test_backward_matches(void **st)
         tf_linear_shape(c, m % TF_NLIN, &r, &cc);
         lin[m] = calloc((size_t)r * cc, sizeof(float));
     }
-    search_bwd sb;
-    assert_int_equal(search_bwd_init(&sb, c, CTX), 0);
-    assert_int_equal(search_bwd_run(&sb, t, &f.rm.w, logits, lin), 0);
+    tf_layer_grads lg[2];
+    memset(lg, 0, sizeof lg);
+    for (int m = 0; m < M; m++)
+        lg[m / TF_NLIN].lin[m % TF_NLIN] = lin[m];
+    tf_grads sg = {.layers = lg, .n_layers = c->n_layers};
+    assert_int_equal(tf_backward_logits(b, t, &f.rm.w, NULL, logits, &sg), 0);
     for (int m = 0; m < M; m++) {
         int r, cc;
         tf_linear_shape(c, m % TF_NLIN, &r, &cc);
@@ -203,7 +206,6 @@ static void test_backward_matches(void **st)
         assert_true(sqrt(num / den) < 1e-5);
         free(lin[m]);
     }
-    search_bwd_free(&sb);
     free(logits);
     tf_bwd_free(b);
     tf_grads_free(&g);

@@ -28,8 +28,9 @@
 
 #include <cmocka.h>
 
+#include "kernels/pool.h"
 #include "kernels/tf_backward.h"
-#include "src/err.h"
+#include "kernels/err.h"
 #include "src/model.h"
 #include "tests/ref_forward.h"
 #include "tests/tf_rand.h"
@@ -459,7 +460,8 @@ static void check_attention(int n, int H, int KV, int hd, float qscale)
     memcpy(dq, bq, nq * sizeof *dq);
     memcpy(dk, bk, nk * sizeof *dk);
     memcpy(dv, bv, nk * sizeof *dv);
-    assert_int_equal(tf_bwd_attention(q, k, v, NULL, c, n, H, KV, hd, 2, dq, dk, dv), 0);
+    pool *tp = pool_create(3); /* NULL (out of memory) would only run the tasks serially */
+    assert_int_equal(tf_bwd_attention(tp, q, k, v, NULL, c, n, H, KV, hd, 2, dq, dk, dv), 0);
     double *qd = to_d(q, nq), *kd = to_d(k, nk), *vd = to_d(v, nk);
     double *y = malloc(nq * sizeof *y);
     assert_non_null(y);
@@ -477,21 +479,24 @@ static void check_attention(int n, int H, int KV, int hd, float qscale)
     memcpy(sq, bq, nq * sizeof *sq);
     memcpy(sk, bk, nk * sizeof *sk);
     memcpy(sv, bv, nk * sizeof *sv);
-    assert_int_equal(tf_bwd_attention(q, k, v, P, c, n, H, KV, hd, 2, sq, sk, sv), 0);
+    assert_int_equal(tf_bwd_attention(tp, q, k, v, P, c, n, H, KV, hd, 2, sq, sk, sv), 0);
     check_grad("attention dq (saved P)", sq, bq, fq, nq, OP_TOL);
     check_grad("attention dk (saved P)", sk, bk, fk, nk, OP_TOL);
     check_grad("attention dv (saved P)", sv, bv, fv, nk, OP_TOL);
     free(P); free(sq); free(sk); free(sv);
 
-    /* Bitwise the same for 1, 3 and all threads (deterministic reduction). */
+    /* Bitwise the same for 1, 3 and all threads (deterministic reduction), on
+     * the pool or on the calling thread alone. */
     int threads[3] = {1, 3, 0};
-    for (int ti = 0; ti < 3; ti++) {
+    for (int ti = 0; ti < 6; ti++) {
         float *q2 = zeros(nq), *k2 = zeros(nk), *v2 = zeros(nk);
         memcpy(q2, bq, nq * sizeof *q2);
         memcpy(k2, bk, nk * sizeof *k2);
         memcpy(v2, bv, nk * sizeof *v2);
         assert_int_equal(
-            tf_bwd_attention(q, k, v, NULL, c, n, H, KV, hd, threads[ti], q2, k2, v2), 0);
+            tf_bwd_attention(ti < 3 ? tp : NULL, q, k, v, NULL, c, n, H, KV, hd, threads[ti % 3],
+                             q2, k2, v2),
+            0);
         assert_memory_equal(q2, dq, nq * sizeof *q2);
         assert_memory_equal(k2, dk, nk * sizeof *k2);
         assert_memory_equal(v2, dv, nk * sizeof *v2);
@@ -501,10 +506,11 @@ static void check_attention(int n, int H, int KV, int hd, float qscale)
     float *k3 = zeros(nk), *v3 = zeros(nk);
     memcpy(k3, bk, nk * sizeof *k3);
     memcpy(v3, bv, nk * sizeof *v3);
-    assert_int_equal(tf_bwd_attention(q, k, v, NULL, c, n, H, KV, hd, 2, NULL, k3, v3), 0);
+    assert_int_equal(tf_bwd_attention(tp, q, k, v, NULL, c, n, H, KV, hd, 2, NULL, k3, v3), 0);
     assert_memory_equal(k3, dk, nk * sizeof *k3);
     assert_memory_equal(v3, dv, nk * sizeof *v3);
     free(k3); free(v3);
+    pool_free(tp);
 
     free(q); free(k); free(v); free(c); free(dq); free(dk); free(dv);
     free(bq); free(bk); free(bv); free(qd); free(kd); free(vd); free(y);
@@ -597,7 +603,7 @@ static void test_cross_entropy(void **state)
     float l[N * V], g[N * V];
     fill(l, N * V, -4, 4);
     int cnt = -1;
-    double loss = tf_bwd_cross_entropy(l, y, N, V, 1.0f, g, &cnt);
+    double loss = tf_bwd_cross_entropy(NULL, l, y, N, V, 1.0f, g, &cnt);
     assert_int_equal(cnt, 4);
     double *ld = to_d(l, N * V);
     ce_ctx e = {ld, y, N, V};
@@ -609,13 +615,13 @@ static void test_cross_entropy(void **state)
     /* In place and scaled. */
     float l2[N * V];
     memcpy(l2, l, sizeof l2);
-    double loss2 = tf_bwd_cross_entropy(l2, y, N, V, 2.0f, l2, NULL);
+    double loss2 = tf_bwd_cross_entropy(NULL, l2, y, N, V, 2.0f, l2, NULL);
     assert_true(loss2 == loss);
     for (int i = 0; i < N * V; i++)
         assert_float_equal(l2[i], 2.0f * g[i], 1e-7);
     /* Nothing counted: zero loss, zero gradient. */
     int none[N] = {-1, -1, -1, -1, -1};
-    assert_true(tf_bwd_cross_entropy(l, none, N, V, 1.0f, g, &cnt) == 0.0);
+    assert_true(tf_bwd_cross_entropy(NULL, l, none, N, V, 1.0f, g, &cnt) == 0.0);
     assert_int_equal(cnt, 0);
     for (int i = 0; i < N * V; i++)
         assert_true(g[i] == 0.0f);
@@ -629,14 +635,16 @@ static void test_cross_entropy(void **state)
     fill(bl, (size_t)BN * BV, -30, 30);
     for (int t = 0; t < BN; t++)
         by[t] = t == 7 ? -1 : (int)(rng_u() * BV);
-    double big = tf_bwd_cross_entropy(bl, by, BN, BV, 1.0f, bg, &cnt);
+    pool *cp = pool_create(4);
+    double big = tf_bwd_cross_entropy(cp, bl, by, BN, BV, 1.0f, bg, &cnt);
+    pool_free(cp);
     assert_int_equal(cnt, BN - 1);
     double sum = 0;
     for (int t = 0; t < BN; t++) {
         if (by[t] < 0)
             continue;
-        sum += tf_bwd_cross_entropy(bl + (size_t)t * BV, by + t, 1, BV, 1.0f / (BN - 1), rg,
-                                    NULL);
+        sum += tf_bwd_cross_entropy(NULL, bl + (size_t)t * BV, by + t, 1, BV, 1.0f / (BN - 1),
+                                    rg, NULL);
         for (int j = 0; j < BV; j++)
             assert_float_equal(bg[(size_t)t * BV + j], rg[j], 1e-9 + 1e-6 * fabsf(rg[j]));
     }
@@ -1084,6 +1092,103 @@ static void test_model_stories260k(void **state)
     model_free(&m);
 }
 
+/* The guarantee of tf_backward.h on a window longer than the forward's
+ * attention row block (128): bitwise the same gradients from the kept-softmax
+ * path, the recompute path and repeated runs. The recompute path once rebuilt
+ * P with its own copy of the forward's recipe (one n x n GEMM, one summation
+ * chain), which differed in the last bits from the forward's row-blocked
+ * GEMMs and two-chain softmax once n > 128, so `make bench` saw NO. (Across
+ * OpenBLAS thread counts results may differ: OpenBLAS's threaded sgemm rounds
+ * differently; that is outside this guarantee.) */
+enum { LONG_N = 200 }; /* two row blocks; head_dim 8: head_dim 4 happened to agree */
+
+/* A tied model, one window of LONG_N tokens and three sets of every gradient. */
+typedef struct long_fixture {
+    tf_config c;
+    tf_rand_model m;
+    int tok[LONG_N], tgt[LONG_N];
+    tf_grads g[3];
+} long_fixture;
+
+static void long_fixture_init(long_fixture *f, uint64_t seed)
+{
+    f->c = (tf_config){.dim = 16, .hidden_dim = 24, .n_layers = 2, .n_heads = 4,
+                       .n_kv_heads = 2, .head_dim = 8, .vocab_size = 29, .max_seq = LONG_N,
+                       .rope_theta = 10000.0f, .norm_eps = 1e-5f,
+                       .rope_style = TF_ROPE_INTERLEAVED};
+    assert_int_equal(tf_rand_model_init(&f->m, &f->c, 1, seed), 0);
+    rng_seed(seed);
+    window(f->c.vocab_size, f->tok, f->tgt, LONG_N);
+    int all = TF_GRAD_LINEAR | TF_GRAD_NORMS | TF_GRAD_EMBED;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(tf_grads_alloc(&f->c, all, 1, &f->g[i]), 0);
+}
+
+static void long_fixture_free(long_fixture *f)
+{
+    for (int i = 0; i < 3; i++)
+        tf_grads_free(&f->g[i]);
+    tf_rand_model_free(&f->m);
+}
+
+static void test_model_long_window_deterministic(void **state)
+{
+    (void)state;
+    enum { N = LONG_N };
+    long_fixture f;
+    long_fixture_init(&f, 21);
+    const tf_config *c = &f.c;
+    const int *tok = f.tok, *tgt = f.tgt;
+    tf_grads *g = f.g;
+    assert_int_equal(run_backward(c, &f.m.w, TF_KEEP_ACTS, tok, tgt, N, 1.0f, &g[0], NULL), 0);
+    assert_int_equal(run_backward(c, &f.m.w, 0, tok, tgt, N, 1.0f, &g[1], NULL), 0);
+    assert_int_equal(run_backward(c, &f.m.w, TF_KEEP_ACTS, tok, tgt, N, 1.0f, &g[2], NULL), 0);
+    grads_equal(c, &g[0], &g[1]);
+    grads_equal(c, &g[0], &g[2]);
+    long_fixture_free(&f);
+}
+
+/* tf_backward_logits given the cross-entropy's own dL/dlogits is tf_backward
+ * bit for bit (one logits chunk, so the lm_head products are the same), on
+ * one thread or the context's pool; and it refuses what tf_backward refuses. */
+static void test_backward_logits(void **state)
+{
+    (void)state;
+    enum { N = LONG_N };
+    long_fixture f;
+    long_fixture_init(&f, 23);
+    tf_config c = f.c;
+    tf_rand_model m = f.m;
+    int *tok = f.tok, *tgt = f.tgt;
+    tf_grads *g = f.g;
+    tgt[5] = -1; /* an ignored row: zero gradient in both */
+    tf_ctx *t = tf_ctx_create(&c, N, TF_KEEP_ACTS);
+    tf_bwd *b = tf_bwd_create(&c, N);
+    float *dl = malloc(sizeof(float) * N * c.vocab_size);
+    assert_true(t && b && dl);
+    assert_int_equal(tf_forward(t, &m.w, tok, N, 0), 0);
+    assert_int_equal(tf_backward(b, t, &m.w, tok, tgt, 1.0f, &g[0], NULL, NULL), 0);
+    tf_logits(t, &m.w, 0, N, dl);
+    tf_bwd_cross_entropy(NULL, dl, tgt, N, c.vocab_size, 1.0f, dl, NULL);
+    for (int i = 1; i < 3; i++) {
+        assert_int_equal(tf_ctx_set_threads(t, i == 1 ? 1 : 3), i == 1 ? 1 : 3);
+        assert_int_equal(tf_backward_logits(b, t, &m.w, tok, dl, &g[i]), 0);
+        grads_equal(&c, &g[0], &g[i]);
+    }
+    assert_int_equal(tf_backward_logits(b, t, &m.w, tok, NULL, &g[1]), ERR_ARG);
+    assert_int_equal(tf_backward_logits(b, t, &m.w, NULL, dl, &g[1]), ERR_ARG); /* tok_emb wanted */
+    tf_config other = c;
+    other.vocab_size++;
+    tf_bwd *bo = tf_bwd_create(&other, N);
+    assert_non_null(bo);
+    assert_int_equal(tf_backward_logits(bo, t, &m.w, tok, dl, &g[1]), ERR_ARG);
+    tf_bwd_free(bo);
+    free(dl);
+    tf_bwd_free(b);
+    tf_ctx_free(t);
+    long_fixture_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1099,6 +1204,8 @@ int main(void)
         cmocka_unit_test(test_model_llama),
         cmocka_unit_test(test_model_qwen3),
         cmocka_unit_test(test_model_stories260k),
+        cmocka_unit_test(test_model_long_window_deterministic),
+        cmocka_unit_test(test_backward_logits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1116,8 +1116,8 @@ static void test_hf_errors(void **state)
     json_array_append_new(json_object_get(json_object_get(r, "model"), "merges"), json_string("abc"));
     hf_fail_case(r, "merge 9");
     r = gpt2_json(0);
-    json_object_set_new(r, "normalizer", json_pack("{ss}", "type", "NFKC"));
-    hf_fail_case(r, "NFKC");
+    json_object_set_new(r, "normalizer", json_pack("{ss}", "type", "NFKD"));
+    hf_fail_case(r, "NFKD");
     r = gpt2_json(0);
     json_object_set_new(r, "post_processor", json_pack("{ss}", "type", "RobertaProcessing"));
     hf_fail_case(r, "RobertaProcessing");
@@ -1365,6 +1365,335 @@ static void test_nfc(void **state)
     assert_true(tok_uc_is_space(0x3000) && tok_uc_is_space(0x85) && !tok_uc_is_space(0x200B));
 }
 
+
+/* ------------------------------------- SentencePiece-style tokenizer.json */
+
+#define SP "\xE2\x96\x81" /* ▁ */
+
+/* A SentencePiece-style BPE file: text vocab, merges by rank.
+ * ids: 0 <unk> 1 <s> 2 </s> 3 ▁ 4 a 5 b 6 c 7 ▁a 8 bc 9 ▁abc 10 ab 11 aa
+ *      12 <0x0A> 13 <0xC3> 14 <0xA9> 15 <x> (added, normalized) 16 c▁ 17 ▁cab
+ * merges (rank): ▁ a (0), b c (1), ▁a bc (2), a b (3), a a (4), c ▁ (5). */
+static json_t *spm_json(int byte_fallback, int fuse_unk)
+{
+    json_t *v = json_pack("{si si si si si si si si si si si si si si si si si si}", "<unk>", 0, "<s>", 1,
+                          "</s>", 2, SP, 3, "a", 4, "b", 5, "c", 6, SP "a", 7, "bc", 8, SP "abc", 9,
+                          "ab", 10, "aa", 11, "<0x0A>", 12, "<0xC3>", 13, "<0xA9>", 14, "<x>", 15,
+                          "c" SP, 16, SP "cab", 17);
+    json_t *m = json_pack("[ssssss]", SP " a", "b c", SP "a bc", "a b", "a a", "c " SP);
+    json_t *model = json_pack("{ss so so ss sb sb sb}", "type", "BPE", "vocab", v, "merges", m, "unk_token",
+                              "<unk>", "byte_fallback", byte_fallback, "fuse_unk", fuse_unk,
+                              "ignore_merges", 0);
+    json_t *added = json_pack("[{si ss sb sb}, {si ss sb sb}, {si ss sb sb}, {si ss sb sb}]", "id", 0,
+                              "content", "<unk>", "special", 1, "normalized", 0, "id", 1, "content", "<s>",
+                              "special", 1, "normalized", 0, "id", 2, "content", "</s>", "special", 1,
+                              "normalized", 0, "id", 15, "content", "<x>", "special", 0, "normalized", 1);
+    json_t *norm = json_pack("{ss s[{ss ss}, {ss s{ss} ss}]}", "type", "Sequence", "normalizers", "type",
+                             "Prepend", "prepend", SP, "type", "Replace", "pattern", "String", " ",
+                             "content", SP);
+    return json_pack("{so so so sn so}", "model", model, "added_tokens", added, "normalizer", norm,
+                     "pre_tokenizer", "post_processor", template_bos("<s>", 1));
+}
+
+static json_t *metaspace(const char *scheme, int split)
+{
+    return json_pack("{ss ss ss sb}", "type", "Metaspace", "replacement", SP, "prepend_scheme", scheme,
+                     "split", split);
+}
+
+static void expect_decode(const tok *t, const int *ids, long n, const char *want)
+{
+    char *d = NULL;
+    mx_error e = { 0 };
+    long k = tok_decode(t, ids, n, &d, &e);
+    if (k != (long)strlen(want) || memcmp(d, want, (size_t)k) != 0) {
+        fprintf(stderr, "decode: got '%s' (%ld), want '%s'\n", d ? d : e.msg, k, want);
+        fail();
+    }
+    free(d);
+}
+
+static void test_hf_spm(void **state)
+{
+    (void)state;
+    tok *t = hf_write_load(spm_json(1, 1), "spm.json");
+    EXPECT(t, "abc", 1, 9);               /* ▁ a b c: ▁a, then bc, then ▁abc */
+    EXPECT(t, "caaa", 1, 3, 6, 11, 4);    /* a a twice at rank 4: the leftmost first */
+    EXPECT(t, "\xC3\xA9\n", 1, 3, 13, 14, 12); /* é and \n: byte fallback */
+    EXPECT(t, "ab \xC3\xBC\xC3\xBC", 1, 7, 5, 3, 0); /* <0xBC> absent: <unk>, fused */
+    EXPECT(t, "\xC3\xBC\xC3\xA9", 1, 3, 13, 14, 0); /* the pending <unk> is written last (library) */
+    EXPECT(t, "a</s>b", 1, 7, 2, 3, 5);   /* special, not normalized: the raw text; each side ▁-prefixed */
+    EXPECT(t, "a <x>", 1, 7, 15);         /* normalized added token: its pattern is "▁<x>" */
+    EXPECT(t, "a<x>", 1, 7, 0);           /* "▁<x>" is not in "▁a<x>": chars, one fused <unk> */
+    EXPECT(t, "", 1);
+    const int d1[] = { 1, 9, 3, 13, 14, 12, 2 };
+    expect_decode(t, d1, 7, "abc \xC3\xA9\n");
+    tok_free(t);
+    t = hf_write_load(spm_json(0, 1), "spm_nobf.json");
+    EXPECT(t, "\xC3\xA9\n", 1, 3, 0);     /* no fallback: one fused <unk> */
+    tok_free(t);
+    t = hf_write_load(spm_json(0, 0), "spm_nofuse.json");
+    EXPECT(t, "\xC3\xA9\n", 1, 3, 0, 0);
+    tok_free(t);
+    /* Strip, then Prepend/Replace; no post-processor: no BOS. */
+    json_t *r = spm_json(1, 1);
+    json_array_insert_new(json_object_get(json_object_get(r, "normalizer"), "normalizers"), 0,
+                          json_pack("{ss sb sb}", "type", "Strip", "strip_left", 1, "strip_right", 1));
+    json_object_set_new(r, "post_processor", json_null());
+    t = hf_write_load(r, "spm_strip.json");
+    EXPECT(t, "  ab \t", 7, 5);
+    tok_free(t);
+    /* Replace alone. */
+    r = spm_json(1, 1);
+    json_array_remove(json_object_get(json_object_get(r, "normalizer"), "normalizers"), 0);
+    t = hf_write_load(r, "spm_repl.json");
+    EXPECT(t, "a b", 1, 4, 3, 5);
+    tok_free(t);
+    /* ignore_merges: a whole word in the vocab is taken as is. */
+    r = spm_json(1, 1);
+    json_object_set_new(json_object_get(r, "model"), "ignore_merges", json_true());
+    t = hf_write_load(r, "spm_ign.json");
+    EXPECT(t, "cab", 1, 17);
+    tok_free(t);
+    r = spm_json(1, 1);
+    t = hf_write_load(r, "spm_noign.json");
+    EXPECT(t, "cab", 1, 3, 6, 10);
+    tok_free(t);
+    /* Metaspace instead of the normalizers: prepend schemes and split. */
+    const struct {
+        const char *scheme;
+        int split;
+        const char *text;
+        int want[8], n;
+    } ms[] = {
+        { "always", 1, "c c", { 3, 6, 3, 6 }, 4 },  /* split before each ▁: no c▁ merge */
+        { "always", 0, "c c", { 3, 16, 6 }, 3 },    /* one word: c▁ merges */
+        { "never", 1, "ab", { 10 }, 1 },
+        { "always", 1, "</s>ab", { 2, 7, 5 }, 3 },
+        { "first", 1, "</s>ab", { 2, 10 }, 2 },     /* not at the start of the text: no ▁ */
+        { "first", 1, "ab</s>ab", { 7, 5, 2, 10 }, 4 },
+    };
+    for (size_t i = 0; i < sizeof ms / sizeof *ms; i++) {
+        r = spm_json(1, 1);
+        json_object_set_new(r, "normalizer", json_null());
+        json_object_set_new(r, "post_processor", json_null());
+        json_object_set_new(r, "pre_tokenizer", metaspace(ms[i].scheme, ms[i].split));
+        t = hf_write_load(r, "spm_meta.json");
+        expect_ids(t, ms[i].text, strlen(ms[i].text), ms[i].want, ms[i].n);
+        tok_free(t);
+    }
+    /* Refusals name the feature. */
+    r = spm_json(1, 1);
+    json_object_set_new(r, "normalizer", json_pack("{ss s{ss} ss}", "type", "Replace", "pattern", "Regex",
+                                                   " +", "content", SP));
+    hf_fail_case(r, "Regex");
+    r = spm_json(1, 1);
+    json_object_set_new(r, "normalizer", json_pack("{ss}", "type", "Lowercase"));
+    hf_fail_case(r, "Lowercase");
+    r = spm_json(1, 1);
+    json_object_set_new(r, "pre_tokenizer", json_pack("{ss ss ss}", "type", "Metaspace", "replacement", SP,
+                                                      "prepend_scheme", "sometimes"));
+    hf_fail_case(r, "sometimes");
+}
+
+/* The real SentencePiece-style file of tinystories-656k (its model card). */
+static void test_hf_spm_real(void **state)
+{
+    (void)state;
+    const char *p = data_path("tinystories-656k/tokenizer.json");
+    SKIP_IF_ABSENT(p);
+    mx_error e = { 0 };
+    tok *t = tok_load_hf(p, &e);
+    assert_non_null(t);
+    EXPECT(t, "Once upon a time", 1, 80, 147, 201, 282, 57);
+    int *ids = NULL;
+    long n = tok_encode(t, "a\rb", 3, &ids, &e);
+    int unk = 0;
+    for (long i = 0; i < n; i++)
+        unk += ids[i] == 0;
+    assert_int_equal(unk, 1); /* no <0xNN> tokens: "\r" is <unk> */
+    free(ids);
+    const int once[] = { 1, 80, 147, 201, 282, 57 };
+    expect_decode(t, once, 6, "Once upon a time");
+    assert_int_equal(tok_bos(t), 1);
+    assert_int_equal(tok_eos(t), 2); /* <|end_story|>, named by tokenizer_config.json */
+    tok_free(t);
+}
+
+/* tokenizer.model through libsentencepiece against llama2.c's tokenizer.bin
+ * of the same vocabulary, on ordinary text (lines of the TinyStories and
+ * wikitext samples). */
+static void test_spm_model_vs_llama2c(void **state)
+{
+    (void)state;
+    const char *mp = data_path("llama2-tokenizer/tokenizer.model");
+    const char *bp = data_path("llama2-tokenizer/tokenizer.bin");
+    const char *xp = data_path("tinystories-text/tinystories_sample_30k.txt");
+    SKIP_IF_ABSENT(mp);
+    SKIP_IF_ABSENT(bp);
+    SKIP_IF_ABSENT(xp);
+    mx_error e = { 0 };
+    tok *m = tok_open(mp, NULL, -1, &e);
+    assert_non_null(m);
+    tok *b = tok_load_llama2c(bp, 32000, &e);
+    assert_non_null(b);
+    assert_int_equal(tok_vocab_size(m), 32000);
+    assert_int_equal(tok_bos(m), 1);
+    assert_int_equal(tok_eos(m), 2);
+    size_t n;
+    char *text = slurp(xp, &n);
+    int lines = 0;
+    for (char *line = text, *end; line < text + n && lines < 400; line = end + 1) {
+        end = memchr(line, '\n', (size_t)(text + n - line));
+        if (!end)
+            end = text + n;
+        size_t len = (size_t)(end - line);
+        if (len == 0)
+            continue;
+        int *a = NULL, *c = NULL;
+        long na = tok_encode(m, line, len, &a, &e), nc = tok_encode(b, line, len, &c, &e);
+        if (na != nc || memcmp(a, c, (size_t)na * sizeof *a) != 0) {
+            fprintf(stderr, "line %d differs: '%.*s'\n", lines, (int)len, line);
+            fail();
+        }
+        char *d = NULL;
+        long dl = tok_decode(m, a, na, &d, &e);
+        assert_int_equal(dl, (long)len);
+        assert_memory_equal(d, line, len);
+        free(d);
+        free(a);
+        free(c);
+        lines++;
+    }
+    free(text);
+    tok_free(m);
+    tok_free(b);
+}
+
+/* GGUF-style vocabularies (tok_spec), "llama" as llama.cpp's SPM tokenizer. */
+static void test_spec_llama(void **state)
+{
+    (void)state;
+    const char *tk[] = { "<unk>", "<s>", "</s>", SP, "a", "b", SP "a", "ab", SP "ab", "<0x0A>", "<u>", "aa" };
+    const float sc[] = { 0, 0, 0, -5, -6, -6, -1, -2, -0.5f, 0, 0, -3 };
+    const int ty[] = { 2, 3, 3, 1, 1, 1, 1, 1, 1, 6, 4, 1 };
+    size_t lens[12];
+    for (int i = 0; i < 12; i++)
+        lens[i] = strlen(tk[i]);
+    tok_spec s = { .model = "llama", .n_vocab = 12, .tokens = tk, .token_lens = lens, .scores = sc,
+                   .types = ty, .bos = 1, .eos = 2, .unk = 0, .pad = -1, .add_bos = -1,
+                   .add_eos = -1, .add_space_prefix = -1 };
+    mx_error e = { 0 };
+    tok *t = tok_from_spec(&s, "spec.gguf", &e);
+    assert_non_null(t);
+    EXPECT(t, "ab", 1, 8);             /* ▁a (-1) before ab (-2), then ▁ab */
+    EXPECT(t, "aaaa", 1, 6, 11, 4);    /* ▁a first; then aa (-3) at the leftmost place */
+    EXPECT(t, "a\n", 1, 6, 9);         /* \n: its byte token */
+    EXPECT(t, "\xC3\xA9", 1, 3, 0);    /* no byte tokens for é: unk */
+    EXPECT(t, "a<u>b", 1, 6, 10, 3, 5); /* user-defined token; the text after it gets a ▁ again */
+    EXPECT(t, "</s>", 1, 2);
+    EXPECT(t, "", 1);
+    const int d[] = { 1, 8, 9, 10, 3, 5, 2 };
+    expect_decode(t, d, 7, "ab\n<u> b");
+    tok_free(t);
+    s.add_space_prefix = 0;
+    s.add_bos = 0;
+    s.add_eos = 1;
+    t = tok_from_spec(&s, "spec.gguf", &e);
+    assert_non_null(t);
+    EXPECT(t, "ab", 7, 2);
+    tok_free(t);
+    /* Refusals: one line naming the problem. */
+    s.model = "bert";
+    assert_null(tok_from_spec(&s, "spec.gguf", &e));
+    assert_non_null(strstr(e.msg, "bert"));
+    s.model = "llama";
+    s.bos = 99;
+    assert_null(tok_from_spec(&s, "spec.gguf", &e));
+    assert_non_null(strstr(e.msg, "spec.gguf"));
+}
+
+/* "gpt2": byte-level BPE with merges and a llama.cpp pre-tokenizer name. */
+static void test_spec_gpt2(void **state)
+{
+    (void)state;
+    const char *tk[] = { "a", "b", "\xC4\xA0", "\xC4\xA0" "a", "ab", "<|endoftext|>", "1", "2", "12" };
+    const int ty[] = { 1, 1, 1, 1, 1, 3, 1, 1, 1 };
+    const char *mg[] = { "\xC4\xA0 a", "a b", "1 2" };
+    size_t lens[9], mlens[3];
+    for (int i = 0; i < 9; i++)
+        lens[i] = strlen(tk[i]);
+    for (int i = 0; i < 3; i++)
+        mlens[i] = strlen(mg[i]);
+    tok_spec s = { .model = "gpt2", .pre = "gpt-2", .n_vocab = 9, .tokens = tk, .token_lens = lens,
+                   .types = ty, .n_merges = 3, .merges = mg, .merge_lens = mlens, .bos = -1,
+                   .eos = 5, .unk = -1, .pad = -1, .add_bos = -1, .add_eos = -1,
+                   .add_space_prefix = -1 };
+    mx_error e = { 0 };
+    tok *t = tok_from_spec(&s, "g.gguf", &e);
+    assert_non_null(t);
+    EXPECT(t, "a ab<|endoftext|>", 0, 3, 1, 5); /* " ab": Ġa first (rank 0), then no Ġa+b */
+    EXPECT(t, "12", 8);
+    const int d[] = { 0, 3, 1, 5 };
+    expect_decode(t, d, 4, "a ab");
+    assert_int_equal(tok_eos(t), 5);
+    tok_free(t);
+    s.pre = "smollm"; /* digits one by one: no 12 */
+    t = tok_from_spec(&s, "g.gguf", &e);
+    assert_non_null(t);
+    EXPECT(t, "12", 6, 7);
+    tok_free(t);
+    s.pre = "llama-bpe"; /* adds BOS by default: none named */
+    assert_null(tok_from_spec(&s, "g.gguf", &e));
+    assert_non_null(strstr(e.msg, "BOS"));
+    s.bos = 5;
+    t = tok_from_spec(&s, "g.gguf", &e);
+    assert_non_null(t);
+    EXPECT(t, "ab", 5, 4);
+    tok_free(t);
+    s.pre = "tekken";
+    assert_null(tok_from_spec(&s, "g.gguf", &e));
+    assert_non_null(strstr(e.msg, "tekken"));
+}
+
+/* tok_open's one rule: explicit path by name, else what the model holds. */
+static void test_open_discovery(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_tok_dir_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char p[600], q[600];
+    mx_error e = { 0 };
+    assert_null(tok_open(NULL, dir, -1, &e)); /* empty directory */
+    assert_non_null(strstr(e.msg, "tokenizer.model"));
+    snprintf(p, sizeof p, "%s/model.bin", dir);
+    FILE *f = fopen(p, "wb");
+    fputs("not a model", f);
+    fclose(f);
+    assert_null(tok_open(NULL, p, -1, &e));
+    assert_non_null(strstr(e.msg, "a llama2.c checkpoint carries no tokenizer: pass --tokenizer FILE"));
+    assert_non_null(strstr(e.msg, p));
+    snprintf(q, sizeof q, "%s/tokenizer.json", dir);
+    json_t *g = gpt2_json(0);
+    assert_int_equal(json_dump_file(g, q, 0), 0);
+    json_decref(g);
+    tok *t = tok_open(NULL, dir, -1, &e); /* the directory's tokenizer.json */
+    assert_non_null(t);
+    assert_int_equal(tok_vocab_size(t), 266);
+    tok_free(t);
+    const char *bin = data_path("tinystories-260k/tok512.bin");
+    if (have_file(bin)) {
+        snprintf(q, sizeof q, "cp %s %s/tokenizer.bin", bin, dir);
+        assert_int_equal(system(q), 0);
+        t = tok_open(NULL, p, 512, &e); /* a tokenizer.bin beside the checkpoint */
+        assert_non_null(t);
+        assert_int_equal(tok_vocab_size(t), 512);
+        tok_free(t);
+    }
+    snprintf(q, sizeof q, "rm -rf %s", dir);
+    assert_int_equal(system(q), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1388,6 +1717,12 @@ int main(void)
         cmocka_unit_test(test_hf_roundtrip_random),
         cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_open_by_name),
+        cmocka_unit_test(test_hf_spm),
+        cmocka_unit_test(test_hf_spm_real),
+        cmocka_unit_test(test_spm_model_vs_llama2c),
+        cmocka_unit_test(test_spec_llama),
+        cmocka_unit_test(test_spec_gpt2),
+        cmocka_unit_test(test_open_discovery),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "src/err.h"
+#include "kernels/err.h"
 #include "ui/ui_jobs.h"
 #include "ui/ui_search.h"
 

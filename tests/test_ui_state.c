@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "kernels/tf.h"
-#include "solver/score_table.h"
+#include "src/score_table.h"
 #include "src/model.h"
 #include "ui/ui_state.h"
 

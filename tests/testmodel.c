@@ -378,6 +378,7 @@ typedef struct wt {
     int64_t rows, cols; /* 1-D: rows = length, cols = 1 */
     const float *data;
     float *owned;
+    const float *orig;  /* t's array the data came from (== data unless permuted) */
     int is_1d;
 } wt;
 
@@ -389,7 +390,7 @@ static int lin_in_style(const tm_model *t, int l, int k, int style, wt *w)
     w->rows = r;
     w->cols = co;
     w->nd = 2;
-    w->data = t->layers[l].lin[k];
+    w->data = w->orig = t->layers[l].lin[k];
     if ((k != TF_Q && k != TF_K) || t->cfg.rope_style == style)
         return 0;
     if (dup_floats(&w->owned, w->data, (size_t)r * co) < 0)
@@ -411,7 +412,7 @@ static const char *const gguf_lin[TF_NLIN] = {
 static wt *tensor_list(const tm_model *t, int gguf, int style, int *n_out)
 {
     const tf_config *c = &t->cfg;
-    int cap = 3 + c->n_layers * (4 + TF_NLIN), n = 0;
+    int cap = 4 + c->n_layers * (4 + TF_NLIN), n = 0;
     wt *w = calloc((size_t)cap, sizeof *w);
     if (!w)
         return NULL;
@@ -423,8 +424,11 @@ static wt *tensor_list(const tm_model *t, int gguf, int style, int *n_out)
     w[n].nd = 2;
     w[n].rows = c->vocab_size;
     w[n].cols = c->dim;
-    w[n].data = t->tok_emb;
+    w[n].data = w[n].orig = t->tok_emb;
     snprintf(w[n++].name, sizeof w[0].name, "%s", gguf ? "token_embd.weight" : "model.embed_tokens.weight");
+    /* HF tied models: transformers saves the shared matrix under either name, or both. */
+    if (!gguf && t->tied && t->hf_tied_names == TM_TIED_LM_HEAD)
+        snprintf(w[0].name, sizeof w[0].name, "lm_head.weight");
     char nm[128];
     for (int l = 0; l < c->n_layers; l++) {
         const tm_layer *L = &t->layers[l];
@@ -453,11 +457,11 @@ static wt *tensor_list(const tm_model *t, int gguf, int style, int *n_out)
         ONE_D(nm, L->ffn_norm, c->dim);
     }
     ONE_D(gguf ? "output_norm.weight" : "model.norm.weight", t->final_norm, c->dim);
-    if (!t->tied) {
+    if (!t->tied || (!gguf && t->hf_tied_names == TM_TIED_BOTH)) {
         w[n].nd = 2;
         w[n].rows = c->vocab_size;
         w[n].cols = c->dim;
-        w[n].data = t->lm_head;
+        w[n].data = w[n].orig = t->lm_head;
         snprintf(w[n++].name, sizeof w[0].name, "%s", gguf ? "output.weight" : "lm_head.weight");
     }
 #undef ONE_D
@@ -706,7 +710,7 @@ int tm_write_hf(const tm_model *t, const char *dir, tm_dtype dt, int n_shards, m
 
 /* ---- GGUF --------------------------------------------------------------- */
 
-enum { GT_U32 = 4, GT_F32 = 6, GT_STRING = 8, GT_ARRAY = 9 };
+enum { GT_I32 = 5, GT_U32 = 4, GT_F32 = 6, GT_BOOL = 7, GT_STRING = 8, GT_ARRAY = 9 };
 
 static int g_str(FILE *f, const char *s)
 {
@@ -731,10 +735,265 @@ static int g_kv_str(FILE *f, const char *k, const char *v)
     return g_str(f, k) | put_u32(f, GT_STRING) | g_str(f, v);
 }
 
-int tm_write_gguf(const tm_model *t, const char *path, tm_dtype dt, mx_error *e)
+static int g_kv_bool(FILE *f, const char *k, int v)
+{
+    uint8_t b = (uint8_t)(v != 0);
+    return g_str(f, k) | put_u32(f, GT_BOOL) | put_bytes(f, &b, 1);
+}
+
+static int g_kv_strs(FILE *f, const char *k, const char *const *v, int n)
+{
+    int rc = g_str(f, k) | put_u32(f, GT_ARRAY) | put_u32(f, GT_STRING) | put_u64(f, (uint64_t)n);
+    for (int i = 0; i < n; i++)
+        rc |= g_str(f, v[i]);
+    return rc;
+}
+
+static int g_kv_nums(FILE *f, const char *k, uint32_t type, const void *v, int n)
+{
+    int rc = g_str(f, k) | put_u32(f, GT_ARRAY) | put_u32(f, type) | put_u64(f, (uint64_t)n);
+    for (int i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, (const char *)v + 4 * (size_t)i, 4);
+        rc |= put_u32(f, b);
+    }
+    return rc;
+}
+
+/* The tokenizer keys of a vocabulary; *n_kv counts them. */
+static int write_vocab(FILE *f, const tm_gguf_vocab *v, int count_only, int *n_kv)
+{
+    int rc = 0, n = 0;
+#define KV(expr) (n++, rc |= count_only ? 0 : (expr))
+    KV(g_kv_str(f, "tokenizer.ggml.model", v->model));
+    if (v->pre)
+        KV(g_kv_str(f, "tokenizer.ggml.pre", v->pre));
+    KV(g_kv_strs(f, "tokenizer.ggml.tokens", v->tokens, v->n));
+    if (v->scores)
+        KV(g_kv_nums(f, "tokenizer.ggml.scores", GT_F32, v->scores, v->n));
+    if (v->types)
+        KV(g_kv_nums(f, "tokenizer.ggml.token_type", GT_I32, v->types, v->n));
+    if (v->merges)
+        KV(g_kv_strs(f, "tokenizer.ggml.merges", v->merges, v->n_merges));
+    const struct { const char *k; int v; } ids[] = {
+        {"tokenizer.ggml.bos_token_id", v->bos}, {"tokenizer.ggml.eos_token_id", v->eos},
+        {"tokenizer.ggml.unknown_token_id", v->unk}, {"tokenizer.ggml.padding_token_id", v->pad}};
+    for (int i = 0; i < 4; i++)
+        if (ids[i].v >= 0)
+            KV(g_kv_u32(f, ids[i].k, (uint32_t)ids[i].v));
+    const struct { const char *k; int v; } flags[] = {
+        {"tokenizer.ggml.add_bos_token", v->add_bos}, {"tokenizer.ggml.add_eos_token", v->add_eos},
+        {"tokenizer.ggml.add_space_prefix", v->add_space_prefix}};
+    for (int i = 0; i < 3; i++)
+        if (flags[i].v >= 0)
+            KV(g_kv_bool(f, flags[i].k, flags[i].v));
+#undef KV
+    *n_kv = n;
+    return rc;
+}
+
+/* ---- test quantizers: simple, valid blocks of each GGML type ------------- */
+
+static void put16le(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static float h16(float x, uint16_t *bits)
+{
+    *bits = f32_to_f16(x);
+    return model_f16_to_f32(*bits);
+}
+
+static int clampi(long v, int lo, int hi)
+{
+    return v < lo ? lo : v > hi ? hi : (int)v;
+}
+
+static int qround(float x, float d, int lo, int hi)
+{
+    return d != 0.0f ? clampi(lrintf(x / d), lo, hi) : clampi(0, lo, hi);
+}
+
+static void amax_minmax(const float *x, int n, float *amax, float *mn, float *mx)
+{
+    *amax = 0.0f;
+    *mn = *mx = x[0];
+    for (int i = 0; i < n; i++) {
+        if (fabsf(x[i]) > *amax)
+            *amax = fabsf(x[i]);
+        if (x[i] < *mn)
+            *mn = x[i];
+        if (x[i] > *mx)
+            *mx = x[i];
+    }
+}
+
+/* One block of `type` from x (layouts: kernels/ggml_quant.c). */
+static void quant_block(int type, const float *x, uint8_t *b)
+{
+    const gq_traits *q = gq_traits_of((uint32_t)type);
+    memset(b, 0, (size_t)q->bytes);
+    uint16_t hb, mb;
+    float amax, mn, mx;
+    amax_minmax(x, q->block, &amax, &mn, &mx);
+    if (type == GQ_Q8_0) {
+        float d = h16(amax / 127.0f, &hb);
+        put16le(b, hb);
+        for (int i = 0; i < 32; i++)
+            b[2 + i] = (uint8_t)(int8_t)qround(x[i], d, -127, 127);
+    } else if (type == GQ_Q4_0 || type == GQ_Q5_0 || type == GQ_Q4_1 || type == GQ_Q5_1) {
+        int five = type == GQ_Q5_0 || type == GQ_Q5_1, off = type == GQ_Q4_0 ? 2 : type == GQ_Q5_0 ? 6 : type == GQ_Q4_1 ? 4 : 8;
+        int top = five ? 31 : 15, u[32];
+        if (type == GQ_Q4_0 || type == GQ_Q5_0) {
+            float d = h16(amax / (float)(top / 2), &hb);
+            put16le(b, hb);
+            for (int i = 0; i < 32; i++)
+                u[i] = qround(x[i], d, -(top + 1) / 2, top / 2) + (top + 1) / 2;
+        } else {
+            float d = h16((mx - mn) / (float)top, &hb), m = h16(mn, &mb);
+            put16le(b, hb);
+            put16le(b + 2, mb);
+            for (int i = 0; i < 32; i++)
+                u[i] = qround(x[i] - m, d, 0, top);
+        }
+        for (int i = 0; i < 16; i++)
+            b[off + i] = (uint8_t)((u[i] & 15) | (u[i + 16] & 15) << 4);
+        if (five)
+            for (int i = 0; i < 32; i++)
+                b[off - 4 + i / 8] |= (uint8_t)(((u[i] >> 4) & 1) << (i % 8));
+    } else if (type == GQ_MXFP4) {
+        static const float e2m1[16] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6, 0, -0.5f, -1, -1.5f, -2, -3, -4, -6};
+        int e = amax > 0 ? clampi((long)floorf(log2f(amax)) - 2 + 127, 0, 254) : 0;
+        float sc = ldexpf(1.0f, e - 127);
+        b[0] = (uint8_t)e;
+        for (int i = 0; i < 32; i++) {
+            int best = 0;
+            for (int c = 1; c < 16; c++)
+                if (fabsf(e2m1[c] * sc - x[i]) < fabsf(e2m1[best] * sc - x[i]))
+                    best = c;
+            b[1 + (i % 16)] |= (uint8_t)(best << (i < 16 ? 0 : 4));
+        }
+    } else if (type == GQ_Q2_K || type == GQ_Q4_K || type == GQ_Q5_K) {
+        /* x = d*sc*q - dmin*m with sub-block scale sc and min m */
+        int nsub = type == GQ_Q2_K ? 16 : 8, len = 256 / nsub;
+        int top = type == GQ_Q2_K ? 3 : type == GQ_Q4_K ? 15 : 31, sbits = type == GQ_Q2_K ? 15 : 63;
+        float scf[16], mnf[16], maxs = 0, maxm = 0;
+        for (int j = 0; j < nsub; j++) {
+            float a, lo, hi;
+            amax_minmax(x + j * len, len, &a, &lo, &hi);
+            mnf[j] = lo < 0 ? -lo : 0;
+            scf[j] = (hi + mnf[j]) / (float)top;
+            maxs = scf[j] > maxs ? scf[j] : maxs;
+            maxm = mnf[j] > maxm ? mnf[j] : maxm;
+        }
+        float d = h16(maxs / (float)sbits, &hb), dmin = h16(maxm / (float)sbits, &mb);
+        int sc[16], mi[16], u[256];
+        for (int j = 0; j < nsub; j++) {
+            sc[j] = qround(scf[j], d, 0, sbits);
+            mi[j] = qround(mnf[j], dmin, 0, sbits);
+            float dl = d * (float)sc[j], ml = dmin * (float)mi[j];
+            for (int l = 0; l < len; l++)
+                u[j * len + l] = qround(x[j * len + l] + ml, dl, 0, top);
+        }
+        if (type == GQ_Q2_K) {
+            for (int j = 0; j < 16; j++)
+                b[j] = (uint8_t)(sc[j] | mi[j] << 4);
+            for (int i = 0; i < 256; i++)
+                b[16 + 32 * (i / 128) + i % 32] |= (uint8_t)(u[i] << (2 * ((i % 128) / 32)));
+            put16le(b + 80, hb);
+            put16le(b + 82, mb);
+        } else {
+            int qs = type == GQ_Q5_K ? 48 : 16;
+            put16le(b, hb);
+            put16le(b + 2, mb);
+            for (int j = 0; j < 4; j++) {
+                b[4 + j] = (uint8_t)(sc[j] | (sc[j + 4] >> 4) << 6);
+                b[8 + j] = (uint8_t)(mi[j] | (mi[j + 4] >> 4) << 6);
+                b[12 + j] = (uint8_t)((sc[j + 4] & 15) | (mi[j + 4] & 15) << 4);
+            }
+            for (int i = 0; i < 256; i++) {
+                b[qs + 32 * (i / 64) + i % 32] |= (uint8_t)((u[i] & 15) << (4 * ((i / 32) % 2)));
+                if (type == GQ_Q5_K)
+                    b[16 + i % 32] |= (uint8_t)((u[i] >> 4) << (i / 32));
+            }
+        }
+    } else if (type == GQ_Q3_K || type == GQ_Q6_K) {
+        /* x = d*sc*q, signed sub-block scales and quants */
+        int six = type == GQ_Q6_K, qlo = six ? -32 : -4, qhi = six ? 31 : 3, smax = six ? 127 : 31;
+        float scf[16], maxs = 0;
+        for (int j = 0; j < 16; j++) {
+            float a, lo, hi;
+            amax_minmax(x + j * 16, 16, &a, &lo, &hi);
+            scf[j] = a / (float)qhi;
+            maxs = scf[j] > maxs ? scf[j] : maxs;
+        }
+        float d = h16(maxs / (float)smax, &hb);
+        int sc[16], v[256];
+        for (int j = 0; j < 16; j++) {
+            sc[j] = qround(scf[j], d, 0, smax);
+            for (int l = 0; l < 16; l++)
+                v[j * 16 + l] = qround(x[j * 16 + l], d * (float)sc[j], qlo, qhi);
+        }
+        if (six) {
+            for (int j = 0; j < 16; j++)
+                b[192 + j] = (uint8_t)(int8_t)sc[j];
+            for (int i = 0; i < 256; i++) {
+                int u = v[i] + 32, h = i / 128, k = (i % 128) / 32, l = i % 32;
+                b[64 * h + l + 32 * (k % 2)] |= (uint8_t)((u & 15) << (4 * (k / 2)));
+                b[128 + 32 * h + l] |= (uint8_t)((u >> 4) << (2 * k));
+            }
+            put16le(b + 208, hb);
+        } else {
+            for (int j = 0; j < 16; j++) {
+                int st = sc[j] + 32;
+                b[96 + j % 8] |= (uint8_t)((st & 15) << (j < 8 ? 0 : 4));
+                b[104 + j % 4] |= (uint8_t)((st >> 4) << (2 * (j / 4)));
+            }
+            for (int i = 0; i < 256; i++) {
+                b[32 + 32 * (i / 128) + i % 32] |= (uint8_t)((v[i] & 3) << (2 * ((i % 128) / 32)));
+                b[i % 32] |= (uint8_t)((v[i] >= 0) << (i / 32));
+            }
+            put16le(b + 108, hb);
+        }
+    }
+}
+
+/* The bytes of n floats (rows of whole blocks) as `type`. */
+static uint8_t *encode(int type, const float *x, uint64_t n, uint64_t *nbytes)
+{
+    const gq_traits *q = gq_traits_of((uint32_t)type);
+    *nbytes = gq_row_bytes(q, n);
+    uint8_t *b = malloc(*nbytes ? (size_t)*nbytes : 1);
+    if (!b)
+        return NULL;
+    if (type == GQ_F32 || type == GQ_F16 || type == GQ_BF16) {
+        for (uint64_t i = 0; i < n; i++) {
+            if (type == GQ_F32) {
+                uint32_t u;
+                memcpy(&u, &x[i], 4);
+                for (int j = 0; j < 4; j++)
+                    b[4 * i + (uint64_t)j] = (uint8_t)(u >> (8 * j));
+            } else {
+                put16le(b + 2 * i, type == GQ_F16 ? f32_to_f16(x[i]) : f32_to_bf16(x[i]));
+            }
+        }
+        return b;
+    }
+    for (uint64_t i = 0; i < n / (uint64_t)q->block; i++)
+        quant_block(type, x + i * (uint64_t)q->block, b + i * (uint64_t)q->bytes);
+    return b;
+}
+
+int tm_write_gguf_opts(tm_model *t, const char *path, const tm_gguf_opts *o, mx_error *e)
 {
     const tf_config *c = &t->cfg;
-    int q3 = t->arch == MODEL_ARCH_QWEN3;
+    int q3 = t->arch == MODEL_ARCH_QWEN3, type = o ? o->type : GQ_F32;
+    int version = o && o->version ? o->version : 3;
+    const gq_traits *qt = gq_traits_of((uint32_t)type);
+    if (!qt)
+        return err_set(e, ERR_ARG, "%s: no GGML type %d", path, type);
     const char *a = q3 ? "qwen3" : "llama";
     /* llama.cpp stores llama q/k rows permuted for its interleaved RoPE; qwen3
      * keeps the HF order (NEOX RoPE). */
@@ -742,14 +1001,57 @@ int tm_write_gguf(const tm_model *t, const char *path, tm_dtype dt, mx_error *e)
     wt *w = tensor_list(t, 1, q3 ? TF_ROPE_HALF : TF_ROPE_INTERLEAVED, &n);
     if (!w)
         return err_set(e, ERR_NOMEM, "out of memory");
-    FILE *f = open_out(path, e);
+    for (int i = 0; i < n; i++)
+        if (!w[i].is_1d && w[i].cols % qt->block) {
+            err_set(e, ERR_ARG, "%s: tensor %s: rows of %lld are not whole %s blocks", path, w[i].name,
+                    (long long)w[i].cols, qt->name);
+            free_list(w, n);
+            return ERR_ARG;
+        }
+    /* Encode every tensor first; 2-D ones then hold exactly what the file decodes to. */
+    size_t nn = n > 0 ? (size_t)n : 1;
+    uint8_t **enc = calloc(nn, sizeof *enc);
+    uint64_t *nb = calloc(nn, sizeof *nb);
+    int rc = enc && nb ? 0 : ERR_NOMEM;
+    for (int i = 0; i < n && !rc; i++) {
+        int tt = w[i].is_1d ? GQ_F32 : type;
+        uint64_t cnt = (uint64_t)(w[i].rows * w[i].cols);
+        if (!(enc[i] = encode(tt, w[i].data, cnt, &nb[i])))
+            rc = ERR_NOMEM;
+        else if (!w[i].is_1d && w[i].orig && qt->block > 1) {
+            float *back = malloc((size_t)cnt * sizeof(float));
+            if (!back) {
+                rc = ERR_NOMEM;
+                break;
+            }
+            gq_dequantize(gq_traits_of((uint32_t)tt), enc[i], back, cnt);
+            if (w[i].owned) { /* permuted q/k: back to t's row order */
+                int k = strstr(w[i].name, "attn_q") ? TF_Q : TF_K;
+                int heads = k == TF_Q ? c->n_heads : c->n_kv_heads;
+                rc = c->rope_style == TF_ROPE_HALF
+                         ? model_rows_interleaved_to_half(back, w[i].rows, w[i].cols, heads)
+                         : model_rows_half_to_interleaved(back, w[i].rows, w[i].cols, heads);
+            }
+            memcpy((float *)w[i].orig, back, (size_t)cnt * sizeof(float));
+            free(back);
+        }
+    }
+    FILE *f = rc ? NULL : open_out(path, e);
     if (!f) {
+        for (int i = 0; enc && i < n; i++)
+            free(enc[i]);
+        free(enc);
+        free(nb);
         free_list(w, n);
-        return ERR_IO;
+        return rc ? err_set(e, rc, "out of memory") : ERR_IO;
     }
     const uint64_t align = 32;
-    int n_kv = q3 ? 14 : 13;
-    int rc = put_bytes(f, "GGUF", 4) | put_u32(f, 3) | put_u64(f, (uint64_t)n) | put_u64(f, (uint64_t)n_kv);
+    int n_vocab_kv = 1;
+    if (o && o->vocab)
+        write_vocab(f, o->vocab, 1, &n_vocab_kv);
+    int n_kv = (q3 ? 13 : 12) + n_vocab_kv;
+    rc = put_bytes(f, "GGUF", 4) | put_u32(f, (uint32_t)version) | put_u64(f, (uint64_t)n) |
+         put_u64(f, (uint64_t)n_kv);
     char k[128];
 #define KEY(S) (snprintf(k, sizeof k, "%s.%s", a, S), k)
     rc |= g_kv_str(f, "general.architecture", a);
@@ -770,24 +1072,28 @@ int tm_write_gguf(const tm_model *t, const char *path, tm_dtype dt, mx_error *e)
         rc |= g_kv_u32(f, KEY("rope.dimension_count"), (uint32_t)c->head_dim);
     }
 #undef KEY
-    /* A token list, so readers meet a string array. */
-    rc |= g_str(f, "tokenizer.ggml.tokens") | put_u32(f, GT_ARRAY) | put_u32(f, GT_STRING) |
-          put_u64(f, (uint64_t)c->vocab_size);
-    for (int i = 0; i < c->vocab_size; i++) {
-        char tok[32];
-        snprintf(tok, sizeof tok, "<t%d>", i);
-        rc |= g_str(f, tok);
+    if (o && o->vocab) {
+        int dummy;
+        rc |= write_vocab(f, o->vocab, 0, &dummy);
+    } else {
+        /* A token list, so readers meet a string array. */
+        rc |= g_str(f, "tokenizer.ggml.tokens") | put_u32(f, GT_ARRAY) | put_u32(f, GT_STRING) |
+              put_u64(f, (uint64_t)c->vocab_size);
+        for (int i = 0; i < c->vocab_size; i++) {
+            char tok[32];
+            snprintf(tok, sizeof tok, "<t%d>", i);
+            rc |= g_str(f, tok);
+        }
     }
     uint64_t off = 0;
     for (int i = 0; i < n; i++) {
-        tm_dtype tdt = w[i].is_1d ? TM_F32 : dt;
         rc |= g_str(f, w[i].name) | put_u32(f, (uint32_t)w[i].nd);
         if (w[i].nd == 1)
             rc |= put_u64(f, (uint64_t)w[i].rows);
         else
             rc |= put_u64(f, (uint64_t)w[i].cols) | put_u64(f, (uint64_t)w[i].rows);
-        rc |= put_u32(f, tdt == TM_F32 ? 0 : tdt == TM_F16 ? 1 : 30) | put_u64(f, off);
-        off += ((uint64_t)(w[i].rows * w[i].cols) * dt_size(tdt) + align - 1) / align * align;
+        rc |= put_u32(f, (uint32_t)(w[i].is_1d ? GQ_F32 : type)) | put_u64(f, off);
+        off += (nb[i] + align - 1) / align * align;
     }
     long pos = ftell(f);
     if (pos < 0)
@@ -795,14 +1101,23 @@ int tm_write_gguf(const tm_model *t, const char *path, tm_dtype dt, mx_error *e)
     else
         rc |= put_zeros(f, (align - (uint64_t)pos % align) % align);
     for (int i = 0; i < n && !rc; i++) {
-        tm_dtype tdt = w[i].is_1d ? TM_F32 : dt;
-        uint64_t sz = (uint64_t)(w[i].rows * w[i].cols) * dt_size(tdt);
-        rc = emit(f, w[i].data, (uint64_t)(w[i].rows * w[i].cols), tdt);
+        rc = put_bytes(f, enc[i], (size_t)nb[i]);
         if (!rc)
-            rc = put_zeros(f, (align - sz % align) % align);
+            rc = put_zeros(f, (align - nb[i] % align) % align);
     }
+    for (int i = 0; i < n; i++)
+        free(enc[i]);
+    free(enc);
+    free(nb);
     free_list(w, n);
     return close_out(f, path, rc ? ERR_IO : 0, e);
+}
+
+int tm_write_gguf(const tm_model *t, const char *path, tm_dtype dt, mx_error *e)
+{
+    /* F32/F16/BF16 writes never change t (callers tm_round first for F16/BF16). */
+    tm_gguf_opts o = {.type = dt == TM_F32 ? GQ_F32 : dt == TM_F16 ? GQ_F16 : GQ_BF16};
+    return tm_write_gguf_opts((tm_model *)t, path, &o, e);
 }
 
 /* ---- conversion, tokenizer, temp files ---------------------------------- */

@@ -23,8 +23,9 @@
 
 #include <stdint.h>
 
+#include "kernels/ggml_quant.h"
 #include "kernels/tf.h"
-#include "src/err.h"
+#include "kernels/err.h"
 #include "src/model.h"
 
 typedef enum tm_dtype { TM_F32 = 0, TM_F16, TM_BF16 } tm_dtype;
@@ -48,10 +49,15 @@ typedef struct tm_layer {
     float *lin[TF_NLIN];         /* [rows][cols] as tf_linear_shape / model_module */
 } tm_layer;
 
+/* HF writer, tied models: the name(s) the shared matrix is saved under
+ * (transformers keeps whichever its state dict had). */
+enum { TM_TIED_EMBED = 0, TM_TIED_LM_HEAD, TM_TIED_BOTH };
+
 typedef struct tm_model {
     model_arch arch;
     tf_config cfg;
     int tied;           /* lm_head shares tok_emb */
+    int hf_tied_names;  /* TM_TIED_*, default (0) embed_tokens only */
     float *tok_emb;     /* [vocab][dim] */
     float *final_norm;  /* [dim] */
     float *lm_head;     /* [vocab][dim]; == tok_emb when tied */
@@ -86,6 +92,33 @@ int tm_write_hf(const tm_model *t, const char *dir, tm_dtype dt, int n_shards, m
 /* GGUF v3 (dt F32/F16/BF16 for matrices; 1-D norms stay F32 like llama.cpp).
  * llama arch: q/k rows in llama.cpp's permuted (interleaved) order. */
 int tm_write_gguf(const tm_model *t, const char *path, tm_dtype dt, mx_error *e);
+
+/* A tokenizer for a GGUF file's `tokenizer.ggml.*` keys. Optional parts:
+ * NULL / -1 omit the key. */
+typedef struct tm_gguf_vocab {
+    const char *model;          /* "llama", "gpt2" (or anything, to test refusals) */
+    const char *pre;
+    int n;
+    const char *const *tokens;  /* [n], NUL-terminated */
+    const float *scores;        /* [n] */
+    const int *types;           /* [n] */
+    int n_merges;
+    const char *const *merges;  /* "a b" */
+    int bos, eos, unk, pad;
+    int add_bos, add_eos, add_space_prefix;
+} tm_gguf_vocab;
+
+typedef struct tm_gguf_opts {
+    int type;                   /* GGML type of 2-D weights (GQ_* of kernels/ggml_quant.h) */
+    int version;                /* 2 or 3; 0 = 3 */
+    const tm_gguf_vocab *vocab; /* NULL: placeholder tokens "<tN>" */
+} tm_gguf_opts;
+/* GGUF with every 2-D weight (linears, embedding, untied output) stored as
+ * o->type: F32/F16/BF16 as is, block types through a simple test quantizer
+ * (valid blocks, not llama.cpp's choices) — then t's weights are replaced by
+ * exactly what the file decodes to, so loading gives back t. Rows must be
+ * whole blocks (32, or 256 for the K-quants). */
+int tm_write_gguf_opts(tm_model *t, const char *path, const tm_gguf_opts *o, mx_error *e);
 
 typedef enum tm_format { TM_FMT_LLAMA2C = 0, TM_FMT_LLAMA2C_V1, TM_FMT_HF, TM_FMT_GGUF } tm_format;
 /* Load `src` with model_load and write it to `dst` in `fmt` (dt ignored for llama2.c). */

@@ -42,11 +42,13 @@ check_restored
 screen | grep -q 'EXIT=143' || fail "SIGTERM: expected exit status 143"
 
 # A fatal signal: the handler restores the terminal, then the default action.
-keys C-l
-typ "clear; echo MARK-BEFORE"; keys Enter
+# (clear the screen first: the old EXIT=143 must not satisfy the wait below)
+typ "printf '\\033[H\\033[2J'; echo MARK-BEFORE"; keys Enter
+wait_gone 'EXIT=143' 10
 typ "$(wb_cmd)"; keys Enter
 wait_for 'sensitivity' 20
 kill -SEGV "$(cat "$tmp/pid")"
+wait_for 'EXIT=139' 20
 check_restored
 screen | grep -q 'EXIT=139' || fail "SIGSEGV: expected exit status 139 (re-raised)"
 echo "ok"

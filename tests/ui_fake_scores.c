@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "kernels/mx.h"
-#include "solver/score_table.h"
+#include "src/score_table.h"
 #include "src/cache.h"
 #include "src/eval.h"
 #include "src/model.h"

@@ -22,6 +22,7 @@ static const struct {
     [UI_CMD_SCORE] = {"score", 0, 2, "score [--method kl|fisher|both] -- compute sensitivity scores"},
     [UI_CMD_ANNEAL] = {"anneal", 1, 1, "anneal dmx|gamma -- run a differentiable search"},
     [UI_CMD_EVAL] = {"eval", 0, 0, "eval -- measure the perplexity of the current allocation"},
+    [UI_CMD_GENERATE] = {"generate", 0, UI_CMD_MAXARGS, "generate [N] [PROMPT] -- a greedy sample of N tokens with the current allocation"},
     [UI_CMD_CANCEL] = {"cancel", 0, 0, "cancel -- stop the running background job"},
     [UI_CMD_EXPORT] = {"export", 1, 3, "export FILE [--to llama-cpp|json] -- write the allocation"},
     [UI_CMD_LOAD_SCORES] = {"load-scores", 1, 1, "load-scores FILE -- read a score file"},
@@ -147,6 +148,34 @@ int ui_cmd_parse(const char *line, ui_cmd *out, char *err, size_t err_len)
         if (strcmp(out->argv[0], "dmx") && strcmp(out->argv[0], "gamma"))
             return fail(err, err_len, "anneal: unknown search '%s' (dmx or gamma)%s", out->argv[0], "");
         break;
+    case UI_CMD_GENERATE: {
+        /* an optional leading count, then the prompt's words joined by spaces */
+        int first = 0;
+        if (argc > 0 && isdigit((unsigned char)out->argv[0][0])) {
+            char *end;
+            errno = 0;
+            long n = strtol(out->argv[0], &end, 10);
+            if (errno || *end || n < 1 || n > 4096)
+                return fail(err, err_len, "generate: '%s' is not a token count in 1..4096%s", out->argv[0], "");
+            out->number = (double)n;
+            first = 1;
+        }
+        char prompt[UI_CMD_ARGLEN] = "";
+        size_t len = 0;
+        for (int i = first; i < argc; i++) {
+            size_t k = strlen(out->argv[i]);
+            if (len + k + 2 > sizeof prompt)
+                return fail(err, err_len, "generate: the prompt is too long%s%s", "", "");
+            if (len)
+                prompt[len++] = ' ';
+            memcpy(prompt + len, out->argv[i], k + 1);
+            len += k;
+        }
+        memset(out->argv, 0, sizeof out->argv);
+        memcpy(out->argv[0], prompt, len + 1);
+        out->argc = len ? 1 : 0;
+        break;
+    }
     case UI_CMD_METHOD:
         if (strcmp(out->argv[0], "kl") && strcmp(out->argv[0], "fisher") && strcmp(out->argv[0], "gamma"))
             return fail(err, err_len, "method: unknown method '%s' (kl, fisher or gamma)%s", out->argv[0], "");

@@ -19,6 +19,7 @@ typedef enum ui_cmd_id {
     UI_CMD_SCORE,      /* score [--method kl|fisher|both] */
     UI_CMD_ANNEAL,     /* anneal dmx|gamma */
     UI_CMD_EVAL,       /* eval */
+    UI_CMD_GENERATE,   /* generate [N] [PROMPT] : N in number (0 = default), PROMPT joined in argv[0] */
     UI_CMD_CANCEL,     /* cancel */
     UI_CMD_EXPORT,     /* export FILE [--to llama-cpp|json] */
     UI_CMD_LOAD_SCORES,/* load-scores FILE */

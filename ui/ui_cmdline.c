@@ -115,8 +115,10 @@ static const char *class_at(const ui_wb *wb, int cls, int i)
         return i < UI_CMD_COUNT ? ui_cmd_name((ui_cmd_id)i) : NULL;
     case 1:
         return wb ? ui_wb_module_name(wb, i) : NULL;
-    case 2:
-        return i < MX_NFORMATS ? mx_format_name((mx_format)i) : NULL;
+    case 2: /* canonical names, then the short labels the screen shows */
+        return i < MX_NFORMATS ? mx_format_name((mx_format)i)
+               : i < 2 * MX_NFORMATS ? mx_format_label((mx_format)(i - MX_NFORMATS))
+                                     : NULL;
     case 3:
         return i == 0 ? "all" : wb ? ui_wb_module_name(wb, i - 1) : NULL;
     }

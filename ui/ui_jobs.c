@@ -90,11 +90,11 @@ int ui_queue_pop(ui_queue *q, ui_event *ev)
     return 1;
 }
 
-static const char *const job_names[] = {"none", "eval", "score", "search"};
+static const char *const job_names[] = {"none", "eval", "score", "search", "generate"};
 
 const char *ui_job_name(ui_job_kind k)
 {
-    return (unsigned)k <= UI_JOB_SEARCH ? job_names[k] : "?";
+    return (unsigned)k <= UI_JOB_GENERATE ? job_names[k] : "?";
 }
 
 int ui_job_start(ui_job *j, ui_queue *q, ui_job_kind kind, void *(*fn)(void *), void *arg)

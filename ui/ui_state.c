@@ -10,16 +10,16 @@
 #include <time.h>
 
 #include "kernels/tf.h"
+#include "solver/budget.h"
 #include "solver/proj.h"
-#include "src/alloc_setup.h"
+#include "solver/alloc_setup.h"
 #include "src/model.h"
-
-static const char *const short_names[MX_NFORMATS] = {"fp32", "bf16", "e4m3", "e5m2",
-                                                      "int8", "e3m2", "e2m3", "e2m1"};
+#include "src/uniform.h"
 
 const char *ui_format_short(mx_format f)
 {
-    return (unsigned)f < MX_NFORMATS ? short_names[f] : "?";
+    /* the traits table's label, which every parser accepts */
+    return mx_format_label(f);
 }
 
 void ui_state_init(ui_state *s)
@@ -33,6 +33,7 @@ void ui_state_init(ui_state *s)
     s->near_fmt = -1;
     s->curve_stale = 1;
     s->view_hi = NAN;
+    s->range_lo = s->range_hi = NAN;
 }
 
 static void free_arrays(ui_state *s)
@@ -136,17 +137,19 @@ int ui_state_set_formats(ui_state *s, const char *list, mx_error *e)
     if (!strcasecmp(list, "all")) {
         memset(ok, 1, sizeof ok);
     } else {
-        char buf[512];
-        snprintf(buf, sizeof buf, "%s", list);
-        char *save = NULL;
-        for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            mx_format f;
-            if (mx_format_parse(tok, &f))
-                return err_set(e, ERR_ARG, "formats: unknown format '%s'", tok);
-            if (score_table_format_index(&s->t, f) < 0 && ui_state_has_scores(s))
+        /* the one format-list parser (kernels/mx.h): names, labels, aliases */
+        mx_format fl[MX_NFORMATS];
+        char bad[64];
+        int n = mx_format_parse_list(list, fl, bad, sizeof bad);
+        if (n == -1)
+            return err_set(e, ERR_ARG, "formats: unknown format '%s' (%s)", bad, mx_format_valid_names(bad));
+        if (n == -2)
+            return err_set(e, ERR_ARG, "formats: %s is listed twice", bad);
+        for (int i = 0; i < n; i++) {
+            if (score_table_format_index(&s->t, fl[i]) < 0 && ui_state_has_scores(s))
                 return err_set(e, ERR_ARG, "formats: %s is not a candidate format of these scores",
-                               mx_format_name(f));
-            ok[f] = 1;
+                               mx_format_name(fl[i]));
+            ok[fl[i]] = 1;
         }
     }
     int any = 0;
@@ -238,23 +241,6 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* [min feasible, widest allowed] budget of problem p, bits per weight. */
-static void problem_range(const ilp_problem *p, double *lo, double *hi)
-{
-    *lo = ilp_min_budget(p);
-    /* widest: every module at its widest allowed format */
-    double num = 0, den = 0;
-    for (int i = 0; i < p->n_modules; i++) {
-        double w = 0;
-        for (int j = 0; j < p->n_formats; j++)
-            if (p->allowed[i * p->n_formats + j] && p->bits[i * p->n_formats + j] > w)
-                w = p->bits[i * p->n_formats + j];
-        num += w * p->params[i];
-        den += p->params[i];
-    }
-    *hi = den > 0 ? num / den : NAN;
-}
-
 void ui_state_budget_range(ui_state *s, double *lo, double *hi)
 {
     *lo = *hi = NAN;
@@ -263,33 +249,16 @@ void ui_state_budget_range(ui_state *s, double *lo, double *hi)
     alloc_setup as;
     if (build_problem(s, &as, NULL))
         return;
-    problem_range(&as.p, lo, hi);
+    budget_range(&as.p, lo, hi);
     alloc_setup_free(&as);
 }
 
 static void nearest_uniform(ui_state *s)
 {
     const score_table *t = &s->t;
-    s->near_fmt = -1;
     s->near_ppl = NAN;
     s->near_measured = 0;
-    double best = INFINITY;
-    for (int j = 0; j < t->n_formats; j++) {
-        mx_format f = t->formats[j];
-        double num = 0, den = 0;
-        for (int i = 0; i < t->n_modules; i++) {
-            double b = t->modules[i].bits[f];
-            if (isnan(b))
-                b = mx_bits_per_weight(f, (size_t)t->modules[i].rows, (size_t)t->modules[i].cols);
-            num += b * (double)t->modules[i].params;
-            den += (double)t->modules[i].params;
-        }
-        double d = fabs(num / den - s->res.avg_bits);
-        if (d < best) {
-            best = d;
-            s->near_fmt = f;
-        }
-    }
+    s->near_fmt = uniform_nearest(t, s->res.avg_bits);
     if (s->near_fmt < 0)
         return;
     if (!isnan(t->uniform_loss[s->near_fmt])) {
@@ -350,7 +319,7 @@ int ui_state_sweep(ui_state *s, int n, mx_error *e)
         return rc;
     ilp_problem p = as.p;
     double lo, hi;
-    problem_range(&p, &lo, &hi);
+    budget_range(&p, &lo, &hi);
     if (!(hi >= lo)) {
         alloc_setup_free(&as);
         return err_set(e, ERR_INFEASIBLE, "no feasible budget");
@@ -401,6 +370,15 @@ int ui_state_sweep(ui_state *s, int n, mx_error *e)
     alloc_setup_free(&as);
     s->curve_stale = 0;
     return 0;
+}
+
+void ui_state_update_view(ui_state *s, int n)
+{
+    if (!s->curve_stale)
+        return;
+    ui_state_budget_range(s, &s->range_lo, &s->range_hi);
+    if (ui_state_has_scores(s))
+        ui_state_sweep(s, n, NULL);
 }
 
 void ui_state_add_measured(ui_state *s, double bits, double ppl)

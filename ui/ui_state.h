@@ -7,8 +7,8 @@
 #define MXALLOC_UI_STATE_H
 
 #include "solver/ilp.h"
-#include "solver/score_table.h"
-#include "src/err.h"
+#include "src/score_table.h"
+#include "kernels/err.h"
 
 #define UI_CURVE_MAX 48
 #define UI_MEAS_MAX 64
@@ -42,6 +42,7 @@ typedef struct ui_state {
     int curve_stale;
     double view_hi;                /* upper end of the interesting budget range (where the
                                       objective stops improving), for the bar and the plot */
+    double range_lo, range_hi;     /* ui_state_budget_range, cached with the curve */
     int n_meas;                    /* measured points (eval) */
     double meas_bits[UI_MEAS_MAX], meas_ppl[UI_MEAS_MAX];
 
@@ -77,12 +78,17 @@ void ui_state_budget_range(ui_state *s, double *lo, double *hi);
 /* Recompute the Pareto curve (n points) over [min budget, view_hi]: a first
  * pass over the whole range finds where the objective stops improving. */
 int ui_state_sweep(ui_state *s, int n, mx_error *e);
+/* What the workbench's panes show besides the solution, recomputed only when
+ * the constraints changed (curve_stale): the budget range (range_lo/hi) and
+ * the Pareto curve of n points. Drawing reads these and never solves. */
+void ui_state_update_view(ui_state *s, int n);
 /* Projected perplexity of an arbitrary assignment (fmts[i] per module). */
 double ui_state_project(const ui_state *s, const int *fmts);
 /* Add a measured point to the plot. */
 void ui_state_add_measured(ui_state *s, double bits, double ppl);
 
-/* Column label of a format for the heatmap ("e2m1", "int8", "bf16", ...). */
+/* Column label of a format for the heatmap ("e2m1", "int8", "bf16", ...):
+ * mx_format_label, accepted by the `:` commands and the CLI. */
 const char *ui_format_short(mx_format f);
 
 #endif

@@ -1,7 +1,6 @@
 /* The workbench core: opening things, running commands, background eval. */
 #include "ui/ui_wb.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
@@ -17,6 +16,7 @@
 #include "src/eval.h"
 #include "src/export.h"
 #include "src/file_map.h"
+#include "src/score_lookup.h"
 
 static void say(ui_wb *wb, ui_msg_level lv, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void say(ui_wb *wb, ui_msg_level lv, const char *fmt, ...)
@@ -38,35 +38,11 @@ static int fail(ui_wb *wb, int code, const char *msg)
 
 /* ---- opening ---- */
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
-}
-
 static int open_tokens(ui_wb *wb, mx_error *e)
 {
     const ui_wb_opts *o = &wb->opts;
-    char guess[4096];
-    const char *tp = o->tokenizer_path;
-    if (!tp) {
-        /* beside the model: a directory's tokenizer.json, else tokenizer.bin */
-        struct stat sb;
-        const char *p = wb->m.path;
-        int is_dir = !stat(p, &sb) && S_ISDIR(sb.st_mode);
-        if (is_dir)
-            snprintf(guess, sizeof guess, "%.4000s/tokenizer.json", p);
-        else {
-            snprintf(guess, sizeof guess, "%s", p);
-            char *slash = strrchr(guess, '/');
-            snprintf(slash ? slash + 1 : guess, sizeof guess - (size_t)(slash ? slash + 1 - guess : 0),
-                     "tokenizer.bin");
-        }
-        if (access(guess, R_OK))
-            return err_set(e, ERR_ARG, "--text needs a tokenizer: pass --tokenizer FILE");
-        tp = guess;
-    }
-    wb->tk = tok_open(tp, NULL, wb->m.cfg.vocab_size, e);
+    /* --tokenizer, else the model's own (tok_open's one discovery rule) */
+    wb->tk = tok_open(o->tokenizer_path, wb->m.path, wb->m.cfg.vocab_size, e);
     if (!wb->tk)
         return e ? e->code : ERR_IO;
     char *text = NULL;
@@ -85,42 +61,6 @@ static int open_tokens(ui_wb *wb, mx_error *e)
     wb->tokens = ids;
     wb->n_tokens = n - skip;
     return 0;
-}
-
-/* The newest score file in the cache made for these weights. */
-static int find_cached_scores(ui_wb *wb, char *out, size_t len)
-{
-    char dir[4096];
-    mx_error le = {0};
-    if (cache_dir(dir, sizeof dir, &le))
-        return -1;
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
-    struct dirent *de;
-    time_t best = 0;
-    int found = -1;
-    while ((de = readdir(d))) {
-        if (!ends_with(de->d_name, ".scores"))
-            continue;
-        char p[4096 + 300];
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        struct stat sb;
-        if (stat(p, &sb) || (found == 0 && sb.st_mtime <= best))
-            continue;
-        score_table t;
-        if (cache_read(p, &t, &le))
-            continue;
-        int match = t.model_hash == wb->m.content_hash && t.n_modules == wb->m.n_modules;
-        score_table_free(&t);
-        if (match && strlen(p) < len) {
-            strcpy(out, p);
-            best = sb.st_mtime;
-            found = 0;
-        }
-    }
-    closedir(d);
-    return found;
 }
 
 static int load_scores(ui_wb *wb, const char *path, mx_error *e)
@@ -171,7 +111,7 @@ int ui_wb_open(ui_wb *wb, const ui_wb_opts *o, ui_msg_fn msg, void *msg_user, mx
     const char *sp = o->scores_path;
     /* the entry `mxalloc score MODEL --text TEXT` makes, else any for these weights */
     if (!sp && (ui_work_default_scores(wb, found, sizeof found) == 0 ||
-                find_cached_scores(wb, found, sizeof found) == 0))
+                score_lookup_newest(wb->m.content_hash, wb->m.n_modules, found, sizeof found) == 0))
         sp = found;
     if (sp) {
         rc = load_scores(wb, sp, e);
@@ -430,8 +370,10 @@ int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
         mx_format f;
         if (m < 0)
             return fail(wb, ERR_ARG, e.msg);
-        if (mx_format_parse(c->argv[1], &f))
-            return fail(wb, ERR_ARG, "pin: unknown format name");
+        if (mx_format_parse(c->argv[1], &f)) {
+            say(wb, UI_MSG_ERROR, "pin: unknown format '%s' (%s)", c->argv[1], mx_format_valid_names(c->argv[1]));
+            return ERR_ARG;
+        }
         if ((rc = ui_state_pin(s, m, f, &e)))
             return fail(wb, rc, e.msg);
         say(wb, UI_MSG_INFO, "pinned %s to %s", s->t.modules[m].name, mx_format_name(f));
@@ -503,6 +445,8 @@ int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
     }
     case UI_CMD_EVAL:
         return start_eval(wb);
+    case UI_CMD_GENERATE:
+        return ui_work_generate(wb, c);
     case UI_CMD_CANCEL:
         if (wb->job.kind == UI_JOB_NONE)
             return fail(wb, ERR_ARG, "cancel: no job is running");

@@ -51,6 +51,19 @@ typedef struct ui_anneal_job {
     int have_res;
 } ui_anneal_job;
 
+/* State of a greedy sample (gen_text in a worker, ui_work.c). */
+typedef struct ui_gen_job {
+    int n;                        /* tokens asked for */
+    char prompt[512];
+    mx_format *fmts;              /* snapshot of the allocation, or NULL: fp32 */
+    double avg_bits;
+    tok *tk;                      /* opened for the sample when the workbench has none */
+    char *text;                   /* the last sample's continuation (the UI shows it) */
+    long len;
+    int n_new;
+    const char *stop;             /* gen_stop_name */
+} ui_gen_job;
+
 typedef struct ui_wb {
     ui_wb_opts opts;
     model m;
@@ -68,6 +81,7 @@ typedef struct ui_wb {
     ui_eval_job eval;
     ui_score_job score;
     ui_anneal_job anneal;
+    ui_gen_job gen;
     double job_done, job_total;   /* progress of the running job */
     ui_search_hist search;
     double last_meas_ppl, last_meas_bits;
@@ -110,6 +124,9 @@ int ui_wb_export(ui_wb *wb, const char *path, int llama, mx_error *e);
 int ui_work_start_score(ui_wb *wb, unsigned methods);
 int ui_work_start_anneal(ui_wb *wb, int method);
 void ui_work_finish(ui_wb *wb, const ui_event *ev);
+/* `generate [N] [PROMPT]`: start a greedy sample with the current allocation
+ * (fp32 without one); messages go through wb->msg. 0 or a negative ERR_*. */
+int ui_work_generate(ui_wb *wb, const ui_cmd *c);
 void ui_work_free(ui_wb *wb);
 /* The score file `mxalloc score MODEL --text TEXT` (defaults) would write for
  * this model and text; 0 and the path, or -1. */

@@ -1,19 +1,22 @@
 /* Background work of the workbench besides eval: scoring (score_compute, the
- * call `mxalloc score` makes) and the differentiable searches (search_run,
- * as `mxalloc anneal`). Workers post events; only the UI thread touches the
- * workbench state, in ui_work_finish. */
+ * call `mxalloc score` makes), the differentiable searches (search_run, as
+ * `mxalloc anneal`) and greedy samples (gen_text, as `mxalloc generate`).
+ * Workers post events; only the UI thread touches the workbench state, in
+ * ui_work_finish. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <glpk.h>
-
 #include "solver/gamma.h"
+#include "solver/ilp.h"
 #include "src/cache.h"
 #include "src/eval.h"
+#include "src/generate.h"
 #include "src/score.h"
+#include "src/score_lookup.h"
 #include "ui/ui_wb.h"
 
 static double now_ms(void)
@@ -42,24 +45,8 @@ int ui_work_default_scores(ui_wb *wb, char *path, size_t len)
 {
     if (!wb->tokens || !wb->text)
         return -1;
-    static const unsigned tries[] = {1u << SCORE_KL, (1u << SCORE_KL) | (1u << SCORE_FISHER), 1u << SCORE_FISHER};
-    for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
-        score_opts so;
-        default_opts(wb, &so, tries[i]);
-        if (eval_window_count(wb->n_tokens, so.ctx, so.max_tokens) == 0)
-            return -1;
-        char key[17];
-        mx_error e = {0};
-        key_for(wb, &so, key);
-        if (cache_path_for_key(key, path, len, &e))
-            return -1;
-        FILE *f = fopen(path, "rb");
-        if (f) {
-            fclose(f);
-            return 0;
-        }
-    }
-    return -1;
+    return score_lookup_default(&wb->m, wb->text, wb->text_len, wb->tokens, wb->n_tokens, tok_window_bos(wb->tk),
+                                path, len);
 }
 
 /* ---- scoring ---- */
@@ -179,7 +166,7 @@ static void *anneal_main(void *arg)
                  a->res.avg_bits, a->res.budget, a->res.steps_done, a->res.repaired ? ", repaired by the ILP" : "");
     /* the search's ILP repair ran GLPK in this thread: its environment is
      * per thread and would leak when the thread ends */
-    glp_free_env();
+    ilp_thread_done();
     ui_job_done(&wb->job, rc, a->have_res ? a->res.avg_bits : NAN, NAN, msg);
     return NULL;
 }
@@ -233,8 +220,128 @@ int ui_work_start_anneal(ui_wb *wb, int method)
     return 0;
 }
 
+/* ---- generate ---- */
+
+#define UI_GEN_DEFAULT_TOKENS 32
+#define UI_GEN_DEFAULT_PROMPT "Once upon a time"
+
+static void wmsg(ui_wb *wb, ui_msg_level lv, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void wmsg(ui_wb *wb, ui_msg_level lv, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (wb->msg)
+        wb->msg(wb->msg_user, lv, buf);
+}
+
+static int gen_token_cb(void *user, int id, int n_new)
+{
+    ui_wb *wb = user;
+    (void)id;
+    ui_job_progress(&wb->job, n_new, wb->gen.n);
+    return ui_job_cancelled(&wb->job);
+}
+
+static void *generate_main(void *arg)
+{
+    ui_wb *wb = arg;
+    ui_gen_job *g = &wb->gen;
+    mx_error e = {0};
+    const tf_weights *w = &wb->m.weights;
+    eval_qweights q;
+    int have_q = 0;
+    long len = 0;
+    /* the same fake-quantized view eval measures and `mxalloc generate --config` uses */
+    if (g->fmts) {
+        len = eval_qweights_init(&q, &wb->m, g->fmts, &e);
+        have_q = len == 0;
+        w = &q.w;
+    }
+    gen_result r = {0};
+    if (len == 0)
+        len = gen_text(&wb->m.cfg, w, wb->tk ? wb->tk : g->tk, g->prompt, g->n, 0, gen_token_cb, wb, &r,
+                       &g->text, &e);
+    if (have_q)
+        eval_qweights_free(&q);
+    int rc = len < 0 ? (int)len : 0;
+    char msg[600];
+    if (rc == 0 && r.stop == GEN_STOP_CANCELLED) {
+        rc = ERR_CANCELLED;
+        free(g->text);
+        g->text = NULL;
+        snprintf(msg, sizeof msg, "generate cancelled");
+    } else if (rc) {
+        snprintf(msg, sizeof msg, "generate: %s", e.msg);
+    } else {
+        g->len = len;
+        g->n_new = r.n_new;
+        g->stop = gen_stop_name(r.stop);
+        snprintf(msg, sizeof msg, "%d tokens", r.n_new);
+    }
+    gen_result_free(&r);
+    ui_job_done(&wb->job, rc, NAN, g->avg_bits, msg);
+    return NULL;
+}
+
+int ui_work_generate(ui_wb *wb, const ui_cmd *c)
+{
+    ui_gen_job *g = &wb->gen;
+    if (wb->job.kind != UI_JOB_NONE) {
+        wmsg(wb, UI_MSG_ERROR, "a job is already running (cancel it first)");
+        return ERR_ARG;
+    }
+    if (!wb->tk && !g->tk) {
+        mx_error e = {0};
+        g->tk = tok_open(wb->opts.tokenizer_path, wb->m.path, wb->m.cfg.vocab_size, &e);
+        if (!g->tk) {
+            wmsg(wb, UI_MSG_ERROR, "generate: %s", e.msg);
+            return e.code ? e.code : ERR_IO;
+        }
+    }
+    free(g->fmts);
+    free(g->text);
+    g->fmts = NULL;
+    g->text = NULL;
+    g->len = 0;
+    g->n = c->number > 0 ? (int)c->number : UI_GEN_DEFAULT_TOKENS;
+    snprintf(g->prompt, sizeof g->prompt, "%s", c->argc ? c->argv[0] : UI_GEN_DEFAULT_PROMPT);
+    g->avg_bits = 32;
+    const ui_state *s = &wb->st;
+    if (s->solved && s->t.n_modules == wb->m.n_modules) {
+        g->fmts = malloc((size_t)wb->m.n_modules * sizeof *g->fmts);
+        if (!g->fmts) {
+            wmsg(wb, UI_MSG_ERROR, "out of memory");
+            return ERR_NOMEM;
+        }
+        for (int i = 0; i < wb->m.n_modules; i++)
+            g->fmts[i] = (mx_format)s->choice[i];
+        g->avg_bits = s->res.avg_bits;
+    }
+    wb->job_done = 0;
+    wb->job_total = g->n;
+    if (ui_job_start(&wb->job, &wb->q, UI_JOB_GENERATE, generate_main, wb)) {
+        wmsg(wb, UI_MSG_ERROR, "generate: cannot start a worker thread");
+        return ERR_INTERNAL;
+    }
+    if (g->fmts)
+        wmsg(wb, UI_MSG_INFO, "generate: %d tokens at %.3f bits/weight...", g->n, g->avg_bits);
+    else
+        wmsg(wb, UI_MSG_INFO, "generate: %d tokens in fp32 (no allocation)...", g->n);
+    return 0;
+}
+
 void ui_work_free(ui_wb *wb)
 {
+    free(wb->gen.fmts);
+    free(wb->gen.text);
+    if (wb->gen.tk)
+        tok_free(wb->gen.tk);
+    wb->gen.fmts = NULL;
+    wb->gen.text = NULL;
+    wb->gen.tk = NULL;
     ui_anneal_job *a = &wb->anneal;
     free(a->in);
     free(a->tgt);
@@ -281,6 +388,17 @@ void ui_work_finish(ui_wb *wb, const ui_event *ev)
             ui_state_solve(&wb->st, NULL);
         }
         score_table_free(&wb->score.out);
+    }
+    if (ev->job == UI_JOB_GENERATE && ev->code == 0 && wb->gen.text) {
+        /* the prompt, then its continuation; the curses app shows the whole
+         * text in its sample box and this line on the status line */
+        char bits[32];
+        if (wb->gen.fmts)
+            snprintf(bits, sizeof bits, "avg_bits %.3f", wb->gen.avg_bits);
+        else
+            snprintf(bits, sizeof bits, "fp32");
+        wmsg(wb, UI_MSG_RESULT, "generate: %s, %d tokens (stop %s): %s%s", bits, wb->gen.n_new, wb->gen.stop,
+             wb->gen.prompt, wb->gen.text);
     }
     if (ev->job == UI_JOB_SEARCH && ev->code == 0 && wb->anneal.have_res) {
         if (wb->anneal.method == SEARCH_GAMMA)

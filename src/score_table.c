@@ -1,12 +1,12 @@
 /* Small helpers around the score table (pure data, no I/O). */
-#include "solver/score_table.h"
+#include "src/score_table.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "src/err.h"
+#include "kernels/err.h"
 
 static const char *const method_names[SCORE_NMETHODS] = {"kl", "fisher", "gamma"};
 

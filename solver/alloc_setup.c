@@ -1,6 +1,6 @@
 /* The problem an alloc_opts describes over a score table (library part; the
  * command-line parsing is in src/alloc_args.c). */
-#include "src/alloc_setup.h"
+#include "solver/alloc_setup.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -76,6 +76,13 @@ int alloc_setup_build(const alloc_opts *o, const score_table *t, alloc_setup *s,
             s->allowed[at] = (!o->formats_mask || (o->formats_mask >> f & 1)) && isfinite(sm->bits[f]);
         }
         int g = -1;
+        /* group ids are 2 * layer (+1): a layer must be one a table of n modules can have */
+        if ((o->group_qkv || o->group_gateup) && (sm->layer < 0 || sm->layer >= n)) {
+            int rc = err_set(e, ERR_FORMAT, "module %s: layer %d out of range for %d modules",
+                             sm->name, sm->layer, n);
+            alloc_setup_free(s);
+            return rc;
+        }
         if (o->group_qkv && (sm->kind == TF_Q || sm->kind == TF_K || sm->kind == TF_V))
             g = 2 * sm->layer;
         if (o->group_gateup && (sm->kind == TF_GATE || sm->kind == TF_UP))

@@ -1,13 +1,13 @@
 /* Shared by `mxalloc alloc`, `mxalloc sweep` and the workbench: the common
  * options, and turning a score table plus those options into an ilp_problem.
- * alloc_parse_common/alloc_common_help (src/alloc_args.c) belong to the CLI
- * and print; the rest is library code (libmxcore). */
+ * Reading the options from a command line is the front end's
+ * (src/alloc_args.h). */
 #ifndef MXALLOC_ALLOC_SETUP_H
 #define MXALLOC_ALLOC_SETUP_H
 
 #include "solver/ilp.h"
-#include "solver/score_table.h"
-#include "src/err.h"
+#include "src/score_table.h"
+#include "kernels/err.h"
 
 typedef struct alloc_pin {
     const char *name;
@@ -30,19 +30,8 @@ typedef struct alloc_opts {
     const char *out_path;
 } alloc_opts;
 
-/* Parse one common option at argv[*i] (advancing *i past its value).
- * Returns 1 when consumed, 0 when not a common option, 2 on a usage error,
- * 3 on bad input such as an unknown format name (exit status 1); the message
- * is printed to stderr with the prog name. */
-int alloc_parse_common(const char *prog, int argc, char **argv, int *i, alloc_opts *o);
-/* An option with a value of a command's own ("--opt V" or "--opt=V") at
- * argv[*i]: 1 and *out set (advancing *i past a separate value), 0 when
- * argv[*i] is not opt, 2 when the value is missing (printed). */
-int alloc_take_value(const char *prog, const char *opt, int argc, char **argv, int *i, const char **out);
 void alloc_opts_init(alloc_opts *o);
 void alloc_opts_free(alloc_opts *o);
-/* The shared part of --help. */
-extern const char alloc_common_help[];
 
 /* The problem for table t: arrays owned by *s. */
 typedef struct alloc_setup {
@@ -68,13 +57,13 @@ int alloc_setup_load(const alloc_opts *o, score_table *t, alloc_setup *s, mx_err
 /* Solve with the method the options ask for. */
 int alloc_setup_solve(const alloc_opts *o, alloc_setup *s, int *choice, ilp_result *r, mx_error *e);
 
-/* Short column label of a format for the per-layer view ("fp4", "e2m3", "i8" ...). */
 /* Map a solver choice (table format indices) to formats in fmts[n_modules]
  * and return the projected perplexity with the setup's factor (NAN when the
  * table cannot project, e.g. no fp32 loss). */
 double alloc_setup_project(const score_table *t, const alloc_setup *s, const int *choice,
                            mx_format *fmts);
 
+/* Short column label of a format for the per-layer view ("fp4", "e2m3", "i8" ...). */
 const char *alloc_short_label(mx_format f);
 
 #endif

@@ -1,0 +1,31 @@
+/* libFuzzer target: a Hugging Face tokenizer.json (each layout tok_hf.c reads:
+ * byte-level BPE, SentencePiece-style BPE) through tok_load_hf, then encoding
+ * a fuzzed text. The input is cut at FUZZ_SPLIT (tests/fuzz_util.h): part 0
+ * is the file, part 1 the text. */
+#include "src/tok.h"
+#include "tests/fuzz_util.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    fuzz_dir();
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_part part[2];
+    int n = fuzz_split(data, size, part, 2);
+    const char *p = fuzz_path(0, "tokenizer.json");
+    fuzz_spill(p, part[0].p, part[0].n);
+    mx_error e = {0};
+    tok *t = tok_load_hf(p, &e);
+    if (!t) {
+        fuzz_check_msg(e.code < 0 ? e.code : -1, &e);
+        return 0;
+    }
+    fuzz_tok(t, n > 1 ? (const char *)part[1].p : "", n > 1 ? part[1].n : 0);
+    tok_free(t);
+    return 0;
+}

@@ -1,0 +1,110 @@
+#!/bin/sh
+# mxalloc quantize: for stories260K and tinystories-656k at 4.5, 5.0 and 6.0
+# bits (small calibration), the GGUF and the packed MX directory are written
+# and read back with exactly the perplexity of `ppl MODEL --config CFG`;
+# bad configs and arguments exit 1/2 with one line and leave no file.
+# Parts whose data is absent are skipped with a message.
+set -u
+BIN=${MXALLOC_BIN:-./mxalloc}
+D=${MXALLOC_DATA:-../shared/data}
+M=$D/tinystories-260k/stories260K.bin
+T=$D/tinystories-260k/tok512.bin
+H=$D/tinystories-656k
+X=$D/tinystories-text/tinystories_sample_30k.txt
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/quantize_cli.XXXXXX") || exit 1
+trap 'rm -rf "$TMP"' EXIT INT TERM
+XDG_CACHE_HOME=$TMP/cache; export XDG_CACHE_HOME
+fail=0
+ran=0
+
+field() { printf '%s\n' "$2" | sed -n "s/.*\"$1\": *\([^,}]*\).*/\1/p"; }
+expect() { # STATUS ARGS... : exit status and (on error) one line naming the command
+    want=$1; shift
+    "$BIN" quantize "$@" >"$TMP/out" 2>"$TMP/err"; rc=$?
+    if [ "$rc" != "$want" ]; then
+        echo "FAIL: quantize $* -> exit $rc, want $want"; cat "$TMP/err"; fail=1
+    elif [ "$want" = 1 ] && [ "$(grep -c . "$TMP/err")" != 1 ]; then
+        echo "FAIL: quantize $* -> want one line, got:"; cat "$TMP/err"; fail=1
+    elif [ "$want" != 0 ] && ! grep -q '^mxalloc quantize: ' "$TMP/err"; then
+        echo "FAIL: quantize $* -> message does not name the command"; cat "$TMP/err"; fail=1
+    fi
+}
+nothing_left() { # LABEL: no output and no temporary file in $TMP/o
+    if [ -n "$(ls -A "$TMP/o")" ]; then echo "FAIL: $1 left files: $(ls -A "$TMP/o")"; fail=1; fi
+}
+
+expect 0 --help
+grep -q '^usage: mxalloc quantize MODEL CFG.json' "$TMP/out" || { echo "FAIL: --help prints no usage"; fail=1; }
+expect 2
+expect 2 model cfg.json
+expect 2 model cfg.json --out x --layout onnx
+expect 2 model cfg.json --out x --bogus
+
+if [ ! -r "$M" ] || [ ! -r "$T" ] || [ ! -r "$X" ]; then
+    echo "SKIP: stories260K or the text absent ($D; set MXALLOC_DATA)"
+    exit 77
+fi
+# LF text (tinystories-656k's tokenizer treats "\r" as a character)
+tr -d '\r' <"$X" >"$TMP/text.txt"
+X=$TMP/text.txt
+mkdir "$TMP/o"
+
+# bad configs: one line, nothing written
+printf '{"formats": {"model.layers.0.self_attn.q_proj": "mxfp5"}}\n' >"$TMP/bad1.json"
+printf '{"formats": {"model.layers.99.mlp.up_proj": "mxfp4"}}\n' >"$TMP/bad2.json"
+printf '{"formats": ' >"$TMP/bad3.json"
+for c in bad1 bad2 bad3 missing; do
+    expect 1 "$M" "$TMP/$c.json" --tokenizer "$T" --out "$TMP/o/x.gguf"
+    expect 1 "$M" "$TMP/$c.json" --tokenizer "$T" --out "$TMP/o/x.mx" --layout mx
+    nothing_left "config $c"
+done
+# an unwritable destination
+printf '{"formats": {}}\n' >"$TMP/fp32.json"
+expect 1 "$M" "$TMP/fp32.json" --tokenizer "$T" --out "$TMP/o/no/such/dir.gguf"
+nothing_left "missing directory"
+# a non-empty directory is not replaced
+mkdir "$TMP/full"; echo keep >"$TMP/full/f"
+expect 1 "$M" "$TMP/fp32.json" --tokenizer "$T" --out "$TMP/full" --layout mx
+[ "$(cat "$TMP/full/f")" = keep ] || { echo "FAIL: a non-empty directory was touched"; fail=1; }
+
+# MODEL TAG TOKENIZER-ARGS: score, then three budgets, both layouts
+run_model() {
+    model=$1 tag=$2; shift 2
+    ran=1
+    "$BIN" score "$model" "$@" --text "$X" --tokens 1024 --ctx 128 --out "$TMP/$tag.scores" >/dev/null 2>"$TMP/err" ||
+        { echo "FAIL: score $tag: $(cat "$TMP/err")"; fail=1; return; }
+    for b in 4.5 5.0 6.0; do
+        cfg=$TMP/$tag-$b.json g=$TMP/o/$tag-$b.gguf d=$TMP/o/$tag-$b.mx
+        "$BIN" alloc "$TMP/$tag.scores" --budget "$b" --out "$cfg" >/dev/null 2>"$TMP/err" ||
+            { echo "FAIL: alloc $tag $b: $(cat "$TMP/err")"; fail=1; continue; }
+        qg=$("$BIN" quantize "$model" "$cfg" "$@" --out "$g" --json 2>"$TMP/err") ||
+            { echo "FAIL: quantize $tag $b gguf: $(cat "$TMP/err")"; fail=1; continue; }
+        qd=$("$BIN" quantize "$model" "$cfg" "$@" --out "$d" --layout mx --json 2>"$TMP/err") ||
+            { echo "FAIL: quantize $tag $b mx: $(cat "$TMP/err")"; fail=1; continue; }
+        ref=$("$BIN" ppl "$model" "$@" --text "$X" --ctx 128 --max-tokens 2048 --config "$cfg" --json)
+        pg=$("$BIN" ppl "$g" --text "$X" --ctx 128 --max-tokens 2048 --json)
+        if [ -r "$d/tokenizer.bin" ]; then
+            pd=$("$BIN" ppl "$d" --tokenizer "$d/tokenizer.bin" --text "$X" --ctx 128 --max-tokens 2048 --json)
+        else
+            pd=$("$BIN" ppl "$d" --text "$X" --ctx 128 --max-tokens 2048 --json)
+        fi
+        if [ -n "$ref" ] && [ "$pg" = "$ref" ] && [ "$pd" = "$ref" ]; then
+            echo "ok: $tag $b: ppl $(field ppl "$ref") from the config, the GGUF and the MX directory;" \
+                 "GGUF $(field linear_bits "$qg") / MX $(field linear_bits "$qd") bits per linear weight"
+        else
+            echo "FAIL: $tag $b: config '$ref', GGUF '$pg', MX '$pd'"; fail=1
+        fi
+        # the packed directory holds the budget's bits exactly (scales included)
+        avg=$(sed -n 's/.*"avg_bits": *\([0-9.]*\).*/\1/p' "$cfg")
+        ok=$(awk -v a="$avg" -v g="$(field linear_bits "$qd")" 'BEGIN { d = a - g; if (d < 0) d = -d; print (d < 1e-4) ? "ok" : "bad" }')
+        [ "$ok" = ok ] || { echo "FAIL: $tag $b: MX bits $(field linear_bits "$qd") != config's $avg"; fail=1; }
+    done
+}
+run_model "$M" s260k --tokenizer "$T"
+if [ -r "$H/model.safetensors" ] && [ -r "$H/tokenizer.json" ]; then
+    run_model "$H" s656k
+else
+    echo "SKIP: tinystories-656k absent ($H; set MXALLOC_DATA)"
+fi
+[ "$ran" = 1 ] || exit 77
+exit $fail

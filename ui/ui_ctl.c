@@ -1,0 +1,201 @@
+/* The workbench controller: what keys and commands change, and the solves and
+ * sweeps that follow, done once when the state changes so that the panes only
+ * read cached results. No drawing here. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "kernels/tf.h"
+#include "ui/ui_app.h"
+
+void ui_ctl_msg(void *user, ui_msg_level level, const char *text)
+{
+    ui_app *a = user;
+    /* Multi-line output (help) keeps only the last line: the overlay shows the rest. */
+    snprintf(a->status, sizeof a->status, "%s", text);
+    for (char *c = a->status; *c; c++) /* one line (a generated sample has newlines) */
+        if (*c == '\n' || *c == '\r' || *c == '\t')
+            *c = ' ';
+    a->status_err = level == UI_MSG_ERROR;
+}
+
+void ui_ctl_clear_msg(ui_app *a)
+{
+    a->status[0] = '\0';
+    a->status_err = 0;
+}
+
+int ui_ctl_cur_module(const ui_app *a)
+{
+    if (!a->mod_at)
+        return -1;
+    return a->mod_at[a->cur_layer * TF_NLIN + a->cur_kind];
+}
+
+void ui_ctl_build_index(ui_app *a)
+{
+    const ui_wb *wb = a->wb;
+    for (int i = 0; i < a->n_layers * TF_NLIN; i++)
+        a->mod_at[i] = -1;
+    if (ui_state_has_scores(&wb->st)) {
+        for (int i = 0; i < wb->st.t.n_modules; i++) {
+            const score_module *m = &wb->st.t.modules[i];
+            if (m->layer >= 0 && m->layer < a->n_layers && m->kind >= 0 && m->kind < TF_NLIN)
+                a->mod_at[m->layer * TF_NLIN + m->kind] = i;
+        }
+        /* the first candidate narrower than fp32/bf16 is the most telling default view */
+        a->view_fmt = wb->st.t.formats[wb->st.t.n_formats - 1];
+    }
+}
+
+unsigned ui_ctl_set_budget(ui_app *a, double b)
+{
+    ui_state *s = &a->wb->st;
+    if (!ui_state_has_scores(s)) {
+        ui_ctl_msg(a, UI_MSG_ERROR, a->wb->scores_hint);
+        return UI_REDO_DRAW;
+    }
+    /* the range was cached when the constraints last changed */
+    double lo = s->range_lo, hi = s->range_hi;
+    if (isfinite(lo) && b < lo)
+        b = lo;
+    if (isfinite(hi) && b > hi)
+        b = hi;
+    s->budget = round(b * 1000) / 1000;
+    ui_ctl_clear_msg(a);
+    return UI_REDO_SOLVE | UI_REDO_DRAW;
+}
+
+void ui_ctl_scroll(ui_app *a)
+{
+    if (a->cur_layer < a->first_layer)
+        a->first_layer = a->cur_layer;
+    if (a->cur_layer >= a->first_layer + a->lay.heat_rows)
+        a->first_layer = a->cur_layer - a->lay.heat_rows + 1;
+}
+
+void ui_ctl_move_cursor(ui_app *a, int dl, int dk)
+{
+    a->cur_layer += dl;
+    a->cur_kind += dk;
+    if (a->cur_layer < 0)
+        a->cur_layer = 0;
+    if (a->cur_layer >= a->n_layers)
+        a->cur_layer = a->n_layers - 1;
+    if (a->cur_kind < 0)
+        a->cur_kind = 0;
+    if (a->cur_kind >= TF_NLIN)
+        a->cur_kind = TF_NLIN - 1;
+    ui_ctl_scroll(a);
+}
+
+void ui_ctl_cycle_format(ui_app *a, int dir)
+{
+    const ui_state *s = &a->wb->st;
+    if (!ui_state_has_scores(s))
+        return;
+    int j = score_table_format_index(&s->t, (mx_format)a->view_fmt);
+    j = (j + dir + s->t.n_formats) % s->t.n_formats;
+    a->view_fmt = s->t.formats[j];
+    a->show_assigned = 0;
+}
+
+unsigned ui_ctl_run_line(ui_app *a, const char *line)
+{
+    ui_wb *wb = a->wb;
+    ui_ctl_clear_msg(a);
+    ui_cmd c;
+    char err[600];
+    int rc = ui_cmd_parse(line, &c, err, sizeof err);
+    if (rc < 0) {
+        ui_ctl_msg(a, UI_MSG_ERROR, err);
+        return UI_REDO_DRAW;
+    }
+    if (rc == 1)
+        return UI_REDO_DRAW;
+    if (c.id == UI_CMD_HELP) {
+        a->mode = UI_MODE_HELP;
+        return UI_REDO_DRAW;
+    }
+    /* ui_wb_exec solves itself when a command changes the constraints */
+    ui_wb_exec(wb, &c);
+    unsigned redo = UI_REDO_DRAW;
+    if (c.id == UI_CMD_LOAD_SCORES)
+        redo |= UI_REDO_INDEX;
+    if (wb->quit)
+        redo |= UI_REDO_QUIT;
+    return redo;
+}
+
+unsigned ui_ctl_start_pin(ui_app *a)
+{
+    const ui_state *s = &a->wb->st;
+    if (!ui_state_has_scores(s)) {
+        ui_ctl_msg(a, UI_MSG_ERROR, a->wb->scores_hint);
+        return UI_REDO_DRAW;
+    }
+    if (ui_ctl_cur_module(a) < 0)
+        return UI_REDO_DRAW;
+    char buf[512];
+    int n = snprintf(buf, sizeof buf, "pin to:");
+    for (int j = 0; j < s->t.n_formats && j < 9 && n < (int)sizeof buf; j++)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, " %d %s", j + 1, ui_format_short(s->t.formats[j]));
+    ui_ctl_msg(a, UI_MSG_INFO, buf);
+    a->mode = UI_MODE_PIN;
+    return UI_REDO_DRAW;
+}
+
+unsigned ui_ctl_finish_pin(ui_app *a, int key)
+{
+    ui_state *s = &a->wb->st;
+    a->mode = UI_MODE_NORMAL;
+    int j = key - '1';
+    if (key == 27 || j < 0 || j >= s->t.n_formats || j >= 9) {
+        ui_ctl_msg(a, UI_MSG_INFO, "pin cancelled");
+        return UI_REDO_DRAW;
+    }
+    char line[256];
+    snprintf(line, sizeof line, "pin %s %s", s->t.modules[ui_ctl_cur_module(a)].name,
+             mx_format_name(s->t.formats[j]));
+    return ui_ctl_run_line(a, line);
+}
+
+/* The heatmap's colour scale: the score range of the viewed format over the
+ * whole column set (log bins). */
+static void heat_range(ui_app *a)
+{
+    const ui_state *s = &a->wb->st;
+    a->heat_lo = a->heat_hi = NAN;
+    if (!ui_state_has_scores(s))
+        return;
+    double *v = malloc((size_t)s->t.n_modules * sizeof *v);
+    if (!v)
+        return;
+    for (int i = 0; i < s->t.n_modules; i++)
+        v[i] = s->t.modules[i].score[s->method][a->view_fmt];
+    ui_scale_range(v, s->t.n_modules, &a->heat_lo, &a->heat_hi);
+    free(v);
+}
+
+unsigned ui_ctl_apply(ui_app *a, unsigned redo)
+{
+    if (redo & UI_REDO_SOLVE)
+        ui_wb_resolve(a->wb, 0);
+    if (redo & UI_REDO_INDEX)
+        ui_ctl_build_index(a);
+    /* after any change: the range and the curve, only when stale */
+    ui_state_update_view(&a->wb->st, UI_CURVE_POINTS);
+    heat_range(a);
+    if (a->wb->quit)
+        redo |= UI_REDO_QUIT;
+    return redo & ~(unsigned)(UI_REDO_SOLVE | UI_REDO_INDEX);
+}
+
+void ui_ctl_bar_range(const ui_app *a, double *lo, double *hi)
+{
+    const ui_state *s = &a->wb->st;
+    *lo = s->range_lo;
+    *hi = s->range_hi;
+    if (isfinite(s->view_hi) && s->view_hi < *hi)
+        *hi = s->view_hi > s->budget ? s->view_hi : s->budget;
+}

@@ -1,0 +1,354 @@
+/* The key-binding table of the workbench: each entry maps its keys to an
+ * action and says what it does; the `?` box is printed from this table, so
+ * every key that does something is documented, and a key not in it says so
+ * on the status line. Actions return what must be redone (UI_REDO_*). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/tf.h"
+#include "ui/ui_app.h"
+#include "ui/ui_cmdline.h"
+
+static unsigned budget_by(ui_app *a, double d)
+{
+    return ui_ctl_set_budget(a, a->wb->st.budget + d);
+}
+
+static unsigned act_budget_down(ui_app *a, int key)
+{
+    (void)key;
+    return budget_by(a, -UI_BUDGET_FINE);
+}
+
+static unsigned act_budget_up(ui_app *a, int key)
+{
+    (void)key;
+    return budget_by(a, UI_BUDGET_FINE);
+}
+
+static unsigned act_budget_down_coarse(ui_app *a, int key)
+{
+    (void)key;
+    return budget_by(a, -UI_BUDGET_COARSE);
+}
+
+static unsigned act_budget_up_coarse(ui_app *a, int key)
+{
+    (void)key;
+    return budget_by(a, UI_BUDGET_COARSE);
+}
+
+static unsigned act_left(ui_app *a, int key)
+{
+    (void)key;
+    ui_ctl_move_cursor(a, 0, -1);
+    return UI_REDO_DRAW;
+}
+
+static unsigned act_right(ui_app *a, int key)
+{
+    (void)key;
+    ui_ctl_move_cursor(a, 0, 1);
+    return UI_REDO_DRAW;
+}
+
+static unsigned act_up(ui_app *a, int key)
+{
+    (void)key;
+    ui_ctl_move_cursor(a, -1, 0);
+    return UI_REDO_DRAW;
+}
+
+static unsigned act_down(ui_app *a, int key)
+{
+    (void)key;
+    ui_ctl_move_cursor(a, 1, 0);
+    return UI_REDO_DRAW;
+}
+
+static unsigned act_format_next(ui_app *a, int key)
+{
+    (void)key;
+    ui_ctl_cycle_format(a, 1);
+    return UI_REDO_DRAW;
+}
+
+static unsigned act_format_prev(ui_app *a, int key)
+{
+    (void)key;
+    ui_ctl_cycle_format(a, -1);
+    return UI_REDO_DRAW;
+}
+
+static unsigned act_view(ui_app *a, int key)
+{
+    (void)key;
+    a->show_assigned = !a->show_assigned;
+    return UI_REDO_DRAW;
+}
+
+static unsigned act_pin(ui_app *a, int key)
+{
+    (void)key;
+    return ui_ctl_start_pin(a);
+}
+
+static unsigned act_unpin(ui_app *a, int key)
+{
+    (void)key;
+    const ui_wb *wb = a->wb;
+    int m = ui_ctl_cur_module(a);
+    if (!ui_state_has_scores(&wb->st) || m < 0)
+        return UI_REDO_DRAW;
+    char line[200];
+    snprintf(line, sizeof line, "unpin %s", wb->st.t.modules[m].name);
+    return ui_ctl_run_line(a, line);
+}
+
+static unsigned act_eval(ui_app *a, int key)
+{
+    (void)key;
+    return ui_ctl_run_line(a, "eval");
+}
+
+static unsigned act_score(ui_app *a, int key)
+{
+    (void)key;
+    return ui_ctl_run_line(a, "score");
+}
+
+static unsigned act_sample(ui_app *a, int key)
+{
+    (void)key;
+    return ui_ctl_run_line(a, "generate");
+}
+
+static unsigned act_cancel(ui_app *a, int key)
+{
+    (void)key;
+    if (a->wb->job.kind == UI_JOB_NONE)
+        return UI_REDO_DRAW;
+    return ui_ctl_run_line(a, "cancel");
+}
+
+static unsigned act_command(ui_app *a, int key)
+{
+    (void)key;
+    a->mode = UI_MODE_COMMAND;
+    ui_cmdline_begin(a->cmdwin);
+    return UI_REDO_DRAW;
+}
+
+static unsigned act_help(ui_app *a, int key)
+{
+    (void)key;
+    a->mode = UI_MODE_HELP;
+    return UI_REDO_DRAW;
+}
+
+static unsigned act_quit(ui_app *a, int key)
+{
+    (void)a;
+    (void)key;
+    return UI_REDO_QUIT;
+}
+
+static unsigned act_redraw(ui_app *a, int key)
+{
+    (void)a;
+    (void)key;
+    return UI_REDO_CLEAR | UI_REDO_DRAW;
+}
+
+static unsigned act_mouse(ui_app *a, int key)
+{
+    (void)key;
+    MEVENT me;
+    if (getmouse(&me) != OK)
+        return UI_REDO_DRAW;
+    unsigned redo = UI_REDO_DRAW;
+    const ui_state *s = &a->wb->st;
+    int on_bar = me.y == a->lay.budget.y;
+    if (me.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED) && on_bar)
+        a->dragging = 1;
+    if ((a->dragging || on_bar) && ui_state_has_scores(s) &&
+        (me.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON1_RELEASED | REPORT_MOUSE_POSITION))) {
+        double lo, hi;
+        ui_ctl_bar_range(a, &lo, &hi);
+        int x0, w;
+        ui_layout_budget_track(&a->lay, &x0, &w);
+        int x = me.x < x0 ? x0 : me.x >= x0 + w ? x0 + w - 1 : me.x;
+        double b = ui_layout_budget_at(&a->lay, lo, hi, x);
+        if (b > 0)
+            redo |= ui_ctl_set_budget(a, b);
+    }
+    if (me.bstate & (BUTTON1_RELEASED | BUTTON1_CLICKED))
+        a->dragging = 0;
+    int layer, kind;
+    if (!on_bar && (me.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED)) &&
+        ui_layout_heat_hit(&a->lay, a->first_layer, a->n_layers, TF_NLIN, me.y, me.x, &layer, &kind) == 0) {
+        a->cur_layer = layer;
+        a->cur_kind = kind;
+    }
+    return redo;
+}
+
+/* Help texts stay within 26 characters: the `?` box shows two columns. */
+static const ui_key_binding bindings[] = {
+    {{KEY_LEFT, '-'}, "budget -0.05 bits/weight", act_budget_down},
+    {{KEY_RIGHT, '+', '='}, "budget +0.05 bits/weight", act_budget_up},
+    {{KEY_NPAGE}, "budget -0.5 bits/weight", act_budget_down_coarse},
+    {{KEY_PPAGE}, "budget +0.5 bits/weight", act_budget_up_coarse},
+    {{KEY_MOUSE}, "drag the bar, click a cell", act_mouse},
+    {{'h', KEY_SLEFT}, "cursor left", act_left},
+    {{'l', KEY_SRIGHT}, "cursor right", act_right},
+    {{'k', KEY_UP}, "cursor up (layer above)", act_up},
+    {{'j', KEY_DOWN}, "cursor down (layer below)", act_down},
+    {{'f'}, "next format of the view", act_format_next},
+    {{'F'}, "previous format of view", act_format_prev},
+    {{'a', '\t'}, "scores / formats view", act_view},
+    {{'p'}, "pin, then format 1..9", act_pin},
+    {{'u'}, "unpin the cursor's module", act_unpin},
+    {{'e'}, "measure perplexity (eval)", act_eval},
+    {{'S'}, "compute kl scores (score)", act_score},
+    {{'s'}, "text sample (generate)", act_sample},
+    {{27}, "cancel the running job", act_cancel},
+    {{':'}, "command (Tab completes)", act_command},
+    {{'?'}, "this help", act_help},
+    {{'q', 3}, "quit", act_quit},
+    {{12}, "repaint the screen", act_redraw},
+};
+
+const ui_key_binding *ui_keys_table(int *n)
+{
+    *n = (int)(sizeof bindings / sizeof bindings[0]);
+    return bindings;
+}
+
+const ui_key_binding *ui_keys_find(int key)
+{
+    if (key == 0)
+        return NULL;
+    for (size_t i = 0; i < sizeof bindings / sizeof bindings[0]; i++)
+        for (int k = 0; k < UI_KEYS_MAX && bindings[i].keys[k]; k++)
+            if (bindings[i].keys[k] == key)
+                return &bindings[i];
+    return NULL;
+}
+
+const char *ui_key_name(int key, char *buf, size_t len)
+{
+    static const struct {
+        int key;
+        const char *name;
+    } names[] = {
+        {KEY_LEFT, "Left"},    {KEY_RIGHT, "Right"},    {KEY_UP, "Up"},     {KEY_DOWN, "Down"},
+        {KEY_NPAGE, "PgDn"},   {KEY_PPAGE, "PgUp"},     {KEY_SLEFT, "S-Left"}, {KEY_SRIGHT, "S-Right"},
+        {KEY_HOME, "Home"},    {KEY_END, "End"},        {KEY_MOUSE, "mouse"}, {KEY_BACKSPACE, "Backspace"},
+        {KEY_DC, "Delete"},    {KEY_IC, "Insert"},      {KEY_ENTER, "Enter"}, {27, "Esc"},
+        {'\t', "Tab"},         {'\r', "Enter"},         {'\n', "Enter"},    {' ', "Space"},
+        {127, "Backspace"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].key == key) {
+            snprintf(buf, len, "%s", names[i].name);
+            return buf;
+        }
+    if (key > 0 && key < 32)
+        snprintf(buf, len, "C-%c", key + 'a' - 1);
+    else if (key > 32 && key < 127)
+        snprintf(buf, len, "%c", key);
+    else if (key >= KEY_F(1) && key <= KEY_F(24))
+        snprintf(buf, len, "F%d", key - KEY_F(0));
+    else
+        snprintf(buf, len, "key %d", key);
+    return buf;
+}
+
+void ui_keys_label(const ui_key_binding *b, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < UI_KEYS_MAX && b->keys[k] && n + 1 < len; k++) {
+        char name[32];
+        ui_key_name(b->keys[k], name, sizeof name);
+        n += (size_t)snprintf(buf + n, len - n, "%s%s", k ? " " : "", name);
+    }
+}
+
+int ui_keys_help_lines(int width, char lines[][UI_HELP_LINE], int max)
+{
+    int nb, n = 0;
+    const ui_key_binding *t = ui_keys_table(&nb);
+    char label[UI_KEYS_MAX * 16];
+    int lw = 0, hw = 0;
+    for (int i = 0; i < nb; i++) {
+        ui_keys_label(&t[i], label, sizeof label);
+        int l = (int)strlen(label), h = (int)strlen(t[i].help);
+        lw = l > lw ? l : lw;
+        hw = h > hw ? h : hw;
+    }
+    int cell = 2 + lw + 1 + hw; /* indent, keys, gap, help */
+    int ncol = width >= 2 * cell ? 2 : 1, rows = (nb + ncol - 1) / ncol;
+    if (width > UI_HELP_LINE - 1)
+        width = UI_HELP_LINE - 1;
+    if (n < max)
+        snprintf(lines[n++], UI_HELP_LINE, "Keys");
+    for (int r = 0; r < rows && n < max; r++, n++) {
+        int len = 0;
+        lines[n][0] = '\0';
+        for (int c = 0; c < ncol; c++) {
+            int i = c * rows + r; /* column-major: the left column reads first */
+            if (i >= nb)
+                break;
+            ui_keys_label(&t[i], label, sizeof label);
+            char cellbuf[UI_HELP_LINE];
+            snprintf(cellbuf, sizeof cellbuf, "  %-*s %s", lw, label, t[i].help);
+            len += snprintf(lines[n] + len, (size_t)(UI_HELP_LINE - len), "%-*s", c + 1 < ncol ? cell : 0,
+                            cellbuf);
+            if (len >= UI_HELP_LINE)
+                len = UI_HELP_LINE - 1;
+        }
+    }
+    if (n < max)
+        snprintf(lines[n++], UI_HELP_LINE, "Commands");
+    for (int i = 0; i < UI_CMD_COUNT && n < max; i++)
+        snprintf(lines[n++], UI_HELP_LINE, "  %s", ui_cmd_usage((ui_cmd_id)i));
+    return n;
+}
+
+unsigned ui_keys_dispatch(ui_app *a, int key)
+{
+    if (key == KEY_RESIZE)
+        return UI_REDO_LAYOUT | UI_REDO_CLEAR | UI_REDO_DRAW;
+    switch (a->mode) {
+    case UI_MODE_COMMAND: {
+        char *line;
+        unsigned redo = UI_REDO_DRAW;
+        int r = ui_cmdline_feed(key, &line);
+        if (r != 0)
+            a->mode = UI_MODE_NORMAL;
+        if (r == 1) {
+            redo |= ui_ctl_run_line(a, line);
+            free(line);
+        }
+        return redo;
+    }
+    case UI_MODE_HELP:
+    case UI_MODE_SAMPLE: /* any key closes the box */
+        a->mode = UI_MODE_NORMAL;
+        return UI_REDO_DRAW;
+    case UI_MODE_PIN:
+        return ui_ctl_finish_pin(a, key);
+    default:
+        break;
+    }
+    const ui_key_binding *b = ui_keys_find(key);
+    if (b)
+        return b->action(a, key);
+    char name[32], msg[96];
+    snprintf(msg, sizeof msg, "unknown key %s (? lists the keys)", ui_key_name(key, name, sizeof name));
+    ui_ctl_msg(a, UI_MSG_INFO, msg);
+    return UI_REDO_DRAW;
+}

@@ -1,0 +1,47 @@
+/* The module pane: the module under the cursor, its format and scores. */
+#include <stdio.h>
+
+#include "ui/ui_app.h"
+
+void ui_pane_info(const ui_app *a)
+{
+    const ui_rect *r = &a->lay.info;
+    if (!ui_rect_visible(r))
+        return;
+    const ui_state *s = &a->wb->st;
+    ui_pane_box(r, "module");
+    int m = ui_ctl_cur_module(a), x = r->x + 2, w = r->w - 4, y = r->y + 1;
+    if (m < 0 || w < 8)
+        return;
+    const model_module *mm = &a->wb->m.modules[m];
+    char buf[256];
+    attron(A_BOLD);
+    mvaddnstr(y++, x, mm->name, w);
+    attroff(A_BOLD);
+    snprintf(buf, sizeof buf, "shape %d x %d  params %lld", mm->rows, mm->cols, (long long)mm->params);
+    mvaddnstr(y++, x, buf, w);
+    if (!ui_state_has_scores(s))
+        return;
+    int f = s->solved ? s->choice[m] : -1;
+    snprintf(buf, sizeof buf, "format %s%s%s", f >= 0 ? mx_format_name((mx_format)f) : "-",
+             s->pin[m] >= 0 ? "  (pinned)" : "",
+             a->wb->search.n > 0 && ui_search_settled(&a->wb->search, m) ? "  (search settled)" : "");
+    mvaddnstr(y++, x, buf, w);
+    snprintf(buf, sizeof buf, "%s score (nats) per format:", score_method_name(s->method));
+    mvaddnstr(y++, x, buf, w);
+    int ncol = w >= 40 ? 2 : 1, colw = w / ncol;
+    int rows_left = r->y + r->h - 1 - y;
+    for (int j = 0; j < s->t.n_formats; j++) {
+        int row = j / ncol, col = j % ncol;
+        if (row >= rows_left)
+            break;
+        mx_format g = s->t.formats[j];
+        char num[16];
+        ui_fmt_num(num, 8, s->t.modules[m].score[s->method][g]);
+        snprintf(buf, sizeof buf, "%c%-10s %8s", (int)g == f ? '>' : ' ', mx_format_name(g), num);
+        if ((int)g == f)
+            attron(A_BOLD);
+        mvaddnstr(y + row, x + col * colw, buf, colw - 1);
+        attroff(A_BOLD);
+    }
+}
