@@ -76,6 +76,21 @@ typedef struct mx_gguf_target {
  * holding the fake-quantized values (MXFP6/MXFP8 elements have <= 3 mantissa
  * bits). Returns 0, or -1 for an out-of-range f. */
 int mx_gguf_target_of(mx_format f, size_t cols, mx_gguf_target *out);
+/* What an allocation is made for: the storage that decides each format's
+ * cost at a row width (`alloc/sweep/tui --target`).
+ *   mx         packed OCP MX (mxalloc quantize --layout mx): mx_bits_per_weight.
+ *   llama-cpp  the GGUF mxalloc quantize writes and llama.cpp runs
+ *              (mx_gguf_target_of): MXFP4 and MXINT8 only on rows of whole
+ *              32-blocks (4.25 and 8.5 bits); MXFP6/MXFP8/bf16 as BF16 (16);
+ *              fp32 as F32 (32). So the budget is the file's bits per weight. */
+typedef enum mx_target { MX_TARGET_MX = 0, MX_TARGET_LLAMA_CPP, MX_NTARGETS } mx_target;
+const char *mx_target_name(mx_target t);           /* "mx", "llama-cpp"; "?" out of range */
+int mx_target_parse(const char *s, mx_target *out); /* also "llama.cpp", "gguf"; 0 or -1 */
+/* Bits per weight of a rows x cols matrix in f as target t stores it, or NAN
+ * when t does not store f itself at that width (llama-cpp: MXFP4/MXINT8 on
+ * rows that are not whole blocks; their BF16 fallback costs what bf16 does,
+ * with worse values, so an allocation never wants it). */
+double mx_target_bits(mx_target t, mx_format f, size_t rows, size_t cols);
 /* Bits of one element code (32 for fp32, 16 for bf16, 8/6/4 for MX). */
 int mx_element_bits(mx_format f);
 /* 1 for the block-scaled MX formats, 0 for fp32/bf16. */

@@ -1,5 +1,6 @@
 /* MX format traits (names, labels, aliases, element specs, GGUF targets),
  * parsing, per-format constants and storage sizes. */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -152,6 +153,40 @@ int mx_gguf_target_of(mx_format f, size_t cols, mx_gguf_target *out)
     int whole = cols > 0 && cols % MX_BLOCK == 0;
     *out = f == MX_FP32 ? f32 : f == MX_FP4_E2M1 && whole ? mxfp4 : f == MX_INT8 && whole ? q8_0 : bf16;
     return 0;
+}
+
+static const char *const target_names[MX_NTARGETS] = {"mx", "llama-cpp"};
+
+const char *mx_target_name(mx_target t)
+{
+    return (unsigned)t < MX_NTARGETS ? target_names[t] : "?";
+}
+
+int mx_target_parse(const char *s, mx_target *out)
+{
+    for (int t = 0; t < MX_NTARGETS; t++)
+        if (!strcasecmp(s, target_names[t])) {
+            *out = (mx_target)t;
+            return 0;
+        }
+    if (!strcasecmp(s, "llama.cpp") || !strcasecmp(s, "gguf")) {
+        *out = MX_TARGET_LLAMA_CPP;
+        return 0;
+    }
+    return -1;
+}
+
+double mx_target_bits(mx_target t, mx_format f, size_t rows, size_t cols)
+{
+    if ((unsigned)f >= MX_NFORMATS || (unsigned)t >= MX_NTARGETS)
+        return NAN;
+    if (t == MX_TARGET_MX)
+        return mx_bits_per_weight(f, rows, cols);
+    mx_gguf_target g;
+    mx_gguf_target_of(f, cols, &g);
+    if ((f == MX_FP4_E2M1 || f == MX_INT8) && g.type == 30)
+        return NAN; /* the BF16 fallback: bf16 itself is better at that cost */
+    return g.bits;
 }
 
 int mx_element_bits(mx_format f)

@@ -1,5 +1,5 @@
 /* The problem an alloc_opts describes over a score table (library part; the
- * command-line parsing is in src/alloc_args.c). */
+ * command-line parsing is in src/cli/alloc_args.c). */
 #include "solver/alloc_setup.h"
 
 #include <math.h>
@@ -71,9 +71,11 @@ int alloc_setup_build(const alloc_opts *o, const score_table *t, alloc_setup *s,
         for (int i = 0; i < nf; i++) {
             mx_format f = t->formats[i];
             size_t at = (size_t)m * nf + i;
-            s->bits[at] = sm->bits[f];
+            /* the table's bits are packed MX; another target stores some formats otherwise */
+            s->bits[at] = o->target == MX_TARGET_MX || !isfinite(sm->bits[f])
+                              ? sm->bits[f] : mx_target_bits(o->target, f, (size_t)sm->rows, (size_t)sm->cols);
             s->cost[at] = sm->score[s->method][f];
-            s->allowed[at] = (!o->formats_mask || (o->formats_mask >> f & 1)) && isfinite(sm->bits[f]);
+            s->allowed[at] = (!o->formats_mask || (o->formats_mask >> f & 1)) && isfinite(s->bits[at]);
         }
         int g = -1;
         /* group ids are 2 * layer (+1): a layer must be one a table of n modules can have */
@@ -101,6 +103,12 @@ int alloc_setup_build(const alloc_opts *o, const score_table *t, alloc_setup *s,
             alloc_setup_free(s);
             return err_set(e, ERR_ARG, "--pin %s: format %s is not among the candidate formats",
                            o->pins[k].name, mx_format_name(f));
+        }
+        if (!isfinite(s->bits[(size_t)m * nf + i])) {
+            alloc_setup_free(s);
+            return err_set(e, ERR_ARG, "--pin %s: %s cannot store %s for rows of %d (not whole blocks of %d)",
+                           o->pins[k].name, mx_target_name(o->target), mx_format_name(f),
+                           t->modules[m].cols, MX_BLOCK);
         }
         memset(&s->allowed[(size_t)m * nf], 0, (size_t)nf);
         s->allowed[(size_t)m * nf + i] = 1;
@@ -151,19 +159,4 @@ double alloc_setup_project(const score_table *t, const alloc_setup *s, const int
         fmts[m] = t->formats[choice[m]];
     double ppl = proj_ppl(proj_loss(t, s->calib_c, proj_score_sum(t, s->method, fmts)));
     return isfinite(ppl) ? ppl : NAN;
-}
-
-const char *alloc_short_label(mx_format f)
-{
-    switch (f) {
-    case MX_FP32: return "f32";
-    case MX_BF16: return "bf16";
-    case MX_FP8_E4M3: return "e4m3";
-    case MX_FP8_E5M2: return "e5m2";
-    case MX_INT8: return "i8";
-    case MX_FP6_E3M2: return "e3m2";
-    case MX_FP6_E2M3: return "e2m3";
-    case MX_FP4_E2M1: return "fp4";
-    default: return "?";
-    }
 }

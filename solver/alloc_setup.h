@@ -1,7 +1,7 @@
 /* Shared by `mxalloc alloc`, `mxalloc sweep` and the workbench: the common
  * options, and turning a score table plus those options into an ilp_problem.
  * Reading the options from a command line is the front end's
- * (src/alloc_args.h). */
+ * (src/cli/alloc_args.h). */
 #ifndef MXALLOC_ALLOC_SETUP_H
 #define MXALLOC_ALLOC_SETUP_H
 
@@ -23,6 +23,7 @@ typedef struct alloc_opts {
     unsigned formats_mask;      /* bit per mx_format; 0 = every table format */
     int group_qkv, group_gateup;
     int greedy;
+    mx_target target;           /* what the bits count (kernels/mx.h): MX_TARGET_MX default */
     int score_method;           /* -1: the first the table has (kl, fisher, gamma) */
     int calibrate;              /* -1 (default): fit when the table allows, 1: fit or fail, 0: c = 1 */
     double time_limit_s;
@@ -62,8 +63,5 @@ int alloc_setup_solve(const alloc_opts *o, alloc_setup *s, int *choice, ilp_resu
  * table cannot project, e.g. no fp32 loss). */
 double alloc_setup_project(const score_table *t, const alloc_setup *s, const int *choice,
                            mx_format *fmts);
-
-/* Short column label of a format for the per-layer view ("fp4", "e2m3", "i8" ...). */
-const char *alloc_short_label(mx_format f);
 
 #endif

@@ -2,6 +2,7 @@
 #include "src/cfg.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ static int items_set(cfg_item **it, int *n, const char *name, mx_format f, mx_er
             return err_set(e, ERR_NOMEM, "out of memory");
         *it = grown;
         i = (*n)++;
+        memset(&(*it)[i], 0, sizeof **it);
         snprintf((*it)[i].name, CFG_NAME_MAX, "%s", name);
     }
     (*it)[i].fmt = f;
@@ -68,6 +70,43 @@ int cfg_set_pin(mx_cfg *c, const char *name, mx_format f, mx_error *e)
 int cfg_find(const mx_cfg *c, const char *name)
 {
     return items_find(c->formats, c->n_formats, name);
+}
+
+int cfg_set_shape(mx_cfg *c, const char *name, int rows, int cols, mx_error *e)
+{
+    int i = cfg_find(c, name);
+    if (i < 0)
+        return err_set(e, ERR_ARG, "shape of %s, which the config does not list", name);
+    if (rows <= 0 || cols <= 0)
+        return err_set(e, ERR_ARG, "%s: shape %d x %d is not positive", name, rows, cols);
+    c->formats[i].rows = rows;
+    c->formats[i].cols = cols;
+    return 0;
+}
+
+/* "shapes": {NAME: [ROWS, COLS]} for modules "formats" lists. */
+static int load_shapes(json_t *obj, mx_cfg *c, mx_error *e)
+{
+    if (!json_is_object(obj))
+        return err_set(e, ERR_FORMAT, "\"shapes\" is not an object");
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        char name[CFG_NAME_MAX];
+        if (module_name_canonical(k, name, sizeof name))
+            return err_set(e, ERR_FORMAT, "\"shapes\": module name too long: %.60s...", k);
+        json_t *r = json_array_get(v, 0), *cl = json_array_get(v, 1);
+        if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_integer(r) || !json_is_integer(cl) ||
+            json_integer_value(r) <= 0 || json_integer_value(cl) <= 0 ||
+            json_integer_value(r) > INT_MAX || json_integer_value(cl) > INT_MAX)
+            return err_set(e, ERR_FORMAT, "\"shapes\": %s is not [ROWS, COLS] of positive integers", name);
+        int i = cfg_find(c, name);
+        if (i < 0)
+            return err_set(e, ERR_FORMAT, "\"shapes\": %s is not in \"formats\"", name);
+        c->formats[i].rows = (int)json_integer_value(r);
+        c->formats[i].cols = (int)json_integer_value(cl);
+    }
+    return 0;
 }
 
 /* Read an object {NAME: FMT} into items; duplicates are an error. */
@@ -132,6 +171,14 @@ static int load_root(json_t *root, mx_cfg *c, mx_error *e)
     json_t *pins = json_object_get(root, "pins");
     if (!rc && pins && !json_is_null(pins))
         rc = load_map(pins, "pins", &c->pins, &c->n_pins, e);
+    json_t *shapes = json_object_get(root, "shapes");
+    if (!rc && shapes && !json_is_null(shapes))
+        rc = load_shapes(shapes, c, e);
+    char target[32] = "mx";
+    if (!rc)
+        rc = get_str(root, "target", target, sizeof target, e);
+    if (!rc && mx_target_parse(target, &c->target))
+        rc = err_set(e, ERR_FORMAT, "\"target\": '%s' is not mx or llama-cpp", target);
     if (!rc)
         rc = get_str(root, "model", c->model, sizeof c->model, e);
     if (!rc)
@@ -225,6 +272,19 @@ char *cfg_to_json(const mx_cfg *c, mx_error *e)
         if (c->n_pins)
             bad |= json_object_set_new(o, "pins", items_json(c->pins, c->n_pins));
         bad |= set_num(o, "projected_ppl", c->projected_ppl);
+        if (c->target != MX_TARGET_MX)
+            bad |= json_object_set_new(o, "target", json_string(mx_target_name(c->target)));
+        json_t *sh = json_object();
+        bad |= !sh;
+        for (int i = 0; sh && i < c->n_formats; i++)
+            if (c->formats[i].rows > 0) {
+                json_t *a = json_pack("[ii]", c->formats[i].rows, c->formats[i].cols);
+                bad |= !a || json_object_set_new(sh, c->formats[i].name, a);
+            }
+        if (sh && json_object_size(sh))
+            bad |= json_object_set_new(o, "shapes", sh);
+        else
+            json_decref(sh);
         if (c->score_method[0] || c->score_key[0]) {
             json_t *s = json_object();
             if (!s)

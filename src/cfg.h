@@ -4,10 +4,14 @@
  *    "scale_mode": "ocp-floor", "rounding": "nearest-even",
  *    "formats": {"model.layers.0.self_attn.q_proj": "mxfp6_e2m3", ...},
  *    "pins": {NAME: FMT, ...}, "projected_ppl": 12.3,
- *    "scores": {"method": "kl", "key": "..."}}
+ *    "scores": {"method": "kl", "key": "..."},
+ *    "target": "llama-cpp", "shapes": {NAME: [ROWS, COLS], ...}}
  * Only "formats" is required when reading; unknown keys are ignored; "block",
  * "scale_mode" and "rounding", when present, must be what mxalloc implements
- * (32, "ocp-floor", "nearest-even"). */
+ * (32, "ocp-floor", "nearest-even"). "target" (default "mx") is what the
+ * bits were counted for (alloc --target); "shapes" gives the weight shape of
+ * listed modules, so an export can choose storage types per row width
+ * without the model. */
 #ifndef MXALLOC_CFG_H
 #define MXALLOC_CFG_H
 
@@ -20,6 +24,7 @@
 typedef struct cfg_item {
     char name[CFG_NAME_MAX];   /* module name (Hugging Face) */
     mx_format fmt;
+    int rows, cols;            /* weight shape; 0 when not known */
 } cfg_item;
 
 typedef struct mx_cfg {
@@ -32,6 +37,7 @@ typedef struct mx_cfg {
     double projected_ppl;      /* NAN when absent */
     char score_method[16];     /* "" when absent */
     char score_key[40];        /* "" when absent */
+    mx_target target;          /* MX_TARGET_MX when absent */
     int n_formats;
     cfg_item *formats;         /* in file order (written in the order given) */
     int n_pins;
@@ -45,6 +51,9 @@ void cfg_free(mx_cfg *c);
 /* Append a module's format (or a pin); replaces an existing entry of that name. */
 int cfg_set_format(mx_cfg *c, const char *name, mx_format f, mx_error *e);
 int cfg_set_pin(mx_cfg *c, const char *name, mx_format f, mx_error *e);
+
+/* Record the weight shape of a listed module (ERR_ARG when not listed). */
+int cfg_set_shape(mx_cfg *c, const char *name, int rows, int cols, mx_error *e);
 
 /* Index of a module in c->formats, or -1. */
 int cfg_find(const mx_cfg *c, const char *name);

@@ -56,12 +56,34 @@ grep -q 'mxfp6_e3m2\|mxint8' "$T/out" && fail "--formats ignored"
 [ -s "$T/c.json" ] || fail "no config written"
 grep -q '"budget_bits"' "$T/c.json" && grep -q '"pins"' "$T/c.json" || fail "config fields"
 
-# export
-expect 0 "$BIN" export "$T/c.json" --to llama-cpp
-grep -q '^blk\\.0\\.ffn_down\\.weight=bf16$' "$T/out" || { cat "$T/out"; fail "llama-cpp line"; }
+# export: the tensor-type lines of the allocation for llama.cpp's shapes
+# (mkscores: dim 64, hidden 172). A plain allocation puts MXFP4 on a 172-wide
+# down_proj, which llama-quantize cannot store: refused, naming the tensor.
+if grep -q '"model.layers.[1-3].mlp.down_proj": "mxfp4_e2m1"' "$T/c.json"; then
+    expect 1 "$BIN" export "$T/c.json" --to llama-cpp --out "$T/x.txt"; one_line
+    grep -q '^mxalloc export: blk\.[1-3]\.ffn_down\.weight: mxfp4_e2m1 needs rows of whole 32-blocks, and its rows have 172 columns' "$T/err" ||
+        fail "refusal message: $(cat "$T/err")"
+    [ -e "$T/x.txt" ] && fail "export wrote a file on refusal"
+fi
+# --target llama-cpp counts what the GGUF stores: no MXFP4/MXINT8 on 172-wide rows,
+# MXFP6/MXFP8 at 16 bits; the budget is then the bits llama-quantize stores
+expect 1 "$BIN" alloc "$T/s.scores" --budget 5 --target llama-cpp; one_line
+grep -q "infeasible: the smallest feasible budget is" "$T/err" || fail "target infeasible message"
+expect 0 "$BIN" alloc "$T/s.scores" --budget 8 --target llama-cpp --json --out "$T/t.json"
+tb=$(sed -n 's/.*"avg_bits": \([0-9.e+-]*\).*/\1/p' "$T/out")
+grep -q '"target": "llama-cpp"' "$T/t.json" || fail "config lacks the target"
+grep -q '"model.layers.0.mlp.down_proj": \[' "$T/t.json" || fail "config lacks the shapes"
+grep -Eq '"model.layers.[0-3].mlp.down_proj": "(mxfp4_e2m1|mxint8)"' "$T/t.json" && fail "--target llama-cpp put MXFP4/MXINT8 on a 172-wide row"
+expect 0 "$BIN" export "$T/t.json" --to llama-cpp
 [ "$(wc -l <"$T/out")" = 28 ] || fail "llama-cpp line count"
-grep -v '=\(f32\|bf16\|q8_0\|q6_K\|mxfp4\|q4_0\)$' "$T/out" && fail "unknown llama.cpp type"
-expect 0 "$BIN" export "$T/c.json" --to llama-cpp --no-mxfp4
+grep -vq '^\^blk\\\.[0-9]*\\\.[a-z_]*\\\.weight\$=\(f32\|bf16\|q8_0\|q6_K\|mxfp4\)$' "$T/out" &&
+    { cat "$T/out"; fail "a line is not an anchored pattern with a llama.cpp type"; }
+grep -q '^\^blk\\\.0\\\.ffn_down\\\.weight\$=bf16$' "$T/out" || { cat "$T/out"; fail "llama-cpp line"; }
+eb=$(sed -n 's/^llama-quantize will store \([0-9.]*\) bits per weight.*/\1/p' "$T/err")
+awk -v a="$tb" -v b="$eb" 'BEGIN { d = a - b; exit !(d < 1e-4 && d > -1e-4) }' ||
+    fail "export stores $eb bits, alloc --target llama-cpp counted $tb"
+grep -q '^run: llama-quantize --tensor-type-file TYPES.txt .* Q8_0$' "$T/err" || fail "no llama-quantize command"
+expect 0 "$BIN" export "$T/t.json" --to llama-cpp --no-mxfp4
 grep -q 'mxfp4' "$T/out" && fail "--no-mxfp4"
 expect 0 "$BIN" export "$T/c.json" --to json --out "$T/n.json"
 expect 0 "$BIN" export "$T/n.json" --to json

@@ -84,10 +84,11 @@ expect 0 "$BIN" scores show "$T/s.scores" --score-method kl
 expect 0 "$BIN" scores show "$T/s.scores" --method kl
 
 # config files: LAYER.KIND names and labels are read, stored canonically
-printf '{"formats": {"0.q": "e2m1", "1.down": "int8", "0.k": "fp4"}}\n' >"$T/k.json"
+printf '{"formats": {"0.q": "e2m1", "1.down": "int8", "0.k": "fp4"},
+  "shapes": {"0.q": [64, 64], "1.down": [64, 192], "0.k": [32, 64]}}\n' >"$T/k.json"
 expect 0 "$BIN" export "$T/k.json" --to=llama-cpp
-has 'blk\\.0\\.attn_q\\.weight=mxfp4' out
-has 'blk\\.1\\.ffn_down\\.weight=q8_0' out
+has '^\^blk\\.0\\.attn_q\\.weight\$=mxfp4$' out
+has '^\^blk\\.1\\.ffn_down\\.weight\$=q8_0$' out
 expect 0 "$BIN" export "$T/k.json" --to json
 has "\"$Q\": \"mxfp4_e2m1\"" out
 printf '{"formats": {"0.q": "e2m1", "%s": "mxfp4"}}\n' "$Q" >"$T/dup.json"

@@ -99,6 +99,20 @@ run_model() {
         ok=$(awk -v a="$avg" -v g="$(field linear_bits "$qd")" 'BEGIN { d = a - g; if (d < 0) d = -d; print (d < 1e-4) ? "ok" : "bad" }')
         [ "$ok" = ok ] || { echo "FAIL: $tag $b: MX bits $(field linear_bits "$qd") != config's $avg"; fail=1; }
     done
+    # --target llama-cpp: the budget is the GGUF's bits per linear weight
+    cfg=$TMP/$tag-t.json g=$TMP/o/$tag-t.gguf
+    if "$BIN" alloc "$TMP/$tag.scores" --budget 8 --target llama-cpp --out "$cfg" >/dev/null 2>"$TMP/err" &&
+        qg=$("$BIN" quantize "$model" "$cfg" "$@" --out "$g" --json 2>"$TMP/err"); then
+        avg=$(sed -n 's/.*"avg_bits": *\([0-9.]*\).*/\1/p' "$cfg")
+        ok=$(awk -v a="$avg" -v g="$(field linear_bits "$qg")" 'BEGIN { d = a - g; if (d < 0) d = -d; print (d < 1e-4) ? "ok" : "bad" }')
+        if [ "$ok" = ok ] && ! grep -q 'not whole blocks' "$TMP/err"; then
+            echo "ok: $tag --target llama-cpp at 8 bits: the GGUF holds $avg bits per linear weight"
+        else
+            echo "FAIL: $tag --target llama-cpp: GGUF $(field linear_bits "$qg") bits, config $avg: $(cat "$TMP/err")"; fail=1
+        fi
+    else
+        echo "FAIL: $tag --target llama-cpp: $(cat "$TMP/err")"; fail=1
+    fi
 }
 run_model "$M" s260k --tokenizer "$T"
 if [ -r "$H/model.safetensors" ] && [ -r "$H/tokenizer.json" ]; then

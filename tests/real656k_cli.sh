@@ -75,7 +75,7 @@ fi
 
 # export
 run "export llama-cpp" export "$TMP/cfg.json" --to llama-cpp &&
-    { [ "$(grep -c '^blk' "$TMP/out")" = 14 ] || bad "export: want 14 blk lines"; }
+    { [ "$(grep -c '^^blk' "$TMP/out")" = 14 ] || bad "export: want 14 blk lines"; }
 run "export json" export "$TMP/cfg.json" --to json
 
 # the allocation measured: between fp32 and all-mxfp4

@@ -44,6 +44,10 @@ static void test_round_trip(void **state)
     assert_int_equal(cfg_set_format(&c, "model.layers.0.self_attn.q_proj", MX_FP6_E2M3, &e), 0);
     assert_int_equal(c.n_formats, 2);
     assert_int_equal(cfg_set_pin(&c, "model.layers.0.mlp.down_proj", MX_BF16, &e), 0);
+    c.target = MX_TARGET_LLAMA_CPP;
+    assert_int_equal(cfg_set_shape(&c, "model.layers.0.mlp.down_proj", 64, 172, &e), 0);
+    assert_int_equal(cfg_set_shape(&c, "model.layers.9.mlp.up_proj", 4, 4, &e), ERR_ARG);
+    assert_int_equal(cfg_set_shape(&c, "model.layers.0.mlp.down_proj", 0, 172, &e), ERR_ARG);
     assert_int_equal(cfg_save(path, &c, &e), 0);
     assert_int_equal(cfg_load(path, &r, &e), 0);
     assert_string_equal(r.model, "stories260K.bin");
@@ -58,6 +62,11 @@ static void test_round_trip(void **state)
     assert_int_equal(r.formats[cfg_find(&r, "model.layers.0.mlp.down_proj")].fmt, MX_BF16);
     assert_int_equal(r.n_pins, 1);
     assert_int_equal(cfg_find(&r, "nope"), -1);
+    /* the target and the shapes survive; a module without a shape has none */
+    assert_int_equal(r.target, MX_TARGET_LLAMA_CPP);
+    const cfg_item *d = &r.formats[cfg_find(&r, "model.layers.0.mlp.down_proj")];
+    assert_true(d->rows == 64 && d->cols == 172);
+    assert_int_equal(r.formats[cfg_find(&r, "model.layers.0.self_attn.q_proj")].cols, 0);
     cfg_free(&r);
     cfg_free(&c);
 }
@@ -117,6 +126,13 @@ static void test_bad(void **state)
     expect_bad("{\"formats\": []}", "bad.json: \"formats\" is not an object");
     expect_bad("{\"formats\": {\"x\\n\\u001b[31m\": \"mxfp5\"}}", "for x\\x0a\\x1b[31m");
     expect_bad("{\"formats\": {\"a\\u0007\": 1}}", "a\\x07");
+    /* shapes: [ROWS, COLS] of positive integers, of listed modules; a known target */
+    expect_bad("{\"formats\": {\"a\": \"mxfp4\"}, \"shapes\": {\"a\": [4]}}", "\"shapes\": a is not [ROWS, COLS]");
+    expect_bad("{\"formats\": {\"a\": \"mxfp4\"}, \"shapes\": {\"a\": [4, -1]}}", "positive integers");
+    expect_bad("{\"formats\": {\"a\": \"mxfp4\"}, \"shapes\": {\"a\": [4, 1e10]}}", "positive integers");
+    expect_bad("{\"formats\": {\"a\": \"mxfp4\"}, \"shapes\": {\"b\": [4, 4]}}", "b is not in \"formats\"");
+    expect_bad("{\"formats\": {}, \"shapes\": []}", "\"shapes\" is not an object");
+    expect_bad("{\"formats\": {}, \"target\": \"tpu\"}", "\"target\": 'tpu' is not mx or llama-cpp");
     mx_cfg c;
     mx_error e = {0};
     char path[512];

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -178,6 +179,36 @@ static void test_gguf_target(void **state)
     assert_int_equal(mx_gguf_target_of(MX_NFORMATS, 64, &g), -1);
 }
 
+/* What an allocation target counts: packed MX is mx_bits_per_weight; llama-cpp
+ * is the GGUF storage, without the BF16 fallback of MXFP4/MXINT8. */
+static void test_alloc_target(void **state)
+{
+    (void)state;
+    mx_target t;
+    assert_int_equal(mx_target_parse("llama-cpp", &t), 0);
+    assert_int_equal(t, MX_TARGET_LLAMA_CPP);
+    assert_int_equal(mx_target_parse("LLAMA.CPP", &t), 0);
+    assert_int_equal(mx_target_parse("gguf", &t), 0);
+    assert_int_equal(mx_target_parse("mx", &t), 0);
+    assert_int_equal(t, MX_TARGET_MX);
+    assert_int_equal(mx_target_parse("tpu", &t), -1);
+    assert_string_equal(mx_target_name(MX_TARGET_LLAMA_CPP), "llama-cpp");
+    assert_string_equal(mx_target_name(MX_NTARGETS), "?");
+    for (int f = 0; f < MX_NFORMATS; f++)
+        for (size_t cols = 170; cols < 260; cols += 3)
+            assert_true(mx_target_bits(MX_TARGET_MX, (mx_format)f, 7, cols) ==
+                        mx_bits_per_weight((mx_format)f, 7, cols));
+    assert_true(mx_target_bits(MX_TARGET_LLAMA_CPP, MX_FP4_E2M1, 64, 64) == 4.25);
+    assert_true(mx_target_bits(MX_TARGET_LLAMA_CPP, MX_INT8, 64, 64) == 8.5);
+    assert_true(isnan(mx_target_bits(MX_TARGET_LLAMA_CPP, MX_FP4_E2M1, 64, 172)));
+    assert_true(isnan(mx_target_bits(MX_TARGET_LLAMA_CPP, MX_INT8, 64, 172)));
+    assert_true(mx_target_bits(MX_TARGET_LLAMA_CPP, MX_FP6_E2M3, 64, 172) == 16);
+    assert_true(mx_target_bits(MX_TARGET_LLAMA_CPP, MX_FP8_E4M3, 64, 64) == 16);
+    assert_true(mx_target_bits(MX_TARGET_LLAMA_CPP, MX_BF16, 64, 172) == 16);
+    assert_true(mx_target_bits(MX_TARGET_LLAMA_CPP, MX_FP32, 64, 172) == 32);
+    assert_true(isnan(mx_target_bits(MX_NTARGETS, MX_FP32, 64, 64)));
+}
+
 static void test_module_names(void **state)
 {
     (void)state;
@@ -231,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_spec_columns),
         cmocka_unit_test(test_format_list),
         cmocka_unit_test(test_gguf_target),
+        cmocka_unit_test(test_alloc_target),
         cmocka_unit_test(test_module_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

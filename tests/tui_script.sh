@@ -48,7 +48,11 @@ budget 5.5
 show
 eval
 export $tmp/cfg.json
+budget 8
+target llama-cpp
+export $tmp/cfg3.json
 export $tmp/cfg.ll --to llama-cpp
+target mx
 unpin all
 method fisher
 budget 4.5
@@ -80,11 +84,13 @@ grep -q '"method": "kl"' "$tmp/cfg.json" || fail "export lacks the score method"
 grep -q '"method": "fisher"' "$tmp/cfg2.json" || fail "second export lacks the method switch"
 grep -q '"pins"' "$tmp/cfg2.json" && fail "unpin all left pins in the export"
 # export --to llama-cpp writes what `mxalloc export CFG --to llama-cpp` prints for the same assignment
-"$BIN" export "$tmp/cfg.json" --to llama-cpp >"$tmp/cli.ll" || fail "mxalloc export --to llama-cpp failed"
-[ "$(grep -c '^blk\\\.[0-9]*\\\.[a-z_]*\\\.weight=[A-Za-z0-9_]*$' "$tmp/cfg.ll")" -eq 35 ] ||
+# (after `target llama-cpp`: the allocation fits what llama.cpp stores)
+grep -q '"target": "llama-cpp"' "$tmp/cfg3.json" || fail "export after target llama-cpp lacks the target"
+"$BIN" export "$tmp/cfg3.json" --to llama-cpp >"$tmp/cli.ll" 2>/dev/null || fail "mxalloc export --to llama-cpp failed"
+[ "$(grep -c '^^blk\\\.[0-9]*\\\.[a-z_]*\\\.weight\$=[A-Za-z0-9_]*$' "$tmp/cfg.ll")" -eq 35 ] ||
     fail "workbench llama-cpp export: expected 35 tensor lines: $(head -3 "$tmp/cfg.ll")"
 cmp -s "$tmp/cfg.ll" "$tmp/cli.ll" || fail "workbench and CLI llama-cpp exports differ: $(diff "$tmp/cfg.ll" "$tmp/cli.ll" | head -5)"
-grep -q '^blk\\\.2\\\.attn_k\\\.weight=q8_0$' "$tmp/cfg.ll" || fail "llama-cpp export lacks the pinned attn_k (q8_0)"
+grep -q '^^blk\\\.2\\\.attn_k\\\.weight\$=q8_0$' "$tmp/cfg.ll" || fail "llama-cpp export lacks the pinned attn_k (q8_0)"
 grep -q '^budget 99' "$tmp/out" && fail "commands after quit ran"
 
 # The first failing command stops the script: exit 1, its line named.

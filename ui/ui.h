@@ -1,4 +1,4 @@
-/* Entry points of the workbench front ends (called by src/cmd_tui.c). */
+/* Entry points of the workbench front ends (called by src/cli/cmd_tui.c). */
 #ifndef MXALLOC_UI_H
 #define MXALLOC_UI_H
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/mx.h"
+
 static const struct {
     const char *name;
     int min_args, max_args;
@@ -18,6 +20,7 @@ static const struct {
     [UI_CMD_UNPIN] = {"unpin", 1, 1, "unpin NAME|all -- let the solver choose again"},
     [UI_CMD_FORMATS] = {"formats", 1, 1, "formats LIST|all -- allowed formats, comma-separated"},
     [UI_CMD_GROUP] = {"group", 2, 2, "group qkv|gateup on|off -- give q,k,v (gate,up) one shared format"},
+    [UI_CMD_TARGET] = {"target", 1, 1, "target mx|llama-cpp -- count bits as packed MX or as the llama.cpp GGUF stores them"},
     [UI_CMD_METHOD] = {"method", 1, 1, "method kl|fisher|gamma -- which scores drive the solver"},
     [UI_CMD_SCORE] = {"score", 0, 2, "score [--method kl|fisher|both] -- compute sensitivity scores"},
     [UI_CMD_ANNEAL] = {"anneal", 1, 1, "anneal dmx|gamma -- run a differentiable search"},
@@ -132,6 +135,13 @@ int ui_cmd_parse(const char *line, ui_cmd *out, char *err, size_t err_len)
         else
             return fail(err, err_len, "group: '%s' is not on or off%s", out->argv[1], "");
         break;
+    case UI_CMD_TARGET: {
+        mx_target t;
+        if (mx_target_parse(out->argv[0], &t))
+            return fail(err, err_len, "target: '%s' is not mx or llama-cpp%s", out->argv[0], "");
+        out->flag = (int)t;
+        break;
+    }
     case UI_CMD_SCORE:
         if (argc == 1 && !strncmp(out->argv[0], "--method=", 9)) {
             memmove(out->argv[1], out->argv[0] + 9, UI_CMD_ARGLEN - 9);

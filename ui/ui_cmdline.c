@@ -91,6 +91,7 @@ static void cl_display_matches(char **matches, int n, int max_len)
 /* ---- completion ---- */
 
 static const char *const words_group[] = {"qkv", "gateup", NULL};
+static const char *const words_target[] = {"mx", "llama-cpp", NULL};
 static const char *const words_onoff[] = {"on", "off", NULL};
 static const char *const words_score[] = {"--method", NULL};
 static const char *const words_methods[] = {"kl", "fisher", "both", NULL};
@@ -148,6 +149,8 @@ const char *ui_cmdline_candidate(const ui_wb *wb, const char *line, int word, co
         cls = word == 1 ? 1 : -1;
     else if (!strcmp(cmd, "formats"))
         cls = 2;
+    else if (!strcmp(cmd, "target"))
+        list = word == 1 ? words_target : NULL;
     else if (!strcmp(cmd, "group"))
         list = word == 1 ? words_group : word == 2 ? words_onoff : NULL;
     else if (!strcmp(cmd, "score"))

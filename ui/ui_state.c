@@ -166,6 +166,12 @@ int ui_state_set_formats(ui_state *s, const char *list, mx_error *e)
     return 0;
 }
 
+void ui_state_set_target(ui_state *s, mx_target t)
+{
+    s->target = t;
+    mark_stale(s);
+}
+
 void ui_state_set_group(ui_state *s, int gateup, int on)
 {
     if (gateup)
@@ -209,6 +215,7 @@ static int build_problem(ui_state *s, alloc_setup *as, mx_error *e)
     o.score_method = (int)s->method;
     o.group_qkv = s->group_qkv;
     o.group_gateup = s->group_gateup;
+    o.target = s->target;
     for (int j = 0; j < t->n_formats; j++)
         if (s->fmt_ok[t->formats[j]])
             o.formats_mask |= 1u << t->formats[j];

@@ -19,6 +19,7 @@ typedef struct ui_state {
     score_method method;           /* scores that drive the solver */
     unsigned char fmt_ok[MX_NFORMATS]; /* by mx_format: allowed by `formats` */
     int group_qkv, group_gateup;
+    mx_target target;              /* what the bits count (alloc --target) */
     int *pin;                      /* [n_modules] pinned mx_format or -1 */
     double budget;                 /* average bits per weight */
     double time_limit_s;           /* per solve (ilp_problem.time_limit_s); <= 0: exact. The
@@ -65,6 +66,7 @@ void ui_state_unpin(ui_state *s, int module);  /* module -1: all */
 /* LIST: comma-separated format names, or "all". */
 int ui_state_set_formats(ui_state *s, const char *list, mx_error *e);
 void ui_state_set_group(ui_state *s, int gateup, int on);
+void ui_state_set_target(ui_state *s, mx_target t);
 
 /* Module index for NAME: an exact module name, or LAYER.KIND ("3.down",
  * "0.q"); -1 and a message when there is none. */

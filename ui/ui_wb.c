@@ -122,6 +122,7 @@ int ui_wb_open(ui_wb *wb, const ui_wb_opts *o, ui_msg_fn msg, void *msg_user, mx
                  "no scores: run `mxalloc score ...` or :load-scores FILE%s",
                  wb->tokens ? " (or :score to compute them now)" : "");
     }
+    wb->st.target = o->target;
     if (o->ctx > 0)
         wb->ctx = o->ctx;
     else if (wb->st.t.ctx > 0)
@@ -329,15 +330,17 @@ int ui_wb_export(ui_wb *wb, const char *path, int llama, mx_error *e)
     c.projected_ppl = s->proj_ppl;
     snprintf(c.score_method, sizeof c.score_method, "%s", score_method_name(s->method));
     snprintf(c.score_key, sizeof c.score_key, "%s", s->t.key);
+    c.target = s->target;
     int rc = 0;
     for (int i = 0; !rc && i < s->t.n_modules; i++)
-        rc = cfg_set_format(&c, s->t.modules[i].name, (mx_format)s->choice[i], e);
+        if (!(rc = cfg_set_format(&c, s->t.modules[i].name, (mx_format)s->choice[i], e)) && s->t.modules[i].rows > 0)
+            rc = cfg_set_shape(&c, s->t.modules[i].name, s->t.modules[i].rows, s->t.modules[i].cols, e);
     for (int i = 0; !rc && i < s->t.n_modules; i++)
         if (s->pin[i] >= 0)
             rc = cfg_set_pin(&c, s->t.modules[i].name, (mx_format)s->pin[i], e);
     /* the texts `mxalloc export --to json|llama-cpp` give for this config */
     if (!rc)
-        rc = llama ? export_llama_cpp_file(path, &c, 1, e) : cfg_save(path, &c, e);
+        rc = llama ? export_llama_cpp_file(path, &c, 1, NULL, e) : cfg_save(path, &c, e);
     cfg_free(&c);
     return rc;
 }
@@ -395,6 +398,10 @@ int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
         if ((rc = ui_state_set_formats(s, c->argv[0], &e)))
             return fail(wb, rc, e.msg);
         return ui_wb_resolve(wb, 1);
+    case UI_CMD_TARGET:
+        ui_state_set_target(s, (mx_target)c->flag);
+        say(wb, UI_MSG_INFO, "target %s", mx_target_name(s->target));
+        return ui_state_has_scores(s) ? ui_wb_resolve(wb, 1) : 0;
     case UI_CMD_GROUP:
         if (need_scores(wb))
             return ERR_ARG;

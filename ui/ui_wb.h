@@ -19,6 +19,7 @@ typedef struct ui_wb_opts {
     const char *scores_path;      /* NULL: the cache entry for the model, when present */
     long eval_tokens;             /* 0: every full window of the text */
     int ctx;                      /* 0: the score table's context, else min(256, model max) */
+    mx_target target;             /* what the bits count (alloc --target); `target` changes it */
 } ui_wb_opts;
 
 /* Where messages go: the status line (curses) or stdout/stderr (script). */

@@ -1,11 +1,11 @@
 /* The command-line options `mxalloc alloc` and `mxalloc sweep` share. */
-#include "src/alloc_args.h"
+#include "src/cli/alloc_args.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/cli.h"
+#include "src/cli/cli.h"
 #include "src/module_name.h"
 
 const char alloc_common_usage[] =
@@ -20,11 +20,14 @@ const char alloc_common_usage[] =
     "  --calibrate         fit the projection to the measured uniform-format losses\n"
     "                      (the default when the score file has them; then an error if not)\n"
     "  --no-calibrate      take the scores at face value (projection factor 1)\n"
-    "  --time-limit S      stop the solver after S seconds with the best answer found\n";
+    "  --time-limit S      stop the solver after S seconds with the best answer found\n"
+    "  --target T          count bits as T stores them: mx (packed MX, default) or\n"
+    "                      llama-cpp (the GGUF `mxalloc quantize` writes: MXFP4/MXINT8 only\n"
+    "                      on rows of whole 32-blocks, MXFP6/MXFP8/bf16 as BF16 = 16 bits)\n";
 
 enum {
     O_PIN = ALLOC_OPT_BASE, O_FORMATS, O_GROUP, O_MAX_BYTES, O_SOLVER, O_SCORE_METHOD, O_CALIBRATE,
-    O_NO_CALIBRATE, O_TIME_LIMIT
+    O_NO_CALIBRATE, O_TIME_LIMIT, O_TARGET
 };
 
 static const struct option alloc_common_options[] = {
@@ -38,6 +41,7 @@ static const struct option alloc_common_options[] = {
     {"calibrate", no_argument, NULL, O_CALIBRATE},
     {"no-calibrate", no_argument, NULL, O_NO_CALIBRATE},
     {"time-limit", required_argument, NULL, O_TIME_LIMIT},
+    {"target", required_argument, NULL, O_TARGET},
     {NULL, 0, NULL, 0},
 };
 
@@ -121,6 +125,12 @@ static int common_option(const char *prog, int c, char *arg, alloc_opts *o)
             o->greedy = 1;
         else {
             fprintf(stderr, "%s: --solver: '%s' is not ilp or greedy\n", prog, arg);
+            return 2;
+        }
+        return 1;
+    case O_TARGET:
+        if (mx_target_parse(arg, &o->target)) {
+            fprintf(stderr, "%s: --target: '%s' is not mx or llama-cpp\n", prog, arg);
             return 2;
         }
         return 1;

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/cli.h"
-#include "src/cmd.h"
+#include "src/cli/cli.h"
+#include "src/cli/cmd.h"
 #include "src/model.h"
 
 static void usage(FILE *f)

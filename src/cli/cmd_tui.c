@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/cli.h"
-#include "src/cmd.h"
+#include "src/cli/cli.h"
+#include "src/cli/cmd.h"
 #include "ui/ui.h"
 
 static void usage(FILE *f)
@@ -19,6 +19,7 @@ static void usage(FILE *f)
             "  --script FILE      run workbench commands from FILE ('-': stdin) without curses\n"
             "  --eval-tokens N    score at most N tokens in `eval` (default: the whole text)\n"
             "  --ctx N            eval window (default: the scores' context, else 256)\n"
+            "  --target T         count bits as T stores them: mx (default) or llama-cpp (as alloc)\n"
             "  -h, --help         this help\n"
             "Keys and commands: see mxalloc(1), WORKBENCH, or press ? in the workbench.\n");
 }
@@ -29,7 +30,8 @@ int cmd_tui(int argc, char **argv)
         {"tokenizer", required_argument, 0, 't'}, {"text", required_argument, 0, 'x'},
         {"scores", required_argument, 0, 's'},    {"script", required_argument, 0, 'S'},
         {"eval-tokens", required_argument, 0, 'n'}, {"ctx", required_argument, 0, 'c'},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0},
+        {"target", required_argument, 0, 'T'},    {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     ui_wb_opts o;
     memset(&o, 0, sizeof o);
@@ -51,6 +53,12 @@ int cmd_tui(int argc, char **argv)
             if (cli_long("mxalloc tui", "--ctx", optarg, 1, INT_MAX, &v))
                 return 2;
             o.ctx = (int)v;
+            break;
+        case 'T':
+            if (mx_target_parse(optarg, &o.target)) {
+                fprintf(stderr, "mxalloc tui: --target: '%s' is not mx or llama-cpp\n", optarg);
+                return 2;
+            }
             break;
         case 'h': usage(stdout); return 0;
         default:

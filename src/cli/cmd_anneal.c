@@ -16,8 +16,8 @@
 #include "solver/search.h"
 #include "src/cache.h"
 #include "src/cfg.h"
-#include "src/cli.h"
-#include "src/cmd.h"
+#include "src/cli/cli.h"
+#include "src/cli/cmd.h"
 #include "src/corpus.h"
 #include "src/eval.h"
 #include "src/model.h"
@@ -367,7 +367,8 @@ int cmd_anneal(int argc, char **argv)
         cfg.budget_bits = budget;
         cfg.avg_bits = r.avg_bits;
         for (int i = 0; i < m.n_modules; i++)
-            if (cfg_set_format(&cfg, m.modules[i].name, r.assign[i], &e)) {
+            if (cfg_set_format(&cfg, m.modules[i].name, r.assign[i], &e) ||
+                cfg_set_shape(&cfg, m.modules[i].name, m.modules[i].rows, m.modules[i].cols, &e)) {
                 fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
                 goto out;
             }

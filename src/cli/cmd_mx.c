@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "kernels/mx.h"
-#include "src/cli.h"
-#include "src/cmd.h"
+#include "src/cli/cli.h"
+#include "src/cli/cmd.h"
 #include "src/file_map.h"
 #include "src/file_write.h"
 

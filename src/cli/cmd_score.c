@@ -14,8 +14,8 @@
 
 #include "kernels/mx.h"
 #include "src/cache.h"
-#include "src/cli.h"
-#include "src/cmd.h"
+#include "src/cli/cli.h"
+#include "src/cli/cmd.h"
 #include "src/corpus.h"
 #include "src/eval.h"
 #include "src/file_write.h"

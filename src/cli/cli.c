@@ -1,5 +1,5 @@
 /* Option parsing shared by the subcommands (src/cli.h). */
-#include "src/cli.h"
+#include "src/cli/cli.h"
 
 #include <errno.h>
 #include <math.h>

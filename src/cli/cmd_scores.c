@@ -8,8 +8,8 @@
 
 #include "kernels/mx.h"
 #include "src/cache.h"
-#include "src/cli.h"
-#include "src/cmd.h"
+#include "src/cli/cli.h"
+#include "src/cli/cmd.h"
 #include "src/score_table.h"
 
 static void usage(FILE *f)

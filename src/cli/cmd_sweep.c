@@ -6,11 +6,11 @@
 
 #include "solver/proj.h"
 #include "solver/alloc_setup.h"
-#include "src/alloc_args.h"
-#include "src/cli.h"
+#include "src/cli/alloc_args.h"
+#include "src/cli/cli.h"
 #include "src/cache.h"
 #include "src/file_write.h"
-#include "src/cmd.h"
+#include "src/cli/cmd.h"
 
 static void usage(FILE *f)
 {

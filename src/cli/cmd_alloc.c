@@ -8,11 +8,11 @@
 #include "kernels/tf.h"
 #include "solver/proj.h"
 #include "solver/alloc_setup.h"
-#include "src/alloc_args.h"
+#include "src/cli/alloc_args.h"
 #include "src/cache.h"
 #include "src/cfg.h"
-#include "src/cli.h"
-#include "src/cmd.h"
+#include "src/cli/cli.h"
+#include "src/cli/cmd.h"
 #include "src/model.h"
 #include "src/uniform.h"
 
@@ -62,17 +62,19 @@ static void print_table(const score_table *t, const int *choice)
 }
 
 /* Uniform formats measured in the table nearest to avg bits (below, above). */
-static void print_nearest_uniform(const score_table *t, double avg_bits)
+static void print_nearest_uniform(const score_table *t, double avg_bits, mx_target target)
 {
     int lo, hi;
     double blo, bhi;
+    /* the uniform formats were measured as packed MX: say so when bits count otherwise */
+    const char *as = target == MX_TARGET_MX ? "" : " as packed MX";
     uniform_bracket(t, avg_bits, 1, &lo, &blo, &hi, &bhi);
     if (lo >= 0)
-        printf("nearest uniform below: %s at %.4f bits, measured ppl %.4f\n", mx_format_name((mx_format)lo), blo,
-               exp(t->uniform_loss[lo]));
+        printf("nearest uniform below: %s at %.4f bits%s, measured ppl %.4f\n", mx_format_name((mx_format)lo), blo,
+               as, exp(t->uniform_loss[lo]));
     if (hi >= 0)
-        printf("nearest uniform above: %s at %.4f bits, measured ppl %.4f\n", mx_format_name((mx_format)hi), bhi,
-               exp(t->uniform_loss[hi]));
+        printf("nearest uniform above: %s at %.4f bits%s, measured ppl %.4f\n", mx_format_name((mx_format)hi), bhi,
+               as, exp(t->uniform_loss[hi]));
 }
 
 static int write_config(const char *path, const alloc_opts *o, const score_table *t,
@@ -88,8 +90,10 @@ static int write_config(const char *path, const alloc_opts *o, const score_table
     snprintf(c.score_method, sizeof c.score_method, "%s", score_method_name(s->method));
     snprintf(c.score_key, sizeof c.score_key, "%s", t->key);
     int rc = 0;
+    c.target = o->target;
     for (int m = 0; m < t->n_modules && !rc; m++)
-        rc = cfg_set_format(&c, t->modules[m].name, t->formats[choice[m]], e);
+        if (!(rc = cfg_set_format(&c, t->modules[m].name, t->formats[choice[m]], e)) && t->modules[m].rows > 0)
+            rc = cfg_set_shape(&c, t->modules[m].name, t->modules[m].rows, t->modules[m].cols, e);
     for (int k = 0; k < o->n_pins && !rc; k++)
         rc = cfg_set_pin(&c, o->pins[k].name, o->pins[k].fmt, e);
     if (!rc)
@@ -161,6 +165,7 @@ int cmd_alloc(int argc, char **argv)
         json_object_set_new(j, "optimal", json_boolean(r.optimal));
         json_object_set_new(j, "method", json_string(o.greedy ? "greedy" : "ilp"));
         json_object_set_new(j, "score_method", json_string(score_method_name(s.method)));
+        json_object_set_new(j, "target", json_string(mx_target_name(o.target)));
         for (int m = 0; m < t.n_modules; m++)
             json_object_set_new(f, t.modules[m].name, json_string(mx_format_name(fmts[m])));
         json_object_set_new(j, "formats", f);
@@ -182,7 +187,8 @@ int cmd_alloc(int argc, char **argv)
                o.greedy ? "" : (r.optimal ? " (proven optimal)" : ""));
         if (!o.greedy && !r.optimal)
             printf("time limit reached: relative gap %.3g to the lower bound %.6g\n", r.gap, r.bound);
-        printf("budget: %.4f bits/weight, achieved %.4f\n", o.budget, r.avg_bits);
+        printf("budget: %.4f bits/weight, achieved %.4f%s%s\n", o.budget, r.avg_bits,
+               o.target == MX_TARGET_MX ? "" : " as stored by ", o.target == MX_TARGET_MX ? "" : mx_target_name(o.target));
         printf("size: %.0f bytes (%.2f MiB)\n", r.bytes, r.bytes / 1048576.0);
         printf("objective: %.6g (summed %s scores, nats/token)\n", r.objective, score_method_name(s.method));
         if (isnan(ppl))
@@ -192,7 +198,7 @@ int cmd_alloc(int argc, char **argv)
                    s.calib_points ? ", calibrated" : "");
         if (s.calib_points)
             printf("calibration: c = %.4g from %d uniform formats\n", s.calib_c, s.calib_points);
-        print_nearest_uniform(&t, r.avg_bits);
+        print_nearest_uniform(&t, r.avg_bits, o.target);
         if (o.out_path)
             printf("wrote %s\n", o.out_path);
     }

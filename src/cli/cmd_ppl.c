@@ -10,8 +10,8 @@
 
 #include "kernels/mx.h"
 #include "src/cfg.h"
-#include "src/cli.h"
-#include "src/cmd.h"
+#include "src/cli/cli.h"
+#include "src/cli/cmd.h"
 #include "src/corpus.h"
 #include "src/eval.h"
 #include "src/model.h"

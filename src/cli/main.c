@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "src/cmd.h"
+#include "src/cli/cmd.h"
 
 typedef struct command {
     const char *name;

@@ -11,8 +11,8 @@
 
 #include "kernels/mx.h"
 #include "src/cfg.h"
-#include "src/cli.h"
-#include "src/cmd.h"
+#include "src/cli/cli.h"
+#include "src/cli/cmd.h"
 #include "src/eval.h"
 #include "src/generate.h"
 #include "src/model.h"

@@ -5,19 +5,22 @@
 
 #include "src/file_write.h"
 #include "src/cfg.h"
-#include "src/cli.h"
-#include "src/cmd.h"
+#include "src/cli/cli.h"
+#include "src/cli/cmd.h"
 #include "src/export.h"
 #include "src/model.h"
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: mxalloc export CFG.json --to llama-cpp|json [--out FILE] [--model MODEL] [--no-mxfp4]\n\n"
-               "  --to llama-cpp   llama-quantize --tensor-type-file lines, one\n"
-               "                   'blk\\.N\\.TENSOR\\.weight=TYPE' per module (GGUF names)\n"
+               "  --to llama-cpp   llama-quantize --tensor-type-file lines, one anchored\n"
+               "                   '^blk\\.N\\.TENSOR\\.weight$=TYPE' per module (GGUF names), only\n"
+               "                   types llama-quantize stores for the module's row width; the\n"
+               "                   file's bits and the llama-quantize command go to stderr\n"
                "  --to json        the normalized config\n"
                "  --out FILE       write there (atomically) instead of standard output\n"
-               "  --model MODEL    first check that the config belongs to this model\n"
+               "  --model MODEL    first check that the config belongs to this model (and\n"
+               "                   take the module shapes from it)\n"
                "  --no-mxfp4       map mxfp4_e2m1 to q4_0 (llama.cpp builds without MXFP4)\n"
                "  --help           this text\n");
 }
@@ -67,17 +70,32 @@ int cmd_export(int argc, char **argv)
         rc = model_load(model_path, &m, &e);
         if (!rc) {
             rc = cfg_check_model(&c, &m, &e);
+            for (int i = 0; !rc && i < m.n_modules; i++)
+                if (cfg_find(&c, m.modules[i].name) >= 0)
+                    rc = cfg_set_shape(&c, m.modules[i].name, m.modules[i].rows, m.modules[i].cols, &e);
             model_free(&m);
         }
     }
+    export_stats st;
     if (!rc)
-        rc = llama ? export_llama_cpp(&c, mxfp4, &text, &e)
+        rc = llama ? export_llama_cpp(&c, mxfp4, &text, &st, &e)
                    : (text = cfg_to_text(&c, &e)) ? 0 : e.code ? e.code : ERR_NOMEM;
     if (!rc) {
         if (out)
             rc = fw_write_atomic(out, text, strlen(text), &e);
         else
             fputs(text, stdout);
+    }
+    if (!rc && llama) {
+        fprintf(stderr, "llama-quantize will store %.4f bits per weight over these %.0f weights",
+                st.bits, st.weights);
+        if (st.n_approx)
+            fprintf(stderr, "; %d module%s quantized by llama-quantize's own rounding (not the "
+                    "values mxalloc measured: mxalloc quantize writes those)", st.n_approx,
+                    st.n_approx == 1 ? " is" : "s are");
+        fprintf(stderr, "\nrun: ");
+        fprintf(stderr, export_llama_quantize_usage, out ? out : "TYPES.txt");
+        fputc('\n', stderr);
     }
     if (rc)
         fprintf(stderr, "mxalloc export: %s\n", e.msg);

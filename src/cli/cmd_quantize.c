@@ -8,7 +8,7 @@
 
 #include "kernels/mx.h"
 #include "src/cfg.h"
-#include "src/cmd.h"
+#include "src/cli/cmd.h"
 #include "src/model.h"
 #include "src/quantize.h"
 #include "src/tok.h"
