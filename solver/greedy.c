@@ -21,10 +21,7 @@ static int rank_cmp(const void *a, const void *b)
 
 int ilp_greedy(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e)
 {
-    ilp_result r = {0};
-    r.gap = NAN;
-    r.bound = NAN;
-    r.min_feasible_budget = NAN;
+    ilp_result r;
     ilp_units u;
     int rc = ilp_units_prepare(p, &u, &r, e);
     if (rc) {

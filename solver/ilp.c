@@ -665,9 +665,7 @@ static double pick_cost(const ilp_units *u, const int *pick, double *w)
 
 int ilp_solve(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e)
 {
-    ilp_result r = {0};
-    r.bound = NAN;
-    r.min_feasible_budget = NAN;
+    ilp_result r;
     ilp_units u;
     int rc = ilp_units_prepare(p, &u, &r, e);
     if (rc) {

@@ -199,6 +199,7 @@ static int units_infeasible(const ilp_problem *p, const ilp_units *u, ilp_result
 
 int ilp_units_prepare(const ilp_problem *p, ilp_units *u, ilp_result *res, mx_error *e)
 {
+    *res = (ilp_result){.gap = NAN, .bound = NAN, .min_feasible_budget = NAN};
     int rc = ilp_units_build(p, 1, u, e);
     if (rc)
         return rc;

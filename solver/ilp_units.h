@@ -39,7 +39,7 @@ void ilp_units_free(ilp_units *u);
 int ilp_units_fits(const ilp_units *u, double w);
 
 /* ilp_units_build with the budget, then the feasibility check both solvers
- * start with: fills res->min_feasible_budget; ERR_INFEASIBLE names the
+ * start with: *res starts empty (gap, bound NAN) and gets min_feasible_budget; ERR_INFEASIBLE names the
  * smallest feasible budget (or size). On any error *u is left freed. */
 int ilp_units_prepare(const ilp_problem *p, ilp_units *u, ilp_result *res, mx_error *e);
 

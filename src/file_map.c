@@ -10,25 +10,33 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Open a regular file for reading into *fd: 0, or ERR_IO with e set (open_err
+ * prefixes the open(2) error). O_NONBLOCK: opening a FIFO must not wait for a
+ * writer; only regular files are read, so /dev/zero or a pipe cannot make a
+ * reader run or grow forever. */
+static int open_regular(const char *path, const char *open_err, struct stat *st, int *fd, mx_error *e)
+{
+    *fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (*fd < 0)
+        return err_set(e, ERR_IO, "%s: %s%s", path, open_err, strerror(errno));
+    int en = fstat(*fd, st) != 0 ? errno : 0;
+    if (en || !S_ISREG(st->st_mode)) {
+        close(*fd);
+        *fd = -1;
+        return err_set(e, ERR_IO, "%s: %s", path, en ? strerror(en) : S_ISDIR(st->st_mode) ? "is a directory"
+                                                                    : "not a regular file");
+    }
+    return 0;
+}
+
 int fm_open(file_map *f, const char *path, mx_error *e)
 {
     memset(f, 0, sizeof *f);
     snprintf(f->path, sizeof f->path, "%s", path);
-    /* O_NONBLOCK: a FIFO is refused below instead of waiting for a writer. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int en = errno;
-        close(fd);
-        return err_set(e, ERR_IO, "%s: %s", path, strerror(en));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return err_set(e, ERR_IO, "%s: %s", path,
-                       S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
-    }
+    int fd, rc = open_regular(path, "", &st, &fd, e);
+    if (rc)
+        return rc;
     f->size = (uint64_t)st.st_size;
     if (f->size > 0) {
         /* Loaders read every byte (conversion, hash): fault the pages in up front. */
@@ -85,22 +93,10 @@ uint64_t fm_le64(const uint8_t *p)
 
 int fm_read_all(const char *path, char **out, size_t *len, mx_error *e)
 {
-    /* O_NONBLOCK: opening a FIFO must not wait for a writer; only regular
-     * files are read, so /dev/zero or a pipe cannot grow the buffer forever. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return err_set(e, ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int en = errno;
-        close(fd);
-        return err_set(e, ERR_IO, "%s: %s", path, strerror(en));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return err_set(e, ERR_IO, "%s: %s", path,
-                       S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
-    }
+    int fd, rc = open_regular(path, "cannot open: ", &st, &fd, e);
+    if (rc)
+        return rc;
     if ((uint64_t)st.st_size >= SIZE_MAX) {
         close(fd);
         return err_set(e, ERR_NOMEM, "%s: too large", path);

@@ -90,7 +90,7 @@ grep -q '"target": "llama-cpp"' "$tmp/cfg3.json" || fail "export after target ll
 [ "$(grep -c '^^blk\\\.[0-9]*\\\.[a-z_]*\\\.weight\$=[A-Za-z0-9_]*$' "$tmp/cfg.ll")" -eq 35 ] ||
     fail "workbench llama-cpp export: expected 35 tensor lines: $(head -3 "$tmp/cfg.ll")"
 cmp -s "$tmp/cfg.ll" "$tmp/cli.ll" || fail "workbench and CLI llama-cpp exports differ: $(diff "$tmp/cfg.ll" "$tmp/cli.ll" | head -5)"
-grep -q '^^blk\\\.2\\\.attn_k\\\.weight\$=q8_0$' "$tmp/cfg.ll" || fail "llama-cpp export lacks the pinned attn_k (q8_0)"
+grep -q '^^blk\\\.2\\\.attn_k\\\.weight\$=bf16$' "$tmp/cfg.ll" || fail "llama-cpp export lacks the pinned attn_k (mxfp8 is bf16 for target llama-cpp)"
 grep -q '^budget 99' "$tmp/out" && fail "commands after quit ran"
 
 # The first failing command stops the script: exit 1, its line named.

@@ -18,8 +18,7 @@
 #include "src/file_map.h"
 #include "src/score_lookup.h"
 
-static void say(ui_wb *wb, ui_msg_level lv, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(ui_wb *wb, ui_msg_level lv, const char *fmt, ...)
+void ui_wb_say(ui_wb *wb, ui_msg_level lv, const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
@@ -32,7 +31,7 @@ static void say(ui_wb *wb, ui_msg_level lv, const char *fmt, ...)
 
 static int fail(ui_wb *wb, int code, const char *msg)
 {
-    say(wb, UI_MSG_ERROR, "%s", msg);
+    ui_wb_say(wb, UI_MSG_ERROR, "%s", msg);
     return code < 0 ? code : ERR_ARG;
 }
 
@@ -196,7 +195,7 @@ int ui_wb_resolve(ui_wb *wb, int report)
     if (report && !wb->interactive) {
         char buf[512];
         ui_wb_summary(wb, buf, sizeof buf);
-        say(wb, UI_MSG_RESULT, "%s", buf);
+        ui_wb_say(wb, UI_MSG_RESULT, "%s", buf);
     }
     return 0;
 }
@@ -259,7 +258,7 @@ static int start_eval(ui_wb *wb)
     wb->job_total = 0;
     if (ui_job_start(&wb->job, &wb->q, UI_JOB_EVAL, eval_main, wb))
         return fail(wb, ERR_INTERNAL, "eval: cannot start a worker thread");
-    say(wb, UI_MSG_INFO, "eval: measuring perplexity of %.3f bits/weight...", wb->eval.avg_bits);
+    ui_wb_say(wb, UI_MSG_INFO, "eval: measuring perplexity of %.3f bits/weight...", wb->eval.avg_bits);
     return 0;
 }
 
@@ -279,16 +278,16 @@ int ui_wb_handle_event(ui_wb *wb, ui_event *ev)
         code = ev->code;
         ui_work_finish(wb, ev);
         if (code) {
-            say(wb, UI_MSG_ERROR, "%s", ev->msg);
+            ui_wb_say(wb, UI_MSG_ERROR, "%s", ev->msg);
         } else if (ev->job == UI_JOB_SCORE || ev->job == UI_JOB_SEARCH) {
-            say(wb, UI_MSG_RESULT, "%s", ev->msg);
+            ui_wb_say(wb, UI_MSG_RESULT, "%s", ev->msg);
             if (ev->job == UI_JOB_SCORE && wb->st.solved)
                 ui_wb_resolve(wb, 1);
         } else if (ev->job == UI_JOB_EVAL) {
             wb->last_meas_ppl = ev->value;
             wb->last_meas_bits = ev->value2;
             ui_state_add_measured(&wb->st, ev->value2, ev->value);
-            say(wb, UI_MSG_RESULT, "eval: avg_bits %.3f measured_ppl %.4f projected_ppl %.4f (%s)", ev->value2,
+            ui_wb_say(wb, UI_MSG_RESULT, "eval: avg_bits %.3f measured_ppl %.4f projected_ppl %.4f (%s)", ev->value2,
                 ev->value, wb->st.proj_ppl, ev->msg);
         }
         break;
@@ -374,12 +373,12 @@ int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
         if (m < 0)
             return fail(wb, ERR_ARG, e.msg);
         if (mx_format_parse(c->argv[1], &f)) {
-            say(wb, UI_MSG_ERROR, "pin: unknown format '%s' (%s)", c->argv[1], mx_format_valid_names(c->argv[1]));
+            ui_wb_say(wb, UI_MSG_ERROR, "pin: unknown format '%s' (%s)", c->argv[1], mx_format_valid_names(c->argv[1]));
             return ERR_ARG;
         }
         if ((rc = ui_state_pin(s, m, f, &e)))
             return fail(wb, rc, e.msg);
-        say(wb, UI_MSG_INFO, "pinned %s to %s", s->t.modules[m].name, mx_format_name(f));
+        ui_wb_say(wb, UI_MSG_INFO, "pinned %s to %s", s->t.modules[m].name, mx_format_name(f));
         return ui_wb_resolve(wb, 1);
     }
     case UI_CMD_UNPIN: {
@@ -389,7 +388,7 @@ int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
         if (strcmp(c->argv[0], "all") && (m = ui_state_find_module(s, c->argv[0], &e)) < 0)
             return fail(wb, ERR_ARG, e.msg);
         ui_state_unpin(s, m);
-        say(wb, UI_MSG_INFO, "unpinned %s", m < 0 ? "all modules" : s->t.modules[m].name);
+        ui_wb_say(wb, UI_MSG_INFO, "unpinned %s", m < 0 ? "all modules" : s->t.modules[m].name);
         return ui_wb_resolve(wb, 1);
     }
     case UI_CMD_FORMATS:
@@ -400,13 +399,13 @@ int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
         return ui_wb_resolve(wb, 1);
     case UI_CMD_TARGET:
         ui_state_set_target(s, (mx_target)c->flag);
-        say(wb, UI_MSG_INFO, "target %s", mx_target_name(s->target));
+        ui_wb_say(wb, UI_MSG_INFO, "target %s", mx_target_name(s->target));
         return ui_state_has_scores(s) ? ui_wb_resolve(wb, 1) : 0;
     case UI_CMD_GROUP:
         if (need_scores(wb))
             return ERR_ARG;
         ui_state_set_group(s, !strcmp(c->argv[0], "gateup"), c->flag);
-        say(wb, UI_MSG_INFO, "group %s %s", c->argv[0], c->flag ? "on" : "off");
+        ui_wb_say(wb, UI_MSG_INFO, "group %s %s", c->argv[0], c->flag ? "on" : "off");
         return ui_wb_resolve(wb, 1);
     case UI_CMD_METHOD: {
         score_method m;
@@ -432,7 +431,7 @@ int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
             return fail(wb, ERR_ARG, "score: the text is shorter than one window");
         if (rc)
             return fail(wb, ERR_INTERNAL, "score: cannot start a worker thread");
-        say(wb, UI_MSG_INFO, "score: computing %s scores...", c->argc == 2 ? c->argv[1] : "kl");
+        ui_wb_say(wb, UI_MSG_INFO, "score: computing %s scores...", c->argc == 2 ? c->argv[1] : "kl");
         return 0;
     }
     case UI_CMD_ANNEAL: {
@@ -447,7 +446,7 @@ int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
             return fail(wb, ERR_ARG, "anneal: the text is shorter than one window");
         if (rc)
             return fail(wb, ERR_INTERNAL, "anneal: cannot start the search");
-        say(wb, UI_MSG_INFO, "anneal %s: searching at budget %.2f...", c->argv[0], wb->st.budget);
+        ui_wb_say(wb, UI_MSG_INFO, "anneal %s: searching at budget %.2f...", c->argv[0], wb->st.budget);
         return 0;
     }
     case UI_CMD_EVAL:
@@ -458,12 +457,12 @@ int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
         if (wb->job.kind == UI_JOB_NONE)
             return fail(wb, ERR_ARG, "cancel: no job is running");
         ui_job_cancel(&wb->job);
-        say(wb, UI_MSG_INFO, "cancelling %s...", ui_job_name(wb->job.kind));
+        ui_wb_say(wb, UI_MSG_INFO, "cancelling %s...", ui_job_name(wb->job.kind));
         return 0;
     case UI_CMD_EXPORT:
         if ((rc = ui_wb_export(wb, c->argv[0], c->to_llama, &e)))
             return fail(wb, rc, e.msg);
-        say(wb, UI_MSG_RESULT, "exported %s (%s, avg_bits %.3f)", c->argv[0], c->to_llama ? "llama-cpp" : "json",
+        ui_wb_say(wb, UI_MSG_RESULT, "exported %s (%s, avg_bits %.3f)", c->argv[0], c->to_llama ? "llama-cpp" : "json",
             s->res.avg_bits);
         return 0;
     case UI_CMD_LOAD_SCORES:
@@ -471,7 +470,7 @@ int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
             return fail(wb, ERR_ARG, "load-scores: a job is running (cancel it first)");
         if ((rc = load_scores(wb, c->argv[0], &e)))
             return fail(wb, rc, e.msg);
-        say(wb, UI_MSG_INFO, "loaded %s (%d modules, %d formats, method %s)", c->argv[0], s->t.n_modules,
+        ui_wb_say(wb, UI_MSG_INFO, "loaded %s (%d modules, %d formats, method %s)", c->argv[0], s->t.n_modules,
             s->t.n_formats, score_method_name(s->method));
         {
             double lo, hi;
@@ -492,14 +491,14 @@ int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
             if (only >= 0 && i != only)
                 continue;
             const score_module *m = &s->t.modules[i];
-            say(wb, UI_MSG_RESULT, "%s %s%s score %.6g", m->name, mx_format_name((mx_format)s->choice[i]),
+            ui_wb_say(wb, UI_MSG_RESULT, "%s %s%s score %.6g", m->name, mx_format_name((mx_format)s->choice[i]),
                 s->pin[i] >= 0 ? " (pinned)" : "", m->score[s->method][s->choice[i]]);
         }
         return 0;
     }
     case UI_CMD_HELP:
         for (int i = 0; i < UI_CMD_COUNT; i++)
-            say(wb, UI_MSG_RESULT, "%s", ui_cmd_usage((ui_cmd_id)i));
+            ui_wb_say(wb, UI_MSG_RESULT, "%s", ui_cmd_usage((ui_cmd_id)i));
         return 0;
     case UI_CMD_QUIT:
         wb->quit = 1;

@@ -101,6 +101,8 @@ void ui_wb_close(ui_wb *wb);
  * or a negative ERR_* (the message was already sent). Long work (eval) starts
  * a job and returns at once; ui_wb_wait_job blocks until it ends (script). */
 int ui_wb_exec(ui_wb *wb, const ui_cmd *c);
+/* A message to wb's sink (status line or script output), printf-style. */
+void ui_wb_say(ui_wb *wb, ui_msg_level lv, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Parse + execute; blank and comment lines are 0. */
 int ui_wb_exec_line(ui_wb *wb, const char *line);
 

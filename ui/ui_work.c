@@ -225,18 +225,6 @@ int ui_work_start_anneal(ui_wb *wb, int method)
 #define UI_GEN_DEFAULT_TOKENS 32
 #define UI_GEN_DEFAULT_PROMPT "Once upon a time"
 
-static void wmsg(ui_wb *wb, ui_msg_level lv, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void wmsg(ui_wb *wb, ui_msg_level lv, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (wb->msg)
-        wb->msg(wb->msg_user, lv, buf);
-}
-
 static int gen_token_cb(void *user, int id, int n_new)
 {
     ui_wb *wb = user;
@@ -290,14 +278,14 @@ int ui_work_generate(ui_wb *wb, const ui_cmd *c)
 {
     ui_gen_job *g = &wb->gen;
     if (wb->job.kind != UI_JOB_NONE) {
-        wmsg(wb, UI_MSG_ERROR, "a job is already running (cancel it first)");
+        ui_wb_say(wb, UI_MSG_ERROR, "a job is already running (cancel it first)");
         return ERR_ARG;
     }
     if (!wb->tk && !g->tk) {
         mx_error e = {0};
         g->tk = tok_open(wb->opts.tokenizer_path, wb->m.path, wb->m.cfg.vocab_size, &e);
         if (!g->tk) {
-            wmsg(wb, UI_MSG_ERROR, "generate: %s", e.msg);
+            ui_wb_say(wb, UI_MSG_ERROR, "generate: %s", e.msg);
             return e.code ? e.code : ERR_IO;
         }
     }
@@ -313,7 +301,7 @@ int ui_work_generate(ui_wb *wb, const ui_cmd *c)
     if (s->solved && s->t.n_modules == wb->m.n_modules) {
         g->fmts = malloc((size_t)wb->m.n_modules * sizeof *g->fmts);
         if (!g->fmts) {
-            wmsg(wb, UI_MSG_ERROR, "out of memory");
+            ui_wb_say(wb, UI_MSG_ERROR, "out of memory");
             return ERR_NOMEM;
         }
         for (int i = 0; i < wb->m.n_modules; i++)
@@ -323,13 +311,13 @@ int ui_work_generate(ui_wb *wb, const ui_cmd *c)
     wb->job_done = 0;
     wb->job_total = g->n;
     if (ui_job_start(&wb->job, &wb->q, UI_JOB_GENERATE, generate_main, wb)) {
-        wmsg(wb, UI_MSG_ERROR, "generate: cannot start a worker thread");
+        ui_wb_say(wb, UI_MSG_ERROR, "generate: cannot start a worker thread");
         return ERR_INTERNAL;
     }
     if (g->fmts)
-        wmsg(wb, UI_MSG_INFO, "generate: %d tokens at %.3f bits/weight...", g->n, g->avg_bits);
+        ui_wb_say(wb, UI_MSG_INFO, "generate: %d tokens at %.3f bits/weight...", g->n, g->avg_bits);
     else
-        wmsg(wb, UI_MSG_INFO, "generate: %d tokens in fp32 (no allocation)...", g->n);
+        ui_wb_say(wb, UI_MSG_INFO, "generate: %d tokens in fp32 (no allocation)...", g->n);
     return 0;
 }
 
@@ -397,7 +385,7 @@ void ui_work_finish(ui_wb *wb, const ui_event *ev)
             snprintf(bits, sizeof bits, "avg_bits %.3f", wb->gen.avg_bits);
         else
             snprintf(bits, sizeof bits, "fp32");
-        wmsg(wb, UI_MSG_RESULT, "generate: %s, %d tokens (stop %s): %s%s", bits, wb->gen.n_new, wb->gen.stop,
+        ui_wb_say(wb, UI_MSG_RESULT, "generate: %s, %d tokens (stop %s): %s%s", bits, wb->gen.n_new, wb->gen.stop,
              wb->gen.prompt, wb->gen.text);
     }
     if (ev->job == UI_JOB_SEARCH && ev->code == 0 && wb->anneal.have_res) {
