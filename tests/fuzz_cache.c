@@ -13,14 +13,6 @@
 #include "src/cache.h"
 #include "tests/fuzz_util.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fuzz_dir();
-    return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *p = fuzz_path(0, "x.scores");

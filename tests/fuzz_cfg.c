@@ -8,14 +8,6 @@
 #include "src/cfg.h"
 #include "tests/fuzz_util.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fuzz_dir();
-    return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *p = fuzz_path(0, "cfg.json");

@@ -10,14 +10,6 @@
 static const char text[] = "Once upon a time, a tiny \xc3\xa9l\xc3\xa9phant said \"hi!\" 42 times.\n"
                            "  Tabs\tand\nnewlines, <s> and </s>, \xe2\x96\x81 and \xf0\x9f\x98\x80.";
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fuzz_dir();
-    return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *p = fuzz_path(0, "model.gguf");

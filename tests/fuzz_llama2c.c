@@ -3,14 +3,6 @@
  * whose HF modes are now fuzz_safetensors and fuzz_hf_config.) */
 #include "tests/fuzz_util.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fuzz_dir();
-    return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *p = fuzz_path(0, "model.bin");

@@ -126,3 +126,13 @@ void fuzz_tok(const tok *t, const char *text, size_t len)
     for (size_t i = 0; i < sizeof probe / sizeof probe[0]; i++)
         (void)strlen(tok_piece(t, probe[i]));
 }
+
+/* The usual start-up: the temporary directory before the first input. Weak,
+ * so a target that needs more defines its own. */
+__attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    fuzz_dir();
+    return 0;
+}

@@ -16,6 +16,7 @@
 #define FUZZ_SPLIT "\n--fuzz-split--\n"
 #define FUZZ_MAX_PARTS 8
 
+/* fuzz_util.c defines a weak LLVMFuzzerInitialize that makes fuzz_dir(). */
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
