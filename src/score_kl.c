@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/pool.h"
+
 /* How many windows fit the memory budget at once, and whether their fp32
  * logits can be kept (else they are recomputed from the cached last block
  * output for every quantized forward). */
@@ -78,9 +80,8 @@ typedef struct kl_worker {
     tf_weights wq;
     int have_wq;
     float *bufq, *bufp;
-    pthread_t tid;
     int main_thread;
-    long ticked; /* passes already reported (main thread) */
+    long ticked; /* passes already reported (task 0) */
     int rc;
 } kl_worker;
 
@@ -112,7 +113,7 @@ static int worker_init(kl_worker *w, const score_run *r, int store)
     return 0;
 }
 
-/* Main thread only: report the passes finished since the last report. */
+/* Task 0 only: report the passes finished since the last report. */
 static int report(kl_worker *w)
 {
     kl_job *j = w->job;
@@ -132,7 +133,7 @@ static int report(kl_worker *w)
     return rc;
 }
 
-static void *worker_run(void *arg)
+static void worker_run(void *arg)
 {
     kl_worker *w = arg;
     kl_job *j = w->job;
@@ -185,7 +186,13 @@ static void *worker_run(void *arg)
         j->nll_q[(size_t)j->i * MX_NFORMATS + f] += nll;
         j->kl_q[(size_t)j->i * MX_NFORMATS + f] += kl;
     }
-    return NULL;
+}
+
+/* One pool task per worker: task 0 reports progress (from whichever thread runs it). */
+static void worker_task(void *arg, int ith, int nth)
+{
+    (void)nth;
+    worker_run(&((kl_worker *)arg)[ith]);
 }
 
 int score_run_kl(score_run *r)
@@ -215,6 +222,7 @@ int score_run_kl(score_run *r)
     double *nll_q = calloc((size_t)m->n_modules * MX_NFORMATS * 2, sizeof(double));
     double *kl_q = nll_q ? nll_q + (size_t)m->n_modules * MX_NFORMATS : NULL;
     kl_worker *wk = calloc((size_t)nt, sizeof *wk);
+    pool *pl = NULL;
     int nwk = 0;
     kl_job job;
     memset(&job, 0, sizeof job);
@@ -228,6 +236,11 @@ int score_run_kl(score_run *r)
             rc = err_set(r->e, ERR_NOMEM, "out of memory for kl worker %d", nwk);
             goto out;
         }
+    /* one pool for the whole pass, not threads per module */
+    if (nwk > 1 && !(pl = pool_create(nwk))) {
+        rc = err_set(r->e, ERR_NOMEM, "out of memory for the kl thread pool");
+        goto out;
+    }
     tf_ctx *t = wk[0].t; /* the fp32 pass runs on worker 0's workspace */
 
     double fp32 = 0.0;
@@ -279,20 +292,12 @@ int score_run_kl(score_run *r)
             job.next_fi = 0;
             job.passes = 0;
             job.cancel = 0;
-            int started = 1;
             for (int w = 0; w < nwk; w++) {
                 wk[w].job = &job;
                 wk[w].main_thread = w == 0;
                 wk[w].ticked = 0;
             }
-            for (int w = 1; w < nwk; w++) {
-                if (pthread_create(&wk[w].tid, NULL, worker_run, &wk[w]))
-                    break; /* fewer helpers; the main thread takes the rest */
-                started++;
-            }
-            worker_run(&wk[0]);
-            for (int w = 1; w < started; w++)
-                pthread_join(wk[w].tid, NULL);
+            pool_run(pl, nwk, worker_task, wk);
             if (job.cancel) {
                 rc = err_set(r->e, ERR_CANCELLED, "cancelled");
                 goto out;
@@ -320,6 +325,7 @@ int score_run_kl(score_run *r)
         }
     }
 out:
+    pool_free(pl);
     for (int w = 0; w < nwk; w++)
         worker_free(&wk[w]);
     free(wk);
