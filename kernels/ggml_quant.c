@@ -243,10 +243,12 @@ static void k4_scale_min(const uint8_t *s, int j, int *sc, int *m)
     }
 }
 
-static void dq_q4_k(const uint8_t *b, float *y)
+/* Q4_K and Q5_K share their layout: d, dmin, 12 bytes of 6-bit scales and
+ * mins, then (Q5_K only) 32 bytes of fifth bits, then 128 bytes of nibbles. */
+static void dq_q45_k(const uint8_t *b, float *y, int five)
 {
     float d = half_at(b), dmin = half_at(b + 2);
-    const uint8_t *s = b + 4, *q = b + 16;
+    const uint8_t *s = b + 4, *qh = b + 16, *q = b + (five ? 48 : 16);
     for (int j = 0; j < 8; j += 2, q += 32) {
         int sc, m;
         k4_scale_min(s, j, &sc, &m);
@@ -254,27 +256,20 @@ static void dq_q4_k(const uint8_t *b, float *y)
         k4_scale_min(s, j + 1, &sc, &m);
         float d2 = d * (float)sc, m2 = dmin * (float)m;
         for (int l = 0; l < 32; l++)
-            *y++ = d1 * (float)(q[l] & 0xf) - m1;
+            *y++ = d1 * (float)((q[l] & 0xf) | (five ? ((qh[l] >> j) & 1) << 4 : 0)) - m1;
         for (int l = 0; l < 32; l++)
-            *y++ = d2 * (float)(q[l] >> 4) - m2;
+            *y++ = d2 * (float)((q[l] >> 4) | (five ? ((qh[l] >> (j + 1)) & 1) << 4 : 0)) - m2;
     }
+}
+
+static void dq_q4_k(const uint8_t *b, float *y)
+{
+    dq_q45_k(b, y, 0);
 }
 
 static void dq_q5_k(const uint8_t *b, float *y)
 {
-    float d = half_at(b), dmin = half_at(b + 2);
-    const uint8_t *s = b + 4, *qh = b + 16, *q = b + 48;
-    for (int j = 0; j < 8; j += 2, q += 32) {
-        int sc, m;
-        k4_scale_min(s, j, &sc, &m);
-        float d1 = d * (float)sc, m1 = dmin * (float)m;
-        k4_scale_min(s, j + 1, &sc, &m);
-        float d2 = d * (float)sc, m2 = dmin * (float)m;
-        for (int l = 0; l < 32; l++)
-            *y++ = d1 * (float)((q[l] & 0xf) | ((qh[l] >> j) & 1) << 4) - m1;
-        for (int l = 0; l < 32; l++)
-            *y++ = d2 * (float)((q[l] >> 4) | ((qh[l] >> (j + 1)) & 1) << 4) - m2;
-    }
+    dq_q45_k(b, y, 1);
 }
 
 static void dq_q6_k(const uint8_t *b, float *y)
