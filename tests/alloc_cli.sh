@@ -93,6 +93,12 @@ cmp -s "$T/out" "$T/n.json" || fail "normalized json is not stable"
 expect 0 "$BIN" sweep "$T/s.scores" --from 4 --to 6 --step 0.5 --csv "$T/p.csv"
 grep -q "infeasible" "$T/out" || fail "4 bits should be infeasible"
 [ "$(wc -l <"$T/p.csv")" = 5 ] || { cat "$T/p.csv"; fail "csv rows"; }
+# the default range starts at the smallest feasible budget (rounded up), never infeasible
+expect 0 "$BIN" sweep "$T/s.scores"
+grep -q infeasible "$T/out" && { cat "$T/out"; fail "default sweep has an infeasible row"; }
+sed -n 2p "$T/out" | awk '{ exit !($2 <= $1 && $1 < 4.26) }' || { cat "$T/out"; fail "default sweep does not start at the smallest budget"; }
+expect 0 "$BIN" sweep "$T/s.scores" --target llama-cpp
+grep -q infeasible "$T/out" && { cat "$T/out"; fail "default sweep --target llama-cpp has an infeasible row"; }
 # objective is non-increasing in the budget
 tail -n +2 "$T/p.csv" | awk -F, 'NR > 1 && $4 > prev + 1e-12 { exit 1 } { prev = $4 }' || fail "Pareto not monotone"
 

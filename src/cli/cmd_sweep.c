@@ -6,6 +6,7 @@
 
 #include "solver/proj.h"
 #include "solver/alloc_setup.h"
+#include "solver/budget.h"
 #include "src/cli/alloc_args.h"
 #include "src/cli/cli.h"
 #include "src/cache.h"
@@ -15,9 +16,12 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: mxalloc sweep SCORES [--from BITS] [--to BITS] [--step BITS] [options]\n\n"
-               "Solve the assignment for every budget from --from to --to (default 4.25 to\n"
-               "8.25, step 0.25) and print budget, achieved bits, objective, projected ppl\n"
-               "and how many modules use each format.\n\n"
+               "Solve the assignment for every budget from --from to --to (step 0.25 by\n"
+               "default) and print budget, achieved bits, objective, projected ppl and how\n"
+               "many modules use each format. Default --from: the smallest feasible budget\n"
+               "(rounded up, so it is feasible), then the multiples of the step above it;\n"
+               "default --to: 8.25 (or a few steps above --from), at most every module in\n"
+               "its widest allowed format.\n\n"
                "%s"
                "  --csv FILE          also write the table as CSV (atomically)\n"
                "  --help              this text\n",
@@ -69,7 +73,7 @@ int cmd_sweep(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     alloc_opts o;
     alloc_opts_init(&o);
-    const char *from_s = "4.25", *to_s = "8.25", *step_s = "0.25", *csv = NULL;
+    const char *from_s = NULL, *to_s = NULL, *step_s = "0.25", *csv = NULL;
     int status = 0, c, started = 0;
     while (!status && (c = alloc_getopt(prog, argc, argv, own, &o, &started)) != -1) {
         switch (c) {
@@ -86,14 +90,14 @@ int cmd_sweep(int argc, char **argv)
     }
     if (!status)
         status = alloc_scores_arg(prog, argc, argv, &o);
-    double from = 0, to = 0, step = 0;
-    if (!status)
+    double from = NAN, to = NAN, step = 0;
+    if (!status && from_s)
         status = cli_positive(prog, "--from", from_s, &from);
-    if (!status)
+    if (!status && to_s)
         status = cli_positive(prog, "--to", to_s, &to);
     if (!status)
         status = cli_positive(prog, "--step", step_s, &step);
-    if (!status && (to < from || (to - from) / step > 100000)) {
+    if (!status && from_s && to_s && (to < from || (to - from) / step > 100000)) {
         fprintf(stderr, "mxalloc sweep: --from %s --to %s --step %s is not a usable range\n", from_s, to_s, step_s);
         status = 2;
     }
@@ -107,10 +111,24 @@ int cmd_sweep(int argc, char **argv)
     int *choice = NULL;
     mx_format *fmts = NULL;
     sbuf out = {0}, cs = {0};
-    o.budget = from;
+    o.budget = isnan(from) ? 8.25 : from;
     int rc = alloc_load(&o, &t, &s, &choice, &fmts, &e);
+    double lo = NAN, hi = NAN;
     if (!rc) {
-        double minb = ilp_min_budget(&s.p);
+        budget_range(&s.p, &lo, &hi);
+        if (!isfinite(lo))
+            rc = err_set(&e, ERR_INFEASIBLE, "no assignment is feasible (pins, formats or target)");
+    }
+    /* defaults from the problem: never start on an infeasible budget */
+    int auto_from = isnan(from);
+    if (!rc && auto_from)
+        from = ceil(lo * 1e4 - 1e-6) / 1e4;
+    if (!rc && isnan(to))
+        to = fmin(fmax(8.25, from + 4 * step), fmax(from, hi));
+    if (!rc && (to < from || (to - from) / step > 100000))
+        rc = err_set(&e, ERR_ARG, "--from %.4g --to %.4g --step %.4g is not a usable range", from, to, step);
+    if (!rc) {
+        double minb = lo;
         sb_printf(&out, "%8s %8s %12s %10s", "budget", "bits", "objective", "proj_ppl");
         sb_printf(&cs, "budget,avg_bits,bytes,objective,projected_ppl,optimal");
         for (int i = 0; i < t.n_formats; i++) {
@@ -119,19 +137,25 @@ int cmd_sweep(int argc, char **argv)
         }
         sb_printf(&out, "\n");
         sb_printf(&cs, "\n");
-        int n_steps = (int)floor((to - from) / step + 1e-9) + 1;
+        /* an automatic start is off the step grid: then the grid points above it */
+        double grid0 = auto_from ? ceil(from / step - 1e-9) * step : from;
+        if (auto_from && grid0 <= from + 1e-9)
+            grid0 += step;
+        int n_steps = (int)floor((to - grid0) / step + 1e-9) + 1 + auto_from;
+        if (n_steps < 1)
+            n_steps = 1;
         for (int k = 0; k < n_steps && !rc; k++) {
-            double b = from + k * step;
+            double b = auto_from ? (k == 0 ? from : grid0 + (k - 1) * step) : from + k * step;
             s.p.budget_bits = b;
             ilp_result r;
             if (b < minb - 1e-12) {
-                sb_printf(&out, "%8.4g %8s (infeasible: the smallest feasible budget is %.4f)\n", b, "-",
+                sb_printf(&out, "%8.6g %8s (infeasible: the smallest feasible budget is %.4f)\n", b, "-",
                           ceil(minb * 1e4 - 1e-6) / 1e4);
                 continue;
             }
             rc = alloc_setup_solve(&o, &s, choice, &r, &e);
             if (rc == ERR_INFEASIBLE) {  /* the byte limit */
-                sb_printf(&out, "%8.4g %8s (%s)\n", b, "-", e.msg);
+                sb_printf(&out, "%8.6g %8s (%s)\n", b, "-", e.msg);
                 rc = 0;
                 continue;
             }
@@ -141,7 +165,7 @@ int cmd_sweep(int argc, char **argv)
             for (int m = 0; m < t.n_modules; m++)
                 count[choice[m]]++;
             double ppl = alloc_setup_project(&t, &s, choice, fmts);
-            sb_printf(&out, "%8.4g %8.4f %12.6g %10.4f", b, r.avg_bits, r.objective, ppl);
+            sb_printf(&out, "%8.6g %8.4f %12.6g %10.4f", b, r.avg_bits, r.objective, ppl);
             sb_printf(&cs, "%.10g,%.10g,%.0f,%.10g,%.10g,%d", b, r.avg_bits, r.bytes, r.objective, ppl,
                       r.optimal);
             for (int i = 0; i < t.n_formats; i++) {
