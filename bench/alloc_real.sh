@@ -33,7 +33,7 @@ methods="ilp:kl ilp:fisher greedy:kl greedy:fisher"
 [ "${MXALLOC_BENCH_SEARCH:-0}" = 1 ] && methods="$methods dmx gamma"
 echo
 echo "per method: avg bits, projected ppl (alloc only), measured ppl, change vs fp32, seconds"
-for B in 4.5 5.0 5.5 6.0 6.5; do
+for B in 4.5 5.0 5.5 6.0 6.5 7.0 8.0; do
     for m in $methods; do
         s0=$(date +%s.%N)
         case $m in

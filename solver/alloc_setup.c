@@ -74,7 +74,7 @@ int alloc_setup_build(const alloc_opts *o, const score_table *t, alloc_setup *s,
             /* the table's bits are packed MX; another target stores some formats otherwise */
             s->bits[at] = o->target == MX_TARGET_MX || !isfinite(sm->bits[f])
                               ? sm->bits[f] : mx_target_bits(o->target, f, (size_t)sm->rows, (size_t)sm->cols);
-            s->cost[at] = sm->score[s->method][f];
+            s->cost[at] = score_cost(sm, s->method, f);
             s->allowed[at] = (!o->formats_mask || (o->formats_mask >> f & 1)) && isfinite(s->bits[at]);
         }
         int g = -1;
@@ -125,6 +125,22 @@ int alloc_setup_build(const alloc_opts *o, const score_table *t, alloc_setup *s,
                 return rc;
             }
         }
+    /* Equal costs (e.g. two formats at 0) go to the wider format: a nudge far
+     * below any difference the table's costs can show. */
+    double cmin = INFINITY;
+    for (size_t at = 0; at < (size_t)n * nf; at++)
+        if (s->allowed[at] && s->cost[at] > 0 && s->cost[at] < cmin)
+            cmin = s->cost[at];
+    double nudge = isfinite(cmin) ? 1e-6 * cmin : 1e-15;
+    for (int m = 0; m < n; m++) {
+        double bmax = 0;
+        for (int i = 0; i < nf; i++)
+            if (s->allowed[(size_t)m * nf + i] && s->bits[(size_t)m * nf + i] > bmax)
+                bmax = s->bits[(size_t)m * nf + i];
+        for (int i = 0; i < nf; i++)
+            if (s->allowed[(size_t)m * nf + i] && bmax > 0)
+                s->cost[(size_t)m * nf + i] += nudge * (bmax - s->bits[(size_t)m * nf + i]) / bmax;
+    }
     s->calib_c = 1;
     s->p = (ilp_problem){
         .n_modules = n, .n_formats = nf, .params = s->params, .bits = s->bits, .cost = s->cost,

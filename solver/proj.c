@@ -11,7 +11,7 @@ double proj_score_sum(const score_table *t, score_method meth, const mx_format *
     for (int m = 0; m < t->n_modules; m++) {
         if ((unsigned)fmt[m] >= MX_NFORMATS)
             return NAN;
-        s += t->modules[m].score[meth][fmt[m]];
+        s += score_cost(&t->modules[m], meth, fmt[m]);
     }
     return s;
 }
@@ -28,7 +28,7 @@ int proj_calibrate(const score_table *t, score_method meth, double *c, int *n_po
             continue;
         double x = 0;
         for (int m = 0; m < t->n_modules; m++)
-            x += t->modules[m].score[meth][f];
+            x += score_cost(&t->modules[m], meth, f);
         if (!isfinite(x))
             continue;
         double y = t->uniform_loss[f] - t->fp32_loss;

@@ -1,5 +1,5 @@
 /* Projected loss and perplexity of an assignment from per-module scores:
- *   projected loss = fp32_loss + c * sum_m s[m][f(m)]
+ *   projected loss = fp32_loss + c * sum_m s[m][f(m)],  s = score_cost
  * with c = 1 (scores taken at face value) or fitted by least squares through
  * the origin to the measured uniform-format loss increases
  *   uniform_loss[f] - fp32_loss  ~  c * sum_m s[m][f].

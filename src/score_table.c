@@ -80,3 +80,15 @@ int score_table_has(const score_table *t, score_method m)
 {
     return (unsigned)m < SCORE_NMETHODS && (t->methods >> m & 1u);
 }
+
+double score_cost(const score_module *m, score_method s, mx_format f)
+{
+    if ((unsigned)s >= SCORE_NMETHODS || (unsigned)f >= MX_NFORMATS)
+        return NAN;
+    if (f == MX_FP32)
+        return 0.0;
+    double v = m->score[s][f];
+    if (s == SCORE_KL && !isnan(v) && isfinite(m->kld[f]))
+        v = m->kld[f];
+    return isnan(v) ? v : v > 0 ? v : 0.0;
+}

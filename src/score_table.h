@@ -60,4 +60,18 @@ int score_table_find(const score_table *t, const char *name);
 /* 1 when method m is present (bit set in t->methods). */
 int score_table_has(const score_table *t, score_method m);
 
+/* What the solver and the projection add up for module m in format f under
+ * method s: a sensitivity that cannot be negative, so that noise never makes
+ * fewer bits look better. kl: the mean KL divergence of the quantized model
+ * from fp32 (non-negative by definition; the loss difference score[KL] of
+ * the same pass is its noisy estimate, often below zero for precise
+ * formats), or max(score, 0) in a table without it; fisher and gamma:
+ * max(score, 0). Measured on stories260K (bench/alloc_real.sh, held-out
+ * half, budgets 4.5-8): the KL basis allocates as well as the loss deltas on
+ * average and better from 6.5 bits, where the deltas' noise kept modules in
+ * MXFP4; fisher without its first-order term allocated worse (+10.1% vs
+ * +7.6% at 5 bits), so fisher keeps it and is only clamped. NAN when the
+ * score is missing; 0 for fp32. */
+double score_cost(const score_module *m, score_method s, mx_format f);
+
 #endif

@@ -31,6 +31,21 @@ avg=$(sed -n 's/.*"avg_bits": \([0-9.e+-]*\).*/\1/p' "$T/out")
 awk -v a="$avg" 'BEGIN { exit !(a <= 5 && a > 4.25) }' || fail "avg_bits $avg not within budget"
 n=$(grep -c '"model.layers' "$T/out"); [ "$n" = 28 ] || fail "json lists $n modules"
 
+# noise never buys fewer bits: loss deltas below zero (noisy) do not make the
+# solver keep a module in a less precise format when the budget fits the most
+# precise one -- by the KL divergence, or by the wider format when only
+# clamped deltas are known (noisy-nokld)
+for kind in noisy noisy-nokld; do
+    "$MK" "$T/$kind.scores" 4 "$kind" || fail "mkscores $kind"
+    for solver in ilp greedy; do
+        expect 0 "$BIN" alloc "$T/$kind.scores" --budget 99 --solver $solver --json
+        [ "$(grep -c '"model.layers.*": "bf16"' "$T/out")" = 28 ] || { cat "$T/out"; fail "$kind $solver: not every module in bf16 at 99 bits"; }
+        expect 0 "$BIN" alloc "$T/$kind.scores" --budget 99 --solver $solver --formats mxfp4,mxfp6_e2m3,mxfp8_e4m3 --json
+        [ "$(grep -c '"model.layers.*": "mxfp8_e4m3"' "$T/out")" = 28 ] || { cat "$T/out"; fail "$kind $solver: not every module in mxfp8_e4m3"; }
+        grep -q '"objective": -' "$T/out" && fail "$kind: a negative objective"
+    done
+done
+
 # greedy is never better than the ILP
 obj() { sed -n 's/.*"objective": \([0-9.e+-]*\).*/\1/p' "$T/out"; }
 expect 0 "$BIN" alloc "$T/s.scores" --budget 5.5 --json; oi=$(obj)

@@ -1,6 +1,9 @@
 /* Test helper: write a synthetic score file (cache_write) shaped like a small
  * llama model, for the alloc/sweep/export CLI tests.
- *   mkscores OUT [LAYERS] [nan]   ("nan": one module lacks its mxfp4 score) */
+ *   mkscores OUT [LAYERS] [nan|noisy|noisy-nokld]
+ * "nan": one module lacks its mxfp4 score; "noisy": the loss deltas of the
+ * precise formats fall below zero as measurement noise makes them (the KL
+ * divergences stay positive); "noisy-nokld": the same without KL values. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,7 @@ int main(int argc, char **argv)
     }
     int layers = argc > 2 ? atoi(argv[2]) : 4;
     int with_nan = argc > 3 && !strcmp(argv[3], "nan");
+    int noisy = argc > 3 && !strncmp(argv[3], "noisy", 5), no_kld = argc > 3 && !strcmp(argv[3], "noisy-nokld");
     static const char *const names[TF_NLIN] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
                                                "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj",
                                                "mlp.down_proj"};
@@ -55,7 +59,9 @@ int main(int argc, char **argv)
                 mx_format f = fmts[i];
                 m->bits[f] = mx_bits_per_weight(f, (size_t)rows[k], (size_t)cols[k]);
                 m->score[SCORE_KL][f] = sens * err[i];
-                m->kld[f] = sens * err[i];
+                m->kld[f] = no_kld ? NAN : sens * err[i];
+                if (noisy && err[i] < 0.1) /* noise of +-0.05 sens: below zero for the precise ones */
+                    m->score[SCORE_KL][f] = sens * (err[i] - 0.05 * (1 + (int)(((s >> 7) + (uint64_t)i) % 3)));
                 sum[f] += m->score[SCORE_KL][f];
             }
         }

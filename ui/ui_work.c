@@ -207,7 +207,7 @@ int ui_work_start_anneal(ui_wb *wb, int method)
         if (a->init_cost)
             for (int m = 0; m < t->n_modules; m++)
                 for (int j = 0; j < a->n_formats; j++) {
-                    double c = t->modules[m].score[SCORE_KL][a->formats[j]];
+                    double c = score_cost(&t->modules[m], SCORE_KL, a->formats[j]);
                     a->init_cost[m * a->n_formats + j] = isnan(c) ? 0 : c;
                 }
     }

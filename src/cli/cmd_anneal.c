@@ -147,7 +147,7 @@ static double *load_init_cost(const char *path, const model *m, const search_dat
         for (int meth = 0; j >= 0 && meth < SCORE_NMETHODS && !found; meth++) {
             found = 1;
             for (int k = 0; k < d->n_formats; k++) {
-                double v = t.modules[j].score[meth][d->formats[k]];
+                double v = score_cost(&t.modules[j], (score_method)meth, d->formats[k]);
                 found &= isfinite(v);
                 c[(size_t)i * d->n_formats + k] = v;
             }

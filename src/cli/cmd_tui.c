@@ -21,7 +21,7 @@ static void usage(FILE *f)
             "  --ctx N            eval window (default: the scores' context, else 256)\n"
             "  --target T         count bits as T stores them: mx (default) or llama-cpp (as alloc)\n"
             "  -h, --help         this help\n"
-            "Keys and commands: see mxalloc(1), WORKBENCH, or press ? in the workbench.\n");
+            "Keys and commands: man mxalloc (the mxalloc tui section), or press ? in the workbench.\n");
 }
 
 int cmd_tui(int argc, char **argv)
