@@ -52,3 +52,26 @@ for B in 4.5 5.0 5.5 6.0 6.5 7.0 8.0; do
             "$bits" "${proj:--}" "$meas" "$(echo "($meas/$fp-1)*100" | bc -l)" "$(echo "$s1-$s0" | bc -l)"
     done
 done
+
+# Projections checked on held-out text (`sweep --measure`), both real models:
+# |projected - measured| / measured of the perplexity ratio to fp32 (each text's
+# own fp32), calibrated on the first half, measured on the second.
+echo
+echo "projection vs measurement on the evaluation half (sweep --measure), budgets 4.5..8"
+proj_check() { # LABEL SCORES MODEL EVAL [TOKENIZER ARGS]
+    label=$1 sc=$2 mdl=$3 ev=$4; shift 4
+    for sm in kl fisher; do
+        "$bin" sweep "$sc" --score-method "$sm" --from 4.5 --to 8 --step 0.5 --measure 8 \
+            --model "$mdl" --eval-text "$ev" --ctx 256 "$@" > "$w/sw.txt"
+        sed -n 's/^projection error.*over \([0-9]*\) budgets: median \(.*\), worst \(.*\)$/\1 \2 \3/p' "$w/sw.txt" |
+            { read -r n med worst; printf '%-16s %-7s %s budgets: median %s, worst %s\n' "$label" "$sm" "$n" "$med" "$worst"; }
+    done
+}
+proj_check stories260K "$w/s.scores" "$model" "$w/eval.txt" --tokenizer "$tokz"
+h=$data/tinystories-656k
+if [ -f "$h/model.safetensors" ]; then
+    # its tokenizer has no byte tokens: LF text
+    tr -d '\r' < "$w/calib.txt" > "$w/hcalib.txt"; tr -d '\r' < "$w/eval.txt" > "$w/heval.txt"
+    "$bin" score "$h" --text "$w/hcalib.txt" --tokens 0 --ctx 256 --method both --out "$w/h.scores" > /dev/null
+    proj_check tinystories-656k "$w/h.scores" "$h" "$w/heval.txt"
+fi

@@ -73,6 +73,21 @@ if run sweep sweep "$TMP/k.scores" --from 4.5 --to 8 --step 0.5; then
     [ "$rows" = 8 ] || bad "sweep: want 8 rows within budget, got '$rows'"
 fi
 
+# sweep --measure: calibrated on the first half, measured on the second
+half=$(( $(wc -c < "$L") / 2 ))
+awk -v n="$half" -v a="$TMP/c.txt" -v b="$TMP/e.txt" '{ s += length($0) + 1; print > (s <= n ? a : b) }' "$L"
+run "score calib half" score "$H" --text "$TMP/c.txt" --method kl --tokens 2048 --ctx 128 --out "$TMP/h.scores"
+if run "sweep --measure" sweep "$TMP/h.scores" --from 5 --to 8 --step 1 --measure 2 --model "$H" \
+    --eval-text "$TMP/e.txt" --ctx 128 --eval-tokens 2048; then
+    [ "$(grep -cE '^ +[0-9.]+ +[0-9.]+ +[-0-9.e]+ +[0-9.]+ +[0-9.]+ +[-+][0-9.]+%' "$TMP/out")" = 2 ] ||
+        bad "sweep --measure: want 2 measured rows: $(cat "$TMP/out")"
+    w=$(sed -n 's/^projection error.* worst \([0-9.]*\)%$/\1/p' "$TMP/out")
+    echo "sweep --measure: worst projection error $w% over 2 budgets"
+    within "$w" 0 10 || bad "sweep --measure: worst error '$w' not within 10%"
+fi
+"$BIN" sweep "$TMP/h.scores" --measure 2 >/dev/null 2>"$TMP/err"
+[ $? = 2 ] && grep -q 'needs --model' "$TMP/err" || bad "sweep --measure without --model: not a usage error"
+
 # export
 run "export llama-cpp" export "$TMP/cfg.json" --to llama-cpp &&
     { [ "$(grep -c '^^blk' "$TMP/out")" = 14 ] || bad "export: want 14 blk lines"; }

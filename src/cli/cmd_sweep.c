@@ -1,5 +1,7 @@
 /* mxalloc sweep SCORES --from A --to B --step S: the Pareto table. */
+#include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +12,11 @@
 #include "src/cli/alloc_args.h"
 #include "src/cli/cli.h"
 #include "src/cache.h"
-#include "src/file_write.h"
 #include "src/cli/cmd.h"
+#include "src/corpus.h"
+#include "src/eval.h"
+#include "src/file_write.h"
+#include "src/model.h"
 
 static void usage(FILE *f)
 {
@@ -24,6 +29,14 @@ static void usage(FILE *f)
                "its widest allowed format.\n\n"
                "%s"
                "  --csv FILE          also write the table as CSV (atomically)\n"
+               "  --measure K         measure the perplexity of K of the budgets (spread over\n"
+               "                      the feasible ones) and print it beside the projection,\n"
+               "                      with the error; needs --model and --eval-text\n"
+               "  --model MODEL       the model the scores are for\n"
+               "  --eval-text FILE    held-out text to measure on (never the calibration text)\n"
+               "  --tokenizer FILE    its tokenizer (default: the model's own)\n"
+               "  --ctx N             window (default: the scores' context)\n"
+               "  --eval-tokens N     measure at most N tokens (default: the whole text)\n"
                "  --help              this text\n",
                alloc_common_usage);
 }
@@ -36,7 +49,6 @@ typedef struct sbuf {
 } sbuf;
 
 static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#include <stdarg.h>
 static void sb_printf(sbuf *b, const char *fmt, ...)
 {
     if (b->oom)
@@ -63,14 +75,103 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+/* One row of the table. */
+typedef struct row {
+    double budget;
+    int feasible;
+    char why[600];        /* when not feasible */
+    ilp_result r;
+    double proj;          /* projected ppl */
+    int count[MX_NFORMATS];
+    mx_format *fmts;      /* [n_modules], kept for rows to measure */
+    double meas;          /* measured ppl, NAN when not measured */
+} row;
+
+typedef struct measure_opts {
+    long k;
+    const char *model, *text, *tokenizer;
+    long ctx, max_tokens;
+} measure_opts;
+
+/* Measure the K rows spread evenly over the feasible ones (first and last
+ * included) on the evaluation text, with the table's modules mapped by name. */
+static int measure_rows(const measure_opts *mo, const score_table *t, row *rows, int n_rows, double *fp32_ppl,
+                        mx_error *e)
+{
+    int nf = 0;
+    for (int i = 0; i < n_rows; i++)
+        nf += rows[i].feasible;
+    if (nf == 0)
+        return 0;
+    model m;
+    int rc = model_load(mo->model, &m, e);
+    if (rc)
+        return rc;
+    corpus cp = {0};
+    tf_ctx *tc = NULL;
+    mx_format *mf = malloc((size_t)m.n_modules * sizeof *mf);
+    int ctx = (int)(mo->ctx > 0 ? mo->ctx : t->ctx > 0 ? t->ctx : 256);
+    if (t->model_hash && t->model_hash != m.content_hash)
+        rc = err_set(e, ERR_ARG, "--model %s: the scores were computed for other weights (%s)", mo->model,
+                     t->model);
+    else if (!mf)
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+    if (!rc)
+        rc = corpus_load(&cp, &m, mo->tokenizer, mo->text, ctx, mo->max_tokens, e);
+    if (!rc && !(tc = tf_ctx_create(&m.cfg, ctx, 0)))
+        rc = err_set(e, ERR_NOMEM, "out of memory for the forward pass");
+    long k = mo->k < nf ? mo->k : nf;
+    eval_result er;
+    if (!rc && !(rc = eval_perplexity_ctx(tc, &m.weights, cp.tokens, cp.n_tokens, cp.bos, ctx, mo->max_tokens,
+                                          NULL, NULL, &er, e)))
+        *fp32_ppl = er.ppl;
+    for (long j = 0, seen = 0; !rc && j < k; j++) {
+        /* the j-th of k picks among the feasible rows */
+        long want = k == 1 ? 0 : (long)llround((double)j * (nf - 1) / (double)(k - 1));
+        int at = -1;
+        seen = 0;
+        for (int i = 0; i < n_rows && at < 0; i++)
+            if (rows[i].feasible && seen++ == want)
+                at = i;
+        for (int i = 0; i < m.n_modules; i++) {
+            int ti = score_table_find(t, m.modules[i].name);
+            mf[i] = ti >= 0 ? rows[at].fmts[ti] : MX_FP32;
+        }
+        eval_qweights q;
+        if ((rc = eval_qweights_init(&q, &m, mf, e)))
+            break;
+        rc = eval_perplexity_ctx(tc, &q.w, cp.tokens, cp.n_tokens, cp.bos, ctx, mo->max_tokens, NULL, NULL,
+                                 &er, e);
+        eval_qweights_free(&q);
+        if (!rc)
+            rows[at].meas = er.ppl;
+    }
+    tf_ctx_free(tc);
+    corpus_free(&cp);
+    free(mf);
+    model_free(&m);
+    return rc;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 int cmd_sweep(int argc, char **argv)
 {
     static const char prog[] = "mxalloc sweep";
-    enum { O_FROM = 1, O_TO, O_STEP, O_CSV };
+    enum { O_FROM = 1, O_TO, O_STEP, O_CSV, O_MEASURE, O_MODEL, O_EVAL_TEXT, O_TOKENIZER, O_CTX, O_EVAL_TOKENS };
     static const struct option own[] = {
-        {"from", required_argument, NULL, O_FROM}, {"to", required_argument, NULL, O_TO},
-        {"step", required_argument, NULL, O_STEP}, {"csv", required_argument, NULL, O_CSV},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+        {"from", required_argument, NULL, O_FROM},       {"to", required_argument, NULL, O_TO},
+        {"step", required_argument, NULL, O_STEP},       {"csv", required_argument, NULL, O_CSV},
+        {"measure", required_argument, NULL, O_MEASURE}, {"model", required_argument, NULL, O_MODEL},
+        {"eval-text", required_argument, NULL, O_EVAL_TEXT},
+        {"tokenizer", required_argument, NULL, O_TOKENIZER},
+        {"ctx", required_argument, NULL, O_CTX},         {"eval-tokens", required_argument, NULL, O_EVAL_TOKENS},
+        {"help", no_argument, NULL, 'h'},                {NULL, 0, NULL, 0}};
+    measure_opts mo = {0};
     alloc_opts o;
     alloc_opts_init(&o);
     const char *from_s = NULL, *to_s = NULL, *step_s = "0.25", *csv = NULL;
@@ -85,6 +186,14 @@ int cmd_sweep(int argc, char **argv)
         case O_TO: to_s = optarg; break;
         case O_STEP: step_s = optarg; break;
         case O_CSV: csv = optarg; break;
+        case O_MEASURE: status = cli_long(prog, "--measure", optarg, 1, 1000, &mo.k) ? 2 : 0; break;
+        case O_MODEL: mo.model = optarg; break;
+        case O_EVAL_TEXT: mo.text = optarg; break;
+        case O_TOKENIZER: mo.tokenizer = optarg; break;
+        case O_CTX: status = cli_long(prog, "--ctx", optarg, 1, INT_MAX, &mo.ctx) ? 2 : 0; break;
+        case O_EVAL_TOKENS:
+            status = cli_long(prog, "--eval-tokens", optarg, 1, LONG_MAX, &mo.max_tokens) ? 2 : 0;
+            break;
         default: status = 2; break;
         }
     }
@@ -99,6 +208,10 @@ int cmd_sweep(int argc, char **argv)
         status = cli_positive(prog, "--step", step_s, &step);
     if (!status && from_s && to_s && (to < from || (to - from) / step > 100000)) {
         fprintf(stderr, "mxalloc sweep: --from %s --to %s --step %s is not a usable range\n", from_s, to_s, step_s);
+        status = 2;
+    }
+    if (!status && mo.k && (!mo.model || !mo.text)) {
+        fprintf(stderr, "mxalloc sweep: --measure needs --model MODEL and --eval-text FILE\n");
         status = 2;
     }
     if (status) {
@@ -127,16 +240,9 @@ int cmd_sweep(int argc, char **argv)
         to = fmin(fmax(8.25, from + 4 * step), fmax(from, hi));
     if (!rc && (to < from || (to - from) / step > 100000))
         rc = err_set(&e, ERR_ARG, "--from %.4g --to %.4g --step %.4g is not a usable range", from, to, step);
+    row *rows = NULL;
+    int n_rows = 0;
     if (!rc) {
-        double minb = lo;
-        sb_printf(&out, "%8s %8s %12s %10s", "budget", "bits", "objective", "proj_ppl");
-        sb_printf(&cs, "budget,avg_bits,bytes,objective,projected_ppl,optimal");
-        for (int i = 0; i < t.n_formats; i++) {
-            sb_printf(&out, " %5s", mx_format_label(t.formats[i]));
-            sb_printf(&cs, ",%s", mx_format_name(t.formats[i]));
-        }
-        sb_printf(&out, "\n");
-        sb_printf(&cs, "\n");
         /* an automatic start is off the step grid: then the grid points above it */
         double grid0 = auto_from ? ceil(from / step - 1e-9) * step : from;
         if (auto_from && grid0 <= from + 1e-9)
@@ -144,38 +250,90 @@ int cmd_sweep(int argc, char **argv)
         int n_steps = (int)floor((to - grid0) / step + 1e-9) + 1 + auto_from;
         if (n_steps < 1)
             n_steps = 1;
+        if (!(rows = calloc((size_t)n_steps, sizeof *rows)))
+            rc = err_set(&e, ERR_NOMEM, "out of memory");
         for (int k = 0; k < n_steps && !rc; k++) {
-            double b = auto_from ? (k == 0 ? from : grid0 + (k - 1) * step) : from + k * step;
-            s.p.budget_bits = b;
-            ilp_result r;
-            if (b < minb - 1e-12) {
-                sb_printf(&out, "%8.6g %8s (infeasible: the smallest feasible budget is %.4f)\n", b, "-",
-                          ceil(minb * 1e4 - 1e-6) / 1e4);
+            row *w = &rows[n_rows++];
+            w->budget = auto_from ? (k == 0 ? from : grid0 + (k - 1) * step) : from + k * step;
+            w->meas = NAN;
+            s.p.budget_bits = w->budget;
+            if (w->budget < lo - 1e-12) {
+                snprintf(w->why, sizeof w->why, "infeasible: the smallest feasible budget is %.4f",
+                         ceil(lo * 1e4 - 1e-6) / 1e4);
                 continue;
             }
-            rc = alloc_setup_solve(&o, &s, choice, &r, &e);
+            rc = alloc_setup_solve(&o, &s, choice, &w->r, &e);
             if (rc == ERR_INFEASIBLE) {  /* the byte limit */
-                sb_printf(&out, "%8.6g %8s (%s)\n", b, "-", e.msg);
+                snprintf(w->why, sizeof w->why, "%s", e.msg);
                 rc = 0;
                 continue;
             }
             if (rc)
                 break;
-            int count[MX_NFORMATS] = {0};
+            w->feasible = 1;
             for (int m = 0; m < t.n_modules; m++)
-                count[choice[m]]++;
-            double ppl = alloc_setup_project(&t, &s, choice, fmts);
-            sb_printf(&out, "%8.6g %8.4f %12.6g %10.4f", b, r.avg_bits, r.objective, ppl);
-            sb_printf(&cs, "%.10g,%.10g,%.0f,%.10g,%.10g,%d", b, r.avg_bits, r.bytes, r.objective, ppl,
-                      r.optimal);
-            for (int i = 0; i < t.n_formats; i++) {
-                sb_printf(&out, " %5d", count[i]);
-                sb_printf(&cs, ",%d", count[i]);
+                w->count[choice[m]]++;
+            w->proj = alloc_setup_project(&t, &s, choice, fmts);
+            if (mo.k && !(w->fmts = malloc((size_t)t.n_modules * sizeof *w->fmts)))
+                rc = err_set(&e, ERR_NOMEM, "out of memory");
+            else if (mo.k)
+                memcpy(w->fmts, fmts, (size_t)t.n_modules * sizeof *fmts);
+        }
+    }
+    double fp32_eval = NAN, fp32_calib = exp(t.fp32_loss);
+    if (!rc && mo.k)
+        rc = measure_rows(&mo, &t, rows, n_rows, &fp32_eval, &e);
+    if (!rc) {
+        sb_printf(&out, "%8s %8s %12s %10s", "budget", "bits", "objective", "proj_ppl");
+        sb_printf(&cs, "budget,avg_bits,bytes,objective,projected_ppl,optimal");
+        if (mo.k) {
+            sb_printf(&out, " %10s %7s", "meas_ppl", "error");
+            sb_printf(&cs, ",measured_ppl,rel_error");
+        }
+        for (int i = 0; i < t.n_formats; i++) {
+            sb_printf(&out, " %5s", mx_format_label(t.formats[i]));
+            sb_printf(&cs, ",%s", mx_format_name(t.formats[i]));
+        }
+        sb_printf(&out, "\n");
+        sb_printf(&cs, "\n");
+        double errs[1000];
+        int n_err = 0;
+        for (int k = 0; k < n_rows; k++) {
+            const row *w = &rows[k];
+            if (!w->feasible) {
+                sb_printf(&out, "%8.6g %8s (%s)\n", w->budget, "-", w->why);
+                continue;
             }
-            sb_printf(&out, "%s\n", !o.greedy && !r.optimal ? "  (time limit)" : "");
+            sb_printf(&out, "%8.6g %8.4f %12.6g %10.4f", w->budget, w->r.avg_bits, w->r.objective, w->proj);
+            sb_printf(&cs, "%.10g,%.10g,%.0f,%.10g,%.10g,%d", w->budget, w->r.avg_bits, w->r.bytes,
+                      w->r.objective, w->proj, w->r.optimal);
+            if (mo.k && isfinite(w->meas)) {
+                /* the texts differ: compare the ratios to each text's fp32 perplexity */
+                double re = proj_rel_error(w->proj / fp32_calib, w->meas / fp32_eval);
+                sb_printf(&out, " %10.4f %+6.2f%%", w->meas, 100 * re);
+                sb_printf(&cs, ",%.10g,%.10g", w->meas, re);
+                if (n_err < 1000 && isfinite(re))
+                    errs[n_err++] = fabs(re);
+            } else if (mo.k) {
+                sb_printf(&out, " %10s %7s", "-", "-");
+                sb_printf(&cs, ",,");
+            }
+            for (int i = 0; i < t.n_formats; i++) {
+                sb_printf(&out, " %5d", w->count[i]);
+                sb_printf(&cs, ",%d", w->count[i]);
+            }
+            sb_printf(&out, "%s\n", !o.greedy && !w->r.optimal ? "  (time limit)" : "");
             sb_printf(&cs, "\n");
         }
-        if (!rc && (out.oom || cs.oom))
+        if (n_err) {
+            qsort(errs, (size_t)n_err, sizeof *errs, cmp_double);
+            double med = n_err % 2 ? errs[n_err / 2] : (errs[n_err / 2 - 1] + errs[n_err / 2]) / 2;
+            sb_printf(&out, "fp32 ppl: %.4f on %s, %.4f on the calibration text; error = of the ratio to fp32\n",
+                      fp32_eval, mo.text, fp32_calib);
+            sb_printf(&out, "projection error |projected - measured| / measured over %d budgets: median %.2f%%, "
+                      "worst %.2f%%\n", n_err, 100 * med, 100 * errs[n_err - 1]);
+        }
+        if (out.oom || cs.oom)
             rc = err_set(&e, ERR_NOMEM, "out of memory");
     }
     if (!rc && csv)
@@ -184,6 +342,9 @@ int cmd_sweep(int argc, char **argv)
         fprintf(stderr, "mxalloc sweep: %s\n", e.msg);
     else
         fwrite(out.p, 1, out.len, stdout);
+    for (int k = 0; k < n_rows; k++)
+        free(rows[k].fmts);
+    free(rows);
     free(out.p);
     free(cs.p);
     free(choice);
