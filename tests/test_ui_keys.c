@@ -243,6 +243,10 @@ static void test_redo_bits(void **state)
     ui_keys_dispatch(&f.a, 'p');
     assert_int_equal(f.a.mode, UI_MODE_PIN);
     assert_non_null(strstr(f.a.status, "pin to: 1 fp32"));
+    /* a key that is no format number says so and keeps waiting */
+    ui_keys_dispatch(&f.a, '9');
+    assert_int_equal(f.a.mode, UI_MODE_PIN);
+    assert_non_null(strstr(f.a.status, "press 1.."));
     redo = ui_keys_dispatch(&f.a, '2');
     assert_int_equal(f.a.mode, UI_MODE_NORMAL);
     assert_int_equal(s->pin[ui_ctl_cur_module(&f.a)], MX_FP8_E4M3);
@@ -251,6 +255,14 @@ static void test_redo_bits(void **state)
     assert_false(s->curve_stale);
     ui_keys_dispatch(&f.a, 'u');
     assert_int_equal(s->pin[ui_ctl_cur_module(&f.a)], -1);
+    /* u again: the module is not pinned, and the status line says that */
+    ui_keys_dispatch(&f.a, 'u');
+    assert_non_null(strstr(f.a.status, "is not pinned"));
+    /* p, Esc: cancelled */
+    ui_keys_dispatch(&f.a, 'p');
+    ui_keys_dispatch(&f.a, 27);
+    assert_int_equal(f.a.mode, UI_MODE_NORMAL);
+    assert_non_null(strstr(f.a.status, "pin cancelled"));
     teardown(&f);
 }
 

@@ -151,12 +151,19 @@ unsigned ui_ctl_start_pin(ui_app *a)
 unsigned ui_ctl_finish_pin(ui_app *a, int key)
 {
     ui_state *s = &a->wb->st;
-    a->mode = UI_MODE_NORMAL;
-    int j = key - '1';
-    if (key == 27 || j < 0 || j >= s->t.n_formats || j >= 9) {
+    int j = key - '1', n = s->t.n_formats < 9 ? s->t.n_formats : 9;
+    if (key == 27) {
+        a->mode = UI_MODE_NORMAL;
         ui_ctl_msg(a, UI_MSG_INFO, "pin cancelled");
         return UI_REDO_DRAW;
     }
+    if (j < 0 || j >= n) { /* say so and keep waiting: a typo is not a cancel */
+        char msg[96];
+        snprintf(msg, sizeof msg, "pin: press 1..%d for a format, Esc to cancel", n);
+        ui_ctl_msg(a, UI_MSG_ERROR, msg);
+        return UI_REDO_DRAW;
+    }
+    a->mode = UI_MODE_NORMAL;
     char line[256];
     snprintf(line, sizeof line, "pin %s %s", s->t.modules[ui_ctl_cur_module(a)].name,
              mx_format_name(s->t.formats[j]));

@@ -387,6 +387,10 @@ int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
         int m = -1;
         if (strcmp(c->argv[0], "all") && (m = ui_state_find_module(s, c->argv[0], &e)) < 0)
             return fail(wb, ERR_ARG, e.msg);
+        if (m >= 0 && s->pin[m] < 0) {
+            ui_wb_say(wb, UI_MSG_INFO, "%s is not pinned", s->t.modules[m].name);
+            return 0;
+        }
         ui_state_unpin(s, m);
         ui_wb_say(wb, UI_MSG_INFO, "unpinned %s", m < 0 ? "all modules" : s->t.modules[m].name);
         return ui_wb_resolve(wb, 1);
