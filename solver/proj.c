@@ -56,6 +56,23 @@ double proj_default_c(const score_table *t, score_method meth, int *n_points)
     return c;
 }
 
+double proj_fit_residual(const score_table *t, score_method meth, double c)
+{
+    double worst = NAN;
+    for (int i = 0; i < t->n_formats; i++) {
+        mx_format f = t->formats[i];
+        if (!isfinite(t->uniform_loss[f]) || f == MX_FP32)
+            continue;
+        double x = 0;
+        for (int m = 0; m < t->n_modules; m++)
+            x += score_cost(&t->modules[m], meth, f);
+        double r = fabs(exp(proj_loss(t, c, x) - t->uniform_loss[f]) - 1);
+        if (isfinite(r) && !(r <= worst))
+            worst = r;
+    }
+    return worst;
+}
+
 double proj_loss(const score_table *t, double c, double score_sum)
 {
     return t->fp32_loss + c * score_sum;

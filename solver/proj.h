@@ -23,6 +23,12 @@ int proj_calibrate(const score_table *t, score_method meth, double *c, int *n_po
  * has measured uniform losses and the fit is positive, else 1 (*n_points = 0). */
 double proj_default_c(const score_table *t, score_method meth, int *n_points);
 
+/* The fit's residuals on its own anchors: the largest |projected / measured
+ * - 1| of the uniform-format perplexities with factor c, NAN when the table
+ * has no measured uniform format. A measured held-out error (sweep --measure)
+ * is the real check; this is the band `alloc` reports beside a projection. */
+double proj_fit_residual(const score_table *t, score_method meth, double c);
+
 /* fp32_loss + c * sum (NAN propagates). */
 double proj_loss(const score_table *t, double c, double score_sum);
 /* exp(loss). */

@@ -162,6 +162,10 @@ int cmd_alloc(int argc, char **argv)
         json_object_set_new(j, "bytes", json_real(r.bytes));
         json_object_set_new(j, "objective", json_real(r.objective));
         json_object_set_new(j, "projected_ppl", isnan(ppl) ? json_null() : json_real(ppl));
+        /* the band: the fit's largest residual on its uniform-format anchors */
+        double res = proj_fit_residual(&t, s.method, s.calib_c);
+        if (isfinite(ppl) && isfinite(res))
+            json_object_set_new(j, "projected_ppl_band", json_pack("[ff]", ppl * (1 - res), ppl * (1 + res)));
         json_object_set_new(j, "optimal", json_boolean(r.optimal));
         json_object_set_new(j, "method", json_string(o.greedy ? "greedy" : "ilp"));
         json_object_set_new(j, "score_method", json_string(score_method_name(s.method)));
@@ -197,7 +201,8 @@ int cmd_alloc(int argc, char **argv)
             printf("projected ppl: %.4f (fp32 %.4f%s)\n", ppl, exp(t.fp32_loss),
                    s.calib_points ? ", calibrated" : "");
         if (s.calib_points)
-            printf("calibration: c = %.4g from %d uniform formats\n", s.calib_c, s.calib_points);
+            printf("calibration: c = %.4g from %d uniform formats (largest fit residual %.2f%% in ppl)\n",
+                   s.calib_c, s.calib_points, 100 * proj_fit_residual(&t, s.method, s.calib_c));
         print_nearest_uniform(&t, r.avg_bits, o.target);
         if (o.out_path)
             printf("wrote %s\n", o.out_path);
