@@ -794,6 +794,13 @@ int quant_write_mx_dir(const model *m, const mx_format *fmts, const quant_opts *
         rc = err_set(e, ERR_IO, "%s: %s", dir, strerror(errno));
     if (rc < 0 && made)
         rm_tmp_dir(tmp, names, nn);
+    /* name the destination, not the temporary directory that is gone */
+    size_t tl = strlen(tmp);
+    if (rc < 0 && made && e && !strncmp(e->msg, tmp, tl)) {
+        char rest[sizeof e->msg];
+        snprintf(rest, sizeof rest, "%s", e->msg + tl);
+        err_set(e, rc, "%s%s", dir, rest);
+    }
     json_decref(cj);
     for (int i = 0; i < nr; i++)
         qt_free(&r[i].t);
