@@ -17,9 +17,9 @@ awk -v n="$half" '{ b += length($0) + 1; if (b <= n) print > "'"$w"'/calib.txt";
 ppl() { "$bin" ppl "$model" --tokenizer "$tokz" --text "$w/eval.txt" --ctx 256 --json "$@" |
         sed -n 's/.*"ppl": *\([0-9.eE+-]*\).*/\1/p'; }
 t0=$(date +%s)
-"$bin" score "$model" --tokenizer "$tokz" --text "$w/calib.txt" --tokens 0 --ctx 256 --method both \
+"$bin" score "$model" --tokenizer "$tokz" --text "$w/calib.txt" --tokens 0 --ctx 256 --method all \
     --out "$w/s.scores" > /dev/null
-echo "scores (kl + fisher, $(grep -c '' "$w/calib.txt") calibration lines): $(( $(date +%s) - t0 )) s"
+echo "scores (kl + fisher + fisher-out, $(grep -c '' "$w/calib.txt") calibration lines): $(( $(date +%s) - t0 )) s"
 fp=$(ppl)
 echo "fp32 ppl on the evaluation half: $fp"
 printf '%-11s %6s %9s\n' format bits ppl
@@ -60,7 +60,7 @@ echo
 echo "projection vs measurement on the evaluation half (sweep --measure), budgets 4.5..8"
 proj_check() { # LABEL SCORES MODEL EVAL [TOKENIZER ARGS]
     label=$1 sc=$2 mdl=$3 ev=$4; shift 4
-    for sm in kl fisher; do
+    for sm in kl fisher fisher-out; do
         "$bin" sweep "$sc" --score-method "$sm" --from 4.5 --to 8 --step 0.5 --measure 8 \
             --model "$mdl" --eval-text "$ev" --ctx 256 "$@" > "$w/sw.txt"
         sed -n 's/^projection error.*over \([0-9]*\) budgets: median \(.*\), worst \(.*\)$/\1 \2 \3/p' "$w/sw.txt" |
@@ -72,6 +72,6 @@ h=$data/tinystories-656k
 if [ -f "$h/model.safetensors" ]; then
     # its tokenizer has no byte tokens: LF text
     tr -d '\r' < "$w/calib.txt" > "$w/hcalib.txt"; tr -d '\r' < "$w/eval.txt" > "$w/heval.txt"
-    "$bin" score "$h" --text "$w/hcalib.txt" --tokens 0 --ctx 256 --method both --out "$w/h.scores" > /dev/null
+    "$bin" score "$h" --text "$w/hcalib.txt" --tokens 0 --ctx 256 --method all --out "$w/h.scores" > /dev/null
     proj_check tinystories-656k "$w/h.scores" "$h" "$w/heval.txt"
 fi

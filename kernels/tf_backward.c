@@ -172,7 +172,7 @@ static int layer_wants(const tf_grads *g, int l)
     if (!g->layers)
         return 0;
     const tf_layer_grads *lg = &g->layers[l];
-    if (lg->attn_norm || lg->ffn_norm || lg->q_norm || lg->k_norm)
+    if (lg->attn_norm || lg->ffn_norm || lg->q_norm || lg->k_norm || lg->out_hook)
         return 1;
     for (int k = 0; k < TF_NLIN; k++)
         if (lg->lin[k] || lg->lin_sq[k])
@@ -187,9 +187,8 @@ static int linear_bwd(const tf_config *c, int kind, const float *x, const float 
     int rows, cols;
     tf_linear_shape(c, kind, &rows, &cols);
     tf_bwd_linear(x, w, dy, n, rows, cols, dx, lg ? lg->lin[kind] : NULL);
-    if (lg && lg->lin_sq[kind])
-        return tf_bwd_linear_sq_tokens(x, dy, n, rows, cols, 1.0f, lg->lin_sq[kind]);
-    return 0;
+    int rc = lg && lg->lin_sq[kind] ? tf_bwd_linear_sq_tokens(x, dy, n, rows, cols, 1.0f, lg->lin_sq[kind]) : 0;
+    return !rc && lg && lg->out_hook ? lg->out_hook(lg->out_user, kind, x, dy, n) : rc;
 }
 
 /* Backward through block l: b->dres holds dL/d(block output) on entry and

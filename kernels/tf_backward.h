@@ -114,6 +114,13 @@ double tf_bwd_cross_entropy(struct pool *p, const float *logits, const int *targ
  * bench/bench_backward). Another OpenBLAS thread count may change the last
  * bits: OpenBLAS's threaded sgemm rounds differently. */
 
+/* Called by the backward for each linear of a layer that sets it, with the
+ * linear's input x [n][cols] and dy [n][rows] = d(scale * mean NLL)/d(its
+ * output), on the calling thread, after this linear's lin and lin_sq terms are
+ * added and before the layer below is reached. Returns
+ * 0, or an error code that stops the backward. */
+typedef int (*tf_lin_hook)(void *user, int kind, const float *x, const float *dy, int n);
+
 typedef struct tf_layer_grads {
     float *attn_norm, *ffn_norm; /* [dim] */
     float *q_norm, *k_norm;      /* [head_dim], qk_norm models only */
@@ -121,6 +128,8 @@ typedef struct tf_layer_grads {
     /* [rows][cols]: += sum over positions t of (dy_t x_t^T)^2, the squared
      * per-position terms of lin[k] (same scale: includes scale / count). */
     float *lin_sq[TF_NLIN];
+    tf_lin_hook out_hook;        /* NULL: none (set by the caller, not allocated) */
+    void *out_user;
 } tf_layer_grads;
 
 /* Every pointer may be NULL (not wanted; the work for it is skipped, and the

@@ -10,7 +10,7 @@
 #include "src/score_table.h"
 #include "kernels/err.h"
 
-#define CACHE_VERSION 1
+#define CACHE_VERSION 2 /* 2: the fisher-out method */
 
 /* Write t to path atomically (fw_write_atomic: temp file in the same
  * directory + rename); on error nothing is left behind and an existing file is

@@ -175,8 +175,8 @@ static int run_uniform(score_run *r)
 
 static int check_opts(const model *m, const score_opts *o, mx_error *e)
 {
-    if (!o->methods || (o->methods & ~((1u << SCORE_KL) | (1u << SCORE_FISHER))))
-        return err_set(e, ERR_ARG, "methods must be kl and/or fisher");
+    if (!o->methods || (o->methods & ~((1u << SCORE_KL) | (1u << SCORE_FISHER) | (1u << SCORE_FISHER_OUT))))
+        return err_set(e, ERR_ARG, "methods must be kl, fisher and/or fisher-out");
     if (o->n_formats <= 0 || o->n_formats > MX_NFORMATS)
         return err_set(e, ERR_ARG, "no candidate formats");
     for (int i = 0; i < o->n_formats; i++) {
@@ -278,6 +278,8 @@ int score_compute(const model *m, const int *tokens, long n_tokens, const score_
         r.p.total += score_kl_units(&r);
     if (o->methods & (1u << SCORE_FISHER))
         r.p.total += score_fisher_units(&r);
+    if (o->methods & (1u << SCORE_FISHER_OUT))
+        r.p.total += score_fisher_out_units(&r);
     for (int fi = 0; o->uniform && fi < o->n_formats; fi++)
         if (o->formats[fi] != MX_FP32)
             r.p.total += (double)nw * score_fwd_units(&m->cfg, 0);
@@ -285,6 +287,8 @@ int score_compute(const model *m, const int *tokens, long n_tokens, const score_
     if ((o->methods & (1u << SCORE_KL)) && (rc = score_run_kl(&r)))
         goto done;
     if ((o->methods & (1u << SCORE_FISHER)) && (rc = score_run_fisher(&r)))
+        goto done;
+    if ((o->methods & (1u << SCORE_FISHER_OUT)) && (rc = score_run_fisher_out(&r)))
         goto done;
     if (o->uniform) {
         if ((rc = run_uniform(&r)))

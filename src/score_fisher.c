@@ -10,7 +10,7 @@
 
 /* Keep every block's activations (saves recomputing them in the backward)
  * when they fit in half the memory budget. */
-static int keep_acts(const tf_config *c, int n, size_t mem_limit)
+int score_keep_acts(const tf_config *c, int n, size_t mem_limit)
 {
     size_t mem = mem_limit ? mem_limit : SCORE_DEFAULT_MEM;
     size_t qd = (size_t)c->n_heads * c->head_dim, kd = (size_t)c->n_kv_heads * c->head_dim;
@@ -28,7 +28,7 @@ double score_fisher_units(const score_run *r)
     const tf_config *c = &r->m->cfg;
     int n = r->ctx, B = chunk_len(r->o->fisher_chunk, n), samples = (n + B - 1) / B;
     double f = score_fwd_units(c, 0);
-    double bwd = 2.0 * f + (keep_acts(c, n, r->o->mem_limit) ? 0.0 : f);
+    double bwd = 2.0 * f + (score_keep_acts(c, n, r->o->mem_limit) ? 0.0 : f);
     return (double)r->nw * (f + samples * bwd);
 }
 
@@ -53,7 +53,7 @@ static int collect(const model *m, const int *in, const int *tgt, long nw, int n
     memset(st, 0, sizeof *st);
     if (nw <= 0 || n <= 0 || n > c->max_seq)
         return err_set(e, ERR_ARG, "fisher: no calibration window (ctx %d)", n);
-    int keep = keep_acts(c, n, mem_limit);
+    int keep = score_keep_acts(c, n, mem_limit);
     tf_ctx *t = tf_ctx_create(c, n, keep ? TF_KEEP_ACTS : 0);
     tf_bwd *bw = tf_bwd_create(c, n);
     int *tc = malloc(sizeof(int) * (size_t)n);

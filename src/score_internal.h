@@ -54,9 +54,15 @@ int score_wanted(const score_run *r, int i);
 
 int score_run_kl(score_run *r);
 int score_run_fisher(score_run *r);
+int score_run_fisher_out(score_run *r);
 
 /* Planned work of each pass, for the progress total. */
 double score_kl_units(const score_run *r);
 double score_fisher_units(const score_run *r);
+double score_fisher_out_units(const score_run *r);
+
+/* Keep every block's activations for the backward (TF_KEEP_ACTS) when they
+ * fit in half the memory budget (0 = the default budget). */
+int score_keep_acts(const tf_config *c, int n, size_t mem_limit);
 
 #endif

@@ -8,7 +8,7 @@
 
 #include "kernels/err.h"
 
-static const char *const method_names[SCORE_NMETHODS] = {"kl", "fisher", "gamma"};
+static const char *const method_names[SCORE_NMETHODS] = {"kl", "fisher", "gamma", "fisher-out"};
 
 const char *score_method_name(score_method m)
 {

@@ -14,6 +14,7 @@ typedef enum score_method {
     SCORE_KL = 0,     /* measured: module alone quantized, loss increase */
     SCORE_FISHER,     /* one pass: empirical-Fisher second-order estimate */
     SCORE_GAMMA,      /* exported from GAMMA's learned preferences */
+    SCORE_FISHER_OUT, /* one pass: output-space Fisher (AutoQuantize's estimate) */
     SCORE_NMETHODS
 } score_method;
 

@@ -53,6 +53,12 @@ awk -v a="$p32" -v b="$p8" -v c="$p4" 'BEGIN { exit !(b > a * 0.995 && b < a * 1
 # score: both methods, small calibration
 run "score kl" score "$H" --text "$L" --method kl --tokens 512 --ctx 128 --out "$TMP/k.scores"
 run "score fisher" score "$H" --text "$L" --method fisher --tokens 512 --ctx 128 --out "$TMP/f.scores"
+run "score fisher-out" score "$H" --text "$L" --method fisher-out --tokens 512 --ctx 128 --out "$TMP/o.scores" &&
+    { grep -q 'fisher-out' "$TMP/out" || bad "score fisher-out: method not named: $(cat "$TMP/out")"; }
+if run "alloc fisher-out" alloc "$TMP/o.scores" --budget 5 --json; then
+    grep -q '"score_method": "fisher-out"' "$TMP/out" || bad "alloc: not on fisher-out scores"
+    within "$(num avg_bits)" 4.25 5.0 || bad "alloc fisher-out avg_bits over the budget"
+fi
 for s in k f; do
     run "scores show $s" scores show "$TMP/$s.scores" &&
         { [ "$(grep -c '^model.layers' "$TMP/out")" -ge 14 ] || bad "scores show $s: fewer than 14 modules"; }

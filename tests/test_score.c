@@ -600,6 +600,124 @@ static void test_cache_check(void **state)
     score_table_free(&t);
 }
 
+/* fisher-out from its definition: the test's own hook on the same backward
+ * gets x and dy per linear, checks them against the weight gradient the
+ * backward computes (sum_t dy_t x_t^T = lin, sum_t (dy_t x_t^T)^2 = lin_sq),
+ * and accumulates 1/2N sum (dy * dY)^2 with dY = X (Q(W) - W)^T by plain loops. */
+typedef struct fo_ref {
+    const model *m;
+    int layer;
+    const tf_grads *g;
+    const score_opts *o;
+    double *acc; /* [n_modules][n_formats] */
+    int bad;
+} fo_ref;
+
+static int fo_ref_hook(void *user, int kind, const float *x, const float *dy, int n)
+{
+    fo_ref *r = user;
+    const model *m = r->m;
+    int i = -1;
+    for (int j = 0; j < m->n_modules; j++)
+        if (m->modules[j].layer == r->layer && m->modules[j].kind == kind)
+            i = j;
+    if (i < 0)
+        return 0;
+    const model_module *mm = &m->modules[i];
+    int rows = mm->rows, cols = mm->cols;
+    const float *lin = r->g->layers[r->layer].lin[kind], *sq = r->g->layers[r->layer].lin_sq[kind];
+    /* the hook runs after this linear's lin and lin_sq terms are in (one window) */
+    for (int a = 0; a < rows; a++)
+        for (int b = 0; b < cols; b++) {
+            double s1 = 0, s2 = 0;
+            for (int t = 0; t < n; t++) {
+                double v = (double)dy[t * rows + a] * x[t * cols + b];
+                s1 += v;
+                s2 += v * v;
+            }
+            size_t at = (size_t)a * cols + b;
+            if (fabs(s1 - lin[at]) > 1e-4 * (fabs(s1) + 1e-3) || fabs(s2 - sq[at]) > 1e-3 * (s2 + 1e-6))
+                r->bad = 1;
+        }
+    float *q = malloc(sizeof(float) * (size_t)rows * cols);
+    assert_non_null(q);
+    for (int fi = 0; fi < r->o->n_formats; fi++) {
+        mx_fake_quant(r->o->formats[fi], mm->w, q, (size_t)rows, (size_t)cols);
+        double s = 0;
+        for (int t = 0; t < n; t++)
+            for (int a = 0; a < rows; a++) {
+                double d = 0;
+                for (int b = 0; b < cols; b++)
+                    d += (double)x[t * cols + b] * ((double)q[(size_t)a * cols + b] - mm->w[(size_t)a * cols + b]);
+                double gg = dy[t * rows + a];
+                s += gg * gg * d * d;
+            }
+        r->acc[(size_t)i * r->o->n_formats + fi] += s;
+    }
+    free(q);
+    return 0;
+}
+
+static void check_fisher_out(const model *m)
+{
+    score_opts o;
+    base_opts(&o, 1u << SCORE_FISHER_OUT);
+    o.uniform = 0;
+    score_table t;
+    mx_error e = {0};
+    assert_int_equal(score_compute(m, g_tokens, NW * CTX, &o, &t, &e), 0);
+    assert_true(isfinite(t.fp32_loss));
+    const tf_config *c = &m->cfg;
+    int L = c->n_layers, nm = m->n_modules;
+    tf_ctx *tc = tf_ctx_create(c, CTX, TF_KEEP_ACTS);
+    tf_bwd *bw = tf_bwd_create(c, CTX);
+    tf_grads g;
+    assert_true(tc && bw);
+    assert_int_equal(tf_grads_alloc(c, TF_GRAD_LINEAR | TF_GRAD_LINEAR_SQ, 0, &g), 0);
+    fo_ref *refs = calloc((size_t)L, sizeof *refs);
+    double *acc = calloc((size_t)nm * o.n_formats, sizeof *acc);
+    assert_true(refs && acc);
+    for (int l = 0; l < L; l++) {
+        refs[l] = (fo_ref){m, l, &g, &o, acc, 0};
+        g.layers[l].out_hook = fo_ref_hook;
+        g.layers[l].out_user = &refs[l];
+    }
+    int in[CTX], tgt[CTX];
+    for (int k = 0; k < NW; k++) {
+        eval_window_tokens(g_tokens, k, CTX, BOS, in, tgt);
+        assert_int_equal(tf_forward(tc, &m->weights, in, CTX, 0), 0);
+        tf_grads_zero(c, &g);
+        assert_int_equal(tf_backward(bw, tc, &m->weights, NULL, tgt, (float)CTX, &g, NULL, NULL), 0);
+    }
+    for (int l = 0; l < L; l++)
+        assert_false(refs[l].bad);
+    double N = NW * CTX;
+    for (int i = 0; i < nm; i++)
+        for (int fi = 0; fi < o.n_formats; fi++) {
+            mx_format f = o.formats[fi];
+            double want = f == MX_FP32 ? 0 : 0.5 * acc[(size_t)i * o.n_formats + fi] / N;
+            double got = t.modules[i].score[SCORE_FISHER_OUT][f];
+            if (!(fabs(got - want) <= 1e-4 * want + 1e-12))
+                fail_msg("%s %s: fisher-out %.9g, definition %.9g", m->modules[i].name, mx_format_name(f), got, want);
+            assert_true(got >= 0);
+        }
+    for (int l = 0; l < L; l++)
+        g.layers[l].out_hook = NULL;
+    tf_grads_free(&g);
+    free(refs);
+    free(acc);
+    tf_bwd_free(bw);
+    tf_ctx_free(tc);
+    score_table_free(&t);
+}
+
+static void test_fisher_out_definition(void **state)
+{
+    (void)state;
+    check_fisher_out(&g_llama);
+    check_fisher_out(&g_qwen);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -607,6 +725,7 @@ int main(void)
         cmocka_unit_test(test_kl_exact_qwen3),
         cmocka_unit_test(test_fisher_definition),
         cmocka_unit_test(test_fisher_gradient_units),
+        cmocka_unit_test(test_fisher_out_definition),
         cmocka_unit_test(test_both_and_only),
         cmocka_unit_test(test_bad_input_and_cancel),
         cmocka_unit_test(test_key),

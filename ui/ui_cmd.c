@@ -21,8 +21,8 @@ static const struct {
     [UI_CMD_FORMATS] = {"formats", 1, 1, "formats LIST|all -- allowed formats, comma-separated"},
     [UI_CMD_GROUP] = {"group", 2, 2, "group qkv|gateup on|off -- give q,k,v (gate,up) one shared format"},
     [UI_CMD_TARGET] = {"target", 1, 1, "target mx|llama-cpp -- count bits as packed MX or as the llama.cpp GGUF stores them"},
-    [UI_CMD_METHOD] = {"method", 1, 1, "method kl|fisher|gamma -- which scores drive the solver"},
-    [UI_CMD_SCORE] = {"score", 0, 2, "score [--method kl|fisher|both] -- compute sensitivity scores"},
+    [UI_CMD_METHOD] = {"method", 1, 1, "method kl|fisher|fisher-out|gamma -- which scores drive the solver"},
+    [UI_CMD_SCORE] = {"score", 0, 2, "score [--method kl|fisher|fisher-out|both] -- compute sensitivity scores"},
     [UI_CMD_ANNEAL] = {"anneal", 1, 1, "anneal dmx|gamma -- run a differentiable search"},
     [UI_CMD_EVAL] = {"eval", 0, 0, "eval -- measure the perplexity of the current allocation"},
     [UI_CMD_GENERATE] = {"generate", 0, UI_CMD_MAXARGS, "generate [N] [PROMPT] -- a greedy sample of N tokens with the current allocation"},
@@ -151,8 +151,9 @@ int ui_cmd_parse(const char *line, ui_cmd *out, char *err, size_t err_len)
         if (argc == 1 || (argc == 2 && strcmp(out->argv[0], "--method")))
             return fail(err, err_len, "usage: %s%s", specs[id].usage, "");
         if (argc == 2 && strcmp(out->argv[1], "kl") && strcmp(out->argv[1], "fisher") &&
-            strcmp(out->argv[1], "both"))
-            return fail(err, err_len, "score: unknown method '%s' (kl, fisher or both)%s", out->argv[1], "");
+            strcmp(out->argv[1], "fisher-out") && strcmp(out->argv[1], "both"))
+            return fail(err, err_len, "score: unknown method '%s' (kl, fisher, fisher-out or both)%s",
+                        out->argv[1], "");
         break;
     case UI_CMD_ANNEAL:
         if (strcmp(out->argv[0], "dmx") && strcmp(out->argv[0], "gamma"))
@@ -187,8 +188,10 @@ int ui_cmd_parse(const char *line, ui_cmd *out, char *err, size_t err_len)
         break;
     }
     case UI_CMD_METHOD:
-        if (strcmp(out->argv[0], "kl") && strcmp(out->argv[0], "fisher") && strcmp(out->argv[0], "gamma"))
-            return fail(err, err_len, "method: unknown method '%s' (kl, fisher or gamma)%s", out->argv[0], "");
+        if (strcmp(out->argv[0], "kl") && strcmp(out->argv[0], "fisher") && strcmp(out->argv[0], "gamma") &&
+            strcmp(out->argv[0], "fisher-out"))
+            return fail(err, err_len, "method: unknown method '%s' (kl, fisher, fisher-out or gamma)%s",
+                        out->argv[0], "");
         break;
     case UI_CMD_EXPORT: {
         const char *to = NULL;

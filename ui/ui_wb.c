@@ -424,6 +424,8 @@ int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
         unsigned methods = 1u << SCORE_KL;
         if (c->argc == 2 && !strcmp(c->argv[1], "fisher"))
             methods = 1u << SCORE_FISHER;
+        else if (c->argc == 2 && !strcmp(c->argv[1], "fisher-out"))
+            methods = 1u << SCORE_FISHER_OUT;
         else if (c->argc == 2 && !strcmp(c->argv[1], "both"))
             methods = (1u << SCORE_KL) | (1u << SCORE_FISHER);
         if (wb->job.kind != UI_JOB_NONE)

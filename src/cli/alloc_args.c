@@ -16,7 +16,8 @@ const char alloc_common_usage[] =
     "  --max-bytes N       also limit the total weight size (bytes, scales included)\n"
     "  --solver S          ilp (exact, default) or greedy (the sensitivity-ranked baseline);\n"
     "                      --method S is the old spelling\n"
-    "  --score-method S    kl, fisher or gamma (default: the first the score file has)\n"
+    "  --score-method S    kl, fisher, gamma or fisher-out (default: the first the score\n"
+    "                      file has, in that order)\n"
     "  --calibrate         fit the projection to the measured uniform-format losses\n"
     "                      (the default when the score file has them; then an error if not)\n"
     "  --no-calibrate      take the scores at face value (projection factor 1)\n"
@@ -137,7 +138,7 @@ static int common_option(const char *prog, int c, char *arg, alloc_opts *o)
     case O_SCORE_METHOD: {
         score_method m;
         if (score_method_parse(arg, &m)) {
-            fprintf(stderr, "%s: --score-method: '%s' is not kl, fisher or gamma\n", prog, arg);
+            fprintf(stderr, "%s: --score-method: '%s' is not kl, fisher, gamma or fisher-out\n", prog, arg);
             return 2;
         }
         o->score_method = (int)m;

@@ -28,7 +28,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: mxalloc score MODEL [--tokenizer FILE] --text CALIB [--tokens N] [--ctx N]\n"
-            "                     [--formats LIST] [--method kl|fisher|both] [--fisher-chunk N]\n"
+            "                     [--formats LIST] [--method kl|fisher|fisher-out|both|all] [--fisher-chunk N]\n"
             "                     [--mem-limit MIB] [--threads N] [--out FILE] [--force] [--json]\n\n"
             "For every linear module and candidate format, the increase in mean calibration\n"
             "loss (nats/token) when that module alone is fake-quantized. The result is a\n"
@@ -41,7 +41,9 @@ static void usage(FILE *f)
             "  --ctx N           window length (default: the model's maximum, at most %d)\n"
             "  --formats LIST    comma-separated candidates (default: the six MX formats;\n"
             "                    fp32 and bf16 may be listed)\n"
-            "  --method M        kl (measured, default), fisher (one pass), or both\n"
+            "  --method M        kl (measured, default), fisher (one pass, weight space),\n"
+            "                    fisher-out (one pass, output space), both (kl and fisher),\n"
+            "                    all, or a comma list\n"
             "                    (--score-method M: the same, as in alloc and scores)\n"
             "  --fisher-chunk N  targets per Fisher sample (default: the whole window), or\n"
             "                    'positions': squared per-position gradient terms\n"
@@ -101,12 +103,45 @@ static int show_progress(void *user, const score_progress *p)
     return 0;
 }
 
-static const char *method_label(unsigned methods)
+/* --method: kl, fisher, fisher-out, both (kl + fisher), all, or a comma list. */
+static int parse_methods(const char *s, unsigned *out)
 {
-    unsigned both = (1u << SCORE_KL) | (1u << SCORE_FISHER);
-    return (methods & both) == both ? "both"
-           : methods & (1u << SCORE_KL) ? "kl"
-                                        : "fisher";
+    unsigned m = 0;
+    while (*s) {
+        size_t len = strcspn(s, ",");
+        char w[32];
+        if (len == 0 || len >= sizeof w)
+            return -1;
+        memcpy(w, s, len);
+        w[len] = 0;
+        score_method one;
+        if (!strcmp(w, "both"))
+            m |= (1u << SCORE_KL) | (1u << SCORE_FISHER);
+        else if (!strcmp(w, "all"))
+            m |= (1u << SCORE_KL) | (1u << SCORE_FISHER) | (1u << SCORE_FISHER_OUT);
+        else if (!score_method_parse(w, &one) && one != SCORE_GAMMA)
+            m |= 1u << one;
+        else
+            return -1;
+        s += len + (s[len] == ',');
+    }
+    *out = m;
+    return m ? 0 : -1;
+}
+
+/* "kl", "fisher", "fisher-out", "both" (kl and fisher) or a comma list. */
+typedef struct label { char s[64]; } label;
+static label method_label(unsigned methods)
+{
+    label b = {"both"};
+    if (methods == ((1u << SCORE_KL) | (1u << SCORE_FISHER)))
+        return b;
+    size_t n = 0;
+    b.s[0] = 0;
+    for (int s = 0; s < SCORE_NMETHODS; s++)
+        if (methods >> s & 1u)
+            n += (size_t)snprintf(b.s + n, sizeof b.s - n, "%s%s", n ? "," : "", score_method_name((score_method)s));
+    return b;
 }
 
 static void print_summary(const score_table *t, const char *path, int cached, int json)
@@ -116,7 +151,7 @@ static void print_summary(const score_table *t, const char *path, int cached, in
         json_object_set_new(o, "path", json_string(path));
         json_object_set_new(o, "cached", json_boolean(cached));
         json_object_set_new(o, "key", json_string(t->key));
-        json_object_set_new(o, "method", json_string(method_label(t->methods)));
+        json_object_set_new(o, "method", json_string(method_label(t->methods).s));
         json_object_set_new(o, "modules", json_integer(t->n_modules));
         json_object_set_new(o, "calib_tokens", json_integer(t->calib_tokens));
         json_object_set_new(o, "ctx", json_integer(t->ctx));
@@ -136,7 +171,7 @@ static void print_summary(const score_table *t, const char *path, int cached, in
     }
     printf("%s\n", path);
     printf("%s scores (%s) of %d modules x %d formats; %ld calibration tokens, ctx %d\n",
-           cached ? "cached" : "computed", method_label(t->methods), t->n_modules, t->n_formats,
+           cached ? "cached" : "computed", method_label(t->methods).s, t->n_modules, t->n_formats,
            t->calib_tokens, t->ctx);
     printf("fp32 loss %.6f nats/token\n", t->fp32_loss);
     printf("%-12s %8s %10s", "format", "bits", "uniform+");
@@ -222,15 +257,9 @@ int cmd_score(int argc, char **argv)
                 return 2;
             break;
         case 'm':
-            if (!strcmp(optarg, "kl"))
-                so.methods = 1u << SCORE_KL;
-            else if (!strcmp(optarg, "fisher"))
-                so.methods = 1u << SCORE_FISHER;
-            else if (!strcmp(optarg, "both"))
-                so.methods = (1u << SCORE_KL) | (1u << SCORE_FISHER);
-            else {
-                fprintf(stderr, "mxalloc score: --method: '%s' is not kl, fisher or both\n",
-                        optarg);
+            if (parse_methods(optarg, &so.methods)) {
+                fprintf(stderr, "mxalloc score: --method: '%s' is not kl, fisher, fisher-out, both (kl "
+                        "and fisher), all, or a comma list of them\n", optarg);
                 return 2;
             }
             break;
