@@ -96,7 +96,7 @@ wb_cmd() {
 
 # After the workbench quit: the shell is back, the terminal sane.
 check_restored() {
-    wait_for 'EXIT=' 20
+    wait_for 'EXIT=[0-9]' 20  # not the typed command's own "EXIT=$?"
     typ "stty -a > '$tmp/stty.txt'; echo STTY-DONE"; keys Enter
     wait_for '^STTY-DONE' 20
     grep -Eq '(^| )icanon( |$)' "$tmp/stty.txt" || fail "terminal left without icanon: $(cat "$tmp/stty.txt")"
