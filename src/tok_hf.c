@@ -31,6 +31,7 @@ enum { NM_PREPEND, NM_REPLACE, NM_STRIP, NM_NFC, NM_NFKC };
 #define MAX_NORMS 8
 #define MAX_STEPS 8
 #define MAX_ID (1 << 24) /* ranks and ids stay exact as float heap keys */
+#define MAX_ID_GAPS 65536 /* unused ids below the largest one */
 
 typedef struct hf_step {
     int kind;
@@ -539,6 +540,14 @@ static int build_vocab(load_ctx *c, tok *t, json_t *vocab, json_t *added)
     }
     if (max_id < 0)
         return fail(c, ERR_FORMAT, "empty vocabulary", 0, 0);
+    /* Real files number their tokens densely; a few gaps are harmless, but the
+     * per-id tables must stay proportional to what the file holds. */
+    size_t entries = json_object_size(vocab) + (size_t)h->n_added;
+    if ((size_t)max_id >= entries + MAX_ID_GAPS) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%ld for %zu tokens", max_id, entries);
+        return fail(c, ERR_FORMAT, "token ids leave too many unused: largest id %s", msg, 0);
+    }
     int n = (int)max_id + 1;
     t->n_vocab = n;
     size_t arena = 1;

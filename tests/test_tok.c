@@ -1124,6 +1124,20 @@ static void test_hf_errors(void **state)
     r = gpt2_json(0);
     json_object_set_new(json_object_get(json_object_get(r, "model"), "vocab"), "dup", json_integer(5));
     hf_fail_case(r, "twice");
+    /* Ids may leave gaps, but not so many that the tables outgrow the file. */
+    r = gpt2_json(0);
+    json_object_set_new(json_object_get(json_object_get(r, "model"), "vocab"), "far", json_integer(4000000));
+    hf_fail_case(r, "too many unused");
+    r = gpt2_json(0);
+    json_object_set_new(json_object_get(json_object_get(r, "model"), "vocab"), "near", json_integer(60000));
+    const char *pg = tmp_path("gap.json");
+    assert_int_equal(json_dump_file(r, pg, 0), 0);
+    json_decref(r);
+    mx_error eg = { 0 };
+    tok *tg = tok_load_hf(pg, &eg);
+    assert_non_null(tg);
+    assert_int_equal(tok_vocab_size(tg), 60001);
+    tok_free(tg);
     r = gpt2_json(0);
     json_object_del(r, "model");
     hf_fail_case(r, "model");
