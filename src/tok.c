@@ -24,6 +24,17 @@ void tok_free(tok *t)
     free(t);
 }
 
+tok *tok_new(int kind, const char *file, mx_error *e)
+{
+    tok *t = calloc(1, sizeof *t);
+    if (!t) {
+        err_set(e, ERR_NOMEM, "%s: out of memory", file);
+        return NULL;
+    }
+    t->kind = kind;
+    return t;
+}
+
 int tok_vocab_size(const tok *t)
 {
     return t->n_vocab;

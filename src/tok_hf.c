@@ -154,6 +154,26 @@ static const char *type_of(json_t *o)
     return json_is_string(t) ? json_string_value(t) : NULL;
 }
 
+typedef int (*parse_fn)(load_ctx *c, struct tok_hf *h, json_t *node);
+
+/* A Sequence of normalizers, pre-tokenizers or post-processors: each element
+ * parsed in order by the same parser. */
+static int parse_sequence(load_ctx *c, struct tok_hf *h, json_t *node, const char *what,
+                          const char *key, parse_fn parse)
+{
+    json_t *list = json_object_get(node, key), *x;
+    size_t i;
+    if (!json_is_array(list))
+        return fail(c, ERR_FORMAT, "%s Sequence without a %s list", what, key);
+    json_array_foreach(list, i, x)
+    {
+        int rc = parse(c, h, x);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int get_bool(json_t *o, const char *key, int dflt)
 {
     json_t *v = json_object_get(o, key);
@@ -224,19 +244,8 @@ static int parse_normalizer(load_ctx *c, struct tok_hf *h, json_t *n)
         nm.right = get_bool(n, "strip_right", 1);
         return add_norm(c, h, nm);
     }
-    if (ty && strcmp(ty, "Sequence") == 0) {
-        json_t *list = json_object_get(n, "normalizers"), *x;
-        size_t i;
-        if (!json_is_array(list))
-            return fail(c, ERR_FORMAT, "normalizer Sequence without a normalizers list", 0, 0);
-        json_array_foreach(list, i, x)
-        {
-            int rc = parse_normalizer(c, h, x);
-            if (rc)
-                return rc;
-        }
-        return 0;
-    }
+    if (ty && strcmp(ty, "Sequence") == 0)
+        return parse_sequence(c, h, n, "normalizer", "normalizers", parse_normalizer);
     return fail(c, ERR_FORMAT, "unsupported normalizer type '%s' (supported: NFC, NFKC, Prepend, "
                 "Replace, Strip, Sequence)", ty ? ty : "?", 0);
 }
@@ -345,19 +354,8 @@ static int parse_pretok(load_ctx *c, struct tok_hf *h, json_t *p)
     const char *ty = type_of(p);
     if (!ty)
         return fail(c, ERR_FORMAT, "pre_tokenizer without a type", 0, 0);
-    if (strcmp(ty, "Sequence") == 0) {
-        json_t *list = json_object_get(p, "pretokenizers"), *x;
-        size_t i;
-        if (!json_is_array(list))
-            return fail(c, ERR_FORMAT, "pre_tokenizer Sequence without a pretokenizers list", 0, 0);
-        json_array_foreach(list, i, x)
-        {
-            int rc = parse_pretok(c, h, x);
-            if (rc)
-                return rc;
-        }
-        return 0;
-    }
+    if (strcmp(ty, "Sequence") == 0)
+        return parse_sequence(c, h, p, "pre_tokenizer", "pretokenizers", parse_pretok);
     hf_step s = { 0 };
     if (strcmp(ty, "ByteLevel") == 0) {
         s.kind = ST_BYTELEVEL;
@@ -443,19 +441,8 @@ static int parse_post(load_ctx *c, struct tok_hf *h, json_t *p)
     const char *ty = type_of(p);
     if (ty && strcmp(ty, "ByteLevel") == 0)
         return 0; /* only trims offsets */
-    if (ty && strcmp(ty, "Sequence") == 0) {
-        json_t *list = json_object_get(p, "processors"), *x;
-        size_t i;
-        if (!json_is_array(list))
-            return fail(c, ERR_FORMAT, "post_processor Sequence without a processors list", 0, 0);
-        json_array_foreach(list, i, x)
-        {
-            int rc = parse_post(c, h, x);
-            if (rc)
-                return rc;
-        }
-        return 0;
-    }
+    if (ty && strcmp(ty, "Sequence") == 0)
+        return parse_sequence(c, h, p, "post_processor", "processors", parse_post);
     if (ty && strcmp(ty, "TemplateProcessing") == 0) {
         json_t *single = json_object_get(p, "single"), *specials = json_object_get(p, "special_tokens");
         if (!json_is_array(single))
@@ -883,15 +870,14 @@ tok *tok_hf_from_json(json_t *root, const char *path, mx_error *e)
         c.cp_to_byte[k] = -1;
     for (unsigned b = 0; b < 256; b++)
         c.cp_to_byte[byte_to_cp(b)] = (int16_t)b;
-    tok *t = calloc(1, sizeof *t);
+    tok *t = tok_new(TOK_KIND_HF, path, e);
     struct tok_hf *h = calloc(1, sizeof *h);
     int rc = 0;
     if (!t || !h) {
         free(h);
-        rc = err_set(e, ERR_NOMEM, "%s: out of memory", path);
+        rc = t ? err_set(e, ERR_NOMEM, "%s: out of memory", path) : ERR_NOMEM;
         goto done;
     }
-    t->kind = TOK_KIND_HF;
     t->hf = h;
     if (!json_is_object(root)) {
         rc = fail(&c, ERR_FORMAT, "top level is not an object", 0, 0);
@@ -940,12 +926,10 @@ typedef struct ivec {
 static int ivec_push(ivec *v, int x)
 {
     if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 256;
-        int *a = realloc(v->a, cap * sizeof *a);
+        int *a = tok_grow(v->a, &v->cap, sizeof *a, 256);
         if (!a)
             return ERR_NOMEM;
         v->a = a;
-        v->cap = cap;
     }
     v->a[v->n++] = x;
     return 0;

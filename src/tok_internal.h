@@ -56,6 +56,9 @@ typedef struct tok_heap {
     size_t n, cap;
 } tok_heap;
 
+/* The array a of *cap elements of elem bytes, doubled (first elements when
+ * empty): the new array with *cap updated, or NULL (a and *cap unchanged). */
+void *tok_grow(void *a, size_t *cap, size_t elem, size_t first);
 int tok_heap_push(tok_heap *h, tok_cand c); /* 0 or ERR_NOMEM */
 int tok_heap_pop(tok_heap *h, tok_cand *out); /* 1 if an element was popped */
 void tok_heap_free(tok_heap *h);
@@ -128,6 +131,9 @@ struct tok {
     size_t meta_len;
     int strip_lead;
 };
+
+/* An empty tokenizer of this TOK_KIND_*, or NULL with "FILE: out of memory". */
+tok *tok_new(int kind, const char *file, mx_error *e);
 
 /* The byte of a "<0xNN>" piece, or -1. */
 int tok_byte_piece(const char *p, size_t n);

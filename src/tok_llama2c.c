@@ -35,13 +35,11 @@ tok *tok_load_llama2c(const char *path, int vocab_size, mx_error *e)
     if (fm_read_all(path, &buf, &size, e) != 0)
         return NULL;
     const unsigned char *b = (const unsigned char *)buf;
-    tok *t = calloc(1, sizeof *t);
+    tok *t = tok_new(TOK_KIND_LLAMA2C, path, e);
     if (!t) {
         free(buf);
-        err_set(e, ERR_NOMEM, "%s: out of memory", path);
         return NULL;
     }
-    t->kind = TOK_KIND_LLAMA2C;
     if (size < 4) {
         err_set(e, ERR_FORMAT, "%s: truncated: %zu bytes, no max_token_length header", path, size);
         goto fail;

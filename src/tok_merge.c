@@ -4,6 +4,7 @@
  * Each merge costs O(log n), so a whole file encodes in O(n log n). */
 #include "src/tok_internal.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,15 +15,24 @@ static int cand_less(const tok_cand *x, const tok_cand *y)
     return x->pos < y->pos;
 }
 
+void *tok_grow(void *a, size_t *cap, size_t elem, size_t first)
+{
+    size_t n = *cap ? *cap * 2 : first;
+    if (n < *cap || n > SIZE_MAX / elem)
+        return NULL;
+    void *b = realloc(a, n * elem);
+    if (b)
+        *cap = n;
+    return b;
+}
+
 int tok_heap_push(tok_heap *h, tok_cand c)
 {
     if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        tok_cand *a = realloc(h->a, cap * sizeof *a);
+        tok_cand *a = tok_grow(h->a, &h->cap, sizeof *a, 64);
         if (!a)
             return ERR_NOMEM;
         h->a = a;
-        h->cap = cap;
     }
     size_t i = h->n++;
     while (i > 0) {

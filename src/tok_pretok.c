@@ -94,21 +94,31 @@ static size_t space_run(const unsigned char *s, size_t n, size_t run_len)
     return last > 0 ? last : run_len;
 }
 
+/* The class of the code point at byte p. */
+static int cls_at(const unsigned char *s, size_t n, size_t p)
+{
+    int ok;
+    return cls(at(s, n, &p, &ok));
+}
+
+/* The first code point *c of s, *p the byte after it: returns its class. */
+static int first(const unsigned char *s, size_t n, uint32_t *c, size_t *p)
+{
+    int ok;
+    *p = 0;
+    *c = at(s, n, p, &ok);
+    return cls(*c);
+}
+
 static size_t match_gpt2(const unsigned char *s, size_t n)
 {
-    size_t m = contraction(s, n, 0);
+    size_t m = contraction(s, n, 0), p;
     if (m)
         return m;
-    size_t p = 0;
-    int ok;
-    uint32_t c = at(s, n, &p, &ok);
-    int cc = cls(c);
-    if (c == ' ' && p < n) {
-        size_t q = p;
-        int c2 = cls(at(s, n, &q, &ok));
-        if (c2 != C_S)
-            return p + run(s, n, p, c2, SIZE_MAX);
-    }
+    uint32_t c;
+    int cc = first(s, n, &c, &p);
+    if (c == ' ' && p < n && cls_at(s, n, p) != C_S)
+        return p + run(s, n, p, cls_at(s, n, p), SIZE_MAX);
     if (cc != C_S)
         return run(s, n, 0, cc, SIZE_MAX);
     return space_run(s, n, run(s, n, 0, C_S, SIZE_MAX));
@@ -123,30 +133,22 @@ static size_t crlf_run(const unsigned char *s, size_t n, size_t p)
 
 static size_t match_llama3(const unsigned char *s, size_t n, size_t max_digits)
 {
-    size_t m = contraction(s, n, 1);
+    size_t m = contraction(s, n, 1), p;
     if (m)
         return m;
-    size_t p = 0;
-    int ok;
-    uint32_t c = at(s, n, &p, &ok);
-    int cc = cls(c);
+    uint32_t c;
+    int cc = first(s, n, &c, &p);
     /* [^\r\n\p{L}\p{N}]?\p{L}+ */
     if (cc == C_L)
         return run(s, n, 0, C_L, SIZE_MAX);
-    if (cc != C_N && c != '\r' && c != '\n' && p < n) {
-        size_t q = p;
-        if (cls(at(s, n, &q, &ok)) == C_L)
-            return p + run(s, n, p, C_L, SIZE_MAX);
-    }
+    if (cc != C_N && c != '\r' && c != '\n' && p < n && cls_at(s, n, p) == C_L)
+        return p + run(s, n, p, C_L, SIZE_MAX);
     /* \p{N} or \p{N}{1,3} */
     if (cc == C_N)
         return run(s, n, 0, C_N, max_digits);
     /* ' ?[^\s\p{L}\p{N}]+[\r\n]*' */
-    if (c == ' ' && p < n) {
-        size_t q = p;
-        if (cls(at(s, n, &q, &ok)) == C_O)
-            return crlf_run(s, n, p + run(s, n, p, C_O, SIZE_MAX));
-    }
+    if (c == ' ' && p < n && cls_at(s, n, p) == C_O)
+        return crlf_run(s, n, p + run(s, n, p, C_O, SIZE_MAX));
     if (cc == C_O)
         return crlf_run(s, n, run(s, n, 0, C_O, SIZE_MAX));
     /* \s*[\r\n]+ : up to the last CR or LF of the whitespace run */

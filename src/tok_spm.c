@@ -512,14 +512,12 @@ tok *tok_load_spm_model(const char *path, mx_error *e)
         err_set(e, ERR_FORMAT, "%s: not a SentencePiece model (%s)", path, msg);
         return NULL;
     }
-    tok *t = calloc(1, sizeof *t);
+    tok *t = tok_new(TOK_KIND_SPM_MODEL, path, e);
     int n = tok_spmm_size(m);
     if (!t) {
         tok_spm_model_free(m);
-        err_set(e, ERR_NOMEM, "%s: out of memory", path);
         return NULL;
     }
-    t->kind = TOK_KIND_SPM_MODEL;
     t->spm_model = m;
     t->n_vocab = n;
     size_t arena = 0, len;

@@ -183,22 +183,24 @@ int alloc_scores_arg(const char *prog, int argc, char **argv, alloc_opts *o)
     return 0;
 }
 
-int alloc_load(const alloc_opts *o, score_table *t, alloc_setup *s, int **choice, mx_format **fmts, mx_error *e)
+int alloc_load(const alloc_opts *o, alloc_run *r, mx_error *e)
 {
-    *choice = NULL;
-    *fmts = NULL;
-    int rc = alloc_setup_load(o, t, s, e);
+    memset(r, 0, sizeof *r);
+    int rc = alloc_setup_load(o, &r->t, &r->s, e);
     if (rc)
         return rc;
-    *choice = malloc((size_t)(t->n_modules ? t->n_modules : 1) * sizeof **choice);
-    *fmts = malloc((size_t)(t->n_modules ? t->n_modules : 1) * sizeof **fmts);
-    if (*choice && *fmts)
-        return 0;
-    free(*choice);
-    free(*fmts);
-    *choice = NULL;
-    *fmts = NULL;
-    return err_set(e, ERR_NOMEM, "out of memory");
+    size_t n = (size_t)(r->t.n_modules ? r->t.n_modules : 1);
+    r->choice = malloc(n * sizeof *r->choice);
+    r->fmts = malloc(n * sizeof *r->fmts);
+    return r->choice && r->fmts ? 0 : err_set(e, ERR_NOMEM, "out of memory");
+}
+
+void alloc_run_free(alloc_run *r)
+{
+    free(r->choice);
+    free(r->fmts);
+    alloc_setup_free(&r->s);
+    score_table_free(&r->t);
 }
 
 void alloc_args_free(alloc_opts *o)

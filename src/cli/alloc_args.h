@@ -19,10 +19,19 @@ int alloc_getopt(const char *prog, int argc, char **argv, const struct option *o
 /* The SCORES file after the options into o->scores_path: 0, or 2 after a
  * message (missing, or a second positional argument). */
 int alloc_scores_arg(const char *prog, int argc, char **argv, alloc_opts *o);
-/* alloc_setup_load (solver/alloc_setup.h) plus the solver's arrays
- * *choice and *fmts of t->n_modules entries each (malloc'ed; freed and NULL on
- * error). 0, or an ERR_* with e set. */
-int alloc_load(const alloc_opts *o, score_table *t, alloc_setup *s, int **choice, mx_format **fmts, mx_error *e);
+/* What alloc and sweep work on: the score table, the solver's problem and
+ * its per-module arrays (choice: the index into t.formats, fmts: the format). */
+typedef struct alloc_run {
+    score_table t;
+    alloc_setup s;
+    int *choice;
+    mx_format *fmts;
+} alloc_run;
+/* alloc_setup_load (solver/alloc_setup.h) plus choice and fmts of
+ * t.n_modules entries each. 0, or an ERR_* with e set; r is to be freed by
+ * alloc_run_free either way. */
+int alloc_load(const alloc_opts *o, alloc_run *r, mx_error *e);
+void alloc_run_free(alloc_run *r);
 /* alloc_opts_free and cli_release: what the options held. */
 void alloc_args_free(alloc_opts *o);
 /* The shared part of --help. */

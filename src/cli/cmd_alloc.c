@@ -139,20 +139,17 @@ int cmd_alloc(int argc, char **argv)
         alloc_args_free(&o);
         return status;
     }
-    score_table t;
-    alloc_setup s = {0};
+    alloc_run run;
     mx_error e = {0};
-    int *choice = NULL;
-    mx_format *fmts = NULL;
     ilp_result r;
-    int rc = alloc_load(&o, &t, &s, &choice, &fmts, &e);
+    int rc = alloc_load(&o, &run, &e);
     if (!rc)
-        rc = alloc_setup_solve(&o, &s, choice, &r, &e);
+        rc = alloc_setup_solve(&o, &run.s, run.choice, &r, &e);
     double ppl = NAN;
     if (!rc)
-        ppl = alloc_setup_project(&t, &s, choice, fmts);
+        ppl = alloc_setup_project(&run.t, &run.s, run.choice, run.fmts);
     if (!rc && o.out_path)
-        rc = write_config(o.out_path, &o, &t, &s, choice, &r, ppl, &e);
+        rc = write_config(o.out_path, &o, &run.t, &run.s, run.choice, &r, ppl, &e);
     if (rc) {
         fprintf(stderr, "mxalloc alloc: %s\n", e.msg);
     } else if (o.json) {
@@ -163,15 +160,15 @@ int cmd_alloc(int argc, char **argv)
         json_object_set_new(j, "objective", json_real(r.objective));
         json_object_set_new(j, "projected_ppl", isnan(ppl) ? json_null() : json_real(ppl));
         /* the band: the fit's largest residual on its uniform-format anchors */
-        double res = proj_fit_residual(&t, s.method, s.calib_c);
+        double res = proj_fit_residual(&run.t, run.s.method, run.s.calib_c);
         if (isfinite(ppl) && isfinite(res))
             json_object_set_new(j, "projected_ppl_band", json_pack("[ff]", ppl * (1 - res), ppl * (1 + res)));
         json_object_set_new(j, "optimal", json_boolean(r.optimal));
         json_object_set_new(j, "method", json_string(o.greedy ? "greedy" : "ilp"));
-        json_object_set_new(j, "score_method", json_string(score_method_name(s.method)));
+        json_object_set_new(j, "score_method", json_string(score_method_name(run.s.method)));
         json_object_set_new(j, "target", json_string(mx_target_name(o.target)));
-        for (int m = 0; m < t.n_modules; m++)
-            json_object_set_new(f, t.modules[m].name, json_string(mx_format_name(fmts[m])));
+        for (int m = 0; m < run.t.n_modules; m++)
+            json_object_set_new(f, run.t.modules[m].name, json_string(mx_format_name(run.fmts[m])));
         json_object_set_new(j, "formats", f);
         char *txt = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
         if (txt)
@@ -179,14 +176,14 @@ int cmd_alloc(int argc, char **argv)
         free(txt);
         json_decref(j);
     } else {
-        printf("scores: %s (%s, model %s)\n", o.scores_path, score_method_name(s.method), t.model);
+        printf("scores: %s (%s, model %s)\n", o.scores_path, score_method_name(run.s.method), run.t.model);
         printf("%-48s %-12s %6s %12s\n", "module", "format", "bits", "score");
-        for (int m = 0; m < t.n_modules; m++) {
-            size_t at = (size_t)m * t.n_formats + choice[m];
-            printf("%-48s %-12s %6.3f %12.5g\n", t.modules[m].name, mx_format_name(fmts[m]), s.bits[at],
-                   s.cost[at]);
+        for (int m = 0; m < run.t.n_modules; m++) {
+            size_t at = (size_t)m * run.t.n_formats + run.choice[m];
+            printf("%-48s %-12s %6.3f %12.5g\n", run.t.modules[m].name, mx_format_name(run.fmts[m]), run.s.bits[at],
+                   run.s.cost[at]);
         }
-        print_table(&t, choice);
+        print_table(&run.t, run.choice);
         printf("\nmethod: %s%s\n", o.greedy ? "greedy baseline" : "integer program",
                o.greedy ? "" : (r.optimal ? " (proven optimal)" : ""));
         if (!o.greedy && !r.optimal)
@@ -194,23 +191,20 @@ int cmd_alloc(int argc, char **argv)
         printf("budget: %.4f bits/weight, achieved %.4f%s%s\n", o.budget, r.avg_bits,
                o.target == MX_TARGET_MX ? "" : " as stored by ", o.target == MX_TARGET_MX ? "" : mx_target_name(o.target));
         printf("size: %.0f bytes (%.2f MiB)\n", r.bytes, r.bytes / 1048576.0);
-        printf("objective: %.6g (summed %s scores, nats/token)\n", r.objective, score_method_name(s.method));
+        printf("objective: %.6g (summed %s scores, nats/token)\n", r.objective, score_method_name(run.s.method));
         if (isnan(ppl))
             printf("projected ppl: n/a (the score file has no fp32 loss)\n");
         else
-            printf("projected ppl: %.4f (fp32 %.4f%s)\n", ppl, exp(t.fp32_loss),
-                   s.calib_points ? ", calibrated" : "");
-        if (s.calib_points)
+            printf("projected ppl: %.4f (fp32 %.4f%s)\n", ppl, exp(run.t.fp32_loss),
+                   run.s.calib_points ? ", calibrated" : "");
+        if (run.s.calib_points)
             printf("calibration: c = %.4g from %d uniform formats (largest fit residual %.2f%% in ppl)\n",
-                   s.calib_c, s.calib_points, 100 * proj_fit_residual(&t, s.method, s.calib_c));
-        print_nearest_uniform(&t, r.avg_bits, o.target);
+                   run.s.calib_c, run.s.calib_points, 100 * proj_fit_residual(&run.t, run.s.method, run.s.calib_c));
+        print_nearest_uniform(&run.t, r.avg_bits, o.target);
         if (o.out_path)
             printf("wrote %s\n", o.out_path);
     }
-    free(choice);
-    free(fmts);
-    alloc_setup_free(&s);
-    score_table_free(&t);
+    alloc_run_free(&run);
     alloc_args_free(&o);
     return rc ? 1 : 0;
 }

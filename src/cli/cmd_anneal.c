@@ -39,7 +39,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: mxalloc anneal MODEL [--tokenizer FILE] --text CALIB --budget B\n"
-            "                      [--method dmx|gamma] [--loss kl|ce] [--steps N] [--lr X]\n"
+            "                      [--search dmx|gamma] [--loss kl|ce] [--steps N] [--lr X]\n"
             "                      [--t0 X --tmin X] [--lambda X] [--rho X] [--seed N]\n"
             "                      [--tokens N] [--ctx N] [--formats LIST] [--every K]\n"
             "                      [--init-scores FILE] [--refine N] [--out CFG.json]\n"
@@ -49,7 +49,7 @@ static void usage(FILE *f)
             "bits per weight (scales included). Every module is a soft mixture of its\n"
             "fake-quantized copies; only the mixture parameters are learned (Adam) on the\n"
             "calibration windows, the weights stay frozen. The result never exceeds B.\n\n"
-            "  --method dmx      one annealed offset per module over the formats ordered by\n"
+            "  --search dmx      one annealed offset per module over the formats ordered by\n"
             "                    bits (default); gamma: per-module preference logits with an\n"
             "                    augmented Lagrangian on the expected bits\n"
             "  --loss kl|ce      KL to the fp32 model's next-token distribution (gamma's\n"
@@ -168,7 +168,8 @@ int cmd_anneal(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"tokenizer", required_argument, NULL, 'k'}, {"text", required_argument, NULL, 'x'},
-        {"budget", required_argument, NULL, 'b'},    {"method", required_argument, NULL, 'M'},
+        {"budget", required_argument, NULL, 'b'},    {"search", required_argument, NULL, 'M'},
+        {"method", required_argument, NULL, 'M'}, /* the older spelling of --search */
         {"loss", required_argument, NULL, 'L'},      {"steps", required_argument, NULL, 's'},
         {"lr", required_argument, NULL, 'r'},        {"t0", required_argument, NULL, '0'},
         {"tmin", required_argument, NULL, '1'},      {"lambda", required_argument, NULL, 'l'},
@@ -228,7 +229,7 @@ int cmd_anneal(int argc, char **argv)
     search_method method;
     search_loss loss;
     if (search_method_parse(method_s, &method)) {
-        fprintf(stderr, "mxalloc anneal: --method: '%s' is not dmx or gamma\n", method_s);
+        fprintf(stderr, "mxalloc anneal: --search: '%s' is not dmx or gamma\n", method_s);
         return 2;
     }
     if (!loss_s)
@@ -238,7 +239,7 @@ int cmd_anneal(int argc, char **argv)
         return 2;
     }
     if (scores_path && method != SEARCH_GAMMA) {
-        fprintf(stderr, "mxalloc anneal: --scores-out needs --method gamma\n");
+        fprintf(stderr, "mxalloc anneal: --scores-out needs --search gamma\n");
         return 2;
     }
     search_opts so;

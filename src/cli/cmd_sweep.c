@@ -218,17 +218,14 @@ int cmd_sweep(int argc, char **argv)
         alloc_args_free(&o);
         return status;
     }
-    score_table t;
-    alloc_setup s = {0};
+    alloc_run run;
     mx_error e = {0};
-    int *choice = NULL;
-    mx_format *fmts = NULL;
     sbuf out = {0}, cs = {0};
     o.budget = isnan(from) ? 8.25 : from;
-    int rc = alloc_load(&o, &t, &s, &choice, &fmts, &e);
+    int rc = alloc_load(&o, &run, &e);
     double lo = NAN, hi = NAN;
     if (!rc) {
-        budget_range(&s.p, &lo, &hi);
+        budget_range(&run.s.p, &lo, &hi);
         if (!isfinite(lo))
             rc = err_set(&e, ERR_INFEASIBLE, "no assignment is feasible (pins, formats or target)");
     }
@@ -256,13 +253,13 @@ int cmd_sweep(int argc, char **argv)
             row *w = &rows[n_rows++];
             w->budget = auto_from ? (k == 0 ? from : grid0 + (k - 1) * step) : from + k * step;
             w->meas = NAN;
-            s.p.budget_bits = w->budget;
+            run.s.p.budget_bits = w->budget;
             if (w->budget < lo - 1e-12) {
                 snprintf(w->why, sizeof w->why, "infeasible: the smallest feasible budget is %.4f",
                          ceil(lo * 1e4 - 1e-6) / 1e4);
                 continue;
             }
-            rc = alloc_setup_solve(&o, &s, choice, &w->r, &e);
+            rc = alloc_setup_solve(&o, &run.s, run.choice, &w->r, &e);
             if (rc == ERR_INFEASIBLE) {  /* the byte limit */
                 snprintf(w->why, sizeof w->why, "%s", e.msg);
                 rc = 0;
@@ -271,18 +268,18 @@ int cmd_sweep(int argc, char **argv)
             if (rc)
                 break;
             w->feasible = 1;
-            for (int m = 0; m < t.n_modules; m++)
-                w->count[choice[m]]++;
-            w->proj = alloc_setup_project(&t, &s, choice, fmts);
-            if (mo.k && !(w->fmts = malloc((size_t)t.n_modules * sizeof *w->fmts)))
+            for (int m = 0; m < run.t.n_modules; m++)
+                w->count[run.choice[m]]++;
+            w->proj = alloc_setup_project(&run.t, &run.s, run.choice, run.fmts);
+            if (mo.k && !(w->fmts = malloc((size_t)run.t.n_modules * sizeof *w->fmts)))
                 rc = err_set(&e, ERR_NOMEM, "out of memory");
             else if (mo.k)
-                memcpy(w->fmts, fmts, (size_t)t.n_modules * sizeof *fmts);
+                memcpy(w->fmts, run.fmts, (size_t)run.t.n_modules * sizeof *run.fmts);
         }
     }
-    double fp32_eval = NAN, fp32_calib = exp(t.fp32_loss);
+    double fp32_eval = NAN, fp32_calib = exp(run.t.fp32_loss);
     if (!rc && mo.k)
-        rc = measure_rows(&mo, &t, rows, n_rows, &fp32_eval, &e);
+        rc = measure_rows(&mo, &run.t, rows, n_rows, &fp32_eval, &e);
     if (!rc) {
         sb_printf(&out, "%8s %8s %12s %10s", "budget", "bits", "objective", "proj_ppl");
         sb_printf(&cs, "budget,avg_bits,bytes,objective,projected_ppl,optimal");
@@ -290,9 +287,9 @@ int cmd_sweep(int argc, char **argv)
             sb_printf(&out, " %10s %7s", "meas_ppl", "error");
             sb_printf(&cs, ",measured_ppl,rel_error");
         }
-        for (int i = 0; i < t.n_formats; i++) {
-            sb_printf(&out, " %5s", mx_format_label(t.formats[i]));
-            sb_printf(&cs, ",%s", mx_format_name(t.formats[i]));
+        for (int i = 0; i < run.t.n_formats; i++) {
+            sb_printf(&out, " %5s", mx_format_label(run.t.formats[i]));
+            sb_printf(&cs, ",%s", mx_format_name(run.t.formats[i]));
         }
         sb_printf(&out, "\n");
         sb_printf(&cs, "\n");
@@ -318,7 +315,7 @@ int cmd_sweep(int argc, char **argv)
                 sb_printf(&out, " %10s %7s", "-", "-");
                 sb_printf(&cs, ",,");
             }
-            for (int i = 0; i < t.n_formats; i++) {
+            for (int i = 0; i < run.t.n_formats; i++) {
                 sb_printf(&out, " %5d", w->count[i]);
                 sb_printf(&cs, ",%d", w->count[i]);
             }
@@ -347,10 +344,7 @@ int cmd_sweep(int argc, char **argv)
     free(rows);
     free(out.p);
     free(cs.p);
-    free(choice);
-    free(fmts);
-    alloc_setup_free(&s);
-    score_table_free(&t);
+    alloc_run_free(&run);
     alloc_args_free(&o);
     return rc ? 1 : 0;
 }
