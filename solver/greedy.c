@@ -19,36 +19,24 @@ static int rank_cmp(const void *a, const void *b)
     return x->unit < y->unit ? -1 : x->unit > y->unit;
 }
 
-int ilp_greedy(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e)
+static int greedy_pick(const ilp_problem *p, const ilp_units *u, int *pick, ilp_result *r,
+                       mx_error *e)
 {
-    ilp_result r;
-    ilp_units u;
-    int rc = ilp_units_prepare(p, &u, &r, e);
-    if (rc) {
-        if (res)
-            *res = r;
-        return rc;
-    }
-    int nu = u.n_units;
+    (void)p;
+    (void)r; /* never proven optimal: no gap, no bound */
+    int nu = u->n_units;
     rank *rk = malloc((size_t)nu * sizeof *rk);
-    int *pick = malloc((size_t)nu * sizeof *pick);
-    if (!rk || !pick) {
-        free(rk);
-        free(pick);
-        ilp_units_free(&u);
+    if (!rk)
         return err_set(e, ERR_NOMEM, "out of memory");
-    }
     /* Items are sorted by (bits, cost): item 0 is the narrowest, cheapest
      * among equals. Dominated items count too: the baseline does not prune. */
-    for (int i = 0; i < nu; i++) {
-        pick[i] = 0;
-        rk[i] = (rank){u.items[u.units[i].item0].c, i};
-    }
+    for (int i = 0; i < nu; i++)
+        rk[i] = (rank){u->items[u->units[i].item0].c, i};
     qsort(rk, (size_t)nu, sizeof *rk, rank_cmp);
-    double room = u.cap - u.w_min;
+    double room = u->cap - u->w_min;
     for (int k = 0; k < nu; k++) {
-        const ilp_unit *un = &u.units[rk[k].unit];
-        const ilp_item *it = u.items + un->item0;
+        const ilp_unit *un = &u->units[rk[k].unit];
+        const ilp_item *it = u->items + un->item0;
         int best = 0;
         for (int j = 1; j < un->n_items; j++) {
             double dw = it[j].w - it[0].w;
@@ -61,11 +49,11 @@ int ilp_greedy(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e)
         room -= it[best].w - it[0].w;
         pick[rk[k].unit] = best;
     }
-    ilp_units_expand(p, &u, pick, choice, &r);
     free(rk);
-    free(pick);
-    ilp_units_free(&u);
-    if (res)
-        *res = r;
     return 0;
+}
+
+int ilp_greedy(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e)
+{
+    return ilp_units_run(p, greedy_pick, choice, res, e);
 }

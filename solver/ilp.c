@@ -127,22 +127,23 @@ static int move_cmp(const void *a, const void *b)
 
 /* Improve a feasible pick by single moves and pairs (one unit wider, another
  * narrower to pay for it), best improvement first, until none helps. */
+/* Suffix minima of the narrower moves' cost: the best and the best of
+ * another unit than the best's, with their positions (-1: none). */
+typedef struct suffix {
+    double c1, c2;
+    int at1, at2;
+} suffix;
+
 static int local_search(const ilp_units *u, int *pick, double *cost_io)
 {
     int n_items = 0;
     for (int i = 0; i < u->n_units; i++)
         n_items += u->units[i].n_front;
     move *down = malloc((size_t)n_items * sizeof *down);
-    double *suf1 = malloc((size_t)(n_items + 1) * sizeof *suf1);
-    double *suf2 = malloc((size_t)(n_items + 1) * sizeof *suf2);
-    int *suf1_at = malloc((size_t)(n_items + 1) * sizeof *suf1_at);
-    int *suf2_at = malloc((size_t)(n_items + 1) * sizeof *suf2_at);
-    if (!down || !suf1 || !suf2 || !suf1_at || !suf2_at) {
+    suffix *suf = malloc((size_t)(n_items + 1) * sizeof *suf);
+    if (!down || !suf) {
         free(down);
-        free(suf1);
-        free(suf2);
-        free(suf1_at);
-        free(suf2_at);
+        free(suf);
         return ERR_NOMEM;
     }
     double w = 0, cost = 0;
@@ -172,18 +173,16 @@ static int local_search(const ilp_units *u, int *pick, double *cost_io)
         }
         qsort(down, (size_t)nd, sizeof *down, move_cmp);
         /* suffix minima of dc over down[k..], best and best of another unit */
-        suf1[nd] = suf2[nd] = INFINITY;
-        suf1_at[nd] = suf2_at[nd] = -1;
+        suf[nd] = (suffix){INFINITY, INFINITY, -1, -1};
         for (int k = nd - 1; k >= 0; k--) {
-            suf1[k] = suf1[k + 1], suf1_at[k] = suf1_at[k + 1];
-            suf2[k] = suf2[k + 1], suf2_at[k] = suf2_at[k + 1];
+            suf[k] = suf[k + 1];
             double dc = down[k].dc;
-            if (dc < suf1[k]) {
-                if (suf1_at[k] >= 0 && down[suf1_at[k]].unit != down[k].unit)
-                    suf2[k] = suf1[k], suf2_at[k] = suf1_at[k];
-                suf1[k] = dc, suf1_at[k] = k;
-            } else if (dc < suf2[k] && down[k].unit != down[suf1_at[k]].unit) {
-                suf2[k] = dc, suf2_at[k] = k;
+            if (dc < suf[k].c1) {
+                if (suf[k].at1 >= 0 && down[suf[k].at1].unit != down[k].unit)
+                    suf[k].c2 = suf[k].c1, suf[k].at2 = suf[k].at1;
+                suf[k].c1 = dc, suf[k].at1 = k;
+            } else if (dc < suf[k].c2 && down[k].unit != down[suf[k].at1].unit) {
+                suf[k].c2 = dc, suf[k].at2 = k;
             }
         }
         for (int i = 0; i < u->n_units; i++) {
@@ -204,7 +203,7 @@ static int local_search(const ilp_units *u, int *pick, double *cost_io)
                 }
                 if (lo >= nd)
                     continue;
-                int k = suf1_at[lo] >= 0 && down[suf1_at[lo]].unit != i ? suf1_at[lo] : suf2_at[lo];
+                int k = suf[lo].at1 >= 0 && down[suf[lo].at1].unit != i ? suf[lo].at1 : suf[lo].at2;
                 if (k < 0 || down[k].unit == i)
                     continue;
                 if (dc + down[k].dc < best) {
@@ -227,10 +226,7 @@ static int local_search(const ilp_units *u, int *pick, double *cost_io)
         }
     }
     free(down);
-    free(suf1);
-    free(suf2);
-    free(suf1_at);
-    free(suf2_at);
+    free(suf);
     *cost_io = cost;
     return 0;
 }
@@ -663,97 +659,83 @@ static double pick_cost(const ilp_units *u, const int *pick, double *w)
     return c;
 }
 
-int ilp_solve(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e)
+/* The exact pick: LP bound and rounding, local search, reductions and DP,
+ * then GLPK's branch and bound on what is left. */
+static int ilp_pick(const ilp_problem *p, const ilp_units *u, int *pick, ilp_result *r, mx_error *e)
 {
-    ilp_result r;
-    ilp_units u;
-    int rc = ilp_units_prepare(p, &u, &r, e);
-    if (rc) {
-        if (res)
-            *res = r;
-        return rc;
-    }
-    int nu = u.n_units;
-    int *pick = malloc((size_t)nu * sizeof *pick), *mip = malloc((size_t)nu * sizeof *mip);
-    if (!pick || !mip) {
-        free(pick);
-        free(mip);
-        ilp_units_free(&u);
+    int nu = u->n_units, rc = 0;
+    int *mip = malloc((size_t)nu * sizeof *mip);
+    if (!mip)
         return err_set(e, ERR_NOMEM, "out of memory");
-    }
     /* The cheapest format of every unit: the last of its front. */
     double w_best = 0;
     for (int i = 0; i < nu; i++) {
-        pick[i] = u.units[i].n_front - 1;
-        w_best += u.items[u.units[i].item0 + pick[i]].w;
+        pick[i] = u->units[i].n_front - 1;
+        w_best += u->items[u->units[i].item0 + pick[i]].w;
     }
     double bound, inc, lambda;
     unsigned char *keep = NULL;
     incr *incs = NULL;
     int n_incs = 0;
-    if (ilp_units_fits(&u, w_best)) {
-        r.optimal = 1;
-        r.gap = 0;
-    } else if (lp_round(&u, pick, &bound, &lambda, &inc, &incs, &n_incs) != 0 ||
-               local_search(&u, pick, &inc) != 0 ||
-               !(keep = malloc((size_t)u.units[nu - 1].item0 + u.units[nu - 1].n_items))) {
+    if (ilp_units_fits(u, w_best)) {
+        r->optimal = 1;
+        r->gap = 0;
+    } else if (lp_round(u, pick, &bound, &lambda, &inc, &incs, &n_incs) != 0 ||
+               local_search(u, pick, &inc) != 0 ||
+               !(keep = malloc((size_t)u->units[nu - 1].item0 + u->units[nu - 1].n_items))) {
         rc = err_set(e, ERR_NOMEM, "out of memory");
     } else if (inc - bound <= 1e-12 * fmax(1, fabs(bound)) ||
-               reduce(&u, lambda, inc, pick, keep) == 0 ||
-               dp_improve(&u, keep, pick, &inc) != 0 ||
-               reduce(&u, lambda, inc, pick, keep) == 0 ||
-               reduce_lp(&u, incs, n_incs, inc, pick, keep) == 0) {
-        r.optimal = 1;
-        r.gap = 0;
+               reduce(u, lambda, inc, pick, keep) == 0 ||
+               dp_improve(u, keep, pick, &inc) != 0 ||
+               reduce(u, lambda, inc, pick, keep) == 0 ||
+               reduce_lp(u, incs, n_incs, inc, pick, keep) == 0) {
+        r->optimal = 1;
+        r->gap = 0;
     } else {
-        double cap = u.cap, w;
+        double cap = u->cap, w;
         int st = -1;
         /* GLPK accepts a solution within its feasibility tolerance; if the
          * rounded answer exceeds the capacity, tighten and solve again. */
         for (int tries = 0; tries < 4; tries++) {
-            st = glpk_solve(&u, keep, pick, p->time_limit_s, cap, mip);
+            st = glpk_solve(u, keep, pick, p->time_limit_s, cap, mip);
             if (st == -2) {
                 rc = err_set(e, ERR_NOMEM, "out of memory");
                 break;
             }
             if (st < 0)
                 break;
-            pick_cost(&u, mip, &w);
-            if (ilp_units_fits(&u, w))
+            pick_cost(u, mip, &w);
+            if (ilp_units_fits(u, w))
                 break;
-            cap -= (w - u.cap) + 1e-9 * fabs(u.cap);
+            cap -= (w - u->cap) + 1e-9 * fabs(u->cap);
             st = -1;
         }
         if (!rc) {
-            double w_mip, c_mip = st >= 0 ? pick_cost(&u, mip, &w_mip) : INFINITY;
+            double w_mip, c_mip = st >= 0 ? pick_cost(u, mip, &w_mip) : INFINITY;
             /* GLPK proves optimality up to its tolerances; the incumbent
              * may tie it up to rounding: keep whichever is cheaper. */
             if (st >= 0 && c_mip <= inc)
                 memcpy(pick, mip, (size_t)nu * sizeof *pick);
-            r.optimal = st == 1;
-            if (r.optimal) {
-                r.gap = 0;
+            r->optimal = st == 1;
+            if (r->optimal) {
+                r->gap = 0;
             } else {
                 /* GLPK's relative gap, measured against the LP bound. */
                 double c_use = fmin(c_mip, inc);
-                r.gap = fabs(c_use - bound) / (fabs(c_use) + 1e-300);
+                r->gap = fabs(c_use - bound) / (fabs(c_use) + 1e-300);
             }
-            r.bound = bound;
+            r->bound = bound;
         }
-    }
-    if (!rc) {
-        ilp_units_expand(p, &u, pick, choice, &r);
-        if (r.optimal)
-            r.bound = r.objective;
     }
     free(keep);
     free(incs);
-    free(pick);
     free(mip);
-    ilp_units_free(&u);
-    if (res)
-        *res = r;
     return rc;
+}
+
+int ilp_solve(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e)
+{
+    return ilp_units_run(p, ilp_pick, choice, res, e);
 }
 
 double ilp_min_budget(const ilp_problem *p)

@@ -211,6 +211,33 @@ int ilp_units_prepare(const ilp_problem *p, ilp_units *u, ilp_result *res, mx_er
     return rc;
 }
 
+int ilp_units_run(const ilp_problem *p, ilp_pick_fn pick_fn, int *choice, ilp_result *res,
+                  mx_error *e)
+{
+    ilp_result r;
+    ilp_units u;
+    int rc = ilp_units_prepare(p, &u, &r, e);
+    if (!rc) {
+        int *pick = malloc((size_t)u.n_units * sizeof *pick);
+        if (!pick)
+            rc = err_set(e, ERR_NOMEM, "out of memory");
+        for (int i = 0; !rc && i < u.n_units; i++)
+            pick[i] = 0;
+        if (!rc)
+            rc = pick_fn(p, &u, pick, &r, e);
+        if (!rc) {
+            ilp_units_expand(p, &u, pick, choice, &r);
+            if (r.optimal)
+                r.bound = r.objective;
+        }
+        free(pick);
+        ilp_units_free(&u);
+    }
+    if (res)
+        *res = r;
+    return rc;
+}
+
 void ilp_units_expand(const ilp_problem *p, const ilp_units *u, const int *unit_item, int *choice,
                       ilp_result *res)
 {

@@ -43,6 +43,15 @@ int ilp_units_fits(const ilp_units *u, double w);
  * smallest feasible budget (or size). On any error *u is left freed. */
 int ilp_units_prepare(const ilp_problem *p, ilp_units *u, ilp_result *res, mx_error *e);
 
+/* One item per unit into pick (n_units entries, set to the narrowest item of
+ * each unit on entry), filling r's optimal, gap and bound. 0 or an ERR_*. */
+typedef int (*ilp_pick_fn)(const ilp_problem *p, const ilp_units *u, int *pick, ilp_result *r,
+                           mx_error *e);
+/* A whole solve: ilp_units_prepare, pick, ilp_units_expand into choice, and
+ * *res (when not NULL) filled whatever happens. */
+int ilp_units_run(const ilp_problem *p, ilp_pick_fn pick, int *choice, ilp_result *res,
+                  mx_error *e);
+
 /* Expand a per-unit item choice to per-module formats and fill res's
  * objective/avg_bits/bytes from the original per-module data. */
 void ilp_units_expand(const ilp_problem *p, const ilp_units *u, const int *unit_item, int *choice,
