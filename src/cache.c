@@ -95,22 +95,24 @@ static const unsigned char *r_take(rbuf *b, size_t n)
     return q;
 }
 
-static uint64_t r_u64(rbuf *b)
+/* n little-endian bytes (0 past the end) */
+static uint64_t r_le(rbuf *b, int n)
 {
-    const unsigned char *q = r_take(b, 8);
+    const unsigned char *q = r_take(b, (size_t)n);
     uint64_t v = 0;
-    for (int i = 0; q && i < 8; i++)
+    for (int i = 0; q && i < n; i++)
         v |= (uint64_t)q[i] << (8 * i);
     return v;
 }
 
+static uint64_t r_u64(rbuf *b)
+{
+    return r_le(b, 8);
+}
+
 static uint32_t r_u32(rbuf *b)
 {
-    const unsigned char *q = r_take(b, 4);
-    uint32_t v = 0;
-    for (int i = 0; q && i < 4; i++)
-        v |= (uint32_t)q[i] << (8 * i);
-    return v;
+    return (uint32_t)r_le(b, 4);
 }
 
 static int32_t r_i32(rbuf *b)

@@ -86,9 +86,12 @@ static char *split_dir(const char *p, const char **base)
     return strndup(p, (size_t)(slash - p));
 }
 
-/* The resolved destination, refused unless it is (or will be) a regular file. */
-static char *checked_dest(const char *path, struct stat *st, int *exists, mx_error *e)
+/* The resolved destination, refused unless it is (or will be) a regular
+ * file, and the directory it is in (*dir malloc'ed, *base inside dest). */
+static char *checked_dest(const char *path, struct stat *st, int *exists, char **dir,
+                          const char **base, mx_error *e)
 {
+    *dir = NULL;
     if (!path[0]) {
         err_set(e, ERR_ARG, "empty output file name");
         return NULL;
@@ -103,21 +106,22 @@ static char *checked_dest(const char *path, struct stat *st, int *exists, mx_err
         free(dest);
         return NULL;
     }
+    if (dest && !(*dir = split_dir(dest, base))) {
+        err_set(e, ERR_NOMEM, "out of memory");
+        free(dest);
+        return NULL;
+    }
     return dest;
 }
 
 int fw_check_dest(const char *path, mx_error *e)
 {
     struct stat st;
-    int exists;
-    char *dest = checked_dest(path, &st, &exists, e);
-    if (!dest)
-        return e ? e->code : ERR_IO;
+    int exists, rc = 0;
     const char *base;
-    char *dir = split_dir(dest, &base);
-    int rc = 0;
-    if (!dir)
-        rc = err_set(e, ERR_NOMEM, "out of memory");
+    char *dir, *dest = checked_dest(path, &st, &exists, &dir, &base, e);
+    if (!dest)
+        rc = e ? e->code : ERR_IO;
     else if (access(dir, W_OK | X_OK) != 0)
         rc = err_set(e, ERR_IO, "%s: cannot write in directory %s: %s", path, dir, strerror(errno));
     free(dir);
@@ -187,13 +191,11 @@ int fw_write_atomic(const char *path, const void *buf, size_t len, mx_error *e)
 {
     struct stat st;
     int exists;
-    char *dest = checked_dest(path, &st, &exists, e);
+    const char *base;
+    char *dir, *dest = checked_dest(path, &st, &exists, &dir, &base, e);
     if (!dest)
         return e ? e->code : ERR_IO;
-    const char *base;
-    char *dir = split_dir(dest, &base);
-    if (dir)
-        fw_clean_stale(dir, base);
+    fw_clean_stale(dir, base);
     free(dir);
     size_t n = strlen(dest) + 40;
     char *tmp = malloc(n);

@@ -183,6 +183,18 @@ static void lin_shape(const tf_config *c, int k, int64_t *rows, int64_t *cols)
     }
 }
 
+/* The norm vectors of a layer, in slot order (qk: Qwen3's per-head norms). */
+typedef struct layer_norm {
+    int what, qk;
+    const char *hf, *gguf, *l2c;
+} layer_norm;
+static const layer_norm layer_norms[] = {
+    {MS_ATTN_NORM, 0, "input_layernorm", "attn_norm", "rms_att"},
+    {MS_FFN_NORM, 0, "post_attention_layernorm", "ffn_norm", "rms_ffn"},
+    {MS_Q_NORM, 1, "self_attn.q_norm", "attn_q_norm", "q_norm"},
+    {MS_K_NORM, 1, "self_attn.k_norm", "attn_k_norm", "k_norm"},
+};
+
 /* Arena offsets rounded up to 16 floats (64 bytes) for aligned SIMD loads. */
 static uint64_t round16(uint64_t n)
 {
@@ -214,19 +226,13 @@ model_slot *model_slots(const tf_config *c, int tied, int *n, uint64_t *n_floats
         "tok_embeddings", 0);
     for (int l = 0; l < c->n_layers; l++) {
         char hf[MODEL_NAME_MAX + 16], gg[MODEL_NAME_MAX];
-        snprintf(hf, sizeof hf, "model.layers.%d.input_layernorm.weight", l);
-        snprintf(gg, sizeof gg, "blk.%d.attn_norm.weight", l);
-        ADD(MS_ATTN_NORM, l, 1, c->dim, 1, hf, gg, "rms_att", 0);
-        snprintf(hf, sizeof hf, "model.layers.%d.post_attention_layernorm.weight", l);
-        snprintf(gg, sizeof gg, "blk.%d.ffn_norm.weight", l);
-        ADD(MS_FFN_NORM, l, 1, c->dim, 1, hf, gg, "rms_ffn", 0);
-        if (c->qk_norm) {
-            snprintf(hf, sizeof hf, "model.layers.%d.self_attn.q_norm.weight", l);
-            snprintf(gg, sizeof gg, "blk.%d.attn_q_norm.weight", l);
-            ADD(MS_Q_NORM, l, 1, c->head_dim, 1, hf, gg, "q_norm", 0);
-            snprintf(hf, sizeof hf, "model.layers.%d.self_attn.k_norm.weight", l);
-            snprintf(gg, sizeof gg, "blk.%d.attn_k_norm.weight", l);
-            ADD(MS_K_NORM, l, 1, c->head_dim, 1, hf, gg, "k_norm", 0);
+        for (size_t k = 0; k < sizeof layer_norms / sizeof *layer_norms; k++) {
+            const layer_norm *ln = &layer_norms[k];
+            if (ln->qk && !c->qk_norm)
+                continue;
+            snprintf(hf, sizeof hf, "model.layers.%d.%s.weight", l, ln->hf);
+            snprintf(gg, sizeof gg, "blk.%d.%s.weight", l, ln->gguf);
+            ADD(ln->what, l, 1, ln->qk ? c->head_dim : c->dim, 1, hf, gg, ln->l2c, 0);
         }
         for (int k = 0; k < TF_NLIN; k++) {
             int64_t r, co;

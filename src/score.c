@@ -43,6 +43,14 @@ int score_threads(const score_opts *o)
 
 int score_wanted(const score_run *r, int i) { return !r->o->only || r->o->only[i]; }
 
+void score_keep_fp32(score_run *r, double sum)
+{
+    if (!r->have_fp32) {
+        r->fp32_sum = sum;
+        r->have_fp32 = 1;
+    }
+}
+
 double score_fwd_units(const tf_config *c, int from)
 {
     double d = c->dim, qd = (double)c->n_heads * c->head_dim, kd = (double)c->n_kv_heads * c->head_dim;

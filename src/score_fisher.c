@@ -155,10 +155,8 @@ static int collect(const model *m, const int *in, const int *tgt, long nw, int n
                 goto out;
         }
     }
-    if (r && !r->have_fp32) {
-        r->fp32_sum = fp32;
-        r->have_fp32 = 1;
-    }
+    if (r)
+        score_keep_fp32(r, fp32);
 out:
     if (have_gw)
         tf_grads_free(&gw);

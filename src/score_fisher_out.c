@@ -130,10 +130,7 @@ int score_run_fisher_out(score_run *r)
         if ((rc = score_tick(r, rest, 0)))
             goto out;
     }
-    if (!r->have_fp32) {
-        r->fp32_sum = fp32;
-        r->have_fp32 = 1;
-    }
+    score_keep_fp32(r, fp32);
     double N = (double)r->nw * n;
     for (int i = 0; i < m->n_modules; i++) {
         if (!score_wanted(r, i))

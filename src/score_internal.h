@@ -49,6 +49,8 @@ int score_tick(score_run *r, double units, long tokens);
 
 /* Worker threads for the kl pass: o->threads, or one per online core. */
 int score_threads(const score_opts *o);
+/* The fp32 loss summed over the windows, kept from the first pass that has it. */
+void score_keep_fp32(score_run *r, double sum);
 /* Module i is to be scored. */
 int score_wanted(const score_run *r, int i);
 

@@ -307,10 +307,7 @@ int score_run_kl(score_run *r)
         }
     }
     r->p.module = -1;
-    if (!r->have_fp32) {
-        r->fp32_sum = fp32;
-        r->have_fp32 = 1;
-    }
+    score_keep_fp32(r, fp32);
     double N = (double)r->nw * n;
     for (int i = 0; i < m->n_modules; i++) {
         if (!score_wanted(r, i))
