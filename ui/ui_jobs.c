@@ -1,8 +1,12 @@
 /* Event queue (mutex + self-pipe) and the single background job. */
 #include "ui/ui_jobs.h"
 
+#include "kernels/err.h"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -133,26 +137,31 @@ int ui_job_cancelled(ui_job *j)
 
 void ui_job_progress(ui_job *j, double done, double total)
 {
-    ui_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = UI_EV_PROGRESS;
-    ev.job = j->kind;
-    ev.done = done;
-    ev.total = total;
+    ui_event ev = {.kind = UI_EV_PROGRESS, .job = j->kind, .done = done, .total = total};
     ui_queue_push(j->q, &ev);
 }
 
 void ui_job_done(ui_job *j, int code, double value, double value2, const char *msg)
 {
-    ui_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = UI_EV_DONE;
-    ev.job = j->kind;
-    ev.code = code;
-    ev.value = value;
-    ev.value2 = value2;
-    if (msg) {
-        strncpy(ev.msg, msg, sizeof ev.msg - 1);
-    }
+    ui_event ev = {.kind = UI_EV_DONE, .job = j->kind, .code = code, .value = value, .value2 = value2};
+    if (msg)
+        snprintf(ev.msg, sizeof ev.msg, "%s", msg);
     ui_queue_push(j->q, &ev);
+}
+
+void ui_job_end(ui_job *j, int code, double value, double value2, const char *cancelled,
+                const char *what, const char *err, const char *ok_fmt, ...)
+{
+    char msg[sizeof ((ui_event *)0)->msg];
+    if (code == ERR_CANCELLED)
+        snprintf(msg, sizeof msg, "%s", cancelled);
+    else if (code)
+        snprintf(msg, sizeof msg, "%s: %s", what, err);
+    else {
+        va_list ap;
+        va_start(ap, ok_fmt);
+        vsnprintf(msg, sizeof msg, ok_fmt, ap);
+        va_end(ap);
+    }
+    ui_job_done(j, code, value, value2, msg);
 }

@@ -78,5 +78,10 @@ const char *ui_job_name(ui_job_kind k);
 int ui_job_cancelled(ui_job *j);
 void ui_job_progress(ui_job *j, double done, double total);
 void ui_job_done(ui_job *j, int code, double value, double value2, const char *msg);
+/* ui_job_done with the outcome's message: `cancelled` for ERR_CANCELLED,
+ * "WHAT: ERR" for another error, else ok_fmt's text. */
+void ui_job_end(ui_job *j, int code, double value, double value2, const char *cancelled,
+                const char *what, const char *err, const char *ok_fmt, ...)
+    __attribute__((format(printf, 8, 9)));
 
 #endif

@@ -226,14 +226,8 @@ static void *eval_main(void *arg)
                                  wb->opts.eval_tokens, eval_progress, wb, &r, &e);
         eval_qweights_free(&q);
     }
-    char msg[600];
-    if (rc == ERR_CANCELLED)
-        snprintf(msg, sizeof msg, "eval cancelled");
-    else if (rc)
-        snprintf(msg, sizeof msg, "eval: %s", e.msg);
-    else
-        snprintf(msg, sizeof msg, "%ld tokens", r.tokens);
-    ui_job_done(&wb->job, rc, r.ppl, wb->eval.avg_bits, msg);
+    ui_job_end(&wb->job, rc, r.ppl, wb->eval.avg_bits, "eval cancelled", "eval", e.msg, "%ld tokens",
+               r.tokens);
     return NULL;
 }
 

@@ -81,14 +81,8 @@ static void *score_main(void *arg)
         if (rc)
             score_table_free(&wb->score.out);
     }
-    char msg[600];
-    if (rc == ERR_CANCELLED)
-        snprintf(msg, sizeof msg, "score cancelled; no score file written");
-    else if (rc)
-        snprintf(msg, sizeof msg, "score: %s", e.msg);
-    else
-        snprintf(msg, sizeof msg, "scores written to %.500s", wb->score.path);
-    ui_job_done(&wb->job, rc, NAN, NAN, msg);
+    ui_job_end(&wb->job, rc, NAN, NAN, "score cancelled; no score file written", "score", e.msg,
+               "scores written to %.500s", wb->score.path);
     return NULL;
 }
 
@@ -255,22 +249,18 @@ static void *generate_main(void *arg)
     if (have_q)
         eval_qweights_free(&q);
     int rc = len < 0 ? (int)len : 0;
-    char msg[600];
     if (rc == 0 && r.stop == GEN_STOP_CANCELLED) {
         rc = ERR_CANCELLED;
         free(g->text);
         g->text = NULL;
-        snprintf(msg, sizeof msg, "generate cancelled");
-    } else if (rc) {
-        snprintf(msg, sizeof msg, "generate: %s", e.msg);
-    } else {
+    } else if (!rc) {
         g->len = len;
         g->n_new = r.n_new;
         g->stop = gen_stop_name(r.stop);
-        snprintf(msg, sizeof msg, "%d tokens", r.n_new);
     }
+    ui_job_end(&wb->job, rc, NAN, g->avg_bits, "generate cancelled", "generate", e.msg, "%d tokens",
+               r.n_new);
     gen_result_free(&r);
-    ui_job_done(&wb->job, rc, NAN, g->avg_bits, msg);
     return NULL;
 }
 
