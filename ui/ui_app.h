@@ -86,7 +86,8 @@ void ui_ctl_bar_range(const ui_app *a, double *lo, double *hi);
 typedef struct ui_key_binding {
     int keys[UI_KEYS_MAX];  /* curses key codes, 0-terminated */
     const char *help;       /* what it does, for the `?` box */
-    unsigned (*action)(ui_app *a, int key);
+    unsigned (*action)(ui_app *a, const int *arg);
+    int arg[2];             /* the action's arguments: a step, a direction */
 } ui_key_binding;
 
 /* The table, n entries. */

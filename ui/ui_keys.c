@@ -15,88 +15,44 @@ static unsigned budget_by(ui_app *a, double d)
     return ui_ctl_set_budget(a, a->wb->st.budget + d);
 }
 
-static unsigned act_budget_down(ui_app *a, int key)
+static unsigned act_budget(ui_app *a, const int *arg)
 {
-    (void)key;
-    return budget_by(a, -UI_BUDGET_FINE);
+    return budget_by(a, arg[0] * UI_BUDGET_FINE);
 }
 
-static unsigned act_budget_up(ui_app *a, int key)
+static unsigned act_budget_coarse(ui_app *a, const int *arg)
 {
-    (void)key;
-    return budget_by(a, UI_BUDGET_FINE);
+    return budget_by(a, arg[0] * UI_BUDGET_COARSE);
 }
 
-static unsigned act_budget_down_coarse(ui_app *a, int key)
+static unsigned act_move(ui_app *a, const int *arg)
 {
-    (void)key;
-    return budget_by(a, -UI_BUDGET_COARSE);
-}
-
-static unsigned act_budget_up_coarse(ui_app *a, int key)
-{
-    (void)key;
-    return budget_by(a, UI_BUDGET_COARSE);
-}
-
-static unsigned act_left(ui_app *a, int key)
-{
-    (void)key;
-    ui_ctl_move_cursor(a, 0, -1);
+    ui_ctl_move_cursor(a, arg[0], arg[1]);
     return UI_REDO_DRAW;
 }
 
-static unsigned act_right(ui_app *a, int key)
+static unsigned act_format(ui_app *a, const int *arg)
 {
-    (void)key;
-    ui_ctl_move_cursor(a, 0, 1);
+    ui_ctl_cycle_format(a, arg[0]);
     return UI_REDO_DRAW;
 }
 
-static unsigned act_up(ui_app *a, int key)
+static unsigned act_view(ui_app *a, const int *arg)
 {
-    (void)key;
-    ui_ctl_move_cursor(a, -1, 0);
-    return UI_REDO_DRAW;
-}
-
-static unsigned act_down(ui_app *a, int key)
-{
-    (void)key;
-    ui_ctl_move_cursor(a, 1, 0);
-    return UI_REDO_DRAW;
-}
-
-static unsigned act_format_next(ui_app *a, int key)
-{
-    (void)key;
-    ui_ctl_cycle_format(a, 1);
-    return UI_REDO_DRAW;
-}
-
-static unsigned act_format_prev(ui_app *a, int key)
-{
-    (void)key;
-    ui_ctl_cycle_format(a, -1);
-    return UI_REDO_DRAW;
-}
-
-static unsigned act_view(ui_app *a, int key)
-{
-    (void)key;
+    (void)arg;
     a->show_assigned = !a->show_assigned;
     return UI_REDO_DRAW;
 }
 
-static unsigned act_pin(ui_app *a, int key)
+static unsigned act_pin(ui_app *a, const int *arg)
 {
-    (void)key;
+    (void)arg;
     return ui_ctl_start_pin(a);
 }
 
-static unsigned act_unpin(ui_app *a, int key)
+static unsigned act_unpin(ui_app *a, const int *arg)
 {
-    (void)key;
+    (void)arg;
     const ui_wb *wb = a->wb;
     int m = ui_ctl_cur_module(a);
     if (!ui_state_has_scores(&wb->st) || m < 0)
@@ -106,64 +62,64 @@ static unsigned act_unpin(ui_app *a, int key)
     return ui_ctl_run_line(a, line);
 }
 
-static unsigned act_eval(ui_app *a, int key)
+static unsigned act_eval(ui_app *a, const int *arg)
 {
-    (void)key;
+    (void)arg;
     return ui_ctl_run_line(a, "eval");
 }
 
-static unsigned act_score(ui_app *a, int key)
+static unsigned act_score(ui_app *a, const int *arg)
 {
-    (void)key;
+    (void)arg;
     return ui_ctl_run_line(a, "score");
 }
 
-static unsigned act_sample(ui_app *a, int key)
+static unsigned act_sample(ui_app *a, const int *arg)
 {
-    (void)key;
+    (void)arg;
     return ui_ctl_run_line(a, "generate");
 }
 
-static unsigned act_cancel(ui_app *a, int key)
+static unsigned act_cancel(ui_app *a, const int *arg)
 {
-    (void)key;
+    (void)arg;
     if (a->wb->job.kind == UI_JOB_NONE)
         return UI_REDO_DRAW;
     return ui_ctl_run_line(a, "cancel");
 }
 
-static unsigned act_command(ui_app *a, int key)
+static unsigned act_command(ui_app *a, const int *arg)
 {
-    (void)key;
+    (void)arg;
     a->mode = UI_MODE_COMMAND;
     ui_cmdline_begin(a->cmdwin);
     return UI_REDO_DRAW;
 }
 
-static unsigned act_help(ui_app *a, int key)
+static unsigned act_help(ui_app *a, const int *arg)
 {
-    (void)key;
+    (void)arg;
     a->mode = UI_MODE_HELP;
     return UI_REDO_DRAW;
 }
 
-static unsigned act_quit(ui_app *a, int key)
+static unsigned act_quit(ui_app *a, const int *arg)
 {
     (void)a;
-    (void)key;
+    (void)arg;
     return UI_REDO_QUIT;
 }
 
-static unsigned act_redraw(ui_app *a, int key)
+static unsigned act_redraw(ui_app *a, const int *arg)
 {
     (void)a;
-    (void)key;
+    (void)arg;
     return UI_REDO_CLEAR | UI_REDO_DRAW;
 }
 
-static unsigned act_mouse(ui_app *a, int key)
+static unsigned act_mouse(ui_app *a, const int *arg)
 {
-    (void)key;
+    (void)arg;
     MEVENT me;
     if (getmouse(&me) != OK)
         return UI_REDO_DRAW;
@@ -196,28 +152,28 @@ static unsigned act_mouse(ui_app *a, int key)
 
 /* Help texts stay within 26 characters: the `?` box shows two columns. */
 static const ui_key_binding bindings[] = {
-    {{KEY_LEFT, '-'}, "budget -0.05 bits/weight", act_budget_down},
-    {{KEY_RIGHT, '+', '='}, "budget +0.05 bits/weight", act_budget_up},
-    {{KEY_NPAGE}, "budget -0.5 bits/weight", act_budget_down_coarse},
-    {{KEY_PPAGE}, "budget +0.5 bits/weight", act_budget_up_coarse},
-    {{KEY_MOUSE}, "drag the bar, click a cell", act_mouse},
-    {{'h', KEY_SLEFT}, "cursor left", act_left},
-    {{'l', KEY_SRIGHT}, "cursor right", act_right},
-    {{'k', KEY_UP}, "cursor up (layer above)", act_up},
-    {{'j', KEY_DOWN}, "cursor down (layer below)", act_down},
-    {{'f'}, "next format of the view", act_format_next},
-    {{'F'}, "previous format of view", act_format_prev},
-    {{'a', '\t'}, "scores / formats view", act_view},
-    {{'p'}, "pin, then format 1..9", act_pin},
-    {{'u'}, "unpin the cursor's module", act_unpin},
-    {{'e'}, "measure perplexity (eval)", act_eval},
-    {{'S'}, "compute kl scores (score)", act_score},
-    {{'s'}, "text sample (generate)", act_sample},
-    {{27}, "cancel the running job", act_cancel},
-    {{':'}, "command (Tab completes)", act_command},
-    {{'?'}, "this help", act_help},
-    {{'q', 3}, "quit", act_quit},
-    {{12}, "repaint the screen", act_redraw},
+    {{KEY_LEFT, '-'}, "budget -0.05 bits/weight", act_budget, {-1}},
+    {{KEY_RIGHT, '+', '='}, "budget +0.05 bits/weight", act_budget, {1}},
+    {{KEY_NPAGE}, "budget -0.5 bits/weight", act_budget_coarse, {-1}},
+    {{KEY_PPAGE}, "budget +0.5 bits/weight", act_budget_coarse, {1}},
+    {{KEY_MOUSE}, "drag the bar, click a cell", act_mouse, {0}},
+    {{'h', KEY_SLEFT}, "cursor left", act_move, {0, -1}},
+    {{'l', KEY_SRIGHT}, "cursor right", act_move, {0, 1}},
+    {{'k', KEY_UP}, "cursor up (layer above)", act_move, {-1, 0}},
+    {{'j', KEY_DOWN}, "cursor down (layer below)", act_move, {1, 0}},
+    {{'f'}, "next format of the view", act_format, {1}},
+    {{'F'}, "previous format of view", act_format, {-1}},
+    {{'a', '\t'}, "scores / formats view", act_view, {0}},
+    {{'p'}, "pin, then format 1..9", act_pin, {0}},
+    {{'u'}, "unpin the cursor's module", act_unpin, {0}},
+    {{'e'}, "measure perplexity (eval)", act_eval, {0}},
+    {{'S'}, "compute kl scores (score)", act_score, {0}},
+    {{'s'}, "text sample (generate)", act_sample, {0}},
+    {{27}, "cancel the running job", act_cancel, {0}},
+    {{':'}, "command (Tab completes)", act_command, {0}},
+    {{'?'}, "this help", act_help, {0}},
+    {{'q', 3}, "quit", act_quit, {0}},
+    {{12}, "repaint the screen", act_redraw, {0}},
 };
 
 const ui_key_binding *ui_keys_table(int *n)
@@ -346,7 +302,7 @@ unsigned ui_keys_dispatch(ui_app *a, int key)
     }
     const ui_key_binding *b = ui_keys_find(key);
     if (b)
-        return b->action(a, key);
+        return b->action(a, b->arg);
     char name[32], msg[96];
     snprintf(msg, sizeof msg, "unknown key %s (? lists the keys)", ui_key_name(key, name, sizeof name));
     ui_ctl_msg(a, UI_MSG_INFO, msg);
