@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "kernels/mx_impl.h"
+#include "kernels/names.h"
 
 /* Indexed by mx_format; fp32/bf16 rows unused (bits only). OCP MX v1.0 tables. */
 static const mx_spec specs[MX_NFORMATS] = {
@@ -159,21 +160,15 @@ static const char *const target_names[MX_NTARGETS] = {"mx", "llama-cpp"};
 
 const char *mx_target_name(mx_target t)
 {
-    return (unsigned)t < MX_NTARGETS ? target_names[t] : "?";
+    return names_get(target_names, MX_NTARGETS, (int)t);
 }
 
 int mx_target_parse(const char *s, mx_target *out)
 {
-    for (int t = 0; t < MX_NTARGETS; t++)
-        if (!strcasecmp(s, target_names[t])) {
-            *out = (mx_target)t;
-            return 0;
-        }
-    if (!strcasecmp(s, "llama.cpp") || !strcasecmp(s, "gguf")) {
-        *out = MX_TARGET_LLAMA_CPP;
-        return 0;
-    }
-    return -1;
+    int t = names_find(target_names, MX_NTARGETS, s);
+    if (t < 0 && s && (!strcasecmp(s, "llama.cpp") || !strcasecmp(s, "gguf")))
+        t = MX_TARGET_LLAMA_CPP;
+    return t < 0 ? -1 : (*out = (mx_target)t, 0);
 }
 
 double mx_target_bits(mx_target t, mx_format f, size_t rows, size_t cols)
@@ -244,17 +239,11 @@ static const char *const simd_names[MX_NSIMD] = {"auto", "scalar", "avx2", "avx5
 
 const char *mx_simd_name(mx_simd s)
 {
-    return (unsigned)s < MX_NSIMD ? simd_names[s] : "?";
+    return names_get(simd_names, MX_NSIMD, (int)s);
 }
 
 int mx_simd_parse(const char *s, mx_simd *out)
 {
-    if (!s)
-        return -1;
-    for (int i = 0; i < MX_NSIMD; i++)
-        if (!strcasecmp(s, simd_names[i])) {
-            *out = (mx_simd)i;
-            return 0;
-        }
-    return -1;
+    int i = names_find(simd_names, MX_NSIMD, s);
+    return i < 0 ? -1 : (*out = (mx_simd)i, 0);
 }

@@ -3,6 +3,7 @@
  * with respect to the mixture parameters (forward, loss, the kernel's
  * backward from dL/dlogits). The step loop is in search_step.c. */
 #include "solver/search.h"
+#include "kernels/names.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -22,32 +23,24 @@ static const char *const loss_names[SEARCH_NLOSSES] = {"kl", "ce"};
 
 const char *search_method_name(search_method m)
 {
-    return (unsigned)m < SEARCH_NMETHODS ? method_names[m] : "?";
+    return names_get(method_names, SEARCH_NMETHODS, (int)m);
 }
 
 int search_method_parse(const char *s, search_method *out)
 {
-    for (int i = 0; i < SEARCH_NMETHODS; i++)
-        if (s && !strcasecmp(s, method_names[i])) {
-            *out = (search_method)i;
-            return 0;
-        }
-    return -1;
+    int i = names_find(method_names, SEARCH_NMETHODS, s);
+    return i < 0 ? -1 : (*out = (search_method)i, 0);
 }
 
 const char *search_loss_name(search_loss l)
 {
-    return (unsigned)l < SEARCH_NLOSSES ? loss_names[l] : "?";
+    return names_get(loss_names, SEARCH_NLOSSES, (int)l);
 }
 
 int search_loss_parse(const char *s, search_loss *out)
 {
-    for (int i = 0; i < SEARCH_NLOSSES; i++)
-        if (s && !strcasecmp(s, loss_names[i])) {
-            *out = (search_loss)i;
-            return 0;
-        }
-    return -1;
+    int i = names_find(loss_names, SEARCH_NLOSSES, s);
+    return i < 0 ? -1 : (*out = (search_loss)i, 0);
 }
 
 void search_opts_init(search_opts *o, search_method method)

@@ -1,5 +1,6 @@
 /* Small helpers around the score table (pure data, no I/O). */
 #include "src/score_table.h"
+#include "kernels/names.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -12,17 +13,13 @@ static const char *const method_names[SCORE_NMETHODS] = {"kl", "fisher", "gamma"
 
 const char *score_method_name(score_method m)
 {
-    return (unsigned)m < SCORE_NMETHODS ? method_names[m] : "?";
+    return names_get(method_names, SCORE_NMETHODS, (int)m);
 }
 
 int score_method_parse(const char *s, score_method *out)
 {
-    for (int i = 0; i < SCORE_NMETHODS; i++)
-        if (s && !strcasecmp(s, method_names[i])) {
-            *out = (score_method)i;
-            return 0;
-        }
-    return -1;
+    int i = names_find(method_names, SCORE_NMETHODS, s);
+    return i < 0 ? -1 : (*out = (score_method)i, 0);
 }
 
 void score_table_init(score_table *t)
