@@ -32,12 +32,5 @@ double dmx_grad(double theta, double t, int k, const double *p, const double *dl
 
 int dmx_search(const search_data *d, const search_opts *o, search_result *r, mx_error *e)
 {
-    search_opts def;
-    if (!o) {
-        search_opts_init(&def, SEARCH_DMX);
-        o = &def;
-    }
-    search_opts oo = *o;
-    oo.method = SEARCH_DMX;
-    return search_run(d, &oo, r, e);
+    return search_run_as(d, o, SEARCH_DMX, r, e);
 }

@@ -28,14 +28,7 @@ void gamma_grad(const double *p, double t, int k, const double *dl_dp, double *d
 
 int gamma_search(const search_data *d, const search_opts *o, search_result *r, mx_error *e)
 {
-    search_opts def;
-    if (!o) {
-        search_opts_init(&def, SEARCH_GAMMA);
-        o = &def;
-    }
-    search_opts oo = *o;
-    oo.method = SEARCH_GAMMA;
-    return search_run(d, &oo, r, e);
+    return search_run_as(d, o, SEARCH_GAMMA, r, e);
 }
 
 int gamma_export(const search_result *r, const tf_config *cfg, score_table *t, mx_error *e)

@@ -171,6 +171,9 @@ typedef struct search_result {
  * outside the vocabulary), ERR_NOMEM, ERR_INFEASIBLE. r is filled on success
  * and must be released with search_result_free; on error it is empty. */
 int search_run(const search_data *d, const search_opts *o, search_result *r, mx_error *e);
+/* search_run with o's method replaced (o NULL: that method's defaults). */
+int search_run_as(const search_data *d, const search_opts *o, search_method m, search_result *r,
+                  mx_error *e);
 void search_result_free(search_result *r);
 
 /* Mean cross-entropy (nats/token) over the data's windows with module m

@@ -173,6 +173,18 @@ static int finalize(search_state *s, search_result *r, mx_error *e)
     return 0;
 }
 
+int search_run_as(const search_data *d, const search_opts *o, search_method m, search_result *r,
+                  mx_error *e)
+{
+    search_opts oo;
+    if (o)
+        oo = *o;
+    else
+        search_opts_init(&oo, m);
+    oo.method = m;
+    return search_run(d, &oo, r, e);
+}
+
 int search_run(const search_data *d, const search_opts *o, search_result *r, mx_error *e)
 {
     memset(r, 0, sizeof *r);
