@@ -16,9 +16,7 @@
 
 #include "kernels/tf.h"
 #include "src/cache.h"
-#include "tests/testmodel.h"
-
-static char dir[256];
+#include "tests/test_tmp.h"
 
 static void make_table(score_table *t, int n)
 {
@@ -112,7 +110,7 @@ static void test_round_trip(void **state)
 {
     (void)state;
     char path[512];
-    snprintf(path, sizeof path, "%s/a.scores", dir);
+    snprintf(path, sizeof path, "%s/a.scores", tmp_dir);
     score_table t, r;
     make_table(&t, 5);
     mx_error e = {0};
@@ -134,8 +132,8 @@ static void test_truncation_and_flips(void **state)
 {
     (void)state;
     char path[512], bad[512];
-    snprintf(path, sizeof path, "%s/b.scores", dir);
-    snprintf(bad, sizeof bad, "%s/bad.scores", dir);
+    snprintf(path, sizeof path, "%s/b.scores", tmp_dir);
+    snprintf(bad, sizeof bad, "%s/bad.scores", tmp_dir);
     score_table t, r;
     make_table(&t, 3);
     mx_error e = {0};
@@ -180,14 +178,14 @@ static void test_atomic(void **state)
 {
     (void)state;
     char path[512];
-    snprintf(path, sizeof path, "%s/no-such-dir/c.scores", dir);
+    snprintf(path, sizeof path, "%s/no-such-tmp_dir/c.scores", tmp_dir);
     score_table t;
     make_table(&t, 2);
     mx_error e = {0};
     assert_int_equal(cache_write(path, &t, &e), ERR_IO);
     assert_non_null(strstr(e.msg, path));
     /* overwriting keeps a valid file and leaves no temp files */
-    snprintf(path, sizeof path, "%s/c.scores", dir);
+    snprintf(path, sizeof path, "%s/c.scores", tmp_dir);
     assert_int_equal(cache_write(path, &t, &e), 0);
     t.ctx = 99;
     assert_int_equal(cache_write(path, &t, &e), 0);
@@ -196,7 +194,7 @@ static void test_atomic(void **state)
     assert_int_equal(r.ctx, 99);
     score_table_free(&r);
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "ls %s | grep -q tmp", dir);
+    snprintf(cmd, sizeof cmd, "ls %s | grep -q tmp", tmp_dir);
     assert_int_not_equal(system(cmd), 0);
     score_table_free(&t);
 }
@@ -205,7 +203,7 @@ static void test_cache_dir(void **state)
 {
     (void)state;
     char xdg[300], out[512], want[512];
-    snprintf(xdg, sizeof xdg, "%s/xdg/deeper", dir);
+    snprintf(xdg, sizeof xdg, "%s/xdg/deeper", tmp_dir);
     setenv("XDG_CACHE_HOME", xdg, 1);
     mx_error e = {0};
     assert_int_equal(cache_dir(out, sizeof out, &e), 0);
@@ -221,9 +219,9 @@ static void test_cache_dir(void **state)
     assert_int_equal(cache_path_for_key("", out, sizeof out, &e), ERR_ARG);
     /* fallback: $HOME/.cache/mxalloc (a relative XDG value is ignored) */
     setenv("XDG_CACHE_HOME", "relative", 1);
-    setenv("HOME", dir, 1);
+    setenv("HOME", tmp_dir, 1);
     assert_int_equal(cache_dir(out, sizeof out, &e), 0);
-    snprintf(want, sizeof want, "%s/.cache/mxalloc", dir);
+    snprintf(want, sizeof want, "%s/.cache/mxalloc", tmp_dir);
     assert_string_equal(out, want);
     assert_int_equal(cache_dir(out, 8, &e), ERR_ARG);
 }
@@ -233,7 +231,7 @@ static void test_cache_dir(void **state)
 static void expect_bad(score_table *t, const char *what)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/tbl.scores", dir);
+    snprintf(path, sizeof path, "%s/tbl.scores", tmp_dir);
     mx_error e = {0};
     assert_int_equal(cache_write(path, t, &e), 0);
     score_table r;
@@ -285,7 +283,7 @@ static void test_bad_tables(void **state)
     t.ctx = 16;
     /* and the fixed table is fine again */
     char path[512];
-    snprintf(path, sizeof path, "%s/tbl.scores", dir);
+    snprintf(path, sizeof path, "%s/tbl.scores", tmp_dir);
     mx_error e = {0};
     score_table r;
     assert_int_equal(cache_write(path, &t, &e), 0);
@@ -300,7 +298,7 @@ static void test_declared_length(void **state)
 {
     (void)state;
     char path[512];
-    snprintf(path, sizeof path, "%s/huge.scores", dir);
+    snprintf(path, sizeof path, "%s/huge.scores", tmp_dir);
     unsigned char h[32] = {'M', 'X', 'S', 'C', 'O', 'R', 'E', 0, CACHE_VERSION};
     h[16 + 4] = 1; /* payload length 1 << 32 */
     spit(path, h, sizeof h);
@@ -308,10 +306,10 @@ static void test_declared_length(void **state)
     mx_error e = {0};
     assert_int_equal(cache_read(path, &r, &e), ERR_FORMAT);
     assert_non_null(strstr(e.msg, "declares 4294967296 payload bytes, the file has 0"));
-    assert_int_equal(cache_read(dir, &r, &e), ERR_IO);
+    assert_int_equal(cache_read(tmp_dir, &r, &e), ERR_IO);
     assert_non_null(strstr(e.msg, "is a directory"));
     char fifo[512];
-    snprintf(fifo, sizeof fifo, "%s/s.fifo", dir);
+    snprintf(fifo, sizeof fifo, "%s/s.fifo", tmp_dir);
     assert_int_equal(mkfifo(fifo, 0600), 0);
     alarm(20); /* opening a FIFO used to wait for a writer */
     assert_int_equal(cache_read(fifo, &r, &e), ERR_IO);
@@ -319,11 +317,11 @@ static void test_declared_length(void **state)
     unlink(fifo);
     /* cache_is_score_file: what `score --out` checks before overwriting */
     assert_int_equal(cache_is_score_file(path), 1);
-    snprintf(path, sizeof path, "%s/notes.txt", dir);
+    snprintf(path, sizeof path, "%s/notes.txt", tmp_dir);
     spit(path, (const unsigned char *)"my notes\n", 9);
     assert_int_equal(cache_is_score_file(path), 0);
-    assert_int_equal(cache_is_score_file(dir), 0);
-    snprintf(path, sizeof path, "%s/absent", dir);
+    assert_int_equal(cache_is_score_file(tmp_dir), 0);
+    snprintf(path, sizeof path, "%s/absent", tmp_dir);
     assert_int_equal(cache_is_score_file(path), -1);
 }
 
@@ -332,7 +330,7 @@ static void test_cache_dir_stale(void **state)
 {
     (void)state;
     char xdg[300], out[512], p[700];
-    snprintf(xdg, sizeof xdg, "%s/xdg2", dir);
+    snprintf(xdg, sizeof xdg, "%s/xdg2", tmp_dir);
     setenv("XDG_CACHE_HOME", xdg, 1);
     mx_error e = {0};
     assert_int_equal(cache_dir(out, sizeof out, &e), 0);
@@ -351,19 +349,6 @@ static void test_cache_dir_stale(void **state)
     assert_int_equal(access(keep, F_OK), 0);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    return tm_tmpdir(dir, sizeof dir) ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tm_rmtree(dir);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,5 +360,5 @@ int main(void)
         cmocka_unit_test(test_declared_length),
         cmocka_unit_test(test_cache_dir_stale),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tmp_setup, tmp_teardown);
 }

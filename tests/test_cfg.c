@@ -13,9 +13,7 @@
 #include <cmocka.h>
 
 #include "src/cfg.h"
-#include "tests/testmodel.h"
-
-static char dir[256];
+#include "tests/test_tmp.h"
 
 static void write_text(const char *path, const char *s)
 {
@@ -29,7 +27,7 @@ static void test_round_trip(void **state)
 {
     (void)state;
     char path[512];
-    snprintf(path, sizeof path, "%s/a.json", dir);
+    snprintf(path, sizeof path, "%s/a.json", tmp_dir);
     mx_cfg c, r;
     mx_error e = {0};
     cfg_init(&c);
@@ -75,7 +73,7 @@ static void test_minimal_and_unknown_keys(void **state)
 {
     (void)state;
     char path[512];
-    snprintf(path, sizeof path, "%s/b.json", dir);
+    snprintf(path, sizeof path, "%s/b.json", tmp_dir);
     write_text(path, "{\"formats\": {\"a\": \"MXFP4\", \"b\": \"mxfp8\"}, \"future\": [1, {\"x\": 2}],"
                      " \"scores\": {\"method\": \"fisher\", \"extra\": 1}}");
     mx_cfg c;
@@ -92,7 +90,7 @@ static void test_minimal_and_unknown_keys(void **state)
 static void expect_bad(const char *text, const char *needle)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/bad.json", dir);
+    snprintf(path, sizeof path, "%s/bad.json", tmp_dir);
     write_text(path, text);
     mx_cfg c;
     mx_error e = {0};
@@ -136,19 +134,19 @@ static void test_bad(void **state)
     mx_cfg c;
     mx_error e = {0};
     char path[512];
-    snprintf(path, sizeof path, "%s/ok.json", dir);
+    snprintf(path, sizeof path, "%s/ok.json", tmp_dir);
     write_text(path, "{\"formats\": {}, \"block\": 32, \"scale_mode\": \"ocp-floor\","
                      " \"rounding\": \"nearest-even\"}");
     assert_int_equal(cfg_load(path, &c, &e), 0);
     cfg_free(&c);
     /* a directory or a device is not read (a FIFO would block, /dev/zero never ends) */
-    assert_int_equal(cfg_load(dir, &c, &e), ERR_IO);
+    assert_int_equal(cfg_load(tmp_dir, &c, &e), ERR_IO);
     assert_non_null(strstr(e.msg, "is a directory"));
     assert_int_equal(cfg_load("/dev/zero", &c, &e), ERR_IO);
     assert_int_equal(cfg_load("/nonexistent/c.json", &c, &e), ERR_IO);
     /* an unwritable destination leaves nothing behind */
     cfg_init(&c);
-    snprintf(path, sizeof path, "%s/missing/c.json", dir);
+    snprintf(path, sizeof path, "%s/missing/c.json", tmp_dir);
     assert_int_equal(cfg_save(path, &c, &e), ERR_IO);
 }
 
@@ -189,19 +187,6 @@ static void test_check_names(void **state)
     cfg_free(&c);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    return tm_tmpdir(dir, sizeof dir) ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tm_rmtree(dir);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -210,5 +195,5 @@ int main(void)
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_check_names),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tmp_setup, tmp_teardown);
 }

@@ -17,9 +17,7 @@
 #include "kernels/err.h"
 #include "src/file_map.h"
 #include "src/file_write.h"
-#include "tests/testmodel.h"
-
-static char dir[256];
+#include "tests/test_tmp.h"
 
 static void spit(const char *path, const char *text)
 {
@@ -90,12 +88,12 @@ static void test_read_all_non_regular(void **state)
     size_t n;
     mx_error e = {0};
     alarm(20); /* a FIFO used to block the open: fail instead of hanging */
-    assert_int_equal(fm_read_all(dir, &buf, &n, &e), ERR_IO);
+    assert_int_equal(fm_read_all(tmp_dir, &buf, &n, &e), ERR_IO);
     assert_non_null(strstr(e.msg, "is a directory"));
     assert_int_equal(fm_read_all("/dev/zero", &buf, &n, &e), ERR_IO);
     assert_non_null(strstr(e.msg, "not a regular file"));
     char fifo[300];
-    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    snprintf(fifo, sizeof fifo, "%s/fifo", tmp_dir);
     assert_int_equal(mkfifo(fifo, 0600), 0);
     assert_int_equal(fm_read_all(fifo, &buf, &n, &e), ERR_IO);
     assert_non_null(strstr(e.msg, "not a regular file"));
@@ -110,9 +108,9 @@ static void test_write_symlink(void **state)
 {
     (void)state;
     char target[300], link[300], rel[300];
-    snprintf(target, sizeof target, "%s/target.txt", dir);
-    snprintf(link, sizeof link, "%s/link.txt", dir);
-    snprintf(rel, sizeof rel, "%s/rel.txt", dir);
+    snprintf(target, sizeof target, "%s/target.txt", tmp_dir);
+    snprintf(link, sizeof link, "%s/link.txt", tmp_dir);
+    snprintf(rel, sizeof rel, "%s/rel.txt", tmp_dir);
     spit(target, "old\n");
     assert_int_equal(chmod(target, 0640), 0);
     assert_int_equal(symlink(target, link), 0);
@@ -135,8 +133,8 @@ static void test_write_symlink(void **state)
     free(got);
     /* a dangling link: the write creates its target */
     char dang[300], dtarget[300];
-    snprintf(dang, sizeof dang, "%s/dangling", dir);
-    snprintf(dtarget, sizeof dtarget, "%s/created.txt", dir);
+    snprintf(dang, sizeof dang, "%s/dangling", tmp_dir);
+    snprintf(dtarget, sizeof dtarget, "%s/created.txt", tmp_dir);
     assert_int_equal(symlink(dtarget, dang), 0);
     assert_int_equal(fw_write_atomic(dang, "c", 1, &e), 0);
     assert_int_equal(lstat(dang, &st), 0);
@@ -150,9 +148,9 @@ static void test_write_refuses_non_regular(void **state)
 {
     (void)state;
     char fifo[300], sub[300], link[300];
-    snprintf(fifo, sizeof fifo, "%s/out.fifo", dir);
-    snprintf(sub, sizeof sub, "%s/subdir", dir);
-    snprintf(link, sizeof link, "%s/to-fifo", dir);
+    snprintf(fifo, sizeof fifo, "%s/out.fifo", tmp_dir);
+    snprintf(sub, sizeof sub, "%s/subdir", tmp_dir);
+    snprintf(link, sizeof link, "%s/to-fifo", tmp_dir);
     assert_int_equal(mkfifo(fifo, 0600), 0);
     assert_int_equal(mkdir(sub, 0700), 0);
     assert_int_equal(symlink(fifo, link), 0);
@@ -175,7 +173,7 @@ static void test_write_refuses_non_regular(void **state)
     assert_int_equal(stat("/dev/null", &st), 0);
     assert_true(S_ISCHR(st.st_mode));
     char nodir[300];
-    snprintf(nodir, sizeof nodir, "%s/missing/x", dir);
+    snprintf(nodir, sizeof nodir, "%s/missing/x", tmp_dir);
     assert_int_equal(fw_check_dest(nodir, &e), ERR_IO);
     assert_non_null(strstr(e.msg, nodir));
     unlink(link);
@@ -205,7 +203,7 @@ static void test_stale_temps(void **state)
 {
     (void)state;
     char sub[300], p[400];
-    snprintf(sub, sizeof sub, "%s/stale", dir);
+    snprintf(sub, sizeof sub, "%s/stale", tmp_dir);
     assert_int_equal(mkdir(sub, 0700), 0);
     long dead = dead_pid();
     const char *names[] = {"out.json.tmp.%ld.abcdef", "other.json.tmp.%ld.abcdef",
@@ -233,19 +231,6 @@ static void test_stale_temps(void **state)
     assert_int_equal(access(p, F_OK), 0);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    return tm_tmpdir(dir, sizeof dir) ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tm_rmtree(dir);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,5 +242,5 @@ int main(void)
         cmocka_unit_test(test_temp_names),
         cmocka_unit_test(test_stale_temps),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tmp_setup, tmp_teardown);
 }

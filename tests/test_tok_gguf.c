@@ -12,9 +12,10 @@
 #include <unistd.h>
 
 #include "src/tok.h"
+#include "tests/test_tmp.h"
 #include "tests/testmodel.h"
 
-static char g_dir[4096], g_path[4200];
+static char g_path[300];
 
 static void write_with(const tm_gguf_vocab *v)
 {
@@ -114,19 +115,12 @@ static void test_refusals(void **state)
     assert_non_null(strstr(e.msg, "no tokenizer in the file (no tokenizer.ggml.model)"));
 }
 
+/* The group's directory, and the one file path every test writes. */
 static int setup(void **state)
 {
-    (void)state;
-    if (tm_tmpdir(g_dir, sizeof g_dir) < 0)
+    if (tmp_setup(state) < 0)
         return -1;
-    snprintf(g_path, sizeof g_path, "%s/v.gguf", g_dir);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tm_rmtree(g_dir);
+    snprintf(g_path, sizeof g_path, "%s/v.gguf", tmp_dir);
     return 0;
 }
 
@@ -137,5 +131,5 @@ int main(void)
         cmocka_unit_test(test_gpt2_vocab),
         cmocka_unit_test(test_refusals),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tmp_teardown);
 }
