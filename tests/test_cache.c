@@ -199,14 +199,21 @@ static void test_atomic(void **state)
     score_table_free(&t);
 }
 
+/* $XDG_CACHE_HOME set to xdg = tmp_dir/sub: cache_dir makes its directory in out. */
+static void cache_dir_under(const char *sub, char *xdg, size_t xdg_len, char *out, size_t out_len)
+{
+    snprintf(xdg, xdg_len, "%s/%s", tmp_dir, sub);
+    setenv("XDG_CACHE_HOME", xdg, 1);
+    mx_error e = {0};
+    assert_int_equal(cache_dir(out, out_len, &e), 0);
+}
+
 static void test_cache_dir(void **state)
 {
     (void)state;
     char xdg[300], out[512], want[512];
-    snprintf(xdg, sizeof xdg, "%s/xdg/deeper", tmp_dir);
-    setenv("XDG_CACHE_HOME", xdg, 1);
+    cache_dir_under("xdg/deeper", xdg, sizeof xdg, out, sizeof out);
     mx_error e = {0};
-    assert_int_equal(cache_dir(out, sizeof out, &e), 0);
     snprintf(want, sizeof want, "%s/mxalloc", xdg);
     assert_string_equal(out, want);
     struct stat st;
@@ -330,10 +337,7 @@ static void test_cache_dir_stale(void **state)
 {
     (void)state;
     char xdg[300], out[512], p[700];
-    snprintf(xdg, sizeof xdg, "%s/xdg2", tmp_dir);
-    setenv("XDG_CACHE_HOME", xdg, 1);
-    mx_error e = {0};
-    assert_int_equal(cache_dir(out, sizeof out, &e), 0);
+    cache_dir_under("xdg2", xdg, sizeof xdg, out, sizeof out);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0)
@@ -344,7 +348,7 @@ static void test_cache_dir_stale(void **state)
     char keep[700];
     snprintf(keep, sizeof keep, "%s/0123456789abcdef.scores", out);
     spit(keep, (const unsigned char *)"x", 1);
-    assert_int_equal(cache_dir(out, sizeof out, &e), 0);
+    cache_dir_under("xdg2", xdg, sizeof xdg, out, sizeof out); /* the next run */
     assert_int_not_equal(access(p, F_OK), 0);
     assert_int_equal(access(keep, F_OK), 0);
 }

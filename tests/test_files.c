@@ -104,6 +104,17 @@ static void test_read_all_non_regular(void **state)
     alarm(0);
 }
 
+/* A write through link left it a link and put want into target. */
+static void expect_link_to(const char *link, const char *target, const char *want)
+{
+    struct stat st;
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    char *got = slurp(target);
+    assert_string_equal(got, want);
+    free(got);
+}
+
 static void test_write_symlink(void **state)
 {
     (void)state;
@@ -117,31 +128,19 @@ static void test_write_symlink(void **state)
     assert_int_equal(symlink("target.txt", rel), 0); /* relative to the link's directory */
     mx_error e = {0};
     assert_int_equal(fw_write_atomic(link, "new\n", 4, &e), 0);
+    expect_link_to(link, target, "new\n");
     struct stat st;
-    assert_int_equal(lstat(link, &st), 0);
-    assert_true(S_ISLNK(st.st_mode));
-    char *got = slurp(target);
-    assert_string_equal(got, "new\n");
-    free(got);
     assert_int_equal(stat(target, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0640); /* the replaced file's mode is kept */
     assert_int_equal(fw_write_atomic(rel, "rel\n", 4, &e), 0);
-    assert_int_equal(lstat(rel, &st), 0);
-    assert_true(S_ISLNK(st.st_mode));
-    got = slurp(target);
-    assert_string_equal(got, "rel\n");
-    free(got);
+    expect_link_to(rel, target, "rel\n");
     /* a dangling link: the write creates its target */
     char dang[300], dtarget[300];
     snprintf(dang, sizeof dang, "%s/dangling", tmp_dir);
     snprintf(dtarget, sizeof dtarget, "%s/created.txt", tmp_dir);
     assert_int_equal(symlink(dtarget, dang), 0);
     assert_int_equal(fw_write_atomic(dang, "c", 1, &e), 0);
-    assert_int_equal(lstat(dang, &st), 0);
-    assert_true(S_ISLNK(st.st_mode));
-    got = slurp(dtarget);
-    assert_string_equal(got, "c");
-    free(got);
+    expect_link_to(dang, dtarget, "c");
 }
 
 static void test_write_refuses_non_regular(void **state)
