@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -17,6 +16,7 @@
 #include "src/model.h"
 #include "src/tok.h"
 #include "tests/ref_forward.h"
+#include "tests/test_data.h"
 #include "tests/testmodel.h"
 #include "tests/tf_rand.h"
 
@@ -136,16 +136,6 @@ static void test_tiny_vs_ref(void **state)
 
 /* ---- real model (skipped without data) ---------------------------------- */
 
-static int data_path(char *buf, size_t len, const char *rel)
-{
-    const char *d = getenv("MXALLOC_DATA");
-    if (!d || !*d)
-        d = "../shared/data";
-    snprintf(buf, len, "%s/%s", d, rel);
-    struct stat st;
-    return stat(buf, &st) == 0;
-}
-
 static char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -170,20 +160,11 @@ static char *slurp(const char *path, size_t *len)
 static void test_stories260k(void **state)
 {
     (void)state;
-    char mp[4096], tp[4096], xp[4096];
-    if (!data_path(mp, sizeof mp, "tinystories-260k/stories260K.bin") ||
-        !data_path(tp, sizeof tp, "tinystories-260k/tok512.bin") ||
-        !data_path(xp, sizeof xp, "tinystories-text/tinystories_sample_30k.txt")) {
-        fprintf(stderr, "SKIP: stories260K data absent (set MXALLOC_DATA)\n");
-        skip();
-    }
+    char mp[4096], xp[4096];
+    need_data(xp, sizeof xp, "tinystories-text/tinystories_sample_30k.txt"); /* before loading */
     model m;
+    tok *tk = load_stories260k(&m, mp, sizeof mp);
     mx_error e = {0};
-    if (model_load(mp, &m, &e))
-        fail_msg("%s", e.msg);
-    tok *tk = tok_load_llama2c(tp, m.cfg.vocab_size, &e);
-    if (!tk)
-        fail_msg("%s", e.msg);
     size_t len;
     char *text = slurp(xp, &len);
     assert_non_null(text);

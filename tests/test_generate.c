@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -20,6 +19,7 @@
 #include "src/model.h"
 #include "src/tok.h"
 #include "tests/ref_forward.h"
+#include "tests/test_data.h"
 #include "tests/testmodel.h"
 
 static int argmax_f(const float *v, int n)
@@ -302,35 +302,16 @@ static void test_text(void **state)
     tm_rmtree(dir);
 }
 
-static int data_path(char *buf, size_t len, const char *rel)
-{
-    const char *d = getenv("MXALLOC_DATA");
-    if (!d || !*d)
-        d = "../shared/data";
-    snprintf(buf, len, "%s/%s", d, rel);
-    struct stat st;
-    return stat(buf, &st) == 0;
-}
-
 /* stories260K: greedy decoding of "Once upon a time" agrees with the float64
  * reference decoding token by token. tests/generate_cli.sh asserts the same
  * ids through the CLI. */
 static void test_stories260k(void **state)
 {
     (void)state;
-    char mp[4096], tp[4096];
-    if (!data_path(mp, sizeof mp, "tinystories-260k/stories260K.bin") ||
-        !data_path(tp, sizeof tp, "tinystories-260k/tok512.bin")) {
-        fprintf(stderr, "SKIP: stories260K data absent (set MXALLOC_DATA)\n");
-        skip();
-    }
+    char mp[4096];
     model m;
+    tok *tk = load_stories260k(&m, mp, sizeof mp);
     mx_error e = {0};
-    if (model_load(mp, &m, &e))
-        fail_msg("%s", e.msg);
-    tok *tk = tok_load_llama2c(tp, m.cfg.vocab_size, &e);
-    if (!tk)
-        fail_msg("%s", e.msg);
     gen_result r;
     char *text = NULL;
     enum { N = 24 };
