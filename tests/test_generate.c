@@ -82,18 +82,25 @@ static int ref_greedy(const tf_config *c, const tf_weights *w, const int *prompt
     return k - np;
 }
 
+/* A random test model, its weights, and the default options for max_new tokens. */
+static void make_tiny(tm_model *t, tm_preset p, uint64_t seed, tf_weights *w, gen_opts *o,
+                      int max_new)
+{
+    assert_int_equal(tm_make(t, p, seed), 0);
+    assert_int_equal(tm_weights(t, w), 0);
+    gen_opts_init(o);
+    o->max_new = max_new;
+}
+
 static void test_tiny(void **state)
 {
     (void)state;
     tm_model t;
-    assert_int_equal(tm_make(&t, TM_SMOLLM, 11), 0);
     tf_weights w;
-    assert_int_equal(tm_weights(&t, &w), 0);
+    gen_opts o;
+    make_tiny(&t, TM_SMOLLM, 11, &w, &o, 12);
     const tf_config *c = &t.cfg;
     int prompt[] = {1, 17, 42, 5};
-    gen_opts o;
-    gen_opts_init(&o);
-    o.max_new = 12;
     gen_result r;
     mx_error e = {0};
     assert_int_equal(gen_greedy(c, &w, prompt, 4, &o, &r, &e), 0);
@@ -177,14 +184,11 @@ static void test_cancel(void **state)
 {
     (void)state;
     tm_model t;
-    assert_int_equal(tm_make(&t, TM_LLAMA2C, 3), 0);
     tf_weights w;
-    assert_int_equal(tm_weights(&t, &w), 0);
+    gen_opts o;
+    make_tiny(&t, TM_LLAMA2C, 3, &w, &o, 10);
     int prompt[] = {1, 9};
     int calls[2] = {0, 3};
-    gen_opts o;
-    gen_opts_init(&o);
-    o.max_new = 10;
     o.on_token = cancel_after;
     o.user = calls;
     gen_result r;
