@@ -1,18 +1,9 @@
 #!/bin/sh
 # alloc / sweep / export end to end on a synthetic score file (tests/mkscores).
-set -u
-BIN=${MXALLOC_BIN:-./mxalloc}
+. "$(dirname "$0")/cli_lib.sh"
 MK=$(dirname "$BIN")/tests/mkscores
 [ -x "$MK" ] || { echo "SKIP: $MK not built"; exit 77; }
-T=$(mktemp -d) || exit 1
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-# expect STATUS CMD...: run, check the exit status, keep stdout/stderr
-expect() {
-    want=$1; shift
-    "$@" >"$T/out" 2>"$T/err"; got=$?
-    [ "$got" = "$want" ] || { cat "$T/err"; fail "exit $got (want $want): $*"; }
-}
+make_tmp T alloc_cli
 one_line() { [ "$(wc -l <"$T/err")" -eq 1 ] || { cat "$T/err"; fail "stderr is not one line: $*"; }; }
 
 "$MK" "$T/s.scores" 4 || fail "mkscores"

@@ -1,12 +1,15 @@
 #!/bin/sh
 # `mxalloc info`: usage errors, a bad file (exit 1, one line naming it), and
 # the stories260K tables (skipped without the data).
-set -u
-BIN=${MXALLOC_BIN:-./mxalloc}
-DATA=${MXALLOC_DATA:-../shared/data}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mxalloc-info.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/cli_lib.sh"
+make_tmp tmp mxalloc-info
+# has_all FILE WHAT STRING...: FILE holds every STRING (fixed strings)
+has_all() {
+    file=$1 what=$2; shift 2
+    for want in "$@"; do
+        grep -qF "$want" "$file" || fail "$what lacks '$want'"
+    done
+}
 
 "$BIN" info --help >"$tmp/out" 2>&1 || fail "info --help should exit 0"
 grep -q 'usage: mxalloc info' "$tmp/out" || fail "--help prints no usage"
@@ -22,7 +25,7 @@ grep -q 'bad.bin' "$tmp/err" || fail "bad file: message does not name the file: 
 "$BIN" info "$tmp/missing.bin" >/dev/null 2>"$tmp/err"; [ $? -eq 1 ] || fail "missing file should exit 1"
 grep -q 'missing.bin' "$tmp/err" || fail "missing file: message does not name it"
 
-m="$DATA/tinystories-260k/stories260K.bin"
+m=$MODEL
 v1="$DATA/tinystories-260k/stories260K_v1.bin"
 if [ ! -r "$m" ] || [ ! -r "$v1" ]; then
     echo "SKIP: $m not found (set MXALLOC_DATA)"
@@ -35,14 +38,12 @@ grep -q 'truncated: tensor wq needs 81920 bytes at offset 132380, file has 15000
     fail "truncated model: $(cat "$tmp/err")"
 
 "$BIN" info "$m" >"$tmp/out" 2>"$tmp/err" || fail "info stories260K: $(cat "$tmp/err")"
-for want in 'format:       llama2.c' \
-            'dim 64, hidden 172, layers 5, heads 8, kv heads 4, head_dim 8' \
-            'vocab 512, trained context 512' \
-            'rope interleaved, theta 10000; rmsnorm eps 1e-05; qk_norm no; tied embeddings yes' \
-            '35 quantizable modules, 226560 parameters' \
-            'total 260032 parameters'; do
-    grep -qF "$want" "$tmp/out" || fail "info output lacks '$want'"
-done
+has_all "$tmp/out" "info output" 'format:       llama2.c' \
+    'dim 64, hidden 172, layers 5, heads 8, kv heads 4, head_dim 8' \
+    'vocab 512, trained context 512' \
+    'rope interleaved, theta 10000; rmsnorm eps 1e-05; qk_norm no; tied embeddings yes' \
+    '35 quantizable modules, 226560 parameters' \
+    'total 260032 parameters'
 grep -Eq '^model\.layers\.4\.mlp\.down_proj +down +F32 +64 +172 +11008$' "$tmp/out" || fail "down_proj row"
 grep -Eq '^model\.layers\.0\.self_attn\.k_proj +k +F32 +32 +64 +2048$' "$tmp/out" || fail "k_proj row"
 [ "$(grep -c '^model\.layers\.' "$tmp/out")" -eq 35 ] || fail "expected 35 module rows"
@@ -65,16 +66,14 @@ grep -qF '"stored": "F32"' "$tmp/json" || fail "json lacks the stored type"
 # A real Hugging Face model written by transformers: the tied matrix is stored
 # only as lm_head.weight, config.json carries rope_scaling null, attention_bias
 # false, mlp_bias false, torch_dtype.
-h="$DATA/tinystories-656k"
+h=$H656K
 if [ -r "$h/model.safetensors" ]; then
     "$BIN" info "$h" >"$tmp/out" 2>"$tmp/err" || fail "info tinystories-656k: $(cat "$tmp/err")"
-    for want in 'format:       hf-safetensors' \
-                'dim 128, hidden 384, layers 2, heads 8, kv heads 4, head_dim 16' \
-                'vocab 2048, trained context 512' \
-                'rope half, theta 10000; rmsnorm eps 1e-06; qk_norm no; tied embeddings yes' \
-                '14 quantizable modules'; do
-        grep -qF "$want" "$tmp/out" || fail "tinystories-656k info lacks '$want'"
-    done
+    has_all "$tmp/out" "tinystories-656k info" 'format:       hf-safetensors' \
+        'dim 128, hidden 384, layers 2, heads 8, kv heads 4, head_dim 16' \
+        'vocab 2048, trained context 512' \
+        'rope half, theta 10000; rmsnorm eps 1e-06; qk_norm no; tied embeddings yes' \
+        '14 quantizable modules'
     grep -Eq '^model\.layers\.1\.mlp\.up_proj +up +F32 +384 +128 +49152$' "$tmp/out" || fail "656k up_proj row"
 fi
 echo "info_cli: ok"

@@ -3,12 +3,8 @@
 # and packed bytes), unpack(pack(x)) == fake-quant(x) for every format, the
 # same bytes on every SIMD path, atomic output. Real weights from stories260K
 # when MXALLOC_DATA has them, random bytes otherwise.
-set -u
-BIN=${MXALLOC_BIN:-./mxalloc}
-DATA=${MXALLOC_DATA:-../shared/data}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mxalloc-mx.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/cli_lib.sh"
+make_tmp tmp mxalloc-mx
 hex() { od -An -v -tx1 "$1" | tr -d ' \n'; }
 # expect_err RC WHAT ARGS...: exit status RC and exactly one line on stderr.
 expect_err() {
@@ -85,7 +81,7 @@ ls "$tmp" | grep -q '\.[A-Za-z0-9]\{6\}$' && fail "temporary files left: $(ls "$
 [ -e "$tmp/empty.out" ] && [ ! -s "$tmp/empty.out" ] || fail "empty input: expected an empty output"
 
 # Bulk data: the stories260K weights (header skipped), else random bytes.
-m="$DATA/tinystories-260k/stories260K.bin"
+m=$MODEL
 if [ -r "$m" ]; then
     tail -c +29 "$m" >"$tmp/w.f32"
 else

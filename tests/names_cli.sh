@@ -4,19 +4,10 @@
 # config files), LAYER.KIND module names work wherever a module is read, a bad
 # name exits 2 with the valid names listed, and the renamed alloc/sweep option
 # (--solver; --method kept as the old spelling) and getopt forms (--opt=V).
-set -u
-BIN=${MXALLOC_BIN:-./mxalloc}
+. "$(dirname "$0")/cli_lib.sh"
 MK=$(dirname "$BIN")/tests/mkscores
 [ -x "$MK" ] || { echo "SKIP: $MK not built"; exit 77; }
-T=$(mktemp -d) || exit 1
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-expect() {
-    want=$1; shift
-    "$@" >"$T/out" 2>"$T/err"; got=$?
-    [ "$got" = "$want" ] || { cat "$T/err"; fail "exit $got (want $want): $*"; }
-}
-has() { grep -q -- "$1" "$T/$2" || { cat "$T/$2"; fail "$2 lacks '$1'"; }; }
+make_tmp T names_cli
 "$MK" "$T/s.scores" 4 || fail "mkscores"
 head -c 128 /dev/zero >"$T/z.f32"
 Q=model.layers.0.self_attn.q_proj
