@@ -4,13 +4,11 @@
 # on kl and fisher scores, the greedy baseline, and uniform formats at several budgets.
 # Optional: MXALLOC_BENCH_SEARCH=1 adds dMX and GAMMA (slower).
 set -eu
-bin=${MXALLOC_BIN:-./mxalloc}
-data=${MXALLOC_DATA:-../shared/data}
-model=$data/tinystories-260k/stories260K.bin
-tokz=$data/tinystories-260k/tok512.bin
-text=$data/tinystories-text/tinystories_sample_30k.txt
+# the binary, the data paths and make_tmp, as in the tests
+. "$(dirname "$0")/../tests/cli_lib.sh"
+bin=$BIN data=$DATA model=$MODEL tokz=$TOKZ text=$TEXT
 [ -f "$model" ] && [ -f "$text" ] || { echo "alloc_real: no data under $data, skipped"; exit 0; }
-w=$(mktemp -d); trap 'rm -rf "$w"' EXIT
+make_tmp w alloc_real
 # Split at the first line boundary after half the bytes.
 half=$(( $(wc -c < "$text") / 2 ))
 awk -v n="$half" '{ b += length($0) + 1; if (b <= n) print > "'"$w"'/calib.txt"; else print > "'"$w"'/eval.txt" }' "$text"

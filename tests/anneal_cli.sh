@@ -3,18 +3,10 @@
 # a config within the budget that `ppl --config` accepts (and GAMMA a score
 # file); impossible budgets, unknown formats and bad values fail with exit
 # status 1/2 and leave no output file.
-set -u
-BIN=${MXALLOC_BIN:-./mxalloc}
-D=${MXALLOC_DATA:-../shared/data}
-M=$D/tinystories-260k/stories260K.bin
-T=$D/tinystories-260k/tok512.bin
-X=$D/tinystories-text/tinystories_sample_30k.txt
-for f in "$M" "$T" "$X"; do
-    [ -r "$f" ] || { echo "SKIP: $f absent (set MXALLOC_DATA)"; exit 77; }
-done
-TMP=${TMPDIR:-/tmp}/anneal_cli.$$
-mkdir -p "$TMP" || exit 1
-trap 'rm -rf "$TMP"' EXIT INT TERM
+. "$(dirname "$0")/cli_lib.sh"
+M=$MODEL T=$TOKZ X=$TEXT
+need_files absent "$M" "$T" "$X"
+make_tmp TMP anneal_cli
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 field() { printf '%s\n' "$2" | sed -n "s/.*\"$1\": *\([-0-9.eE+]*\).*/\1/p"; }

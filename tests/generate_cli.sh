@@ -5,14 +5,9 @@
 # token (tests/test_generate.c, test_stories260k, asserts the same ids);
 # tinystories-656k's come from its model card and a second implementation
 # (issue 9). Parts whose data is absent are skipped with a message.
-set -u
-BIN=${MXALLOC_BIN:-./mxalloc}
-D=${MXALLOC_DATA:-../shared/data}
-M=$D/tinystories-260k/stories260K.bin
-T=$D/tinystories-260k/tok512.bin
-H=$D/tinystories-656k
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/generate_cli.XXXXXX") || exit 1
-trap 'rm -rf "$TMP"' EXIT INT TERM
+. "$(dirname "$0")/cli_lib.sh"
+M=$MODEL T=$TOKZ H=$H656K
+make_tmp TMP generate_cli
 fail=0
 ran=0
 
@@ -22,17 +17,7 @@ str() { printf '%s\n' "$2" | sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
 check() { # LABEL GOT WANT
     if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: got '$2', want '$3'"; fail=1; fi
 }
-expect() { # STATUS ARGS... : exit status and a one-line message
-    want=$1; shift
-    "$BIN" generate "$@" >"$TMP/out" 2>"$TMP/err"; rc=$?
-    if [ "$rc" != "$want" ]; then
-        echo "FAIL: generate $* -> exit $rc, want $want"; cat "$TMP/err"; fail=1
-    elif [ "$want" = 1 ] && [ "$(grep -c . "$TMP/err")" != 1 ]; then
-        echo "FAIL: generate $* -> want one line, got:"; cat "$TMP/err"; fail=1
-    elif [ "$want" != 0 ] && ! grep -q '^mxalloc generate: ' "$TMP/err"; then
-        echo "FAIL: generate $* -> message does not name the command"; cat "$TMP/err"; fail=1
-    fi
-}
+expect() { expect_sub generate "$@"; } # STATUS ARGS...
 
 # usage errors need no data
 expect 0 --help
@@ -71,16 +56,7 @@ if [ -r "$M" ] && [ -r "$T" ]; then
     st=$(str stop "$long")
     case $st in eos|context) echo "ok: long run stops at $st" ;; *) echo "FAIL: long run stop '$st'"; fail=1 ;; esac
     # --config naming every module equals --format; fake quantization reaches the text
-    {
-        printf '{"formats": {'
-        sep=
-        for l in 0 1 2 3 4; do
-            for p in self_attn.q_proj self_attn.k_proj self_attn.v_proj self_attn.o_proj mlp.gate_proj mlp.up_proj mlp.down_proj; do
-                printf '%s"model.layers.%s.%s": "mxfp4_e2m1"' "$sep" "$l" "$p"; sep=', '
-            done
-        done
-        printf '}}\n'
-    } > "$TMP/all.json"
+    all_modules_config mxfp4_e2m1 > "$TMP/all.json"
     a=$(run --prompt "Once upon a time" -n 24 --config "$TMP/all.json" --json) || { echo "FAIL: --config exited $?"; fail=1; }
     b=$(run --prompt "Once upon a time" -n 24 --format mxfp4 --json)
     check "--config all mxfp4 = --format mxfp4" "$a" "$b"
@@ -114,7 +90,7 @@ if [ -r "$M" ] && [ -r "$T" ]; then
     check "workbench prompt words" "$(sed -n 2p "$TMP/wb0")" \
         "generate: fp32, 3 tokens (stop length): Once upon$(run --prompt "Once upon" -n 3)"
     FAKE=${UI_FAKE_SCORES:-"$(dirname "$BIN")/tests/ui_fake_scores"}
-    X=$D/tinystories-text/tinystories_sample_30k.txt
+    X=$TEXT
     if [ -x "$FAKE" ] && [ -r "$X" ] && "$FAKE" "$M" "$TMP/s.scores" "$T" "$X"; then
         printf 'budget 4.6\nexport %s\ngenerate 24\n' "$TMP/wb.json" > "$TMP/g1.txt"
         "$BIN" "$M" --tokenizer "$T" --scores "$TMP/s.scores" --script "$TMP/g1.txt" >"$TMP/wb1" 2>"$TMP/err" ||

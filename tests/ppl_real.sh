@@ -2,20 +2,12 @@
 # mxalloc ppl on the real stories260K model: fp32 and every MX format agree
 # with the float64 reference (tests/ppl_ref, same windows, same fake-quantized
 # weights) within 0.05% in perplexity; SOURCE.md's sanity figure; CLI errors.
-set -u
-BIN=${MXALLOC_BIN:-./mxalloc}
-D=${MXALLOC_DATA:-../shared/data}
+. "$(dirname "$0")/cli_lib.sh"
 REF=${MXALLOC_PPL_REF:-$(dirname "$BIN")/tests/ppl_ref}
-M=$D/tinystories-260k/stories260K.bin
-T=$D/tinystories-260k/tok512.bin
-X=$D/tinystories-text/tinystories_sample_30k.txt
-for f in "$M" "$T" "$X"; do
-    [ -r "$f" ] || { echo "SKIP: $f absent (set MXALLOC_DATA)"; exit 77; }
-done
+M=$MODEL T=$TOKZ X=$TEXT
+need_files absent "$M" "$T" "$X"
 [ -x "$REF" ] || { echo "FAIL: reference program $REF not built"; exit 1; }
-TMP=${TMPDIR:-/tmp}/ppl_real.$$
-mkdir -p "$TMP" || exit 1
-trap 'rm -rf "$TMP"' EXIT INT TERM
+make_tmp TMP ppl_real
 fail=0
 
 # field NAME JSON -> value
@@ -87,16 +79,7 @@ printf '{"formats": {"model.layers.2.mlp.down_proj": "mxfp4_e2m1"}, "other": 3, 
 one=$("$BIN" ppl "$M" --tokenizer "$T" --text "$X" --ctx 512 --max-tokens 1024 --config "$TMP/one.json" --json) || { echo "FAIL: --config"; fail=1; }
 fp=$("$BIN" ppl "$M" --tokenizer "$T" --text "$X" --ctx 512 --max-tokens 1024 --json)
 [ "$(field nll "$one")" != "$(field nll "$fp")" ] || { echo "FAIL: --config had no effect"; fail=1; }
-{
-    printf '{"formats": {'
-    sep=
-    for l in 0 1 2 3 4; do
-        for p in self_attn.q_proj self_attn.k_proj self_attn.v_proj self_attn.o_proj mlp.gate_proj mlp.up_proj mlp.down_proj; do
-            printf '%s"model.layers.%s.%s": "mxfp4_e2m1"' "$sep" "$l" "$p"; sep=', '
-        done
-    done
-    printf '}}\n'
-} > "$TMP/all.json"
+all_modules_config mxfp4_e2m1 > "$TMP/all.json"
 a=$("$BIN" ppl "$M" --tokenizer "$T" --text "$X" --ctx 512 --max-tokens 1024 --config "$TMP/all.json" --json)
 b=$("$BIN" ppl "$M" --tokenizer "$T" --text "$X" --ctx 512 --max-tokens 1024 --format mxfp4 --json)
 [ -n "$a" ] && [ "$a" = "$b" ] || { echo "FAIL: all-mxfp4 config '$a' != --format '$b'"; fail=1; }

@@ -4,31 +4,15 @@
 # and read back with exactly the perplexity of `ppl MODEL --config CFG`;
 # bad configs and arguments exit 1/2 with one line and leave no file.
 # Parts whose data is absent are skipped with a message.
-set -u
-BIN=${MXALLOC_BIN:-./mxalloc}
-D=${MXALLOC_DATA:-../shared/data}
-M=$D/tinystories-260k/stories260K.bin
-T=$D/tinystories-260k/tok512.bin
-H=$D/tinystories-656k
-X=$D/tinystories-text/tinystories_sample_30k.txt
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/quantize_cli.XXXXXX") || exit 1
-trap 'rm -rf "$TMP"' EXIT INT TERM
+. "$(dirname "$0")/cli_lib.sh"
+M=$MODEL T=$TOKZ H=$H656K X=$TEXT
+make_tmp TMP quantize_cli
 XDG_CACHE_HOME=$TMP/cache; export XDG_CACHE_HOME
 fail=0
 ran=0
 
 field() { printf '%s\n' "$2" | sed -n "s/.*\"$1\": *\([^,}]*\).*/\1/p"; }
-expect() { # STATUS ARGS... : exit status and (on error) one line naming the command
-    want=$1; shift
-    "$BIN" quantize "$@" >"$TMP/out" 2>"$TMP/err"; rc=$?
-    if [ "$rc" != "$want" ]; then
-        echo "FAIL: quantize $* -> exit $rc, want $want"; cat "$TMP/err"; fail=1
-    elif [ "$want" = 1 ] && [ "$(grep -c . "$TMP/err")" != 1 ]; then
-        echo "FAIL: quantize $* -> want one line, got:"; cat "$TMP/err"; fail=1
-    elif [ "$want" != 0 ] && ! grep -q '^mxalloc quantize: ' "$TMP/err"; then
-        echo "FAIL: quantize $* -> message does not name the command"; cat "$TMP/err"; fail=1
-    fi
-}
+expect() { expect_sub quantize "$@"; } # STATUS ARGS...
 nothing_left() { # LABEL: no output and no temporary file in $TMP/o
     if [ -n "$(ls -A "$TMP/o")" ]; then echo "FAIL: $1 left files: $(ls -A "$TMP/o")"; fail=1; fi
 }
@@ -41,7 +25,7 @@ expect 2 model cfg.json --out x --layout onnx
 expect 2 model cfg.json --out x --bogus
 
 if [ ! -r "$M" ] || [ ! -r "$T" ] || [ ! -r "$X" ]; then
-    echo "SKIP: stories260K or the text absent ($D; set MXALLOC_DATA)"
+    echo "SKIP: stories260K or the text absent ($DATA; set MXALLOC_DATA)"
     exit 77
 fi
 # LF text (tinystories-656k's tokenizer treats "\r" as a character)

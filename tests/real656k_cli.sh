@@ -5,16 +5,10 @@
 # (no --tokenizer). It is evaluated on LF text: the sample has CRLF line ends
 # and this tokenizer has no byte tokens, so "\r" would be an <unk> per line.
 # Bounds below were measured on this model (see the report in the test log).
-set -u
-BIN=${MXALLOC_BIN:-./mxalloc}
-D=${MXALLOC_DATA:-../shared/data}
-H=$D/tinystories-656k
-X=$D/tinystories-text/tinystories_sample_30k.txt
-for f in "$H/config.json" "$H/model.safetensors" "$H/tokenizer.json" "$X"; do
-    [ -r "$f" ] || { echo "SKIP: $f absent (set MXALLOC_DATA)"; exit 77; }
-done
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/real656k.XXXXXX") || exit 1
-trap 'rm -rf "$TMP"' EXIT INT TERM
+. "$(dirname "$0")/cli_lib.sh"
+H=$H656K X=$TEXT
+need_files absent "$H/config.json" "$H/model.safetensors" "$H/tokenizer.json" "$X"
+make_tmp TMP real656k
 export XDG_CACHE_HOME="$TMP/cache" XDG_DATA_HOME="$TMP/data"
 L=$TMP/lf.txt
 tr -d '\r' < "$X" > "$L" || exit 1

@@ -2,20 +2,9 @@
 # mxalloc score / scores on stories260K: a complete 35 x 6 table by both
 # methods, the cache hit on a rerun, a corrupted cache detected and
 # recomputed, Ctrl-C leaving no file, and bad input refused with one line.
-set -u
-BIN=${MXALLOC_BIN:-./mxalloc}
-DATA=${MXALLOC_DATA:-../shared/data}
-MODEL=$DATA/tinystories-260k/stories260K.bin
-TOK=$DATA/tinystories-260k/tok512.bin
-TEXT=$DATA/tinystories-text/tinystories_sample_30k.txt
-for f in "$MODEL" "$TOK" "$TEXT"; do
-    if [ ! -f "$f" ]; then
-        echo "SKIP: $f not found (set MXALLOC_DATA)"
-        exit 77
-    fi
-done
-T=$(mktemp -d "${TMPDIR:-/tmp}/score_cli.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/cli_lib.sh"
+need_files "not found" "$MODEL" "$TOKZ" "$TEXT"
+make_tmp T score_cli
 XDG_CACHE_HOME=$T/cache
 export XDG_CACHE_HOME
 fails=0
@@ -34,7 +23,7 @@ expect() { # expect STATUS DESCRIPTION -- command...
     fi
 }
 
-M="$BIN score $MODEL --tokenizer $TOK"
+M="$BIN score $MODEL --tokenizer $TOKZ"
 expect 0 "score --help" -- $BIN score --help
 expect 0 "scores --help" -- $BIN scores --help
 expect 2 "missing --text" -- $M
