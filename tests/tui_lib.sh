@@ -1,13 +1,10 @@
 # Shared helpers for the tmux-driven workbench tests (sourced, not run).
 # Each test gets its own tmux server (-L) so nothing touches the user's tmux.
-set -u
-BIN=${MXALLOC_BIN:-./mxalloc}
-DATA=${MXALLOC_DATA:-../shared/data}
-MODEL="$DATA/tinystories-260k/stories260K.bin"
-TOKZ="$DATA/tinystories-260k/tok512.bin"
-TEXT="$DATA/tinystories-text/tinystories_sample_30k.txt"
+# The binary and the data: tests/cli_lib.sh (beside the test, like this file).
+. "$(dirname "$0")/cli_lib.sh"
 FAKE_SCORES=${UI_FAKE_SCORES:-"$(dirname "$BIN")/tests/ui_fake_scores"}
 
+# fail MESSAGE: like cli_lib's, with the screen of the tmux session if any
 fail() {
     echo "FAIL: $*" >&2
     if [ -n "${SOCK:-}" ]; then
@@ -17,11 +14,7 @@ fail() {
     exit 1
 }
 
-need_data() {
-    for f in "$MODEL" "$TOKZ" "$TEXT"; do
-        [ -r "$f" ] || { echo "SKIP: $f not found (set MXALLOC_DATA)"; exit 77; }
-    done
-}
+need_data() { need_files "not found" "$MODEL" "$TOKZ" "$TEXT"; }
 
 need_tmux() {
     command -v tmux >/dev/null 2>&1 || { echo "SKIP: tmux not installed"; exit 77; }
@@ -55,37 +48,26 @@ keys() { tmux -L "$SOCK" send-keys -t w "$@"; }
 typ() { tmux -L "$SOCK" send-keys -t w -l "$1"; }
 screen() { tmux -L "$SOCK" capture-pane -p -t w; }
 
+# poll SECONDS WHAT CMD...: run CMD every 0.1 s until it succeeds; after
+# SECONDS fail with "timed out waiting for WHAT".
+poll() {
+    n=$(( $1 * 10 )) what=$2; shift 2
+    while [ "$n" -gt 0 ]; do
+        "$@" && return 0
+        sleep 0.1
+        n=$((n - 1))
+    done
+    fail "timed out waiting for $what"
+}
+screen_has() { screen | grep -Eq -- "$1"; }
+screen_lacks() { ! screen_has "$1"; }
+
 # wait_for REGEX [SECONDS]: poll the screen until a line matches.
-wait_for() {
-    n=$(( ${2:-20} * 10 ))
-    while [ "$n" -gt 0 ]; do
-        screen | grep -Eq -- "$1" && return 0
-        sleep 0.1
-        n=$((n - 1))
-    done
-    fail "timed out waiting for /$1/"
-}
-
+wait_for() { poll "${2:-20}" "/$1/" screen_has "$1"; }
 # wait_gone REGEX [SECONDS]
-wait_gone() {
-    n=$(( ${2:-20} * 10 ))
-    while [ "$n" -gt 0 ]; do
-        screen | grep -Eq -- "$1" || return 0
-        sleep 0.1
-        n=$((n - 1))
-    done
-    fail "timed out waiting for /$1/ to go away"
-}
-
-wait_file() {
-    n=$(( ${2:-20} * 10 ))
-    while [ "$n" -gt 0 ]; do
-        [ -s "$1" ] && return 0
-        sleep 0.1
-        n=$((n - 1))
-    done
-    fail "timed out waiting for file $1"
-}
+wait_gone() { poll "${2:-20}" "/$1/ to go away" screen_lacks "$1"; }
+# wait_file FILE [SECONDS]: until FILE is not empty
+wait_file() { poll "${2:-20}" "file $1" test -s "$1"; }
 
 # The workbench command line for the real model and the temp scores; its
 # pid lands in $tmp/pid (exec keeps it), so signals reach exactly that process.

@@ -2,16 +2,9 @@
 # `mxalloc MODEL --script FILE`: the workbench without curses. Results on
 # stdout, the first failing command stops with exit 1 and its line; usage
 # errors exit 2. Skips without the data.
-set -u
-BIN=${MXALLOC_BIN:-./mxalloc}
-DATA=${MXALLOC_DATA:-../shared/data}
-MODEL="$DATA/tinystories-260k/stories260K.bin"
-TOKZ="$DATA/tinystories-260k/tok512.bin"
-TEXT="$DATA/tinystories-text/tinystories_sample_30k.txt"
-FAKE_SCORES=${UI_FAKE_SCORES:-"$(dirname "$BIN")/tests/ui_fake_scores"}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mxalloc-script.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# tui_lib for the data and need_data (no tmux here: $SOCK stays unset)
+. "$(dirname "$0")/tui_lib.sh"
+make_tmp tmp mxalloc-script
 export XDG_DATA_HOME="$tmp/data" XDG_CACHE_HOME="$tmp/cache"
 
 "$BIN" tui --help >"$tmp/out" 2>&1 || fail "tui --help should exit 0"
@@ -22,9 +15,7 @@ grep -q 'usage: mxalloc tui MODEL' "$tmp/out" || fail "--help prints no usage"
 "$BIN" tui "$tmp/missing.bin" --script /dev/null >/dev/null 2>"$tmp/err"; [ $? -eq 1 ] || fail "missing model should exit 1"
 grep -q 'missing.bin' "$tmp/err" || fail "missing model: message does not name it"
 
-for f in "$MODEL" "$TOKZ" "$TEXT"; do
-    [ -r "$f" ] || { echo "SKIP: $f not found (set MXALLOC_DATA)"; exit 77; }
-done
+need_data
 [ -x "$FAKE_SCORES" ] || fail "$FAKE_SCORES not built"
 "$FAKE_SCORES" "$MODEL" "$tmp/s.scores" "$TOKZ" "$TEXT" || fail "cannot write the score file"
 run() { "$BIN" "$MODEL" --tokenizer "$TOKZ" --text "$TEXT" --eval-tokens 2048 "$@"; }
