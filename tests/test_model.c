@@ -19,37 +19,8 @@
 #include "src/file_map.h"
 #include "src/model.h"
 #include "src/model_priv.h"
+#include "tests/file_bytes.h"
 #include "tests/testmodel.h"
-
-static char g_tmp[4096];
-
-static void path_in(char *buf, size_t n, const char *name)
-{
-    snprintf(buf, n, "%s/%s", g_tmp, name);
-}
-
-static uint8_t *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *d = malloc((size_t)sz + 1);
-    assert_non_null(d);
-    assert_int_equal(fread(d, 1, (size_t)sz, f), (size_t)sz);
-    fclose(f);
-    *n = (size_t)sz;
-    return d;
-}
-
-static void spill(const char *path, const void *d, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(d, 1, n, f), n);
-    fclose(f);
-}
 
 /* Replace the first occurrence of `from` by the same-length `to` in a file. */
 static void patch(const char *path, const char *from, const char *to)
@@ -57,12 +28,12 @@ static void patch(const char *path, const char *from, const char *to)
     size_t n, k = strlen(from);
     if (strlen(to) != k)
         fail_msg("patch: \"%s\" and \"%s\" differ in length", from, to);
-    uint8_t *d = slurp(path, &n);
+    uint8_t *d = fb_slurp(path, &n);
     uint8_t *p = memmem(d, n, from, k);
     if (!p)
         fail_msg("patch: \"%s\" not in %s", from, path);
     memcpy(p, to, k);
-    spill(path, d, n);
+    fb_spill(path, d, n);
     free(d);
 }
 
@@ -175,7 +146,7 @@ static void write_fmt(const tm_model *t, int f, tm_dtype dt, const char *path)
 static void roundtrip(tm_model *t, int f, tm_dtype dt)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/rt_%d_%d_%d", g_tmp, f, dt, t->cfg.dim);
+    snprintf(path, sizeof path, "%s/rt_%d_%d_%d", tm_dir, f, dt, t->cfg.dim);
     tm_round(t, dt);
     write_fmt(t, f, dt, path);
     model m;
@@ -238,11 +209,11 @@ static void test_untied_llama(void **state)
     /* The legacy file marks the unshared classifier with a negative vocab. */
     tm_model t;
     char path[4200];
-    path_in(path, sizeof path, "untied.bin");
+    tm_path(path, sizeof path, "untied.bin");
     assert_int_equal(tm_random(&t, MODEL_ARCH_LLAMA, &c, 0, 99), 0);
     write_fmt(&t, F_L2C, TM_F32, path);
     size_t n;
-    uint8_t *d = slurp(path, &n);
+    uint8_t *d = fb_slurp(path, &n);
     int32_t v;
     memcpy(&v, d + 20, 4);
     assert_int_equal(v, -20);
@@ -258,9 +229,9 @@ static void test_rope_permutation(void **state)
     tm_model t;
     assert_int_equal(tm_make(&t, TM_SMOLLM, 5), 0); /* HF (half) order */
     char l2c[4200], hf[4200], gg[4200];
-    path_in(l2c, sizeof l2c, "perm.bin");
-    path_in(hf, sizeof hf, "perm_hf");
-    path_in(gg, sizeof gg, "perm.gguf");
+    tm_path(l2c, sizeof l2c, "perm.bin");
+    tm_path(hf, sizeof hf, "perm_hf");
+    tm_path(gg, sizeof gg, "perm.gguf");
     write_fmt(&t, F_L2C, TM_F32, l2c);
     write_fmt(&t, F_HF, TM_F32, hf);
     write_fmt(&t, F_GGUF, TM_F32, gg);
@@ -338,8 +309,8 @@ static void test_stories_legacy_v1(void **state)
     check_equal(&ta, &b);
     /* Through HF and GGUF: same weights once the q/k rows are in HF order. */
     char hf[4200], gg[4200];
-    path_in(hf, sizeof hf, "stories_hf");
-    path_in(gg, sizeof gg, "stories.gguf");
+    tm_path(hf, sizeof hf, "stories_hf");
+    tm_path(gg, sizeof gg, "stories.gguf");
     mx_error e = {0};
     assert_int_equal(tm_convert(p0, hf, TM_FMT_HF, TM_F32, &e), 0);
     assert_int_equal(tm_convert(p0, gg, TM_FMT_GGUF, TM_F32, &e), 0);
@@ -364,8 +335,8 @@ static void test_stories_legacy_v1(void **state)
 static void truncations(const char *src, const char *dst, const char *name, size_t dense, size_t stride)
 {
     size_t n;
-    uint8_t *d = slurp(src, &n);
-    spill(dst, d, n);
+    uint8_t *d = fb_slurp(src, &n);
+    fb_spill(dst, d, n);
     /* Cut from the end down (truncate(), not rewrites: cheap on any disk). */
     size_t n_cuts = 0, *cuts = malloc((n + 1) * sizeof *cuts);
     assert_non_null(cuts);
@@ -386,27 +357,27 @@ static void test_truncated(void **state)
     tm_model t;
     assert_int_equal(tm_make(&t, TM_LLAMA2C, 3), 0);
     char src[4400], dst[4200];
-    path_in(dst, sizeof dst, "cut.bin");
+    tm_path(dst, sizeof dst, "cut.bin");
     for (int f = F_L2C; f <= F_L2C_V1; f++) {
-        path_in(src, sizeof src, "whole.bin");
+        tm_path(src, sizeof src, "whole.bin");
         write_fmt(&t, f, TM_F32, src);
         truncations(src, dst, "cut.bin", 512, 37);
     }
-    path_in(src, sizeof src, "whole.gguf");
-    path_in(dst, sizeof dst, "cut.gguf");
+    tm_path(src, sizeof src, "whole.gguf");
+    tm_path(dst, sizeof dst, "cut.gguf");
     write_fmt(&t, F_GGUF, TM_F32, src);
     truncations(src, dst, "cut.gguf", 4096, 61);
     /* A safetensors shard cut short inside an HF directory. */
     char dir[4200], st[4300];
-    path_in(dir, sizeof dir, "cut_hf");
+    tm_path(dir, sizeof dir, "cut_hf");
     write_fmt(&t, F_HF, TM_F16, dir);
     snprintf(src, sizeof src, "%s/model.safetensors", dir);
-    path_in(dst, sizeof dst, "whole.safetensors");
+    tm_path(dst, sizeof dst, "whole.safetensors");
     rename(src, dst);
     size_t n;
-    uint8_t *d = slurp(dst, &n);
+    uint8_t *d = fb_slurp(dst, &n);
     snprintf(st, sizeof st, "%s/model.safetensors", dir);
-    spill(st, d, n);
+    fb_spill(st, d, n);
     for (size_t cut = n - 1; cut > 3000; cut -= cut > 3053 ? 53 : cut - 3000) {
         assert_int_equal(truncate(st, (off_t)cut), 0);
         expect_fail(dir, "model.safetensors", NULL);
@@ -418,7 +389,7 @@ static void test_truncated(void **state)
     free(d);
     /* A cut config.json. */
     snprintf(st, sizeof st, "%s/config.json", dir);
-    d = slurp(st, &n);
+    d = fb_slurp(st, &n);
     for (size_t cut = n - 1; cut > 7; cut -= 7) {
         assert_int_equal(truncate(st, (off_t)cut), 0);
         expect_fail(dir, "config.json", NULL);
@@ -444,10 +415,10 @@ static void test_bad_llama2c(void **state)
 {
     (void)state;
     char p[4200], d[4200];
-    path_in(p, sizeof p, "bad.bin");
-    spill(p, "", 0);
+    tm_path(p, sizeof p, "bad.bin");
+    fb_spill(p, "", 0);
     expect_fail(p, "bad.bin", "unrecognized");
-    spill(p, "hello world, this is not a model at all", 39);
+    fb_spill(p, "hello world, this is not a model at all", 39);
     expect_fail(p, "bad.bin", "legacy");
     uint8_t h[256] = {0};
     int32_t ok[7] = {32, 96, 2, 4, 2, 96, 64};
@@ -467,7 +438,7 @@ static void test_bad_llama2c(void **state)
             }
             for (int i = 0; i < 7; i++)
                 put32(h + off + 4 * i, (uint32_t)(i == cases[c].idx ? cases[c].v : ok[i]));
-            spill(p, h, sizeof h);
+            fb_spill(p, h, sizeof h);
             expect_fail(p, "bad.bin", cases[c].why);
         }
     /* Plausible header, file far too short for its weights. */
@@ -475,16 +446,16 @@ static void test_bad_llama2c(void **state)
     int32_t big[7] = {4096, 11008, 32, 32, 32, 32000, 2048};
     for (int i = 0; i < 7; i++)
         put32(h + 4 * i, (uint32_t)big[i]);
-    spill(p, h, sizeof h);
+    fb_spill(p, h, sizeof h);
     expect_fail(p, "bad.bin", "truncated: tensor tok_embeddings needs 524288000 bytes at offset 28");
     /* v1 magic, other versions. */
     put32(h, 0x616b3432u);
     put32(h + 4, 2);
-    spill(p, h, sizeof h);
+    fb_spill(p, h, sizeof h);
     expect_fail(p, "bad.bin", "version 2");
     put32(h + 4, 1);
     h[36] = 7;
-    spill(p, h, sizeof h);
+    fb_spill(p, h, sizeof h);
     expect_fail(p, "bad.bin", "shared_classifier");
     /* Trailing bytes after a valid model. */
     tm_model t;
@@ -497,11 +468,11 @@ static void test_bad_llama2c(void **state)
     /* NaN and Inf weights are named. */
     write_fmt(&t, F_L2C, TM_F32, p);
     size_t n;
-    uint8_t *b = slurp(p, &n);
+    uint8_t *b = fb_slurp(p, &n);
     size_t wq = 28 + (size_t)(96 * 32 + 2 * 32) * 4; /* after tok_embeddings and rms_att */
     float nan = NAN;
     memcpy(b + wq + 4 * (32 * 32 + 5), &nan, 4); /* layer 1 of wq */
-    spill(p, b, n);
+    fb_spill(p, b, n);
     expect_fail(p, "bad.bin", "tensor wq[layer 1] has a non-finite value (NaN)");
     free(b);
     t.layers[0].ffn_norm[3] = INFINITY;
@@ -509,129 +480,117 @@ static void test_bad_llama2c(void **state)
     expect_fail(p, "bad.bin", "rms_ffn[layer 0] has a non-finite value (Inf)");
     tm_free(&t);
     /* Paths that are no model at all. */
-    path_in(d, sizeof d, "emptydir");
+    tm_path(d, sizeof d, "emptydir");
     mkdir(d, 0777);
     expect_fail(d, "emptydir", "config.json");
     rmdir(d);
-    path_in(d, sizeof d, "does-not-exist");
+    tm_path(d, sizeof d, "does-not-exist");
     expect_fail(d, "does-not-exist", "No such file");
     unlink(p);
+}
+
+/* Remove dir and write t there afresh. */
+static void rewrite_dir(const tm_model *t, int f, tm_dtype dt, const char *dir)
+{
+    tm_rmtree(dir);
+    write_fmt(t, f, dt, dir);
 }
 
 static void test_bad_hf(void **state)
 {
     (void)state;
     char dir[4200], cfg[4300], st[4300];
-    path_in(dir, sizeof dir, "bad_hf");
+    tm_path(dir, sizeof dir, "bad_hf");
     snprintf(cfg, sizeof cfg, "%s/config.json", dir);
     snprintf(st, sizeof st, "%s/model.safetensors", dir);
     tm_model t;
     assert_int_equal(tm_make(&t, TM_SMOLLM, 11), 0);
-#define FRESH() (tm_rmtree(dir), write_fmt(&t, F_HF, TM_F32, dir))
-    FRESH();
-    patch(cfg, "LlamaForCausalLM", "Qwen2ForCausalLM");
-    expect_fail(dir, "config.json", "architecture Qwen2ForCausalLM not supported");
-    FRESH();
-    patch(cfg, "\"tie_word_embeddings\": true", "\"tie_word_embeddings\": 0   ");
-    expect_fail(dir, "bad_hf", "missing tensor lm_head.weight");
-    FRESH();
-    patch(cfg, "\"rope_scaling\": null", "\"rope_scaling\": 1.00");
-    expect_fail(dir, "config.json", "rope_scaling");
-    FRESH();
-    patch(cfg, "\"hidden_size\": 64", "\"hidden_size\": 65");
-    expect_fail(dir, "config.json", "divisible");
-    FRESH();
-    patch(cfg, "\"intermediate_size\": 128", "\"intermediate_size\": 129");
-    expect_fail(dir, "bad_hf", "has shape [128, 64], the config implies [129, 64]");
-    FRESH();
-    patch(cfg, "\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3");
-    expect_fail(dir, "bad_hf", "missing tensor model.layers.2");
-    FRESH();
-    patch(cfg, "\"num_hidden_layers\": 2", "\"num_hidden_layers\": 1");
-    expect_fail(dir, "bad_hf", "unexpected tensor model.layers.1");
-    FRESH();
-    patch(cfg, "\"num_hidden_layers\": 2", "\"num_hidden_layers\":-2");
-    expect_fail(dir, "config.json", "non-negative integer");
-    /* dtype, bias, names, offsets inside the safetensors header. */
-    FRESH();
-    patch(st, "F32", "I32");
-    expect_fail(dir, "model.safetensors", "tensor model.embed_tokens.weight has type I32, which mxalloc "
-                "cannot read (it reads F32, F16, BF16)");
-    FRESH();
-    patch(st, "q_proj.weight", "q_proj.biasXX");
-    expect_fail(dir, "bad_hf", "bias terms are not supported");
-    FRESH();
-    patch(st, "\"data_offsets\":[0,", "\"data_offsets\":[9,");
-    expect_fail(dir, "model.safetensors", "data_offsets span");
-    FRESH();
-    patch(st, "\"shape\":[128,64]", "\"shape\":[128,65]");
-    expect_fail(dir, "model.safetensors", "need");
+    /* One edit of a fresh directory's config.json (or, in_st, of the
+     * safetensors header): the failure names `file` and says `why`. */
+    static const struct { int in_st; const char *from, *to, *file, *why; } cases[] = {
+        {0, "LlamaForCausalLM", "Qwen2ForCausalLM", "config.json",
+         "architecture Qwen2ForCausalLM not supported"},
+        {0, "\"tie_word_embeddings\": true", "\"tie_word_embeddings\": 0   ", "bad_hf",
+         "missing tensor lm_head.weight"},
+        {0, "\"rope_scaling\": null", "\"rope_scaling\": 1.00", "config.json", "rope_scaling"},
+        {0, "\"hidden_size\": 64", "\"hidden_size\": 65", "config.json", "divisible"},
+        {0, "\"intermediate_size\": 128", "\"intermediate_size\": 129", "bad_hf",
+         "has shape [128, 64], the config implies [129, 64]"},
+        {0, "\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3", "bad_hf", "missing tensor model.layers.2"},
+        {0, "\"num_hidden_layers\": 2", "\"num_hidden_layers\": 1", "bad_hf",
+         "unexpected tensor model.layers.1"},
+        {0, "\"num_hidden_layers\": 2", "\"num_hidden_layers\":-2", "config.json", "non-negative integer"},
+        /* dtype, bias, names, offsets inside the safetensors header. */
+        {1, "F32", "I32", "model.safetensors",
+         "tensor model.embed_tokens.weight has type I32, which mxalloc cannot read (it reads F32, F16, BF16)"},
+        {1, "q_proj.weight", "q_proj.biasXX", "bad_hf", "bias terms are not supported"},
+        {1, "\"data_offsets\":[0,", "\"data_offsets\":[9,", "model.safetensors", "data_offsets span"},
+        {1, "\"shape\":[128,64]", "\"shape\":[128,65]", "model.safetensors", "need"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rewrite_dir(&t, F_HF, TM_F32, dir);
+        patch(cases[i].in_st ? st : cfg, cases[i].from, cases[i].to);
+        expect_fail(dir, cases[i].file, cases[i].why);
+    }
     /* A header length pointing past the end, and a huge one. */
     size_t n;
     uint8_t *d;
     for (int k = 0; k < 2; k++) {
-        FRESH();
-        d = slurp(st, &n);
+        rewrite_dir(&t, F_HF, TM_F32, dir);
+        d = fb_slurp(st, &n);
         put64(d, k ? UINT64_MAX - 3 : (uint64_t)n);
-        spill(st, d, n);
+        fb_spill(st, d, n);
         expect_fail(dir, "model.safetensors", "truncated: safetensors header");
         free(d);
     }
     /* Last data offset past the end of the file. */
-    FRESH();
-    d = slurp(st, &n);
-    spill(st, d, n - 2);
+    rewrite_dir(&t, F_HF, TM_F32, dir);
+    d = fb_slurp(st, &n);
+    fb_spill(st, d, n - 2);
     expect_fail(dir, "model.safetensors", "truncated: tensor");
     free(d);
     /* NaN in a tensor is named. */
-    tm_rmtree(dir);
     float keep = t.layers[1].lin[TF_UP][17], keep_q = t.layers[0].lin[TF_Q][3];
     t.layers[1].lin[TF_UP][17] = NAN;
-    write_fmt(&t, F_HF, TM_BF16, dir);
+    rewrite_dir(&t, F_HF, TM_BF16, dir);
     expect_fail(dir, "model.safetensors", "model.layers.1.mlp.up_proj.weight has a non-finite value (NaN)");
     t.layers[1].lin[TF_UP][17] = keep;
     /* A NaN in the first of three shards names that shard (issue 10: the name
      * was read from the table of maps after a later shard's realloc freed it). */
-    tm_rmtree(dir);
     t.layers[0].lin[TF_Q][3] = NAN;
-    write_fmt(&t, F_HF_SHARDS, TM_BF16, dir);
+    rewrite_dir(&t, F_HF_SHARDS, TM_BF16, dir);
     expect_fail(dir, "model-00001-of-00003.safetensors: tensor model.layers.0.self_attn.q_proj.weight has a "
                 "non-finite value (NaN)", NULL);
     t.layers[0].lin[TF_Q][3] = keep_q;
     /* ... and a bad dtype in the second. */
-    tm_rmtree(dir);
-    write_fmt(&t, F_HF_SHARDS, TM_F32, dir);
+    rewrite_dir(&t, F_HF_SHARDS, TM_F32, dir);
     char sh2[4300];
     snprintf(sh2, sizeof sh2, "%s/model-00002-of-00003.safetensors", dir);
     patch(sh2, "F32", "I32");
     expect_fail(dir, "model-00002-of-00003.safetensors: tensor ", "has type I32");
     /* Sharded: a shard gone, a shard missing a tensor, a path escaping. */
-    tm_rmtree(dir);
-    write_fmt(&t, F_HF_SHARDS, TM_F32, dir);
+    rewrite_dir(&t, F_HF_SHARDS, TM_F32, dir);
     char sh[4300], idx[4300];
     snprintf(sh, sizeof sh, "%s/model-00002-of-00003.safetensors", dir);
     snprintf(idx, sizeof idx, "%s/model.safetensors.index.json", dir);
-    d = slurp(sh, &n);
+    d = fb_slurp(sh, &n);
     unlink(sh);
     expect_fail(dir, "model-00002-of-00003.safetensors", "No such file");
-    spill(sh, d, n);
+    fb_spill(sh, d, n);
     free(d);
     model m;
     load_ok(dir, &m);
     model_free(&m);
     patch(idx, "\"model.norm.weight\": \"model-00003", "\"model.norm.weight\": \"model-00002");
     expect_fail(dir, "model-00002-of-00003.safetensors", "lacks it");
-    tm_rmtree(dir);
-    write_fmt(&t, F_HF_SHARDS, TM_F32, dir);
+    rewrite_dir(&t, F_HF_SHARDS, TM_F32, dir);
     patch(idx, "\"model-00001-of-00003", "\"../el-00001-of-00003");
     expect_fail(dir, "index.json", "same directory");
-    tm_rmtree(dir);
-    write_fmt(&t, F_HF_SHARDS, TM_F32, dir);
+    rewrite_dir(&t, F_HF_SHARDS, TM_F32, dir);
     unlink(idx);
     expect_fail(dir, "bad_hf", "no model.safetensors");
     tm_rmtree(dir);
     tm_free(&t);
-#undef FRESH
 }
 
 /* Offset of the first occurrence of s in a file's bytes. */
@@ -649,92 +608,82 @@ static size_t find_in(const uint8_t *d, size_t n, const char *s)
     return (size_t)(p - d);
 }
 
+/* One edit of a GGUF file: at the first `find` (find_len bytes, 0: a string;
+ * NULL: the file's start) plus `off`, write the same-length text `put`, else the
+ * little-endian value v of `bytes` (4 or 8). */
+typedef struct gguf_edit {
+    const char *find;
+    size_t find_len, off;
+    const char *put;
+    int bytes;
+    uint64_t v;
+} gguf_edit;
+
+static void apply_edit(uint8_t *d, size_t n, const gguf_edit *g)
+{
+    size_t at = !g->find ? 0 : g->find_len ? find_mem(d, n, g->find, g->find_len) : find_in(d, n, g->find);
+    at += g->off;
+    if (g->put)
+        memcpy(d + at, g->put, strlen(g->put));
+    else if (g->bytes == 4)
+        put32(d + at, (uint32_t)g->v);
+    else
+        put64(d + at, g->v);
+}
+
+/* "output.weight" preceded by its u64 length, not "attn_output.weight"; its
+ * tensor info follows: n_dims (u32), dims (2 x u64), type (u32), offset (u64). */
+static const char output_info[] = "\x0d\x00\x00\x00\x00\x00\x00\x00output.weight";
+
 static void test_bad_gguf(void **state)
 {
     (void)state;
     char p[4200];
-    path_in(p, sizeof p, "bad.gguf");
+    tm_path(p, sizeof p, "bad.gguf");
     tm_model t;
     assert_int_equal(tm_make(&t, TM_QWEN3, 21), 0);
-    size_t n;
-    uint8_t *d;
-#define FRESH() (write_fmt(&t, F_GGUF, TM_F32, p), d = slurp(p, &n))
-#define BAD(why) (spill(p, d, n), free(d), expect_fail(p, "bad.gguf", why))
-    FRESH();
-    put32(d + 4, 1);
-    BAD("GGUF version 1 is not supported");
-    FRESH();
-    put32(d + 4, 4);
-    BAD("GGUF version 4 not supported");
-    FRESH();
-    put32(d + 4, 3u << 24); /* a big-endian writer's version 3 */
-    BAD("big-endian");
-    FRESH();
-    put64(d + 8, UINT64_MAX); /* tensor count */
-    BAD("more than");
-    FRESH();
-    put64(d + 16, 1ull << 40); /* kv count */
-    BAD("more than");
-    FRESH();
-    put64(d + 24, 1ull << 62); /* first key's length */
-    BAD("truncated: metadata key");
-    FRESH();
-    put32(d + 24 + 8 + 20, 99); /* general.architecture's type */
-    BAD("bad metadata value type");
-    FRESH();
-    memcpy(d + find_in(d, n, "qwen3"), "gemma", 5);
-    BAD("architecture gemma not supported");
-    FRESH();
-    memcpy(d + find_in(d, n, "qwen3"), "llama", 5);
-    BAD("llama.embedding_length");
-    FRESH();
-    memcpy(d + find_in(d, n, "qwen3.block_count"), "qwen3.block_cnt__", 17);
-    BAD("missing metadata key qwen3.block_count");
-    FRESH();
-    { /* the token array's element count */
-        size_t at = find_in(d, n, "tokenizer.ggml.tokens") + 21 + 4 + 4;
-        put64(d + at, 1ull << 61);
-        BAD("cannot fit");
-    }
-    FRESH();
-    memcpy(d + find_in(d, n, "blk.1.ffn_up.weight"), "blk.1.ffn_uq.weight", 19);
-    BAD("unexpected tensor blk.1.ffn_uq.weight");
-    FRESH();
-    { /* a tensor info: type, then offset past the end, rank, dims */
-        /* "output.weight" preceded by its u64 length, not "attn_output.weight" */
-        static const char key[] = "\x0d\x00\x00\x00\x00\x00\x00\x00output.weight";
-        size_t at = find_mem(d, n, key, sizeof key - 1) + 21; /* n_dims */
-        put32(d + at + 4 + 16, 16); /* IQ2_XXS: the whole list, not cut */
-        BAD("tensor output.weight has type IQ2_XXS (16), which mxalloc cannot read (it reads F32, F16, "
-            "BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, MXFP4, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)");
-        FRESH();
-        put32(d + at + 4 + 16, 99);
-        BAD("has type unknown ggml type 99");
-        FRESH();
-        put32(d + at + 4 + 16, 12); /* Q4_K: 32-element rows are not whole 256 blocks */
-        BAD("row length 32 is not a multiple of the Q4_K block size 256");
-        FRESH();
-        put64(d + at + 4 + 16 + 4, 1ull << 40);
-        BAD("truncated: tensor output.weight");
-        FRESH();
-        put64(d + at + 4 + 16 + 4, 4);
-        BAD("not aligned");
-        FRESH();
-        put32(d + at, 7);
-        BAD("7 dimensions");
-        FRESH();
-        put64(d + at + 4, 1ull << 40);
-        put64(d + at + 12, 1ull << 40);
-        BAD("overflow");
-        FRESH();
-        put64(d + at + 4, 31);
-        BAD("has shape [96, 31]");
-    }
-    FRESH();
-    { /* general.alignment must be a power of two */
-        size_t at = find_in(d, n, "general.alignment") + 17 + 4;
-        put32(d + at, 48);
-        BAD("power of two");
+    enum { INFO = sizeof output_info - 1, TYPE = INFO + 4 + 16 };
+    static const struct { gguf_edit ed[2]; const char *why; } cases[] = {
+        {{{NULL, 0, 4, NULL, 4, 1}}, "GGUF version 1 is not supported"},
+        {{{NULL, 0, 4, NULL, 4, 4}}, "GGUF version 4 not supported"},
+        {{{NULL, 0, 4, NULL, 4, 3u << 24}}, "big-endian"}, /* a big-endian writer's version 3 */
+        {{{NULL, 0, 8, NULL, 8, UINT64_MAX}}, "more than"}, /* tensor count */
+        {{{NULL, 0, 16, NULL, 8, 1ull << 40}}, "more than"}, /* kv count */
+        {{{NULL, 0, 24, NULL, 8, 1ull << 62}}, "truncated: metadata key"}, /* first key's length */
+        {{{NULL, 0, 24 + 8 + 20, NULL, 4, 99}}, "bad metadata value type"}, /* general.architecture's type */
+        {{{"qwen3", 0, 0, "gemma", 0, 0}}, "architecture gemma not supported"},
+        {{{"qwen3", 0, 0, "llama", 0, 0}}, "llama.embedding_length"},
+        {{{"qwen3.block_count", 0, 0, "qwen3.block_cnt__", 0, 0}}, "missing metadata key qwen3.block_count"},
+        /* the token array's element count */
+        {{{"tokenizer.ggml.tokens", 0, 21 + 4 + 4, NULL, 8, 1ull << 61}}, "cannot fit"},
+        {{{"blk.1.ffn_up.weight", 0, 0, "blk.1.ffn_uq.weight", 0, 0}},
+         "unexpected tensor blk.1.ffn_uq.weight"},
+        /* output.weight's tensor info: type, then offset past the end, rank, dims */
+        {{{output_info, INFO, TYPE, NULL, 4, 16}}, /* IQ2_XXS: the whole list, not cut */
+         "tensor output.weight has type IQ2_XXS (16), which mxalloc cannot read (it reads F32, F16, "
+         "BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, MXFP4, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)"},
+        {{{output_info, INFO, TYPE, NULL, 4, 99}}, "has type unknown ggml type 99"},
+        /* Q4_K: 32-element rows are not whole 256 blocks */
+        {{{output_info, INFO, TYPE, NULL, 4, 12}},
+         "row length 32 is not a multiple of the Q4_K block size 256"},
+        {{{output_info, INFO, TYPE + 4, NULL, 8, 1ull << 40}}, "truncated: tensor output.weight"},
+        {{{output_info, INFO, TYPE + 4, NULL, 8, 4}}, "not aligned"},
+        {{{output_info, INFO, INFO, NULL, 4, 7}}, "7 dimensions"},
+        {{{output_info, INFO, INFO + 4, NULL, 8, 1ull << 40},
+          {output_info, INFO, INFO + 12, NULL, 8, 1ull << 40}}, "overflow"},
+        {{{output_info, INFO, INFO + 4, NULL, 8, 31}}, "has shape [96, 31]"},
+        /* general.alignment must be a power of two */
+        {{{"general.alignment", 0, 17 + 4, NULL, 4, 48}}, "power of two"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_fmt(&t, F_GGUF, TM_F32, p);
+        size_t n;
+        uint8_t *d = fb_slurp(p, &n);
+        for (int k = 0; k < 2 && (cases[i].ed[k].put || cases[i].ed[k].bytes); k++)
+            apply_edit(d, n, &cases[i].ed[k]);
+        fb_spill(p, d, n);
+        free(d);
+        expect_fail(p, "bad.gguf", cases[i].why);
     }
     /* F16 Inf is named. */
     t.layers[0].lin[TF_O][2] = 1e6f; /* overflows half precision to Inf */
@@ -742,18 +691,22 @@ static void test_bad_gguf(void **state)
     expect_fail(p, "bad.gguf", "blk.0.attn_output.weight has a non-finite value (Inf)");
     unlink(p);
     tm_free(&t);
-#undef FRESH
-#undef BAD
+}
+
+/* A preset model t with its F32 GGUF written to path = tm_dir/name. */
+static void make_gguf(tm_model *t, tm_preset preset, uint64_t seed, const char *name, char *path, size_t n)
+{
+    assert_int_equal(tm_make(t, preset, seed), 0);
+    tm_path(path, n, name);
+    write_fmt(t, F_GGUF, TM_F32, path);
 }
 
 static void test_weights_copy(void **state)
 {
     (void)state;
     tm_model t;
-    assert_int_equal(tm_make(&t, TM_QWEN3, 8), 0);
     char p[4200];
-    path_in(p, sizeof p, "copy.gguf");
-    write_fmt(&t, F_GGUF, TM_F32, p);
+    make_gguf(&t, TM_QWEN3, 8, "copy.gguf", p, sizeof p);
     model m;
     load_ok(p, &m);
     tf_weights w;
@@ -777,9 +730,9 @@ static void test_weights_copy(void **state)
     assert_true(m.content_hash == h);
     model_free(&m);
     size_t n;
-    uint8_t *d = slurp(p, &n);
+    uint8_t *d = fb_slurp(p, &n);
     d[n - 40] ^= 1;
-    spill(p, d, n);
+    fb_spill(p, d, n);
     free(d);
     load_ok(p, &m);
     assert_true(m.content_hash != h);
@@ -792,13 +745,12 @@ static void test_tokenizer_writer(void **state)
 {
     (void)state;
     char p[4200];
-    path_in(p, sizeof p, "tokenizer.json");
+    tm_path(p, sizeof p, "tokenizer.json");
     const char *const merges[][2] = {{"t", "h"}, {"th", "e"}, {" ", "the"}};
     mx_error e = {0};
     assert_int_equal(tm_write_bpe_tokenizer(p, merges, 3, &e), 0);
     size_t n;
-    char *d = (char *)slurp(p, &n);
-    d[n] = '\0';
+    char *d = fb_slurp(p, &n);
     assert_non_null(strstr(d, "\"\xc4\xa0the\": 258")); /* " the" in byte-level text */
     assert_non_null(strstr(d, "\"\xc4\xa0 the\""));
     assert_non_null(strstr(d, "\"<|endoftext|>\": 259"));
@@ -836,7 +788,7 @@ static void test_read_all(void **state)
 {
     (void)state;
     char p[4200];
-    path_in(p, sizeof p, "text.txt");
+    tm_path(p, sizeof p, "text.txt");
     size_t n = 200001;
     char *want = malloc(n);
     assert_non_null(want);
@@ -867,27 +819,12 @@ static void test_message_one_line(void **state)
 {
     (void)state;
     tm_model t;
-    assert_int_equal(tm_make(&t, TM_QWEN3, 4), 0);
     char p[4200];
-    path_in(p, sizeof p, "nl.gguf");
-    write_fmt(&t, F_GGUF, TM_F32, p);
+    make_gguf(&t, TM_QWEN3, 4, "nl.gguf", p, sizeof p);
     patch(p, "blk.1.ffn_up.weight", "blk.1.ffn\nup.weight");
     expect_fail(p, "nl.gguf", "unexpected tensor blk.1.ffn\\x0aup.weight");
     unlink(p);
     tm_free(&t);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    return tm_tmpdir(g_tmp, sizeof g_tmp);
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tm_rmtree(g_tmp);
-    return 0;
 }
 
 /* Every GGML type the loader reads, written by the test writer (llama: q/k
@@ -902,7 +839,7 @@ static void test_gguf_quantized(void **state)
                    .head_dim = 64, .vocab_size = 40, .max_seq = 32, .rope_theta = 10000.0f,
                    .norm_eps = 1e-5f, .rope_style = TF_ROPE_HALF};
     char p[4200];
-    path_in(p, sizeof p, "q.gguf");
+    tm_path(p, sizeof p, "q.gguf");
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         for (int arch = 0; arch < 2; arch++) {
             tm_model t;
@@ -949,13 +886,12 @@ static void test_hf_tied_names(void **state)
 {
     (void)state;
     char dir[4200];
-    path_in(dir, sizeof dir, "tied");
+    tm_path(dir, sizeof dir, "tied");
     tm_model t;
     assert_int_equal(tm_make(&t, TM_SMOLLM, 5), 0);
     for (int mode = TM_TIED_LM_HEAD; mode <= TM_TIED_BOTH; mode++) {
         t.hf_tied_names = mode;
-        tm_rmtree(dir);
-        write_fmt(&t, F_HF, TM_F32, dir);
+        rewrite_dir(&t, F_HF, TM_F32, dir);
         model m;
         load_ok(dir, &m);
         check_equal(&t, &m);
@@ -966,9 +902,9 @@ static void test_hf_tied_names(void **state)
     char st[4300];
     snprintf(st, sizeof st, "%s/model.safetensors", dir);
     size_t n;
-    uint8_t *d = slurp(st, &n);
+    uint8_t *d = fb_slurp(st, &n);
     d[n - 2] ^= 0x40;
-    spill(st, d, n);
+    fb_spill(st, d, n);
     free(d);
     expect_fail(dir, "tied", "tie_word_embeddings is true but model.embed_tokens.weight and lm_head.weight "
                 "are both stored and differ");
@@ -985,14 +921,12 @@ static void test_hf_tied_names(void **state)
     snprintf(cfg, sizeof cfg, "%s/config.json", dir);
     t.hf_tied_names = TM_TIED_EMBED;
     for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
-        tm_rmtree(dir);
-        write_fmt(&t, F_HF, TM_F32, dir);
+        rewrite_dir(&t, F_HF, TM_F32, dir);
         replace_text(cfg, cfgs[i].from, cfgs[i].to);
         expect_fail(dir, "config.json", cfgs[i].why);
     }
     /* transformers 5's rope_parameters: default type, theta read */
-    tm_rmtree(dir);
-    write_fmt(&t, F_HF, TM_F32, dir);
+    rewrite_dir(&t, F_HF, TM_F32, dir);
     replace_text(cfg, "\"rope_scaling\": null",
                  "\"rope_parameters\": {\"rope_type\": \"default\", \"rope_theta\": 500.0}");
     model m;
@@ -1015,7 +949,7 @@ static void test_hf_llama2c_equivalence(void **state)
         print_message("tinystories-656k not found under %s (set MXALLOC_DATA): skipped\n", data_dir());
         skip();
     }
-    path_in(l2c, sizeof l2c, "656k.bin");
+    tm_path(l2c, sizeof l2c, "656k.bin");
     model a, b;
     load_ok(hf, &a);
     assert_int_equal(a.cfg.rope_style, TF_ROPE_HALF);
@@ -1098,5 +1032,5 @@ int main(void)
         cmocka_unit_test(test_hf_tied_names),
         cmocka_unit_test(test_hf_llama2c_equivalence),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tm_dir_setup, tm_dir_teardown);
 }

@@ -23,26 +23,6 @@
 #include "src/tok.h"
 #include "tests/testmodel.h"
 
-static char g_dir[4096];
-
-static int setup(void **state)
-{
-    (void)state;
-    return tm_tmpdir(g_dir, sizeof g_dir);
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tm_rmtree(g_dir);
-    return 0;
-}
-
-static void path_in(char *buf, size_t n, const char *name)
-{
-    snprintf(buf, n, "%s/%s", g_dir, name);
-}
-
 static uint32_t bits_of(float f)
 {
     uint32_t b;
@@ -149,7 +129,7 @@ static void test_gguf_writer_roundtrip(void **state)
 {
     (void)state;
     char p[4200];
-    path_in(p, sizeof p, "w.gguf");
+    tm_path(p, sizeof p, "w.gguf");
     gguf_writer w;
     gw_init(&w);
     mx_error e = {0};
@@ -297,8 +277,8 @@ static void quantize_both(const char *src_path, const char *tok_path, const char
     quant_opts o = {t, tok_path, count_warn, NULL};
     quant_stats st;
     char g[4200], d[4200];
-    snprintf(g, sizeof g, "%s/%s.gguf", g_dir, tag);
-    snprintf(d, sizeof d, "%s/%s.mx", g_dir, tag);
+    snprintf(g, sizeof g, "%s/%s.gguf", tm_dir, tag);
+    snprintf(d, sizeof d, "%s/%s.mx", tm_dir, tag);
     if (quant_write_gguf(&m, f, &o, g, &st, &e) < 0)
         fail_msg("gguf: %s", e.msg);
     assert_true(st.lin_params > 0 && st.file_bytes > st.all_bytes);
@@ -329,18 +309,31 @@ static void quantize_both(const char *src_path, const char *tok_path, const char
     model_free(&m);
 }
 
+/* A preset test model written to path = tm_dir/name: llama2.c (legacy), an
+ * F32 HF directory, or a GGUF with its 2-D weights as gguf_type. */
+static void write_preset(tm_preset preset, uint64_t seed, tm_format fmt, int gguf_type, const char *name,
+                         char *path, size_t n)
+{
+    tm_model t;
+    mx_error e = {0};
+    assert_int_equal(tm_make(&t, preset, seed), 0);
+    tm_path(path, n, name);
+    tm_gguf_opts o = {.type = gguf_type};
+    int rc = fmt == TM_FMT_LLAMA2C ? tm_write_llama2c(&t, path, 0, &e)
+             : fmt == TM_FMT_HF    ? tm_write_hf(&t, path, TM_F32, 1, &e)
+                                   : tm_write_gguf_opts(&t, path, &o, &e);
+    if (rc != 0)
+        fail_msg("write %s: %s", path, e.msg);
+    tm_free(&t);
+}
+
 static void test_model_llama2c(void **state)
 {
     (void)state;
-    tm_model t;
-    mx_error e = {0};
     char p[4200], tk[4200];
-    assert_int_equal(tm_make(&t, TM_LLAMA2C, 7), 0);
-    path_in(p, sizeof p, "l2c.bin");
-    assert_int_equal(tm_write_llama2c(&t, p, 0, &e), 0);
-    tm_free(&t);
+    write_preset(TM_LLAMA2C, 7, TM_FMT_LLAMA2C, 0, "l2c.bin", p, sizeof p);
     /* a llama2.c tokenizer.bin of 96 tokens: <unk>, <s>, </s>, then letters */
-    path_in(tk, sizeof tk, "tok.bin");
+    tm_path(tk, sizeof tk, "tok.bin");
     FILE *f = fopen(tk, "wb");
     assert_non_null(f);
     int32_t maxlen = 8;
@@ -371,13 +364,9 @@ static void test_model_llama2c(void **state)
 static void test_model_hf(void **state)
 {
     (void)state;
-    tm_model t;
     mx_error e = {0};
     char d[4200], tk[4300];
-    assert_int_equal(tm_make(&t, TM_SMOLLM, 9), 0);
-    path_in(d, sizeof d, "hf");
-    assert_int_equal(tm_write_hf(&t, d, TM_F32, 1, &e), 0);
-    tm_free(&t);
+    write_preset(TM_SMOLLM, 9, TM_FMT_HF, 0, "hf", d, sizeof d);
     static const char *const merges[][2] = {{"h", "e"}, {"l", "l"}, {"he", "ll"}, {" ", "w"}, {"o", "r"}};
     snprintf(tk, sizeof tk, "%s/tokenizer.json", d);
     assert_int_equal(tm_write_bpe_tokenizer(tk, merges, 5, &e), 0);
@@ -387,19 +376,13 @@ static void test_model_hf(void **state)
 static void test_model_gguf_source(void **state)
 {
     (void)state;
-    tm_model t;
     mx_error e = {0};
     char p[4200];
-    assert_int_equal(tm_make(&t, TM_QWEN3, 11), 0);
-    path_in(p, sizeof p, "src.gguf");
-    tm_gguf_opts o = {.type = GQ_BF16};
-    if (tm_write_gguf_opts(&t, p, &o, &e) < 0)
-        fail_msg("%s", e.msg);
-    tm_free(&t);
+    write_preset(TM_QWEN3, 11, TM_FMT_GGUF, GQ_BF16, "src.gguf", p, sizeof p);
     quantize_both(p, NULL, "qwen", "");
     /* BF16 source: unquantized matrices stay BF16 */
     char g[4200];
-    path_in(g, sizeof g, "qwen.gguf");
+    tm_path(g, sizeof g, "qwen.gguf");
     gguf_file gf;
     assert_int_equal(gguf_open(&gf, g, &e), 0);
     assert_int_equal(gguf_tensor_find(&gf, "token_embd.weight")->type, GQ_BF16);
@@ -424,7 +407,7 @@ static void test_widening(void **state)
     assert_int_equal(tm_random(&t, MODEL_ARCH_LLAMA, &c, 1, 5), 0);
     for (int i = 0; i < 64 * 40; i++) /* gate: scales near 2^-40, below fp16's */
         t.layers[0].lin[TF_GATE][i] *= 1e-12f;
-    path_in(p, sizeof p, "wide");
+    tm_path(p, sizeof p, "wide");
     assert_int_equal(tm_write_hf(&t, p, TM_F32, 1, &e), 0);
     tm_free(&t);
     model m;
@@ -432,11 +415,11 @@ static void test_widening(void **state)
     mx_format f[TF_NLIN];
     for (int i = 0; i < TF_NLIN; i++)
         f[i] = i == TF_GATE ? MX_INT8 : MX_FP4_E2M1;
-    path_in(g, sizeof g, "wide.gguf");
+    tm_path(g, sizeof g, "wide.gguf");
     /* a GGUF needs a tokenizer: the HF directory has none, so use a tiny one */
     char tk[4200];
     static const char *const merges[][2] = {{"a", "b"}};
-    path_in(tk, sizeof tk, "wide-tok.json");
+    tm_path(tk, sizeof tk, "wide-tok.json");
     assert_int_equal(tm_write_bpe_tokenizer(tk, merges, 1, &e), 0);
     tok *tk1 = tok_open(tk, NULL, 0, &e);
     assert_non_null(tk1);
@@ -463,14 +446,9 @@ static void test_widening(void **state)
 static void test_no_partial_output(void **state)
 {
     (void)state;
-    tm_model t;
     mx_error e = {0};
     char p[4200], out[4200];
-    assert_int_equal(tm_make(&t, TM_QWEN3, 13), 0);
-    path_in(p, sizeof p, "np.gguf");
-    tm_gguf_opts go = {.type = GQ_F32};
-    assert_int_equal(tm_write_gguf_opts(&t, p, &go, &e), 0);
-    tm_free(&t);
+    write_preset(TM_QWEN3, 13, TM_FMT_GGUF, GQ_F32, "np.gguf", p, sizeof p);
     model m;
     assert_int_equal(model_load(p, &m, &e), 0);
     mx_format f[64];
@@ -478,9 +456,9 @@ static void test_no_partial_output(void **state)
         f[i] = MX_FP4_E2M1;
     quant_opts o = {NULL, NULL, NULL, NULL};
     quant_stats st;
-    snprintf(out, sizeof out, "%s/no-such-dir/x.gguf", g_dir);
+    snprintf(out, sizeof out, "%s/no-such-dir/x.gguf", tm_dir);
     assert_true(quant_write_gguf(&m, f, &o, out, &st, &e) < 0);
-    snprintf(out, sizeof out, "%s/no-such-dir/x.mx", g_dir);
+    snprintf(out, sizeof out, "%s/no-such-dir/x.mx", tm_dir);
     assert_true(quant_write_mx_dir(&m, f, &o, out, &st, &e) < 0);
     /* a file where the directory should go */
     assert_int_equal(quant_write_mx_dir(&m, f, &o, p, &st, &e), ERR_IO);
@@ -488,7 +466,7 @@ static void test_no_partial_output(void **state)
     model_free(&m);
     /* only what the tests wrote is in the directory: no temporary files */
     char cmd[4400];
-    snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -q tmp", g_dir);
+    snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -q tmp", tm_dir);
     assert_int_not_equal(system(cmd), 0);
 }
 
@@ -504,5 +482,5 @@ int main(void)
         cmocka_unit_test(test_widening),
         cmocka_unit_test(test_no_partial_output),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tm_dir_setup, tm_dir_teardown);
 }

@@ -1246,3 +1246,23 @@ int tm_tmpdir(char *buf, size_t n)
     snprintf(buf, n, "%s/mxalloc-test-XXXXXX", base);
     return mkdtemp(buf) ? 0 : ERR_IO;
 }
+
+char tm_dir[4096];
+
+int tm_dir_setup(void **state)
+{
+    (void)state;
+    return tm_tmpdir(tm_dir, sizeof tm_dir);
+}
+
+int tm_dir_teardown(void **state)
+{
+    (void)state;
+    tm_rmtree(tm_dir);
+    return 0;
+}
+
+void tm_path(char *buf, size_t n, const char *name)
+{
+    snprintf(buf, n, "%s/%s", tm_dir, name);
+}

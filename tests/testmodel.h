@@ -138,4 +138,12 @@ void tm_rmtree(const char *path);
  * when writable, else /tmp. Remove it with tm_rmtree. */
 int tm_tmpdir(char *buf, size_t n);
 
+/* One temporary directory for a whole cmocka test program: pass these as the
+ * group setup and teardown; tm_dir holds its path meanwhile, and
+ * tm_path(buf, n, name) puts tm_dir/name in buf. */
+extern char tm_dir[4096];
+int tm_dir_setup(void **state);
+int tm_dir_teardown(void **state);
+void tm_path(char *buf, size_t n, const char *name);
+
 #endif
