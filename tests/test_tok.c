@@ -16,6 +16,8 @@
 #include "src/tok.h"
 #include "src/tok_internal.h" /* to switch off segment cutting in one test */
 #include "src/tok_unicode.h"
+#include "tests/file_bytes.h"
+#include "tests/testmodel.h"
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -37,22 +39,6 @@ static char *data_path(const char *rel)
 static int have_file(const char *p)
 {
     return access(p, R_OK) == 0;
-}
-
-static char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)sz + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)sz, f), (size_t)sz);
-    b[sz] = '\0';
-    fclose(f);
-    *n = (size_t)sz;
-    return b;
 }
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
@@ -126,6 +112,13 @@ static void vs_free(vocab_spec *v)
     memset(v, 0, sizeof *v);
 }
 
+/* The NUL-terminated pieces[0..n), all with the same score. */
+static void vs_adds(vocab_spec *v, const char *const *pieces, int n, float score)
+{
+    for (int i = 0; i < n; i++)
+        vs_add(v, pieces[i], (int)strlen(pieces[i]), score);
+}
+
 /* The llama2.c layout: <unk>, <s>, </s>, then the 256 byte tokens. */
 static void vs_base(vocab_spec *v)
 {
@@ -155,6 +148,17 @@ static void vs_write(const vocab_spec *v, const char *path)
         fwrite(v->piece[i], 1, (size_t)l, f);
     }
     assert_int_equal(fclose(f), 0);
+}
+
+/* Write v to path and load it back (vocab: as tok_load_llama2c's). */
+static tok *vs_write_load(const vocab_spec *v, const char *path, int vocab)
+{
+    vs_write(v, path);
+    mx_error e = { 0 };
+    tok *t = tok_load_llama2c(path, vocab, &e);
+    if (!t)
+        fail_msg("load %s: %s", path, e.msg);
+    return t;
 }
 
 /* ------------------------------------------ the reference: llama2.c encode() */
@@ -340,7 +344,7 @@ static void test_tinystories_800(void **state)
     assert_string_equal(tok_piece(t, -1), "");
     assert_int_equal(tok_id(t, " ", 1), 410);
     size_t n;
-    char *text = slurp(xp, &n);
+    char *text = fb_slurp(xp, &n);
     assert_true(n > 800);
     int *ids = NULL;
     /* SOURCE.md: the first 800 chars are 381 tokens, 382 with BOS. */
@@ -369,7 +373,7 @@ static void check_wikitext(const char *tokfile, int vocab)
     ref_tok r;
     ref_load(&r, tp, vocab);
     size_t n;
-    char *text = slurp(xp, &n);
+    char *text = fb_slurp(xp, &n);
     /* Pieces at several offsets; cuts may split UTF-8 sequences on purpose. */
     const size_t offs[] = { 0, 1, 99999, 400001, 777777, 1200003 };
     for (size_t i = 0; i < sizeof offs / sizeof *offs; i++) {
@@ -487,11 +491,9 @@ static void build_tie_vocab(vocab_spec *v)
     /* Single characters must be pieces to merge: byte-fallback tokens are
      * "<0xNN>" strings and only merge where llama2.c would (see "<0x" below). */
     const char *one[] = { "a", "b", "<", "0", "x", "4", "1", ">", "\xC3" };
-    for (size_t i = 0; i < sizeof one / sizeof *one; i++)
-        vs_add(v, one[i], (int)strlen(one[i]), -10);
+    vs_adds(v, one, (int)(sizeof one / sizeof *one), -10);
     const char *two[] = { "aa", "ab", "ba", "bb", " a", " b", "a ", "\xC3\xA9" "a" };
-    for (size_t i = 0; i < sizeof two / sizeof *two; i++)
-        vs_add(v, two[i], (int)strlen(two[i]), -1);
+    vs_adds(v, two, (int)(sizeof two / sizeof *two), -1);
     vs_add(v, "aaa", 3, -1);
     vs_add(v, "aab", 3, -1);
     vs_add(v, "aba", 3, -0.0f);
@@ -516,10 +518,8 @@ static void test_ties_synthetic(void **state)
     vocab_spec v = { 0 };
     build_tie_vocab(&v);
     const char *p = tmp_path("ties.bin");
-    vs_write(&v, p);
     mx_error e = { 0 };
-    tok *t = tok_load_llama2c(p, v.n, &e);
-    assert_non_null(t);
+    tok *t = vs_write_load(&v, p, v.n);
     ref_tok r;
     ref_load(&r, p, v.n);
     char buf[300];
@@ -556,10 +556,8 @@ static void test_empty_and_nul(void **state)
     vocab_spec v = { 0 };
     build_tie_vocab(&v);
     const char *p = tmp_path("empty.bin");
-    vs_write(&v, p);
     mx_error e = { 0 };
-    tok *t = tok_load_llama2c(p, v.n, &e);
-    assert_non_null(t);
+    tok *t = vs_write_load(&v, p, v.n);
     int *ids = NULL;
     assert_int_equal(tok_encode(t, "", 0, &ids, &e), 1);
     assert_int_equal(ids[0], 1);
@@ -587,10 +585,8 @@ static void test_no_space_piece(void **state)
     vs_add(&v, "i", 1, -2);
     vs_add(&v, "hi", 2, -1);
     const char *p = tmp_path("nospace.bin");
-    vs_write(&v, p);
     mx_error e = { 0 };
-    tok *t = tok_load_llama2c(p, -1, &e);
-    assert_non_null(t);
+    tok *t = vs_write_load(&v, p, -1);
     assert_int_equal(tok_vocab_size(t), 262);
     int *ids = NULL;
     assert_int_equal(tok_encode(t, "hi!", 3, &ids, &e), 4);
@@ -602,13 +598,9 @@ static void test_no_space_piece(void **state)
     vs_free(&v);
     /* A vocab too small for byte fallback: a clear error, not a bad id. */
     vocab_spec w = { 0 };
-    vs_add(&w, "<unk>", 5, 0);
-    vs_add(&w, "<s>", 3, 0);
-    vs_add(&w, "</s>", 4, 0);
-    vs_add(&w, " ", 1, 0);
-    vs_write(&w, p);
-    t = tok_load_llama2c(p, 4, &e);
-    assert_non_null(t);
+    const char *tiny[] = { "<unk>", "<s>", "</s>", " " };
+    vs_adds(&w, tiny, 4, 0);
+    t = vs_write_load(&w, p, 4);
     assert_int_equal(tok_encode(t, " ", 1, &ids, &e), 3);
     free(ids);
     e.msg[0] = '\0';
@@ -676,11 +668,9 @@ static void test_truncated_corrupt(void **state)
     const char *p = tmp_path("full.bin"), *q = tmp_path("cut.bin");
     vs_write(&v, p);
     size_t n;
-    char *b = slurp(p, &n);
+    char *b = fb_slurp(p, &n);
     for (size_t cut = 0; cut < n; cut++) {
-        FILE *f = fopen(q, "wb");
-        fwrite(b, 1, cut, f);
-        fclose(f);
+        fb_spill(q, b, cut);
         expect_load_fail(q, v.n, "truncated");
     }
     /* Corrupt lengths and header. */
@@ -689,18 +679,14 @@ static void test_truncated_corrupt(void **state)
     for (size_t i = 0; i < 3; i++) {
         memcpy(c, b, n);
         memcpy(c + 4 + 4, &bad[i], 4); /* token 0's length */
-        FILE *f = fopen(q, "wb");
-        fwrite(c, 1, n, f);
-        fclose(f);
+        fb_spill(q, c, n);
         expect_load_fail(q, v.n, "bad length");
     }
     int32_t badmax[] = { 0, -7, 1 << 30 };
     for (size_t i = 0; i < 3; i++) {
         memcpy(c, b, n);
         memcpy(c, &badmax[i], 4);
-        FILE *f = fopen(q, "wb");
-        fwrite(c, 1, n, f);
-        fclose(f);
+        fb_spill(q, c, n);
         expect_load_fail(q, v.n, "bad max_token_length");
     }
     free(c);
@@ -723,12 +709,10 @@ static void test_truncated_real(void **state)
     const char *tp = data_path("tinystories-260k/tok512.bin");
     SKIP_IF_ABSENT(tp);
     size_t n;
-    char *b = slurp(tp, &n);
+    char *b = fb_slurp(tp, &n);
     const char *q = tmp_path("tok512_cut.bin");
     for (size_t cut = 0; cut < n; cut++) {
-        FILE *f = fopen(q, "wb");
-        fwrite(b, 1, cut, f);
-        fclose(f);
+        fb_spill(q, b, cut);
         expect_load_fail(q, 512, "truncated tok512");
     }
     free(b);
@@ -739,37 +723,13 @@ static void test_truncated_real(void **state)
 
 #include <jansson.h>
 
-/* GPT-2's bytes_to_unicode(), written out as in the reference Python. */
-static unsigned bl_cp(unsigned char b)
-{
-    int n = 0;
-    for (unsigned x = 0; x < 256; x++) {
-        int printable = (x >= '!' && x <= '~') || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE);
-        if (x == b)
-            return printable ? x : 256 + (unsigned)n;
-        if (!printable)
-            n++;
-    }
-    return 0;
-}
-
 /* Raw bytes -> byte-level text (static buffer, rotated). */
 static const char *bl(const char *raw)
 {
     static char buf[4][256];
     static int k;
     char *o = buf[k++ & 3];
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)raw; *p; p++) {
-        unsigned cp = bl_cp(*p);
-        if (cp < 0x80) {
-            o[n++] = (char)cp;
-        } else {
-            o[n++] = (char)(0xC0 | cp >> 6);
-            o[n++] = (char)(0x80 | (cp & 0x3F));
-        }
-    }
-    o[n] = '\0';
+    tm_byte_level(raw, o, sizeof buf[0]);
     return o;
 }
 
@@ -805,6 +765,13 @@ static void hf_merge(json_t *vocab, json_t *merges, const char *a, const char *b
         snprintf(m, sizeof m, "%s %s", bl(a), bl(b));
         json_array_append_new(merges, json_string(m));
     }
+}
+
+/* hf_merge for each pair in turn, ids from first_id on. */
+static void hf_merges(json_t *vocab, json_t *merges, const char *const (*ab)[2], int n, int first_id, int pair)
+{
+    for (int i = 0; i < n; i++)
+        hf_merge(vocab, merges, ab[i][0], ab[i][1], first_id + i, pair);
 }
 
 static json_t *hf_added(int id, const char *content, int lstrip, int rstrip, int single_word)
@@ -884,15 +851,10 @@ static json_t *gpt2_json(int add_prefix_space)
 {
     json_t *vocab, *merges, *root = json_object();
     json_object_set_new(root, "model", hf_model(&vocab, &merges));
-    hf_merge(vocab, merges, " ", "t", 256, 0);
-    hf_merge(vocab, merges, "h", "e", 257, 0);
-    hf_merge(vocab, merges, " t", "he", 258, 0);
-    hf_merge(vocab, merges, "i", "s", 259, 0);
-    hf_merge(vocab, merges, " ", "is", 260, 0);
-    hf_merge(vocab, merges, "'", "s", 261, 0);
-    hf_merge(vocab, merges, "1", "2", 262, 0);
-    hf_merge(vocab, merges, " ", " ", 263, 0);
-    hf_merge(vocab, merges, "\n", "\n", 264, 0);
+    static const char *const ab[][2] = { /* ids 256.. */
+        { " ", "t" }, { "h", "e" }, { " t", "he" }, { "i", "s" }, { " ", "is" },
+        { "'", "s" }, { "1", "2" }, { " ", " " },   { "\n", "\n" } };
+    hf_merges(vocab, merges, ab, (int)(sizeof ab / sizeof *ab), 256, 0);
     json_object_set_new(vocab, "<|endoftext|>", json_integer(265));
     json_object_set_new(root, "added_tokens", json_pack("[o]", hf_added(265, "<|endoftext|>", 0, 0, 0)));
     json_object_set_new(root, "normalizer", json_null());
@@ -940,14 +902,10 @@ static void test_hf_qwen(void **state)
     (void)state;
     json_t *vocab, *merges, *root = json_object();
     json_object_set_new(root, "model", hf_model(&vocab, &merges));
-    hf_merge(vocab, merges, "H", "e", 256, 1);
-    hf_merge(vocab, merges, "l", "l", 257, 1);
-    hf_merge(vocab, merges, "He", "ll", 258, 1);
-    hf_merge(vocab, merges, "Hell", "o", 259, 1);
-    hf_merge(vocab, merges, " ", "w", 260, 1);
-    hf_merge(vocab, merges, "\xC3", "\xA9", 261, 1); /* é */
-    hf_merge(vocab, merges, " ", "\n", 262, 1);
-    hf_merge(vocab, merges, "'", "M", 263, 1);
+    static const char *const ab[][2] = { /* ids 256.., as pairs */
+        { "H", "e" }, { "l", "l" }, { "He", "ll" }, { "Hell", "o" },
+        { " ", "w" }, { "\xC3", "\xA9" } /* é */, { " ", "\n" }, { "'", "M" } };
+    hf_merges(vocab, merges, ab, (int)(sizeof ab / sizeof *ab), 256, 1);
     json_object_set_new(root, "added_tokens",
                         json_pack("[o,o]", hf_added(264, "<bos>", 0, 0, 0),
                                   hf_added(265, "<|im_end|>", 0, 0, 0)));
@@ -1088,12 +1046,10 @@ static void test_hf_errors(void **state)
     assert_int_equal(json_dump_file(g, p, JSON_INDENT(1)), 0);
     json_decref(g);
     size_t n;
-    char *b = slurp(p, &n);
+    char *b = fb_slurp(p, &n);
     char *last = strrchr(b, '}');
     for (size_t cut = 0; cut <= (size_t)(last - b); cut++) {
-        FILE *f = fopen(q, "wb");
-        fwrite(b, 1, cut, f);
-        fclose(f);
+        fb_spill(q, b, cut);
         expect_hf_fail(q, NULL);
     }
     free(b);
@@ -1306,7 +1262,7 @@ static void test_mutations(void **state)
     json_decref(g);
     for (int kind = 0; kind < 2; kind++) {
         size_t n;
-        char *orig = slurp(kind ? j : p, &n);
+        char *orig = fb_slurp(kind ? j : p, &n);
         char *b = malloc(n);
         char text[200];
         for (int it = 0; it < 600; it++) {
@@ -1314,9 +1270,7 @@ static void test_mutations(void **state)
             int flips = 1 + (int)(rnd() % 4);
             for (int f = 0; f < flips; f++)
                 b[rnd() % n] = kind && rnd() % 2 ? "{}[]\",:0a \\"[rnd() % 11] : (char)rnd();
-            FILE *fp = fopen(q, "wb");
-            fwrite(b, 1, n, fp);
-            fclose(fp);
+            fb_spill(q, b, n);
             mx_error e = { 0 };
             tok *t = kind ? tok_load_hf(q, &e) : tok_load_llama2c(q, rnd() % 2 ? -1 : nv, &e);
             if (!t) {
@@ -1555,7 +1509,7 @@ static void test_spm_model_vs_llama2c(void **state)
     assert_int_equal(tok_bos(m), 1);
     assert_int_equal(tok_eos(m), 2);
     size_t n;
-    char *text = slurp(xp, &n);
+    char *text = fb_slurp(xp, &n);
     int lines = 0;
     for (char *line = text, *end; line < text + n && lines < 400; line = end + 1) {
         end = memchr(line, '\n', (size_t)(text + n - line));
@@ -1584,6 +1538,23 @@ static void test_spm_model_vs_llama2c(void **state)
     tok_free(b);
 }
 
+/* lens[i] = strlen(s[i]): the lengths tok_spec wants beside its strings. */
+static void str_lens(const char *const *s, size_t *lens, int n)
+{
+    for (int i = 0; i < n; i++)
+        lens[i] = strlen(s[i]);
+}
+
+/* tok_from_spec that must succeed. */
+static tok *spec_ok(const tok_spec *s, const char *name)
+{
+    mx_error e = { 0 };
+    tok *t = tok_from_spec(s, name, &e);
+    if (!t)
+        fail_msg("%s: %s", name, e.msg);
+    return t;
+}
+
 /* GGUF-style vocabularies (tok_spec), "llama" as llama.cpp's SPM tokenizer. */
 static void test_spec_llama(void **state)
 {
@@ -1592,14 +1563,12 @@ static void test_spec_llama(void **state)
     const float sc[] = { 0, 0, 0, -5, -6, -6, -1, -2, -0.5f, 0, 0, -3 };
     const int ty[] = { 2, 3, 3, 1, 1, 1, 1, 1, 1, 6, 4, 1 };
     size_t lens[12];
-    for (int i = 0; i < 12; i++)
-        lens[i] = strlen(tk[i]);
+    str_lens(tk, lens, 12);
     tok_spec s = { .model = "llama", .n_vocab = 12, .tokens = tk, .token_lens = lens, .scores = sc,
                    .types = ty, .bos = 1, .eos = 2, .unk = 0, .pad = -1, .add_bos = -1,
                    .add_eos = -1, .add_space_prefix = -1 };
     mx_error e = { 0 };
-    tok *t = tok_from_spec(&s, "spec.gguf", &e);
-    assert_non_null(t);
+    tok *t = spec_ok(&s, "spec.gguf");
     EXPECT(t, "ab", 1, 8);             /* ▁a (-1) before ab (-2), then ▁ab */
     EXPECT(t, "aaaa", 1, 6, 11, 4);    /* ▁a first; then aa (-3) at the leftmost place */
     EXPECT(t, "a\n", 1, 6, 9);         /* \n: its byte token */
@@ -1613,8 +1582,7 @@ static void test_spec_llama(void **state)
     s.add_space_prefix = 0;
     s.add_bos = 0;
     s.add_eos = 1;
-    t = tok_from_spec(&s, "spec.gguf", &e);
-    assert_non_null(t);
+    t = spec_ok(&s, "spec.gguf");
     EXPECT(t, "ab", 7, 2);
     tok_free(t);
     /* Refusals: one line naming the problem. */
@@ -1635,17 +1603,14 @@ static void test_spec_gpt2(void **state)
     const int ty[] = { 1, 1, 1, 1, 1, 3, 1, 1, 1 };
     const char *mg[] = { "\xC4\xA0 a", "a b", "1 2" };
     size_t lens[9], mlens[3];
-    for (int i = 0; i < 9; i++)
-        lens[i] = strlen(tk[i]);
-    for (int i = 0; i < 3; i++)
-        mlens[i] = strlen(mg[i]);
+    str_lens(tk, lens, 9);
+    str_lens(mg, mlens, 3);
     tok_spec s = { .model = "gpt2", .pre = "gpt-2", .n_vocab = 9, .tokens = tk, .token_lens = lens,
                    .types = ty, .n_merges = 3, .merges = mg, .merge_lens = mlens, .bos = -1,
                    .eos = 5, .unk = -1, .pad = -1, .add_bos = -1, .add_eos = -1,
                    .add_space_prefix = -1 };
     mx_error e = { 0 };
-    tok *t = tok_from_spec(&s, "g.gguf", &e);
-    assert_non_null(t);
+    tok *t = spec_ok(&s, "g.gguf");
     EXPECT(t, "a ab<|endoftext|>", 0, 3, 1, 5); /* " ab": Ġa first (rank 0), then no Ġa+b */
     EXPECT(t, "12", 8);
     const int d[] = { 0, 3, 1, 5 };
@@ -1653,16 +1618,14 @@ static void test_spec_gpt2(void **state)
     assert_int_equal(tok_eos(t), 5);
     tok_free(t);
     s.pre = "smollm"; /* digits one by one: no 12 */
-    t = tok_from_spec(&s, "g.gguf", &e);
-    assert_non_null(t);
+    t = spec_ok(&s, "g.gguf");
     EXPECT(t, "12", 6, 7);
     tok_free(t);
     s.pre = "llama-bpe"; /* adds BOS by default: none named */
     assert_null(tok_from_spec(&s, "g.gguf", &e));
     assert_non_null(strstr(e.msg, "BOS"));
     s.bos = 5;
-    t = tok_from_spec(&s, "g.gguf", &e);
-    assert_non_null(t);
+    t = spec_ok(&s, "g.gguf");
     EXPECT(t, "ab", 5, 4);
     tok_free(t);
     s.pre = "tekken";

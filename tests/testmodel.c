@@ -1169,6 +1169,13 @@ static void bl_text(const char *s, const uint32_t cp[256], char *out, size_t n)
     out[k] = '\0';
 }
 
+void tm_byte_level(const char *raw, char *out, size_t n)
+{
+    uint32_t cp[256];
+    byte_unicode(cp);
+    bl_text(raw, cp, out, n);
+}
+
 int tm_write_bpe_tokenizer(const char *path, const char *const (*merges)[2], int n_merges, mx_error *e)
 {
     uint32_t cp[256];

@@ -131,6 +131,9 @@ int tm_convert(const char *src, const char *dst, tm_format fmt, tm_dtype dt, mx_
  * "<|endoftext|>". Vocabulary size = 256 + n_merges + 1. */
 int tm_write_bpe_tokenizer(const char *path, const char *const (*merges)[2], int n_merges,
                            mx_error *e);
+/* A byte string as GPT-2 byte-level text (UTF-8, each byte one code point of
+ * bytes_to_unicode), NUL-terminated in out[n]. */
+void tm_byte_level(const char *raw, char *out, size_t n);
 
 /* Recursively delete a directory or file made by a test (no-op if absent). */
 void tm_rmtree(const char *path);
