@@ -320,6 +320,18 @@ static size_t dt_size(tm_dtype dt)
     return dt == TM_F32 ? 4 : 2;
 }
 
+/* x encoded as dt, little-endian, at b (dt_size(dt) bytes). */
+static void put_float_le(uint8_t *b, float x, tm_dtype dt)
+{
+    uint32_t u;
+    if (dt == TM_F32)
+        memcpy(&u, &x, 4);
+    else
+        u = dt == TM_F16 ? f32_to_f16(x) : f32_to_bf16(x);
+    for (size_t j = 0; j < dt_size(dt); j++)
+        b[j] = (uint8_t)(u >> (8 * j));
+}
+
 /* Write n floats encoded as dt, little-endian. */
 static int emit(FILE *f, const float *x, uint64_t n, tm_dtype dt)
 {
@@ -327,18 +339,8 @@ static int emit(FILE *f, const float *x, uint64_t n, tm_dtype dt)
     size_t per = dt_size(dt), chunk = sizeof buf / per;
     while (n > 0) {
         size_t k = n < chunk ? (size_t)n : chunk;
-        for (size_t i = 0; i < k; i++) {
-            if (dt == TM_F32) {
-                uint32_t b;
-                memcpy(&b, &x[i], 4);
-                for (int j = 0; j < 4; j++)
-                    buf[4 * i + (size_t)j] = (uint8_t)(b >> (8 * j));
-            } else {
-                uint16_t h = dt == TM_F16 ? f32_to_f16(x[i]) : f32_to_bf16(x[i]);
-                buf[2 * i] = (uint8_t)h;
-                buf[2 * i + 1] = (uint8_t)(h >> 8);
-            }
-        }
+        for (size_t i = 0; i < k; i++)
+            put_float_le(buf + per * i, x[i], dt);
         if (fwrite(buf, per, k, f) != k)
             return ERR_IO;
         x += k;
@@ -969,16 +971,9 @@ static uint8_t *encode(int type, const float *x, uint64_t n, uint64_t *nbytes)
     if (!b)
         return NULL;
     if (type == GQ_F32 || type == GQ_F16 || type == GQ_BF16) {
-        for (uint64_t i = 0; i < n; i++) {
-            if (type == GQ_F32) {
-                uint32_t u;
-                memcpy(&u, &x[i], 4);
-                for (int j = 0; j < 4; j++)
-                    b[4 * i + (uint64_t)j] = (uint8_t)(u >> (8 * j));
-            } else {
-                put16le(b + 2 * i, type == GQ_F16 ? f32_to_f16(x[i]) : f32_to_bf16(x[i]));
-            }
-        }
+        tm_dtype dt = type == GQ_F32 ? TM_F32 : type == GQ_F16 ? TM_F16 : TM_BF16;
+        for (uint64_t i = 0; i < n; i++)
+            put_float_le(b + dt_size(dt) * i, x[i], dt);
         return b;
     }
     for (uint64_t i = 0; i < n / (uint64_t)q->block; i++)

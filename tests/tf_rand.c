@@ -14,10 +14,15 @@ float tf_rand_uniform(uint64_t *s)
     return (float)((double)(z >> 11) / 9007199254740992.0 * 2.0 - 1.0);
 }
 
-static void fill(float *p, size_t n, float scale, float offset, uint64_t *s)
+/* Fill the next n floats of the store at *p (offset + scale U(-1,1)) and
+ * step past them; returns where they start. */
+static float *take(float **p, size_t n, float scale, float offset, uint64_t *s)
 {
+    float *x = *p;
     for (size_t i = 0; i < n; i++)
-        p[i] = offset + scale * tf_rand_uniform(s);
+        x[i] = offset + scale * tf_rand_uniform(s);
+    *p += n;
+    return x;
 }
 
 int tf_rand_model_init(tf_rand_model *m, const tf_config *c, int tied, uint64_t seed)
@@ -40,44 +45,25 @@ int tf_rand_model_init(tf_rand_model *m, const tf_config *c, int tied, uint64_t 
     }
     uint64_t s = seed * 0x2545F4914F6CDD1Dull + 1;
     float *p = m->store;
-    fill(p, V * d, 1.0f, 0.0f, &s);
-    m->w.tok_emb = p;
-    p += V * d;
-    fill(p, d, 0.2f, 1.0f, &s);
-    m->w.final_norm = p;
-    p += d;
-    if (tied) {
-        m->w.lm_head = m->w.tok_emb;
-    } else {
-        fill(p, V * d, 1.0f, 0.0f, &s);
-        m->w.lm_head = p;
-        p += V * d;
-    }
+    m->w.tok_emb = take(&p, V * d, 1.0f, 0.0f, &s);
+    m->w.final_norm = take(&p, d, 0.2f, 1.0f, &s);
+    m->w.lm_head = tied ? m->w.tok_emb : take(&p, V * d, 1.0f, 0.0f, &s);
     for (size_t l = 0; l < L; l++) {
         tf_layer_weights *lw = &m->layers[l];
-        fill(p, d, 0.2f, 1.0f, &s);
-        lw->attn_norm = p;
-        p += d;
-        fill(p, d, 0.2f, 1.0f, &s);
-        lw->ffn_norm = p;
-        p += d;
-        fill(p, hd, 0.3f, 1.0f, &s);
-        lw->q_norm = p;
-        p += hd;
-        fill(p, hd, 0.3f, 1.0f, &s);
-        lw->k_norm = p;
-        p += hd;
+        lw->attn_norm = take(&p, d, 0.2f, 1.0f, &s);
+        lw->ffn_norm = take(&p, d, 0.2f, 1.0f, &s);
+        lw->q_norm = take(&p, hd, 0.3f, 1.0f, &s);
+        lw->k_norm = take(&p, hd, 0.3f, 1.0f, &s);
         for (int k = 0; k < TF_NLIN; k++) {
             int r, cc;
             tf_linear_shape(c, k, &r, &cc);
             /* uniform(-a, a) has variance a^2/3: a = sqrt(3/cols) keeps unit gain;
              * q and k get more so the attention pattern is sharp */
             float a = sqrtf(3.0f / cc) * (k == TF_Q || k == TF_K ? 1.7f : 1.0f);
-            fill(p, (size_t)r * cc, a, 0.0f, &s);
-            lw->lin[k] = p;
+            float *w = take(&p, (size_t)r * cc, a, 0.0f, &s);
+            lw->lin[k] = w;
             if (l < 64)
-                m->lin[l][k] = p;
-            p += (size_t)r * cc;
+                m->lin[l][k] = w;
         }
     }
     m->w.layers = m->layers;
