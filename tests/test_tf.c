@@ -190,6 +190,20 @@ static void test_ref_long_window(void **state)
 
 /* ---- structure: restarts, swaps, kept activations ------------------------ */
 
+/* Model m of config c (seed) and n random tokens (seed + 1). */
+static void rand_setup(tf_rand_model *m, const tf_config *c, int tied, uint64_t seed, int *tok, int n)
+{
+    assert_int_equal(tf_rand_model_init(m, c, tied, seed), 0);
+    rand_tokens(tok, n, c->vocab_size, seed + 1);
+}
+
+static tf_ctx *ctx_ok(const tf_config *c, int max_tokens, int flags)
+{
+    tf_ctx *t = tf_ctx_create(c, max_tokens, flags);
+    assert_non_null(t);
+    return t;
+}
+
 static void full_logits(tf_ctx *t, const tf_weights *w, const int *tok, int n, int from,
                         float *out)
 {
@@ -203,13 +217,10 @@ static void test_restart_from_block(void **state)
     tf_config c = cfg_base();
     c.n_layers = 4;
     tf_rand_model m;
-    assert_int_equal(tf_rand_model_init(&m, &c, 0, 11), 0);
     int n = 19, V = c.vocab_size;
     int tok[19];
-    rand_tokens(tok, n, V, 12);
-    tf_ctx *t = tf_ctx_create(&c, 32, 0), *t2 = tf_ctx_create(&c, 32, 0);
-    assert_non_null(t);
-    assert_non_null(t2);
+    rand_setup(&m, &c, 0, 11, tok, n);
+    tf_ctx *t = ctx_ok(&c, 32, 0), *t2 = ctx_ok(&c, 32, 0);
     float *a = malloc(sizeof(float) * n * V), *b = malloc(sizeof(float) * n * V);
     full_logits(t, &m.w, tok, n, 0, a);
     size_t xs = sizeof(float) * n * c.dim;
@@ -246,12 +257,10 @@ static void test_swap_weights(void **state)
     tf_config c = cfg_base();
     c.n_layers = 4;
     tf_rand_model m;
-    assert_int_equal(tf_rand_model_init(&m, &c, 1, 21), 0);
-    int n = 16, V = c.vocab_size, d = c.dim;
+    int n = 16, d = c.dim;
     int tok[16];
-    rand_tokens(tok, n, V, 22);
-    tf_ctx *t = tf_ctx_create(&c, n, 0);
-    assert_non_null(t);
+    rand_setup(&m, &c, 1, 21, tok, n);
+    tf_ctx *t = ctx_ok(&c, n, 0);
     size_t xs = sizeof(float) * n * d;
     float *base = malloc(xs * (c.n_layers + 1));
     assert_int_equal(tf_forward(t, &m.w, tok, n, 0), 0);
@@ -296,13 +305,10 @@ static void test_kept_acts(void **state)
     c.qk_norm = 1;
     c.head_dim = 10;
     tf_rand_model m;
-    assert_int_equal(tf_rand_model_init(&m, &c, 0, 31), 0);
     int n = 70, V = c.vocab_size; /* >= 64: the softmax runs threaded */
     int tok[70];
-    rand_tokens(tok, n, V, 32);
-    tf_ctx *keep = tf_ctx_create(&c, n, TF_KEEP_ACTS), *plain = tf_ctx_create(&c, 80, 0);
-    assert_non_null(keep);
-    assert_non_null(plain);
+    rand_setup(&m, &c, 0, 31, tok, n);
+    tf_ctx *keep = ctx_ok(&c, n, TF_KEEP_ACTS), *plain = ctx_ok(&c, 80, 0);
     float *a = malloc(sizeof(float) * n * V), *b = malloc(sizeof(float) * n * V);
     full_logits(keep, &m.w, tok, n, 0, a);
     full_logits(plain, &m.w, tok, n, 0, b);
@@ -360,12 +366,10 @@ static void test_nll_targets(void **state)
     (void)state;
     tf_config c = cfg_base();
     tf_rand_model m;
-    assert_int_equal(tf_rand_model_init(&m, &c, 1, 41), 0);
     int n = 20, V = c.vocab_size, tok[20], tgt[20];
-    rand_tokens(tok, n, V, 42);
+    rand_setup(&m, &c, 1, 41, tok, n);
     rand_tokens(tgt, n, V, 43);
-    tf_ctx *t = tf_ctx_create(&c, n, 0);
-    assert_non_null(t);
+    tf_ctx *t = ctx_ok(&c, n, 0);
     assert_int_equal(tf_forward(t, &m.w, tok, n, 0), 0);
     double all[20], some[20];
     double s_all = tf_nll(t, &m.w, tgt, all);
@@ -414,11 +418,9 @@ static void test_threads_invariant(void **state)
     c.vocab_size = 3001;
     c.max_seq = 128;
     tf_rand_model m;
-    assert_int_equal(tf_rand_model_init(&m, &c, 1, 51), 0);
     int n = 100, V = c.vocab_size, tok[100];
-    rand_tokens(tok, n, V, 52);
-    tf_ctx *t = tf_ctx_create(&c, n, 0);
-    assert_non_null(t);
+    rand_setup(&m, &c, 1, 51, tok, n);
+    tf_ctx *t = ctx_ok(&c, n, 0);
     float *a = malloc(sizeof(float) * n * V), *b = malloc(sizeof(float) * n * V);
     double pa[100], pb[100];
     tf_ctx_set_threads(t, 1);
