@@ -28,7 +28,8 @@ typedef struct fixture {
     search_data d;
 } fixture;
 
-static void fixture_init(fixture *f, uint64_t seed)
+/* The test model (seed) with its calibration windows, searched at `budget` bits. */
+static void fixture_init(fixture *f, uint64_t seed, double budget)
 {
     tf_config c = {.dim = 64, .hidden_dim = 96, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2,
                    .head_dim = 16, .vocab_size = 48, .max_seq = 32, .rope_theta = 10000.0f,
@@ -51,7 +52,7 @@ static void fixture_init(fixture *f, uint64_t seed)
     f->d.formats[1] = MX_FP4_E2M1;
     f->d.formats[2] = MX_FP6_E2M3;
     f->d.formats[3] = MX_INT8;
-    f->d.budget = 6.0;
+    f->d.budget = budget;
     f->d.in = f->in;
     f->d.tgt = f->tgt;
     f->d.n_windows = NWIN;
@@ -71,7 +72,7 @@ static double grad_check(search_method method, search_loss loss, double temp, do
                          double rho)
 {
     fixture f;
-    fixture_init(&f, 11);
+    fixture_init(&f, 11, 6.0);
     search_opts o;
     search_opts_init(&o, method);
     o.loss = loss;
@@ -166,7 +167,7 @@ static void test_backward_matches(void **st)
 {
     (void)st;
     fixture f;
-    fixture_init(&f, 3);
+    fixture_init(&f, 3, 6.0);
     const tf_config *c = &f.rm.c;
     tf_ctx *t = tf_ctx_create(c, CTX, TF_KEEP_ACTS);
     assert_non_null(t);
@@ -250,17 +251,26 @@ static void check_discrete(const fixture *f, const search_result *r)
                     mx_bits_per_weight(r->formats[k], 1, 64));
 }
 
+/* Options of method m running `steps` steps; with a log, its events go to on_event. */
+static search_opts opts_steps(search_method m, int steps, event_log *log)
+{
+    search_opts o;
+    search_opts_init(&o, m);
+    o.steps = steps;
+    if (log) {
+        o.on_event = on_event;
+        o.user = log;
+    }
+    return o;
+}
+
 static void test_dmx_run(void **st)
 {
     (void)st;
     fixture f;
-    fixture_init(&f, 21);
-    search_opts o;
-    search_opts_init(&o, SEARCH_DMX);
-    o.steps = 40;
+    fixture_init(&f, 21, 6.0);
     event_log log = {0, 0, 0};
-    o.on_event = on_event;
-    o.user = &log;
+    search_opts o = opts_steps(SEARCH_DMX, 40, &log);
     search_result r;
     mx_error e;
     for (int bi = 0; bi < 3; bi++) {
@@ -281,11 +291,8 @@ static void test_gamma_lands_on_budget(void **st)
 {
     (void)st;
     fixture f;
-    fixture_init(&f, 31);
-    f.d.budget = 5.5;
-    search_opts o;
-    search_opts_init(&o, SEARCH_GAMMA);
-    o.steps = 120;
+    fixture_init(&f, 31, 5.5);
+    search_opts o = opts_steps(SEARCH_GAMMA, 120, NULL);
     search_result r;
     mx_error e;
     assert_int_equal(gamma_search(&f.d, &o, &r, &e), 0);
@@ -313,12 +320,9 @@ static void test_deterministic(void **st)
 {
     (void)st;
     fixture f;
-    fixture_init(&f, 41);
-    f.d.budget = 5.0;
+    fixture_init(&f, 41, 5.0);
     for (int method = 0; method < SEARCH_NMETHODS; method++) {
-        search_opts o;
-        search_opts_init(&o, (search_method)method);
-        o.steps = 15;
+        search_opts o = opts_steps((search_method)method, 15, NULL);
         o.seed = 99;
         search_result a, b;
         mx_error e;
@@ -338,14 +342,9 @@ static void test_cancel(void **st)
 {
     (void)st;
     fixture f;
-    fixture_init(&f, 51);
-    f.d.budget = 4.6;
-    search_opts o;
-    search_opts_init(&o, SEARCH_GAMMA);
-    o.steps = 50;
+    fixture_init(&f, 51, 4.6);
     event_log log = {0, 3, 0};
-    o.on_event = on_event;
-    o.user = &log;
+    search_opts o = opts_steps(SEARCH_GAMMA, 50, &log);
     search_result r;
     mx_error e;
     assert_int_equal(search_run(&f.d, &o, &r, &e), 0);
@@ -380,14 +379,12 @@ static void test_refine(void **st)
 {
     (void)st;
     fixture f;
-    fixture_init(&f, 71);
+    fixture_init(&f, 71, 6.0);
     int improved = 0;
     for (int method = 0; method < SEARCH_NMETHODS; method++)
         for (int bi = 0; bi < 2; bi++) {
             f.d.budget = (double[]){4.8, 5.6}[bi];
-            search_opts o;
-            search_opts_init(&o, (search_method)method);
-            o.steps = 20;
+            search_opts o = opts_steps((search_method)method, 20, NULL);
             o.refine = 0;
             search_result a, b, c;
             mx_error e;
@@ -425,7 +422,7 @@ static void test_bad_input(void **st)
 {
     (void)st;
     fixture f;
-    fixture_init(&f, 61);
+    fixture_init(&f, 61, 6.0);
     search_opts o;
     search_opts_init(&o, SEARCH_DMX);
     search_result r;
