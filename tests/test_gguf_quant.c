@@ -249,6 +249,18 @@ static void pack32(int type, uint8_t *b, uint16_t d, uint16_t m, const int *q)
         b[off + i] = (uint8_t)((q[i] & 15) | (q[i + 16] & 15) << 4);
 }
 
+/* Dequantize n (<= 256) values of `type` from b: each must have want's bits exactly. */
+static void expect_dq_bits(int type, const uint8_t *b, const float *want, int n)
+{
+    float y[256];
+    assert_true(n <= 256);
+    dq(type, b, y, n);
+    for (int i = 0; i < n; i++)
+        if (memcmp(&y[i], &want[i], 4) != 0)
+            fail_msg("%s element %d: %a, want %a", gq_traits_of((uint32_t)type)->name, i, (double)y[i],
+                     (double)want[i]);
+}
+
 static void test_packed_32(void **state)
 {
     (void)state;
@@ -262,18 +274,16 @@ static void test_packed_32(void **state)
                 q[i] = (int)rnd(1u << bits);
             uint8_t b[34];
             pack32(type, b, d, m, q);
-            float y[32], fd = gq_f16(d), fm = gq_f16(m);
-            dq(type, b, y, 32);
+            float want[32], fd = gq_f16(d), fm = gq_f16(m);
             for (int i = 0; i < 32; i++) {
-                float want;
                 switch (type) {
-                case GQ_Q8_0: want = (float)(int8_t)(uint8_t)q[i] * fd; break;
-                case GQ_Q4_0: want = (float)(q[i] - 8) * fd; break;
-                case GQ_Q5_0: want = (float)(q[i] - 16) * fd; break;
-                default: want = (float)q[i] * fd + fm; break;
+                case GQ_Q8_0: want[i] = (float)(int8_t)(uint8_t)q[i] * fd; break;
+                case GQ_Q4_0: want[i] = (float)(q[i] - 8) * fd; break;
+                case GQ_Q5_0: want[i] = (float)(q[i] - 16) * fd; break;
+                default: want[i] = (float)q[i] * fd + fm; break;
                 }
-                assert_true(memcmp(&y[i], &want, 4) == 0);
             }
+            expect_dq_bits(type, b, want, 32);
         }
 }
 
@@ -316,7 +326,7 @@ static void test_packed_k(void **state)
     (void)state;
     for (int rep = 0; rep < 100; rep++) {
         uint8_t b[210];
-        float y[256];
+        float want[256];
         int q[256], sc[16], mn[16];
         uint16_t d = rand_half(), dm = rand_half();
         float fd = gq_f16(d), fm = gq_f16(dm);
@@ -335,11 +345,9 @@ static void test_packed_k(void **state)
         }
         put16(b + 80, d);
         put16(b + 82, dm);
-        dq(GQ_Q2_K, b, y, 256);
-        for (int i = 0; i < 256; i++) {
-            float want = fd * (float)sc[i / 16] * (float)q[i] - fm * (float)mn[i / 16];
-            assert_true(memcmp(&y[i], &want, 4) == 0);
-        }
+        for (int i = 0; i < 256; i++)
+            want[i] = fd * (float)sc[i / 16] * (float)q[i] - fm * (float)mn[i / 16];
+        expect_dq_bits(GQ_Q2_K, b, want, 256);
 
         /* Q3_K: q in [-4, 3]: low 2 bits as Q2_K's layout (offset 32), high bit (set = no -4)
          * in hmask byte i%32, bit i/32; 6-bit scales: low nibbles in bytes 96..103 (0-7 low,
@@ -357,11 +365,9 @@ static void test_packed_k(void **state)
             b[i % 32] |= (uint8_t)(hi << (i / 32));
         }
         put16(b + 108, d);
-        dq(GQ_Q3_K, b, y, 256);
-        for (int i = 0; i < 256; i++) {
-            float want = fd * (float)(sc[i / 16] - 32) * (float)q[i];
-            assert_true(memcmp(&y[i], &want, 4) == 0);
-        }
+        for (int i = 0; i < 256; i++)
+            want[i] = fd * (float)(sc[i / 16] - 32) * (float)q[i];
+        expect_dq_bits(GQ_Q3_K, b, want, 256);
 
         /* Q4_K / Q5_K: 8 sub-blocks of 32; element i in byte qs[32*(i/64) + i%32], low nibble
          * when (i/32) is even; Q5_K's fifth bit in qh[i%32] bit i/32. */
@@ -381,11 +387,9 @@ static void test_packed_k(void **state)
                 if (five)
                     b[16 + i % 32] |= (uint8_t)((q[i] >> 4) << (i / 32));
             }
-            dq(type, b, y, 256);
-            for (int i = 0; i < 256; i++) {
-                float want = fd * (float)sc[i / 32] * (float)q[i] - fm * (float)mn[i / 32];
-                assert_true(memcmp(&y[i], &want, 4) == 0);
-            }
+            for (int i = 0; i < 256; i++)
+                want[i] = fd * (float)sc[i / 32] * (float)q[i] - fm * (float)mn[i / 32];
+            expect_dq_bits(type, b, want, 256);
         }
 
         /* Q6_K: q in [-32, 31] (+32 stored); element i: half h = i/128, k = (i%128)/32,
@@ -403,11 +407,9 @@ static void test_packed_k(void **state)
             b[128 + 32 * h + l] |= (uint8_t)((u >> 4) << (2 * k));
         }
         put16(b + 208, d);
-        dq(GQ_Q6_K, b, y, 256);
-        for (int i = 0; i < 256; i++) {
-            float want = fd * (float)sc[i / 16] * (float)q[i];
-            assert_true(memcmp(&y[i], &want, 4) == 0);
-        }
+        for (int i = 0; i < 256; i++)
+            want[i] = fd * (float)sc[i / 16] * (float)q[i];
+        expect_dq_bits(GQ_Q6_K, b, want, 256);
     }
 }
 

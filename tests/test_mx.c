@@ -734,15 +734,25 @@ static void test_pack_layout(void **state)
 
 /* ----------------------------------------------------------- threading */
 
+/* n random signed values of exponent -20..0 (rnd_mag from seed), and two
+ * output buffers of n in *a and *b. */
+static float *big_input(size_t n, uint64_t seed, float **a, float **b)
+{
+    float *in = malloc(n * sizeof *in);
+    *a = malloc(n * sizeof **a);
+    *b = malloc(n * sizeof **b);
+    assert_true(in && *a && *b);
+    rng_state = seed;
+    for (size_t i = 0; i < n; i++)
+        in[i] = rnd_mag(0, 20);
+    return in;
+}
+
 static void test_threads_and_inplace(void **state)
 {
     (void)state;
     size_t rows = 301, cols = 1000, n = rows * cols;
-    float *in = malloc(n * sizeof *in), *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
-    assert_true(in && a && b);
-    rng_state = 42;
-    for (size_t i = 0; i < n; i++)
-        in[i] = rnd_mag(0, 20);
+    float *a, *b, *in = big_input(n, 42, &a, &b);
     mx_simd paths[MX_NSIMD];
     int np = n_paths(paths);
     for (int fi = 0; fi < MX_NFORMATS; fi++) {
@@ -880,11 +890,7 @@ static void test_pool_fake_quant(void **state)
 {
     (void)state;
     size_t rows = 1201, cols = 1000, n = rows * cols;
-    float *in = malloc(n * sizeof *in), *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
-    assert_true(in && a && b);
-    rng_state = 7;
-    for (size_t i = 0; i < n; i++)
-        in[i] = rnd_mag(0, 20);
+    float *a, *b, *in = big_input(n, 7, &a, &b);
     pool *pools[3] = {NULL, pool_create(2), pool_create(5)};
     assert_true(pools[1] && pools[2]);
     static const mx_format fs[] = {MX_BF16, MX_FP8_E4M3, MX_INT8, MX_FP4_E2M1};
