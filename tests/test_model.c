@@ -129,6 +129,13 @@ static void check_equal(tm_model *t, const model *m)
     }
 }
 
+/* A preset model t (seed), and path = tm_dir/name for the test's file. */
+static void make_in(tm_model *t, tm_preset preset, uint64_t seed, const char *name, char *path, size_t n)
+{
+    assert_int_equal(tm_make(t, preset, seed), 0);
+    tm_path(path, n, name);
+}
+
 enum { F_L2C, F_L2C_V1, F_HF, F_HF_SHARDS, F_GGUF, F_N };
 
 static void write_fmt(const tm_model *t, int f, tm_dtype dt, const char *path)
@@ -355,9 +362,8 @@ static void test_truncated(void **state)
 {
     (void)state;
     tm_model t;
-    assert_int_equal(tm_make(&t, TM_LLAMA2C, 3), 0);
     char src[4400], dst[4200];
-    tm_path(dst, sizeof dst, "cut.bin");
+    make_in(&t, TM_LLAMA2C, 3, "cut.bin", dst, sizeof dst);
     for (int f = F_L2C; f <= F_L2C_V1; f++) {
         tm_path(src, sizeof src, "whole.bin");
         write_fmt(&t, f, TM_F32, src);
@@ -500,11 +506,10 @@ static void test_bad_hf(void **state)
 {
     (void)state;
     char dir[4200], cfg[4300], st[4300];
-    tm_path(dir, sizeof dir, "bad_hf");
+    tm_model t;
+    make_in(&t, TM_SMOLLM, 11, "bad_hf", dir, sizeof dir);
     snprintf(cfg, sizeof cfg, "%s/config.json", dir);
     snprintf(st, sizeof st, "%s/model.safetensors", dir);
-    tm_model t;
-    assert_int_equal(tm_make(&t, TM_SMOLLM, 11), 0);
     /* One edit of a fresh directory's config.json (or, in_st, of the
      * safetensors header): the failure names `file` and says `why`. */
     static const struct { int in_st; const char *from, *to, *file, *why; } cases[] = {
@@ -639,9 +644,8 @@ static void test_bad_gguf(void **state)
 {
     (void)state;
     char p[4200];
-    tm_path(p, sizeof p, "bad.gguf");
     tm_model t;
-    assert_int_equal(tm_make(&t, TM_QWEN3, 21), 0);
+    make_in(&t, TM_QWEN3, 21, "bad.gguf", p, sizeof p);
     enum { INFO = sizeof output_info - 1, TYPE = INFO + 4 + 16 };
     static const struct { gguf_edit ed[2]; const char *why; } cases[] = {
         {{{NULL, 0, 4, NULL, 4, 1}}, "GGUF version 1 is not supported"},
@@ -693,11 +697,10 @@ static void test_bad_gguf(void **state)
     tm_free(&t);
 }
 
-/* A preset model t with its F32 GGUF written to path = tm_dir/name. */
+/* make_in, then its F32 GGUF written there. */
 static void make_gguf(tm_model *t, tm_preset preset, uint64_t seed, const char *name, char *path, size_t n)
 {
-    assert_int_equal(tm_make(t, preset, seed), 0);
-    tm_path(path, n, name);
+    make_in(t, preset, seed, name, path, n);
     write_fmt(t, F_GGUF, TM_F32, path);
 }
 
@@ -886,9 +889,8 @@ static void test_hf_tied_names(void **state)
 {
     (void)state;
     char dir[4200];
-    tm_path(dir, sizeof dir, "tied");
     tm_model t;
-    assert_int_equal(tm_make(&t, TM_SMOLLM, 5), 0);
+    make_in(&t, TM_SMOLLM, 5, "tied", dir, sizeof dir);
     for (int mode = TM_TIED_LM_HEAD; mode <= TM_TIED_BOTH; mode++) {
         t.hf_tied_names = mode;
         rewrite_dir(&t, F_HF, TM_F32, dir);
