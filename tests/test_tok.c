@@ -150,15 +150,20 @@ static void vs_write(const vocab_spec *v, const char *path)
     assert_int_equal(fclose(f), 0);
 }
 
-/* Write v to path and load it back (vocab: as tok_load_llama2c's). */
-static tok *vs_write_load(const vocab_spec *v, const char *path, int vocab)
+/* tok_load_llama2c that must succeed; vs_write_load writes v there first. */
+static tok *l2c_ok(const char *path, int vocab)
 {
-    vs_write(v, path);
     mx_error e = { 0 };
     tok *t = tok_load_llama2c(path, vocab, &e);
     if (!t)
         fail_msg("load %s: %s", path, e.msg);
     return t;
+}
+
+static tok *vs_write_load(const vocab_spec *v, const char *path, int vocab)
+{
+    vs_write(v, path);
+    return l2c_ok(path, vocab);
 }
 
 /* ------------------------------------------ the reference: llama2.c encode() */
@@ -512,14 +517,22 @@ static void build_tie_vocab(vocab_spec *v)
     vs_add(v, "41", 2, -1);
 }
 
+/* build_tie_vocab written to tmp_path(name), which it returns. */
+static const char *tie_vocab_file(vocab_spec *v, const char *name)
+{
+    build_tie_vocab(v);
+    const char *p = tmp_path(name);
+    vs_write(v, p);
+    return p;
+}
+
 static void test_ties_synthetic(void **state)
 {
     (void)state;
     vocab_spec v = { 0 };
-    build_tie_vocab(&v);
-    const char *p = tmp_path("ties.bin");
+    const char *p = tie_vocab_file(&v, "ties.bin");
     mx_error e = { 0 };
-    tok *t = vs_write_load(&v, p, v.n);
+    tok *t = l2c_ok(p, v.n);
     ref_tok r;
     ref_load(&r, p, v.n);
     char buf[300];
@@ -554,10 +567,9 @@ static void test_empty_and_nul(void **state)
 {
     (void)state;
     vocab_spec v = { 0 };
-    build_tie_vocab(&v);
-    const char *p = tmp_path("empty.bin");
+    const char *p = tie_vocab_file(&v, "empty.bin");
     mx_error e = { 0 };
-    tok *t = vs_write_load(&v, p, v.n);
+    tok *t = l2c_ok(p, v.n);
     int *ids = NULL;
     assert_int_equal(tok_encode(t, "", 0, &ids, &e), 1);
     assert_int_equal(ids[0], 1);
@@ -664,9 +676,7 @@ static void test_truncated_corrupt(void **state)
 {
     (void)state;
     vocab_spec v = { 0 };
-    build_tie_vocab(&v);
-    const char *p = tmp_path("full.bin"), *q = tmp_path("cut.bin");
-    vs_write(&v, p);
+    const char *p = tie_vocab_file(&v, "full.bin"), *q = tmp_path("cut.bin");
     size_t n;
     char *b = fb_slurp(p, &n);
     for (size_t cut = 0; cut < n; cut++) {
@@ -1251,9 +1261,7 @@ static void test_mutations(void **state)
 {
     (void)state;
     vocab_spec v = { 0 };
-    build_tie_vocab(&v);
-    const char *p = tmp_path("m.bin"), *q = tmp_path("mut");
-    vs_write(&v, p);
+    const char *p = tie_vocab_file(&v, "m.bin"), *q = tmp_path("mut");
     int nv = v.n;
     vs_free(&v);
     const char *j = tmp_path("m.json");
@@ -1538,6 +1546,18 @@ static void test_spm_model_vs_llama2c(void **state)
     tok_free(b);
 }
 
+/* tok_from_spec must refuse s with a message containing needle. */
+static void spec_refused(const tok_spec *s, const char *name, const char *needle)
+{
+    mx_error e = { 0 };
+    tok *t = tok_from_spec(s, name, &e);
+    if (t) {
+        tok_free(t);
+        fail_msg("%s: accepted, but should be refused (%s)", name, needle);
+    }
+    assert_non_null(strstr(e.msg, needle));
+}
+
 /* lens[i] = strlen(s[i]): the lengths tok_spec wants beside its strings. */
 static void str_lens(const char *const *s, size_t *lens, int n)
 {
@@ -1567,7 +1587,6 @@ static void test_spec_llama(void **state)
     tok_spec s = { .model = "llama", .n_vocab = 12, .tokens = tk, .token_lens = lens, .scores = sc,
                    .types = ty, .bos = 1, .eos = 2, .unk = 0, .pad = -1, .add_bos = -1,
                    .add_eos = -1, .add_space_prefix = -1 };
-    mx_error e = { 0 };
     tok *t = spec_ok(&s, "spec.gguf");
     EXPECT(t, "ab", 1, 8);             /* ▁a (-1) before ab (-2), then ▁ab */
     EXPECT(t, "aaaa", 1, 6, 11, 4);    /* ▁a first; then aa (-3) at the leftmost place */
@@ -1587,12 +1606,10 @@ static void test_spec_llama(void **state)
     tok_free(t);
     /* Refusals: one line naming the problem. */
     s.model = "bert";
-    assert_null(tok_from_spec(&s, "spec.gguf", &e));
-    assert_non_null(strstr(e.msg, "bert"));
+    spec_refused(&s, "spec.gguf", "bert");
     s.model = "llama";
     s.bos = 99;
-    assert_null(tok_from_spec(&s, "spec.gguf", &e));
-    assert_non_null(strstr(e.msg, "spec.gguf"));
+    spec_refused(&s, "spec.gguf", "spec.gguf");
 }
 
 /* "gpt2": byte-level BPE with merges and a llama.cpp pre-tokenizer name. */
@@ -1609,7 +1626,6 @@ static void test_spec_gpt2(void **state)
                    .types = ty, .n_merges = 3, .merges = mg, .merge_lens = mlens, .bos = -1,
                    .eos = 5, .unk = -1, .pad = -1, .add_bos = -1, .add_eos = -1,
                    .add_space_prefix = -1 };
-    mx_error e = { 0 };
     tok *t = spec_ok(&s, "g.gguf");
     EXPECT(t, "a ab<|endoftext|>", 0, 3, 1, 5); /* " ab": Ġa first (rank 0), then no Ġa+b */
     EXPECT(t, "12", 8);
@@ -1622,15 +1638,13 @@ static void test_spec_gpt2(void **state)
     EXPECT(t, "12", 6, 7);
     tok_free(t);
     s.pre = "llama-bpe"; /* adds BOS by default: none named */
-    assert_null(tok_from_spec(&s, "g.gguf", &e));
-    assert_non_null(strstr(e.msg, "BOS"));
+    spec_refused(&s, "g.gguf", "BOS");
     s.bos = 5;
     t = spec_ok(&s, "g.gguf");
     EXPECT(t, "ab", 5, 4);
     tok_free(t);
     s.pre = "tekken";
-    assert_null(tok_from_spec(&s, "g.gguf", &e));
-    assert_non_null(strstr(e.msg, "tekken"));
+    spec_refused(&s, "g.gguf", "tekken");
 }
 
 /* tok_open's one rule: explicit path by name, else what the model holds. */
