@@ -68,12 +68,14 @@ keys :
 typ "budget zero"; keys Enter
 wait_for "'zero' is not a positive number" 10
 
-# Help overlay, closed by any key.
+# Help overlay: longer than this terminal, so it scrolls; any other key closes it.
 keys '?'
-wait_for 'help \(any key closes\)' 10
-screen | grep -q 'load-scores FILE' || fail "help lacks the commands"
+wait_for 'help (\(any key closes\)|1-[0-9]+ of [0-9]+)' 10
+screen | grep -q 'budget -0.05 bits' || fail "help lacks the keys"
+keys End
+wait_for 'load-scores FILE' 10
 keys x
-wait_gone 'any key closes' 10
+wait_gone 'load-scores FILE' 10
 
 # Eval in the background: progress, then measured beside projected.
 keys e

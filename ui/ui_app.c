@@ -147,6 +147,13 @@ int ui_app_run(ui_wb *wb)
     noecho();
     nonl();
     keypad(stdscr, TRUE);
+    /* tmux and screen send these for Home/End whatever TERM's terminfo says. */
+    static const struct { const char *seq; int key; } extra_keys[] = {
+        {"\033[1~", KEY_HOME}, {"\033[4~", KEY_END}, {"\033[H", KEY_HOME},
+        {"\033[F", KEY_END},   {"\033OH", KEY_HOME}, {"\033OF", KEY_END},
+    };
+    for (size_t i = 0; i < sizeof extra_keys / sizeof extra_keys[0]; i++)
+        define_key(extra_keys[i].seq, extra_keys[i].key);
     nodelay(stdscr, TRUE);
     mousemask(ALL_MOUSE_EVENTS | REPORT_MOUSE_POSITION, NULL);
     mouseinterval(0);

@@ -47,6 +47,8 @@ typedef struct ui_app {
     char status[1024];
     int status_err;
     int dragging;
+    int quit_armed;         /* q pressed while a job runs: the next q quits */
+    int help_top;           /* first help line shown (the box scrolls) */
     double key_ms;          /* last key-to-screen time */
     double t_key;           /* when the key being handled arrived (0: none) */
     WINDOW *cmdwin;
@@ -120,7 +122,7 @@ void ui_pane_pareto(const ui_app *a);
 void ui_pane_search(const ui_app *a);
 void ui_pane_status(const ui_app *a);
 void ui_pane_hints(const ui_app *a);
-void ui_pane_help(const ui_app *a);
+void ui_pane_help(ui_app *a);
 void ui_pane_sample(const ui_app *a);
 
 #endif

@@ -118,6 +118,7 @@ unsigned ui_ctl_run_line(ui_app *a, const char *line)
         return UI_REDO_DRAW;
     if (c.id == UI_CMD_HELP) {
         a->mode = UI_MODE_HELP;
+        a->help_top = 0;
         return UI_REDO_DRAW;
     }
     /* ui_wb_exec solves itself when a command changes the constraints */

@@ -2,6 +2,7 @@
  * action and says what it does; the `?` box is printed from this table, so
  * every key that does something is documented, and a key not in it says so
  * on the status line. Actions return what must be redone (UI_REDO_*). */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,14 +101,37 @@ static unsigned act_help(ui_app *a, const int *arg)
 {
     (void)arg;
     a->mode = UI_MODE_HELP;
+    a->help_top = 0;
     return UI_REDO_DRAW;
 }
 
+/* Quitting loses a running job's work: the first q says so, a second quits. */
 static unsigned act_quit(ui_app *a, const int *arg)
+{
+    (void)arg;
+    if (a->wb->job.kind == UI_JOB_NONE || a->quit_armed)
+        return UI_REDO_QUIT;
+    /* Short: it shares the status line with the job's progress. */
+    ui_ctl_msg(a, UI_MSG_ERROR, "q again quits (job lost)");
+    a->quit_armed = 1;
+    return UI_REDO_DRAW;
+}
+
+/* Ctrl-Z: give the terminal back and stop, as a shell's job would. raw()
+ * delivers the key instead of the signal; the default action must run, not
+ * the handlers curses or ui_term installed. */
+static unsigned act_suspend(ui_app *a, const int *arg)
 {
     (void)a;
     (void)arg;
-    return UI_REDO_QUIT;
+    struct sigaction dfl, old;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGTSTP, &dfl, &old);
+    endwin();
+    raise(SIGTSTP);
+    sigaction(SIGTSTP, &old, NULL);
+    return UI_REDO_CLEAR | UI_REDO_DRAW;
 }
 
 static unsigned act_redraw(ui_app *a, const int *arg)
@@ -161,6 +185,8 @@ static const ui_key_binding bindings[] = {
     {{'l', KEY_SRIGHT}, "cursor right", act_move, {0, 1}},
     {{'k', KEY_UP}, "cursor up (layer above)", act_move, {-1, 0}},
     {{'j', KEY_DOWN}, "cursor down (layer below)", act_move, {1, 0}},
+    {{'g', KEY_HOME}, "first layer", act_move, {-(1 << 20), 0}},
+    {{'G', KEY_END}, "last layer", act_move, {1 << 20, 0}},
     {{'f'}, "next format of the view", act_format, {1}},
     {{'F'}, "previous format of view", act_format, {-1}},
     {{'a', '\t'}, "scores / formats view", act_view, {0}},
@@ -171,8 +197,9 @@ static const ui_key_binding bindings[] = {
     {{'s'}, "text sample (generate)", act_sample, {0}},
     {{27}, "cancel the running job", act_cancel, {0}},
     {{':'}, "command (Tab completes)", act_command, {0}},
-    {{'?'}, "this help", act_help, {0}},
-    {{'q', 3}, "quit", act_quit, {0}},
+    {{'?', KEY_F(1)}, "this help", act_help, {0}},
+    {{'q', KEY_F(10), 3}, "quit (twice if a job runs)", act_quit, {0}},
+    {{26}, "suspend (fg resumes)", act_suspend, {0}},
     {{12}, "repaint the screen", act_redraw, {0}},
 };
 
@@ -291,7 +318,19 @@ unsigned ui_keys_dispatch(ui_app *a, int key)
         }
         return redo;
     }
-    case UI_MODE_HELP:
+    case UI_MODE_HELP: { /* scroll keys move the text (ui_pane_help clamps), others close */
+        static const struct {
+            int key, step;
+        } scroll[] = {{'j', 1}, {KEY_DOWN, 1}, {'k', -1}, {KEY_UP, -1}, {' ', 10}, {KEY_NPAGE, 10},
+                      {KEY_PPAGE, -10}, {KEY_HOME, -1000}, {KEY_END, 1000}};
+        for (size_t i = 0; i < sizeof scroll / sizeof scroll[0]; i++)
+            if (key == scroll[i].key) {
+                a->help_top += scroll[i].step;
+                return UI_REDO_DRAW;
+            }
+        a->mode = UI_MODE_NORMAL;
+        return UI_REDO_DRAW;
+    }
     case UI_MODE_SAMPLE: /* any key closes the box */
         a->mode = UI_MODE_NORMAL;
         return UI_REDO_DRAW;
@@ -301,6 +340,8 @@ unsigned ui_keys_dispatch(ui_app *a, int key)
         break;
     }
     const ui_key_binding *b = ui_keys_find(key);
+    if (!b || b->action != act_quit)
+        a->quit_armed = 0;
     if (b)
         return b->action(a, b->arg);
     char name[32], msg[96];

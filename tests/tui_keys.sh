@@ -1,0 +1,59 @@
+#!/bin/sh
+# The keys users bring from htop, ncdu and vim (tmux, 100x30, the real model):
+# Home/End and g/G jump to the first/last layer, F1 is help, F10 quits, q
+# with a running job asks first (another key disarms it), Ctrl-Z hands the
+# terminal back to the shell and fg resumes the workbench as it was.
+. "$(dirname "$0")/tui_lib.sh"
+need_tmux
+need_data
+setup_tmp
+make_scores
+start_shell 100 30
+typ "echo MARK-BEFORE"; keys Enter
+typ "$(wb_cmd)"; keys Enter
+wait_for 'sensitivity' 20
+wait_for 'model.layers.0.self_attn.q_proj' 10
+
+# End / Home, G / g: the module under the cursor follows.
+keys End
+wait_for 'model.layers.4.self_attn.q_proj' 10
+keys Home
+wait_for 'model.layers.0.self_attn.q_proj' 10
+keys G
+wait_for 'model.layers.4.self_attn.q_proj' 10
+keys g
+wait_for 'model.layers.0.self_attn.q_proj' 10
+
+# F1: the help box, listing the new keys.
+keys F1
+wait_for 'help (\(any key closes\)|1-[0-9]+ of [0-9]+)' 10
+screen | grep -q 'first layer' || fail "help lacks Home/g"
+screen | grep -q 'suspend (fg resumes)' || fail "help lacks C-z"
+keys x
+wait_gone 'first layer' 10
+
+# Ctrl-Z: the shell is back (the workbench stopped, the screen restored),
+# fg: the workbench again, with its state. The shell prints the stopped
+# command's EXIT= at once; fg's own status is FG-EXIT=.
+keys C-z
+wait_for 'MARK-BEFORE' 10
+wait_gone 'sensitivity' 10
+typ 'fg; echo FG-EXIT=$?'; keys Enter
+wait_for 'sensitivity' 10
+wait_for 'model.layers.0.self_attn.q_proj' 10
+
+# q while scoring runs: a warning, not an exit; another key disarms it.
+keys :
+typ "score"; keys Enter
+wait_for '^score \[' 20
+keys q
+wait_for 'q again quits \(job lost\)' 10
+keys Right
+keys q
+wait_for 'q again quits \(job lost\)' 10
+screen | grep -q 'EXIT=' && fail "q quit while a job ran"
+keys F10
+wait_for 'FG-EXIT=[0-9]' 20
+check_restored
+screen | grep -q 'FG-EXIT=0' || fail "workbench exit status not 0"
+echo "ok"
