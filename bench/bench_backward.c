@@ -10,28 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench/bench_clock.h"
 #include "kernels/tf_backward.h"
 #include "tests/tf_rand.h"
 
 #define WINDOW 256
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* CPU seconds of the whole process (all threads): with other jobs competing
- * for the cores, wall time alone says little. */
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 typedef struct timing {
     double wall, cpu; /* per window */
@@ -64,7 +48,7 @@ static double sgemm_rate(const tf_config *c, int reps)
     }
     for (size_t i = 0; i < (size_t)rmax * cmax; i++)
         w[i] = (float)(i % 7) * 0.01f;
-    double flops = 0, t0 = now();
+    double flops = 0, t0 = bench_now();
     for (int rep = 0; rep < reps; rep++) {
         for (int k = 0; k < TF_NLIN; k++) {
             int r, cc;
@@ -77,7 +61,7 @@ static double sgemm_rate(const tf_config *c, int reps)
                     x, c->dim, w, c->dim, 0.0f, y, c->vocab_size);
         flops += 2.0 * WINDOW * c->vocab_size * c->dim;
     }
-    double dt = now() - t0;
+    double dt = bench_now() - t0;
     free(x); free(w); free(y);
     return flops / dt * 1e-9;
 }
@@ -102,7 +86,7 @@ static int grads_same(const tf_config *c, const tf_grads *a, const tf_grads *b)
 static timing time_windows(tf_ctx *t, tf_bwd *b, const tf_weights *w, const int *tok,
                            int windows, const tf_grads *g, double *nll)
 {
-    double t0 = now(), c0 = cpu_now();
+    double t0 = bench_now(), c0 = bench_cpu_now();
     for (int i = 0; i < windows; i++) {
         const int *x = tok + (size_t)i * WINDOW;
         if (tf_forward(t, w, x, WINDOW, 0)) {
@@ -116,7 +100,7 @@ static timing time_windows(tf_ctx *t, tf_bwd *b, const tf_weights *w, const int 
             exit(1);
         }
     }
-    return (timing){(now() - t0) / windows, (cpu_now() - c0) / windows};
+    return (timing){(bench_now() - t0) / windows, (bench_cpu_now() - c0) / windows};
 }
 
 static int bench_model(const char *name, const tf_config *c, int tied, int windows)

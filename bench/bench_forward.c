@@ -5,18 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench/bench_clock.h"
 #include "kernels/gemm.h"
 #include "kernels/tf.h"
 #include "tests/tf_rand.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 typedef struct shape {
     const char *name;
@@ -55,11 +48,11 @@ static void bench_model(const shape *s, int reps)
         tok[i] = (int)((tf_rand_uniform(&st) + 1.0f) * 0.5f * s->c.vocab_size) % s->c.vocab_size;
     double best = 1e30, best_blocks = 1e30, best_head = 1e30, nll = 0;
     for (int r = 0; r < reps + 1; r++) { /* first run warms up */
-        double t0 = now();
+        double t0 = bench_now();
         tf_forward(t, &m.w, tok, n, 0);
-        double t1 = now();
+        double t1 = bench_now();
         nll = tf_nll(t, &m.w, tok + 1, NULL) / n;
-        double t2 = now();
+        double t2 = bench_now();
         if (r == 0)
             continue;
         if (t2 - t0 < best)
@@ -78,7 +71,7 @@ static void bench_model(const shape *s, int reps)
     float *yout = malloc(sizeof(float) * (size_t)n * maxr);
     double bare = 1e30;
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int l = 0; l < s->c.n_layers; l++)
             for (int k = 0; k < TF_NLIN; k++) {
                 int rows, cols;
@@ -88,7 +81,7 @@ static void bench_model(const shape *s, int reps)
             }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, s->c.vocab_size, s->c.dim, 1.0f,
                     xin, s->c.dim, m.w.lm_head, s->c.dim, 0.0f, yout, s->c.vocab_size);
-        double t1 = now();
+        double t1 = bench_now();
         if (t1 - t0 < bare)
             bare = t1 - t0;
     }
@@ -99,10 +92,10 @@ static void bench_model(const shape *s, int reps)
     tf_ctx_set_threads(t, 1);
     double single = 1e30;
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         tf_forward(t, &m.w, tok, n, 0);
         tf_nll(t, &m.w, tok + 1, NULL);
-        double t1 = now();
+        double t1 = bench_now();
         if (t1 - t0 < single)
             single = t1 - t0;
     }
@@ -135,14 +128,14 @@ static void bench_gemm(const char *what, int n, int rows, int cols)
     int reps = (int)(2e9 / fl) + 1;
     double tg = 1e30, tb = 1e30;
     for (int round = 0; round < 3; round++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int r = 0; r < reps; r++)
             gemm_linear(n, rows, cols, x, w, 0.0f, y);
-        double t1 = now();
+        double t1 = bench_now();
         for (int r = 0; r < reps; r++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, rows, cols, 1.0f, x, cols, w,
                         cols, 0.0f, y, rows);
-        double t2 = now();
+        double t2 = bench_now();
         if (t1 - t0 < tg)
             tg = t1 - t0;
         if (t2 - t1 < tb)

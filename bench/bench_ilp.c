@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "bench/bench_clock.h"
 #include "solver/ilp.h"
 
 #define NF 6
@@ -20,13 +20,6 @@ static double urand(void)
 static double gauss(void)
 {
     return sqrt(-2 * log(urand())) * cos(6.283185307179586 * urand());
-}
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
 static int dcmp(const void *a, const void *b)
@@ -83,14 +76,14 @@ static void run(const shape *s, int n_solves, double time_limit)
         p.budget_bits = lo + (hi - lo) * (i + 0.5) / n_solves;
         ilp_result r, g;
         mx_error e;
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         if (ilp_solve(&p, choice, &r, &e)) {
             fprintf(stderr, "bench_ilp: %s\n", e.msg);
             exit(1);
         }
-        double t1 = now_ms();
+        double t1 = bench_now_ms();
         ilp_greedy(&p, choice, &g, NULL);
-        double t2 = now_ms();
+        double t2 = bench_now_ms();
         t_ilp[i] = t1 - t0;
         t_gr[i] = t2 - t1;
         not_opt += !r.optimal;

@@ -7,17 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench/bench_clock.h"
 #include "kernels/mx.h"
 #include "kernels/pool.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Gaussian-ish weights (sum of 4 uniforms), like a trained linear layer. */
 static void fill(float *x, size_t n)
@@ -45,12 +38,12 @@ static double time_fq(mx_simd p, int threads, mx_format f, const float *in, floa
 {
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int c = 0; c < calls; c++)
             if (threads == 1 ? mx_fake_quant_with(p, 1, f, in, out, rows, cols)
                              : mx_fake_quant_on(auto_pool, p, f, in, out, rows, cols))
                 return -1;
-        double t = (now() - t0) / calls;
+        double t = (bench_now() - t0) / calls;
         if (t < best)
             best = t;
     }
@@ -61,12 +54,12 @@ static double time_memcpy(float *out, const float *in, size_t bytes, int calls)
 {
     double best = 1e30;
     for (int r = 0; r < 10; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int c = 0; c < calls; c++) {
             memcpy(out, in, bytes);
             __asm__ volatile("" ::: "memory"); /* keep every copy */
         }
-        double t = (now() - t0) / calls;
+        double t = (bench_now() - t0) / calls;
         if (t < best)
             best = t;
     }

@@ -8,20 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench/bench_clock.h"
 #include "kernels/tf_backward.h"
 #include "src/score.h"
 #include "tests/tf_rand.h"
 
 #define WINDOW 256
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static const char *kind_name[TF_NLIN] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
                                          "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj",
@@ -75,7 +68,7 @@ static int run(const char *label, const tf_config *c, int kl_windows, int subset
     /* Reference: plain forward + NLL over the same windows. */
     tf_ctx *t = tf_ctx_create(c, WINDOW, 0);
     int in[WINDOW], tgt[WINDOW];
-    double t0 = now();
+    double t0 = bench_now();
     for (int k = 0; k < nw; k++) {
         memcpy(in + 1, tokens + k * WINDOW, sizeof(int) * (WINDOW - 1));
         in[0] = 1;
@@ -83,7 +76,7 @@ static int run(const char *label, const tf_config *c, int kl_windows, int subset
         tf_forward(t, &rm.w, in, WINDOW, 0);
         tf_nll(t, &rm.w, tgt, NULL);
     }
-    double fwd_per_k = (now() - t0) / ntok * 1024;
+    double fwd_per_k = (bench_now() - t0) / ntok * 1024;
     tf_ctx_free(t);
 
     /* forward + backward (all linear gradients), one window */
@@ -92,10 +85,10 @@ static int run(const char *label, const tf_config *c, int kl_windows, int subset
     tf_grads g;
     double fb_rate = 0;
     if (tk && bw && !tf_grads_alloc(c, TF_GRAD_LINEAR, 0, &g)) {
-        t0 = now();
+        t0 = bench_now();
         tf_forward(tk, &rm.w, in, WINDOW, 0);
         tf_backward(bw, tk, &rm.w, NULL, tgt, 1.0f, &g, NULL, NULL);
-        fb_rate = WINDOW / (now() - t0);
+        fb_rate = WINDOW / (bench_now() - t0);
         tf_grads_free(&g);
     }
     tf_bwd_free(bw);
@@ -126,12 +119,12 @@ static int run(const char *label, const tf_config *c, int kl_windows, int subset
     score_table tab;
     mx_error e = {0};
     o.methods = 1u << SCORE_KL;
-    t0 = now();
+    t0 = bench_now();
     if (score_compute(&m, tokens, ntok, &o, &tab, &e)) {
         fprintf(stderr, "bench_score: %s\n", e.msg);
         return 1;
     }
-    double kl_s = now() - t0;
+    double kl_s = bench_now() - t0;
     score_table_free(&tab);
     /* the fp32 pass is not part of the per-module cost: remove one forward per window */
     double kl_per_k = ((kl_s - fwd_per_k * ntok / 1024) * scale + fwd_per_k * ntok / 1024) /
@@ -139,12 +132,12 @@ static int run(const char *label, const tf_config *c, int kl_windows, int subset
 
     o.only = NULL;
     o.methods = 1u << SCORE_FISHER;
-    t0 = now();
+    t0 = bench_now();
     if (score_compute(&m, tokens, ntok, &o, &tab, &e)) {
         fprintf(stderr, "bench_score: %s\n", e.msg);
         return 1;
     }
-    double fi_per_k = (now() - t0) / ntok * 1024;
+    double fi_per_k = (bench_now() - t0) / ntok * 1024;
     score_table_free(&tab);
 
     printf("%-22s fwd %8.3f s/1K tok | kl %9.2f s/1K tok (%6.0f fwd)%s | fisher %7.2f s/1K tok "

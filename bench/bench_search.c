@@ -8,27 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench/bench_clock.h"
 #include "kernels/tf_backward.h"
 #include "solver/search.h"
 #include "tests/tf_rand.h"
 
 #define WINDOW 256
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int bench(const char *label, const tf_config *c, int steps)
 {
@@ -54,12 +40,12 @@ static int bench(const char *label, const tf_config *c, int steps)
     }
     tf_forward(t, &rm.w, in, WINDOW, 0);
     tf_backward(b, t, &rm.w, in, tgt, 1.0f, &g, NULL, NULL); /* warm-up */
-    double w0 = now(), c0 = cpu_now();
+    double w0 = bench_now(), c0 = bench_cpu_now();
     for (int i = 0; i < steps; i++) {
         tf_forward(t, &rm.w, in, WINDOW, 0);
         tf_backward(b, t, &rm.w, in, tgt, 1.0f, &g, NULL, NULL);
     }
-    double ref_w = (now() - w0) / steps, ref_c = (cpu_now() - c0) / steps;
+    double ref_w = (bench_now() - w0) / steps, ref_c = (bench_cpu_now() - c0) / steps;
     tf_grads_free(&g);
     tf_bwd_free(b);
     tf_ctx_free(t);
@@ -83,12 +69,12 @@ static int bench(const char *label, const tf_config *c, int steps)
         search_opts_init(&o, (search_method)method);
         search_state *s;
         mx_error e;
-        double s0 = now();
+        double s0 = bench_now();
         if (search_state_create(&d, &o, &s, &e)) {
             fprintf(stderr, "%s: %s\n", label, e.msg);
             return 1;
         }
-        double setup = now() - s0;
+        double setup = bench_now() - s0;
         int np;
         double *par = search_state_param(s, &np);
         for (int i = 0; i < np; i++)
@@ -98,14 +84,14 @@ static int bench(const char *label, const tf_config *c, int steps)
         /* warm-up: also fills the fp32 teacher cache of both windows */
         search_state_loss_grad(s, 0, &task, &reg, NULL, grad, &e);
         search_state_loss_grad(s, 1, &task, &reg, NULL, grad, &e);
-        w0 = now();
-        c0 = cpu_now();
+        w0 = bench_now();
+        c0 = bench_cpu_now();
         for (int i = 0; i < steps; i++)
             if (search_state_loss_grad(s, i % 2, &task, &reg, NULL, grad, &e)) {
                 fprintf(stderr, "%s: %s\n", label, e.msg);
                 return 1;
             }
-        double sw = (now() - w0) / steps, sc = (cpu_now() - c0) / steps;
+        double sw = (bench_now() - w0) / steps, sc = (bench_cpu_now() - c0) / steps;
         printf("%-14s %-6s search step   %8.4f s/window wall %8.4f s cpu  (x%.2f of fp32 "
                "fwd+bwd; setup %.2f s)\n",
                label, search_method_name((search_method)method), sw, sc, sw / ref_w, setup);

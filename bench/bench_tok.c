@@ -8,35 +8,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench/bench_clock.h"
+#include "src/file_map.h"
 #include "src/tok.h"
 
-static double now(void)
+/* Best of 3 encodings of text[0..n) by t, in seconds; *cnt is the token count
+ * of the last one (negative, and the runs stop, on a failure). */
+static double best_encode(const tok *t, const char *text, size_t n, long *cnt, mx_error *e)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)sz + 1);
-    if (!b || fread(b, 1, (size_t)sz, f) != (size_t)sz) {
-        free(b);
-        fclose(f);
-        return NULL;
+    double best = 1e9;
+    for (int r = 0; r < 3; r++) {
+        int *ids = NULL;
+        double t0 = bench_now();
+        *cnt = tok_encode(t, text, n, &ids, e);
+        double dt = bench_now() - t0;
+        if (dt < best)
+            best = dt;
+        free(ids);
+        if (*cnt < 0)
+            break;
     }
-    fclose(f);
-    *n = (size_t)sz;
-    return b;
+    return best;
 }
 
 /* GPT-2 bytes_to_unicode() as UTF-8. */
@@ -116,42 +110,34 @@ int main(void)
     snprintf(tp[1], sizeof tp[1], "%s/llama2-tokenizer/tokenizer.bin", d);
     snprintf(xp, sizeof xp, "%s/wikitext-2/wiki.test.raw", d);
     size_t n;
-    char *text = slurp(xp, &n);
-    if (!text) {
+    char *text = NULL;
+    mx_error re = { 0 };
+    if (fm_read_all(xp, &text, &n, &re)) {
         printf("SKIP: %s absent\n", xp);
         return 0;
     }
     char *copy = malloc(n);
-    double t0 = now();
+    double t0 = bench_now();
     for (int r = 0; r < 20; r++) {
         memcpy(copy, text, n);
         __asm__ volatile("" ::"r"(copy) : "memory");
     }
-    double t_memcpy = (now() - t0) / 20;
+    double t_memcpy = (bench_now() - t0) / 20;
     const int vocab[2] = { 512, 32000 };
     for (int k = 0; k < 2; k++) {
         mx_error e = { 0 };
-        t0 = now();
+        t0 = bench_now();
         tok *t = tok_load_llama2c(tp[k], vocab[k], &e);
-        double t_load = now() - t0;
+        double t_load = bench_now() - t0;
         if (!t) {
             printf("SKIP: %s\n", e.msg);
             continue;
         }
-        int *ids = NULL;
-        double best = 1e9;
-        long cnt = 0;
-        for (int r = 0; r < 3; r++) {
-            t0 = now();
-            cnt = tok_encode(t, text, n, &ids, &e);
-            double dt = now() - t0;
-            if (dt < best)
-                best = dt;
-            free(ids);
-            if (cnt < 0) {
-                printf("encode failed: %s\n", e.msg);
-                return 1;
-            }
+        long cnt;
+        double best = best_encode(t, text, n, &cnt, &e);
+        if (cnt < 0) {
+            printf("encode failed: %s\n", e.msg);
+            return 1;
         }
         printf("tok_encode %-40s vocab %5d: %zu bytes -> %ld tokens in %.3f s (%.1f MB/s), load %.2f ms, "
                "ratio vs memcpy %.0fx\n",
@@ -169,23 +155,15 @@ int main(void)
                     return 1;
                 }
                 close(fd);
-                t0 = now();
+                t0 = bench_now();
                 tok *h = tok_load_hf(jp, &e);
-                double tl = now() - t0;
+                double tl = bench_now() - t0;
                 unlink(jp);
                 if (!h) {
                     printf("HF load failed: %s\n", e.msg);
                     return 1;
                 }
-                best = 1e9;
-                for (int r = 0; r < 3; r++) {
-                    t0 = now();
-                    cnt = tok_encode(h, text, n, &ids, &e);
-                    double dt = now() - t0;
-                    if (dt < best)
-                        best = dt;
-                    free(ids);
-                }
+                best = best_encode(h, text, n, &cnt, &e);
                 printf("tok_encode HF byte-level BPE, %-9s pre-tokenizer, vocab %5d: %zu bytes -> %ld "
                        "tokens in %.3f s (%.1f MB/s), load %.0f ms, ratio vs memcpy %.0fx\n",
                        v ? "Llama-3" : "GPT-2", tok_vocab_size(h), n, cnt, best, (double)n / best / 1e6,

@@ -7,17 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench/bench_clock.h"
 #include "solver/ilp.h"
 #include "ui/ui_state.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 /* A table shaped like a 28-layer model (196 modules), the size of a real LLM. */
 static void make_table(score_table *t, int layers)
@@ -62,17 +55,17 @@ int main(void)
             return 1;
         }
         int n = 0, limited = 0;
-        double t0 = now_ms(), worst = 0;
+        double t0 = bench_now_ms(), worst = 0;
         for (double b = 4.5; b <= 8.0; b += 0.05, n++) {
-            double a = now_ms();
+            double a = bench_now_ms();
             s.budget = b;
             ui_state_solve(&s, NULL);
-            double d = now_ms() - a;
+            double d = bench_now_ms() - a;
             limited += s.solved && !s.res.optimal;
             if (d > worst)
                 worst = d;
         }
-        double ilp_ms = (now_ms() - t0) / n;
+        double ilp_ms = (bench_now_ms() - t0) / n;
         /* reference: the greedy baseline on the same problem and budgets */
         ilp_problem p = {0};
         int nm = s.t.n_modules, nf = s.t.n_formats;
@@ -91,14 +84,14 @@ int main(void)
         p.params = params;
         p.bits = bits;
         p.cost = cost;
-        t0 = now_ms();
+        t0 = bench_now_ms();
         int ng = 0;
         for (double b = 4.5; b <= 8.0; b += 0.05, ng++) {
             ilp_result r;
             p.budget_bits = b;
             ilp_greedy(&p, ch, &r, NULL);
         }
-        double greedy_ms = (now_ms() - t0) / ng;
+        double greedy_ms = (bench_now_ms() - t0) / ng;
         printf("modules %4d: budget step (ilp_solve + projection) %.3f ms mean, %.3f ms worst over %d steps;"
                " %d hit the 40 ms limit; greedy %.4f ms; ratio %.1fx; target < 50 ms\n",
                nm, ilp_ms, worst, n, limited, greedy_ms, ilp_ms / greedy_ms);
