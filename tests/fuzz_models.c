@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tests/fuzz_util.h"
 
@@ -52,5 +53,19 @@ static void write_hf_file(const char *name, const char *to)
     tm_rmtree(dir);
 }
 
-void fuzz_write_hf_config(const char *path) { write_hf_file("config.json", path); }
-void fuzz_write_hf_weights(const char *path) { write_hf_file("model.safetensors", path); }
+void fuzz_hf_fixed(const char *name)
+{
+    static int done;
+    if (!done) {
+        write_hf_file(name, fuzz_path(0, name));
+        done = 1;
+    }
+}
+
+int fuzz_hf_one(const char *fuzzed, const uint8_t *data, size_t size)
+{
+    fuzz_hf_fixed(strcmp(fuzzed, "config.json") ? "config.json" : "model.safetensors");
+    fuzz_spill(fuzz_path(0, fuzzed), data, size);
+    fuzz_model(fuzz_dir());
+    return 0;
+}

@@ -10,16 +10,9 @@
 
 static int last_shards; /* shard files of the previous input, to remove */
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fuzz_write_hf_config(fuzz_path(0, "config.json"));
-    return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    fuzz_hf_fixed("config.json");
     fuzz_part part[FUZZ_MAX_PARTS];
     int n = fuzz_split(data, size, part, FUZZ_MAX_PARTS);
     char name[64];
