@@ -34,11 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     score_table t;
     mx_error e = {0};
-    int rc = cache_read(p, &t, &e);
-    if (rc < 0) {
-        fuzz_check_msg(rc, &e);
+    if (fuzz_check_msg(cache_read(p, &t, &e), &e))
         return 0;
-    }
     if (t.n_modules < 0 || t.n_formats < 0 || t.n_formats > MX_NFORMATS)
         abort();
     for (int i = 0; i < t.n_modules; i++) {

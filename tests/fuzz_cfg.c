@@ -14,11 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_spill(p, data, size);
     mx_cfg c;
     mx_error e = {0};
-    int rc = cfg_load(p, &c, &e);
-    if (rc < 0) {
-        fuzz_check_msg(rc, &e);
+    if (fuzz_check_msg(cfg_load(p, &c, &e), &e))
         return 0;
-    }
     char *js = cfg_to_json(&c, &e), *tx = cfg_to_text(&c, &e);
     if (!js || !tx)
         abort();

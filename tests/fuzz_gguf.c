@@ -16,12 +16,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_spill(p, data, size);
     fuzz_model(p);
     mx_error e = {0};
-    tok *t = tok_open(NULL, p, 0, &e);
-    if (t) {
-        fuzz_tok(t, text, sizeof text - 1);
-        tok_free(t);
-    } else {
-        fuzz_check_msg(e.code < 0 ? e.code : -1, &e);
-    }
+    fuzz_tok_loaded(tok_open(NULL, p, 0, &e), &e, text, sizeof text - 1);
     return 0;
 }

@@ -22,12 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         vocab = v > 1 << 30 ? 1 << 30 : v < -1 ? -1 : (int)v;
     }
     mx_error e = {0};
-    tok *t = tok_load_llama2c(p, vocab, &e);
-    if (!t) {
-        fuzz_check_msg(e.code < 0 ? e.code : -1, &e);
-        return 0;
-    }
-    fuzz_tok(t, n > 1 ? (const char *)part[1].p : "", n > 1 ? part[1].n : 0);
-    tok_free(t);
+    fuzz_tok_loaded(tok_load_llama2c(p, vocab, &e), &e, n > 1 ? (const char *)part[1].p : "",
+                    n > 1 ? part[1].n : 0);
     return 0;
 }

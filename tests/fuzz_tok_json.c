@@ -12,12 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *p = fuzz_path(0, "tokenizer.json");
     fuzz_spill(p, part[0].p, part[0].n);
     mx_error e = {0};
-    tok *t = tok_load_hf(p, &e);
-    if (!t) {
-        fuzz_check_msg(e.code < 0 ? e.code : -1, &e);
-        return 0;
-    }
-    fuzz_tok(t, n > 1 ? (const char *)part[1].p : "", n > 1 ? part[1].n : 0);
-    tok_free(t);
+    fuzz_tok_loaded(tok_load_hf(p, &e), &e, n > 1 ? (const char *)part[1].p : "",
+                    n > 1 ? part[1].n : 0);
     return 0;
 }

@@ -63,10 +63,10 @@ int fuzz_split(const uint8_t *data, size_t size, fuzz_part *parts, int max)
     return k;
 }
 
-void fuzz_check_msg(int rc, const mx_error *e)
+int fuzz_check_msg(int rc, const mx_error *e)
 {
     if (rc >= 0)
-        return;
+        return 0;
     if (!e->msg[0]) {
         fprintf(stderr, "fuzz: error %d without a message\n", rc);
         abort();
@@ -76,6 +76,7 @@ void fuzz_check_msg(int rc, const mx_error *e)
             fprintf(stderr, "fuzz: control byte 0x%02x in message: %s\n", *p, e->msg);
             abort();
         }
+    return 1;
 }
 
 int fuzz_model(const char *path)
@@ -125,6 +126,16 @@ void fuzz_tok(const tok *t, const char *text, size_t len)
     int probe[] = {-1, 0, 1, V - 1, V, tok_bos(t), tok_eos(t)};
     for (size_t i = 0; i < sizeof probe / sizeof probe[0]; i++)
         (void)strlen(tok_piece(t, probe[i]));
+}
+
+void fuzz_tok_loaded(tok *t, const mx_error *e, const char *text, size_t len)
+{
+    if (!t) {
+        fuzz_check_msg(e->code < 0 ? e->code : -1, e);
+        return;
+    }
+    fuzz_tok(t, text, len);
+    tok_free(t);
 }
 
 /* The usual start-up: the temporary directory before the first input. Weak,

@@ -35,9 +35,10 @@ typedef struct fuzz_part {
  * further separators). Returns the number of parts (>= 1). */
 int fuzz_split(const uint8_t *data, size_t size, fuzz_part *parts, int max);
 
-/* A failing reader must leave exactly one line of message: aborts (a finding)
- * when e is empty or holds a newline or another control byte. */
-void fuzz_check_msg(int rc, const mx_error *e);
+/* A failing reader must leave exactly one line of message: when rc < 0,
+ * aborts (a finding) if e is empty or holds a newline or another control
+ * byte. Returns rc < 0, so that a caller can stop at a refused input. */
+int fuzz_check_msg(int rc, const mx_error *e);
 
 /* model_load(path): on success every weight is read (ASan sees any bound
  * overrun) and the model freed; on failure the message is checked. Returns
@@ -48,5 +49,8 @@ struct tok;
 /* Exercise a loaded tokenizer: encode text (len bytes), decode the ids, the
  * pieces of the ids and of a few ids around the vocabulary's ends. */
 void fuzz_tok(const struct tok *t, const char *text, size_t len);
+/* What a tokenizer loader returned: NULL must leave its message in e (see
+ * fuzz_check_msg); any other t goes through fuzz_tok and is freed. */
+void fuzz_tok_loaded(struct tok *t, const mx_error *e, const char *text, size_t len);
 
 #endif
