@@ -17,6 +17,7 @@
 #include "src/cache.h"
 #include "src/cfg.h"
 #include "src/tok.h"
+#include "src/tok_export.h"
 #include "tests/fuzz_models.h"
 #include "tests/fuzz_util.h"
 
@@ -188,24 +189,27 @@ static void g_key(buf *b, const char *k, uint32_t type)
     g_str(b, k);
     b_u32(b, type);
 }
+/* An array key: n elements of type (GV_STRING: char *, GV_F32: float,
+ * GV_I32: int) from v. */
+static void g_array(buf *b, const char *k, uint32_t type, int n, const void *v)
+{
+    g_key(b, k, GV_ARRAY);
+    b_u32(b, type);
+    b_u64(b, (uint64_t)n);
+    for (int i = 0; i < n; i++)
+        if (type == GV_STRING)
+            g_str(b, ((char *const *)v)[i]);
+        else if (type == GV_F32)
+            b_f32(b, ((const float *)v)[i]);
+        else
+            b_u32(b, (uint32_t)((const int *)v)[i]);
+}
 
 typedef struct gtensor {
     char name[64];
     uint64_t ne0, ne1; /* ne1 0: 1-D */
     uint32_t type;
 } gtensor;
-
-typedef struct gtok {
-    const char *model; /* "llama" or "gpt2" */
-    const char *pre;   /* tokenizer.ggml.pre or NULL */
-    int n;
-    char **tokens;
-    float *scores;
-    int *types;
-    int n_merges;
-    char **merges;
-    int bos, eos, unk;
-} gtok;
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint8_t rnd_byte(void)
@@ -216,11 +220,12 @@ static uint8_t rnd_byte(void)
 
 /* A GGUF v3 file of config c with the linear and embedding tensors in the
  * types of `types` (round-robin over the 2-D tensors whose rows are a whole
- * number of blocks; others F32) and tokenizer metadata tk (may be NULL).
- * Block bytes are random with every byte <= 0x3f, so every F16 scale or
- * E8M0 exponent is finite: the weights are garbage but valid. */
+ * number of blocks; others F32) and tokenizer metadata tk (may be NULL; an
+ * empty tk->pre is not written). Block bytes are random with every byte
+ * <= 0x3f, so every F16 scale or E8M0 exponent is finite: the weights are
+ * garbage but valid. */
 static void write_gguf(const char *path, model_arch arch, const tf_config *c, int tied,
-                       const uint32_t *types, int n_types, const gtok *tk)
+                       const uint32_t *types, int n_types, const tok_vocab *tk)
 {
     const char *a = arch == MODEL_ARCH_QWEN3 ? "qwen3" : "llama";
     static const char *const lin[TF_NLIN] = {"attn_q", "attn_k", "attn_v", "attn_output",
@@ -270,7 +275,7 @@ static void write_gguf(const char *path, model_arch arch, const tf_config *c, in
 
     buf b = {0};
     char k[128];
-    int n_kv = 11 + (arch == MODEL_ARCH_QWEN3) + (tk ? 4 + (tk->pre != NULL) + (tk->scores != NULL) +
+    int n_kv = 11 + (arch == MODEL_ARCH_QWEN3) + (tk ? 4 + (tk->pre[0] != 0) + (tk->scores != NULL) +
                                                   (tk->types != NULL) + (tk->n_merges > 0) : 0);
     b_str(&b, "GGUF");
     b_u32(&b, 3);
@@ -303,36 +308,17 @@ static void write_gguf(const char *path, model_arch arch, const tf_config *c, in
     if (tk) {
         g_key(&b, "tokenizer.ggml.model", GV_STRING);
         g_str(&b, tk->model);
-        if (tk->pre) {
+        if (tk->pre[0]) {
             g_key(&b, "tokenizer.ggml.pre", GV_STRING);
             g_str(&b, tk->pre);
         }
-        g_key(&b, "tokenizer.ggml.tokens", GV_ARRAY);
-        b_u32(&b, GV_STRING);
-        b_u64(&b, (uint64_t)tk->n);
-        for (int i = 0; i < tk->n; i++)
-            g_str(&b, tk->tokens[i]);
-        if (tk->scores) {
-            g_key(&b, "tokenizer.ggml.scores", GV_ARRAY);
-            b_u32(&b, GV_F32);
-            b_u64(&b, (uint64_t)tk->n);
-            for (int i = 0; i < tk->n; i++)
-                b_f32(&b, tk->scores[i]);
-        }
-        if (tk->types) {
-            g_key(&b, "tokenizer.ggml.token_type", GV_ARRAY);
-            b_u32(&b, GV_I32);
-            b_u64(&b, (uint64_t)tk->n);
-            for (int i = 0; i < tk->n; i++)
-                b_u32(&b, (uint32_t)tk->types[i]);
-        }
-        if (tk->n_merges > 0) {
-            g_key(&b, "tokenizer.ggml.merges", GV_ARRAY);
-            b_u32(&b, GV_STRING);
-            b_u64(&b, (uint64_t)tk->n_merges);
-            for (int i = 0; i < tk->n_merges; i++)
-                g_str(&b, tk->merges[i]);
-        }
+        g_array(&b, "tokenizer.ggml.tokens", GV_STRING, tk->n, tk->tokens);
+        if (tk->scores)
+            g_array(&b, "tokenizer.ggml.scores", GV_F32, tk->n, tk->scores);
+        if (tk->types)
+            g_array(&b, "tokenizer.ggml.token_type", GV_I32, tk->n, tk->types);
+        if (tk->n_merges > 0)
+            g_array(&b, "tokenizer.ggml.merges", GV_STRING, tk->n_merges, tk->merges);
         g_key(&b, "tokenizer.ggml.bos_token_id", GV_U32);
         b_u32(&b, (uint32_t)tk->bos);
         g_key(&b, "tokenizer.ggml.eos_token_id", GV_U32);
@@ -380,13 +366,13 @@ static char *xstrdup(const char *s)
 }
 
 /* A SentencePiece-style vocabulary: <unk> <s> </s>, 256 byte tokens, pieces. */
-static void spm_vocab(gtok *g)
+static void spm_vocab(tok_vocab *g)
 {
     static const char *const pieces[] = {"\xe2\x96\x81", "e", "t", "h", "a", "o", "n", "i",
                                          "\xe2\x96\x81t", "he", "\xe2\x96\x81the", "in",
                                          "\xe2\x96\x81" "a", "on", "\xe2\x96\x81on", "c", "ce"};
     int np = (int)(sizeof pieces / sizeof pieces[0]);
-    g->model = "llama";
+    snprintf(g->model, sizeof g->model, "llama");
     g->n = 3 + 256 + np;
     g->tokens = calloc((size_t)g->n, sizeof *g->tokens);
     g->scores = calloc((size_t)g->n, sizeof *g->scores);
@@ -415,7 +401,7 @@ static void spm_vocab(gtok *g)
 }
 
 /* GPT-2 byte-level vocabulary: 256 byte symbols, merges, <|endoftext|>. */
-static void bpe_vocab(gtok *g)
+static void bpe_vocab(tok_vocab *g)
 {
     /* GPT-2's bytes_to_unicode: printable bytes map to themselves. */
     unsigned cp[256];
@@ -427,8 +413,8 @@ static void bpe_vocab(gtok *g)
     static const char *const merges[][2] = {{"\xc4\xa0", "t"}, {"h", "e"}, {"\xc4\xa0t", "he"},
                                             {"i", "n"}, {"\xc4\xa0", "a"}, {"o", "n"}};
     int nm = (int)(sizeof merges / sizeof merges[0]);
-    g->model = "gpt2";
-    g->pre = "qwen2";
+    snprintf(g->model, sizeof g->model, "gpt2");
+    snprintf(g->pre, sizeof g->pre, "qwen2");
     g->n = 256 + nm + 1;
     g->tokens = calloc((size_t)g->n, sizeof *g->tokens);
     g->merges = calloc((size_t)nm, sizeof *g->merges);
@@ -456,18 +442,6 @@ static void bpe_vocab(gtok *g)
     g->tokens[256 + nm] = xstrdup("<|endoftext|>");
     g->bos = g->eos = 256 + nm;
     g->unk = -1;
-}
-
-static void gtok_free(gtok *g)
-{
-    for (int i = 0; i < g->n; i++)
-        free(g->tokens[i]);
-    for (int i = 0; i < g->n_merges; i++)
-        free(g->merges[i]);
-    free(g->tokens);
-    free(g->merges);
-    free(g->scores);
-    free(g->types);
 }
 
 static void check_gguf(const char *name, const char *path, int with_tok)
@@ -508,7 +482,7 @@ static void seeds_gguf(void)
                      .norm_eps = 1e-5f, .rope_style = TF_ROPE_HALF};
     const uint32_t t32[] = {GQ_Q8_0, GQ_Q4_0, GQ_Q4_1, GQ_Q5_0, GQ_Q5_1, GQ_MXFP4, GQ_F16,
                             GQ_BF16};
-    gtok spm = {0}, bpe = {0};
+    tok_vocab spm = {0}, bpe = {0};
     spm_vocab(&spm);
     bpe_vocab(&bpe);
     write_gguf(p, MODEL_ARCH_LLAMA, &c32, 1, t32, 8, &spm);
@@ -522,8 +496,8 @@ static void seeds_gguf(void)
     const uint32_t tk[] = {GQ_Q2_K, GQ_Q3_K, GQ_Q4_K, GQ_Q5_K, GQ_Q6_K};
     write_gguf(p, MODEL_ARCH_QWEN3, &c256, 0, tk, 5, NULL);
     check_gguf("qwen3_kquants", p, 0);
-    gtok_free(&spm);
-    gtok_free(&bpe);
+    tok_vocab_free(&spm);
+    tok_vocab_free(&bpe);
 }
 
 /* ---- tokenizers ------------------------------------------------------------- */
@@ -531,7 +505,7 @@ static void seeds_gguf(void)
 /* llama2.c tokenizer.bin: max_token_length, then per token score, len, bytes. */
 static void seeds_tok_bin(void)
 {
-    gtok g = {0};
+    tok_vocab g = {0};
     spm_vocab(&g);
     buf b = {0};
     uint32_t maxlen = 0;
@@ -567,7 +541,7 @@ static void seeds_tok_bin(void)
     b.n = base;
     seed("fuzz_tok_bin", "spm_only", b.p, b.n);
     free(b.p);
-    gtok_free(&g);
+    tok_vocab_free(&g);
 }
 
 static void tok_json_seed(const char *name, const char *path)
@@ -589,7 +563,7 @@ static void tok_json_seed(const char *name, const char *path)
  * byte fallback, a normalizer (Prepend + Replace) or a Metaspace pre-tokenizer. */
 static void write_spm_json(const char *path, int metaspace)
 {
-    gtok g = {0};
+    tok_vocab g = {0};
     spm_vocab(&g);
     json_t *vocab = json_object(), *merges = json_array(), *added = json_array();
     for (int i = 0; i < g.n; i++)
@@ -630,7 +604,7 @@ static void write_spm_json(const char *path, int metaspace)
     if (!root || json_dump_file(root, path, JSON_INDENT(1)))
         abort();
     json_decref(root);
-    gtok_free(&g);
+    tok_vocab_free(&g);
 }
 
 static void seeds_tok_json(void)
