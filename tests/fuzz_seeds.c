@@ -20,6 +20,7 @@
 #include "src/tok_export.h"
 #include "tests/fuzz_models.h"
 #include "tests/fuzz_util.h"
+#include "tests/score_fixture.h"
 
 static const char *out_dir;
 static char scratch[4096];
@@ -626,9 +627,10 @@ static void seeds_tok_json(void)
 static void seeds_cache(void)
 {
     static const mx_format fmts[] = {MX_FP4_E2M1, MX_FP6_E2M3, MX_FP8_E4M3, MX_INT8};
+    static const int rows[TF_NLIN] = {32, 32, 32, 32, 32, 32, 32};
+    static const int cols[TF_NLIN] = {64, 64, 64, 64, 64, 64, 64};
     score_table t;
-    int layers = 2;
-    if (score_table_alloc(&t, layers * TF_NLIN))
+    if (score_fixture_alloc(&t, 2, rows, cols))
         abort();
     snprintf(t.model, sizeof t.model, "fuzz-seed");
     snprintf(t.key, sizeof t.key, "0123456789abcdef");
@@ -641,25 +643,15 @@ static void seeds_cache(void)
     t.ctx = 64;
     t.fp32_loss = 1.25;
     t.uniform_loss[MX_FP4_E2M1] = 1.5;
-    static const char *const nm[TF_NLIN] = {"self_attn.q_proj", "self_attn.k_proj",
-                                            "self_attn.v_proj", "self_attn.o_proj",
-                                            "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
-    for (int l = 0; l < layers; l++)
-        for (int k = 0; k < TF_NLIN; k++) {
-            score_module *m = &t.modules[l * TF_NLIN + k];
-            snprintf(m->name, sizeof m->name, "model.layers.%d.%s", l, nm[k]);
-            m->layer = l;
-            m->kind = k;
-            m->rows = 32;
-            m->cols = 64;
-            m->params = 32 * 64;
-            for (int i = 0; i < 4; i++) {
-                m->bits[fmts[i]] = mx_bits_per_weight(fmts[i], 32, 64);
-                m->score[SCORE_KL][fmts[i]] = 0.01 / (i + 1) / (k + 1);
-                m->score[SCORE_FISHER][fmts[i]] = 0.02 / (i + 1) / (l + 1);
-                m->kld[fmts[i]] = 0.005 / (i + 1);
-            }
+    for (int j = 0; j < t.n_modules; j++) {
+        score_module *m = &t.modules[j];
+        for (int i = 0; i < 4; i++) {
+            m->bits[fmts[i]] = mx_bits_per_weight(fmts[i], 32, 64);
+            m->score[SCORE_KL][fmts[i]] = 0.01 / (i + 1) / (m->kind + 1);
+            m->score[SCORE_FISHER][fmts[i]] = 0.02 / (i + 1) / (m->layer + 1);
+            m->kld[fmts[i]] = 0.005 / (i + 1);
         }
+    }
     const char *p = scr("x.scores");
     mx_error e = {0};
     if (cache_write(p, &t, &e))
