@@ -13,6 +13,7 @@
 
 #include "kernels/err.h"
 #include "ui/ui_jobs.h"
+#include "ui/ui_progress.h"
 #include "ui/ui_search.h"
 
 #define NMOD 6
@@ -157,7 +158,7 @@ static void *progress_main(void *arg)
 {
     ui_job *j = arg;
     for (int i = 1; i <= 1000; i++)
-        ui_job_progress(j, i, 1000);
+        ui_job_progress(j, i, 1000, "testing", "items");
     ui_job_done(j, 0, 42.5, 4.25, "ok");
     return NULL;
 }
@@ -204,12 +205,51 @@ static void test_queue_many(void **state)
     assert_string_equal(ui_job_name(UI_JOB_SEARCH), "search");
 }
 
+/* The status line's phase, count, rate and ETA, by hand: 20 steps in 2 s is
+ * 10/s, 170 left is 17 s; a new phase measures its own rate. */
+static void test_progress_text(void **state)
+{
+    (void)state;
+    ui_progress p;
+    char buf[96];
+    ui_progress_reset(&p);
+    ui_progress_update(&p, UI_JOB_SEARCH, "annealing", "steps", 10, 200, 100.0);
+    ui_progress_text(&p, buf, sizeof buf);
+    assert_string_equal(buf, "annealing 10/200 steps"); /* no rate before a second has passed */
+    ui_progress_update(&p, UI_JOB_SEARCH, "annealing", "steps", 30, 200, 102.0);
+    ui_progress_text(&p, buf, sizeof buf);
+    assert_string_equal(buf, "annealing 30/200 steps  10/s  ETA 0:17");
+    assert_true(fabs(ui_progress_frac(&p) - 0.15) < 1e-12);
+    ui_progress_update(&p, UI_JOB_SEARCH, "refining", "evals", 0, 50, 103.0);
+    ui_progress_update(&p, UI_JOB_SEARCH, "refining", "evals", 10, 50, 105.0);
+    ui_progress_text(&p, buf, sizeof buf);
+    assert_string_equal(buf, "refining 10/50 evals  5.0/s  ETA 0:08");
+    /* a phase counted as a fraction; then a new job of the same phase starts over */
+    ui_progress_update(&p, UI_JOB_SCORE, "fisher", NULL, 0.25, 1, 200.0);
+    ui_progress_update(&p, UI_JOB_SCORE, "fisher", NULL, 0.5, 1, 201.0);
+    ui_progress_text(&p, buf, sizeof buf);
+    assert_string_equal(buf, "fisher  50%  ETA 0:02");
+    ui_progress_update(&p, UI_JOB_SCORE, "fisher", NULL, 0.1, 1, 300.0);
+    ui_progress_update(&p, UI_JOB_SCORE, "fisher", NULL, 0.2, 1, 300.5);
+    ui_progress_text(&p, buf, sizeof buf);
+    assert_string_equal(buf, "fisher  20%");
+    /* long waits in h:mm:ss; a tiny buffer is cut, not overrun */
+    ui_progress_update(&p, UI_JOB_SCORE, "kl", "modules", 1, 7201, 0.0);
+    ui_progress_update(&p, UI_JOB_SCORE, "kl", "modules", 2, 7201, 1.0);
+    ui_progress_text(&p, buf, sizeof buf);
+    assert_string_equal(buf, "kl 2/7201 modules  1.0/s  ETA 1:59:59");
+    char small[8];
+    ui_progress_text(&p, small, sizeof small);
+    assert_string_equal(small, "kl 2/72");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_search_events),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_queue_many),
+        cmocka_unit_test(test_progress_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,20 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "kernels/tf.h"
 #include "ui/ui_app.h"
 #include "ui/ui_cmdline.h"
+#include "ui/ui_progress.h"
 #include "ui/ui_term.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static void relayout(ui_app *a)
 {
@@ -44,7 +37,7 @@ static void relayout(ui_app *a)
     }
 }
 
-static void draw(const ui_app *a)
+static void draw(ui_app *a)
 {
     erase();
     if (a->lay.too_small) {
@@ -160,6 +153,12 @@ int ui_app_run(ui_wb *wb)
     init_colors(&a);
     ui_cmdline_init(wb);
     relayout(&a);
+    /* First run on this model and text: no scores to show, so start computing
+     * the fastest kind (fisher, seconds) at once; S adds kl after. */
+    if (!ui_state_has_scores(&wb->st) && wb->tokens && !wb->opts.scores_path &&
+        ui_wb_exec_line(wb, "score --method fisher") == 0)
+        snprintf(wb->scores_hint, sizeof wb->scores_hint,
+                 "first run: computing fisher scores, the fastest kind (S computes kl after)");
     if (wb->scores_hint[0])
         ui_ctl_msg(&a, UI_MSG_INFO, wb->scores_hint);
     ui_ctl_apply(&a, UI_REDO_DRAW);
@@ -178,7 +177,7 @@ int ui_app_run(ui_wb *wb)
         int ch;
         while (!quit && (ch = wgetch(a.mode == UI_MODE_COMMAND && a.cmdwin ? a.cmdwin : stdscr)) != ERR) {
             if (!a.t_key)
-                a.t_key = now_ms();
+                a.t_key = 1e3 * ui_clock_s();
             unsigned redo = ui_ctl_apply(&a, ui_keys_dispatch(&a, ch));
             quit = redo_terminal(&a, redo);
             dirty = 1;
@@ -202,7 +201,7 @@ int ui_app_run(ui_wb *wb)
         if (dirty && !quit) {
             draw(&a);
             if (a.t_key) {
-                a.key_ms = now_ms() - a.t_key;
+                a.key_ms = 1e3 * ui_clock_s() - a.t_key;
                 a.t_key = 0;
             }
         }

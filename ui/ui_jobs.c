@@ -135,11 +135,14 @@ int ui_job_cancelled(ui_job *j)
     return atomic_load(&j->cancel) != 0;
 }
 
-void ui_job_progress(ui_job *j, double done, double total)
+void ui_job_progress(ui_job *j, double done, double total, const char *phase, const char *unit)
 {
     ui_event ev = {.kind = UI_EV_PROGRESS, .job = j->kind, .done = done, .total = total};
+    snprintf(ev.phase, sizeof ev.phase, "%s", phase ? phase : "");
+    snprintf(ev.unit, sizeof ev.unit, "%s", unit ? unit : "");
     ui_queue_push(j->q, &ev);
 }
+
 
 void ui_job_done(ui_job *j, int code, double value, double value2, const char *msg)
 {

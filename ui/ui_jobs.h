@@ -28,7 +28,9 @@ typedef struct ui_event {
     ui_event_kind kind;
     int job;               /* enum ui_job_kind */
     int code;              /* UI_EV_DONE: 0 or a negative ERR_* */
-    double done, total;    /* UI_EV_PROGRESS */
+    double done, total;    /* UI_EV_PROGRESS: count of total */
+    char phase[24];        /* UI_EV_PROGRESS: "kl", "annealing" ... or "" */
+    char unit[16];         /* UI_EV_PROGRESS: what done counts ("modules"), "": a fraction */
     double value;          /* UI_EV_DONE: the result (eval: ppl) */
     double value2;         /* UI_EV_DONE: secondary result (eval: avg bits evaluated) */
     char msg[512];         /* UI_EV_DONE: error message or summary */
@@ -76,7 +78,8 @@ const char *ui_job_name(ui_job_kind k);
 
 /* Worker side helpers. */
 int ui_job_cancelled(ui_job *j);
-void ui_job_progress(ui_job *j, double done, double total);
+/* done of total in the phase ("kl"), counting unit ("modules"); phase and unit may be NULL. */
+void ui_job_progress(ui_job *j, double done, double total, const char *phase, const char *unit);
 void ui_job_done(ui_job *j, int code, double value, double value2, const char *msg);
 /* ui_job_done with the outcome's message: `cancelled` for ERR_CANCELLED,
  * "WHAT: ERR" for another error, else ok_fmt's text. */

@@ -19,8 +19,8 @@ void ui_pane_status(const ui_app *a)
     int rw = (int)strlen(right);
     int x = r->x;
     if (wb->job.kind != UI_JOB_NONE) {
-        double frac = wb->job_total > 0 ? wb->job_done / wb->job_total : 0;
-        int bw = 20, fill = (int)(frac * bw + 0.5);
+        double frac = ui_progress_frac(&wb->prog);
+        int bw = 12, fill = (int)(frac * bw + 0.5);
         char bar[64];
         snprintf(bar, sizeof bar, "%s [", ui_job_name(wb->job.kind));
         mvaddstr(r->y, x, bar);
@@ -30,7 +30,9 @@ void ui_pane_status(const ui_app *a)
         attroff(A_REVERSE);
         for (int i = fill; i < bw; i++)
             addch('.');
-        printw("] %3.0f%% (Esc cancels) ", 100 * frac);
+        char what[96];
+        ui_progress_text(&wb->prog, what, sizeof what);
+        printw("] %s (Esc cancels) ", what);
         x = getcurx(stdscr);
     }
     const char *msg = a->status[0] ? a->status : wb->scores_hint;

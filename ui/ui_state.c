@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "kernels/tf.h"
 #include "solver/budget.h"
@@ -15,6 +14,7 @@
 #include "solver/alloc_setup.h"
 #include "src/model.h"
 #include "src/uniform.h"
+#include "ui/ui_progress.h"
 
 const char *ui_format_short(mx_format f)
 {
@@ -241,13 +241,6 @@ static int build_problem(ui_state *s, alloc_setup *as, mx_error *e)
     return rc;
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 void ui_state_budget_range(ui_state *s, double *lo, double *hi)
 {
     *lo = *hi = NAN;
@@ -284,7 +277,7 @@ int ui_state_solve(ui_state *s, mx_error *e)
     s->solved = 0;
     if (!ui_state_has_scores(s))
         return err_set(e, ERR_ARG, "no scores: run `mxalloc score ...` or :load-scores FILE");
-    double t0 = now_ms();
+    double t0 = 1e3 * ui_clock_s();
     alloc_setup as;
     mx_error le = {0};
     ilp_result r;
@@ -295,7 +288,7 @@ int ui_state_solve(ui_state *s, mx_error *e)
     int n = as.p.n_modules;
     alloc_setup_free(&as);
     if (rc) {
-        s->solve_ms = now_ms() - t0;
+        s->solve_ms = 1e3 * ui_clock_s() - t0;
         snprintf(s->err, sizeof s->err, "%s", le.msg);
         if (e)
             *e = le;
@@ -307,7 +300,7 @@ int ui_state_solve(ui_state *s, mx_error *e)
     s->proj_ppl = ui_state_project(s, s->choice);
     nearest_uniform(s);
     s->solved = 1;
-    s->solve_ms = now_ms() - t0;
+    s->solve_ms = 1e3 * ui_clock_s() - t0;
     return 0;
 }
 

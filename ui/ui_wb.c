@@ -205,7 +205,7 @@ int ui_wb_resolve(ui_wb *wb, int report)
 static int eval_progress(void *user, long done, long total)
 {
     ui_wb *wb = user;
-    ui_job_progress(&wb->job, (double)done, (double)total);
+    ui_job_progress(&wb->job, (double)done, (double)total, "measuring", "windows");
     return ui_job_cancelled(&wb->job);
 }
 
@@ -248,8 +248,7 @@ static int start_eval(ui_wb *wb)
     for (int i = 0; i < wb->m.n_modules; i++)
         wb->eval.fmts[i] = (mx_format)wb->st.choice[i];
     wb->eval.avg_bits = wb->st.res.avg_bits;
-    wb->job_done = 0;
-    wb->job_total = 0;
+    ui_progress_reset(&wb->prog);
     if (ui_job_start(&wb->job, &wb->q, UI_JOB_EVAL, eval_main, wb))
         return fail(wb, ERR_INTERNAL, "eval: cannot start a worker thread");
     ui_wb_say(wb, UI_MSG_INFO, "eval: measuring perplexity of %.3f bits/weight...", wb->eval.avg_bits);
@@ -261,8 +260,7 @@ int ui_wb_handle_event(ui_wb *wb, ui_event *ev)
     int code = 0;
     switch (ev->kind) {
     case UI_EV_PROGRESS:
-        wb->job_done = ev->done;
-        wb->job_total = ev->total;
+        ui_progress_update(&wb->prog, ev->job, ev->phase, ev->unit, ev->done, ev->total, ui_clock_s());
         break;
     case UI_EV_SEARCH:
         ui_search_hist_add(&wb->search, &ev->search);

@@ -9,6 +9,7 @@
 #include "src/tok.h"
 #include "ui/ui_cmd.h"
 #include "ui/ui_jobs.h"
+#include "ui/ui_progress.h"
 #include "ui/ui_search.h"
 #include "ui/ui_state.h"
 
@@ -83,7 +84,7 @@ typedef struct ui_wb {
     ui_score_job score;
     ui_anneal_job anneal;
     ui_gen_job gen;
-    double job_done, job_total;   /* progress of the running job */
+    ui_progress prog;             /* phase, count, rate of the running job */
     ui_search_hist search;
     double last_meas_ppl, last_meas_bits;
     int quit;

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "solver/gamma.h"
 #include "solver/ilp.h"
@@ -18,13 +17,6 @@
 #include "src/score.h"
 #include "src/score_lookup.h"
 #include "ui/ui_wb.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 /* The key `mxalloc score` computes for the same model, text and defaults. */
 static void key_for(const ui_wb *wb, const score_opts *so, char key[17])
@@ -54,10 +46,13 @@ int ui_work_default_scores(ui_wb *wb, char *path, size_t len)
 static int score_progress_cb(void *user, const score_progress *p)
 {
     ui_wb *wb = user;
-    double t = now_ms();
+    double t = 1e3 * ui_clock_s();
     if (t - wb->score.last_ms > 50 || p->done >= p->total) {
         wb->score.last_ms = t;
-        ui_job_progress(&wb->job, p->done, p->total);
+        if (p->module >= 0) /* kl: one module after another */
+            ui_job_progress(&wb->job, p->module, p->n_modules, p->phase, "modules");
+        else
+            ui_job_progress(&wb->job, p->done, p->total, p->phase, NULL);
     }
     return ui_job_cancelled(&wb->job);
 }
@@ -97,7 +92,7 @@ int ui_work_start_score(ui_wb *wb, unsigned methods)
     score_table_init(&wb->score.out);
     wb->score.methods = methods;
     wb->score.last_ms = 0;
-    wb->job_done = wb->job_total = 0;
+    ui_progress_reset(&wb->prog);
     return ui_job_start(&wb->job, &wb->q, UI_JOB_SCORE, score_main, wb) ? -3 : 0;
 }
 
@@ -122,7 +117,10 @@ static int search_cb(void *user, const search_event *sev)
         for (int m = 0; m < sev->n_modules; m++)
             ev.search.likely[m] = (int)sev->formats[sev->argmax[m]];
     ui_queue_push(&wb->q, &ev);
-    ui_job_progress(&wb->job, sev->step, sev->n_steps);
+    if (sev->refine_max > 0) /* after the last step: exact evaluations of nearby assignments */
+        ui_job_progress(&wb->job, sev->refine_evals, sev->refine_max, "refining", "evals");
+    else
+        ui_job_progress(&wb->job, sev->step, sev->n_steps, "annealing", "steps");
     return ui_job_cancelled(&wb->job);
 }
 
@@ -206,7 +204,7 @@ int ui_work_start_anneal(ui_wb *wb, int method)
                 }
     }
     ui_search_hist_reset(&wb->search);
-    wb->job_done = wb->job_total = 0;
+    ui_progress_reset(&wb->prog);
     if (ui_job_start(&wb->job, &wb->q, UI_JOB_SEARCH, anneal_main, wb)) {
         ui_work_free(wb);
         return -3;
@@ -223,7 +221,7 @@ static int gen_token_cb(void *user, int id, int n_new)
 {
     ui_wb *wb = user;
     (void)id;
-    ui_job_progress(&wb->job, n_new, wb->gen.n);
+    ui_job_progress(&wb->job, n_new, wb->gen.n, "sampling", "tokens");
     return ui_job_cancelled(&wb->job);
 }
 
@@ -298,8 +296,7 @@ int ui_work_generate(ui_wb *wb, const ui_cmd *c)
             g->fmts[i] = (mx_format)s->choice[i];
         g->avg_bits = s->res.avg_bits;
     }
-    wb->job_done = 0;
-    wb->job_total = g->n;
+    ui_progress_reset(&wb->prog);
     if (ui_job_start(&wb->job, &wb->q, UI_JOB_GENERATE, generate_main, wb)) {
         ui_wb_say(wb, UI_MSG_ERROR, "generate: cannot start a worker thread");
         return ERR_INTERNAL;
