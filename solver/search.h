@@ -140,6 +140,11 @@ typedef struct search_opts {
  * lambda 20; GAMMA 200 steps, lr 0.1, T 1 -> 0.3, rho 10, mu_every 10; seed 1;
  * refine 400 evaluations. */
 void search_opts_init(search_opts *o, search_method method);
+/* The candidate formats a search uses by default, in search order: every MX
+ * format, and where two have the same bits the usually more accurate one for
+ * weights first, so a dMX offset meets it before its same-size sibling. With
+ * only != NULL, just those formats of it (by mx_format, 0/1). Returns the count. */
+int search_default_formats(mx_format out[MX_NFORMATS], const unsigned char *only);
 
 typedef struct search_result {
     int n_modules, n_formats;

@@ -43,6 +43,16 @@ int search_loss_parse(const char *s, search_loss *out)
     return i < 0 ? -1 : (*out = (search_loss)i, 0);
 }
 
+int search_default_formats(mx_format out[MX_NFORMATS], const unsigned char *only)
+{
+    static const mx_format def[] = {MX_FP4_E2M1, MX_FP6_E2M3, MX_FP6_E3M2, MX_INT8, MX_FP8_E4M3, MX_FP8_E5M2};
+    int n = 0;
+    for (size_t i = 0; i < sizeof def / sizeof def[0]; i++)
+        if (!only || only[def[i]])
+            out[n++] = def[i];
+    return n;
+}
+
 void search_opts_init(search_opts *o, search_method method)
 {
     memset(o, 0, sizeof *o);

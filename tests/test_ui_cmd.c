@@ -67,6 +67,24 @@ static void test_parse_errors(void **state)
     assert_int_equal(ui_cmd_parse("group attn on", &c, err, sizeof err), -1);
     assert_int_equal(ui_cmd_parse("group qkv maybe", &c, err, sizeof err), -1);
     assert_int_equal(ui_cmd_parse("anneal sgd", &c, err, sizeof err), -1);
+    /* anneal's options: whole numbers, steps at least 1, each with its value */
+    assert_int_equal(ui_cmd_parse("anneal dmx --steps 40 --seed 0 --refine 0", &c, err, sizeof err), 0);
+    assert_int_equal(c.steps, 40);
+    assert_int_equal(c.seed, 0);
+    assert_int_equal(c.refine, 0);
+    assert_int_equal(c.argc, 1);
+    assert_int_equal(ui_cmd_parse("anneal gamma", &c, err, sizeof err), 0);
+    assert_int_equal(c.steps, -1);
+    assert_int_equal(c.seed, -1);
+    assert_int_equal(ui_cmd_parse("anneal dmx --steps 0", &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "--steps needs a whole number, not '0'"));
+    assert_int_equal(ui_cmd_parse("anneal dmx --seed x1", &c, err, sizeof err), -1);
+    assert_int_equal(ui_cmd_parse("anneal dmx --seed", &c, err, sizeof err), -1);
+    assert_int_equal(ui_cmd_parse("anneal dmx --lr 3", &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "usage: anneal"));
+    assert_int_equal(ui_cmd_parse("use", &c, err, sizeof err), -1);
+    assert_int_equal(ui_cmd_parse("keep a b", &c, err, sizeof err), -1);
+    assert_int_equal(ui_cmd_parse("cands now", &c, err, sizeof err), -1);
     assert_int_equal(ui_cmd_parse("score --method hessian", &c, err, sizeof err), -1);
     assert_int_equal(ui_cmd_parse("score kl", &c, err, sizeof err), -1);
     assert_int_equal(ui_cmd_parse("export f --to gguf", &c, err, sizeof err), -1);

@@ -269,6 +269,58 @@ static void test_measured_points(void **state)
     ui_state_free(&s);
 }
 
+/* Candidates: an applied allocation gets the bits, size, objective and
+ * projection the solver reports for the same formats; keep/use switch; a
+ * constraint change makes the solver's answer current again. */
+static void test_candidates(void **state)
+{
+    (void)state;
+    ui_state s;
+    mx_error e = {0};
+    setup_state(&s, 1 << SCORE_KL);
+    s.budget = 6;
+    assert_int_equal(ui_state_solve(&s, &e), 0);
+    assert_string_equal(s.alloc_name, "ilp");
+    int n = s.t.n_modules, ilp[NL * TF_NLIN], all4[NL * TF_NLIN];
+    memcpy(ilp, s.choice, sizeof ilp);
+    ilp_result r = s.res;
+    double ppl = s.proj_ppl;
+    assert_int_equal(ui_state_keep(&s, NULL, &e), 0);
+    assert_string_equal(s.cand[0].name, "ilp@6.00");
+    for (int i = 0; i < n; i++)
+        all4[i] = MX_FP4_E2M1;
+    assert_int_equal(ui_state_apply(&s, all4, "dmx@6.00", &e), 0);
+    assert_string_equal(s.alloc_name, "dmx@6.00");
+    assert_true(ui_state_is_current(&s, all4));
+    assert_false(ui_state_is_current(&s, ilp));
+    assert_true(fabs(s.res.avg_bits - 4.25) < 1e-9);
+    assert_true(s.proj_ppl > ppl);
+    assert_int_equal(ui_state_use(&s, "ilp@6.00", &e), 0);
+    assert_true(ui_state_is_current(&s, ilp));
+    assert_true(fabs(s.res.avg_bits - r.avg_bits) < 1e-9);
+    assert_true(fabs(s.res.bytes - r.bytes) < 1e-6);
+    assert_true(fabs(s.res.objective - r.objective) < 1e-12 * fabs(r.objective) + 1e-15);
+    assert_true(fabs(s.proj_ppl - ppl) < 1e-12);
+    assert_int_equal(ui_state_cand_of(&s, all4), 1);
+    s.cand[1].meas_ppl = 9.5;
+    assert_int_equal(ui_state_use(&s, "dmx@6.00", &e), 0);
+    assert_true(s.cand[1].meas_ppl == 9.5); /* the same allocation keeps its measurement */
+    assert_int_equal(ui_state_use(&s, "nope", &e), ERR_ARG);
+    assert_non_null(strstr(e.msg, "ilp, ilp@6.00, dmx@6.00"));
+    assert_int_equal(ui_state_keep(&s, "ilp", &e), ERR_ARG);
+    /* a constraint change: the solver again */
+    ui_state_set_target(&s, s.target);
+    assert_int_equal(ui_state_solve(&s, &e), 0);
+    assert_string_equal(s.alloc_name, "ilp");
+    int bad[NL * TF_NLIN];
+    memcpy(bad, all4, sizeof bad);
+    bad[3] = MX_INT8; /* not a format of this table */
+    assert_false(is_candidate(MX_INT8));
+    assert_int_equal(ui_state_apply(&s, bad, "x", &e), ERR_ARG);
+    assert_string_equal(s.alloc_name, "ilp");
+    ui_state_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_find_module),  cmocka_unit_test(test_bad_tables),
         cmocka_unit_test(test_missing_score),
         cmocka_unit_test(test_measured_points), cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_candidates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,13 +17,13 @@ screen | grep -q 'model.layers.0.self_attn.q_proj' || fail "no module info under
 screen | grep -Eq '│ +0 ' || fail "no heatmap rows"
 
 # Budget: -> moves 0.05 bits, PgUp 0.5; the numbers follow.
-before=$(screen | grep '^avg ')
+before=$(screen | grep -E '^ilp +avg ')
 b0=$(screen | sed -n 's/.*\] *\([0-9.]*\) b$/\1/p' | head -1)
 keys PPage
 wait_for '\] +6\.50 b' 10
 keys Right Right
 wait_for '\] +6\.60 b' 10
-after=$(screen | grep '^avg ')
+after=$(screen | grep -E '^ilp +avg ')
 [ "$before" != "$after" ] || fail "budget moved but avg bits / ppl line did not change: $after"
 echo "$after" | grep -Eq 'avg [0-9.]+ b/w .*proj ppl [0-9.]+ ' || fail "bad numbers line: $after"
 keys NPage NPage

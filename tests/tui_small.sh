@@ -14,7 +14,7 @@ wait_for 'sensitivity' 20
 s=$(screen)
 echo "$s" | grep -q 'module' || fail "no module pane at 80x24"
 echo "$s" | grep -Eq '^budget \[' || fail "no budget bar at 80x24"
-echo "$s" | grep -Eq '^avg [0-9.]+ b/w' || fail "no numbers line at 80x24"
+echo "$s" | grep -Eq '^ilp +avg [0-9.]+ b/w' || fail "no numbers line at 80x24"
 echo "$s" | grep -Eq '│ +4 ' || fail "not every layer visible at 80x24"
 echo "$s" | grep -q 'Pareto' || fail "no Pareto pane at 80x24"
 echo "$s" | grep -Eq 'solve [0-9.]+ ms' || fail "no status line at 80x24"

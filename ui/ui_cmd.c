@@ -23,13 +23,16 @@ static const struct {
     [UI_CMD_TARGET] = {"target", 1, 1, "target mx|llama-cpp -- count bits as packed MX or as the llama.cpp GGUF stores them"},
     [UI_CMD_METHOD] = {"method", 1, 1, "method kl|fisher|fisher-out|gamma -- which scores drive the solver"},
     [UI_CMD_SCORE] = {"score", 0, 2, "score [--method kl|fisher|fisher-out|both] -- compute sensitivity scores"},
-    [UI_CMD_ANNEAL] = {"anneal", 1, 1, "anneal dmx|gamma -- run a differentiable search"},
+    [UI_CMD_ANNEAL] = {"anneal", 1, 7, "anneal dmx|gamma [--steps N] [--refine N] [--seed N] -- a differentiable search; its result becomes current"},
     [UI_CMD_EVAL] = {"eval", 0, 0, "eval -- measure the perplexity of the current allocation"},
     [UI_CMD_GENERATE] = {"generate", 0, UI_CMD_MAXARGS, "generate [N] [PROMPT] -- a greedy sample of N tokens with the current allocation"},
     [UI_CMD_CANCEL] = {"cancel", 0, 0, "cancel -- stop the running background job"},
     [UI_CMD_EXPORT] = {"export", 1, 3, "export FILE [--to llama-cpp|json] -- write the allocation"},
     [UI_CMD_LOAD_SCORES] = {"load-scores", 1, 1, "load-scores FILE -- read a score file"},
     [UI_CMD_SHOW] = {"show", 0, 1, "show [NAME] -- print the allocation (or one module)"},
+    [UI_CMD_KEEP] = {"keep", 0, 1, "keep [NAME] -- keep the current allocation as a candidate (default ilp@BUDGET)"},
+    [UI_CMD_USE] = {"use", 1, 1, "use NAME|ilp -- make a kept candidate (or the solver's answer) current"},
+    [UI_CMD_CANDS] = {"cands", 0, 0, "cands -- list the candidates: bits, projected and measured ppl"},
     [UI_CMD_HELP] = {"help", 0, 0, "help -- list the commands"},
     [UI_CMD_QUIT] = {"quit", 0, 0, "quit -- leave the workbench"},
 };
@@ -155,10 +158,28 @@ int ui_cmd_parse(const char *line, ui_cmd *out, char *err, size_t err_len)
             return fail(err, err_len, "score: unknown method '%s' (kl, fisher, fisher-out or both)%s",
                         out->argv[1], "");
         break;
-    case UI_CMD_ANNEAL:
+    case UI_CMD_ANNEAL: {
         if (strcmp(out->argv[0], "dmx") && strcmp(out->argv[0], "gamma"))
             return fail(err, err_len, "anneal: unknown search '%s' (dmx or gamma)%s", out->argv[0], "");
+        static const char *const opts[] = {"--steps", "--refine", "--seed"};
+        long *dst[] = {&out->steps, &out->refine, &out->seed};
+        out->steps = out->refine = out->seed = -1;
+        for (int i = 1; i < argc; i += 2) {
+            int k = 0;
+            while (k < 3 && strcmp(out->argv[i], opts[k]))
+                k++;
+            if (k == 3 || i + 1 == argc)
+                return fail(err, err_len, "usage: %s%s", specs[id].usage, "");
+            char *end;
+            errno = 0;
+            long v = strtol(out->argv[i + 1], &end, 10);
+            if (errno || *end || end == out->argv[i + 1] || v < (k == 0) || v > 1000000)
+                return fail(err, err_len, "anneal: %s needs a whole number, not '%s'", opts[k], out->argv[i + 1]);
+            *dst[k] = v;
+        }
+        out->argc = 1;
         break;
+    }
     case UI_CMD_GENERATE: {
         /* an optional leading count, then the prompt's words joined by spaces */
         int first = 0;

@@ -18,13 +18,16 @@ typedef enum ui_cmd_id {
     UI_CMD_TARGET,     /* target mx|llama-cpp : what the bits count (alloc --target) */
     UI_CMD_METHOD,     /* method kl|fisher|gamma : which score drives the solver */
     UI_CMD_SCORE,      /* score [--method kl|fisher|both] */
-    UI_CMD_ANNEAL,     /* anneal dmx|gamma */
+    UI_CMD_ANNEAL,     /* anneal dmx|gamma [--steps N] [--refine N] [--seed N] */
     UI_CMD_EVAL,       /* eval */
     UI_CMD_GENERATE,   /* generate [N] [PROMPT] : N in number (0 = default), PROMPT joined in argv[0] */
     UI_CMD_CANCEL,     /* cancel */
     UI_CMD_EXPORT,     /* export FILE [--to llama-cpp|json] */
     UI_CMD_LOAD_SCORES,/* load-scores FILE */
     UI_CMD_SHOW,       /* show [NAME] : print the allocation (script mode) */
+    UI_CMD_KEEP,       /* keep [NAME] : keep the current allocation as a candidate */
+    UI_CMD_USE,        /* use NAME|ilp : make a candidate (or the solver's answer) current */
+    UI_CMD_CANDS,      /* cands : list the candidates */
     UI_CMD_HELP,       /* help */
     UI_CMD_QUIT,       /* quit */
     UI_CMD_COUNT
@@ -37,6 +40,7 @@ typedef struct ui_cmd {
     double number;                             /* budget B */
     int flag;                                  /* group: 1 on / 0 off */
     int to_llama;                              /* export --to llama-cpp */
+    long steps, refine, seed;                  /* anneal options; -1: not given */
 } ui_cmd;
 
 /* Parse one line. Returns 0 with *out filled, 1 for a blank or '#' comment

@@ -41,17 +41,19 @@ void ui_pane_budget(const ui_app *a)
             snprintf(near, sizeof near, ", %+.2f%% vs %s", 100 * (s->proj_ppl / s->near_ppl - 1),
                      mx_format_name((mx_format)s->near_fmt));
         char meas[64] = "";
-        if (isfinite(a->wb->last_meas_ppl))
-            snprintf(meas, sizeof meas, "  measured %.4f @%.2fb", a->wb->last_meas_ppl, a->wb->last_meas_bits);
+        if (ui_state_is_current(s, a->wb->meas_fmts)) /* a measurement only beside what it measured */
+            snprintf(meas, sizeof meas, "  measured %.4f", a->wb->meas_ppl);
         char gap[48] = "";
         if (!s->res.optimal)
             snprintf(gap, sizeof gap, "  [time limit: gap %.2g%%]", 100 * s->res.gap);
         if (isfinite(s->proj_ppl))
-            snprintf(buf, sizeof buf, "avg %.3f b/w  size %.1f KB  proj ppl %.4f (%+.2f%% vs fp32%s)%s%s",
-                     s->res.avg_bits, kb, s->proj_ppl, 100 * (s->proj_ppl / s->fp32_ppl - 1), near, meas, gap);
+            /* most important first: at 80 columns the line ends after the measurement */
+            snprintf(buf, sizeof buf, "%s  avg %.3f b/w  proj ppl %.4f (%+.2f%% vs fp32%s)%s  size %.1f KB%s",
+                     s->alloc_name, s->res.avg_bits, s->proj_ppl, 100 * (s->proj_ppl / s->fp32_ppl - 1), near,
+                     meas, kb, gap);
         else
-            snprintf(buf, sizeof buf, "avg %.3f b/w  size %.1f KB  proj ppl n/a  score sum %.3g nats%s%s",
-                     s->res.avg_bits, kb, s->res.objective, meas, gap);
+            snprintf(buf, sizeof buf, "%s  avg %.3f b/w  proj ppl n/a  score sum %.3g nats%s  size %.1f KB%s",
+                     s->alloc_name, s->res.avg_bits, s->res.objective, meas, kb, gap);
         attrset(A_BOLD);
     } else {
         snprintf(buf, sizeof buf, "%s", s->err[0] ? s->err : "no solution");

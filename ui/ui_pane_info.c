@@ -25,7 +25,7 @@ void ui_pane_info(const ui_app *a)
     int f = s->solved ? s->choice[m] : -1;
     snprintf(buf, sizeof buf, "format %s%s%s", f >= 0 ? mx_format_name((mx_format)f) : "-",
              s->pin[m] >= 0 ? "  (pinned)" : "",
-             a->wb->search.n > 0 && ui_search_settled(&a->wb->search, m) ? "  (search settled)" : "");
+             a->wb->job.kind == UI_JOB_SEARCH && a->wb->search.n > 0 && ui_search_settled(&a->wb->search, m) ? "  (search settled)" : "");
     mvaddnstr(y++, x, buf, w);
     snprintf(buf, sizeof buf, "%s score (nats) per format:", score_method_name(s->method));
     mvaddnstr(y++, x, buf, w);

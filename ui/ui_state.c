@@ -32,12 +32,21 @@ void ui_state_init(ui_state *s)
     s->proj_ppl = s->fp32_ppl = s->near_ppl = NAN;
     s->near_fmt = -1;
     s->curve_stale = 1;
+    snprintf(s->alloc_name, sizeof s->alloc_name, "ilp");
     s->view_hi = NAN;
     s->range_lo = s->range_hi = NAN;
 }
 
+static void free_cands(ui_state *s)
+{
+    for (int i = 0; i < s->n_cand; i++)
+        free(s->cand[i].fmts);
+    s->n_cand = 0;
+}
+
 static void free_arrays(ui_state *s)
 {
+    free_cands(s);
     free(s->pin);
     free(s->choice);
     free(s->tmp_choice);
@@ -295,6 +304,7 @@ int ui_state_solve(ui_state *s, mx_error *e)
         return rc;
     }
     s->res = r;
+    snprintf(s->alloc_name, sizeof s->alloc_name, "ilp");
     for (int i = 0; i < n; i++)
         s->choice[i] = s->t.formats[s->tmp_choice[i]];
     s->proj_ppl = ui_state_project(s, s->choice);
@@ -379,6 +389,140 @@ void ui_state_update_view(ui_state *s, int n)
     ui_state_budget_range(s, &s->range_lo, &s->range_hi);
     if (ui_state_has_scores(s))
         ui_state_sweep(s, n, NULL);
+}
+
+int ui_state_cand_of(const ui_state *s, const int *fmts)
+{
+    for (int i = 0; i < s->n_cand; i++)
+        if (!memcmp(s->cand[i].fmts, fmts, (size_t)s->t.n_modules * sizeof *fmts))
+            return i;
+    return -1;
+}
+
+int ui_state_is_current(const ui_state *s, const int *fmts)
+{
+    return s->solved && fmts && !memcmp(s->choice, fmts, (size_t)s->t.n_modules * sizeof *fmts);
+}
+
+static ui_cand *cand_named(ui_state *s, const char *name)
+{
+    for (int i = 0; i < s->n_cand; i++)
+        if (!strcmp(s->cand[i].name, name))
+            return &s->cand[i];
+    return NULL;
+}
+
+/* Store fmts under name (replacing one of that name; the oldest goes when full). */
+static int cand_put(ui_state *s, const int *fmts, const char *name, double bits, double ppl, mx_error *e)
+{
+    size_t sz = (size_t)s->t.n_modules * sizeof(int);
+    int *copy = malloc(sz > 0 ? sz : 1);
+    if (!copy)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    memcpy(copy, fmts, sz);
+    ui_cand *c = cand_named(s, name);
+    if (!c) {
+        if (s->n_cand == UI_CAND_MAX) {
+            free(s->cand[0].fmts);
+            memmove(s->cand, s->cand + 1, (UI_CAND_MAX - 1) * sizeof s->cand[0]);
+            s->n_cand--;
+        }
+        c = &s->cand[s->n_cand++];
+        c->meas_ppl = NAN;
+    } else {
+        if (memcmp(c->fmts, fmts, sz))
+            c->meas_ppl = NAN; /* another allocation under an old name: its measurement is not this one's */
+        free(c->fmts);
+    }
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->fmts = copy;
+    c->avg_bits = bits;
+    c->proj_ppl = ppl;
+    return 0;
+}
+
+int ui_state_apply(ui_state *s, const int *fmts, const char *name, mx_error *e)
+{
+    if (!ui_state_has_scores(s))
+        return err_set(e, ERR_ARG, "no scores");
+    const score_table *t = &s->t;
+    alloc_setup as;
+    int rc = build_problem(s, &as, e);
+    if (rc)
+        return rc;
+    const ilp_problem *p = &as.p;
+    double w = 0, params = 0, obj = 0;
+    for (int m = 0; !rc && m < t->n_modules; m++) {
+        int j = 0;
+        while (j < t->n_formats && (int)t->formats[j] != fmts[m])
+            j++;
+        if (j == t->n_formats) {
+            rc = err_set(e, ERR_ARG, "%s: %s is not a format of these scores", t->modules[m].name,
+                         mx_format_name((mx_format)fmts[m]));
+            break;
+        }
+        w += p->params[m] * p->bits[m * p->n_formats + j];
+        params += p->params[m];
+        obj += p->cost[m * p->n_formats + j];
+    }
+    alloc_setup_free(&as);
+    if (rc)
+        return rc;
+    memcpy(s->choice, fmts, (size_t)t->n_modules * sizeof *fmts);
+    memset(&s->res, 0, sizeof s->res);
+    s->res.objective = s->res.bound = obj;
+    s->res.avg_bits = w / params;
+    s->res.bytes = w / 8;
+    s->res.optimal = 1;
+    s->proj_ppl = ui_state_project(s, s->choice);
+    nearest_uniform(s);
+    s->solved = 1;
+    s->err[0] = '\0';
+    snprintf(s->alloc_name, sizeof s->alloc_name, "%s", name);
+    return cand_put(s, fmts, name, s->res.avg_bits, s->proj_ppl, e);
+}
+
+int ui_state_keep(ui_state *s, const char *name, mx_error *e)
+{
+    if (!s->solved)
+        return err_set(e, ERR_ARG, "keep: %s", s->err[0] ? s->err : "no allocation to keep");
+    char def[UI_CAND_NAME];
+    if (!name || !*name) {
+        /* "ilp@6.00"; a candidate kept again keeps its name */
+        if (strchr(s->alloc_name, '@'))
+            snprintf(def, sizeof def, "%s", s->alloc_name);
+        else
+            snprintf(def, sizeof def, "%.20s@%.2f", s->alloc_name, s->budget);
+        name = def;
+    }
+    if (strlen(name) >= UI_CAND_NAME || !strcmp(name, "ilp"))
+        return err_set(e, ERR_ARG, "keep: '%s' cannot name a candidate (ilp is the solver; at most %d characters)",
+                       name, UI_CAND_NAME - 1);
+    return cand_put(s, s->choice, name, s->res.avg_bits, s->proj_ppl, e);
+}
+
+int ui_state_use(ui_state *s, const char *name, mx_error *e)
+{
+    if (!strcmp(name, "ilp")) {
+        mark_stale(s);
+        return ui_state_solve(s, e);
+    }
+    ui_cand *c = cand_named(s, name);
+    if (!c) {
+        char list[256] = "ilp";
+        size_t n = strlen(list);
+        for (int i = 0; i < s->n_cand && n + 2 < sizeof list; i++)
+            n += (size_t)snprintf(list + n, sizeof list - n, ", %s", s->cand[i].name);
+        return err_set(e, ERR_ARG, "use: no candidate '%s' (%s)", name, list);
+    }
+    /* a copy: apply replaces the candidate's array (same formats: its measurement stays) */
+    int *f = malloc((size_t)s->t.n_modules * sizeof *f);
+    if (!f)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    memcpy(f, c->fmts, (size_t)s->t.n_modules * sizeof *f);
+    int rc = ui_state_apply(s, f, name, e);
+    free(f);
+    return rc;
 }
 
 void ui_state_add_measured(ui_state *s, double bits, double ppl)

@@ -12,6 +12,16 @@
 
 #define UI_CURVE_MAX 48
 #define UI_MEAS_MAX 64
+#define UI_CAND_MAX 16
+#define UI_CAND_NAME 32
+
+/* A named allocation kept to compare and switch to ("ilp@5.00", "dmx@5.00"). */
+typedef struct ui_cand {
+    char name[UI_CAND_NAME];
+    int *fmts;                     /* [n_modules] mx_format */
+    double avg_bits, proj_ppl;
+    double meas_ppl;               /* NAN until this exact allocation is measured */
+} ui_cand;
 
 typedef struct ui_state {
     score_table t;                 /* owned; t.n_modules == 0 when no scores are loaded */
@@ -26,6 +36,9 @@ typedef struct ui_state {
                                       interactive workbench sets one so a key never waits long */
 
     int solved;                    /* choice/res/proj valid for the current constraints */
+    char alloc_name[UI_CAND_NAME]; /* what made choice: "ilp" (the solver) or a candidate's name */
+    int n_cand;
+    ui_cand cand[UI_CAND_MAX];
     int *choice;                   /* [n_modules] mx_format */
     ilp_result res;
     double solve_ms;               /* wall time of the last ilp_solve + projection */
@@ -86,6 +99,20 @@ int ui_state_sweep(ui_state *s, int n, mx_error *e);
 void ui_state_update_view(ui_state *s, int n);
 /* Projected perplexity of an arbitrary assignment (fmts[i] per module). */
 double ui_state_project(const ui_state *s, const int *fmts);
+/* The current allocation becomes fmts (mx_format per module), kept as
+ * candidate NAME (replacing one of that name): what a search found, or a
+ * candidate switched to. Bits, size and projection are computed for it; it
+ * stays current until a constraint changes (then the solver's again).
+ * 0, ERR_ARG (a format the scores lack) or ERR_NOMEM. */
+int ui_state_apply(ui_state *s, const int *fmts, const char *name, mx_error *e);
+/* Keep the current allocation as candidate NAME (NULL: "<alloc_name>@<budget>"). */
+int ui_state_keep(ui_state *s, const char *name, mx_error *e);
+/* Make candidate NAME current; "ilp" re-solves. */
+int ui_state_use(ui_state *s, const char *name, mx_error *e);
+/* Index of the candidate equal to fmts, or -1. */
+int ui_state_cand_of(const ui_state *s, const int *fmts);
+/* 1 when the current allocation is exactly fmts. */
+int ui_state_is_current(const ui_state *s, const int *fmts);
 /* Add a measured point to the plot. */
 void ui_state_add_measured(ui_state *s, double bits, double ppl);
 

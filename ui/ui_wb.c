@@ -96,7 +96,7 @@ int ui_wb_open(ui_wb *wb, const ui_wb_opts *o, ui_msg_fn msg, void *msg_user, mx
     wb->opts = *o;
     wb->msg = msg;
     wb->msg_user = msg_user;
-    wb->last_meas_ppl = wb->last_meas_bits = NAN;
+    wb->meas_ppl = wb->meas_bits = NAN;
     ui_state_init(&wb->st);
     if (ui_queue_init(&wb->q))
         return err_set(e, ERR_IO, "cannot create the event pipe: %s", strerror(errno));
@@ -148,6 +148,8 @@ void ui_wb_close(ui_wb *wb)
         ui_job_join(&wb->job);
     }
     free(wb->eval.fmts);
+    free(wb->eval.alloc);
+    free(wb->meas_fmts);
     ui_work_free(wb);
     free(wb->text);
     ui_queue_destroy(&wb->q);
@@ -186,17 +188,24 @@ void ui_wb_summary(const ui_wb *wb, char *out, size_t len)
              s->solve_ms);
 }
 
+/* The summary line in script mode (the screen shows the numbers itself). */
+static void say_summary(ui_wb *wb)
+{
+    if (wb->interactive)
+        return;
+    char buf[512];
+    ui_wb_summary(wb, buf, sizeof buf);
+    ui_wb_say(wb, UI_MSG_RESULT, "%s", buf);
+}
+
 int ui_wb_resolve(ui_wb *wb, int report)
 {
     mx_error e = {0};
     int rc = ui_state_solve(&wb->st, &e);
     if (rc)
         return fail(wb, rc, e.msg);
-    if (report && !wb->interactive) {
-        char buf[512];
-        ui_wb_summary(wb, buf, sizeof buf);
-        ui_wb_say(wb, UI_MSG_RESULT, "%s", buf);
-    }
+    if (report)
+        say_summary(wb);
     return 0;
 }
 
@@ -242,12 +251,15 @@ static int start_eval(ui_wb *wb)
     if (wb->job.kind != UI_JOB_NONE)
         return fail(wb, ERR_ARG, "a job is already running (cancel it first)");
     free(wb->eval.fmts);
+    free(wb->eval.alloc);
     wb->eval.fmts = malloc((size_t)wb->m.n_modules * sizeof *wb->eval.fmts);
-    if (!wb->eval.fmts)
+    wb->eval.alloc = malloc((size_t)wb->m.n_modules * sizeof *wb->eval.alloc);
+    if (!wb->eval.fmts || !wb->eval.alloc)
         return fail(wb, ERR_NOMEM, "out of memory");
     for (int i = 0; i < wb->m.n_modules; i++)
-        wb->eval.fmts[i] = (mx_format)wb->st.choice[i];
+        wb->eval.fmts[i] = (mx_format)(wb->eval.alloc[i] = wb->st.choice[i]);
     wb->eval.avg_bits = wb->st.res.avg_bits;
+    wb->eval.proj_ppl = wb->st.proj_ppl;
     ui_progress_reset(&wb->prog);
     if (ui_job_start(&wb->job, &wb->q, UI_JOB_EVAL, eval_main, wb))
         return fail(wb, ERR_INTERNAL, "eval: cannot start a worker thread");
@@ -276,11 +288,19 @@ int ui_wb_handle_event(ui_wb *wb, ui_event *ev)
             if (ev->job == UI_JOB_SCORE && wb->st.solved)
                 ui_wb_resolve(wb, 1);
         } else if (ev->job == UI_JOB_EVAL) {
-            wb->last_meas_ppl = ev->value;
-            wb->last_meas_bits = ev->value2;
+            /* the measurement belongs to the allocation measured, whatever is current now */
+            free(wb->meas_fmts);
+            wb->meas_fmts = wb->eval.alloc;
+            wb->eval.alloc = NULL;
+            wb->meas_ppl = ev->value;
+            wb->meas_bits = ev->value2;
             ui_state_add_measured(&wb->st, ev->value2, ev->value);
-            ui_wb_say(wb, UI_MSG_RESULT, "eval: avg_bits %.3f measured_ppl %.4f projected_ppl %.4f (%s)", ev->value2,
-                ev->value, wb->st.proj_ppl, ev->msg);
+            int k = ui_state_cand_of(&wb->st, wb->meas_fmts);
+            if (k >= 0)
+                wb->st.cand[k].meas_ppl = ev->value;
+            ui_wb_say(wb, UI_MSG_RESULT, "eval: avg_bits %.3f measured_ppl %.4f projected_ppl %.4f (%s)%s", ev->value2,
+                ev->value, wb->eval.proj_ppl, ev->msg,
+                ui_state_is_current(&wb->st, wb->meas_fmts) ? "" : "; the allocation has changed since");
         }
         break;
     }
@@ -437,6 +457,9 @@ int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
         search_method_parse(c->argv[0], &sm);
         if (wb->job.kind != UI_JOB_NONE)
             return fail(wb, ERR_ARG, "a job is already running (cancel it first)");
+        wb->anneal.steps = c->steps;
+        wb->anneal.refine = c->refine;
+        wb->anneal.seed = c->seed;
         rc = ui_work_start_anneal(wb, (int)sm);
         if (rc == -1)
             return fail(wb, ERR_ARG, "anneal: no calibration text (start with --text FILE)");
@@ -494,6 +517,33 @@ int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
         }
         return 0;
     }
+    case UI_CMD_KEEP:
+    case UI_CMD_USE:
+        if (need_scores(wb))
+            return ERR_ARG;
+        rc = c->id == UI_CMD_KEEP ? ui_state_keep(s, c->argc ? c->argv[0] : NULL, &e) : ui_state_use(s, c->argv[0], &e);
+        if (rc)
+            return fail(wb, rc, e.msg);
+        if (c->id == UI_CMD_USE) {
+            ui_wb_say(wb, UI_MSG_INFO, "current allocation: %s", s->alloc_name);
+            say_summary(wb);
+        } else {
+            ui_wb_say(wb, UI_MSG_RESULT, "kept %s (avg_bits %.3f)", c->argc ? c->argv[0] : s->cand[s->n_cand - 1].name,
+                      s->res.avg_bits);
+        }
+        return 0;
+    case UI_CMD_CANDS:
+        if (!s->n_cand)
+            ui_wb_say(wb, UI_MSG_RESULT, "no candidates (keep NAME stores the current allocation; searches add theirs)");
+        for (int i = 0; i < s->n_cand; i++) {
+            const ui_cand *k = &s->cand[i];
+            char meas[32] = "-";
+            if (isfinite(k->meas_ppl))
+                snprintf(meas, sizeof meas, "%.4f", k->meas_ppl);
+            ui_wb_say(wb, UI_MSG_RESULT, "%s%s avg_bits %.3f projected_ppl %.4f measured_ppl %s", k->name,
+                      ui_state_is_current(s, k->fmts) ? " (current)" : "", k->avg_bits, k->proj_ppl, meas);
+        }
+        return 0;
     case UI_CMD_HELP:
         for (int i = 0; i < UI_CMD_COUNT; i++)
             ui_wb_say(wb, UI_MSG_RESULT, "%s", ui_cmd_usage((ui_cmd_id)i));

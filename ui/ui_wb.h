@@ -30,7 +30,8 @@ typedef void (*ui_msg_fn)(void *user, ui_msg_level level, const char *text);
 typedef struct ui_eval_job {
     struct ui_wb *wb;
     mx_format *fmts;              /* snapshot of the allocation being measured */
-    double avg_bits;
+    int *alloc;                   /* the same as ui_state holds it (int per module) */
+    double avg_bits, proj_ppl;    /* of that snapshot */
 } ui_eval_job;
 
 /* State of a scoring run (score_compute in a worker). */
@@ -51,6 +52,7 @@ typedef struct ui_anneal_job {
     double budget;
     search_result res;
     int have_res;
+    long steps, refine, seed;     /* `anneal ... --steps N --refine N --seed N`; -1: the defaults */
 } ui_anneal_job;
 
 /* State of a greedy sample (gen_text in a worker, ui_work.c). */
@@ -86,7 +88,8 @@ typedef struct ui_wb {
     ui_gen_job gen;
     ui_progress prog;             /* phase, count, rate of the running job */
     ui_search_hist search;
-    double last_meas_ppl, last_meas_bits;
+    int *meas_fmts;               /* the allocation last measured (NULL: none) ... */
+    double meas_ppl, meas_bits;   /* ... and what it measured: shown while it is current */
     int quit;
     int interactive;              /* the screen shows the numbers: no summary messages */
     ui_msg_fn msg;

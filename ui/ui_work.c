@@ -145,6 +145,12 @@ static void *anneal_main(void *arg)
     search_opts o;
     search_opts_init(&o, (search_method)a->method);
     o.init_cost = a->init_cost;
+    if (a->steps > 0)
+        o.steps = (int)a->steps;
+    if (a->refine >= 0)
+        o.refine = (int)a->refine;
+    if (a->seed >= 0)
+        o.seed = (uint64_t)a->seed;
     o.on_event = search_cb;
     o.user = wb;
     int rc = search_run(&d, &o, &a->res, &e);
@@ -176,15 +182,11 @@ int ui_work_start_anneal(ui_wb *wb, int method)
     a->method = method;
     a->budget = wb->st.budget;
     const score_table *t = &wb->st.t;
-    if (ui_state_has_scores(&wb->st)) {
-        a->n_formats = t->n_formats;
-        memcpy(a->formats, t->formats, sizeof a->formats);
-    } else {
-        score_opts so;
-        score_opts_init(&so);
-        a->n_formats = so.n_formats;
-        memcpy(a->formats, so.formats, sizeof a->formats);
-    }
+    /* `mxalloc anneal`'s formats and order (the table's formats when there is one) */
+    unsigned char in_table[MX_NFORMATS] = {0};
+    for (int j = 0; j < t->n_formats; j++)
+        in_table[t->formats[j]] = 1;
+    a->n_formats = search_default_formats(a->formats, ui_state_has_scores(&wb->st) ? in_table : NULL);
     a->in = malloc((size_t)nw * ctx * sizeof(int));
     a->tgt = malloc((size_t)nw * ctx * sizeof(int));
     if (!a->in || !a->tgt) {
@@ -378,5 +380,19 @@ void ui_work_finish(ui_wb *wb, const ui_event *ev)
     if (ev->job == UI_JOB_SEARCH && ev->code == 0 && wb->anneal.have_res) {
         if (wb->anneal.method == SEARCH_GAMMA)
             merge_gamma(wb);
+        /* the search's answer becomes the current allocation, kept as "dmx@5.00" */
+        const search_result *r = &wb->anneal.res;
+        int *f = malloc((size_t)(r->n_modules > 0 ? r->n_modules : 1) * sizeof *f);
+        char name[UI_CAND_NAME];
+        snprintf(name, sizeof name, "%s@%.2f%s", search_method_name((search_method)wb->anneal.method), r->budget,
+                 r->cancelled ? "~" : "");
+        mx_error e = {0};
+        if (f && r->n_modules == wb->st.t.n_modules) {
+            for (int m = 0; m < r->n_modules; m++)
+                f[m] = (int)r->assign[m];
+            if (ui_state_apply(&wb->st, f, name, &e))
+                ui_wb_say(wb, UI_MSG_ERROR, "anneal: %s", e.msg);
+        }
+        free(f);
     }
 }

@@ -271,12 +271,7 @@ int cmd_anneal(int argc, char **argv)
         if (cli_format_list("mxalloc anneal", "--formats", formats_s, d.formats, &d.n_formats))
             return 2;
     } else {
-        /* Ties in bits: the usually more accurate format for weights first,
-         * so a dMX offset meets it before its same-size sibling. */
-        const mx_format def[] = {MX_FP4_E2M1, MX_FP6_E2M3, MX_FP6_E3M2,
-                                 MX_INT8,     MX_FP8_E4M3, MX_FP8_E5M2};
-        d.n_formats = 6;
-        memcpy(d.formats, def, sizeof def);
+        d.n_formats = search_default_formats(d.formats, NULL);
     }
     d.budget = budget;
 
