@@ -1,6 +1,6 @@
 #!/bin/sh
 # The keys users bring from htop, ncdu and vim (tmux, 100x30, the real model):
-# Home/End and g/G jump to the first/last layer, F1 is help, F10 quits, q
+# Home/End and g/G jump to the first/last layer, / n N find modules, F1 is help, F10 quits, q
 # with a running job asks first (another key disarms it), Ctrl-Z hands the
 # terminal back to the shell and fg resumes the workbench as it was.
 . "$(dirname "$0")/tui_lib.sh"
@@ -41,6 +41,20 @@ wait_gone 'sensitivity' 10
 typ 'fg; echo FG-EXIT=$?'; keys Enter
 wait_for 'sensitivity' 10
 wait_for 'model.layers.0.self_attn.q_proj' 10
+
+# / finds a module by name (case-insensitive), n / N the next / previous match.
+keys /
+wait_for '^:find' 10
+typ "DOWN"; keys Enter
+wait_for "find 'DOWN': model.layers.0.mlp.down_proj \(1 of 5" 10
+keys n
+wait_for 'model.layers.1.mlp.down_proj \(2 of 5' 10
+keys N N
+wait_for 'model.layers.4.mlp.down_proj \(5 of 5' 10
+wait_for '│ model.layers.4.mlp.down_proj +│' 10
+keys /
+typ "nosuch"; keys Enter
+wait_for "find: no module name contains 'nosuch'" 10
 
 # q while scoring runs: a warning, not an exit; another key disarms it.
 keys :

@@ -49,6 +49,7 @@ typedef struct ui_app {
     int dragging;
     int quit_armed;         /* q pressed while a job runs: the next q quits */
     int help_top;           /* first help line shown (the box scrolls) */
+    char find[128];         /* the last `/` text: n / N repeat it */
     double key_ms;          /* last key-to-screen time */
     double t_key;           /* when the key being handled arrived (0: none) */
     WINDOW *cmdwin;
@@ -69,6 +70,9 @@ void ui_ctl_move_cursor(ui_app *a, int dl, int dk);
 /* Keep the cursor's layer inside the visible rows. */
 void ui_ctl_scroll(ui_app *a);
 void ui_ctl_cycle_format(ui_app *a, int dir);
+/* Move the cursor to the next (dir 1) or previous (-1) module, in grid order
+ * and wrapping, whose name contains text (case-insensitive); says which. */
+void ui_ctl_find(ui_app *a, const char *text, int dir);
 /* Run one `:` command line; returns the redo bits. */
 unsigned ui_ctl_run_line(ui_app *a, const char *line);
 /* Pin mode: the prompt, then the format chosen by a key (1..9, Esc cancels). */

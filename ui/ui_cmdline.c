@@ -277,7 +277,7 @@ void ui_cmdline_shutdown(void)
     }
 }
 
-void ui_cmdline_begin(WINDOW *win)
+void ui_cmdline_begin(WINDOW *win, const char *init)
 {
     cl_win = win;
     cl_done = 0;
@@ -286,6 +286,8 @@ void ui_cmdline_begin(WINDOW *win)
     cl_hint[0] = '\0';
     cl_active = 1;
     rl_callback_handler_install("", cl_line_handler);
+    if (init)
+        rl_insert_text(init);
     cl_redisplay();
 }
 

@@ -15,7 +15,8 @@ void ui_cmdline_init(const ui_wb *wb);
 void ui_cmdline_shutdown(void);
 
 /* Start editing a line in win (one row). */
-void ui_cmdline_begin(WINDOW *win);
+/* Start editing; init (may be NULL) is typed in already ("find " for `/`). */
+void ui_cmdline_begin(WINDOW *win, const char *init);
 /* Feed one curses key. Returns 1 when a line is complete (*line malloc'd,
  * caller frees; already added to the history), -1 when editing was abandoned
  * (Esc, Ctrl-C, Ctrl-D on an empty line), 0 to keep editing. */

@@ -103,6 +103,35 @@ void ui_ctl_cycle_format(ui_app *a, int dir)
     a->show_assigned = 0;
 }
 
+void ui_ctl_find(ui_app *a, const char *text, int dir)
+{
+    int n = a->n_layers * TF_NLIN, cur = a->cur_layer * TF_NLIN + a->cur_kind, hits = 0, at = -1, k = 0;
+    for (int p = 0; p < n; p++) {
+        int m = a->mod_at[p];
+        if (m >= 0 && ui_state_name_matches(a->wb->m.modules[m].name, text))
+            hits++;
+    }
+    for (int step = 1; step <= n && at < 0; step++) {
+        int p = ((cur + dir * step) % n + n) % n, m = a->mod_at[p];
+        if (m >= 0 && ui_state_name_matches(a->wb->m.modules[m].name, text))
+            at = p;
+    }
+    char msg[300];
+    if (at < 0) {
+        snprintf(msg, sizeof msg, "find: no module name contains '%.200s'", text);
+        ui_ctl_msg(a, UI_MSG_ERROR, msg);
+        return;
+    }
+    for (int p = 0; p <= at; p++) /* which match, in grid order */
+        k += a->mod_at[p] >= 0 && ui_state_name_matches(a->wb->m.modules[a->mod_at[p]].name, text);
+    a->cur_layer = at / TF_NLIN;
+    a->cur_kind = at % TF_NLIN;
+    ui_ctl_scroll(a);
+    snprintf(msg, sizeof msg, "find '%.100s': %.120s (%d of %d; n / N next / previous)", text,
+             a->wb->m.modules[a->mod_at[at]].name, k, hits);
+    ui_ctl_msg(a, UI_MSG_INFO, msg);
+}
+
 unsigned ui_ctl_run_line(ui_app *a, const char *line)
 {
     ui_wb *wb = a->wb;
@@ -119,6 +148,11 @@ unsigned ui_ctl_run_line(ui_app *a, const char *line)
     if (c.id == UI_CMD_HELP) {
         a->mode = UI_MODE_HELP;
         a->help_top = 0;
+        return UI_REDO_DRAW;
+    }
+    if (c.id == UI_CMD_FIND) { /* the cursor is the app's: script mode lists the matches */
+        snprintf(a->find, sizeof a->find, "%.127s", c.argv[0]);
+        ui_ctl_find(a, a->find, 1);
         return UI_REDO_DRAW;
     }
     /* ui_wb_exec solves itself when a command changes the constraints */

@@ -93,7 +93,16 @@ static unsigned act_command(ui_app *a, const int *arg)
 {
     (void)arg;
     a->mode = UI_MODE_COMMAND;
-    ui_cmdline_begin(a->cmdwin);
+    ui_cmdline_begin(a->cmdwin, arg[0] ? "find " : NULL);
+    return UI_REDO_DRAW;
+}
+
+static unsigned act_find_next(ui_app *a, const int *arg)
+{
+    if (!a->find[0])
+        ui_ctl_msg(a, UI_MSG_INFO, "no search yet (/ finds a module by name)");
+    else
+        ui_ctl_find(a, a->find, arg[0]);
     return UI_REDO_DRAW;
 }
 
@@ -197,6 +206,9 @@ static const ui_key_binding bindings[] = {
     {{'s'}, "text sample (generate)", act_sample, {0}},
     {{27}, "cancel the running job", act_cancel, {0}},
     {{':'}, "command (Tab completes)", act_command, {0}},
+    {{'/'}, "find a module by name", act_command, {1}},
+    {{'n'}, "next match of the find", act_find_next, {1}},
+    {{'N'}, "previous match", act_find_next, {-1}},
     {{'?', KEY_F(1)}, "this help", act_help, {0}},
     {{'q', KEY_F(10), 3}, "quit (twice if a job runs)", act_quit, {0}},
     {{26}, "suspend (fg resumes)", act_suspend, {0}},

@@ -391,6 +391,15 @@ void ui_state_update_view(ui_state *s, int n)
         ui_state_sweep(s, n, NULL);
 }
 
+int ui_state_name_matches(const char *name, const char *text)
+{
+    size_t n = strlen(text);
+    for (const char *p = name; *p; p++)
+        if (!strncasecmp(p, text, n))
+            return 1;
+    return n == 0;
+}
+
 int ui_state_cand_of(const ui_state *s, const int *fmts)
 {
     for (int i = 0; i < s->n_cand; i++)

@@ -109,6 +109,8 @@ int ui_state_apply(ui_state *s, const int *fmts, const char *name, mx_error *e);
 int ui_state_keep(ui_state *s, const char *name, mx_error *e);
 /* Make candidate NAME current; "ilp" re-solves. */
 int ui_state_use(ui_state *s, const char *name, mx_error *e);
+/* 1 when name contains text, ignoring case (the workbench's find). */
+int ui_state_name_matches(const char *name, const char *text);
 /* Index of the candidate equal to fmts, or -1. */
 int ui_state_cand_of(const ui_state *s, const int *fmts);
 /* 1 when the current allocation is exactly fmts. */

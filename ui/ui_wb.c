@@ -544,6 +544,15 @@ int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
                       ui_state_is_current(s, k->fmts) ? " (current)" : "", k->avg_bits, k->proj_ppl, meas);
         }
         return 0;
+    case UI_CMD_FIND: {
+        int hits = 0;
+        for (int i = 0; i < wb->m.n_modules; i++)
+            if (ui_state_name_matches(wb->m.modules[i].name, c->argv[0])) {
+                ui_wb_say(wb, UI_MSG_RESULT, "%s", wb->m.modules[i].name);
+                hits++;
+            }
+        return hits ? 0 : fail(wb, ERR_ARG, "find: no module name contains the text");
+    }
     case UI_CMD_HELP:
         for (int i = 0; i < UI_CMD_COUNT; i++)
             ui_wb_say(wb, UI_MSG_RESULT, "%s", ui_cmd_usage((ui_cmd_id)i));
