@@ -1,10 +1,20 @@
 /* The Pareto plot: the cached curve of projected perplexity (or summed
- * scores) against average bits, the measured points and the current one. */
+ * scores) against average bits, the measured points, the current one and
+ * the references: fp32 (a y-axis label) and the uniform formats the score
+ * table measured (4, 6, 8, i for mxint8). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "src/uniform.h"
 #include "ui/ui_app.h"
+
+/* The uniform formats with a measured perplexity, drawn as their digit. */
+static char uniform_mark(mx_format f)
+{
+    const char *n = mx_format_name(f);
+    return f == MX_INT8 ? 'i' : !strncmp(n, "mxfp", 4) ? n[4] : 0;
+}
 
 void ui_pane_pareto(const ui_app *a)
 {
@@ -20,7 +30,7 @@ void ui_pane_pareto(const ui_app *a)
      * solver's own objective (summed scores, nats/token): same shape. */
     int use_ppl = s->n_curve > 0 && isfinite(s->curve_ppl[0]);
     if (r->w >= 64)
-        ui_pane_box(r, use_ppl ? "Pareto: projected ppl vs avg bits  (@ current, o measured)"
+        ui_pane_box(r, use_ppl ? "Pareto: projected ppl vs avg bits  (@ current, o measured, 4 6 8 i uniform)"
                              : "Pareto: summed score (nats) vs avg bits  (@ current)");
     else
         ui_pane_box(r, use_ppl ? "ppl vs bits (@ now, o measured)" : "score sum vs bits (@ now)");
@@ -39,6 +49,17 @@ void ui_pane_pareto(const ui_app *a)
         xhi = fmax(xhi, s->meas_bits[i]);
         ylo = fmin(ylo, s->meas_ppl[i]);
         yhi = fmax(yhi, s->meas_ppl[i]);
+    }
+    const score_table *t = &s->t;
+    for (int j = 0; use_ppl && j < t->n_formats; j++) {
+        mx_format f = t->formats[j];
+        double ub = uniform_avg_bits(t, f), up = exp(t->uniform_loss[f]);
+        if (uniform_mark(f) && isfinite(ub) && isfinite(up) && ub <= xhi + 0.5) { /* near the view only */
+            xlo = fmin(xlo, ub);
+            xhi = fmax(xhi, ub);
+            ylo = fmin(ylo, up);
+            yhi = fmax(yhi, up);
+        }
     }
     if (use_ppl && isfinite(s->fp32_ppl))
         ylo = fmin(ylo, s->fp32_ppl);
@@ -64,17 +85,34 @@ void ui_pane_pareto(const ui_app *a)
         px = dx;
         py = dy;
     }
+    for (int j = 0; use_ppl && j < t->n_formats; j++) {
+        mx_format f = t->formats[j];
+        double ub = uniform_avg_bits(t, f), up = exp(t->uniform_loss[f]);
+        if (uniform_mark(f) && isfinite(ub) && isfinite(up) && ub <= xhi + 1e-9)
+            ui_canvas_mark(&c, ub, up, xlo, xhi, ylo, yhi, uniform_mark(f));
+    }
     for (int i = 0; use_ppl && i < s->n_meas; i++)
         ui_canvas_mark(&c, s->meas_bits[i], s->meas_ppl[i], xlo, xhi, ylo, yhi, 'o');
     if (s->solved)
         ui_canvas_mark(&c, s->res.avg_bits, use_ppl ? s->proj_ppl : s->res.objective, xlo, xhi, ylo, yhi, '@');
     ui_pane_canvas(a, &c, r->y + 1, r->x + 1 + lw);
+    int fp32_row = -1; /* fp32's level, marked on the axis (the bottom label is its value when lowest) */
+    if (use_ppl && isfinite(s->fp32_ppl) && ch >= 4) {
+        int dx, dy;
+        ui_canvas_map(&c, xlo, s->fp32_ppl, xlo, xhi, ylo, yhi, &dx, &dy);
+        fp32_row = r->y + 1 + dy * ch / ui_canvas_dots_h(&c);
+        if (fp32_row >= r->y + ch)
+            fp32_row = r->y + ch - 1;
+    }
     ui_canvas_free(&c);
     char lab[32];
     snprintf(lab, sizeof lab, use_ppl ? "%8.3f" : "%8.2e", yhi);
     mvaddstr(r->y + 1, r->x + 1, lab);
     snprintf(lab, sizeof lab, use_ppl ? "%8.3f" : "%8.2e", ylo);
     mvaddstr(r->y + ch, r->x + 1, lab);
+    if (fp32_row > r->y + 1)
+        mvaddstr(fp32_row, r->x + 1, "  fp32 >");
+
     snprintf(lab, sizeof lab, "%.2f b", xlo);
     mvaddstr(r->y + r->h - 2, r->x + 1 + lw, lab);
     snprintf(lab, sizeof lab, "%.2f b", xhi);
