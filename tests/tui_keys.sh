@@ -42,6 +42,21 @@ typ 'fg; echo FG-EXIT=$?'; keys Enter
 wait_for 'sensitivity' 10
 wait_for 'model.layers.0.self_attn.q_proj' 10
 
+# A click on the Pareto plot sets the budget of that column: its right end is
+# the plot's top budget, its left end the lowest (SGR mouse reports, 1-based).
+row=$(screen | grep -n 'Pareto' | head -1 | cut -d: -f1)
+[ -n "$row" ] || fail "no Pareto plot"
+ends=$(screen | sed -n 's/^│ *\([0-9.]*\) b  *\([0-9.]*\) b│$/\1 \2/p' | tail -1)
+[ -n "$ends" ] || fail "no bits labels under the plot"
+budget() { screen | sed -n 's/^budget \[.*\] *\([0-9.]*\) b$/\1/p'; }
+# near BITS: the budget is within one plot column (89 of them) of BITS
+near() { echo "$(budget) $1 $ends" | awk '{ d = $1 - $2; if (d < 0) d = -d; exit !(d <= ($4 - $3) / 89 + 0.002) }'; }
+click() { typ "$(printf '\033[<0;%d;%dM\033[<0;%d;%dm' "$1" $((row + 2)) "$1" $((row + 2)))"; }
+click 99
+poll 10 "the budget at the plot's right end" near "${ends#* }"
+click 11
+poll 10 "the budget at the plot's left end" near "${ends% *}"
+
 # / finds a module by name (case-insensitive), n / N the next / previous match.
 keys /
 wait_for '^:find' 10

@@ -50,6 +50,8 @@ typedef struct ui_app {
     int quit_armed;         /* q pressed while a job runs: the next q quits */
     int help_top;           /* first help line shown (the box scrolls) */
     char find[128];         /* the last `/` text: n / N repeat it */
+    int plot_x0, plot_w;    /* the Pareto plot's drawing columns (plot_w 0: none) ... */
+    double plot_xlo, plot_xhi; /* ... and the bits at its two ends: a click there sets the budget */
     double key_ms;          /* last key-to-screen time */
     double t_key;           /* when the key being handled arrived (0: none) */
     WINDOW *cmdwin;
@@ -122,7 +124,8 @@ void ui_pane_title(const ui_app *a);
 void ui_pane_budget(const ui_app *a);
 void ui_pane_heat(const ui_app *a);
 void ui_pane_info(const ui_app *a);
-void ui_pane_pareto(const ui_app *a);
+/* Also records where its x axis lies (plot_*) for mouse clicks. */
+void ui_pane_pareto(ui_app *a);
 void ui_pane_search(const ui_app *a);
 void ui_pane_status(const ui_app *a);
 void ui_pane_hints(const ui_app *a);

@@ -174,6 +174,12 @@ static unsigned act_mouse(ui_app *a, const int *arg)
     }
     if (me.bstate & (BUTTON1_RELEASED | BUTTON1_CLICKED))
         a->dragging = 0;
+    /* a click on the Pareto plot: the budget of that column (the solver's point there) */
+    const ui_rect *pr = &a->lay.pareto;
+    if (!on_bar && a->plot_w > 1 && (me.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED)) && me.y > pr->y &&
+        me.y < pr->y + pr->h - 2 && me.x >= a->plot_x0 && me.x < a->plot_x0 + a->plot_w)
+        redo |= ui_ctl_set_budget(a, a->plot_xlo + (a->plot_xhi - a->plot_xlo) * (me.x - a->plot_x0 + 0.5) /
+                                         a->plot_w);
     int layer, kind;
     if (!on_bar && (me.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED)) &&
         ui_layout_heat_hit(&a->lay, a->first_layer, a->n_layers, TF_NLIN, me.y, me.x, &layer, &kind) == 0) {
@@ -189,7 +195,7 @@ static const ui_key_binding bindings[] = {
     {{KEY_RIGHT, '+', '='}, "budget +0.05 bits/weight", act_budget, {1}},
     {{KEY_NPAGE}, "budget -0.5 bits/weight", act_budget_coarse, {-1}},
     {{KEY_PPAGE}, "budget +0.5 bits/weight", act_budget_coarse, {1}},
-    {{KEY_MOUSE}, "drag the bar, click a cell", act_mouse, {0}},
+    {{KEY_MOUSE}, "drag bar, click plot/cell", act_mouse, {0}},
     {{'h', KEY_SLEFT}, "cursor left", act_move, {0, -1}},
     {{'l', KEY_SRIGHT}, "cursor right", act_move, {0, 1}},
     {{'k', KEY_UP}, "cursor up (layer above)", act_move, {-1, 0}},

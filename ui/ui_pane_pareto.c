@@ -16,9 +16,10 @@ static char uniform_mark(mx_format f)
     return f == MX_INT8 ? 'i' : !strncmp(n, "mxfp", 4) ? n[4] : 0;
 }
 
-void ui_pane_pareto(const ui_app *a)
+void ui_pane_pareto(ui_app *a)
 {
     const ui_rect *r = &a->lay.pareto;
+    a->plot_w = 0;
     if (!ui_rect_visible(r))
         return;
     const ui_state *s = &a->wb->st;
@@ -96,6 +97,10 @@ void ui_pane_pareto(const ui_app *a)
     if (s->solved)
         ui_canvas_mark(&c, s->res.avg_bits, use_ppl ? s->proj_ppl : s->res.objective, xlo, xhi, ylo, yhi, '@');
     ui_pane_canvas(a, &c, r->y + 1, r->x + 1 + lw);
+    a->plot_x0 = r->x + 1 + lw;
+    a->plot_w = cw;
+    a->plot_xlo = xlo;
+    a->plot_xhi = xhi;
     int fp32_row = -1; /* fp32's level, marked on the axis (the bottom label is its value when lowest) */
     if (use_ppl && isfinite(s->fp32_ppl) && ch >= 4) {
         int dx, dy;
