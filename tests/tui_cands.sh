@@ -22,6 +22,9 @@ cands
 use ilp
 cands
 use dmx@5.00
+formats mxfp4,mxfp6_e2m3,mxfp8_e4m3
+group qkv on
+status
 EOS
     "$BIN" "$@" --text "$TEXT" --ctx 128 --eval-tokens 4096 --script "$tmp/s.txt" > "$tmp/out" 2> "$tmp/err" ||
         { cat "$tmp/err"; fail "script exited $?"; }
@@ -29,6 +32,8 @@ EOS
         { cat "$tmp/out"; fail "the search's result is not the current, measured candidate"; }
     grep -q '^dmx@5.00 avg_bits .* measured_ppl [0-9.]*$' "$tmp/out" || fail "use ilp did not leave dmx@5.00"
     grep -q '^current allocation: dmx@5.00' "$tmp/err" || fail "use dmx@5.00 did not switch back"
+    grep -Eq "^allocation ilp  method fisher \(of fisher\)  formats e4m3,e2m3,e2m1  groups qkv  target mx  text $TEXT \([0-9]+ tokens, ctx 128\)  scores .*/[0-9a-f]+\.scores$" "$tmp/out" ||
+        { grep '^allocation' "$tmp/out"; fail "status does not say what is in use"; }
     wb_ppl=$(sed -n 's/^eval: avg_bits [0-9.]* measured_ppl \([0-9.]*\) .*/\1/p' "$tmp/out")
     "$BIN" anneal "$@" --text "$TEXT" --ctx 128 --tokens 4096 --search dmx --budget 5 --steps 60 --refine 0 \
         --seed 3 --out "$tmp/cli.json" > /dev/null 2>&1 || fail "mxalloc anneal failed"
@@ -61,6 +66,9 @@ keys : ; typ "use mine"; keys Enter
 wait_for 'mine +avg .*measured [0-9.]+' 10
 keys : ; typ "use nosuch"; keys Enter
 wait_for "no candidate 'nosuch' \(ilp, mine\)" 10
+screen_has '\?:help  scores s\.scores' || fail "the title does not name the score file"
+keys : ; typ "status"; keys Enter
+wait_for '^allocation mine  method kl \(of kl' 10
 keys q
 check_restored
 echo "ok: the header names the current allocation and pairs the measurement with it"

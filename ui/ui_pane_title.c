@@ -18,8 +18,10 @@ void ui_pane_title(const ui_app *a)
     else
         snprintf(view, sizeof view, "view: %s score of %s", score_method_name(a->wb->st.method),
                  mx_format_name((mx_format)a->view_fmt));
-    snprintf(buf, sizeof buf, " mxalloc  %.200s  %d layers x %d modules  %s%s", name, wb->m.cfg.n_layers, TF_NLIN,
-             ui_state_has_scores(&a->wb->st) ? view : "no scores", "   ?:help");
+    const char *sp = strrchr(wb->st.scores_path, '/'); /* which score file: `:status` says more */
+    sp = sp ? sp + 1 : wb->st.scores_path;
+    snprintf(buf, sizeof buf, " mxalloc  %.200s  %d layers x %d modules  %s  ?:help  scores %.100s", name,
+             wb->m.cfg.n_layers, TF_NLIN, ui_state_has_scores(&a->wb->st) ? view : "no scores", sp[0] ? sp : "none");
     attrset(a->color ? COLOR_PAIR(UI_PAIR_TITLE) | A_BOLD : A_REVERSE);
     mvhline(r->y, r->x, ' ', r->w);
     mvaddnstr(r->y, r->x, buf, r->w);

@@ -326,6 +326,34 @@ int ui_wb_wait_job(ui_wb *wb)
     return code;
 }
 
+void ui_wb_status_line(const ui_wb *wb, char *out, size_t len)
+{
+    const ui_state *s = &wb->st;
+    char methods[64] = "", formats[128] = "";
+    size_t n = 0, f = 0;
+    int all = 1;
+    for (int m = 0; m < SCORE_NMETHODS; m++)
+        if (score_table_has(&s->t, (score_method)m))
+            n += (size_t)snprintf(methods + n, n < sizeof methods ? sizeof methods - n : 0, "%s%s", n ? "," : "",
+                                  score_method_name((score_method)m));
+    for (int j = 0; j < s->t.n_formats; j++) {
+        mx_format g = s->t.formats[j];
+        all &= s->fmt_ok[g];
+        if (s->fmt_ok[g])
+            f += (size_t)snprintf(formats + f, f < sizeof formats ? sizeof formats - f : 0, "%s%s", f ? "," : "",
+                                  ui_format_short(g));
+    }
+    const char *groups = s->group_qkv && s->group_gateup ? "qkv,gateup" : s->group_qkv ? "qkv"
+                         : s->group_gateup                 ? "gateup"
+                                                           : "none";
+    /* the short settings first: the status line shows as much as fits */
+    snprintf(out, len, "allocation %s  method %s (of %s)  formats %s  groups %s  target %s  text %.300s (%ld tokens, "
+             "ctx %d)  scores %.300s",
+             s->alloc_name, score_method_name(s->method), methods[0] ? methods : "-", all ? "all" : formats, groups,
+             mx_target_name(s->target), wb->opts.text_path ? wb->opts.text_path : "none", wb->n_tokens, wb->ctx,
+             s->scores_path[0] ? s->scores_path : "none");
+}
+
 /* ---- export ---- */
 
 int ui_wb_export(ui_wb *wb, const char *path, int llama, mx_error *e)
@@ -552,6 +580,12 @@ int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
                 hits++;
             }
         return hits ? 0 : fail(wb, ERR_ARG, "find: no module name contains the text");
+    }
+    case UI_CMD_STATUS: {
+        char buf[1024];
+        ui_wb_status_line(wb, buf, sizeof buf);
+        ui_wb_say(wb, UI_MSG_RESULT, "%s", buf);
+        return 0;
     }
     case UI_CMD_HELP:
         for (int i = 0; i < UI_CMD_COUNT; i++)

@@ -139,6 +139,10 @@ void ui_work_free(ui_wb *wb);
  * this model and text; 0 and the path, or -1. */
 int ui_work_default_scores(ui_wb *wb, char *path, size_t len);
 
+/* "allocation ilp  method kl (of kl,fisher)  formats all  groups none  target mx
+ * text FILE (N tokens, ctx C)  scores FILE": what drives the numbers shown. */
+void ui_wb_status_line(const ui_wb *wb, char *out, size_t len);
+
 /* Names for completion: i-th module name / format name, NULL past the end. */
 const char *ui_wb_module_name(const ui_wb *wb, int i);
 
