@@ -63,7 +63,7 @@ static void test_layout_80x24(void **state)
     assert_false(l.too_small);
     check_sane(&l);
     assert_int_equal(l.heat_rows, 5);
-    assert_true(l.cell_w >= 4);
+    assert_int_equal(l.cell_w, 6); /* whole format labels: e2m1, not e2 */
     assert_true(l.info.w >= 28);
     assert_true(ui_rect_visible(&l.pareto));
     /* a deep model: the heatmap scrolls and the plot is dropped when there is no room */

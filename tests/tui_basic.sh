@@ -12,7 +12,7 @@ start_shell 100 30
 typ "echo MARK-BEFORE"; keys Enter
 typ "$(wb_cmd)"; keys Enter
 wait_for 'sensitivity' 20
-wait_for 'proj ppl [0-9.]+ \([+-][0-9.]+% vs fp32, [+-][0-9.]+% vs mx' 20
+wait_for 'proj ppl [0-9.]+ \([+-][0-9.]+% vs fp32\)  [+-][0-9.]+% vs mx' 20
 # the plot's references: fp32's level on the axis, the measured uniform formats
 screen_has '^│  fp32 >' || fail "no fp32 reference on the Pareto plot"
 screen_has '4 6 8 i uniform' || fail "the plot's title lacks the uniform marks"

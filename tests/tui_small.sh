@@ -19,6 +19,14 @@ echo "$s" | grep -Eq '│ +4 ' || fail "not every layer visible at 80x24"
 echo "$s" | grep -q 'Pareto' || fail "no Pareto pane at 80x24"
 echo "$s" | grep -Eq 'solve [0-9.]+ ms' || fail "no status line at 80x24"
 [ "$(echo "$s" | wc -l)" -le 24 ] || fail "more than 24 lines"
+# whole format labels in the assigned view (not e2 for both e2m1 and e2m3); the
+# module's name shows its end when it does not fit; the measurement is on screen
+keys a
+wait_for '│ +0 (e[0-9]m[0-9]|int8|fp32|bf16) ' 10
+screen_has '│ ~.*layers\.0\.self_attn\.q_proj │$' || fail "the module pane lost the end of the module's name"
+keys e
+wait_for '\(\+[0-9.]+% vs fp32\)  measured [0-9.]+' 30
+keys a
 # the right border of the info pane is in the last column: nothing wrapped
 echo "$s" | sed -n 5p | grep -Eq '│$' || fail "info pane does not end at column 80"
 

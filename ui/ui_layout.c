@@ -35,6 +35,10 @@ void ui_layout_compute(int rows, int cols, int n_layers, int n_kinds, int search
         cw = 8;
     while (cw > 4 && cols - (UI_LABEL_W + 2 + cw * n_kinds) < 28)
         cw--;
+    /* 6 shows a whole format label (e2m1), its pin mark and a gap: worth taking from
+     * the info pane while it keeps 28 (80 columns: 48 + 32) */
+    if (cw < 6 && cols - (UI_LABEL_W + 2 + 6 * n_kinds) >= 28)
+        cw = 6;
     if (cw < 4)
         cw = 4;
     l->cell_w = cw;

@@ -38,7 +38,7 @@ void ui_pane_budget(const ui_app *a)
         double kb = s->res.bytes / 1024.0;
         char near[128] = "";
         if (s->near_fmt >= 0 && isfinite(s->near_ppl) && isfinite(s->proj_ppl))
-            snprintf(near, sizeof near, ", %+.2f%% vs %s", 100 * (s->proj_ppl / s->near_ppl - 1),
+            snprintf(near, sizeof near, "  %+.2f%% vs %s", 100 * (s->proj_ppl / s->near_ppl - 1),
                      mx_format_name((mx_format)s->near_fmt));
         char meas[64] = "";
         if (ui_state_is_current(s, a->wb->meas_fmts)) /* a measurement only beside what it measured */
@@ -48,9 +48,9 @@ void ui_pane_budget(const ui_app *a)
             snprintf(gap, sizeof gap, "  [time limit: gap %.2g%%]", 100 * s->res.gap);
         if (isfinite(s->proj_ppl))
             /* most important first: at 80 columns the line ends after the measurement */
-            snprintf(buf, sizeof buf, "%s  avg %.3f b/w  proj ppl %.4f (%+.2f%% vs fp32%s)%s  size %.1f KB%s",
-                     s->alloc_name, s->res.avg_bits, s->proj_ppl, 100 * (s->proj_ppl / s->fp32_ppl - 1), near,
-                     meas, kb, gap);
+            snprintf(buf, sizeof buf, "%s  avg %.3f b/w  proj ppl %.4f (%+.2f%% vs fp32)%s%s  size %.1f KB%s",
+                     s->alloc_name, s->res.avg_bits, s->proj_ppl, 100 * (s->proj_ppl / s->fp32_ppl - 1), meas,
+                     near, kb, gap);
         else
             snprintf(buf, sizeof buf, "%s  avg %.3f b/w  proj ppl n/a  score sum %.3g nats%s  size %.1f KB%s",
                      s->alloc_name, s->res.avg_bits, s->res.objective, meas, kb, gap);

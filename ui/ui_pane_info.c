@@ -1,5 +1,6 @@
 /* The module pane: the module under the cursor, its format and scores. */
 #include <stdio.h>
+#include <string.h>
 
 #include "ui/ui_app.h"
 
@@ -15,8 +16,13 @@ void ui_pane_info(const ui_app *a)
         return;
     const model_module *mm = &a->wb->m.modules[m];
     char buf[256];
+    /* a name wider than the pane shows its end: the layer and kind tell modules apart */
+    size_t nl = strlen(mm->name);
+    const char *shown = (int)nl > w ? mm->name + nl - (size_t)(w - 1) : mm->name;
     attron(A_BOLD);
-    mvaddnstr(y++, x, mm->name, w);
+    if (shown != mm->name)
+        mvaddch(y, x, '~');
+    mvaddnstr(y++, shown != mm->name ? x + 1 : x, shown, shown != mm->name ? w - 1 : w);
     attroff(A_BOLD);
     snprintf(buf, sizeof buf, "shape %d x %d  params %lld", mm->rows, mm->cols, (long long)mm->params);
     mvaddnstr(y++, x, buf, w);

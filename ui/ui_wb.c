@@ -96,7 +96,7 @@ int ui_wb_open(ui_wb *wb, const ui_wb_opts *o, ui_msg_fn msg, void *msg_user, mx
     wb->opts = *o;
     wb->msg = msg;
     wb->msg_user = msg_user;
-    wb->meas_ppl = wb->meas_bits = NAN;
+    wb->meas_ppl = NAN;
     ui_state_init(&wb->st);
     if (ui_queue_init(&wb->q))
         return err_set(e, ERR_IO, "cannot create the event pipe: %s", strerror(errno));
@@ -293,7 +293,6 @@ int ui_wb_handle_event(ui_wb *wb, ui_event *ev)
             wb->meas_fmts = wb->eval.alloc;
             wb->eval.alloc = NULL;
             wb->meas_ppl = ev->value;
-            wb->meas_bits = ev->value2;
             ui_state_add_measured(&wb->st, ev->value2, ev->value);
             int k = ui_state_cand_of(&wb->st, wb->meas_fmts);
             if (k >= 0)

@@ -89,7 +89,7 @@ typedef struct ui_wb {
     ui_progress prog;             /* phase, count, rate of the running job */
     ui_search_hist search;
     int *meas_fmts;               /* the allocation last measured (NULL: none) ... */
-    double meas_ppl, meas_bits;   /* ... and what it measured: shown while it is current */
+    double meas_ppl;              /* ... and its perplexity: shown while it is current */
     int quit;
     int interactive;              /* the screen shows the numbers: no summary messages */
     ui_msg_fn msg;
