@@ -321,6 +321,54 @@ static void test_candidates(void **state)
     ui_state_free(&s);
 }
 
+/* Undo/redo of constraint edits: what changed is recorded, undo restores it
+ * (and the solver's answer for it), a new edit clears the redo list. */
+static void test_undo_redo(void **state)
+{
+    (void)state;
+    ui_state s;
+    mx_error e = {0};
+    setup_state(&s, 1 << SCORE_KL);
+    ui_snap b;
+    s.budget = 6;
+    assert_int_equal(ui_state_undo(&s, 0, &e), ERR_ARG);
+    assert_string_equal(e.msg, "nothing to undo");
+    assert_int_equal(ui_state_snap(&s, &b), 0);
+    ui_state_record(&s, &b); /* nothing changed: not recorded */
+    assert_int_equal(s.n_undo, 0);
+    assert_int_equal(ui_state_snap(&s, &b), 0);
+    s.budget = 5;
+    ui_state_record(&s, &b);
+    assert_int_equal(ui_state_snap(&s, &b), 0);
+    assert_int_equal(ui_state_pin(&s, 3, MX_FP8_E4M3, &e), 0);
+    ui_state_record(&s, &b);
+    assert_int_equal(s.n_undo, 2);
+    assert_int_equal(ui_state_undo(&s, 0, &e), 0); /* the pin goes */
+    assert_int_equal(s.pin[3], -1);
+    assert_true(s.budget == 5);
+    assert_false(s.solved);
+    assert_int_equal(ui_state_undo(&s, 0, &e), 0); /* the budget */
+    assert_true(s.budget == 6);
+    assert_int_equal(ui_state_undo(&s, 1, &e), 0); /* redo the budget */
+    assert_true(s.budget == 5);
+    assert_int_equal(s.n_redo, 1);
+    assert_int_equal(ui_state_snap(&s, &b), 0); /* a new edit: no redo left */
+    ui_state_set_group(&s, 0, 1);
+    ui_state_record(&s, &b);
+    assert_int_equal(s.n_redo, 0);
+    assert_int_equal(ui_state_undo(&s, 1, &e), ERR_ARG);
+    assert_int_equal(ui_state_undo(&s, 0, &e), 0);
+    assert_int_equal(s.group_qkv, 0);
+    assert_int_equal(ui_state_solve(&s, &e), 0);
+    for (int i = 0; i < UI_UNDO_MAX + 5; i++) { /* a long drag keeps the newest */
+        assert_int_equal(ui_state_snap(&s, &b), 0);
+        s.budget = 5 + 0.01 * (i + 1);
+        ui_state_record(&s, &b);
+    }
+    assert_int_equal(s.n_undo, UI_UNDO_MAX);
+    ui_state_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,7 +376,7 @@ int main(void)
         cmocka_unit_test(test_find_module),  cmocka_unit_test(test_bad_tables),
         cmocka_unit_test(test_missing_score),
         cmocka_unit_test(test_measured_points), cmocka_unit_test(test_sweep),
-        cmocka_unit_test(test_candidates),
+        cmocka_unit_test(test_candidates), cmocka_unit_test(test_undo_redo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

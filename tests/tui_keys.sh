@@ -1,6 +1,6 @@
 #!/bin/sh
 # The keys users bring from htop, ncdu and vim (tmux, 100x30, the real model):
-# Home/End and g/G jump to the first/last layer, / n N find modules, F1 is help, F10 quits, q
+# Home/End and g/G jump to the first/last layer, / n N find modules, U undoes and Ctrl-R redoes, F1 is help, F10 quits, q
 # with a running job asks first (another key disarms it), Ctrl-Z hands the
 # terminal back to the shell and fg resumes the workbench as it was.
 . "$(dirname "$0")/tui_lib.sh"
@@ -56,6 +56,16 @@ click 99
 poll 10 "the budget at the plot's right end" near "${ends#* }"
 click 11
 poll 10 "the budget at the plot's left end" near "${ends% *}"
+# U undoes edits one by one (the clicks, back to the starting 6.00), Ctrl-R redoes.
+keys U
+poll 10 "undo back to the right end" near "${ends#* }"
+keys U
+wait_for '\] +6\.00 b$' 10
+wait_for 'undo: budget 6\.00 \(0 more to undo, 2 to redo\)' 10
+keys U
+wait_for 'nothing to undo' 10
+keys C-r
+poll 10 "redo to the right end" near "${ends#* }"
 
 # / finds a module by name (case-insensitive), n / N the next / previous match.
 keys /

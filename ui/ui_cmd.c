@@ -35,6 +35,8 @@ static const struct {
     [UI_CMD_CANDS] = {"cands", 0, 0, "cands -- list the candidates: bits, projected and measured ppl"},
     [UI_CMD_FIND] = {"find", 1, 1, "find TEXT -- the next module whose name contains TEXT (/ types it; n, N repeat)"},
     [UI_CMD_STATUS] = {"status", 0, 0, "status -- the score file, method, text, formats, groups and target in use"},
+    [UI_CMD_UNDO] = {"undo", 0, 0, "undo -- the budget, pins, formats, groups, method and target before the last edit (U)"},
+    [UI_CMD_REDO] = {"redo", 0, 0, "redo -- what undo took back (Ctrl-R)"},
     [UI_CMD_HELP] = {"help", 0, 0, "help -- list the commands"},
     [UI_CMD_QUIT] = {"quit", 0, 0, "quit -- leave the workbench"},
 };

@@ -30,6 +30,8 @@ typedef enum ui_cmd_id {
     UI_CMD_CANDS,      /* cands : list the candidates */
     UI_CMD_FIND,       /* find TEXT : modules whose name contains TEXT */
     UI_CMD_STATUS,     /* status : scores, method, text, formats, groups, target in use */
+    UI_CMD_UNDO,       /* undo : the constraints before the last edit */
+    UI_CMD_REDO,       /* redo */
     UI_CMD_HELP,       /* help */
     UI_CMD_QUIT,       /* quit */
     UI_CMD_COUNT

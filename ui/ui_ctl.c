@@ -61,10 +61,13 @@ unsigned ui_ctl_set_budget(ui_app *a, double b)
         b = lo;
     if (isfinite(hi) && b > hi)
         b = hi;
+    ui_snap before = {0};
+    ui_state_snap(s, &before);
     /* steps of 0.001, but never rounded below the smallest feasible budget */
     s->budget = round(b * 1000) / 1000;
     if (isfinite(lo) && s->budget < lo)
         s->budget = ceil(lo * 1000 - 1e-9) / 1000;
+    ui_state_record(s, &before);
     ui_ctl_clear_msg(a);
     return UI_REDO_SOLVE | UI_REDO_DRAW;
 }

@@ -97,6 +97,12 @@ static unsigned act_command(ui_app *a, const int *arg)
     return UI_REDO_DRAW;
 }
 
+/* A command without arguments, by its id. */
+static unsigned act_line(ui_app *a, const int *arg)
+{
+    return ui_ctl_run_line(a, ui_cmd_name((ui_cmd_id)arg[0]));
+}
+
 static unsigned act_find_next(ui_app *a, const int *arg)
 {
     if (!a->find[0])
@@ -207,6 +213,8 @@ static const ui_key_binding bindings[] = {
     {{'a', '\t'}, "scores / formats view", act_view, {0}},
     {{'p'}, "pin, then format 1..9", act_pin, {0}},
     {{'u'}, "unpin the cursor's module", act_unpin, {0}},
+    {{'U'}, "undo the last edit", act_line, {UI_CMD_UNDO}},
+    {{18}, "redo what U undid", act_line, {UI_CMD_REDO}},
     {{'e'}, "measure perplexity (eval)", act_eval, {0}},
     {{'S'}, "compute kl scores (score)", act_score, {0}},
     {{'s'}, "text sample (generate)", act_sample, {0}},

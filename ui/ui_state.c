@@ -44,9 +44,25 @@ static void free_cands(ui_state *s)
     s->n_cand = 0;
 }
 
+void ui_snap_free(ui_snap *p)
+{
+    free(p->pin);
+    p->pin = NULL;
+}
+
+static void free_history(ui_state *s)
+{
+    for (int i = 0; i < s->n_undo; i++)
+        ui_snap_free(&s->undo[i]);
+    for (int i = 0; i < s->n_redo; i++)
+        ui_snap_free(&s->redo[i]);
+    s->n_undo = s->n_redo = 0;
+}
+
 static void free_arrays(ui_state *s)
 {
     free_cands(s);
+    free_history(s);
     free(s->pin);
     free(s->choice);
     free(s->tmp_choice);
@@ -389,6 +405,77 @@ void ui_state_update_view(ui_state *s, int n)
     ui_state_budget_range(s, &s->range_lo, &s->range_hi);
     if (ui_state_has_scores(s))
         ui_state_sweep(s, n, NULL);
+}
+
+int ui_state_snap(const ui_state *s, ui_snap *out)
+{
+    size_t n = (size_t)s->t.n_modules;
+    out->pin = malloc((n ? n : 1) * sizeof *out->pin);
+    if (!out->pin)
+        return -1;
+    if (n)
+        memcpy(out->pin, s->pin, n * sizeof *out->pin);
+    out->budget = s->budget;
+    memcpy(out->fmt_ok, s->fmt_ok, sizeof out->fmt_ok);
+    out->group_qkv = s->group_qkv;
+    out->group_gateup = s->group_gateup;
+    out->method = (int)s->method;
+    out->target = (int)s->target;
+    return 0;
+}
+
+static int snap_same(const ui_state *s, const ui_snap *p)
+{
+    return p->budget == s->budget && !memcmp(p->fmt_ok, s->fmt_ok, sizeof p->fmt_ok) &&
+           p->group_qkv == s->group_qkv && p->group_gateup == s->group_gateup && p->method == (int)s->method &&
+           p->target == (int)s->target && !memcmp(p->pin, s->pin, (size_t)s->t.n_modules * sizeof *p->pin);
+}
+
+/* Push p (taken) onto a list of UI_UNDO_MAX, dropping the oldest when full. */
+static void snap_push(ui_snap *list, int *n, ui_snap *p)
+{
+    if (*n == UI_UNDO_MAX) {
+        ui_snap_free(&list[0]);
+        memmove(list, list + 1, (UI_UNDO_MAX - 1) * sizeof *list);
+        (*n)--;
+    }
+    list[(*n)++] = *p;
+    p->pin = NULL;
+}
+
+void ui_state_record(ui_state *s, ui_snap *before)
+{
+    if (!before->pin || snap_same(s, before)) {
+        ui_snap_free(before);
+        return;
+    }
+    snap_push(s->undo, &s->n_undo, before);
+    for (int i = 0; i < s->n_redo; i++)
+        ui_snap_free(&s->redo[i]);
+    s->n_redo = 0;
+}
+
+int ui_state_undo(ui_state *s, int redo, mx_error *e)
+{
+    ui_snap *from = redo ? s->redo : s->undo, *to = redo ? s->undo : s->redo;
+    int *n_from = redo ? &s->n_redo : &s->n_undo, *n_to = redo ? &s->n_undo : &s->n_redo;
+    if (*n_from == 0)
+        return err_set(e, ERR_ARG, redo ? "nothing to redo" : "nothing to undo");
+    ui_snap now;
+    if (ui_state_snap(s, &now))
+        return err_set(e, ERR_NOMEM, "out of memory");
+    ui_snap *p = &from[--*n_from];
+    s->budget = p->budget;
+    memcpy(s->fmt_ok, p->fmt_ok, sizeof s->fmt_ok);
+    s->group_qkv = p->group_qkv;
+    s->group_gateup = p->group_gateup;
+    s->method = (score_method)p->method;
+    s->target = (mx_target)p->target;
+    memcpy(s->pin, p->pin, (size_t)s->t.n_modules * sizeof *s->pin);
+    ui_snap_free(p);
+    snap_push(to, n_to, &now);
+    mark_stale(s);
+    return 0;
 }
 
 int ui_state_name_matches(const char *name, const char *text)

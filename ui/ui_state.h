@@ -15,6 +15,17 @@
 #define UI_CAND_MAX 16
 #define UI_CAND_NAME 32
 
+#define UI_UNDO_MAX 100
+
+/* The constraints the user sets, as undo/redo keeps them. */
+typedef struct ui_snap {
+    double budget;
+    int *pin;                      /* [n_modules] */
+    unsigned char fmt_ok[MX_NFORMATS];
+    int group_qkv, group_gateup;
+    int method, target;
+} ui_snap;
+
 /* A named allocation kept to compare and switch to ("ilp@5.00", "dmx@5.00"). */
 typedef struct ui_cand {
     char name[UI_CAND_NAME];
@@ -61,6 +72,8 @@ typedef struct ui_state {
     double meas_bits[UI_MEAS_MAX], meas_ppl[UI_MEAS_MAX];
 
     int *tmp_choice;               /* [n_modules] scratch */
+    int n_undo, n_redo;            /* constraint history (budget, pins, formats, groups, method, target) */
+    ui_snap undo[UI_UNDO_MAX], redo[UI_UNDO_MAX];
 } ui_state;
 
 void ui_state_init(ui_state *s);
@@ -115,6 +128,15 @@ int ui_state_name_matches(const char *name, const char *text);
 int ui_state_cand_of(const ui_state *s, const int *fmts);
 /* 1 when the current allocation is exactly fmts. */
 int ui_state_is_current(const ui_state *s, const int *fmts);
+/* Undo/redo: take the constraints before an edit, then record them; an edit
+ * that changed nothing is not recorded, a recorded one clears the redo list.
+ * ui_state_undo (redo = 0) or redo (1) restores them and marks the solution
+ * stale: the solver's answer for them becomes current. 0, or ERR_ARG with
+ * "nothing to undo" / "nothing to redo", or ERR_NOMEM. */
+int ui_state_snap(const ui_state *s, ui_snap *out);
+void ui_state_record(ui_state *s, ui_snap *before);
+int ui_state_undo(ui_state *s, int redo, mx_error *e);
+void ui_snap_free(ui_snap *p);
 /* Add a measured point to the plot. */
 void ui_state_add_measured(ui_state *s, double bits, double ppl);
 

@@ -392,7 +392,7 @@ static int need_scores(ui_wb *wb)
     return fail(wb, ERR_ARG, wb->scores_hint[0] ? wb->scores_hint : "no scores loaded");
 }
 
-int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
+static int exec_cmd(ui_wb *wb, const ui_cmd *c)
 {
     mx_error e = {0};
     ui_state *s = &wb->st;
@@ -586,6 +586,15 @@ int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
         ui_wb_say(wb, UI_MSG_RESULT, "%s", buf);
         return 0;
     }
+    case UI_CMD_UNDO:
+    case UI_CMD_REDO:
+        if (need_scores(wb))
+            return ERR_ARG;
+        if ((rc = ui_state_undo(s, c->id == UI_CMD_REDO, &e)))
+            return fail(wb, rc, e.msg);
+        ui_wb_say(wb, UI_MSG_INFO, "%s: budget %.2f (%d more to undo, %d to redo)", c->id == UI_CMD_REDO ? "redo" : "undo",
+                  s->budget, s->n_undo, s->n_redo);
+        return ui_wb_resolve(wb, 1);
     case UI_CMD_HELP:
         for (int i = 0; i < UI_CMD_COUNT; i++)
             ui_wb_say(wb, UI_MSG_RESULT, "%s", ui_cmd_usage((ui_cmd_id)i));
@@ -597,6 +606,21 @@ int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
         break;
     }
     return fail(wb, ERR_INTERNAL, "unhandled command");
+}
+
+int ui_wb_exec(ui_wb *wb, const ui_cmd *c)
+{
+    /* constraint edits are recorded for undo (when they changed something) */
+    ui_snap before = {0};
+    int edit = ui_state_has_scores(&wb->st) &&
+               (c->id == UI_CMD_BUDGET || c->id == UI_CMD_PIN || c->id == UI_CMD_UNPIN || c->id == UI_CMD_FORMATS ||
+                c->id == UI_CMD_GROUP || c->id == UI_CMD_TARGET || c->id == UI_CMD_METHOD);
+    if (edit)
+        ui_state_snap(&wb->st, &before);
+    int rc = exec_cmd(wb, c);
+    if (edit)
+        ui_state_record(&wb->st, &before);
+    return rc;
 }
 
 int ui_wb_exec_line(ui_wb *wb, const char *line)
