@@ -161,6 +161,15 @@ int ui_app_run(ui_wb *wb)
                  "first run: computing fisher scores, the fastest kind (S computes kl after)");
     if (wb->scores_hint[0])
         ui_ctl_msg(&a, UI_MSG_INFO, wb->scores_hint);
+    if (ui_wb_session_restore(wb) > 0) {
+        int pins = 0;
+        for (int i = 0; i < wb->st.t.n_modules; i++)
+            pins += wb->st.pin[i] >= 0;
+        char msg[160];
+        snprintf(msg, sizeof msg, "the last session of these scores: budget %.2f, %d pin%s (U undoes edits from here)",
+                 wb->st.budget, pins, pins == 1 ? "" : "s");
+        ui_ctl_msg(&a, UI_MSG_INFO, msg);
+    }
     ui_ctl_apply(&a, UI_REDO_DRAW);
     draw(&a);
 
@@ -211,6 +220,9 @@ int ui_app_run(ui_wb *wb)
         delwin(a.cmdwin);
     endwin();
     ui_term_uninstall();
+    mx_error se = {0};
+    if (ui_wb_session_save(wb, &se))
+        fprintf(stderr, "mxalloc: the session was not saved: %s\n", se.msg);
     wb->msg = ui_script_msg;
     wb->msg_user = NULL;
     wb->interactive = 0;

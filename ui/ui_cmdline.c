@@ -202,36 +202,6 @@ static char **cl_complete(const char *text, int start, int end)
 
 /* ---- history ---- */
 
-static int mkdirs(char *path)
-{
-    for (char *p = path + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            int r = mkdir(path, 0700);
-            *p = '/';
-            if (r && errno != EEXIST)
-                return -1;
-        }
-    return mkdir(path, 0700) && errno != EEXIST ? -1 : 0;
-}
-
-int ui_cmdline_history_path(char *out, size_t len)
-{
-    const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-    char dir[4000];
-    if (xdg && xdg[0] == '/')
-        snprintf(dir, sizeof dir, "%s/mxalloc", xdg);
-    else if (home && home[0])
-        snprintf(dir, sizeof dir, "%s/.local/share/mxalloc", home);
-    else
-        return -1;
-    if (mkdirs(dir))
-        return -1;
-    if ((size_t)snprintf(out, len, "%s/history", dir) >= len)
-        return -1;
-    return 0;
-}
-
 void ui_cmdline_init(const ui_wb *wb)
 {
     cl_wb = wb;
@@ -255,7 +225,7 @@ void ui_cmdline_init(const ui_wb *wb)
     rl_variable_bind("horizontal-scroll-mode", "on");
     using_history();
     stifle_history(1000);
-    if (ui_cmdline_history_path(cl_hist_path, sizeof cl_hist_path) == 0)
+    if (ui_data_path("history", cl_hist_path, sizeof cl_hist_path) == 0)
         read_history(cl_hist_path);
     else
         cl_hist_path[0] = '\0';

@@ -28,10 +28,6 @@ int ui_cmdline_active(void);
 /* Completion candidates shown after a Tab with several matches ("" if none). */
 const char *ui_cmdline_hint(void);
 
-/* Where the history lives: $XDG_DATA_HOME/mxalloc/history, else
- * ~/.local/share/mxalloc/history (directory created). 0 or -1. */
-int ui_cmdline_history_path(char *out, size_t len);
-
 /* Completion candidates, exposed for the unit test: the state-th match of
  * text for the word at index `word` of line (0 = command name), or NULL. */
 const char *ui_cmdline_candidate(const ui_wb *wb, const char *line, int word, const char *text, int state);

@@ -50,7 +50,7 @@ void ui_snap_free(ui_snap *p)
     p->pin = NULL;
 }
 
-static void free_history(ui_state *s)
+void ui_state_clear_history(ui_state *s)
 {
     for (int i = 0; i < s->n_undo; i++)
         ui_snap_free(&s->undo[i]);
@@ -62,7 +62,7 @@ static void free_history(ui_state *s)
 static void free_arrays(ui_state *s)
 {
     free_cands(s);
-    free_history(s);
+    ui_state_clear_history(s);
     free(s->pin);
     free(s->choice);
     free(s->tmp_choice);

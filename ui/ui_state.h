@@ -137,6 +137,7 @@ int ui_state_snap(const ui_state *s, ui_snap *out);
 void ui_state_record(ui_state *s, ui_snap *before);
 int ui_state_undo(ui_state *s, int redo, mx_error *e);
 void ui_snap_free(ui_snap *p);
+void ui_state_clear_history(ui_state *s);
 /* Add a measured point to the plot. */
 void ui_state_add_measured(ui_state *s, double bits, double ppl);
 

@@ -1,6 +1,7 @@
 /* The workbench core: opening things, running commands, background eval. */
 #include "ui/ui_wb.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
@@ -16,6 +17,7 @@
 #include "src/eval.h"
 #include "src/export.h"
 #include "src/file_map.h"
+#include "src/file_write.h"
 #include "src/score_lookup.h"
 
 void ui_wb_say(ui_wb *wb, ui_msg_level lv, const char *fmt, ...)
@@ -351,6 +353,107 @@ void ui_wb_status_line(const ui_wb *wb, char *out, size_t len)
              s->alloc_name, score_method_name(s->method), methods[0] ? methods : "-", all ? "all" : formats, groups,
              mx_target_name(s->target), wb->opts.text_path ? wb->opts.text_path : "none", wb->n_tokens, wb->ctx,
              s->scores_path[0] ? s->scores_path : "none");
+}
+
+static int mkdirs(char *path)
+{
+    for (char *p = path + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            int r = mkdir(path, 0700);
+            *p = '/';
+            if (r && errno != EEXIST)
+                return -1;
+        }
+    return mkdir(path, 0700) && errno != EEXIST ? -1 : 0;
+}
+
+int ui_data_path(const char *name, char *out, size_t len)
+{
+    const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+    char dir[4000];
+    if (xdg && xdg[0] == '/')
+        snprintf(dir, sizeof dir, "%s/mxalloc", xdg);
+    else if (home && home[0])
+        snprintf(dir, sizeof dir, "%s/.local/share/mxalloc", home);
+    else
+        return -1;
+    if ((size_t)snprintf(out, len, "%s/%s", dir, name) >= len)
+        return -1;
+    char *slash = strrchr(out, '/'); /* name may have a folder of its own ("sessions/K") */
+    *slash = '\0';
+    int rc = mkdirs(out);
+    *slash = '/';
+    return rc;
+}
+
+static int session_path(const ui_wb *wb, char *out, size_t len)
+{
+    const char *key = wb->st.t.key;
+    size_t n = strlen(key);
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)key[i]))
+            return -1; /* a key that cannot be a file name: no session */
+    if (!n)
+        return -1; /* no key (a hand-made table): nothing to find it by */
+    char name[64];
+    snprintf(name, sizeof name, "sessions/%.40s", key);
+    return ui_data_path(name, out, len);
+}
+
+int ui_wb_session_save(ui_wb *wb, mx_error *e)
+{
+    const ui_state *s = &wb->st;
+    char path[4096];
+    if (!ui_state_has_scores(s) || session_path(wb, path, sizeof path))
+        return 0;
+    size_t cap = 4096 + (size_t)s->t.n_modules * 160, n = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return err_set(e, ERR_NOMEM, "out of memory");
+#define PUT(...) (n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, __VA_ARGS__))
+    PUT("# mxalloc workbench session of %s: replayed when these scores open again\n", s->t.key);
+    PUT("target %s\nmethod %s\n", mx_target_name(s->target), score_method_name(s->method));
+    int all = 1;
+    for (int j = 0; j < s->t.n_formats; j++)
+        all &= s->fmt_ok[s->t.formats[j]];
+    PUT("formats ");
+    for (int j = 0, k = 0; j < s->t.n_formats; j++)
+        if (all ? j == 0 : s->fmt_ok[s->t.formats[j]])
+            PUT(all ? "all" : "%s%s", k++ ? "," : "", mx_format_name(s->t.formats[j]));
+    PUT("\ngroup qkv %s\ngroup gateup %s\nunpin all\n", s->group_qkv ? "on" : "off", s->group_gateup ? "on" : "off");
+    for (int i = 0; i < s->t.n_modules; i++)
+        if (s->pin[i] >= 0)
+            PUT("pin %s %s\n", s->t.modules[i].name, mx_format_name((mx_format)s->pin[i]));
+    PUT("budget %.3f\n", s->budget);
+#undef PUT
+    int rc = n < cap ? fw_write_atomic(path, buf, n, e) : err_set(e, ERR_INTERNAL, "session too long");
+    free(buf);
+    return rc;
+}
+
+int ui_wb_session_restore(ui_wb *wb)
+{
+    char path[4096], *text = NULL;
+    size_t len;
+    mx_error e = {0};
+    if (!ui_state_has_scores(&wb->st) || session_path(wb, path, sizeof path) ||
+        fm_read_all(path, &text, &len, &e))
+        return -1;
+    /* its lines through the command parser, quietly: a bad line is skipped */
+    ui_msg_fn msg = wb->msg;
+    wb->msg = NULL;
+    int n = 0;
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        n += ui_wb_exec_line(wb, line) == 0 && line[0] != '#';
+    }
+    wb->msg = msg;
+    free(text);
+    ui_state_clear_history(&wb->st); /* the replay is where this run starts, not edits to undo */
+    return n;
 }
 
 /* ---- export ---- */

@@ -143,6 +143,18 @@ int ui_work_default_scores(ui_wb *wb, char *path, size_t len);
  * text FILE (N tokens, ctx C)  scores FILE": what drives the numbers shown. */
 void ui_wb_status_line(const ui_wb *wb, char *out, size_t len);
 
+/* Where the workbench keeps NAME ("history", "sessions/KEY"):
+ * $XDG_DATA_HOME/mxalloc/NAME, else ~/.local/share/mxalloc/NAME; its
+ * directories are created. 0 or -1. */
+int ui_data_path(const char *name, char *out, size_t len);
+
+/* The session of the open scores (budget, target, method, formats, groups,
+ * pins) as workbench commands in sessions/KEY, KEY the score table's key:
+ * saved when the workbench quits, replayed when it opens the same scores.
+ * Save: 0 or ERR_*; restore: the lines applied, or -1 when there is none. */
+int ui_wb_session_save(ui_wb *wb, mx_error *e);
+int ui_wb_session_restore(ui_wb *wb);
+
 /* Names for completion: i-th module name / format name, NULL past the end. */
 const char *ui_wb_module_name(const ui_wb *wb, int i);
 
