@@ -4,14 +4,7 @@
 # a module, export a config, show help, a bad command, quit; the terminal is
 # restored. Skips without tmux or the data.
 . "$(dirname "$0")/tui_lib.sh"
-need_tmux
-need_data
-setup_tmp
-make_scores
-start_shell 100 30
-typ "echo MARK-BEFORE"; keys Enter
-typ "$(wb_cmd)"; keys Enter
-wait_for 'sensitivity' 20
+start_wb 100 30
 wait_for 'proj ppl [0-9.]+ \([+-][0-9.]+% vs fp32\)  [+-][0-9.]+% vs mx' 20
 # the plot's references: fp32's level on the axis, the measured uniform formats
 screen_has '^│  fp32 >' || fail "no fp32 reference on the Pareto plot"

@@ -4,14 +4,7 @@
 # with a running job asks first (another key disarms it), Ctrl-Z hands the
 # terminal back to the shell and fg resumes the workbench as it was.
 . "$(dirname "$0")/tui_lib.sh"
-need_tmux
-need_data
-setup_tmp
-make_scores
-start_shell 100 30
-typ "echo MARK-BEFORE"; keys Enter
-typ "$(wb_cmd)"; keys Enter
-wait_for 'sensitivity' 20
+start_wb 100 30
 wait_for 'model.layers.0.self_attn.q_proj' 10
 
 # End / Home, G / g: the module under the cursor follows.

@@ -76,6 +76,20 @@ wb_cmd() {
         "$tmp" "$BIN" "$MODEL" "$TOKZ" "$TEXT" "$tmp/s.scores"
 }
 
+# start_wb COLS ROWS: the usual start of a test: skip without tmux or the data,
+# a temp dir with synthetic scores, a COLSxROWS shell that printed MARK-BEFORE
+# (check_restored looks for it), the workbench in it, its first screen drawn.
+start_wb() {
+    need_tmux
+    need_data
+    setup_tmp
+    make_scores
+    start_shell "$1" "$2"
+    typ "echo MARK-BEFORE"; keys Enter
+    typ "$(wb_cmd)"; keys Enter
+    wait_for 'sensitivity' 20
+}
+
 # After the workbench quit: the shell is back, the terminal sane.
 check_restored() {
     wait_for 'EXIT=[0-9]' 20  # not the typed command's own "EXIT=$?"

@@ -4,14 +4,7 @@
 # same scores again, and the replay is not an edit to undo. Script mode
 # neither reads nor writes it (scripts stay reproducible).
 . "$(dirname "$0")/tui_lib.sh"
-need_tmux
-need_data
-setup_tmp
-make_scores
-start_shell 100 30
-typ "echo MARK-BEFORE"; keys Enter
-typ "$(wb_cmd)"; keys Enter
-wait_for 'sensitivity' 20
+start_wb 100 30
 keys : ; typ "budget 5.5"; keys Enter
 wait_for '\] +5\.50 b$' 10
 keys : ; typ "pin 2.down mxfp8_e4m3"; keys Enter

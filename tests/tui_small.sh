@@ -3,14 +3,7 @@
 # a resize (SIGWINCH) reflows the layout; too small a terminal says so; the
 # terminal is restored after SIGTERM. Skips without tmux or the data.
 . "$(dirname "$0")/tui_lib.sh"
-need_tmux
-need_data
-setup_tmp
-make_scores
-start_shell 80 24
-typ "echo MARK-BEFORE"; keys Enter
-typ "$(wb_cmd)"; keys Enter
-wait_for 'sensitivity' 20
+start_wb 80 24
 s=$(screen)
 echo "$s" | grep -q 'module' || fail "no module pane at 80x24"
 echo "$s" | grep -Eq '^budget \[' || fail "no budget bar at 80x24"
