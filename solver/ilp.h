@@ -58,6 +58,10 @@ int ilp_solve(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e);
  * res->gap and res->bound are NAN, res->optimal 0. */
 int ilp_greedy(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e);
 
+/* The objective, average bits and bytes of choice (a format index per
+ * module) under p, as the solvers report them; res's other fields stay. */
+void ilp_result_of(const ilp_problem *p, const int *choice, ilp_result *res);
+
 /* The smallest average-bits budget any assignment honouring allowed/groups
  * meets (the byte limit is not considered); NAN when the problem is invalid
  * (no allowed format for some module or group, bad sizes). */

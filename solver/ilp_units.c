@@ -241,20 +241,25 @@ int ilp_units_run(const ilp_problem *p, ilp_pick_fn pick_fn, int *choice, ilp_re
 void ilp_units_expand(const ilp_problem *p, const ilp_units *u, const int *unit_item, int *choice,
                       ilp_result *res)
 {
-    int nf = p->n_formats;
     for (int i = 0; i < u->n_units; i++) {
         const ilp_unit *un = &u->units[i];
         int f = u->items[un->item0 + unit_item[i]].f;
         for (int k = 0; k < un->n_members; k++)
             choice[u->members[un->member0 + k]] = f;
     }
-    double w = 0, c = 0;
+    ilp_result_of(p, choice, res);
+}
+
+void ilp_result_of(const ilp_problem *p, const int *choice, ilp_result *res)
+{
+    double w = 0, c = 0, params = 0;
     for (int m = 0; m < p->n_modules; m++) {
-        size_t at = (size_t)m * nf + choice[m];
+        size_t at = (size_t)m * p->n_formats + choice[m];
         w += p->params[m] * p->bits[at];
         c += p->cost[at];
+        params += p->params[m];
     }
     res->objective = c;
-    res->avg_bits = w / u->total_params;
+    res->avg_bits = w / params;
     res->bytes = w / 8;
 }

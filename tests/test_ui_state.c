@@ -285,7 +285,7 @@ static void test_candidates(void **state)
     memcpy(ilp, s.choice, sizeof ilp);
     ilp_result r = s.res;
     double ppl = s.proj_ppl;
-    assert_int_equal(ui_state_keep(&s, NULL, &e), 0);
+    assert_int_equal(ui_state_keep(&s, NULL, NULL, &e), 0);
     assert_string_equal(s.cand[0].name, "ilp@6.00");
     for (int i = 0; i < n; i++)
         all4[i] = MX_FP4_E2M1;
@@ -307,7 +307,7 @@ static void test_candidates(void **state)
     assert_true(s.cand[1].meas_ppl == 9.5); /* the same allocation keeps its measurement */
     assert_int_equal(ui_state_use(&s, "nope", &e), ERR_ARG);
     assert_non_null(strstr(e.msg, "ilp, ilp@6.00, dmx@6.00"));
-    assert_int_equal(ui_state_keep(&s, "ilp", &e), ERR_ARG);
+    assert_int_equal(ui_state_keep(&s, "ilp", NULL, &e), ERR_ARG);
     /* a constraint change: the solver again */
     ui_state_set_target(&s, s.target);
     assert_int_equal(ui_state_solve(&s, &e), 0);

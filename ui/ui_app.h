@@ -72,6 +72,8 @@ void ui_ctl_move_cursor(ui_app *a, int dl, int dk);
 /* Keep the cursor's layer inside the visible rows. */
 void ui_ctl_scroll(ui_app *a);
 void ui_ctl_cycle_format(ui_app *a, int dir);
+/* While a search runs: module m's most likely format once it has settled, else -1. */
+int ui_ctl_search_format(const ui_app *a, int m);
 /* Move the cursor to the next (dir 1) or previous (-1) module, in grid order
  * and wrapping, whose name contains text (case-insensitive); says which. */
 void ui_ctl_find(ui_app *a, const char *text, int dir);

@@ -106,17 +106,25 @@ void ui_ctl_cycle_format(ui_app *a, int dir)
     a->show_assigned = 0;
 }
 
+int ui_ctl_search_format(const ui_app *a, int m)
+{
+    const ui_search_hist *h = &a->wb->search;
+    return a->wb->job.kind == UI_JOB_SEARCH && h->n > 0 && ui_search_settled(h, m) ? h->likely[m] : -1;
+}
+
+/* The grid cell p holds a module whose name contains text. */
+static int cell_matches(const ui_app *a, int p, const char *text)
+{
+    int m = a->mod_at[p];
+    return m >= 0 && ui_state_name_matches(a->wb->m.modules[m].name, text);
+}
+
 void ui_ctl_find(ui_app *a, const char *text, int dir)
 {
     int n = a->n_layers * TF_NLIN, cur = a->cur_layer * TF_NLIN + a->cur_kind, hits = 0, at = -1, k = 0;
-    for (int p = 0; p < n; p++) {
-        int m = a->mod_at[p];
-        if (m >= 0 && ui_state_name_matches(a->wb->m.modules[m].name, text))
-            hits++;
-    }
     for (int step = 1; step <= n && at < 0; step++) {
-        int p = ((cur + dir * step) % n + n) % n, m = a->mod_at[p];
-        if (m >= 0 && ui_state_name_matches(a->wb->m.modules[m].name, text))
+        int p = ((cur + dir * step) % n + n) % n;
+        if (cell_matches(a, p, text))
             at = p;
     }
     char msg[300];
@@ -125,8 +133,11 @@ void ui_ctl_find(ui_app *a, const char *text, int dir)
         ui_ctl_msg(a, UI_MSG_ERROR, msg);
         return;
     }
-    for (int p = 0; p <= at; p++) /* which match, in grid order */
-        k += a->mod_at[p] >= 0 && ui_state_name_matches(a->wb->m.modules[a->mod_at[p]].name, text);
+    for (int p = 0; p < n; p++) /* which match of how many, in grid order */
+        if (cell_matches(a, p, text)) {
+            hits++;
+            k += p <= at;
+        }
     a->cur_layer = at / TF_NLIN;
     a->cur_kind = at % TF_NLIN;
     ui_ctl_scroll(a);

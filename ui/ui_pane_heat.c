@@ -35,9 +35,9 @@ void ui_pane_heat(const ui_app *a)
             if (m < 0 || !have) {
                 snprintf(cell, sizeof cell, "%-*s", tw, m < 0 && have ? "" : " ..");
             } else if (a->show_assigned) {
-                int f = s->solved ? s->choice[m] : -1;
-                if (a->wb->job.kind == UI_JOB_SEARCH && a->wb->search.n > 0 && ui_search_settled(&a->wb->search, m))
-                    f = a->wb->search.likely[m];
+                int f = ui_ctl_search_format(a, m);
+                if (f < 0)
+                    f = s->solved ? s->choice[m] : -1;
                 bin = f >= 0 ? ui_bits_bin(s->t.modules[m].bits[f]) : -1;
                 snprintf(cell, sizeof cell, "%-*.*s", tw, tw, f >= 0 ? ui_format_short((mx_format)f) : "?");
             } else {

@@ -18,11 +18,11 @@ void ui_pane_info(const ui_app *a)
     char buf[256];
     /* a name wider than the pane shows its end: the layer and kind tell modules apart */
     size_t nl = strlen(mm->name);
-    const char *shown = (int)nl > w ? mm->name + nl - (size_t)(w - 1) : mm->name;
+    int cut = (int)nl > w;
     attron(A_BOLD);
-    if (shown != mm->name)
+    if (cut)
         mvaddch(y, x, '~');
-    mvaddnstr(y++, shown != mm->name ? x + 1 : x, shown, shown != mm->name ? w - 1 : w);
+    mvaddnstr(y++, x + cut, cut ? mm->name + nl - (size_t)(w - 1) : mm->name, w - cut);
     attroff(A_BOLD);
     snprintf(buf, sizeof buf, "shape %d x %d  params %lld", mm->rows, mm->cols, (long long)mm->params);
     mvaddnstr(y++, x, buf, w);
@@ -31,7 +31,7 @@ void ui_pane_info(const ui_app *a)
     int f = s->solved ? s->choice[m] : -1;
     snprintf(buf, sizeof buf, "format %s%s%s", f >= 0 ? mx_format_name((mx_format)f) : "-",
              s->pin[m] >= 0 ? "  (pinned)" : "",
-             a->wb->job.kind == UI_JOB_SEARCH && a->wb->search.n > 0 && ui_search_settled(&a->wb->search, m) ? "  (search settled)" : "");
+             ui_ctl_search_format(a, m) >= 0 ? "  (search settled)" : "");
     mvaddnstr(y++, x, buf, w);
     snprintf(buf, sizeof buf, "%s score (nats) per format:", score_method_name(s->method));
     mvaddnstr(y++, x, buf, w);

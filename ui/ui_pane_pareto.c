@@ -51,16 +51,24 @@ void ui_pane_pareto(ui_app *a)
         ylo = fmin(ylo, s->meas_ppl[i]);
         yhi = fmax(yhi, s->meas_ppl[i]);
     }
+    /* the measured uniform formats near the view (within half a bit of it) */
     const score_table *t = &s->t;
+    double ub[MX_NFORMATS], up[MX_NFORMATS];
+    char mark[MX_NFORMATS];
+    int nu = 0;
     for (int j = 0; use_ppl && j < t->n_formats; j++) {
         mx_format f = t->formats[j];
-        double ub = uniform_avg_bits(t, f), up = exp(t->uniform_loss[f]);
-        if (uniform_mark(f) && isfinite(ub) && isfinite(up) && ub <= xhi + 0.5) { /* near the view only */
-            xlo = fmin(xlo, ub);
-            xhi = fmax(xhi, ub);
-            ylo = fmin(ylo, up);
-            yhi = fmax(yhi, up);
-        }
+        ub[nu] = uniform_avg_bits(t, f);
+        up[nu] = exp(t->uniform_loss[f]);
+        mark[nu] = uniform_mark(f);
+        if (mark[nu] && isfinite(ub[nu]) && isfinite(up[nu]) && ub[nu] <= xhi + 0.5)
+            nu++;
+    }
+    for (int i = 0; i < nu; i++) {
+        xlo = fmin(xlo, ub[i]);
+        xhi = fmax(xhi, ub[i]);
+        ylo = fmin(ylo, up[i]);
+        yhi = fmax(yhi, up[i]);
     }
     if (use_ppl && isfinite(s->fp32_ppl))
         ylo = fmin(ylo, s->fp32_ppl);
@@ -86,12 +94,8 @@ void ui_pane_pareto(ui_app *a)
         px = dx;
         py = dy;
     }
-    for (int j = 0; use_ppl && j < t->n_formats; j++) {
-        mx_format f = t->formats[j];
-        double ub = uniform_avg_bits(t, f), up = exp(t->uniform_loss[f]);
-        if (uniform_mark(f) && isfinite(ub) && isfinite(up) && ub <= xhi + 1e-9)
-            ui_canvas_mark(&c, ub, up, xlo, xhi, ylo, yhi, uniform_mark(f));
-    }
+    for (int i = 0; i < nu; i++)
+        ui_canvas_mark(&c, ub[i], up[i], xlo, xhi, ylo, yhi, mark[i]);
     for (int i = 0; use_ppl && i < s->n_meas; i++)
         ui_canvas_mark(&c, s->meas_bits[i], s->meas_ppl[i], xlo, xhi, ylo, yhi, 'o');
     if (s->solved)

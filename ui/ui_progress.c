@@ -1,7 +1,6 @@
 /* Phase, count, rate and ETA of a running job (see ui_progress.h). */
 #include "ui/ui_progress.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>

@@ -419,16 +419,32 @@ int ui_state_snap(const ui_state *s, ui_snap *out)
     memcpy(out->fmt_ok, s->fmt_ok, sizeof out->fmt_ok);
     out->group_qkv = s->group_qkv;
     out->group_gateup = s->group_gateup;
-    out->method = (int)s->method;
-    out->target = (int)s->target;
+    out->method = s->method;
+    out->target = s->target;
     return 0;
 }
 
 static int snap_same(const ui_state *s, const ui_snap *p)
 {
     return p->budget == s->budget && !memcmp(p->fmt_ok, s->fmt_ok, sizeof p->fmt_ok) &&
-           p->group_qkv == s->group_qkv && p->group_gateup == s->group_gateup && p->method == (int)s->method &&
-           p->target == (int)s->target && !memcmp(p->pin, s->pin, (size_t)s->t.n_modules * sizeof *p->pin);
+           p->group_qkv == s->group_qkv && p->group_gateup == s->group_gateup && p->method == s->method &&
+           p->target == s->target && !memcmp(p->pin, s->pin, (size_t)s->t.n_modules * sizeof *p->pin);
+}
+
+#define SWAP(T, a, b) do { T t_ = (a); (a) = (b); (b) = t_; } while (0)
+
+static void snap_swap(ui_state *s, ui_snap *p)
+{
+    unsigned char ok[MX_NFORMATS];
+    memcpy(ok, s->fmt_ok, sizeof ok);
+    memcpy(s->fmt_ok, p->fmt_ok, sizeof ok);
+    memcpy(p->fmt_ok, ok, sizeof ok);
+    SWAP(double, s->budget, p->budget);
+    SWAP(int *, s->pin, p->pin); /* both hold n_modules entries */
+    SWAP(int, s->group_qkv, p->group_qkv);
+    SWAP(int, s->group_gateup, p->group_gateup);
+    SWAP(score_method, s->method, p->method);
+    SWAP(mx_target, s->target, p->target);
 }
 
 /* Push p (taken) onto a list of UI_UNDO_MAX, dropping the oldest when full. */
@@ -461,21 +477,27 @@ int ui_state_undo(ui_state *s, int redo, mx_error *e)
     int *n_from = redo ? &s->n_redo : &s->n_undo, *n_to = redo ? &s->n_undo : &s->n_redo;
     if (*n_from == 0)
         return err_set(e, ERR_ARG, redo ? "nothing to redo" : "nothing to undo");
-    ui_snap now;
-    if (ui_state_snap(s, &now))
-        return err_set(e, ERR_NOMEM, "out of memory");
+    /* the snapshot and the state trade places: it holds the constraints left */
     ui_snap *p = &from[--*n_from];
-    s->budget = p->budget;
-    memcpy(s->fmt_ok, p->fmt_ok, sizeof s->fmt_ok);
-    s->group_qkv = p->group_qkv;
-    s->group_gateup = p->group_gateup;
-    s->method = (score_method)p->method;
-    s->target = (mx_target)p->target;
-    memcpy(s->pin, p->pin, (size_t)s->t.n_modules * sizeof *s->pin);
-    ui_snap_free(p);
-    snap_push(to, n_to, &now);
+    snap_swap(s, p);
+    snap_push(to, n_to, p);
     mark_stale(s);
     return 0;
+}
+
+void ui_state_formats_text(const ui_state *s, char *out, size_t len)
+{
+    size_t n = 0;
+    int all = 1;
+    out[0] = '\0';
+    for (int j = 0; j < s->t.n_formats; j++) {
+        mx_format g = s->t.formats[j];
+        all &= s->fmt_ok[g];
+        if (s->fmt_ok[g])
+            n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%s%s", n ? "," : "", ui_format_short(g));
+    }
+    if (all)
+        snprintf(out, len, "all");
 }
 
 int ui_state_name_matches(const char *name, const char *text)
@@ -546,29 +568,19 @@ int ui_state_apply(ui_state *s, const int *fmts, const char *name, mx_error *e)
     int rc = build_problem(s, &as, e);
     if (rc)
         return rc;
-    const ilp_problem *p = &as.p;
-    double w = 0, params = 0, obj = 0;
-    for (int m = 0; !rc && m < t->n_modules; m++) {
-        int j = 0;
-        while (j < t->n_formats && (int)t->formats[j] != fmts[m])
-            j++;
-        if (j == t->n_formats) {
+    for (int m = 0; !rc && m < t->n_modules; m++) /* the problem's format index, as ilp_solve's choice */
+        if ((s->tmp_choice[m] = score_table_format_index(t, (mx_format)fmts[m])) < 0)
             rc = err_set(e, ERR_ARG, "%s: %s is not a format of these scores", t->modules[m].name,
                          mx_format_name((mx_format)fmts[m]));
-            break;
-        }
-        w += p->params[m] * p->bits[m * p->n_formats + j];
-        params += p->params[m];
-        obj += p->cost[m * p->n_formats + j];
-    }
+    ilp_result r = {0};
+    if (!rc)
+        ilp_result_of(&as.p, s->tmp_choice, &r);
     alloc_setup_free(&as);
     if (rc)
         return rc;
     memcpy(s->choice, fmts, (size_t)t->n_modules * sizeof *fmts);
-    memset(&s->res, 0, sizeof s->res);
-    s->res.objective = s->res.bound = obj;
-    s->res.avg_bits = w / params;
-    s->res.bytes = w / 8;
+    s->res = r;
+    s->res.bound = r.objective;
     s->res.optimal = 1;
     s->proj_ppl = ui_state_project(s, s->choice);
     nearest_uniform(s);
@@ -578,7 +590,7 @@ int ui_state_apply(ui_state *s, const int *fmts, const char *name, mx_error *e)
     return cand_put(s, fmts, name, s->res.avg_bits, s->proj_ppl, e);
 }
 
-int ui_state_keep(ui_state *s, const char *name, mx_error *e)
+int ui_state_keep(ui_state *s, const char *name, char kept[UI_CAND_NAME], mx_error *e)
 {
     if (!s->solved)
         return err_set(e, ERR_ARG, "keep: %s", s->err[0] ? s->err : "no allocation to keep");
@@ -594,6 +606,8 @@ int ui_state_keep(ui_state *s, const char *name, mx_error *e)
     if (strlen(name) >= UI_CAND_NAME || !strcmp(name, "ilp"))
         return err_set(e, ERR_ARG, "keep: '%s' cannot name a candidate (ilp is the solver; at most %d characters)",
                        name, UI_CAND_NAME - 1);
+    if (kept)
+        snprintf(kept, UI_CAND_NAME, "%s", name);
     return cand_put(s, s->choice, name, s->res.avg_bits, s->proj_ppl, e);
 }
 
@@ -611,14 +625,8 @@ int ui_state_use(ui_state *s, const char *name, mx_error *e)
             n += (size_t)snprintf(list + n, sizeof list - n, ", %s", s->cand[i].name);
         return err_set(e, ERR_ARG, "use: no candidate '%s' (%s)", name, list);
     }
-    /* a copy: apply replaces the candidate's array (same formats: its measurement stays) */
-    int *f = malloc((size_t)s->t.n_modules * sizeof *f);
-    if (!f)
-        return err_set(e, ERR_NOMEM, "out of memory");
-    memcpy(f, c->fmts, (size_t)s->t.n_modules * sizeof *f);
-    int rc = ui_state_apply(s, f, name, e);
-    free(f);
-    return rc;
+    /* cand_put copies c->fmts before it frees it; the same formats keep their measurement */
+    return ui_state_apply(s, c->fmts, name, e);
 }
 
 void ui_state_add_measured(ui_state *s, double bits, double ppl)

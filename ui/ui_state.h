@@ -23,7 +23,8 @@ typedef struct ui_snap {
     int *pin;                      /* [n_modules] */
     unsigned char fmt_ok[MX_NFORMATS];
     int group_qkv, group_gateup;
-    int method, target;
+    score_method method;
+    mx_target target;
 } ui_snap;
 
 /* A named allocation kept to compare and switch to ("ilp@5.00", "dmx@5.00"). */
@@ -118,10 +119,13 @@ double ui_state_project(const ui_state *s, const int *fmts);
  * stays current until a constraint changes (then the solver's again).
  * 0, ERR_ARG (a format the scores lack) or ERR_NOMEM. */
 int ui_state_apply(ui_state *s, const int *fmts, const char *name, mx_error *e);
-/* Keep the current allocation as candidate NAME (NULL: "<alloc_name>@<budget>"). */
-int ui_state_keep(ui_state *s, const char *name, mx_error *e);
+/* Keep the current allocation as candidate NAME (NULL: "<alloc_name>@<budget>");
+ * the name used goes to kept (may be NULL). */
+int ui_state_keep(ui_state *s, const char *name, char kept[UI_CAND_NAME], mx_error *e);
 /* Make candidate NAME current; "ilp" re-solves. */
 int ui_state_use(ui_state *s, const char *name, mx_error *e);
+/* The allowed formats as `formats` takes them: "all", or labels joined by ",". */
+void ui_state_formats_text(const ui_state *s, char *out, size_t len);
 /* 1 when name contains text, ignoring case (the workbench's find). */
 int ui_state_name_matches(const char *name, const char *text);
 /* Index of the candidate equal to fmts, or -1. */

@@ -330,27 +330,20 @@ int ui_wb_wait_job(ui_wb *wb)
 void ui_wb_status_line(const ui_wb *wb, char *out, size_t len)
 {
     const ui_state *s = &wb->st;
-    char methods[64] = "", formats[128] = "";
-    size_t n = 0, f = 0;
-    int all = 1;
+    char methods[64] = "", formats[160];
+    size_t n = 0;
     for (int m = 0; m < SCORE_NMETHODS; m++)
         if (score_table_has(&s->t, (score_method)m))
             n += (size_t)snprintf(methods + n, n < sizeof methods ? sizeof methods - n : 0, "%s%s", n ? "," : "",
                                   score_method_name((score_method)m));
-    for (int j = 0; j < s->t.n_formats; j++) {
-        mx_format g = s->t.formats[j];
-        all &= s->fmt_ok[g];
-        if (s->fmt_ok[g])
-            f += (size_t)snprintf(formats + f, f < sizeof formats ? sizeof formats - f : 0, "%s%s", f ? "," : "",
-                                  ui_format_short(g));
-    }
+    ui_state_formats_text(s, formats, sizeof formats);
     const char *groups = s->group_qkv && s->group_gateup ? "qkv,gateup" : s->group_qkv ? "qkv"
                          : s->group_gateup                 ? "gateup"
                                                            : "none";
     /* the short settings first: the status line shows as much as fits */
     snprintf(out, len, "allocation %s  method %s (of %s)  formats %s  groups %s  target %s  text %.300s (%ld tokens, "
              "ctx %d)  scores %.300s",
-             s->alloc_name, score_method_name(s->method), methods[0] ? methods : "-", all ? "all" : formats, groups,
+             s->alloc_name, score_method_name(s->method), methods[0] ? methods : "-", formats, groups,
              mx_target_name(s->target), wb->opts.text_path ? wb->opts.text_path : "none", wb->n_tokens, wb->ctx,
              s->scores_path[0] ? s->scores_path : "none");
 }
@@ -414,14 +407,10 @@ int ui_wb_session_save(ui_wb *wb, mx_error *e)
 #define PUT(...) (n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, __VA_ARGS__))
     PUT("# mxalloc workbench session of %s: replayed when these scores open again\n", s->t.key);
     PUT("target %s\nmethod %s\n", mx_target_name(s->target), score_method_name(s->method));
-    int all = 1;
-    for (int j = 0; j < s->t.n_formats; j++)
-        all &= s->fmt_ok[s->t.formats[j]];
-    PUT("formats ");
-    for (int j = 0, k = 0; j < s->t.n_formats; j++)
-        if (all ? j == 0 : s->fmt_ok[s->t.formats[j]])
-            PUT(all ? "all" : "%s%s", k++ ? "," : "", mx_format_name(s->t.formats[j]));
-    PUT("\ngroup qkv %s\ngroup gateup %s\nunpin all\n", s->group_qkv ? "on" : "off", s->group_gateup ? "on" : "off");
+    char formats[160];
+    ui_state_formats_text(s, formats, sizeof formats);
+    PUT("formats %s\ngroup qkv %s\ngroup gateup %s\nunpin all\n", formats, s->group_qkv ? "on" : "off",
+        s->group_gateup ? "on" : "off");
     for (int i = 0; i < s->t.n_modules; i++)
         if (s->pin[i] >= 0)
             PUT("pin %s %s\n", s->t.modules[i].name, mx_format_name((mx_format)s->pin[i]));
@@ -448,7 +437,7 @@ int ui_wb_session_restore(ui_wb *wb)
         next = strchr(line, '\n');
         if (next)
             *next++ = '\0';
-        n += ui_wb_exec_line(wb, line) == 0 && line[0] != '#';
+        n += ui_wb_exec_line(wb, line) == 0 && line[0] && line[0] != '#';
     }
     wb->msg = msg;
     free(text);
@@ -648,20 +637,21 @@ static int exec_cmd(ui_wb *wb, const ui_cmd *c)
         return 0;
     }
     case UI_CMD_KEEP:
-    case UI_CMD_USE:
+    case UI_CMD_USE: {
         if (need_scores(wb))
             return ERR_ARG;
-        rc = c->id == UI_CMD_KEEP ? ui_state_keep(s, c->argc ? c->argv[0] : NULL, &e) : ui_state_use(s, c->argv[0], &e);
+        char kept[UI_CAND_NAME];
+        rc = c->id == UI_CMD_KEEP ? ui_state_keep(s, c->argc ? c->argv[0] : NULL, kept, &e) : ui_state_use(s, c->argv[0], &e);
         if (rc)
             return fail(wb, rc, e.msg);
         if (c->id == UI_CMD_USE) {
             ui_wb_say(wb, UI_MSG_INFO, "current allocation: %s", s->alloc_name);
             say_summary(wb);
         } else {
-            ui_wb_say(wb, UI_MSG_RESULT, "kept %s (avg_bits %.3f)", c->argc ? c->argv[0] : s->cand[s->n_cand - 1].name,
-                      s->res.avg_bits);
+            ui_wb_say(wb, UI_MSG_RESULT, "kept %s (avg_bits %.3f)", kept, s->res.avg_bits);
         }
         return 0;
+    }
     case UI_CMD_CANDS:
         if (!s->n_cand)
             ui_wb_say(wb, UI_MSG_RESULT, "no candidates (keep NAME stores the current allocation; searches add theirs)");
