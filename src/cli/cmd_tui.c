@@ -14,13 +14,16 @@ static void usage(FILE *f)
             "usage: mxalloc tui MODEL [options]      (or: mxalloc MODEL [options])\n"
             "The interactive workbench: sensitivity heatmap, budget, Pareto plot, pins, eval.\n\n"
             "  --tokenizer FILE   tokenizer (llama2.c .bin or tokenizer.json); default beside MODEL\n"
-            "  --text FILE        text for `eval` (measured perplexity)\n"
-            "  --scores FILE      score file (default: the newest cached scores for MODEL)\n"
+            "  --text FILE        text for scoring, searches (first 4096 tokens) and `eval`\n"
+            "  --scores FILE      score file (default: the cached scores for MODEL and TEXT, else the\n"
+            "                     newest for MODEL; with none, a first run computes fisher scores)\n"
             "  --script FILE      run workbench commands from FILE ('-': stdin) without curses\n"
+            "                     (no saved session is read or written)\n"
             "  --eval-tokens N    score at most N tokens in `eval` (default: the whole text)\n"
             "  --ctx N            eval window (default: the scores' context, else 256)\n"
             "  --target T         count bits as T stores them: mx (default) or llama-cpp (as alloc)\n"
             "  -h, --help         this help\n"
+            "The session (budget, pins, formats, groups) is kept per score file and restored.\n"
             "Keys and commands: man mxalloc (the mxalloc tui section), or press ? in the workbench.\n");
 }
 
