@@ -116,10 +116,7 @@ int cmd_alloc(int argc, char **argv)
     int status = 0, c, started = 0;
     while (!status && (c = alloc_getopt(prog, argc, argv, own, &o, &started)) != -1) {
         switch (c) {
-        case 'h':
-            usage(stdout);
-            alloc_args_free(&o);
-            return 0;
+        case 'h': usage(stdout); status = -1; break; /* done: exit 0 */
         case O_JSON: o.json = 1; break;
         case O_BUDGET: budget_s = optarg; break;
         case O_OUT: o.out_path = optarg; break;
@@ -137,7 +134,7 @@ int cmd_alloc(int argc, char **argv)
         status = cli_positive(prog, "--budget", budget_s, &o.budget);
     if (status) {
         alloc_args_free(&o);
-        return status;
+        return status < 0 ? 0 : status;
     }
     alloc_run run;
     mx_error e = {0};

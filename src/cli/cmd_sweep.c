@@ -178,10 +178,7 @@ int cmd_sweep(int argc, char **argv)
     int status = 0, c, started = 0;
     while (!status && (c = alloc_getopt(prog, argc, argv, own, &o, &started)) != -1) {
         switch (c) {
-        case 'h':
-            usage(stdout);
-            alloc_args_free(&o);
-            return 0;
+        case 'h': usage(stdout); status = -1; break; /* done: exit 0 */
         case O_FROM: from_s = optarg; break;
         case O_TO: to_s = optarg; break;
         case O_STEP: step_s = optarg; break;
@@ -216,7 +213,7 @@ int cmd_sweep(int argc, char **argv)
     }
     if (status) {
         alloc_args_free(&o);
-        return status;
+        return status < 0 ? 0 : status;
     }
     alloc_run run;
     mx_error e = {0};
