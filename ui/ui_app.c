@@ -22,7 +22,9 @@ static void relayout(ui_app *a)
 {
     int rows, cols;
     getmaxyx(stdscr, rows, cols);
-    ui_layout_compute(rows, cols, a->n_layers, TF_NLIN, a->wb->search.n > 0, &a->lay);
+    /* the list wants one row a module plus its header and legend (the grid: 5 around its layers) */
+    int want = a->list_view ? a->wb->st.t.n_modules - 1 : a->n_layers;
+    ui_layout_compute(rows, cols, want, TF_NLIN, a->wb->search.n > 0, &a->lay);
     ui_ctl_scroll(a);
     if (a->cmdwin)
         delwin(a->cmdwin);
@@ -46,7 +48,10 @@ static void draw(ui_app *a)
     } else {
         ui_pane_title(a);
         ui_pane_budget(a);
-        ui_pane_heat(a);
+        if (a->list_view)
+            ui_pane_list(a);
+        else
+            ui_pane_heat(a);
         ui_pane_info(a);
         ui_pane_pareto(a);
         ui_pane_search(a);
@@ -228,6 +233,7 @@ int ui_app_run(ui_wb *wb)
     wb->interactive = 0;
     wb->st.time_limit_s = 0;
     free(a.mod_at);
+    free(a.list_order);
     int sig = ui_term_quit_signal();
     return sig ? 128 + sig : 0;
 }

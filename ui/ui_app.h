@@ -11,6 +11,7 @@
 
 #include "ui/ui.h"
 #include "ui/ui_layout.h"
+#include "ui/ui_list.h"
 #include "ui/ui_plot.h"
 #include "ui/ui_scale.h"
 
@@ -41,6 +42,11 @@ typedef struct ui_app {
     int cur_layer, cur_kind, first_layer;
     int view_fmt;           /* mx_format whose scores colour the heatmap */
     int show_assigned;      /* 1: colour by the assigned format instead */
+    int list_view;          /* 1: the sorted module list in the heatmap's place */
+    ui_list_key list_key;   /* its sort column ... */
+    int list_desc;          /* ... largest first */
+    int *list_order;        /* [n_modules] module indices in list order (ui_ctl_apply) */
+    int list_top;           /* first list row shown */
     double heat_lo, heat_hi;/* score range of view_fmt over every module (ui_ctl_apply) */
     int color, utf8;
     int mode;
@@ -68,9 +74,16 @@ int ui_ctl_cur_module(const ui_app *a);
 void ui_ctl_build_index(ui_app *a);
 /* Clamp the budget to the cached range and ask for a re-solve. */
 unsigned ui_ctl_set_budget(ui_app *a, double b);
+/* Grid: dl layers, dk kinds. List view: dl rows of the list (dk unused). */
 void ui_ctl_move_cursor(ui_app *a, int dl, int dk);
-/* Keep the cursor's layer inside the visible rows. */
+/* Keep the cursor's layer (list view: its row) inside the visible rows. */
 void ui_ctl_scroll(ui_app *a);
+/* List rows shown at once in the list view (its box, header and legend take 4). */
+int ui_ctl_list_rows(const ui_app *a);
+/* The cursor's row in the list view, or -1. */
+int ui_ctl_list_pos(const ui_app *a);
+/* Put the cursor on module m (list clicks and moves). */
+void ui_ctl_set_cursor(ui_app *a, int m);
 void ui_ctl_cycle_format(ui_app *a, int dir);
 /* While a search runs: module m's most likely format once it has settled, else -1. */
 int ui_ctl_search_format(const ui_app *a, int m);
@@ -125,6 +138,7 @@ void ui_pane_canvas(const ui_app *a, const ui_canvas *c, int y, int x);
 void ui_pane_title(const ui_app *a);
 void ui_pane_budget(const ui_app *a);
 void ui_pane_heat(const ui_app *a);
+void ui_pane_list(const ui_app *a);
 void ui_pane_info(const ui_app *a);
 /* Also records where its x axis lies (plot_*) for mouse clicks. */
 void ui_pane_pareto(ui_app *a);

@@ -72,8 +72,40 @@ unsigned ui_ctl_set_budget(ui_app *a, double b)
     return UI_REDO_SOLVE | UI_REDO_DRAW;
 }
 
+int ui_ctl_list_rows(const ui_app *a)
+{
+    int n = a->lay.heat.h - 4;
+    return n > 0 ? n : 0;
+}
+
+int ui_ctl_list_pos(const ui_app *a)
+{
+    int m = ui_ctl_cur_module(a);
+    for (int i = 0; m >= 0 && a->list_order && i < a->wb->st.t.n_modules; i++)
+        if (a->list_order[i] == m)
+            return i;
+    return -1;
+}
+
+void ui_ctl_set_cursor(ui_app *a, int m)
+{
+    const score_module *sm = &a->wb->st.t.modules[m];
+    if (sm->layer >= 0 && sm->layer < a->n_layers && sm->kind >= 0 && sm->kind < TF_NLIN) {
+        a->cur_layer = sm->layer;
+        a->cur_kind = sm->kind;
+    }
+    ui_ctl_scroll(a);
+}
+
 void ui_ctl_scroll(ui_app *a)
 {
+    if (a->list_view) {
+        int p = ui_ctl_list_pos(a), rows = ui_ctl_list_rows(a);
+        if (p >= 0 && p < a->list_top)
+            a->list_top = p;
+        if (p >= 0 && rows > 0 && p >= a->list_top + rows)
+            a->list_top = p - rows + 1;
+    }
     if (a->cur_layer < a->first_layer)
         a->first_layer = a->cur_layer;
     if (a->cur_layer >= a->first_layer + a->lay.heat_rows)
@@ -82,6 +114,12 @@ void ui_ctl_scroll(ui_app *a)
 
 void ui_ctl_move_cursor(ui_app *a, int dl, int dk)
 {
+    int n = a->wb->st.t.n_modules, p = ui_ctl_list_pos(a);
+    if (a->list_view && p >= 0) {
+        long q = (long)p + dl;
+        ui_ctl_set_cursor(a, a->list_order[q < 0 ? 0 : q >= n ? n - 1 : q]);
+        return;
+    }
     a->cur_layer += dl;
     a->cur_kind += dk;
     if (a->cur_layer < 0)
@@ -245,6 +283,19 @@ unsigned ui_ctl_apply(ui_app *a, unsigned redo)
     /* after any change: the range and the curve, only when stale */
     ui_state_update_view(&a->wb->st, UI_CURVE_POINTS);
     heat_range(a);
+    if (a->list_view) { /* bits follow the allocation: sort after every solve */
+        int n = a->wb->st.t.n_modules;
+        int *o = realloc(a->list_order, (size_t)(n > 0 ? n : 1) * sizeof *o);
+        if (o) {
+            a->list_order = o;
+            ui_list_sort(&a->wb->st, a->list_key, a->list_desc, (mx_format)a->view_fmt, o);
+            ui_ctl_scroll(a);
+        } else {
+            a->list_view = 0;
+            ui_ctl_msg(a, UI_MSG_ERROR, "out of memory for the module list");
+            redo |= UI_REDO_LAYOUT;
+        }
+    }
     if (a->wb->quit)
         redo |= UI_REDO_QUIT;
     return redo & ~(unsigned)(UI_REDO_SOLVE | UI_REDO_INDEX);

@@ -45,6 +45,35 @@ static unsigned act_view(ui_app *a, const int *arg)
     return UI_REDO_DRAW;
 }
 
+/* L: the sorted module list in the grid's place, or back. */
+static unsigned act_list(ui_app *a, const int *arg)
+{
+    (void)arg;
+    if (!ui_state_has_scores(&a->wb->st)) {
+        ui_ctl_msg(a, UI_MSG_ERROR, a->wb->scores_hint);
+        return UI_REDO_DRAW;
+    }
+    a->list_view = !a->list_view;
+    return UI_REDO_LAYOUT | UI_REDO_DRAW;
+}
+
+/* o: the next sort column, in its natural direction; O: the other direction. */
+static unsigned act_sort(ui_app *a, const int *arg)
+{
+    if (!a->list_view) {
+        ui_ctl_msg(a, UI_MSG_INFO, "sorting is for the module list (L shows it)");
+        return UI_REDO_DRAW;
+    }
+    if (arg[0]) {
+        a->list_key = (ui_list_key)((a->list_key + 1) % UI_LIST_NKEYS);
+        a->list_desc = ui_list_key_desc(a->list_key);
+    } else {
+        a->list_desc = !a->list_desc;
+    }
+    a->list_top = 0;
+    return UI_REDO_DRAW;
+}
+
 static unsigned act_pin(ui_app *a, const int *arg)
 {
     (void)arg;
@@ -186,8 +215,12 @@ static unsigned act_mouse(ui_app *a, const int *arg)
         me.y < pr->y + pr->h - 2 && me.x >= a->plot_x0 && me.x < a->plot_x0 + a->plot_w)
         redo |= ui_ctl_set_budget(a, a->plot_xlo + (a->plot_xhi - a->plot_xlo) * (me.x - a->plot_x0 + 0.5) /
                                          a->plot_w);
-    int layer, kind;
-    if (!on_bar && (me.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED)) &&
+    int layer, kind, row = me.y - (a->lay.heat.y + 2); /* the list: box, header, then rows */
+    if (a->list_view && !on_bar && (me.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED)) && row >= 0 &&
+        row < ui_ctl_list_rows(a) && a->list_top + row < s->t.n_modules && me.x > a->lay.heat.x &&
+        me.x < a->lay.heat.x + a->lay.heat.w - 1)
+        ui_ctl_set_cursor(a, a->list_order[a->list_top + row]);
+    else if (!on_bar && (me.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED)) &&
         ui_layout_heat_hit(&a->lay, a->first_layer, a->n_layers, TF_NLIN, me.y, me.x, &layer, &kind) == 0) {
         a->cur_layer = layer;
         a->cur_kind = kind;
@@ -204,13 +237,16 @@ static const ui_key_binding bindings[] = {
     {{KEY_MOUSE}, "drag bar, click plot/cell", act_mouse, {0}},
     {{'h', KEY_SLEFT}, "cursor left", act_move, {0, -1}},
     {{'l', KEY_SRIGHT}, "cursor right", act_move, {0, 1}},
-    {{'k', KEY_UP}, "cursor up (layer above)", act_move, {-1, 0}},
-    {{'j', KEY_DOWN}, "cursor down (layer below)", act_move, {1, 0}},
-    {{'g', KEY_HOME}, "first layer", act_move, {-(1 << 20), 0}},
-    {{'G', KEY_END}, "last layer", act_move, {1 << 20, 0}},
+    {{'k', KEY_UP}, "up (layer or row above)", act_move, {-1, 0}},
+    {{'j', KEY_DOWN}, "down (layer or row below)", act_move, {1, 0}},
+    {{'g', KEY_HOME}, "first layer or row", act_move, {-(1 << 20), 0}},
+    {{'G', KEY_END}, "last layer or row", act_move, {1 << 20, 0}},
     {{'f'}, "next format of the view", act_format, {1}},
     {{'F'}, "previous format of view", act_format, {-1}},
     {{'a', '\t'}, "scores / formats view", act_view, {0}},
+    {{'L'}, "module list / grid", act_list, {0}},
+    {{'o'}, "list: next sort column", act_sort, {1}},
+    {{'O'}, "list: reverse the sort", act_sort, {0}},
     {{'p'}, "pin, then format 1..9", act_pin, {0}},
     {{'u'}, "unpin the cursor's module", act_unpin, {0}},
     {{'U'}, "undo the last edit", act_line, {UI_CMD_UNDO}},

@@ -56,6 +56,8 @@ void ui_pane_hints(const ui_app *a)
     const char *h;
     if (a->mode == UI_MODE_PIN)
         h = "pin: press the number of a format, Esc cancels";
+    else if (a->list_view)
+        h = "<-/-> budget  jk move  o sort  O reverse  L grid  p pin  u unpin  e eval  : cmd  ? help  q quit";
     else
         h = "<-/-> budget  PgUp/Dn coarse  hjkl move  f format  a view  p pin  u unpin  e eval  s sample  : cmd  ? help  q quit";
     wattron(a->cmdwin, A_DIM);
