@@ -263,7 +263,7 @@ static void test_measured_points(void **state)
     ui_state s;
     ui_state_init(&s);
     for (int i = 0; i < UI_MEAS_MAX + 5; i++)
-        ui_state_add_measured(&s, i, 10 + i);
+        ui_state_add_measured(&s, i, 10 + i, 'k');
     assert_int_equal(s.n_meas, UI_MEAS_MAX);
     assert_true(s.meas_bits[0] == 5 && s.meas_ppl[UI_MEAS_MAX - 1] == 10 + UI_MEAS_MAX + 4);
     ui_state_free(&s);

@@ -77,6 +77,9 @@ wait_gone 'load-scores FILE' 10
 keys e
 wait_for 'measured [0-9.]+' 30
 screen | grep -q 'Pareto: projected ppl' || fail "no Pareto plot of projected ppl"
+# the measured point is drawn with its score method's letter, the band's width beside
+# (the fake scores' kl fit on their uniform formats: a band of a few percent)
+screen_has '^│ +[0-9.]+ b  measured k kl  \.\. band \+-[0-9.]+%' || fail "no legend of the measured point and the band"
 wait_for 'eval: avg_bits' 10
 
 # Scoring in the background (minutes on this model): the screen stays live,

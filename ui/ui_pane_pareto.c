@@ -1,7 +1,8 @@
 /* The Pareto plot: the cached curve of projected perplexity (or summed
- * scores) against average bits, the measured points, the current one and
- * the references: fp32 (a y-axis label) and the uniform formats the score
- * table measured (4, 6, 8, i for mxint8). */
+ * scores) against average bits with the projection's band (dotted), the
+ * measured points (one letter per score method or search), the current one
+ * and the references: fp32 (a y-axis label) and the uniform formats the
+ * score table measured (4, 6, 8, i for mxint8). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,28 @@ static char uniform_mark(mx_format f)
 {
     const char *n = mx_format_name(f);
     return f == MX_INT8 ? 'i' : !strncmp(n, "mxfp", 4) ? n[4] : 0;
+}
+
+/* "measured k kl  d dmx  .. band +-0.4%": the measured points' letters that are on the
+ * plot, in a fixed order, and the band's width. */
+static void pareto_legend(const ui_state *s, double band, char *out, size_t len)
+{
+    static const struct {
+        char mark;
+        const char *what;
+    } marks[] = {{'k', "kl"}, {'f', "fisher"}, {'F', "fisher-out"}, {'g', "gamma"}, {'d', "dmx"}};
+    size_t n = 0;
+    out[0] = '\0';
+    if (s->n_meas > 0)
+        n = (size_t)snprintf(out, len, "measured ");
+    for (size_t k = 0; k < sizeof marks / sizeof marks[0]; k++)
+        for (int i = 0; i < s->n_meas; i++)
+            if (s->meas_mark[i] == marks[k].mark) {
+                n += (size_t)snprintf(out + n, len - n, "%c %s  ", marks[k].mark, marks[k].what);
+                break;
+            }
+    if (band > 0 && n < len)
+        snprintf(out + n, len - n, ".. band +-%.1f%%", 100 * band);
 }
 
 void ui_pane_pareto(ui_app *a)
@@ -31,19 +54,21 @@ void ui_pane_pareto(ui_app *a)
      * solver's own objective (summed scores, nats/token): same shape. */
     int use_ppl = s->n_curve > 0 && isfinite(s->curve_ppl[0]);
     if (r->w >= 64)
-        ui_pane_box(r, use_ppl ? "Pareto: projected ppl vs avg bits  (@ current, o measured, 4 6 8 i uniform)"
+        ui_pane_box(r, use_ppl ? "Pareto: projected ppl vs avg bits  (@ current, 4 6 8 i uniform)"
                              : "Pareto: summed score (nats) vs avg bits  (@ current)");
     else
-        ui_pane_box(r, use_ppl ? "ppl vs bits (@ now, o measured)" : "score sum vs bits (@ now)");
+        ui_pane_box(r, use_ppl ? "ppl vs bits (@ now)" : "score sum vs bits (@ now)");
     if (s->n_curve < 1)
         return;
     const double *cy = use_ppl ? s->curve_ppl : s->curve_obj;
+    /* the band: projected ppl x (1 -/+ the fit's largest residual), as alloc reports it */
+    double band = use_ppl && isfinite(s->proj_band) && s->proj_band > 0 ? s->proj_band : 0;
     double xlo = s->curve_bits[0], xhi = xlo, ylo = cy[0], yhi = ylo;
     for (int i = 0; i < s->n_curve; i++) {
         xlo = fmin(xlo, s->curve_bits[i]);
         xhi = fmax(xhi, s->curve_bits[i]);
-        ylo = fmin(ylo, cy[i]);
-        yhi = fmax(yhi, cy[i]);
+        ylo = fmin(ylo, cy[i] * (1 - band));
+        yhi = fmax(yhi, cy[i] * (1 + band));
     }
     for (int i = 0; use_ppl && i < s->n_meas; i++) {
         xlo = fmin(xlo, s->meas_bits[i]);
@@ -83,6 +108,17 @@ void ui_pane_pareto(ui_app *a)
     ui_canvas c;
     if (ui_canvas_init(&c, cw, ch, a->utf8))
         return;
+    for (int side = -1; band > 0 && side <= 1; side += 2) {
+        int px = 0, py = 0, phase = 0;
+        for (int i = 0; i < s->n_curve; i++) {
+            int dx, dy;
+            ui_canvas_map(&c, s->curve_bits[i], cy[i] * (1 + side * band), xlo, xhi, ylo, yhi, &dx, &dy);
+            if (i > 0)
+                ui_canvas_dotted(&c, px, py, dx, dy, &phase);
+            px = dx;
+            py = dy;
+        }
+    }
     int px = 0, py = 0;
     for (int i = 0; i < s->n_curve; i++) {
         int dx, dy;
@@ -97,7 +133,7 @@ void ui_pane_pareto(ui_app *a)
     for (int i = 0; i < nu; i++)
         ui_canvas_mark(&c, ub[i], up[i], xlo, xhi, ylo, yhi, mark[i]);
     for (int i = 0; use_ppl && i < s->n_meas; i++)
-        ui_canvas_mark(&c, s->meas_bits[i], s->meas_ppl[i], xlo, xhi, ylo, yhi, 'o');
+        ui_canvas_mark(&c, s->meas_bits[i], s->meas_ppl[i], xlo, xhi, ylo, yhi, s->meas_mark[i]);
     if (s->solved)
         ui_canvas_mark(&c, s->res.avg_bits, use_ppl ? s->proj_ppl : s->res.objective, xlo, xhi, ylo, yhi, '@');
     ui_pane_canvas(a, &c, r->y + 1, r->x + 1 + lw);
@@ -124,6 +160,13 @@ void ui_pane_pareto(ui_app *a)
 
     snprintf(lab, sizeof lab, "%.2f b", xlo);
     mvaddstr(r->y + r->h - 2, r->x + 1 + lw, lab);
+    int lx = r->x + 1 + lw + (int)strlen(lab) + 2;
     snprintf(lab, sizeof lab, "%.2f b", xhi);
-    mvaddstr(r->y + r->h - 2, r->x + r->w - 1 - (int)strlen(lab), lab);
+    int rx = r->x + r->w - 1 - (int)strlen(lab);
+    mvaddstr(r->y + r->h - 2, rx, lab);
+    /* between the axis ends: what the letters and the dots mean */
+    char legend[160];
+    pareto_legend(s, band, legend, sizeof legend);
+    if (rx - 2 - lx > 0)
+        mvaddnstr(r->y + r->h - 2, lx, legend, rx - 2 - lx);
 }

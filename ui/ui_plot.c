@@ -59,13 +59,15 @@ void ui_canvas_dot(ui_canvas *c, int dx, int dy)
     c->cells[(dy / 4) * c->w + dx / 2] |= bit[dy % 4][dx % 2];
 }
 
-void ui_canvas_line(ui_canvas *c, int x0, int y0, int x1, int y1)
+/* Bresenham; with phase, every other dot from *phase on. */
+static void line(ui_canvas *c, int x0, int y0, int x1, int y1, int *phase)
 {
     int dx = abs(x1 - x0), sx = x0 < x1 ? 1 : -1;
     int dy = -abs(y1 - y0), sy = y0 < y1 ? 1 : -1;
     int err = dx + dy;
     for (;;) {
-        ui_canvas_dot(c, x0, y0);
+        if (!phase || (*phase)++ % 2 == 0)
+            ui_canvas_dot(c, x0, y0);
         if (x0 == x1 && y0 == y1)
             break;
         int e2 = 2 * err;
@@ -78,6 +80,16 @@ void ui_canvas_line(ui_canvas *c, int x0, int y0, int x1, int y1)
             y0 += sy;
         }
     }
+}
+
+void ui_canvas_line(ui_canvas *c, int x0, int y0, int x1, int y1)
+{
+    line(c, x0, y0, x1, y1, NULL);
+}
+
+void ui_canvas_dotted(ui_canvas *c, int x0, int y0, int x1, int y1, int *phase)
+{
+    line(c, x0, y0, x1, y1, phase);
 }
 
 static int map1(double v, double lo, double hi, int n)

@@ -23,6 +23,9 @@ int ui_canvas_dots_h(const ui_canvas *c);
 void ui_canvas_dot(ui_canvas *c, int dx, int dy);
 /* Line between two dots (Bresenham). */
 void ui_canvas_line(ui_canvas *c, int x0, int y0, int x1, int y1);
+/* The same line with every other dot (a band's edge beside a solid curve);
+ * *phase carries the pattern from one segment to the next. */
+void ui_canvas_dotted(ui_canvas *c, int x0, int y0, int x1, int y1, int *phase);
 /* Data coordinates -> dot coordinates for a plot over [xlo,xhi] x [ylo,yhi]
  * (y grows upward in data, downward on screen). */
 void ui_canvas_map(const ui_canvas *c, double x, double y, double xlo, double xhi, double ylo, double yhi,

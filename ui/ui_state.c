@@ -86,6 +86,14 @@ static void mark_stale(ui_state *s)
     s->curve_stale = 1;
 }
 
+/* The projection of the current method: its factor and band (as alloc reports them). */
+static void set_projection(ui_state *s)
+{
+    int np;
+    s->proj_c = proj_default_c(&s->t, s->method, &np);
+    s->proj_band = proj_fit_residual(&s->t, s->method, s->proj_c);
+}
+
 int ui_state_set_table(ui_state *s, score_table *t, const char *path, mx_error *e)
 {
     if (t->n_modules <= 0 || t->n_formats <= 0)
@@ -116,8 +124,7 @@ int ui_state_set_table(ui_state *s, score_table *t, const char *path, mx_error *
         s->pin[i] = -1;
     snprintf(s->scores_path, sizeof s->scores_path, "%s", path ? path : "");
     s->method = (score_method)method;
-    int np;
-    s->proj_c = proj_default_c(&s->t, s->method, &np);
+    set_projection(s);
     s->fp32_ppl = exp(s->t.fp32_loss);
     s->n_meas = 0;
     mark_stale(s);
@@ -129,8 +136,7 @@ int ui_state_set_method(ui_state *s, score_method m, mx_error *e)
     if (!score_table_has(&s->t, m))
         return err_set(e, ERR_ARG, "the score table has no %s scores", score_method_name(m));
     s->method = m;
-    int np;
-    s->proj_c = proj_default_c(&s->t, m, &np);
+    set_projection(s);
     mark_stale(s);
     return 0;
 }
@@ -629,15 +635,28 @@ int ui_state_use(ui_state *s, const char *name, mx_error *e)
     return ui_state_apply(s, c->fmts, name, e);
 }
 
-void ui_state_add_measured(ui_state *s, double bits, double ppl)
+char ui_state_alloc_mark(const ui_state *s)
+{
+    if (!strncmp(s->alloc_name, "dmx@", 4))
+        return 'd';
+    if (!strncmp(s->alloc_name, "gamma@", 6))
+        return 'g';
+    static const char by_method[SCORE_NMETHODS] = {[SCORE_KL] = 'k', [SCORE_FISHER] = 'f', [SCORE_GAMMA] = 'g',
+                                                   [SCORE_FISHER_OUT] = 'F'};
+    return s->method >= 0 && s->method < SCORE_NMETHODS ? by_method[s->method] : 'o';
+}
+
+void ui_state_add_measured(ui_state *s, double bits, double ppl, char mark)
 {
     if (s->n_meas == UI_MEAS_MAX) {
         memmove(s->meas_bits, s->meas_bits + 1, (UI_MEAS_MAX - 1) * sizeof(double));
         memmove(s->meas_ppl, s->meas_ppl + 1, (UI_MEAS_MAX - 1) * sizeof(double));
+        memmove(s->meas_mark, s->meas_mark + 1, UI_MEAS_MAX - 1);
         s->n_meas--;
     }
     s->meas_bits[s->n_meas] = bits;
     s->meas_ppl[s->n_meas] = ppl;
+    s->meas_mark[s->n_meas] = mark;
     s->n_meas++;
 }
 

@@ -57,6 +57,8 @@ typedef struct ui_state {
     double proj_ppl;               /* projected perplexity of choice (NAN when unknown) */
     double fp32_ppl;               /* exp(fp32_loss) */
     double proj_c;                 /* projection factor (proj_default_c for the method) */
+    double proj_band;              /* its relative band: the fit's largest residual on the
+                                      measured uniform formats (proj_fit_residual), NAN if none */
     int near_fmt;                  /* nearest uniform format by bits, -1 when none */
     double near_ppl;               /* its perplexity (measured when the table has it, else projected) */
     int near_measured;
@@ -71,6 +73,7 @@ typedef struct ui_state {
     double range_lo, range_hi;     /* ui_state_budget_range, cached with the curve */
     int n_meas;                    /* measured points (eval) */
     double meas_bits[UI_MEAS_MAX], meas_ppl[UI_MEAS_MAX];
+    char meas_mark[UI_MEAS_MAX];   /* ui_state_alloc_mark of each, when measured */
 
     int *tmp_choice;               /* [n_modules] scratch */
     int n_undo, n_redo;            /* constraint history (budget, pins, formats, groups, method, target) */
@@ -142,8 +145,12 @@ void ui_state_record(ui_state *s, ui_snap *before);
 int ui_state_undo(ui_state *s, int redo, mx_error *e);
 void ui_snap_free(ui_snap *p);
 void ui_state_clear_history(ui_state *s);
-/* Add a measured point to the plot. */
-void ui_state_add_measured(ui_state *s, double bits, double ppl);
+/* The plot's mark for an allocation measured now: what made it, 'd' (dMX) or
+ * 'g' (GAMMA) for a search's candidate, else the score method the solver
+ * used: 'k' kl, 'f' fisher, 'F' fisher-out, 'g' gamma scores. */
+char ui_state_alloc_mark(const ui_state *s);
+/* Add a measured point to the plot, drawn as mark. */
+void ui_state_add_measured(ui_state *s, double bits, double ppl, char mark);
 
 /* Column label of a format for the heatmap ("e2m1", "int8", "bf16", ...):
  * mx_format_label, accepted by the `:` commands and the CLI. */

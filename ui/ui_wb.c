@@ -262,6 +262,7 @@ static int start_eval(ui_wb *wb)
         wb->eval.fmts[i] = (mx_format)(wb->eval.alloc[i] = wb->st.choice[i]);
     wb->eval.avg_bits = wb->st.res.avg_bits;
     wb->eval.proj_ppl = wb->st.proj_ppl;
+    wb->eval.mark = ui_state_alloc_mark(&wb->st);
     ui_progress_reset(&wb->prog);
     if (ui_job_start(&wb->job, &wb->q, UI_JOB_EVAL, eval_main, wb))
         return fail(wb, ERR_INTERNAL, "eval: cannot start a worker thread");
@@ -295,7 +296,7 @@ int ui_wb_handle_event(ui_wb *wb, ui_event *ev)
             wb->meas_fmts = wb->eval.alloc;
             wb->eval.alloc = NULL;
             wb->meas_ppl = ev->value;
-            ui_state_add_measured(&wb->st, ev->value2, ev->value);
+            ui_state_add_measured(&wb->st, ev->value2, ev->value, wb->eval.mark);
             int k = ui_state_cand_of(&wb->st, wb->meas_fmts);
             if (k >= 0)
                 wb->st.cand[k].meas_ppl = ev->value;

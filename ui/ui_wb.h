@@ -32,6 +32,7 @@ typedef struct ui_eval_job {
     mx_format *fmts;              /* snapshot of the allocation being measured */
     int *alloc;                   /* the same as ui_state holds it (int per module) */
     double avg_bits, proj_ppl;    /* of that snapshot */
+    char mark;                    /* its plot mark (ui_state_alloc_mark) */
 } ui_eval_job;
 
 /* State of a scoring run (score_compute in a worker). */
