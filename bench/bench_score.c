@@ -1,4 +1,4 @@
-/* Scoring time per 1K calibration tokens (kl and fisher) on synthetic models
+/* Scoring time per 1K calibration tokens (kl, fisher and fisher-out) on synthetic models
  * shaped like stories260K and SmolLM2-135M, window 256, against the plain
  * forward pass measured in the same run (tf_forward + tf_nll): the ratio says
  * how many forward passes one scoring method costs. SmolLM2's kl pass would
@@ -49,6 +49,22 @@ static double fwd_units(const tf_config *c, int from)
     double d = c->dim, qd = (double)c->n_heads * c->head_dim, kd = (double)c->n_kv_heads * c->head_dim;
     double block = d * (qd + 2 * kd) + qd * d + 3 * d * c->hidden_dim;
     return (c->n_layers - from) + (double)c->vocab_size * d / block;
+}
+
+/* Seconds of one score_compute of method meth over the tokens. */
+static int time_method(const model *m, const int *tokens, int ntok, score_opts *o, score_method meth, double *secs)
+{
+    score_table tab;
+    mx_error e = {0};
+    o->methods = 1u << meth;
+    double t0 = bench_now();
+    if (score_compute(m, tokens, ntok, o, &tab, &e)) {
+        fprintf(stderr, "bench_score: %s: %s\n", score_method_name(meth), e.msg);
+        return 1;
+    }
+    *secs = bench_now() - t0;
+    score_table_free(&tab);
+    return 0;
 }
 
 static int run(const char *label, const tf_config *c, int kl_windows, int subset)
@@ -116,34 +132,23 @@ static int run(const char *label, const tf_config *c, int kl_windows, int subset
         scale = all / part;
         o.only = only;
     }
-    score_table tab;
-    mx_error e = {0};
-    o.methods = 1u << SCORE_KL;
-    t0 = bench_now();
-    if (score_compute(&m, tokens, ntok, &o, &tab, &e)) {
-        fprintf(stderr, "bench_score: %s\n", e.msg);
+    double kl_s, fi_s, fo_s;
+    if (time_method(&m, tokens, ntok, &o, SCORE_KL, &kl_s))
         return 1;
-    }
-    double kl_s = bench_now() - t0;
-    score_table_free(&tab);
     /* the fp32 pass is not part of the per-module cost: remove one forward per window */
     double kl_per_k = ((kl_s - fwd_per_k * ntok / 1024) * scale + fwd_per_k * ntok / 1024) /
                       ntok * 1024;
 
     o.only = NULL;
-    o.methods = 1u << SCORE_FISHER;
-    t0 = bench_now();
-    if (score_compute(&m, tokens, ntok, &o, &tab, &e)) {
-        fprintf(stderr, "bench_score: %s\n", e.msg);
+    if (time_method(&m, tokens, ntok, &o, SCORE_FISHER, &fi_s) ||
+        time_method(&m, tokens, ntok, &o, SCORE_FISHER_OUT, &fo_s))
         return 1;
-    }
-    double fi_per_k = (bench_now() - t0) / ntok * 1024;
-    score_table_free(&tab);
+    double fi_per_k = fi_s / ntok * 1024, fo_per_k = fo_s / ntok * 1024;
 
     printf("%-22s fwd %8.3f s/1K tok | kl %9.2f s/1K tok (%6.0f fwd)%s | fisher %7.2f s/1K tok "
-           "(%5.1f fwd) | fwd+bwd %8.0f tok/s\n",
+           "(%5.1f fwd) | fisher-out %7.2f s/1K tok (%5.1f fwd) | fwd+bwd %8.0f tok/s\n",
            label, fwd_per_k, kl_per_k, kl_per_k / fwd_per_k, subset ? " [extrapolated]" : "",
-           fi_per_k, fi_per_k / fwd_per_k, fb_rate);
+           fi_per_k, fi_per_k / fwd_per_k, fo_per_k, fo_per_k / fwd_per_k, fb_rate);
     fflush(stdout);
     free(only);
     free(tokens);
