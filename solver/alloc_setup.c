@@ -141,7 +141,7 @@ int alloc_setup_build(const alloc_opts *o, const score_table *t, alloc_setup *s,
             if (s->allowed[(size_t)m * nf + i] && bmax > 0)
                 s->cost[(size_t)m * nf + i] += nudge * (bmax - s->bits[(size_t)m * nf + i]) / bmax;
     }
-    s->calib_c = 1;
+    proj_fit_identity(&s->fit);
     s->p = (ilp_problem){
         .n_modules = n, .n_formats = nf, .params = s->params, .bits = s->bits, .cost = s->cost,
         .allowed = s->allowed, .group = (o->group_qkv || o->group_gateup) ? s->group : NULL,
@@ -156,9 +156,8 @@ int alloc_setup_load(const alloc_opts *o, score_table *t, alloc_setup *s, mx_err
     if (!rc)
         rc = alloc_setup_build(o, t, s, e);
     if (!rc && o->calibrate < 0)
-        s->calib_c = proj_default_c(t, s->method, &s->calib_points);
-    else if (!rc && o->calibrate > 0 &&
-             (rc = proj_calibrate(t, s->method, &s->calib_c, &s->calib_points, e)))
+        proj_default_fit(t, s->method, &s->fit);
+    else if (!rc && o->calibrate > 0 && (rc = proj_calibrate(t, s->method, &s->fit, e)))
         alloc_setup_free(s);
     return rc;
 }
@@ -173,6 +172,27 @@ double alloc_setup_project(const score_table *t, const alloc_setup *s, const int
 {
     for (int m = 0; m < t->n_modules; m++)
         fmts[m] = t->formats[choice[m]];
-    double ppl = proj_ppl(proj_loss(t, s->calib_c, proj_score_sum(t, s->method, fmts)));
+    double ppl = proj_ppl(proj_loss(t, &s->fit, proj_score_sum(t, s->method, fmts)));
     return isfinite(ppl) ? ppl : NAN;
+}
+
+int alloc_setup_anchor(const score_table *t, score_method meth, double budget, mx_format *fmts)
+{
+    alloc_opts o;
+    alloc_opts_init(&o);
+    o.score_method = (int)meth;
+    o.budget = budget;
+    alloc_setup s;
+    ilp_result r;
+    int *choice = malloc((size_t)(t->n_modules > 0 ? t->n_modules : 1) * sizeof *choice);
+    int rc = choice ? alloc_setup_build(&o, t, &s, NULL) : -1;
+    if (!rc) {
+        rc = alloc_setup_solve(&o, &s, choice, &r, NULL);
+        for (int m = 0; !rc && m < t->n_modules; m++)
+            fmts[m] = t->formats[choice[m]];
+        alloc_setup_free(&s);
+    }
+    free(choice);
+    alloc_opts_free(&o);
+    return rc ? -1 : 0;
 }

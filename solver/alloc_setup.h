@@ -6,6 +6,7 @@
 #define MXALLOC_ALLOC_SETUP_H
 
 #include "solver/ilp.h"
+#include "solver/proj.h"
 #include "src/score_table.h"
 #include "kernels/err.h"
 
@@ -41,8 +42,7 @@ typedef struct alloc_setup {
     double *params, *bits, *cost;
     unsigned char *allowed;
     int *group;
-    double calib_c;             /* 1 unless calibrated */
-    int calib_points;
+    proj_fit fit;               /* the projection: the identity unless calibrated */
 } alloc_setup;
 
 /* Validate the options against t (unknown module or format in a pin, pin
@@ -57,6 +57,12 @@ int alloc_setup_load(const alloc_opts *o, score_table *t, alloc_setup *s, mx_err
 
 /* Solve with the method the options ask for. */
 int alloc_setup_solve(const alloc_opts *o, alloc_setup *s, int *choice, ilp_result *r, mx_error *e);
+
+/* The allocation a projection anchor measures (score_anchor_fn, src/score.h):
+ * the integer program's, exactly solved, for method meth's scores in t at
+ * budget bits, every table format allowed, no pins or groups. 0 and fmts set,
+ * or -1 when the budget is infeasible or the problem cannot be built. */
+int alloc_setup_anchor(const score_table *t, score_method meth, double budget, mx_format *fmts);
 
 /* Map a solver choice (table format indices) to formats in fmts[n_modules]
  * and return the projected perplexity with the setup's factor (NAN when the

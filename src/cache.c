@@ -183,6 +183,14 @@ static void put_table(wbuf *b, const score_table *t)
         for (int f = 0; f < MX_NFORMATS; f++)
             w_f64(b, m->kld[f]);
     }
+    w_u32(b, (uint32_t)t->n_anchors);
+    for (int i = 0; i < t->n_anchors; i++) {
+        const score_anchor *a = &t->anchors[i];
+        w_u32(b, (uint32_t)a->method);
+        w_f64(b, a->bits);
+        w_f64(b, a->score_sum);
+        w_f64(b, a->loss);
+    }
 }
 
 /* Smallest serialized module: name length + 4 ints + params + doubles. */
@@ -213,6 +221,12 @@ static int check_table(const score_table *t, mx_error *e)
         return err_set(e, ERR_FORMAT, "control characters in the model name or key");
     if (t->calib_tokens < 0 || t->ctx < 0)
         return err_set(e, ERR_FORMAT, "negative token count or context");
+    for (int i = 0; i < t->n_anchors; i++) { /* what the projection is fitted to */
+        const score_anchor *a = &t->anchors[i];
+        if (a->method < 0 || !(a->score_sum >= 0) || !isfinite(a->score_sum) || !isfinite(a->loss) ||
+            !(a->bits > 0) || !isfinite(a->bits))
+            return err_set(e, ERR_FORMAT, "projection anchor %d: invalid method, bits, score sum or loss", i);
+    }
     for (int i = 0; i < t->n_modules; i++) {
         const score_module *m = &t->modules[i];
         if (!m->name[0] || !printable(m->name))
@@ -297,6 +311,20 @@ static int get_table(rbuf *b, score_table *t, mx_error *e)
                 m->score[s][f] = r_f64(b);
         for (int f = 0; f < MX_NFORMATS; f++)
             m->kld[f] = r_f64(b);
+    }
+    uint32_t n_anchors = r_u32(b);
+    if (!b->bad && n_anchors > SCORE_ANCHORS_MAX) {
+        score_table_free(t);
+        return err_set(e, ERR_FORMAT, "%u projection anchors (at most %d)", n_anchors, SCORE_ANCHORS_MAX);
+    }
+    for (uint32_t i = 0; i < n_anchors && !b->bad; i++) {
+        score_anchor *a = &t->anchors[i];
+        uint32_t meth = r_u32(b);
+        a->method = meth < SCORE_NMETHODS ? (int)meth : -1;
+        a->bits = r_f64(b);
+        a->score_sum = r_f64(b);
+        a->loss = r_f64(b);
+        t->n_anchors++;
     }
     if (b->bad || b->pos != b->len) {
         score_table_free(t);

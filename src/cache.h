@@ -10,7 +10,9 @@
 #include "src/score_table.h"
 #include "kernels/err.h"
 
-#define CACHE_VERSION 2 /* 2: the fisher-out method */
+/* 2: the fisher-out method; 3: per-window standard errors of every score and the
+ * projection's anchors. Files of other versions are refused ("recompute the scores"). */
+#define CACHE_VERSION 3
 
 /* Write t to path atomically (fw_write_atomic: temp file in the same
  * directory + rename); on error nothing is left behind and an existing file is

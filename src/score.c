@@ -127,6 +127,32 @@ void score_window_stats(tf_ctx *t, const tf_weights *w, const int *tgt, const sc
         *kl = s_kl;
 }
 
+/* The summed NLL over every calibration window with the modules in formats
+ * fm (NULL: fp32), windows in order. */
+static int window_loss(score_run *r, tf_ctx *t, const mx_format *fm, double *sum)
+{
+    const model *m = r->m;
+    int n = r->ctx, rc = 0;
+    eval_qweights q = {0};
+    const tf_weights *w = &m->weights;
+    if (fm) {
+        if ((rc = eval_qweights_init(&q, m, fm, r->e)))
+            return rc;
+        w = &q.w;
+    }
+    *sum = 0.0;
+    for (long k = 0; k < r->nw && !rc; k++) {
+        tf_forward(t, w, r->in + k * n, n, 0);
+        double s;
+        score_window_stats(t, w, r->tgt + k * n, NULL, r->bufq, r->bufp, &s, NULL);
+        *sum += s;
+        rc = score_tick(r, score_fwd_units(&m->cfg, 0), n);
+    }
+    if (fm)
+        eval_qweights_free(&q);
+    return rc;
+}
+
 /* fp32 loss (when no pass measured it yet) and each uniform-format loss. */
 static int run_uniform(score_run *r)
 {
@@ -146,26 +172,10 @@ static int run_uniform(score_run *r)
         mx_format f = fi < 0 ? MX_FP32 : r->o->formats[fi];
         if (f == MX_FP32 && r->have_fp32)
             continue;
-        eval_qweights q = {0};
-        const tf_weights *w = &m->weights;
-        if (f != MX_FP32) {
-            for (int i = 0; i < m->n_modules; i++)
-                fm[i] = f;
-            if ((rc = eval_qweights_init(&q, m, fm, r->e)))
-                break;
-            w = &q.w;
-        }
-        double sum = 0.0;
-        for (long k = 0; k < r->nw && !rc; k++) {
-            tf_forward(t, w, r->in + k * n, n, 0);
-            double s;
-            score_window_stats(t, w, r->tgt + k * n, NULL, r->bufq, r->bufp, &s, NULL);
-            sum += s;
-            rc = score_tick(r, score_fwd_units(&m->cfg, 0), n);
-        }
-        if (f != MX_FP32)
-            eval_qweights_free(&q);
-        if (rc)
+        for (int i = 0; i < m->n_modules; i++)
+            fm[i] = f;
+        double sum;
+        if ((rc = window_loss(r, t, f == MX_FP32 ? NULL : fm, &sum)))
             break;
         if (f == MX_FP32) {
             r->fp32_sum = sum;
@@ -176,6 +186,56 @@ static int run_uniform(score_run *r)
     }
     if (!rc && r->o->uniform && score_table_format_index(r->t, MX_FP32) >= 0)
         r->t->uniform_loss[MX_FP32] = r->fp32_sum / N;
+    tf_ctx_free(t);
+    free(fm);
+    return rc;
+}
+
+/* The methods whose allocations are measured as anchors (not gamma: its
+ * scores come from a search, not from this pass). */
+static int anchored(const score_opts *o, int s)
+{
+    return o->anchor_alloc && s != SCORE_GAMMA && (o->methods & (1u << s));
+}
+
+/* The anchors: for each scored method and budget, the loss of the
+ * allocation o->anchor_alloc makes from this table, on the same windows. */
+static int run_anchors(score_run *r)
+{
+    const model *m = r->m;
+    int rc = 0;
+    tf_ctx *t = tf_ctx_create(&m->cfg, r->ctx, 0);
+    mx_format *fm = malloc(sizeof *fm * (size_t)(m->n_modules ? m->n_modules : 1));
+    if (!t || !fm) {
+        tf_ctx_free(t);
+        free(fm);
+        return err_set(r->e, ERR_NOMEM, "out of memory for the anchor pass");
+    }
+    r->p.phase = "anchors";
+    r->p.module = -1;
+    score_table *tb = r->t;
+    for (int s = 0; s < SCORE_NMETHODS && !rc; s++)
+        for (int b = 0; anchored(r->o, s) && b < SCORE_ANCHOR_BUDGETS && !rc; b++) {
+            double budget = SCORE_ANCHOR_FROM + SCORE_ANCHOR_STEP * b, sum;
+            if (r->o->anchor_alloc(tb, (score_method)s, budget, fm)) {
+                /* infeasible: its forward passes are not run */
+                rc = score_tick(r, (double)r->nw * score_fwd_units(&m->cfg, 0), 0);
+                continue;
+            }
+            if (tb->n_anchors == SCORE_ANCHORS_MAX || (rc = window_loss(r, t, fm, &sum)))
+                break;
+            score_anchor *a = &tb->anchors[tb->n_anchors++];
+            a->method = s;
+            a->score_sum = 0;
+            double bits = 0, params = 0;
+            for (int i = 0; i < m->n_modules; i++) {
+                a->score_sum += score_cost(&tb->modules[i], (score_method)s, fm[i]);
+                bits += tb->modules[i].bits[fm[i]] * (double)tb->modules[i].params;
+                params += (double)tb->modules[i].params;
+            }
+            a->bits = params > 0 ? bits / params : NAN;
+            a->loss = sum / ((double)r->nw * r->ctx);
+        }
     tf_ctx_free(t);
     free(fm);
     return rc;
@@ -291,6 +351,9 @@ int score_compute(const model *m, const int *tokens, long n_tokens, const score_
     for (int fi = 0; o->uniform && fi < o->n_formats; fi++)
         if (o->formats[fi] != MX_FP32)
             r.p.total += (double)nw * score_fwd_units(&m->cfg, 0);
+    for (int s = 0; s < SCORE_NMETHODS; s++)
+        if (anchored(o, s))
+            r.p.total += (double)SCORE_ANCHOR_BUDGETS * nw * score_fwd_units(&m->cfg, 0);
 
     if ((o->methods & (1u << SCORE_KL)) && (rc = score_run_kl(&r)))
         goto done;
@@ -320,6 +383,9 @@ int score_compute(const model *m, const int *tokens, long n_tokens, const score_
             if (o->methods & (1u << SCORE_KL))
                 out->modules[i].kld[MX_FP32] = 0.0;
         }
+    /* last: the allocations are made from the finished scores */
+    if (o->anchor_alloc && !o->only)
+        rc = run_anchors(&r);
 done:
     free(r.in);
     free(r.tgt);

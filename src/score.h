@@ -67,6 +67,16 @@ typedef struct score_progress {
 /* Called often (after every window pass); return non-zero to cancel. */
 typedef int (*score_progress_fn)(void *user, const score_progress *p);
 
+/* fmts[n_modules] for method meth's scores in t at budget bits per weight;
+ * 0, or non-zero when there is none (infeasible budget). */
+typedef int (*score_anchor_fn)(const score_table *t, score_method meth, double budget, mx_format *fmts);
+
+/* The anchor budgets: 4.5, 5.0, ..., 8.0 bits, the range a projection is used
+ * in (below 4.5 every module but a few is MXFP4: the uniform anchor covers it). */
+#define SCORE_ANCHOR_FROM 4.5
+#define SCORE_ANCHOR_STEP 0.5
+#define SCORE_ANCHOR_BUDGETS 8
+
 typedef struct score_opts {
     unsigned methods;          /* (1u << SCORE_KL) | (1u << SCORE_FISHER) */
     int n_formats;             /* candidate formats, table order */
@@ -81,6 +91,12 @@ typedef struct score_opts {
     const unsigned char *only; /* [n_modules]: score only where non-zero; NULL = all */
     int threads;               /* kl: formats scored in parallel; 0 = one per core.
                                 * The results do not depend on it. */
+    /* Non-NULL (and only NULL): measure the anchors of the projection
+     * (solver/proj.h) after scoring: for each method scored but gamma and
+     * each budget SCORE_ANCHOR_FROM + k * SCORE_ANCHOR_STEP, the loss on
+     * these windows of the allocation anchor_alloc makes (solver/proj.h's
+     * proj_anchor_alloc: the integer program's). */
+    score_anchor_fn anchor_alloc;
     score_progress_fn progress;
     void *user;
 } score_opts;

@@ -34,6 +34,18 @@ typedef struct score_module {
     double kld[MX_NFORMATS];         /* mean KL(fp32 || quantized), kl method; NAN if absent */
 } score_module;
 
+/* A measured mixed allocation: the calibration loss of the integer program's
+ * allocation at one budget under one method's scores, measured by `score`
+ * on its own windows; the projection is fitted to these beside the uniform
+ * formats (solver/proj.h). */
+typedef struct score_anchor {
+    int method;          /* score_method whose allocation it is */
+    double bits;         /* its average bits per weight */
+    double score_sum;    /* sum of score_cost under method when measured */
+    double loss;         /* measured calibration loss, nats/token */
+} score_anchor;
+#define SCORE_ANCHORS_MAX 48
+
 typedef struct score_table {
     char model[256];                 /* model path or name, for display */
     uint64_t model_hash;             /* identifies the weights (model->content_hash) */
@@ -47,6 +59,8 @@ typedef struct score_table {
     double uniform_loss[MX_NFORMATS];/* measured loss with every module in f; NAN if absent */
     int n_modules;
     score_module *modules;
+    int n_anchors;
+    score_anchor anchors[SCORE_ANCHORS_MAX];
 } score_table;
 
 /* An empty table: zeros, NAN losses (no allocation). */

@@ -58,6 +58,13 @@ n_bits=$(grep -o '"bits": *[0-9]' "$T/out" | wc -l)
 grep -q '"method": *"both"' "$T/out" || fail "json: method both"
 grep -q '"fp32_loss": *[0-9]' "$T/out" || fail "json: fp32_loss"
 grep -q '"mxfp4_e2m1": *[0-9]' "$T/out" || fail "json: uniform mxfp4 loss"
+# the projection's anchors: the integer program's allocation at each of 4.5..8 bits,
+# measured on the same windows for each method; alloc fits to them beside the uniform formats
+for sm in kl fisher; do
+    expect 0 "alloc $sm on the scores" -- "$BIN" alloc "$OUT" --budget 5 --score-method $sm
+    grep -q "from 6 uniform formats and 8 measured allocations" "$T/out" ||
+        fail "alloc $sm: not fitted to 8 measured allocations: $(grep calibration "$T/out")"
+done
 grep -q null "$T/out" && fail "json: a null value in a complete table"
 expect 0 "scores show" -- $BIN scores show "$OUT" --sort --format mxfp4_e2m1 --method kl
 grep -q "fp32 loss" "$T/out" || fail "show: no fp32 loss line"

@@ -46,6 +46,8 @@ static void make_table(score_table *t, int n)
         m->score[SCORE_FISHER][MX_BF16] = 1e-300;
         m->kld[MX_FP8_E4M3] = 0.5 / (i + 1);
     }
+    t->anchors[t->n_anchors++] = (score_anchor){.method = SCORE_KL, .bits = 5.5, .score_sum = 0.03, .loss = 2.3};
+    t->anchors[t->n_anchors++] = (score_anchor){.method = SCORE_FISHER, .bits = 4.5, .score_sum = 0, .loss = 2.4};
 }
 
 static int same_double(double a, double b)
@@ -67,6 +69,13 @@ static void assert_same(const score_table *a, const score_table *b)
     assert_true(same_double(a->fp32_loss, b->fp32_loss));
     for (int f = 0; f < MX_NFORMATS; f++)
         assert_true(same_double(a->uniform_loss[f], b->uniform_loss[f]));
+    assert_int_equal(a->n_anchors, b->n_anchors);
+    for (int i = 0; i < a->n_anchors; i++) {
+        assert_int_equal(a->anchors[i].method, b->anchors[i].method);
+        assert_true(same_double(a->anchors[i].bits, b->anchors[i].bits));
+        assert_true(same_double(a->anchors[i].score_sum, b->anchors[i].score_sum));
+        assert_true(same_double(a->anchors[i].loss, b->anchors[i].loss));
+    }
     assert_int_equal(a->n_modules, b->n_modules);
     for (int i = 0; i < a->n_modules; i++) {
         const score_module *x = &a->modules[i], *y = &b->modules[i];
@@ -288,6 +297,19 @@ static void test_bad_tables(void **state)
     t.ctx = -1;
     expect_bad(&t, "negative ctx");
     t.ctx = 16;
+    /* the projection's anchors: a known method, finite and non-negative */
+    t.anchors[1].method = SCORE_NMETHODS;
+    expect_bad(&t, "anchor of an unknown method");
+    t.anchors[1].method = SCORE_FISHER;
+    t.anchors[1].score_sum = -1e-3;
+    expect_bad(&t, "negative anchor score sum");
+    t.anchors[1].score_sum = 0;
+    t.anchors[1].loss = NAN;
+    expect_bad(&t, "anchor loss NAN");
+    t.anchors[1].loss = 2.4;
+    t.anchors[1].bits = 0;
+    expect_bad(&t, "anchor of 0 bits");
+    t.anchors[1].bits = 4.5;
     /* and the fixed table is fine again */
     char path[512];
     snprintf(path, sizeof path, "%s/tbl.scores", tmp_dir);

@@ -89,9 +89,8 @@ static void mark_stale(ui_state *s)
 /* The projection of the current method: its factor and band (as alloc reports them). */
 static void set_projection(ui_state *s)
 {
-    int np;
-    s->proj_c = proj_default_c(&s->t, s->method, &np);
-    s->proj_band = proj_fit_residual(&s->t, s->method, s->proj_c);
+    proj_default_fit(&s->t, s->method, &s->proj);
+    s->proj_band = proj_fit_residual(&s->t, s->method, &s->proj);
 }
 
 int ui_state_set_table(ui_state *s, score_table *t, const char *path, mx_error *e)
@@ -671,5 +670,5 @@ double ui_state_project(const ui_state *s, const int *fmts)
         f[i] = (mx_format)fmts[i];
     double sum = proj_score_sum(&s->t, s->method, f);
     free(f);
-    return proj_ppl(proj_loss(&s->t, s->proj_c, sum));
+    return proj_ppl(proj_loss(&s->t, &s->proj, sum));
 }

@@ -7,6 +7,7 @@
 #define MXALLOC_UI_STATE_H
 
 #include "solver/ilp.h"
+#include "solver/proj.h"
 #include "src/score_table.h"
 #include "kernels/err.h"
 
@@ -56,7 +57,7 @@ typedef struct ui_state {
     double solve_ms;               /* wall time of the last ilp_solve + projection */
     double proj_ppl;               /* projected perplexity of choice (NAN when unknown) */
     double fp32_ppl;               /* exp(fp32_loss) */
-    double proj_c;                 /* projection factor (proj_default_c for the method) */
+    proj_fit proj;                 /* the projection (proj_default_fit for the method) */
     double proj_band;              /* its relative band: the fit's largest residual on the
                                       measured uniform formats (proj_fit_residual), NAN if none */
     int near_fmt;                  /* nearest uniform format by bits, -1 when none */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "solver/alloc_setup.h"
 #include "solver/gamma.h"
 #include "solver/ilp.h"
 #include "src/cache.h"
@@ -65,6 +66,7 @@ static void *score_main(void *arg)
     default_opts(wb, &so, wb->score.methods);
     so.progress = score_progress_cb;
     so.user = wb;
+    so.anchor_alloc = alloc_setup_anchor; /* the projection's mixed anchors (solver/proj.h) */
     char key[17];
     key_for(wb, &so, key);
     int rc = cache_path_for_key(key, wb->score.path, sizeof wb->score.path, &e);

@@ -157,7 +157,7 @@ int cmd_alloc(int argc, char **argv)
         json_object_set_new(j, "objective", json_real(r.objective));
         json_object_set_new(j, "projected_ppl", isnan(ppl) ? json_null() : json_real(ppl));
         /* the band: the fit's largest residual on its uniform-format anchors */
-        double res = proj_fit_residual(&run.t, run.s.method, run.s.calib_c);
+        double res = proj_fit_residual(&run.t, run.s.method, &run.s.fit);
         if (isfinite(ppl) && isfinite(res))
             json_object_set_new(j, "projected_ppl_band", json_pack("[ff]", ppl * (1 - res), ppl * (1 + res)));
         json_object_set_new(j, "optimal", json_boolean(r.optimal));
@@ -193,10 +193,12 @@ int cmd_alloc(int argc, char **argv)
             printf("projected ppl: n/a (the score file has no fp32 loss)\n");
         else
             printf("projected ppl: %.4f (fp32 %.4f%s)\n", ppl, exp(run.t.fp32_loss),
-                   run.s.calib_points ? ", calibrated" : "");
-        if (run.s.calib_points)
-            printf("calibration: c = %.4g from %d uniform formats (largest fit residual %.2f%% in ppl)\n",
-                   run.s.calib_c, run.s.calib_points, 100 * proj_fit_residual(&run.t, run.s.method, run.s.calib_c));
+                   run.s.fit.n_uniform + run.s.fit.n_mixed ? ", calibrated" : "");
+        if (run.s.fit.n_uniform + run.s.fit.n_mixed)
+            printf("calibration: loss increase = %.4g S%+.4g S^2 from %d uniform formats and %d measured "
+                   "allocations (largest fit residual %.2f%% in ppl)\n",
+                   run.s.fit.c1, run.s.fit.c2, run.s.fit.n_uniform, run.s.fit.n_mixed,
+                   100 * proj_fit_residual(&run.t, run.s.method, &run.s.fit));
         print_nearest_uniform(&run.t, r.avg_bits, o.target);
         if (o.out_path)
             printf("wrote %s\n", o.out_path);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "kernels/mx.h"
+#include "solver/alloc_setup.h"
 #include "src/cache.h"
 #include "src/cli/cli.h"
 #include "src/cli/cmd.h"
@@ -349,6 +350,7 @@ int cmd_score(int argc, char **argv)
     ps.last.tv_nsec = 0;
     so.progress = show_progress;
     so.user = &ps;
+    so.anchor_alloc = alloc_setup_anchor; /* the projection's mixed anchors (solver/proj.h) */
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
