@@ -106,12 +106,24 @@ static void test_names(void **state)
     assert_false(ui_list_key_desc(UI_LIST_NAME));
 }
 
+/* find takes the names the list shows: LAYER.KIND is that module exactly */
+static void test_list_names_found(void **state)
+{
+    (void)state;
+    assert_true(ui_state_name_matches("model.layers.0.self_attn.q_proj", "0.q"));
+    assert_true(ui_state_name_matches("model.layers.12.mlp.down_proj", "12.DOWN"));
+    assert_false(ui_state_name_matches("model.layers.10.self_attn.q_proj", "0.q"));
+    assert_true(ui_state_name_matches("model.layers.10.self_attn.q_proj", "SELF_attn.q"));
+    assert_false(ui_state_name_matches("model.layers.1.mlp.up_proj", "1.gate"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_orders),
         cmocka_unit_test(test_unsolved_bits_last),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_list_names_found),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* Workbench constraints -> ilp_problem -> solution + projection. */
 #include "ui/ui_state.h"
+#include "src/module_name.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -507,6 +508,9 @@ void ui_state_formats_text(const ui_state *s, char *out, size_t len)
 
 int ui_state_name_matches(const char *name, const char *text)
 {
+    char hf[SCORE_NAME_MAX]; /* LAYER.KIND, as the module list shows names: that module */
+    if (!module_name_canonical(text, hf, sizeof hf) && strcmp(hf, text) && !strcmp(hf, name))
+        return 1;
     size_t n = strlen(text);
     for (const char *p = name; *p; p++)
         if (!strncasecmp(p, text, n))

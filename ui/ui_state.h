@@ -130,7 +130,8 @@ int ui_state_keep(ui_state *s, const char *name, char kept[UI_CAND_NAME], mx_err
 int ui_state_use(ui_state *s, const char *name, mx_error *e);
 /* The allowed formats as `formats` takes them: "all", or labels joined by ",". */
 void ui_state_formats_text(const ui_state *s, char *out, size_t len);
-/* 1 when name contains text, ignoring case (the workbench's find). */
+/* 1 when name contains text, ignoring case, or text is its LAYER.KIND name
+ * ("0.q", as the module list shows it): the workbench's find. */
 int ui_state_name_matches(const char *name, const char *text);
 /* Index of the candidate equal to fmts, or -1. */
 int ui_state_cand_of(const ui_state *s, const int *fmts);
