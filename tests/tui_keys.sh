@@ -39,7 +39,8 @@ wait_for 'model.layers.0.self_attn.q_proj' 10
 # the plot's top budget, its left end the lowest (SGR mouse reports, 1-based).
 row=$(screen | grep -n 'Pareto' | head -1 | cut -d: -f1)
 [ -n "$row" ] || fail "no Pareto plot"
-ends=$(screen | sed -n 's/^│ *\([0-9.]*\) b  *\([0-9.]*\) b│$/\1 \2/p' | tail -1)
+# (the legend of the measured points and the band stands between them)
+ends=$(screen | sed -n 's/^│ *\([0-9.][0-9.]*\) b.* \([0-9.][0-9.]*\) b│$/\1 \2/p' | tail -1)
 [ -n "$ends" ] || fail "no bits labels under the plot"
 budget() { screen | sed -n 's/^budget \[.*\] *\([0-9.]*\) b$/\1/p'; }
 # near BITS: the budget is within one plot column (89 of them) of BITS
