@@ -180,8 +180,13 @@ static void put_table(wbuf *b, const score_table *t)
         for (int s = 0; s < SCORE_NMETHODS; s++)
             for (int f = 0; f < MX_NFORMATS; f++)
                 w_f64(b, m->score[s][f]);
+        for (int s = 0; s < SCORE_NMETHODS; s++)
+            for (int f = 0; f < MX_NFORMATS; f++)
+                w_f64(b, m->se[s][f]);
         for (int f = 0; f < MX_NFORMATS; f++)
             w_f64(b, m->kld[f]);
+        for (int f = 0; f < MX_NFORMATS; f++)
+            w_f64(b, m->kld_se[f]);
     }
     w_u32(b, (uint32_t)t->n_anchors);
     for (int i = 0; i < t->n_anchors; i++) {
@@ -193,8 +198,9 @@ static void put_table(wbuf *b, const score_table *t)
     }
 }
 
-/* Smallest serialized module: name length + 4 ints + params + doubles. */
-#define MODULE_MIN_BYTES (4 + 16 + 8 + 8 * MX_NFORMATS * (2 + SCORE_NMETHODS))
+/* Smallest serialized module: name length + 4 ints + params + doubles (bits,
+ * scores and their standard errors, kld and its standard error). */
+#define MODULE_MIN_BYTES (4 + 16 + 8 + 8 * MX_NFORMATS * (3 + 2 * SCORE_NMETHODS))
 
 /* Printable ASCII and UTF-8 bytes only: names end up in messages and tables. */
 static int printable(const char *s)
@@ -204,6 +210,9 @@ static int printable(const char *s)
             return 0;
     return 1;
 }
+
+/* A standard error is NAN (unknown) or finite and non-negative. */
+static int bad_se(double v) { return !isnan(v) && !(v >= 0 && isfinite(v)); }
 
 static int by_name(const void *a, const void *b)
 {
@@ -239,6 +248,14 @@ static int check_table(const score_table *t, mx_error *e)
         if (m->rows <= 0 || m->cols <= 0 || m->params != (int64_t)m->rows * m->cols)
             return err_set(e, ERR_FORMAT, "module %s: shape %dx%d does not match %lld parameters",
                            m->name, m->rows, m->cols, (long long)m->params);
+        for (int f = 0; f < MX_NFORMATS; f++) {
+            int bad = bad_se(m->kld_se[f]);
+            for (int s = 0; s < SCORE_NMETHODS; s++)
+                bad |= bad_se(m->se[s][f]);
+            if (bad)
+                return err_set(e, ERR_FORMAT, "module %s: a negative or infinite standard error",
+                               m->name);
+        }
     }
     if (t->n_modules > 1) {
         const score_module **ord = malloc((size_t)t->n_modules * sizeof *ord);
@@ -309,8 +326,13 @@ static int get_table(rbuf *b, score_table *t, mx_error *e)
         for (int s = 0; s < SCORE_NMETHODS; s++)
             for (int f = 0; f < MX_NFORMATS; f++)
                 m->score[s][f] = r_f64(b);
+        for (int s = 0; s < SCORE_NMETHODS; s++)
+            for (int f = 0; f < MX_NFORMATS; f++)
+                m->se[s][f] = r_f64(b);
         for (int f = 0; f < MX_NFORMATS; f++)
             m->kld[f] = r_f64(b);
+        for (int f = 0; f < MX_NFORMATS; f++)
+            m->kld_se[f] = r_f64(b);
     }
     uint32_t n_anchors = r_u32(b);
     if (!b->bad && n_anchors > SCORE_ANCHORS_MAX) {

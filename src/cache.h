@@ -10,9 +10,10 @@
 #include "src/score_table.h"
 #include "kernels/err.h"
 
-/* 2: the fisher-out method; 3: per-window standard errors of every score and the
- * projection's anchors. Files of other versions are refused ("recompute the scores"). */
-#define CACHE_VERSION 3
+/* 2: the fisher-out method; 3: the projection's anchors; 4: per-window
+ * standard errors of every score. Files of other versions are refused
+ * ("recompute the scores"). */
+#define CACHE_VERSION 4
 
 /* Write t to path atomically (fw_write_atomic: temp file in the same
  * directory + rename); on error nothing is left behind and an existing file is
@@ -23,7 +24,8 @@ int cache_write(const char *path, const score_table *t, mx_error *e);
  * it cannot be read, ERR_FORMAT when it is not a score file, truncated, corrupt
  * (checksum) or of another version, or when its module table is inconsistent
  * (a layer or kind out of range, a shape that does not match the parameter
- * count, a duplicated or non-printable module name); the message names the
+ * count, a duplicated or non-printable module name, a negative or infinite
+ * standard error); the message names the
  * file. The declared length is checked against the file size before anything
  * is allocated. On error *t is left empty (nothing to free). */
 int cache_read(const char *path, score_table *t, mx_error *e);

@@ -58,6 +58,21 @@ double score_fwd_units(const tf_config *c, int from)
     return (c->n_layers - from) + (double)c->vocab_size * d / (block > 0 ? block : 1);
 }
 
+void score_wstat_add(score_wstat *s, double x)
+{
+    s->n++;
+    double d = x - s->mean;
+    s->mean += d / (double)s->n;
+    s->m2 += d * (x - s->mean);
+}
+
+double score_wstat_se(const score_wstat *s)
+{
+    if (s->n < 2)
+        return NAN;
+    return sqrt(s->m2 / ((double)s->n * (double)(s->n - 1)));
+}
+
 int score_tick(score_run *r, double units, long tokens)
 {
     r->p.done += units;
@@ -377,11 +392,12 @@ int score_compute(const model *m, const int *tokens, long n_tokens, const score_
     /* fp32 as a candidate: quantizing to it changes nothing. */
     for (int i = 0; i < m->n_modules; i++)
         if (score_wanted(&r, i) && score_table_format_index(out, MX_FP32) >= 0) {
+            score_module *sm = &out->modules[i];
             for (int s = 0; s < SCORE_NMETHODS; s++)
                 if (o->methods & (1u << s))
-                    out->modules[i].score[s][MX_FP32] = 0.0;
+                    sm->score[s][MX_FP32] = sm->se[s][MX_FP32] = 0.0;
             if (o->methods & (1u << SCORE_KL))
-                out->modules[i].kld[MX_FP32] = 0.0;
+                sm->kld[MX_FP32] = sm->kld_se[MX_FP32] = 0.0;
         }
     /* last: the allocations are made from the finished scores */
     if (o->anchor_alloc && !o->only)

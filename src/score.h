@@ -119,6 +119,21 @@ void score_default_opts(const model *m, score_opts *o);
 int score_compute(const model *m, const int *tokens, long n_tokens, const score_opts *o,
                   score_table *out, mx_error *e);
 
+/* ---- per-window statistics -------------------------------------------- */
+
+/* Running mean and sum of squared deviations of per-window values (Welford),
+ * fed in window order so that a rerun gives the same bits whatever the
+ * thread count or window grouping. Zero-initialize. */
+typedef struct score_wstat {
+    long n;
+    double mean, m2;
+} score_wstat;
+
+void score_wstat_add(score_wstat *s, double x);
+/* Standard error of the mean, sqrt(m2 / (n (n - 1))): the sample standard
+ * deviation over sqrt(n). NAN below two values. */
+double score_wstat_se(const score_wstat *s);
+
 /* ---- the Fisher statistics, exposed for tests and tools ---------------- */
 
 /* Per module i: g[i] and f[i], [rows*cols] each (see the formula above). */

@@ -43,10 +43,106 @@ void score_fisher_stats_free(score_fisher_stats *st)
     memset(st, 0, sizeof *st);
 }
 
-/* The collection loop; r (may be NULL) gets progress ticks and the fp32 loss. */
+/* Each window's own fisher value, for the standard errors: the score that
+ * window alone would give, g_k.d + 1/2 F_k.d^2 with g_k, F_k the window's
+ * share of g and F (so their mean over the windows is the score). Both are
+ * sums over the window's samples, so every sample's gradient is dotted with
+ * every format's d = Q_f(W) - W as it comes. */
+typedef struct fisher_win {
+    const score_opts *o;
+    float **q;        /* [n_modules][n_formats * len]: Q_f(W), or NULL: recomputed */
+    float *scratch;   /* [max len], when recomputed */
+    double *acc;      /* [n_modules * n_formats]: this window's sums */
+    score_wstat *ws;  /* [n_modules * n_formats] */
+} fisher_win;
+
+static void win_free(fisher_win *fw, int n_modules)
+{
+    for (int i = 0; fw->q && i < n_modules; i++)
+        free(fw->q[i]);
+    free(fw->q);
+    free(fw->scratch);
+    free(fw->acc);
+    free(fw->ws);
+}
+
+/* The quantized weights are kept when they fit in a quarter of the memory
+ * budget, else fake-quantized again for every sample. */
+static int win_init(fisher_win *fw, const score_run *r)
+{
+    const model *m = r->m;
+    const score_opts *o = r->o;
+    size_t nf = (size_t)o->n_formats, total = 0, maxlen = 1;
+    memset(fw, 0, sizeof *fw);
+    fw->o = o;
+    for (int i = 0; i < m->n_modules; i++) {
+        size_t len = (size_t)m->modules[i].rows * m->modules[i].cols;
+        maxlen = len > maxlen ? len : maxlen;
+        if (score_wanted(r, i))
+            total += len * nf;
+    }
+    fw->acc = calloc((size_t)m->n_modules * nf, sizeof *fw->acc);
+    fw->ws = calloc((size_t)m->n_modules * nf, sizeof *fw->ws);
+    if (!fw->acc || !fw->ws)
+        return ERR_NOMEM;
+    size_t mem = o->mem_limit ? o->mem_limit : SCORE_DEFAULT_MEM;
+    if (total * sizeof(float) > mem / 4)
+        return (fw->scratch = malloc(sizeof(float) * maxlen)) ? 0 : ERR_NOMEM;
+    if (!(fw->q = calloc((size_t)m->n_modules, sizeof *fw->q)))
+        return ERR_NOMEM;
+    for (int i = 0; i < m->n_modules; i++) {
+        if (!score_wanted(r, i))
+            continue;
+        const model_module *mm = &m->modules[i];
+        size_t len = (size_t)mm->rows * mm->cols;
+        if (!(fw->q[i] = malloc(sizeof(float) * len * nf)))
+            return ERR_NOMEM;
+        for (size_t fi = 0; fi < nf; fi++)
+            if (o->formats[fi] != MX_FP32)
+                mx_fake_quant(o->formats[fi], mm->w, fw->q[i] + fi * len, (size_t)mm->rows,
+                              (size_t)mm->cols);
+    }
+    return 0;
+}
+
+/* One sample's terms for module i: gradient g and squares sq (per-position
+ * mode) or g^2. */
+static void win_sample(fisher_win *fw, const model_module *mm, int i, const float *g,
+                       const float *sq)
+{
+    size_t len = (size_t)mm->rows * mm->cols;
+    for (int fi = 0; fi < fw->o->n_formats; fi++) {
+        mx_format f = fw->o->formats[fi];
+        if (f == MX_FP32)
+            continue;
+        const float *q = fw->q ? fw->q[i] + (size_t)fi * len : fw->scratch;
+        if (!fw->q)
+            mx_fake_quant(f, mm->w, fw->scratch, (size_t)mm->rows, (size_t)mm->cols);
+        double lin = 0.0, quad = 0.0;
+        for (size_t j = 0; j < len; j++) {
+            double d = (double)q[j] - mm->w[j], f2 = sq ? (double)sq[j] : (double)g[j] * g[j];
+            lin += g[j] * d;
+            quad += f2 * d * d;
+        }
+        fw->acc[(size_t)i * fw->o->n_formats + fi] += lin + 0.5 * quad;
+    }
+}
+
+/* The end of a window of n targets: its values into the statistics. */
+static void win_end(fisher_win *fw, int n_modules, int n)
+{
+    size_t cells = (size_t)n_modules * fw->o->n_formats;
+    for (size_t c = 0; c < cells; c++) {
+        score_wstat_add(&fw->ws[c], fw->acc[c] / n);
+        fw->acc[c] = 0.0;
+    }
+}
+
+/* The collection loop; r (may be NULL) gets progress ticks and the fp32 loss,
+ * fw (may be NULL) the per-window values. */
 static int collect(const model *m, const int *in, const int *tgt, long nw, int n, int chunk,
                    const unsigned char *only, size_t mem_limit, score_fisher_stats *st,
-                   score_run *r, mx_error *e)
+                   score_run *r, fisher_win *fw, mx_error *e)
 {
     const tf_config *c = &m->cfg;
     int L = c->n_layers, B = chunk_len(chunk, n), rc = 0;
@@ -142,18 +238,22 @@ static int collect(const model *m, const int *in, const int *tgt, long nw, int n
                 float *G = st->g[i];
                 for (size_t j = 0; j < len; j++)
                     G[j] += gi[j] * inv_n;
+                const float *sq = pos ? gw.layers[mm->layer].lin_sq[mm->kind] : NULL;
                 if (pos) { /* sum over positions t of (dS/dy_t x_t^T)^2 */
-                    const float *sq = gw.layers[mm->layer].lin_sq[mm->kind];
                     float *F = st->f[i];
                     for (size_t j = 0; j < len; j++)
                         F[j] += sq[j] * inv_n;
                 } else {
                     tf_bwd_sq_accum(gi, len, inv_n, st->f[i]);
                 }
+                if (fw)
+                    win_sample(fw, mm, i, gi, sq);
             }
             if (r && (rc = score_tick(r, 2.0 * f_units + (keep ? 0.0 : f_units), 0)))
                 goto out;
         }
+        if (fw)
+            win_end(fw, m->n_modules, n);
     }
     if (r)
         score_keep_fp32(r, fp32);
@@ -172,7 +272,7 @@ int score_fisher_collect(const model *m, const int *in, const int *tgt, long nw,
                          int chunk, const unsigned char *only, size_t mem_limit,
                          score_fisher_stats *st, mx_error *e)
 {
-    return collect(m, in, tgt, nw, ctx, chunk, only, mem_limit, st, NULL, e);
+    return collect(m, in, tgt, nw, ctx, chunk, only, mem_limit, st, NULL, NULL, e);
 }
 
 double score_fisher_module(const score_fisher_stats *st, int i, const float *w, const float *q,
@@ -193,10 +293,17 @@ int score_run_fisher(score_run *r)
     const model *m = r->m;
     const score_opts *o = r->o;
     score_fisher_stats st;
+    fisher_win fw;
+    if (win_init(&fw, r)) {
+        win_free(&fw, m->n_modules);
+        return err_set(r->e, ERR_NOMEM, "out of memory for the fisher window statistics");
+    }
     int rc = collect(m, r->in, r->tgt, r->nw, r->ctx, o->fisher_chunk, o->only, o->mem_limit,
-                     &st, r, r->e);
-    if (rc)
+                     &st, r, &fw, r->e);
+    if (rc) {
+        win_free(&fw, m->n_modules);
         return rc;
+    }
     size_t maxlen = 0;
     for (int i = 0; i < m->n_modules; i++) {
         size_t len = (size_t)m->modules[i].rows * m->modules[i].cols;
@@ -206,6 +313,7 @@ int score_run_fisher(score_run *r)
     float *q = malloc(sizeof(float) * (maxlen ? maxlen : 1));
     if (!q) {
         score_fisher_stats_free(&st);
+        win_free(&fw, m->n_modules);
         return err_set(r->e, ERR_NOMEM, "out of memory");
     }
     for (int i = 0; i < m->n_modules; i++) {
@@ -217,11 +325,16 @@ int score_run_fisher(score_run *r)
             mx_format f = o->formats[fi];
             if (f == MX_FP32)
                 continue;
-            mx_fake_quant(f, mm->w, q, (size_t)mm->rows, (size_t)mm->cols);
-            r->t->modules[i].score[SCORE_FISHER][f] = score_fisher_module(&st, i, mm->w, q, len);
+            const float *qf = fw.q ? fw.q[i] + (size_t)fi * len : q;
+            if (!fw.q)
+                mx_fake_quant(f, mm->w, q, (size_t)mm->rows, (size_t)mm->cols);
+            r->t->modules[i].score[SCORE_FISHER][f] = score_fisher_module(&st, i, mm->w, qf, len);
+            r->t->modules[i].se[SCORE_FISHER][f] =
+                score_wstat_se(&fw.ws[(size_t)i * o->n_formats + fi]);
         }
     }
     free(q);
     score_fisher_stats_free(&st);
+    win_free(&fw, m->n_modules);
     return 0;
 }

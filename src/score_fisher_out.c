@@ -19,6 +19,8 @@ typedef struct fo_state {
     const score_run *r;
     int *module_of;      /* [n_layers * TF_NLIN]: module index or -1 */
     double *acc;         /* [n_modules * n_formats]: sum of dy^2 dY^2 */
+    double *win;         /* [n_modules * n_formats]: the same, this window */
+    score_wstat *ws;     /* [n_modules * n_formats]: per-window values */
     float *q, *dy2;      /* scratch: [max params], [n * max rows] */
     int n_formats;
 } fo_state;
@@ -52,7 +54,7 @@ static int fo_hook(void *user, int kind, const float *x, const float *dy, int n)
             double g = dy[j], d = st->dy2[j];
             s += g * g * d * d;
         }
-        st->acc[(size_t)i * st->n_formats + fi] += s;
+        st->win[(size_t)i * st->n_formats + fi] += s;
     }
     return 0;
 }
@@ -81,14 +83,17 @@ int score_run_fisher_out(score_run *r)
     }
     fo_state st = {.r = r, .n_formats = nf};
     st.module_of = malloc(sizeof(int) * (size_t)L * TF_NLIN);
-    st.acc = calloc((size_t)m->n_modules * nf, sizeof(double));
+    size_t cells = (size_t)m->n_modules * nf;
+    st.acc = calloc(cells, sizeof(double));
+    st.win = calloc(cells, sizeof(double));
+    st.ws = calloc(cells, sizeof *st.ws);
     st.q = malloc(sizeof(float) * maxlen);
     st.dy2 = malloc(sizeof(float) * maxrows * (size_t)n);
     fo_layer *fl = calloc((size_t)L, sizeof *fl);
     tf_grads g = {.layers = calloc((size_t)L, sizeof(tf_layer_grads)), .n_layers = L};
     tf_ctx *t = tf_ctx_create(c, n, keep ? TF_KEEP_ACTS : 0);
     tf_bwd *bw = tf_bwd_create(c, n);
-    if (!st.module_of || !st.acc || !st.q || !st.dy2 || !fl || !g.layers || !t || !bw) {
+    if (!st.module_of || !st.acc || !st.win || !st.ws || !st.q || !st.dy2 || !fl || !g.layers || !t || !bw) {
         rc = err_set(r->e, ERR_NOMEM, "out of memory for the fisher-out pass");
         goto out;
     }
@@ -127,6 +132,12 @@ int score_run_fisher_out(score_run *r)
             rc = err_set(r->e, brc, "fisher-out: backward pass failed on window %ld", k);
             goto out;
         }
+        /* every hook ran once for this window: its values, then the sums */
+        for (size_t c = 0; c < cells; c++) {
+            score_wstat_add(&st.ws[c], 0.5 * st.win[c] / n);
+            st.acc[c] += st.win[c];
+            st.win[c] = 0.0;
+        }
         if ((rc = score_tick(r, rest, 0)))
             goto out;
     }
@@ -136,9 +147,11 @@ int score_run_fisher_out(score_run *r)
         if (!score_wanted(r, i))
             continue;
         for (int fi = 0; fi < nf; fi++)
-            if (o->formats[fi] != MX_FP32)
-                r->t->modules[i].score[SCORE_FISHER_OUT][o->formats[fi]] =
-                    0.5 * st.acc[(size_t)i * nf + fi] / N;
+            if (o->formats[fi] != MX_FP32) {
+                size_t c = (size_t)i * nf + fi;
+                r->t->modules[i].score[SCORE_FISHER_OUT][o->formats[fi]] = 0.5 * st.acc[c] / N;
+                r->t->modules[i].se[SCORE_FISHER_OUT][o->formats[fi]] = score_wstat_se(&st.ws[c]);
+            }
     }
 out:
     tf_bwd_free(bw);
@@ -147,6 +160,8 @@ out:
     free(fl);
     free(st.module_of);
     free(st.acc);
+    free(st.win);
+    free(st.ws);
     free(st.q);
     free(st.dy2);
     return rc;

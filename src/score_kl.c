@@ -1,9 +1,9 @@
 /* The kl (direct) method: measured loss increase and KL divergence with one
  * module fake-quantized, restarting the forward at that module's block from
  * the cached fp32 block inputs. The formats of one module are scored in
- * parallel (one workspace per worker thread); every (module, format) sum runs
- * over the windows in order on one thread, so results do not depend on the
- * thread count. */
+ * parallel (one workspace per worker thread); every (module, format) sum and
+ * per-window statistic runs over the windows in order on one thread, so
+ * results do not depend on the thread count. */
 #include "src/score_internal.h"
 
 #include <pthread.h>
@@ -68,6 +68,8 @@ typedef struct kl_job {
     size_t per_win, nd, maxlen;
     const float *qbuf;
     double *nll_q, *kl_q; /* [n_modules][MX_NFORMATS] */
+    const double *fp32_w; /* [nw]: each window's fp32 NLL sum */
+    score_wstat *ws_nll, *ws_kl; /* [n_modules][MX_NFORMATS]: per-window loss delta, KL */
     pthread_mutex_t mu;
     int next_fi;          /* next format index to take */
     long passes;          /* window passes finished, all workers */
@@ -152,6 +154,7 @@ static void worker_run(void *arg)
             continue;
         w->wq.layers[j->layer].lin[j->kind] = j->qbuf + fi * j->maxlen;
         double nll = 0.0, kl = 0.0;
+        size_t cell = (size_t)j->i * MX_NFORMATS + f;
         for (long k = 0; k < j->gn; k++) {
             const float *saved = j->cache + k * j->per_win;
             memcpy(tf_block_input(w->t, j->layer), saved + j->layer * j->nd,
@@ -172,6 +175,9 @@ static void worker_run(void *arg)
                                &s, &d);
             nll += s;
             kl += d;
+            /* paired with the same window's fp32 loss: the delta's own noise */
+            score_wstat_add(&j->ws_nll[cell], (s - j->fp32_w[j->g0 + k]) / n);
+            score_wstat_add(&j->ws_kl[cell], d / n);
             pthread_mutex_lock(&j->mu);
             j->passes++;
             int cancel = j->cancel;
@@ -183,8 +189,8 @@ static void worker_run(void *arg)
         }
         w->wq.layers[j->layer].lin[j->kind] = m->weights.layers[j->layer].lin[j->kind];
         /* each (module, format) cell belongs to exactly one worker */
-        j->nll_q[(size_t)j->i * MX_NFORMATS + f] += nll;
-        j->kl_q[(size_t)j->i * MX_NFORMATS + f] += kl;
+        j->nll_q[cell] += nll;
+        j->kl_q[cell] += kl;
     }
 }
 
@@ -221,13 +227,15 @@ int score_run_kl(score_run *r)
     float *qbuf = malloc(sizeof(float) * maxlen * (size_t)o->n_formats);
     double *nll_q = calloc((size_t)m->n_modules * MX_NFORMATS * 2, sizeof(double));
     double *kl_q = nll_q ? nll_q + (size_t)m->n_modules * MX_NFORMATS : NULL;
+    double *fp32_w = malloc(sizeof(double) * (size_t)r->nw);
+    score_wstat *ws = calloc((size_t)m->n_modules * MX_NFORMATS * 2, sizeof *ws);
     kl_worker *wk = calloc((size_t)nt, sizeof *wk);
     pool *pl = NULL;
     int nwk = 0;
     kl_job job;
     memset(&job, 0, sizeof job);
     pthread_mutex_init(&job.mu, NULL);
-    if (!cache || (store && (!logits || !lse)) || !qbuf || !nll_q || !wk) {
+    if (!cache || (store && (!logits || !lse)) || !qbuf || !nll_q || !fp32_w || !ws || !wk) {
         rc = err_set(r->e, ERR_NOMEM, "out of memory for the kl pass (%ld windows cached)", G);
         goto out;
     }
@@ -258,6 +266,7 @@ int score_run_kl(score_run *r)
             double s;
             score_window_stats(t, &m->weights, tgt, NULL, r->bufq, r->bufp, &s, NULL);
             fp32 += s;
+            fp32_w[g0 + k] = s;
             if ((rc = score_tick(r, score_fwd_units(c, 0), n)))
                 goto out;
         }
@@ -289,6 +298,9 @@ int score_run_kl(score_run *r)
             job.qbuf = qbuf;
             job.nll_q = nll_q;
             job.kl_q = kl_q;
+            job.fp32_w = fp32_w;
+            job.ws_nll = ws;
+            job.ws_kl = ws + (size_t)m->n_modules * MX_NFORMATS;
             job.next_fi = 0;
             job.passes = 0;
             job.cancel = 0;
@@ -317,8 +329,11 @@ int score_run_kl(score_run *r)
             mx_format f = o->formats[fi];
             if (f == MX_FP32)
                 continue;
-            sm->score[SCORE_KL][f] = (nll_q[(size_t)i * MX_NFORMATS + f] - fp32) / N;
-            sm->kld[f] = kl_q[(size_t)i * MX_NFORMATS + f] / N;
+            size_t cell = (size_t)i * MX_NFORMATS + f;
+            sm->score[SCORE_KL][f] = (nll_q[cell] - fp32) / N;
+            sm->kld[f] = kl_q[cell] / N;
+            sm->se[SCORE_KL][f] = score_wstat_se(&ws[cell]);
+            sm->kld_se[f] = score_wstat_se(&ws[(size_t)m->n_modules * MX_NFORMATS + cell]);
         }
     }
 out:
@@ -332,5 +347,7 @@ out:
     free(lse);
     free(qbuf);
     free(nll_q);
+    free(fp32_w);
+    free(ws);
     return rc;
 }

@@ -44,8 +44,9 @@ int score_table_alloc(score_table *t, int n_modules)
         for (int f = 0; f < MX_NFORMATS; f++) {
             m->bits[f] = NAN;
             m->kld[f] = NAN;
+            m->kld_se[f] = NAN;
             for (int s = 0; s < SCORE_NMETHODS; s++)
-                m->score[s][f] = NAN;
+                m->score[s][f] = m->se[s][f] = NAN;
         }
     }
     return 0;

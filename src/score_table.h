@@ -21,9 +21,13 @@ typedef enum score_method {
 const char *score_method_name(score_method m);
 int score_method_parse(const char *s, score_method *out); /* 0 or -1 */
 
-/* Every per-format array below (bits, score[method], kld, uniform_loss) is
- * indexed by the mx_format value, not by position in formats[]; entries of
- * formats that are not candidates are NAN. */
+/* Every per-format array below (bits, score[method], se[method], kld,
+ * kld_se, uniform_loss) is indexed by the mx_format value, not by position in
+ * formats[]; entries of formats that are not candidates are NAN. A score is
+ * the mean over the calibration windows of that window's value; se is the
+ * standard error of that mean across the windows (score_wstat_se in
+ * src/score.h), NAN when
+ * unknown (one window, gamma scores). */
 typedef struct score_module {
     char name[SCORE_NAME_MAX];
     int layer, kind;                 /* block index, enum tf_linear */
@@ -31,7 +35,9 @@ typedef struct score_module {
     int64_t params;
     double bits[MX_NFORMATS];        /* bits per weight incl. scales */
     double score[SCORE_NMETHODS][MX_NFORMATS]; /* NAN where not computed */
+    double se[SCORE_NMETHODS][MX_NFORMATS];    /* standard error of score; NAN if unknown */
     double kld[MX_NFORMATS];         /* mean KL(fp32 || quantized), kl method; NAN if absent */
+    double kld_se[MX_NFORMATS];      /* standard error of kld; NAN if unknown */
 } score_module;
 
 /* A measured mixed allocation: the calibration loss of the integer program's
@@ -65,7 +71,7 @@ typedef struct score_table {
 
 /* An empty table: zeros, NAN losses (no allocation). */
 void score_table_init(score_table *t);
-/* score_table_init, then n_modules modules with every score/kld/bits NAN. 0 or ERR_NOMEM. */
+/* score_table_init, then n_modules modules with every score/se/kld/bits NAN. 0 or ERR_NOMEM. */
 int score_table_alloc(score_table *t, int n_modules);
 void score_table_free(score_table *t);
 /* Position of f in t->formats, or -1 when it is not a candidate. */

@@ -650,6 +650,10 @@ static void seeds_cache(void)
             m->score[SCORE_KL][fmts[i]] = 0.01 / (i + 1) / (m->kind + 1);
             m->score[SCORE_FISHER][fmts[i]] = 0.02 / (i + 1) / (m->layer + 1);
             m->kld[fmts[i]] = 0.005 / (i + 1);
+            /* standard errors (file version 3); gamma's and fisher-out's stay NAN */
+            m->se[SCORE_KL][fmts[i]] = 0.002 / (i + 1);
+            m->se[SCORE_FISHER][fmts[i]] = 0.004 / (i + 1);
+            m->kld_se[fmts[i]] = 0.0005 / (i + 1);
         }
     }
     const char *p = scr("x.scores");

@@ -1,6 +1,6 @@
 #!/bin/sh
 # mxalloc score / scores on stories260K: a complete 35 x 6 table by both
-# methods, the cache hit on a rerun, a corrupted cache detected and
+# methods with the standard error of every score, the cache hit on a rerun, a corrupted cache detected and
 # recomputed, Ctrl-C leaving no file, and bad input refused with one line.
 . "$(dirname "$0")/cli_lib.sh"
 need_files "not found" "$MODEL" "$TOKZ" "$TEXT"
@@ -51,10 +51,12 @@ n_mod=$(grep -o '"name": *"model\.layers\.[0-9]*\.[a-z_]*\.[a-z_]*"' "$T/out" | 
 n_kl=$(grep -o '"kl": *-\{0,1\}[0-9]' "$T/out" | wc -l)
 n_fi=$(grep -o '"fisher": *-\{0,1\}[0-9]' "$T/out" | wc -l)
 n_bits=$(grep -o '"bits": *[0-9]' "$T/out" | wc -l)
+n_se=$(grep -o '"\(kl\|fisher\|kld\)_se": *[0-9]' "$T/out" | wc -l)
 [ "$n_mod" -eq 35 ] || fail "json: $n_mod modules, want 35"
 [ "$n_kl" -eq 210 ] || fail "json: $n_kl kl scores, want 210"
 [ "$n_fi" -eq 210 ] || fail "json: $n_fi fisher scores, want 210"
 [ "$n_bits" -eq 210 ] || fail "json: $n_bits bits entries, want 210"
+[ "$n_se" -eq 630 ] || fail "json: $n_se standard errors (kl, fisher, kld), want 630"
 grep -q '"method": *"both"' "$T/out" || fail "json: method both"
 grep -q '"fp32_loss": *[0-9]' "$T/out" || fail "json: fp32_loss"
 grep -q '"mxfp4_e2m1": *[0-9]' "$T/out" || fail "json: uniform mxfp4 loss"
@@ -68,7 +70,12 @@ done
 grep -q null "$T/out" && fail "json: a null value in a complete table"
 expect 0 "scores show" -- $BIN scores show "$OUT" --sort --format mxfp4_e2m1 --method kl
 grep -q "fp32 loss" "$T/out" || fail "show: no fp32 loss line"
-[ "$(grep -c '^model\.layers\.' "$T/out")" -eq 35 ] || fail "show: not 35 module rows"
+grep -q "(2 windows)" "$T/out" || fail "show: no window count"
+# 35 rows of kl scores, 35 of KL divergences, each cell a mean ± its standard error
+[ "$(grep -c '^model\.layers\.' "$T/out")" -eq 70 ] || fail "show: not 2 x 35 module rows"
+[ "$(grep -c '^model\.layers\..* [0-9.e+-]* ± [0-9.]*e[+-][0-9]*$' "$T/out")" -eq 70 ] ||
+    fail "show: a module row without mean ± standard error"
+grep -q "^kl divergence" "$T/out" || fail "show: no kl divergence table"
 expect 2 "show: unknown format" -- $BIN scores show "$OUT" --format mxfp5
 
 # Rerun: the cache is used.

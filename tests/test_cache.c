@@ -1,5 +1,6 @@
-/* The score cache file: round trip, every truncation, bit flips, stale
- * version, atomic writes, the cache directory. */
+/* The score cache file: round trip (standard errors included), every
+ * truncation, bit flips, stale and older versions, atomic writes, the cache
+ * directory. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -45,6 +46,9 @@ static void make_table(score_table *t, int n)
         m->score[SCORE_KL][MX_FP4_E2M1] = -1e-5 * i;   /* negative scores survive */
         m->score[SCORE_FISHER][MX_BF16] = 1e-300;
         m->kld[MX_FP8_E4M3] = 0.5 / (i + 1);
+        m->se[SCORE_KL][MX_FP4_E2M1] = 3e-6 * (i + 1);
+        m->se[SCORE_FISHER][MX_BF16] = 0.0;
+        m->kld_se[MX_FP8_E4M3] = 0.01 / (i + 1); /* the rest stays NAN: unknown */
     }
     t->anchors[t->n_anchors++] = (score_anchor){.method = SCORE_KL, .bits = 5.5, .score_sum = 0.03, .loss = 2.3};
     t->anchors[t->n_anchors++] = (score_anchor){.method = SCORE_FISHER, .bits = 4.5, .score_sum = 0, .loss = 2.4};
@@ -88,8 +92,11 @@ static void assert_same(const score_table *a, const score_table *b)
         for (int f = 0; f < MX_NFORMATS; f++) {
             assert_true(same_double(x->bits[f], y->bits[f]));
             assert_true(same_double(x->kld[f], y->kld[f]));
-            for (int s = 0; s < SCORE_NMETHODS; s++)
+            assert_true(same_double(x->kld_se[f], y->kld_se[f]));
+            for (int s = 0; s < SCORE_NMETHODS; s++) {
                 assert_true(same_double(x->score[s][f], y->score[s][f]));
+                assert_true(same_double(x->se[s][f], y->se[s][f]));
+            }
         }
     }
 }
@@ -126,6 +133,9 @@ static void test_round_trip(void **state)
     assert_int_equal(cache_write(path, &t, &e), 0);
     assert_int_equal(cache_read(path, &r, &e), 0);
     assert_same(&t, &r);
+    assert_true(r.modules[2].se[SCORE_KL][MX_FP4_E2M1] == 3e-6 * 3);
+    assert_true(isnan(r.modules[2].se[SCORE_KL][MX_FP8_E4M3]));
+    assert_true(r.modules[1].kld_se[MX_FP8_E4M3] == 0.01 / 2);
     score_table_free(&r);
     /* an empty table round-trips too */
     score_table z;
@@ -173,11 +183,18 @@ static void test_truncation_and_flips(void **state)
     spit(bad, q, n + 1);
     assert_int_equal(cache_read(bad, &r, &e), ERR_FORMAT);
     free(q);
-    /* stale version */
-    p[8] = (unsigned char)(CACHE_VERSION + 1);
-    spit(bad, p, n);
-    assert_int_equal(cache_read(bad, &r, &e), ERR_FORMAT);
-    assert_non_null(strstr(e.msg, "version"));
+    /* a newer version, and an older one (3: no standard errors) are refused
+     * with the cure: recompute (what `score` does when it sees this) */
+    for (int v = 0; v < 2; v++) {
+        p[8] = (unsigned char)(v ? CACHE_VERSION - 1 : CACHE_VERSION + 1);
+        spit(bad, p, n);
+        assert_int_equal(cache_read(bad, &r, &e), ERR_FORMAT);
+        char want[64];
+        snprintf(want, sizeof want, "version %d, this mxalloc reads version %d", p[8], CACHE_VERSION);
+        assert_non_null(strstr(e.msg, want));
+        assert_non_null(strstr(e.msg, "recompute the scores"));
+        assert_int_equal(r.n_modules, 0);
+    }
     free(p);
     assert_int_equal(cache_read("/nonexistent/x.scores", &r, &e), ERR_IO);
     score_table_free(&t);
@@ -310,6 +327,14 @@ static void test_bad_tables(void **state)
     t.anchors[1].bits = 0;
     expect_bad(&t, "anchor of 0 bits");
     t.anchors[1].bits = 4.5;
+    t.modules[1].se[SCORE_FISHER][MX_INT8] = -1e-9;
+    expect_bad(&t, "negative standard error");
+    t.modules[1].se[SCORE_FISHER][MX_INT8] = INFINITY;
+    expect_bad(&t, "infinite standard error");
+    t.modules[1].se[SCORE_FISHER][MX_INT8] = NAN;
+    t.modules[0].kld_se[MX_INT8] = -0.5;
+    expect_bad(&t, "negative kld standard error");
+    t.modules[0].kld_se[MX_INT8] = NAN;
     /* and the fixed table is fine again */
     char path[512];
     snprintf(path, sizeof path, "%s/tbl.scores", tmp_dir);

@@ -2,8 +2,10 @@
  * brute-force loss difference of two full forwards (so the block-input
  * caching is exact), its KL equals a direct computation, the fisher score
  * equals the definition rebuilt from per-token gradients, the mean gradient
- * agrees with a central difference of the loss, the cache key moves with each
- * input, and bad input / cancellation / corrupt cache files are refused. */
+ * agrees with a central difference of the loss, every score's standard error
+ * is that of the scores of its windows scored one by one, the cache key
+ * moves with each input, and bad input / cancellation / corrupt cache files
+ * are refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -240,9 +242,12 @@ static void check_kl_exact(const model *m)
     for (int i = 0; i < m->n_modules; i++)
         for (int fi = 0; fi < o.n_formats; fi++) {
             mx_format f = o.formats[fi];
-            assert_true(fabs(t2.modules[i].score[SCORE_KL][f] - t.modules[i].score[SCORE_KL][f]) <
-                        1e-12);
-            assert_true(fabs(t2.modules[i].kld[f] - t.modules[i].kld[f]) < 1e-12);
+            const score_module *a = &t.modules[i], *b = &t2.modules[i];
+            assert_true(fabs(b->score[SCORE_KL][f] - a->score[SCORE_KL][f]) < 1e-12);
+            assert_true(fabs(b->kld[f] - a->kld[f]) < 1e-12);
+            /* windows in order whatever the threads and grouping: the same bits */
+            assert_memory_equal(&b->se[SCORE_KL][f], &a->se[SCORE_KL][f], sizeof(double));
+            assert_memory_equal(&b->kld_se[f], &a->kld_se[f], sizeof(double));
         }
     score_table_free(&t2);
     score_table_free(&t);
@@ -435,6 +440,102 @@ static void test_fisher_gradient_units(void **state)
     assert_true(differ > 0);
     score_fisher_stats_free(&sp);
     score_fisher_stats_free(&st);
+}
+
+/* The per-window reduction on values whose standard error is known by hand:
+ * {1, 2, 4, 7}: mean 3.5, squared deviations 6.25 + 2.25 + 0.25 + 12.25 = 21,
+ * sample variance 21 / 3 = 7, standard error sqrt(7 / 4). */
+static void test_wstat(void **state)
+{
+    (void)state;
+    static const double x[] = {1, 2, 4, 7};
+    score_wstat w = {0}, big = {0}, one = {0}, flat = {0};
+    assert_true(isnan(score_wstat_se(&w)));
+    for (int i = 0; i < 4; i++) {
+        score_wstat_add(&w, x[i]);
+        score_wstat_add(&big, 1e9 + x[i]); /* no cancellation from a large mean */
+        score_wstat_add(&flat, -0.25);
+    }
+    assert_true(fabs(w.mean - 3.5) < 1e-15);
+    assert_true(fabs(score_wstat_se(&w) - 1.3228756555322954) < 1e-15);
+    assert_true(fabs(score_wstat_se(&big) - 1.3228756555322954) < 1e-6);
+    assert_true(score_wstat_se(&flat) == 0.0);
+    score_wstat_add(&one, 5.0);
+    assert_true(isnan(score_wstat_se(&one))); /* one window: unknown */
+}
+
+/* Each method's standard errors against its windows scored one at a time:
+ * window k of the stream is window 0 of the stream from token k * CTX, and
+ * a score is the mean of its windows' values. One window alone has none. */
+static void check_se(const model *m, score_method meth)
+{
+    score_opts o;
+    base_opts(&o, 1u << meth);
+    o.uniform = 0;
+    score_table all, win[NW];
+    mx_error e = {0};
+    assert_int_equal(score_compute(m, g_tokens, NW * CTX, &o, &all, &e), 0);
+    for (int k = 0; k < NW; k++)
+        assert_int_equal(score_compute(m, g_tokens + k * CTX, CTX, &o, &win[k], &e), 0);
+    /* fisher: the one-window g and F are float sums of their own */
+    double tol = meth == SCORE_KL ? 1e-9 : 1e-4;
+    int checked = 0;
+    for (int i = 0; i < m->n_modules; i++)
+        for (int fi = 0; fi < o.n_formats; fi++) {
+            mx_format f = o.formats[fi];
+            score_wstat ws = {0}, wk = {0};
+            for (int k = 0; k < NW; k++) {
+                score_wstat_add(&ws, win[k].modules[i].score[meth][f]);
+                score_wstat_add(&wk, win[k].modules[i].kld[f]);
+                assert_true(isnan(win[k].modules[i].se[meth][f]) || f == MX_FP32);
+            }
+            const score_module *sm = &all.modules[i];
+            double want = score_wstat_se(&ws), got = sm->se[meth][f];
+            if (!(fabs(got - want) <= tol * want + 1e-12))
+                fail_msg("%s %s %s: se %.9g, from the windows %.9g", sm->name, mx_format_name(f),
+                         score_method_name(meth), got, want);
+            assert_true(fabs(sm->score[meth][f] - ws.mean) <= tol * fabs(ws.mean) + 1e-9);
+            if (meth == SCORE_KL)
+                assert_true(fabs(sm->kld_se[f] - score_wstat_se(&wk)) <= 1e-9 * score_wstat_se(&wk) + 1e-12);
+            else
+                assert_true(isnan(sm->kld_se[f]));
+            if (f == MX_FP32)
+                assert_true(got == 0.0); /* no noise in an exact zero */
+            checked += want > 0;
+        }
+    assert_true(checked > m->n_modules); /* not vacuous */
+    for (int k = 0; k < NW; k++)
+        score_table_free(&win[k]);
+    score_table_free(&all);
+}
+
+static void test_standard_errors(void **state)
+{
+    (void)state;
+    check_se(&g_llama, SCORE_KL);
+    check_se(&g_qwen, SCORE_KL);
+    check_se(&g_llama, SCORE_FISHER);
+    check_se(&g_llama, SCORE_FISHER_OUT);
+    /* per-position squares, and the fisher deltas fake-quantized anew for
+     * every sample when a small budget will not keep them: the same errors */
+    score_opts o;
+    base_opts(&o, 1u << SCORE_FISHER);
+    o.uniform = 0;
+    score_table a, b;
+    mx_error e = {0};
+    o.fisher_chunk = SCORE_FISHER_POSITIONS;
+    assert_int_equal(score_compute(&g_llama, g_tokens, NW * CTX, &o, &a, &e), 0);
+    o.mem_limit = 1;
+    assert_int_equal(score_compute(&g_llama, g_tokens, NW * CTX, &o, &b, &e), 0);
+    for (int i = 0; i < a.n_modules; i++)
+        for (int fi = 0; fi < o.n_formats; fi++) {
+            mx_format f = o.formats[fi];
+            assert_true(isfinite(a.modules[i].se[SCORE_FISHER][f]));
+            assert_memory_equal(&a.modules[i].se[SCORE_FISHER][f], &b.modules[i].se[SCORE_FISHER][f],
+                                sizeof(double));
+        }
+    score_table_free(&a);
+    score_table_free(&b);
 }
 
 static void test_both_and_only(void **state)
@@ -726,6 +827,8 @@ int main(void)
         cmocka_unit_test(test_fisher_definition),
         cmocka_unit_test(test_fisher_gradient_units),
         cmocka_unit_test(test_fisher_out_definition),
+        cmocka_unit_test(test_wstat),
+        cmocka_unit_test(test_standard_errors),
         cmocka_unit_test(test_both_and_only),
         cmocka_unit_test(test_bad_input_and_cancel),
         cmocka_unit_test(test_key),

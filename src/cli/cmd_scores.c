@@ -17,15 +17,18 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: mxalloc scores show FILE [--format F] [--method M] [--sort] [--json]\n\n"
             "Print a score file (from mxalloc score): per module (layer order) and format,\n"
-            "the estimated loss increase in nats/token, plus the fp32 and uniform losses.\n\n"
+            "the estimated loss increase in nats/token as mean ± standard error over the\n"
+            "calibration windows (the mean alone where the error is unknown), the KL\n"
+            "divergence of the kl method likewise, plus the fp32 and uniform losses.\n\n"
             "  --format F   show only format F (and sort by it with --sort)\n"
             "  --score-method M  show only method M (kl, fisher, gamma, fisher-out); default: every\n"
             "               method present (--method M is the older spelling)\n"
             "  --sort       most sensitive first, by the score of --format (default: the\n"
             "               table's lowest-bit format) under the first method shown\n"
             "  --json       {\"model\", \"method\", \"fp32_loss\", \"uniform_loss\", \"modules\": [{\"name\",\n"
-            "               \"params\", \"formats\": {F: {\"bits\", \"score\"}}}]} (with several\n"
-            "               methods: per format one key per method instead of \"score\")\n");
+            "               \"params\", \"formats\": {F: {\"bits\", \"score\", \"se\", \"kld\", \"kld_se\"}}}]}\n"
+            "               (with several methods: per format \"M\" and \"M_se\" per method M\n"
+            "               instead of \"score\" and \"se\"; an unknown value has no key)\n");
 }
 
 static const char *method_label(unsigned methods)
@@ -79,12 +82,22 @@ static int print_json(const score_table *t, unsigned methods, int only_f)
                 continue;
             json_t *c = json_object();
             json_object_set_new(c, "bits", num(sm->bits[f]));
-            for (int s = 0; s < SCORE_NMETHODS; s++)
-                if (methods & (1u << s))
-                    json_object_set_new(c, multi ? score_method_name((score_method)s) : "score",
-                                        num(sm->score[s][f]));
-            if ((methods & (1u << SCORE_KL)) && isfinite(sm->kld[f]))
+            for (int s = 0; s < SCORE_NMETHODS; s++) {
+                if (!(methods & (1u << s)))
+                    continue;
+                const char *name = multi ? score_method_name((score_method)s) : "score";
+                json_object_set_new(c, name, num(sm->score[s][f]));
+                if (isfinite(sm->se[s][f])) {
+                    char key[40];
+                    snprintf(key, sizeof key, "%s_se", name);
+                    json_object_set_new(c, multi ? key : "se", json_real(sm->se[s][f]));
+                }
+            }
+            if ((methods & (1u << SCORE_KL)) && isfinite(sm->kld[f])) {
                 json_object_set_new(c, "kld", json_real(sm->kld[f]));
+                if (isfinite(sm->kld_se[f]))
+                    json_object_set_new(c, "kld_se", json_real(sm->kld_se[f]));
+            }
             json_object_set_new(jf, mx_format_name(f), c);
         }
         json_object_set_new(jm, "formats", jf);
@@ -118,6 +131,35 @@ static int by_score_desc(const void *a, const void *b)
     return x->i - y->i;
 }
 
+/* A mean and its standard error, or the mean alone (same width) when the error is unknown. */
+static void print_cell(double mean, double se)
+{
+    if (isfinite(se))
+        printf(" %10.3e ± %7.1e", mean, se);
+    else
+        printf(" %10.3e %9s", mean, "");
+}
+
+/* One table, per module in ord: method s's scores, or (s < 0) the KL divergences. */
+static void print_section(const score_table *t, const sort_item *ord, int only_f, int s)
+{
+    printf("%-40s %9s", "module", "params");
+    for (int fi = 0; fi < t->n_formats; fi++)
+        if (only_f < 0 || (int)t->formats[fi] == only_f)
+            printf(" %20s", mx_format_name(t->formats[fi]));
+    printf("\n");
+    for (int k = 0; k < t->n_modules; k++) {
+        const score_module *sm = &t->modules[ord[k].i];
+        printf("%-40s %9lld", sm->name, (long long)sm->params);
+        for (int fi = 0; fi < t->n_formats; fi++) {
+            mx_format f = t->formats[fi];
+            if (only_f < 0 || (int)f == only_f)
+                print_cell(s < 0 ? sm->kld[f] : sm->score[s][f], s < 0 ? sm->kld_se[f] : sm->se[s][f]);
+        }
+        printf("\n");
+    }
+}
+
 static void print_text(const score_table *t, unsigned methods, int only_f, int sort)
 {
     printf("model       %s\n", t->model);
@@ -127,7 +169,10 @@ static void print_text(const score_table *t, unsigned methods, int only_f, int s
             printf("%s%s", first ? "" : ", ", score_method_name((score_method)s));
             first = 0;
         }
-    printf("\ncalibration %ld tokens, ctx %d\n", t->calib_tokens, t->ctx);
+    printf("\ncalibration %ld tokens, ctx %d", t->calib_tokens, t->ctx);
+    if (t->ctx > 0)
+        printf(" (%ld window%s)", t->calib_tokens / t->ctx, t->calib_tokens / t->ctx == 1 ? "" : "s");
+    printf("\n");
     printf("fp32 loss   %.6f nats/token\n", t->fp32_loss);
     printf("uniform     ");
     for (int fi = 0; fi < t->n_formats; fi++) {
@@ -157,26 +202,23 @@ static void print_text(const score_table *t, unsigned methods, int only_f, int s
     if (sort)
         qsort(ord, (size_t)t->n_modules, sizeof *ord, by_score_desc);
 
-    for (int s = 0; s < SCORE_NMETHODS; s++) {
-        if (!(methods & (1u << s)))
-            continue;
-        printf("\n%s scores (loss increase, nats/token)%s%s\n", score_method_name((score_method)s),
-               sort ? ", sorted by " : "", sort ? mx_format_name((mx_format)sort_f) : "");
-        printf("%-40s %9s", "module", "params");
-        for (int fi = 0; fi < t->n_formats; fi++)
-            if (only_f < 0 || (int)t->formats[fi] == only_f)
-                printf(" %11s", mx_format_name(t->formats[fi]));
-        printf("\n");
-        for (int k = 0; k < t->n_modules; k++) {
-            const score_module *sm = &t->modules[ord[k].i];
-            printf("%-40s %9lld", sm->name, (long long)sm->params);
-            for (int fi = 0; fi < t->n_formats; fi++) {
-                mx_format f = t->formats[fi];
-                if (only_f < 0 || (int)f == only_f)
-                    printf(" %11.4e", sm->score[s][f]);
-            }
-            printf("\n");
+    char sorted[64] = "";
+    if (sort)
+        snprintf(sorted, sizeof sorted, ", sorted by %s", mx_format_name((mx_format)sort_f));
+    for (int s = 0; s < SCORE_NMETHODS; s++)
+        if (methods & (1u << s)) {
+            printf("\n%s scores (loss increase, nats/token, mean ± standard error)%s\n",
+                   score_method_name((score_method)s), sorted);
+            print_section(t, ord, only_f, s);
         }
+    int any_kld = 0;
+    for (int i = 0; i < t->n_modules && (methods & (1u << SCORE_KL)); i++)
+        for (int fi = 0; fi < t->n_formats; fi++)
+            any_kld |= isfinite(t->modules[i].kld[t->formats[fi]]);
+    if (any_kld) {
+        printf("\nkl divergence (KL(fp32 || quantized), nats/token, mean ± standard error)%s\n",
+               sorted);
+        print_section(t, ord, only_f, -1);
     }
     printf("\nbits/weight ");
     for (int fi = 0; fi < t->n_formats; fi++) {
