@@ -91,8 +91,12 @@ int score_table_has(const score_table *t, score_method m);
  * half, budgets 4.5-8): the KL basis allocates as well as the loss deltas on
  * average and better from 6.5 bits, where the deltas' noise kept modules in
  * MXFP4; fisher without its first-order term allocated worse (+10.1% vs
- * +7.6% at 5 bits), so fisher keeps it and is only clamped. NAN when the
- * score is missing; 0 for fp32. */
+ * +7.6% at 5 bits), so fisher keeps it and is only clamped. The loss deltas
+ * shrunk toward zero by their standard error (max(0, delta - z se), z = 1
+ * or 2, or James-Stein) did not beat the KL basis on both real models
+ * (bench/basis_real.sh: stories260K worse at every budget of 4.5-7;
+ * tinystories-656k mixed, within the held-out noise), so kl stays on the
+ * KL divergence. NAN when the score is missing; 0 for fp32. */
 double score_cost(const score_module *m, score_method s, mx_format f);
 
 #endif
