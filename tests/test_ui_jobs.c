@@ -57,20 +57,47 @@ static void *search_main(void *arg)
     return NULL;
 }
 
-static int drain(ui_queue *q, ui_job *job, ui_search_hist *h, int *done_code)
+/* Blocks until q has events; 20 s without one fails the test instead of hanging. */
+static void wait_events(ui_queue *q)
+{
+    struct pollfd pf = {ui_queue_fd(q), POLLIN, 0};
+    assert_true(poll(&pf, 1, 20000) > 0);
+}
+
+/* A search test's plumbing: the queue, an idle job slot, a history of NMOD modules. */
+typedef struct search_rig {
+    ui_queue q;
+    ui_job job;
+    ui_search_hist h;
+} search_rig;
+
+static void rig_open(search_rig *r)
+{
+    memset(&r->job, 0, sizeof r->job);
+    assert_int_equal(ui_queue_init(&r->q), 0);
+    assert_int_equal(ui_search_hist_init(&r->h, NMOD), 0);
+}
+
+static void rig_close(search_rig *r)
+{
+    ui_search_hist_free(&r->h);
+    ui_queue_destroy(&r->q);
+}
+
+/* Adds the search events to the history until the job is done, then joins it. */
+static int drain(search_rig *r, int *done_code)
 {
     int done = 0;
     while (!done) {
-        struct pollfd pf = {ui_queue_fd(q), POLLIN, 0};
-        assert_true(poll(&pf, 1, 20000) > 0);
+        wait_events(&r->q);
         ui_event ev;
-        while (ui_queue_pop(q, &ev)) {
+        while (ui_queue_pop(&r->q, &ev)) {
             if (ev.kind == UI_EV_SEARCH)
-                assert_int_equal(ui_search_hist_add(h, &ev.search), 0);
+                assert_int_equal(ui_search_hist_add(&r->h, &ev.search), 0);
             if (ev.kind == UI_EV_DONE) {
                 *done_code = ev.code;
                 done = 1;
-                ui_job_join(job);
+                ui_job_join(&r->job);
             }
             ui_event_clear(&ev);
         }
@@ -81,77 +108,66 @@ static int drain(ui_queue *q, ui_job *job, ui_search_hist *h, int *done_code)
 static void test_search_events(void **state)
 {
     (void)state;
-    ui_queue q;
-    ui_job job;
-    memset(&job, 0, sizeof job);
-    assert_int_equal(ui_queue_init(&q), 0);
-    ui_search_hist h;
-    assert_int_equal(ui_search_hist_init(&h, NMOD), 0);
-    producer p = {&job, 25, 0};
-    assert_int_equal(ui_job_start(&job, &q, UI_JOB_SEARCH, search_main, &p), 0);
+    search_rig r;
+    rig_open(&r);
+    producer p = {&r.job, 25, 0};
+    assert_int_equal(ui_job_start(&r.job, &r.q, UI_JOB_SEARCH, search_main, &p), 0);
     /* one job at a time */
-    assert_int_equal(ui_job_start(&job, &q, UI_JOB_EVAL, search_main, &p), -1);
+    assert_int_equal(ui_job_start(&r.job, &r.q, UI_JOB_EVAL, search_main, &p), -1);
     int code = 1;
-    drain(&q, &job, &h, &code);
+    drain(&r, &code);
     assert_int_equal(code, 0);
-    assert_int_equal(job.kind, UI_JOB_NONE);
+    assert_int_equal(r.job.kind, UI_JOB_NONE);
     /* every step arrived, in order */
-    assert_int_equal(h.n, NSTEPS);
-    for (int i = 0; i < h.n; i++)
-        assert_int_equal(h.step[i], i);
-    assert_true(h.temp[NSTEPS - 1] < h.temp[0]);
-    assert_true(h.loss[NSTEPS - 1] < h.loss[0]);
-    assert_true(fabs(h.bits[0] - 8.0) < 1e-12);
+    assert_int_equal(r.h.n, NSTEPS);
+    for (int i = 0; i < r.h.n; i++)
+        assert_int_equal(r.h.step[i], i);
+    assert_true(r.h.temp[NSTEPS - 1] < r.h.temp[0]);
+    assert_true(r.h.loss[NSTEPS - 1] < r.h.loss[0]);
+    assert_true(fabs(r.h.bits[0] - 8.0) < 1e-12);
     /* module m settled at step 25(m+1): settled iff 200 - 25(m+1) >= UI_SETTLE_STEPS */
     for (int m = 0; m < NMOD; m++) {
         int expect = NSTEPS - 25 * (m + 1) >= UI_SETTLE_STEPS;
-        assert_int_equal(ui_search_settled(&h, m), expect);
-        assert_int_equal(h.likely[m], 7);
+        assert_int_equal(ui_search_settled(&r.h, m), expect);
+        assert_int_equal(r.h.likely[m], 7);
     }
-    assert_int_equal(ui_search_n_settled(&h), 6);
-    assert_false(ui_search_settled(&h, -1));
-    assert_false(ui_search_settled(&h, NMOD));
-    ui_search_hist_reset(&h);
-    assert_int_equal(h.n, 0);
-    assert_int_equal(ui_search_n_settled(&h), 0);
-    ui_search_hist_free(&h);
-    ui_queue_destroy(&q);
+    assert_int_equal(ui_search_n_settled(&r.h), 6);
+    assert_false(ui_search_settled(&r.h, -1));
+    assert_false(ui_search_settled(&r.h, NMOD));
+    ui_search_hist_reset(&r.h);
+    assert_int_equal(r.h.n, 0);
+    assert_int_equal(ui_search_n_settled(&r.h), 0);
+    rig_close(&r);
 }
 
 static void test_cancel(void **state)
 {
     (void)state;
-    ui_queue q;
-    ui_job job;
-    memset(&job, 0, sizeof job);
-    assert_int_equal(ui_queue_init(&q), 0);
-    ui_search_hist h;
-    assert_int_equal(ui_search_hist_init(&h, NMOD), 0);
-    producer p = {&job, 1000, 1};
-    assert_int_equal(ui_job_start(&job, &q, UI_JOB_SEARCH, search_main, &p), 0);
+    search_rig r;
+    rig_open(&r);
+    producer p = {&r.job, 1000, 1};
+    assert_int_equal(ui_job_start(&r.job, &r.q, UI_JOB_SEARCH, search_main, &p), 0);
     /* wait for a few steps, then cancel */
-    while (h.n < 5) {
-        struct pollfd pf = {ui_queue_fd(&q), POLLIN, 0};
-        assert_true(poll(&pf, 1, 20000) > 0);
+    while (r.h.n < 5) {
+        wait_events(&r.q);
         ui_event ev;
-        while (ui_queue_pop(&q, &ev)) {
+        while (ui_queue_pop(&r.q, &ev)) {
             assert_int_equal(ev.kind, UI_EV_SEARCH);
-            ui_search_hist_add(&h, &ev.search);
+            ui_search_hist_add(&r.h, &ev.search);
             ui_event_clear(&ev);
         }
     }
-    ui_job_cancel(&job);
+    ui_job_cancel(&r.job);
     int code = 0;
-    drain(&q, &job, &h, &code);
+    drain(&r, &code);
     assert_int_equal(code, ERR_CANCELLED);
-    assert_int_equal(ui_search_n_settled(&h), 0);
+    assert_int_equal(ui_search_n_settled(&r.h), 0);
     /* the slot is free again */
-    producer p2 = {&job, 1, 0};
-    assert_int_equal(ui_job_start(&job, &q, UI_JOB_SEARCH, search_main, &p2), 0);
-    drain(&q, &job, &h, &code);
+    producer p2 = {&r.job, 1, 0};
+    assert_int_equal(ui_job_start(&r.job, &r.q, UI_JOB_SEARCH, search_main, &p2), 0);
+    drain(&r, &code);
     assert_int_equal(code, 0);
-    ui_search_hist_free(&h);
-    ui_queue_destroy(&q);
+    rig_close(&r);
 }
 
 static void *progress_main(void *arg)
@@ -175,8 +191,7 @@ static void test_queue_many(void **state)
     double last = 0;
     int n = 0, done = 0;
     while (!done) {
-        struct pollfd pf = {ui_queue_fd(&q), POLLIN, 0};
-        assert_true(poll(&pf, 1, 20000) > 0);
+        wait_events(&q);
         ui_event ev;
         while (ui_queue_pop(&q, &ev)) {
             if (ev.kind == UI_EV_PROGRESS) {

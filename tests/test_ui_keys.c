@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kernels/tf.h"
+#include "tests/score_fixture.h"
 #include "ui/ui_app.h"
 #include "ui/ui_cmdline.h"
 
@@ -22,34 +23,19 @@
 static const mx_format cands[] = {MX_FP32, MX_FP8_E4M3, MX_FP6_E2M3, MX_FP4_E2M1};
 #define NC 4
 
-/* 3 layers x 7 modules, narrower formats cost more (as tests/test_ui_state.c). */
+/* Narrower formats cost more, later layers less. */
+static double key_score(int method, double level, int layer, int kind)
+{
+    (void)method;
+    return level * (1.0 + kind) / (1.0 + layer);
+}
+
+/* 3 layers x 7 modules, down_proj 64 x 128 (as tests/test_ui_state.c), kl scores only. */
 static void make_table(score_table *t)
 {
-    assert_int_equal(score_table_alloc(t, NL * TF_NLIN), 0);
-    snprintf(t->model, sizeof t->model, "synthetic");
-    t->methods = 1u << SCORE_KL;
-    t->n_formats = NC;
-    for (int j = 0; j < NC; j++)
-        t->formats[j] = cands[j];
-    t->fp32_loss = 2.0;
-    t->ctx = 64;
-    for (int l = 0; l < NL; l++)
-        for (int k = 0; k < TF_NLIN; k++) {
-            score_module *m = &t->modules[l * TF_NLIN + k];
-            snprintf(m->name, sizeof m->name, "model.layers.%d.x.%s_proj", l, model_kind_label(k));
-            m->layer = l;
-            m->kind = k;
-            m->rows = 64;
-            m->cols = k == TF_DOWN ? 128 : 64;
-            m->params = (int64_t)m->rows * m->cols;
-            for (int j = 0; j < NC; j++) {
-                mx_format f = cands[j];
-                m->bits[f] = mx_bits_per_weight(f, (size_t)m->rows, (size_t)m->cols);
-                double base = f == MX_FP32 ? 0 : f == MX_FP8_E4M3 ? 1e-4 : f == MX_FP6_E2M3 ? 1e-3 : 1e-2;
-                for (int s = 0; s < SCORE_NMETHODS; s++)
-                    m->score[s][f] = s == SCORE_KL ? base * (1.0 + k) / (1.0 + l) : NAN;
-            }
-        }
+    const score_fixture_spec spec = {.layers = NL, .formats = cands, .n_formats = NC,
+                                     .methods = 1u << SCORE_KL, .down_cols = 128, .score = key_score};
+    assert_int_equal(score_fixture_synthetic(t, &spec), 0);
 }
 
 typedef struct fixture {

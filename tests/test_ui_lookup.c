@@ -15,8 +15,8 @@
 #include "kernels/tf.h"
 #include "solver/budget.h"
 #include "src/cache.h"
-#include "src/model.h"
 #include "src/score_lookup.h"
+#include "tests/score_fixture.h"
 #include "tests/testmodel.h"
 
 #define NL 2
@@ -24,32 +24,13 @@
 static const mx_format cands[] = {MX_FP32, MX_FP8_E4M3, MX_FP4_E2M1};
 #define NC 3
 
+/* 2 layers x 7 modules of 64 x 64, kl scores of the format's level alone. */
 static void make_table(score_table *t, uint64_t hash)
 {
-    assert_int_equal(score_table_alloc(t, NL * TF_NLIN), 0);
-    snprintf(t->model, sizeof t->model, "synthetic");
+    const score_fixture_spec spec = {.layers = NL, .formats = cands, .n_formats = NC,
+                                     .methods = 1u << SCORE_KL, .down_cols = 64};
+    assert_int_equal(score_fixture_synthetic(t, &spec), 0);
     t->model_hash = hash;
-    t->methods = 1u << SCORE_KL;
-    t->n_formats = NC;
-    for (int j = 0; j < NC; j++)
-        t->formats[j] = cands[j];
-    t->fp32_loss = 2.0;
-    t->ctx = 64;
-    for (int l = 0; l < NL; l++)
-        for (int k = 0; k < TF_NLIN; k++) {
-            score_module *m = &t->modules[l * TF_NLIN + k];
-            snprintf(m->name, sizeof m->name, "model.layers.%d.x.%s_proj", l, model_kind_label(k));
-            m->layer = l;
-            m->kind = k;
-            m->rows = 64;
-            m->cols = 64;
-            m->params = 64 * 64;
-            for (int j = 0; j < NC; j++) {
-                mx_format f = cands[j];
-                m->bits[f] = mx_bits_per_weight(f, 64, 64);
-                m->score[SCORE_KL][f] = f == MX_FP32 ? 0 : f == MX_FP8_E4M3 ? 1e-4 : 1e-2;
-            }
-        }
 }
 
 static void test_budget_range(void **state)

@@ -5,12 +5,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "kernels/tf.h"
 #include "src/score_table.h"
-#include "src/model.h"
+#include "tests/score_fixture.h"
 #include "ui/ui_state.h"
 
 #define NL 3
@@ -18,35 +17,20 @@
 static const mx_format cands[] = {MX_FP32, MX_FP8_E4M3, MX_FP6_E2M3, MX_FP4_E2M1};
 #define NC 4
 
-/* 3 layers x 7 modules; narrower formats cost more, down_proj and layer 0 most. */
+/* Narrower formats cost more, down_proj and layer 0 most; fisher half of kl. */
+static double state_score(int method, double level, int layer, int kind)
+{
+    double w = (1.0 + (kind == TF_DOWN ? 3 : kind)) / (1.0 + layer);
+    return level * w * (method == SCORE_FISHER ? 0.5 : 1);
+}
+
+/* 3 layers x 7 modules, down_proj 64 x 128, scored by the methods present. */
 static void make_table(score_table *t, int methods)
 {
-    assert_int_equal(score_table_alloc(t, NL * TF_NLIN), 0);
-    snprintf(t->model, sizeof t->model, "synthetic");
-    t->methods = (unsigned)methods;
-    t->n_formats = NC;
-    for (int j = 0; j < NC; j++)
-        t->formats[j] = cands[j];
-    t->fp32_loss = 2.0;
-    t->ctx = 64;
-    for (int l = 0; l < NL; l++)
-        for (int k = 0; k < TF_NLIN; k++) {
-            score_module *m = &t->modules[l * TF_NLIN + k];
-            snprintf(m->name, sizeof m->name, "model.layers.%d.x.%s_proj", l, model_kind_label(k));
-            m->layer = l;
-            m->kind = k;
-            m->rows = 64;
-            m->cols = k == TF_DOWN ? 128 : 64;
-            m->params = (int64_t)m->rows * m->cols;
-            for (int j = 0; j < NC; j++) {
-                mx_format f = cands[j];
-                m->bits[f] = mx_bits_per_weight(f, (size_t)m->rows, (size_t)m->cols);
-                double base = f == MX_FP32 ? 0 : f == MX_FP8_E4M3 ? 1e-4 : f == MX_FP6_E2M3 ? 1e-3 : 1e-2;
-                double w = (1.0 + (k == TF_DOWN ? 3 : k)) / (1.0 + l);
-                for (int s = 0; s < SCORE_NMETHODS; s++)
-                    m->score[s][f] = (methods >> s & 1) ? base * w * (s == SCORE_FISHER ? 0.5 : 1) : NAN;
-            }
-        }
+    const score_fixture_spec spec = {.layers = NL, .formats = cands, .n_formats = NC,
+                                     .methods = (unsigned)methods, .down_cols = 128,
+                                     .score = state_score};
+    assert_int_equal(score_fixture_synthetic(t, &spec), 0);
 }
 
 static void setup_state(ui_state *s, int methods)
