@@ -314,27 +314,28 @@ static void test_bad_tables(void **state)
     t.ctx = -1;
     expect_bad(&t, "negative ctx");
     t.ctx = 16;
-    /* the projection's anchors: a known method, finite and non-negative */
+    /* the projection's anchors (a known method, finite, non-negative) and the
+     * standard errors (NAN or finite non-negative): one bad value at a time */
     t.anchors[1].method = SCORE_NMETHODS;
     expect_bad(&t, "anchor of an unknown method");
     t.anchors[1].method = SCORE_FISHER;
-    t.anchors[1].score_sum = -1e-3;
-    expect_bad(&t, "negative anchor score sum");
-    t.anchors[1].score_sum = 0;
-    t.anchors[1].loss = NAN;
-    expect_bad(&t, "anchor loss NAN");
-    t.anchors[1].loss = 2.4;
-    t.anchors[1].bits = 0;
-    expect_bad(&t, "anchor of 0 bits");
-    t.anchors[1].bits = 4.5;
-    t.modules[1].se[SCORE_FISHER][MX_INT8] = -1e-9;
-    expect_bad(&t, "negative standard error");
-    t.modules[1].se[SCORE_FISHER][MX_INT8] = INFINITY;
-    expect_bad(&t, "infinite standard error");
-    t.modules[1].se[SCORE_FISHER][MX_INT8] = NAN;
-    t.modules[0].kld_se[MX_INT8] = -0.5;
-    expect_bad(&t, "negative kld standard error");
-    t.modules[0].kld_se[MX_INT8] = NAN;
+    const struct {
+        double *v, bad;
+        const char *what;
+    } edits[] = {
+        {&t.anchors[1].score_sum, -1e-3, "negative anchor score sum"},
+        {&t.anchors[1].loss, NAN, "anchor loss NAN"},
+        {&t.anchors[1].bits, 0, "anchor of 0 bits"},
+        {&t.modules[1].se[SCORE_FISHER][MX_INT8], -1e-9, "negative standard error"},
+        {&t.modules[1].se[SCORE_FISHER][MX_INT8], INFINITY, "infinite standard error"},
+        {&t.modules[0].kld_se[MX_INT8], -0.5, "negative kld standard error"},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        double keep = *edits[i].v;
+        *edits[i].v = edits[i].bad;
+        expect_bad(&t, edits[i].what);
+        *edits[i].v = keep;
+    }
     /* and the fixed table is fine again */
     char path[512];
     snprintf(path, sizeof path, "%s/tbl.scores", tmp_dir);
