@@ -55,5 +55,5 @@ static int greedy_pick(const ilp_problem *p, const ilp_units *u, int *pick, ilp_
 
 int ilp_greedy(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e)
 {
-    return ilp_units_run(p, greedy_pick, choice, res, e);
+    return ilp_units_run(p, greedy_pick, NULL, choice, res, e);
 }

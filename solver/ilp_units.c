@@ -178,9 +178,14 @@ int ilp_units_build(const ilp_problem *p, int need_budget, ilp_units *u, mx_erro
     return 0;
 }
 
+double ilp_units_room(const ilp_units *u, double w)
+{
+    return u->cap + 1e-12 * fabs(u->cap) - w;
+}
+
 int ilp_units_fits(const ilp_units *u, double w)
 {
-    return w <= u->cap + 1e-12 * fabs(u->cap);
+    return ilp_units_room(u, w) >= 0;
 }
 
 static int units_infeasible(const ilp_problem *p, const ilp_units *u, ilp_result *res, mx_error *e)
@@ -211,8 +216,33 @@ int ilp_units_prepare(const ilp_problem *p, ilp_units *u, ilp_result *res, mx_er
     return rc;
 }
 
-int ilp_units_run(const ilp_problem *p, ilp_pick_fn pick_fn, int *choice, ilp_result *res,
-                  mx_error *e)
+void ilp_units_start(const ilp_problem *p, const ilp_units *u, const int *start, int *pick)
+{
+    for (int i = 0; i < u->n_units; i++) {
+        const ilp_unit *un = &u->units[i];
+        const ilp_item *it = u->items + un->item0;
+        pick[i] = -1;
+        if (!start)
+            continue;
+        int f = start[u->members[un->member0]], k = 0;
+        for (int j = 1; j < un->n_members; j++)
+            if (start[u->members[un->member0 + j]] != f)
+                f = -1;
+        while (k < un->n_items && it[k].f != f)
+            k++;
+        if (f < 0 || f >= p->n_formats || k == un->n_items)
+            continue;
+        /* behind the front: the widest front item no wider is no costlier */
+        int j = k < un->n_front ? k : 0;
+        for (int t = 0; k >= un->n_front && t < un->n_front; t++)
+            if (it[t].w <= it[k].w)
+                j = t;
+        pick[i] = j;
+    }
+}
+
+int ilp_units_run(const ilp_problem *p, ilp_pick_fn pick_fn, const int *start, int *choice,
+                  ilp_result *res, mx_error *e)
 {
     ilp_result r;
     ilp_units u;
@@ -221,8 +251,8 @@ int ilp_units_run(const ilp_problem *p, ilp_pick_fn pick_fn, int *choice, ilp_re
         int *pick = malloc((size_t)u.n_units * sizeof *pick);
         if (!pick)
             rc = err_set(e, ERR_NOMEM, "out of memory");
-        for (int i = 0; !rc && i < u.n_units; i++)
-            pick[i] = 0;
+        if (!rc)
+            ilp_units_start(p, &u, start, pick);
         if (!rc)
             rc = pick_fn(p, &u, pick, &r, e);
         if (!rc) {

@@ -35,22 +35,31 @@ typedef struct ilp_units {
 int ilp_units_build(const ilp_problem *p, int need_budget, ilp_units *u, mx_error *e);
 void ilp_units_free(ilp_units *u);
 
-/* Capacity check with a relative slack of 1e-12 (bits are given rounded). */
+/* Capacity check with a relative slack of 1e-12 (bits are given rounded);
+ * ilp_units_room is what is left under that slack (< 0: does not fit). */
 int ilp_units_fits(const ilp_units *u, double w);
+double ilp_units_room(const ilp_units *u, double w);
 
 /* ilp_units_build with the budget, then the feasibility check both solvers
  * start with: *res starts empty (gap, bound NAN) and gets min_feasible_budget; ERR_INFEASIBLE names the
  * smallest feasible budget (or size). On any error *u is left freed. */
 int ilp_units_prepare(const ilp_problem *p, ilp_units *u, ilp_result *res, mx_error *e);
 
-/* One item per unit into pick (n_units entries, set to the narrowest item of
- * each unit on entry), filling r's optimal, gap and bound. 0 or an ERR_*. */
+/* One item per unit into pick (n_units entries; on entry the start's front
+ * item of each unit, -1 where there is none: see ilp_units_start), filling
+ * r's optimal, gap and bound. 0 or an ERR_*. */
 typedef int (*ilp_pick_fn)(const ilp_problem *p, const ilp_units *u, int *pick, ilp_result *r,
                            mx_error *e);
 /* A whole solve: ilp_units_prepare, pick, ilp_units_expand into choice, and
- * *res (when not NULL) filled whatever happens. */
-int ilp_units_run(const ilp_problem *p, ilp_pick_fn pick, int *choice, ilp_result *res,
-                  mx_error *e);
+ * *res (when not NULL) filled whatever happens. start (NULL: none) is a
+ * format per module the pick may start from; it may be choice itself. */
+int ilp_units_run(const ilp_problem *p, ilp_pick_fn pick, const int *start, int *choice,
+                  ilp_result *res, mx_error *e);
+
+/* pick[i]: the front item of unit i that start[] (a format per module) names
+ * or, when start names a dominated item, the front item that dominates it;
+ * -1 when start is NULL, its members disagree or the format is not allowed. */
+void ilp_units_start(const ilp_problem *p, const ilp_units *u, const int *start, int *pick);
 
 /* Expand a per-unit item choice to per-module formats and fill res's
  * objective/avg_bits/bytes from the original per-module data. */

@@ -495,6 +495,109 @@ static void test_large_and_time_limit(void **state)
     free(choice);
 }
 
+/* Warm starts: over a budget sweep up and then down (infeasible budgets, the
+ * smallest feasible one and the one where every cheapest format fits
+ * included), ilp_solve_from started from the previous answer gives the very
+ * answer ilp_solve gives; so does a start naming nothing valid. */
+static void check_sweep(inst *in, int steps)
+{
+    ilp_problem p = to_problem(in);
+    int prev[MAXM], cold[MAXM], warm[MAXM], junk[MAXM];
+    for (int m = 0; m < in->n; m++) {
+        prev[m] = 0;
+        /* out of range, negative, or any format (maybe not allowed, maybe splitting a group) */
+        junk[m] = (int)(rnd() % (unsigned)(in->nf + 4)) - 2;
+    }
+    double lo = ilp_min_budget(&p), hi = 0;
+    if (isnan(lo))
+        return;
+    for (int m = 0; m < in->n; m++)
+        for (int f = 0; f < in->nf; f++)
+            hi = fmax(hi, in->bits[m * in->nf + f]);
+    int n_budgets = 2 * steps + 2;
+    for (int k = 0; k < n_budgets; k++) {
+        int up = k <= steps;
+        int at = up ? k : n_budgets - 1 - k;  /* 0..steps, then steps..0 again */
+        double b = lo - 0.3 + (hi + 0.3 - (lo - 0.3)) * at / steps;
+        if (at == 1)
+            b = lo;  /* the boundary itself */
+        if (at == steps - 1)
+            b = hi;
+        p.budget_bits = b;
+        ilp_result rc_res, rw_res, rj_res;
+        mx_error e = {0};
+        int rc = ilp_solve(&p, cold, &rc_res, &e);
+        int rw = ilp_solve_from(&p, prev, warm, &rw_res, NULL);
+        int rj = ilp_solve_from(&p, junk, junk, &rj_res, NULL);
+        assert_int_equal(rw, rc);
+        assert_int_equal(rj, rc);
+        if (rc) {
+            assert_int_equal(rc, ERR_INFEASIBLE);
+            assert_true(rw_res.min_feasible_budget == rc_res.min_feasible_budget);
+            continue;
+        }
+        assert_true(rc_res.optimal && rw_res.optimal && rj_res.optimal);
+        /* budgets off the 1/32 grid: within the solver's 1e-12 slack */
+        double w32 = (double)weight32(in, warm);
+        assert_true(valid(in, warm));
+        assert_true(w32 <= 32 * b * (double)total_params(in) * (1 + 1e-12));
+        assert_true(in->bytes256 <= 0 || w32 <= (double)in->bytes256 * (1 + 1e-12));
+        if (memcmp(cold, warm, (size_t)in->n * sizeof *cold) || memcmp(cold, junk, (size_t)in->n * sizeof *cold))
+            fail_msg("budget %.6g: warm %.12g junk %.12g, cold %.12g", b, rw_res.objective, rj_res.objective,
+                     rc_res.objective);
+        assert_true(rw_res.objective == rc_res.objective && rw_res.bound == rc_res.bound);
+        memcpy(prev, warm, sizeof prev);
+        /* and in place: the start is the output */
+        assert_int_equal(ilp_solve_from(&p, warm, warm, &rw_res, NULL), 0);
+        assert_memory_equal(warm, cold, (size_t)in->n * sizeof *cold);
+    }
+}
+
+static void test_warm_sweep(void **state)
+{
+    (void)state;
+    rng_state = 12;
+    for (int t = 0; t < 24; t++) {
+        inst in;
+        random_instance(&in, 30 + (int)(rnd() % 34), 6, t % 8);
+        check_sweep(&in, 40);
+    }
+}
+
+/* A model's shape: every layer has the same seven modules, so bits repeat
+ * exactly and many solutions tie in size; the optimum checked by the DP. */
+static void test_warm_model_shaped(void **state)
+{
+    (void)state;
+    rng_state = 13;
+    static const int kind_params[7] = {16, 4, 4, 16, 40, 40, 40};
+    for (int t = 0; t < 6; t++) {
+        inst in;
+        random_instance(&in, 63, 6, t & 1);
+        for (int m = 0; m < in.n; m++) {
+            in.ip[m] = kind_params[m % 7];
+            in.params[m] = (double)in.ip[m];
+            for (int f = 0; f < in.nf; f++) {
+                in.k32[m * in.nf + f] = k32_formats[f];
+                in.bits[m * in.nf + f] = k32_formats[f] / 32.0;
+            }
+        }
+        check_sweep(&in, 30);
+        for (int k = 0; k < 5; k++) {
+            in.budget32 = 140 + 40 * k;
+            ilp_problem p = to_problem(&in);
+            int choice[MAXM];
+            ilp_result r;
+            double best = dp_best(&in);
+            if (isinf(best))
+                continue;
+            assert_int_equal(ilp_solve_from(&p, NULL, choice, &r, NULL), 0);
+            if (fabs(r.objective - best) > 1e-9 * (1 + fabs(best)))
+                fail_msg("budget %g: ilp %.12g, dp %.12g", p.budget_bits, r.objective, best);
+        }
+    }
+}
+
 /* GLPK keeps its environment per thread: solves in two threads at once give
  * the same answers as one after the other. */
 typedef struct job {
@@ -551,6 +654,8 @@ int main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_negative_costs),
         cmocka_unit_test(test_large_and_time_limit),
+        cmocka_unit_test(test_warm_sweep),
+        cmocka_unit_test(test_warm_model_shaped),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

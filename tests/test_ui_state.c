@@ -85,6 +85,42 @@ static void test_solve_budget(void **state)
     ui_state_free(&s);
 }
 
+/* Budget steps down and up, each solved from the previous answer (the
+ * workbench's path), give what a state with no answer yet gets at that
+ * budget; formats that tie (fp8 and fp32 both free for layer 2) go to the
+ * wider one however the budget got there. */
+static void test_budget_steps_warm(void **state)
+{
+    (void)state;
+    ui_state s, c;
+    mx_error e = {0};
+    setup_state(&s, 1 << SCORE_KL);
+    setup_state(&c, 1 << SCORE_KL);
+    for (int k = 0; k < TF_NLIN; k++) {
+        s.t.modules[2 * TF_NLIN + k].score[SCORE_KL][MX_FP8_E4M3] = 0;
+        c.t.modules[2 * TF_NLIN + k].score[SCORE_KL][MX_FP8_E4M3] = 0;
+    }
+    static const double steps[] = {33, 20, 9, 6.5, 5, 4.3, 3.0, 4.25, 4.3, 5.5, 8.3, 12, 32, 40};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        s.budget = c.budget = steps[i];
+        for (int m = 0; m < c.t.n_modules; m++)
+            c.choice[m] = -1;
+        int rs = ui_state_solve(&s, &e), rc = ui_state_solve(&c, &e);
+        assert_int_equal(rs, rc);
+        if (rs) {
+            assert_int_equal(rs, ERR_INFEASIBLE);
+            continue;
+        }
+        assert_memory_equal(s.choice, c.choice, (size_t)s.t.n_modules * sizeof *s.choice);
+        assert_true(s.res.objective == c.res.objective && s.res.optimal);
+        if (steps[i] >= 32)
+            for (int k = 0; k < TF_NLIN; k++)
+                assert_int_equal(s.choice[2 * TF_NLIN + k], MX_FP32);
+    }
+    ui_state_free(&s);
+    ui_state_free(&c);
+}
+
 static void test_pins_formats_groups(void **state)
 {
     (void)state;
@@ -356,7 +392,8 @@ static void test_undo_redo(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_solve_budget), cmocka_unit_test(test_pins_formats_groups),
+        cmocka_unit_test(test_solve_budget), cmocka_unit_test(test_budget_steps_warm),
+        cmocka_unit_test(test_pins_formats_groups),
         cmocka_unit_test(test_find_module),  cmocka_unit_test(test_bad_tables),
         cmocka_unit_test(test_missing_score),
         cmocka_unit_test(test_measured_points), cmocka_unit_test(test_sweep),

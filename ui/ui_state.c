@@ -121,7 +121,7 @@ int ui_state_set_table(ui_state *s, score_table *t, const char *path, mx_error *
     s->choice = choice;
     s->tmp_choice = tmp;
     for (size_t i = 0; i < n; i++)
-        s->pin[i] = -1;
+        s->pin[i] = s->choice[i] = -1;
     snprintf(s->scores_path, sizeof s->scores_path, "%s", path ? path : "");
     s->method = (score_method)method;
     set_projection(s);
@@ -284,6 +284,14 @@ void ui_state_budget_range(ui_state *s, double *lo, double *hi)
     alloc_setup_free(&as);
 }
 
+/* The current allocation as the problem's format indices (-1: none), where
+ * the solver starts: a budget step re-solves from the last answer. */
+static void solve_start(const ui_state *s, int *start)
+{
+    for (int i = 0; i < s->t.n_modules; i++)
+        start[i] = score_table_format_index(&s->t, (mx_format)s->choice[i]);
+}
+
 static void nearest_uniform(ui_state *s)
 {
     const score_table *t = &s->t;
@@ -314,8 +322,10 @@ int ui_state_solve(ui_state *s, mx_error *e)
     ilp_result r;
     memset(&r, 0, sizeof r);
     int rc = build_problem(s, &as, &le);
-    if (!rc)
-        rc = ilp_solve(&as.p, s->tmp_choice, &r, &le);
+    if (!rc) {
+        solve_start(s, s->tmp_choice);
+        rc = ilp_solve_from(&as.p, s->tmp_choice, s->tmp_choice, &r, &le);
+    }
     int n = as.p.n_modules;
     alloc_setup_free(&as);
     if (rc) {
@@ -363,8 +373,10 @@ int ui_state_sweep(ui_state *s, int n, mx_error *e)
         alloc_setup_free(&as);
         return err_set(e, ERR_NOMEM, "out of memory");
     }
-    /* the curve is a picture: a short limit per point keeps redraws quick */
+    /* the curve is a picture: a short limit per point keeps redraws quick;
+     * each point starts from the previous one */
     p.time_limit_s = s->time_limit_s > 0 ? s->time_limit_s / 4 : 0;
+    solve_start(s, ch);
     for (int pass = 0; pass < 2; pass++) {
         s->n_curve = 0;
         for (int k = 0; k < n; k++) {
@@ -373,7 +385,7 @@ int ui_state_sweep(ui_state *s, int n, mx_error *e)
                 p.budget_bits += 1e-9; /* the min budget itself, with rounding slack */
             ilp_result r;
             mx_error le = {0};
-            if (ilp_solve(&p, ch, &r, &le))
+            if (ilp_solve_from(&p, ch, ch, &r, &le))
                 continue;
             for (int i = 0; i < p.n_modules; i++)
                 fm[i] = s->t.formats[ch[i]];
