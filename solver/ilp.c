@@ -293,25 +293,26 @@ static int local_search(const ilp_units *u, int *pick, double *cost_io)
  * bound exceeds the incumbent's cost cannot be in a better solution: drop it.
  * The incumbent's own items always survive. keep[] is per item index.
  * Returns the number of units left with more than one item. */
+/* min_j (c_j + lambda w_j) over a unit's front items */
+static double unit_min(const ilp_unit *un, const ilp_item *it, double lambda)
+{
+    double mn = INFINITY;
+    for (int j = 0; j < un->n_front; j++)
+        mn = fmin(mn, it[j].c + lambda * it[j].w);
+    return mn;
+}
+
 static int reduce(const ilp_units *u, double lambda, double inc, const int *pick,
                   unsigned char *keep)
 {
     double L = -lambda * u->cap, scale = fabs(inc) + lambda * fabs(u->cap) + 1;
-    for (int i = 0; i < u->n_units; i++) {
-        const ilp_unit *un = &u->units[i];
-        const ilp_item *it = u->items + un->item0;
-        double mn = INFINITY;
-        for (int j = 0; j < un->n_front; j++)
-            mn = fmin(mn, it[j].c + lambda * it[j].w);
-        L += mn;
-    }
+    for (int i = 0; i < u->n_units; i++)
+        L += unit_min(&u->units[i], u->items + u->units[i].item0, lambda);
     int open = 0;
     for (int i = 0; i < u->n_units; i++) {
         const ilp_unit *un = &u->units[i];
         const ilp_item *it = u->items + un->item0;
-        double mn = INFINITY;
-        for (int j = 0; j < un->n_front; j++)
-            mn = fmin(mn, it[j].c + lambda * it[j].w);
+        double mn = unit_min(un, it, lambda);
         int kept = 0;
         for (int j = 0; j < un->n_front; j++) {
             double rc = it[j].c + lambda * it[j].w - mn;
