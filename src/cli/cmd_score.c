@@ -33,7 +33,7 @@ static void usage(FILE *f)
             "                     [--mem-limit MIB] [--threads N] [--out FILE] [--force] [--json]\n\n"
             "For every linear module and candidate format, the increase in mean calibration\n"
             "loss (nats/token) when that module alone is fake-quantized. The result is a\n"
-            "score file, cached under a key of every input; its path is printed.\n\n"
+            "score file, cached under a key of every input; its path is printed.\nIt also holds the measured uniform-format losses and, per method,\nthe measured loss of the integer program's allocation at 4.5, 5.0, ... 8.0\nbits, which projections are fitted to.\n\n"
             "  --tokenizer FILE  tokenizer.json, tokenizer.model or llama2.c tokenizer.bin;\n"
             "                    default: the model's own (tokenizer.json or tokenizer.model\n"
             "                    in its directory, GGUF metadata, tokenizer.bin beside it)\n"

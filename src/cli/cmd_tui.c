@@ -24,6 +24,7 @@ static void usage(FILE *f)
             "  --target T         count bits as T stores them: mx (default) or llama-cpp (as alloc)\n"
             "  -h, --help         this help\n"
             "The session (budget, pins, formats, groups) is kept per score file and restored.\n"
+            "L shows the modules as a list sorted by layer, name, size, bits or score (o, O).\n"
             "Keys and commands: man mxalloc (the mxalloc tui section), or press ? in the workbench.\n");
 }
 
