@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "src/module_name.h"
 #include "ui/ui_app.h"
 
 void ui_pane_list(const ui_app *a)
@@ -36,7 +37,8 @@ void ui_pane_list(const ui_app *a)
         if (f < 0)
             f = s->solved ? s->choice[m] : -1;
         char id[16], shape[24], fmt[16], bits[16], score[16], line[200];
-        snprintf(id, sizeof id, "%d.%s", sm->layer, model_kind_label(sm->kind));
+        if (module_name_short(sm->layer, sm->kind, id, sizeof id))
+            snprintf(id, sizeof id, "?");
         snprintf(shape, sizeof shape, "%dx%d", sm->rows, sm->cols);
         snprintf(fmt, sizeof fmt, "%s%s", f >= 0 ? ui_format_short((mx_format)f) : "?", s->pin[m] >= 0 ? "!" : "");
         if (f >= 0)
