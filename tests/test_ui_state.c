@@ -175,9 +175,20 @@ static void test_pins_formats_groups(void **state)
             assert_int_equal(c[TF_GATE], c[TF_UP]);
         }
     }
-    /* method switch */
+    /* method switch; the projection follows the method, through undo too
+     * (fisher scores are half of kl's here: its fitted scale doubles) */
+    s.t.uniform_loss[MX_FP4_E2M1] = s.t.fp32_loss + 0.05;
+    assert_int_equal(ui_state_set_method(&s, SCORE_KL, &e), 0);
+    double c_kl = s.proj.c1;
+    ui_snap b;
+    assert_int_equal(ui_state_snap(&s, &b), 0);
     assert_int_equal(ui_state_set_method(&s, SCORE_FISHER, &e), 0);
+    ui_state_record(&s, &b);
+    assert_true(fabs(s.proj.c1 - 2 * c_kl) < 1e-9 * c_kl);
     assert_int_equal(ui_state_solve(&s, &e), 0);
+    assert_int_equal(ui_state_undo(&s, 0, &e), 0);
+    assert_int_equal(s.method, SCORE_KL);
+    assert_true(s.proj.c1 == c_kl);
     assert_int_equal(ui_state_set_method(&s, SCORE_GAMMA, &e), ERR_ARG);
     ui_state_free(&s);
 }

@@ -499,6 +499,7 @@ int ui_state_undo(ui_state *s, int redo, mx_error *e)
     ui_snap *p = &from[--*n_from];
     snap_swap(s, p);
     snap_push(to, n_to, p);
+    set_projection(s); /* the method may have changed back */
     mark_stale(s);
     return 0;
 }
