@@ -8,7 +8,10 @@
 
 #define MX_BLOCK 32
 
-/* Ordered by bits per element (descending), fp32/bf16 first. */
+/* The OCP formats ordered by bits per element (descending), fp32/bf16 first;
+ * then the same six block formats with the error-minimizing scale choice
+ * (scale mode mse, below), appended so the ids of files written before them
+ * stay valid. */
 typedef enum mx_format {
     MX_FP32 = 0,
     MX_BF16,
@@ -18,8 +21,25 @@ typedef enum mx_format {
     MX_FP6_E3M2,
     MX_FP6_E2M3,
     MX_FP4_E2M1,
+    MX_FP8_E4M3_MSE,
+    MX_FP8_E5M2_MSE,
+    MX_INT8_MSE,
+    MX_FP6_E3M2_MSE,
+    MX_FP6_E2M3_MSE,
+    MX_FP4_E2M1_MSE,
     MX_NFORMATS
 } mx_format;
+
+/* How a block's E8M0 scale is chosen. Both give valid OCP MX encodings: the
+ * decoder is the same, only the scale bytes differ.
+ *   ocp-floor  shared_exp = floor(log2 max|x|) - emax_elem (OCP MX v1.0 6.3).
+ *   mse        of that exponent and its two neighbours, the one whose block
+ *              quantizes with the least squared error (ties: ocp-floor's, then
+ *              the larger). The larger exponent avoids clipping max|x| to the
+ *              largest element; the smaller one buys resolution for the rest
+ *              of the block at the price of clipping its largest values. */
+typedef enum mx_scale_mode { MX_SCALE_OCP_FLOOR = 0, MX_SCALE_MSE, MX_NSCALE_MODES } mx_scale_mode;
+const char *mx_scale_mode_name(mx_scale_mode m);  /* "ocp-floor", "mse"; "?" out of range */
 
 /* ---- Format traits: one row per format, read by every printer and parser ----
  * Names. Each format has one canonical name (printed in files, JSON, tables
@@ -35,24 +55,32 @@ typedef enum mx_format {
  * mxfp8 / mxfp6 name the OCP default element of their width (README); bare
  * "fp8" and "fp6" are refused as ambiguous (two elements each), "fp4" is not
  * (E2M1 is the only 4-bit element). Old printed labels "f32", "i8", "fp4" stay
- * accepted. */
+ * accepted. The mse scale mode of a block format is its name, label or alias
+ * followed by "+mse" (canonical "mxfp4_e2m1+mse", label "e2m1+": 5 characters,
+ * "mxfp4+mse", "fp4+mse", "e2m1+mse" ...); "+ocp-floor" names the plain
+ * format. */
 typedef struct mx_traits {
     const char *name;          /* canonical */
-    const char *label;         /* 4 characters, for narrow columns */
+    const char *label;         /* 4 characters (5 with the mse mark '+'), for narrow columns */
     char glyph;                /* one character, for per-module progress strings */
     const char *aliases[5];    /* NULL-terminated */
     int bits;                  /* bits of one element code */
     int block;                 /* elements sharing one E8M0 scale; 0 = unscaled */
     int ebits, mbits, emax;    /* element spec (INT8: 0, 6, 0; fp32: 8, 23, 127; bf16: 8, 7, 127) */
     const char *llama_quant;   /* nearest llama-quantize type by bits ("q8_0", "q6_K", ...) */
+    mx_format base;            /* the format with the same elements and ocp-floor scales (itself for those) */
+    mx_scale_mode scale_mode;
 } mx_traits;
 
 /* The row of f, or NULL when f is out of range. */
 const mx_traits *mx_traits_of(mx_format f);
 /* Canonical name ("mxfp4_e2m1", "fp32", ...); "?" out of range. */
 const char *mx_format_name(mx_format f);
-/* Short label ("e2m1", "int8", "fp32", ...); "?" out of range. */
+/* Short label ("e2m1", "int8", "fp32", "e2m1+", ...); "?" out of range. */
 const char *mx_format_label(mx_format f);
+/* The traits' base and scale mode (MX_FP32 / MX_SCALE_OCP_FLOOR out of range). */
+mx_format mx_format_base(mx_format f);
+mx_scale_mode mx_format_scale_mode(mx_format f);
 /* Parse a canonical name, label or alias (above); case-insensitive. Returns 0
  * and sets *out, or -1 for an unknown or ambiguous name. */
 int mx_format_parse(const char *s, mx_format *out);
@@ -134,7 +162,8 @@ size_t mx_packed_row_bytes(mx_format f, size_t cols);
 /* ---- Numerics (OCP MX v1.0), all formats round to nearest, ties to even ----
  * Block scale: shared_exp = floor(log2(max|x|)) - emax_elem, clamped to
  * [-127, 127]; E8M0 byte = shared_exp + 127, taken exactly from the float's
- * exponent bits (fp32 subnormals and zero give byte 0, i.e. 2^-127).
+ * exponent bits (fp32 subnormals and zero give byte 0, i.e. 2^-127). The mse
+ * scale mode tries bytes s-1, s, s+1 within [0, 254] (mx_scale_mode).
  * Elements: x / 2^shared_exp rounded to the element grid (with element
  * subnormals), saturating at the largest finite element; never Inf or NaN.
  * Zeros keep their sign (-0 stays -0) except in MXINT8, which has one zero.
@@ -151,7 +180,8 @@ int mx_emax_elem(mx_format f);
 /* Largest finite element magnitude: E4M3 448, E5M2 57344, INT8 127/64, E3M2 28,
  * E2M3 7.5, E2M1 6; 0 for fp32/bf16. */
 float mx_element_max(mx_format f);
-/* E8M0 scale byte of a block of n values (n <= MX_BLOCK typical; any n works). */
+/* E8M0 scale byte of a block of n values (n <= MX_BLOCK typical; any n works),
+ * chosen by f's scale mode. */
 uint8_t mx_block_scale(mx_format f, const float *x, size_t n);
 /* 2^(s-127) as a float (exact, 2^-127 is an fp32 subnormal); NaN for 0xFF. */
 float mx_e8m0_to_float(uint8_t s);

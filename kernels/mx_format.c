@@ -19,17 +19,35 @@ static const mx_spec specs[MX_NFORMATS] = {
     [MX_FP4_E2M1] = {4, 2, 1, 1, 0, 2, 6.0f, 0xC00000u, 1},
 };
 
-/* The traits table (kernels/mx.h describes every column). */
+/* The traits table (kernels/mx.h describes every column). The mse rows have
+ * no aliases of their own: "+mse" after any name of their base (parse_name). */
+#define OCP(f) f, MX_SCALE_OCP_FLOOR
+#define MSE(f) f, MX_SCALE_MSE
 static const mx_traits traits[MX_NFORMATS] = {
-    [MX_FP32] = {"fp32", "fp32", 'F', {"f32", "float32"}, 32, 0, 8, 23, 127, "f32"},
-    [MX_BF16] = {"bf16", "bf16", 'B', {"bfloat16"}, 16, 0, 8, 7, 127, "bf16"},
-    [MX_FP8_E4M3] = {"mxfp8_e4m3", "e4m3", '8', {"mxfp8", "fp8_e4m3"}, 8, MX_BLOCK, 4, 3, 8, "q8_0"},
-    [MX_FP8_E5M2] = {"mxfp8_e5m2", "e5m2", 'E', {"fp8_e5m2"}, 8, MX_BLOCK, 5, 2, 15, "q8_0"},
-    [MX_INT8] = {"mxint8", "int8", 'I', {"i8"}, 8, MX_BLOCK, 0, 6, 0, "q8_0"},
-    [MX_FP6_E3M2] = {"mxfp6_e3m2", "e3m2", '5', {"fp6_e3m2"}, 6, MX_BLOCK, 3, 2, 4, "q6_K"},
-    [MX_FP6_E2M3] = {"mxfp6_e2m3", "e2m3", '6', {"mxfp6", "fp6_e2m3"}, 6, MX_BLOCK, 2, 3, 2, "q6_K"},
-    [MX_FP4_E2M1] = {"mxfp4_e2m1", "e2m1", '4', {"mxfp4", "fp4", "fp4_e2m1"}, 4, MX_BLOCK, 2, 1, 2, "mxfp4"},
+    [MX_FP32] = {"fp32", "fp32", 'F', {"f32", "float32"}, 32, 0, 8, 23, 127, "f32", OCP(MX_FP32)},
+    [MX_BF16] = {"bf16", "bf16", 'B', {"bfloat16"}, 16, 0, 8, 7, 127, "bf16", OCP(MX_BF16)},
+    [MX_FP8_E4M3] = {"mxfp8_e4m3", "e4m3", '8', {"mxfp8", "fp8_e4m3"}, 8, MX_BLOCK, 4, 3, 8, "q8_0", OCP(MX_FP8_E4M3)},
+    [MX_FP8_E5M2] = {"mxfp8_e5m2", "e5m2", 'E', {"fp8_e5m2"}, 8, MX_BLOCK, 5, 2, 15, "q8_0", OCP(MX_FP8_E5M2)},
+    [MX_INT8] = {"mxint8", "int8", 'I', {"i8"}, 8, MX_BLOCK, 0, 6, 0, "q8_0", OCP(MX_INT8)},
+    [MX_FP6_E3M2] = {"mxfp6_e3m2", "e3m2", '5', {"fp6_e3m2"}, 6, MX_BLOCK, 3, 2, 4, "q6_K", OCP(MX_FP6_E3M2)},
+    [MX_FP6_E2M3] = {"mxfp6_e2m3", "e2m3", '6', {"mxfp6", "fp6_e2m3"}, 6, MX_BLOCK, 2, 3, 2, "q6_K", OCP(MX_FP6_E2M3)},
+    [MX_FP4_E2M1] = {"mxfp4_e2m1", "e2m1", '4', {"mxfp4", "fp4", "fp4_e2m1"}, 4, MX_BLOCK, 2, 1, 2, "mxfp4", OCP(MX_FP4_E2M1)},
+    [MX_FP8_E4M3_MSE] = {"mxfp8_e4m3+mse", "e4m3+", 'h', {NULL}, 8, MX_BLOCK, 4, 3, 8, "q8_0", MSE(MX_FP8_E4M3)},
+    [MX_FP8_E5M2_MSE] = {"mxfp8_e5m2+mse", "e5m2+", 'e', {NULL}, 8, MX_BLOCK, 5, 2, 15, "q8_0", MSE(MX_FP8_E5M2)},
+    [MX_INT8_MSE] = {"mxint8+mse", "int8+", 'j', {NULL}, 8, MX_BLOCK, 0, 6, 0, "q8_0", MSE(MX_INT8)},
+    [MX_FP6_E3M2_MSE] = {"mxfp6_e3m2+mse", "e3m2+", 't', {NULL}, 6, MX_BLOCK, 3, 2, 4, "q6_K", MSE(MX_FP6_E3M2)},
+    [MX_FP6_E2M3_MSE] = {"mxfp6_e2m3+mse", "e2m3+", 's', {NULL}, 6, MX_BLOCK, 2, 3, 2, "q6_K", MSE(MX_FP6_E2M3)},
+    [MX_FP4_E2M1_MSE] = {"mxfp4_e2m1+mse", "e2m1+", 'q', {NULL}, 4, MX_BLOCK, 2, 1, 2, "mxfp4", MSE(MX_FP4_E2M1)},
 };
+#undef OCP
+#undef MSE
+
+static const char *const scale_mode_names[MX_NSCALE_MODES] = {"ocp-floor", "mse"};
+
+const char *mx_scale_mode_name(mx_scale_mode m)
+{
+    return names_get(scale_mode_names, MX_NSCALE_MODES, (int)m);
+}
 
 /* Names that would fit two rows: refused with the choice spelled out. */
 static const struct {
@@ -44,7 +62,7 @@ const mx_spec *mx_spec_of(mx_format f)
 {
     if ((unsigned)f >= MX_NFORMATS || f == MX_FP32 || f == MX_BF16)
         return NULL;
-    return &specs[f];
+    return &specs[traits[f].base];
 }
 
 const mx_traits *mx_traits_of(mx_format f)
@@ -62,10 +80,47 @@ const char *mx_format_label(mx_format f)
     return (unsigned)f < MX_NFORMATS ? traits[f].label : "?";
 }
 
+mx_format mx_format_base(mx_format f)
+{
+    return (unsigned)f < MX_NFORMATS ? traits[f].base : MX_FP32;
+}
+
+mx_scale_mode mx_format_scale_mode(mx_format f)
+{
+    return (unsigned)f < MX_NFORMATS ? traits[f].scale_mode : MX_SCALE_OCP_FLOOR;
+}
+
+/* The row of base b with scale mode m (b itself for ocp-floor); -1 if none. */
+static int with_mode(int b, mx_scale_mode m)
+{
+    for (int i = 0; i < MX_NFORMATS; i++)
+        if (traits[i].base == (mx_format)b && traits[i].scale_mode == m)
+            return i;
+    return -1;
+}
+
+/* A name, label or alias, then an optional "+MODE" (a block format's scale
+ * mode): "mxfp4+mse", "e2m1+" (the mse label), "fp4+ocp-floor". */
 int mx_format_parse(const char *s, mx_format *out)
 {
     if (!s)
         return -1;
+    const char *plus = strchr(s, '+');
+    if (plus && plus[1]) {
+        char head[32];
+        size_t n = (size_t)(plus - s);
+        mx_format b;
+        int m = names_find(scale_mode_names, MX_NSCALE_MODES, plus + 1);
+        if (n >= sizeof head || m < 0)
+            return -1;
+        memcpy(head, s, n);
+        head[n] = 0;
+        if (strchr(head, '+') || mx_format_parse(head, &b) || traits[b].scale_mode != MX_SCALE_OCP_FLOOR ||
+            !mx_is_block_format(b))
+            return -1;
+        int i = with_mode(b, (mx_scale_mode)m);
+        return i < 0 ? -1 : (*out = (mx_format)i, 0);
+    }
     for (int i = 0; i < MX_NFORMATS; i++) {
         const mx_traits *t = &traits[i];
         int hit = !strcasecmp(s, t->name) || !strcasecmp(s, t->label);
@@ -98,11 +153,14 @@ static void build_valid(void)
         add_name(&n, sep, traits[i].name);
     sep = "; also";
     for (int i = 0; i < MX_NFORMATS; i++) {
+        if (traits[i].scale_mode != MX_SCALE_OCP_FLOOR)
+            continue; /* "+mse" after any name, said once below */
         if (strcmp(traits[i].label, traits[i].name)) /* fp32, bf16 are their own label */
             add_name(&n, sep, traits[i].label), sep = ",";
         for (int a = 0; traits[i].aliases[a]; a++)
             add_name(&n, sep, traits[i].aliases[a]), sep = ",";
     }
+    add_name(&n, ";", "any block format's name + \"+mse\" (error-minimizing scales)");
 }
 
 const char *mx_format_valid_names(const char *bad)
@@ -151,8 +209,10 @@ int mx_gguf_target_of(mx_format f, size_t cols, mx_gguf_target *out)
                                 mxfp4 = {39, "MXFP4", 4.25};
     if ((unsigned)f >= MX_NFORMATS)
         return -1;
+    /* a scale mode changes the scale bytes, never where they are stored */
+    mx_format b = traits[f].base;
     int whole = cols > 0 && cols % MX_BLOCK == 0;
-    *out = f == MX_FP32 ? f32 : f == MX_FP4_E2M1 && whole ? mxfp4 : f == MX_INT8 && whole ? q8_0 : bf16;
+    *out = b == MX_FP32 ? f32 : b == MX_FP4_E2M1 && whole ? mxfp4 : b == MX_INT8 && whole ? q8_0 : bf16;
     return 0;
 }
 
@@ -179,7 +239,7 @@ double mx_target_bits(mx_target t, mx_format f, size_t rows, size_t cols)
         return mx_bits_per_weight(f, rows, cols);
     mx_gguf_target g;
     mx_gguf_target_of(f, cols, &g);
-    if ((f == MX_FP4_E2M1 || f == MX_INT8) && g.type == 30)
+    if ((traits[f].base == MX_FP4_E2M1 || traits[f].base == MX_INT8) && g.type == 30)
         return NAN; /* the BF16 fallback: bf16 itself is better at that cost */
     return g.bits;
 }

@@ -2,6 +2,7 @@
  * written from the OCP MX v1.0 definitions in plain float arithmetic (frexpf,
  * ldexpf, rintf) so the bit-twiddling SIMD paths have an independent twin. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "kernels/mx_impl.h"
 
@@ -36,10 +37,74 @@ static uint8_t scale_of(const mx_spec *sp, const float *x, size_t n)
     return (uint8_t)(shared + 127);
 }
 
+/* x quantized with scale byte s (not the NaN scale) into q; returns the
+ * squared error. Dividing by 2^shared is exact except where the quotient falls
+ * below fp32's normals, far under half the element's smallest step, so it
+ * rounds to zero either way. */
+static double quant_at(const mx_spec *sp, const float *x, float *q, size_t n, int s)
+{
+    int shared = s - 127;
+    double err = 0;
+    for (size_t i = 0; i < n; i++) {
+        q[i] = ldexpf(mx_quant_elem(sp, ldexpf(x[i], -shared)), shared);
+        double d = (double)x[i] - (double)q[i];
+        err += d * d;
+    }
+    return err;
+}
+
+/* The mse scale mode (kernels/mx.h): s0 = the OCP scale, then s0 + 1, then
+ * s0 - 1, each replacing the best so far only when strictly better. Leaves
+ * the chosen block's values in q when q is not NULL. */
+static uint8_t scale_mse(const mx_spec *sp, const float *x, size_t n, float *q)
+{
+    uint8_t s0 = scale_of(sp, x, n);
+    if (s0 == MX_NAN_SCALE)
+        return s0;
+    float tmp[2][MX_BLOCK];
+    float *best = q ? q : tmp[0], *cand = tmp[1];
+    float *heap = NULL;
+    if (n > MX_BLOCK) { /* mx_block_scale takes any n */
+        heap = malloc(2 * n * sizeof *heap);
+        if (!heap)
+            return s0; /* out of memory: the OCP choice is still a valid encoding */
+        best = heap;
+        cand = heap + n;
+    }
+    uint8_t sb = s0;
+    double eb = quant_at(sp, x, best, n, s0);
+    const int tries[2] = {s0 + 1, s0 - 1};
+    for (int t = 0; t < 2; t++) {
+        if (tries[t] < 0 || tries[t] > 254 || eb == 0)
+            continue;
+        double e = quant_at(sp, x, cand, n, tries[t]);
+        if (e < eb) {
+            float *sw = best;
+            best = cand, cand = sw;
+            eb = e, sb = (uint8_t)tries[t];
+        }
+    }
+    if (q && best != q)
+        memcpy(q, best, n * sizeof *q);
+    free(heap);
+    return sb;
+}
+
+/* Block scale by f's scale mode. */
+static uint8_t scale_by_mode(mx_format f, const mx_spec *sp, const float *x, size_t n, float *q)
+{
+    if (mx_format_scale_mode(f) == MX_SCALE_MSE)
+        return scale_mse(sp, x, n, q);
+    uint8_t s = scale_of(sp, x, n);
+    if (q && s != MX_NAN_SCALE)
+        quant_at(sp, x, q, n, s);
+    return s;
+}
+
 uint8_t mx_block_scale(mx_format f, const float *x, size_t n)
 {
     const mx_spec *sp = mx_spec_of(f);
-    return sp ? scale_of(sp, x, n) : 127;
+    return sp ? scale_by_mode(f, sp, x, n, NULL) : 127;
 }
 
 float mx_quant_elem(const mx_spec *sp, float v)
@@ -100,9 +165,10 @@ float mx_decode(mx_format f, uint8_t code)
     unsigned ef = (c >> sp->mbits) & emask, mant = c & mmask;
     int neg = (c >> (sp->bits - 1)) & 1;
     float v;
-    if (f == MX_FP8_E4M3 && ef == emask && mant == mmask)
+    mx_format b = mx_format_base(f);
+    if (b == MX_FP8_E4M3 && ef == emask && mant == mmask)
         v = mx_u2f(MX_QNAN_BITS); /* S.1111.111: E4M3's only NaN, no Inf */
-    else if (f == MX_FP8_E5M2 && ef == emask)
+    else if (b == MX_FP8_E5M2 && ef == emask)
         v = mant ? mx_u2f(MX_QNAN_BITS) : INFINITY; /* IEEE-like */
     else if (ef == 0)
         v = ldexpf((float)mant, sp->emin - sp->mbits);
@@ -120,17 +186,15 @@ float mx_bf16_round(float x)
     return mx_u2f(u & 0xFFFF0000u);
 }
 
-static void block_scalar(const mx_spec *sp, const float *in, float *out, size_t n)
+static void block_scalar(mx_format f, const mx_spec *sp, const float *in, float *out, size_t n)
 {
-    uint8_t s = scale_of(sp, in, n);
-    if (s == MX_NAN_SCALE) {
+    float q[MX_BLOCK];
+    if (scale_by_mode(f, sp, in, n, q) == MX_NAN_SCALE) {
         for (size_t i = 0; i < n; i++)
             out[i] = mx_u2f(MX_QNAN_BITS);
         return;
     }
-    int shared = (int)s - 127;
-    for (size_t i = 0; i < n; i++)
-        out[i] = ldexpf(mx_quant_elem(sp, ldexpf(in[i], -shared)), shared);
+    memcpy(out, q, n * sizeof *q); /* after reading in: in == out is fine */
 }
 
 void mx_rows_scalar(mx_format f, const float *in, float *out, size_t rows, size_t cols)
@@ -152,7 +216,7 @@ void mx_rows_scalar(mx_format f, const float *in, float *out, size_t rows, size_
     for (size_t r = 0; r < rows; r++)
         for (size_t c = 0; c < cols; c += MX_BLOCK) {
             size_t len = cols - c < MX_BLOCK ? cols - c : MX_BLOCK;
-            block_scalar(sp, in + r * cols + c, out + r * cols + c, len);
+            block_scalar(f, sp, in + r * cols + c, out + r * cols + c, len);
         }
 }
 

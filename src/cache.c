@@ -200,7 +200,7 @@ static void put_table(wbuf *b, const score_table *t)
 
 /* Smallest serialized module: name length + 4 ints + params + doubles (bits,
  * scores and their standard errors, kld and its standard error). */
-#define MODULE_MIN_BYTES (4 + 16 + 8 + 8 * MX_NFORMATS * (3 + 2 * SCORE_NMETHODS))
+#define MODULE_MIN_BYTES(nf) (4 + 16 + 8 + 8 * (uint64_t)(nf) * (3 + 2 * SCORE_NMETHODS))
 
 /* Printable ASCII and UTF-8 bytes only: names end up in messages and tables. */
 static int printable(const char *s)
@@ -277,7 +277,9 @@ static int check_table(const score_table *t, mx_error *e)
 static int get_table(rbuf *b, score_table *t, mx_error *e)
 {
     uint32_t nf = r_u32(b), nm = r_u32(b);
-    if (!b->bad && (nf != MX_NFORMATS || nm != SCORE_NMETHODS))
+    /* Formats are only ever appended (kernels/mx.h), so a file of a build with
+     * fewer holds a prefix of this build's ids; the rest stay NAN. */
+    if (!b->bad && (nf < MX_FP4_E2M1 + 1 || nf > MX_NFORMATS || nm != SCORE_NMETHODS))
         return err_set(e, ERR_FORMAT, "written by an mxalloc build with %u formats and %u score "
                        "methods (this one has %d and %d): recompute the scores",
                        nf, nm, MX_NFORMATS, SCORE_NMETHODS);
@@ -294,19 +296,19 @@ static int get_table(rbuf *b, score_table *t, mx_error *e)
     t->n_formats = (int)n_formats;
     for (uint32_t i = 0; i < n_formats; i++) {
         uint32_t f = r_u32(b);
-        if (f >= MX_NFORMATS)
+        if (f >= nf)
             return err_set(e, ERR_FORMAT, "invalid format id %u", f);
         t->formats[i] = (mx_format)f;
     }
     t->calib_tokens = (long)(int64_t)r_u64(b);
     t->ctx = r_i32(b);
     t->fp32_loss = r_f64(b);
-    for (int f = 0; f < MX_NFORMATS; f++)
+    for (uint32_t f = 0; f < nf; f++)
         t->uniform_loss[f] = r_f64(b);
     uint32_t n_modules = r_u32(b);
     if (b->bad)
         return err_set(e, ERR_FORMAT, "truncated header fields");
-    if (n_modules > INT_MAX || (uint64_t)n_modules * MODULE_MIN_BYTES > b->len - b->pos)
+    if (n_modules > INT_MAX || (uint64_t)n_modules * MODULE_MIN_BYTES(nf) > b->len - b->pos)
         return err_set(e, ERR_FORMAT, "module count %u does not fit the payload", n_modules);
     score_table mods;  /* score_table_alloc starts from an empty table: keep the header */
     if (score_table_alloc(&mods, (int)n_modules))
@@ -321,17 +323,17 @@ static int get_table(rbuf *b, score_table *t, mx_error *e)
         m->rows = r_i32(b);
         m->cols = r_i32(b);
         m->params = (int64_t)r_u64(b);
-        for (int f = 0; f < MX_NFORMATS; f++)
+        for (uint32_t f = 0; f < nf; f++)
             m->bits[f] = r_f64(b);
         for (int s = 0; s < SCORE_NMETHODS; s++)
-            for (int f = 0; f < MX_NFORMATS; f++)
+            for (uint32_t f = 0; f < nf; f++)
                 m->score[s][f] = r_f64(b);
         for (int s = 0; s < SCORE_NMETHODS; s++)
-            for (int f = 0; f < MX_NFORMATS; f++)
+            for (uint32_t f = 0; f < nf; f++)
                 m->se[s][f] = r_f64(b);
-        for (int f = 0; f < MX_NFORMATS; f++)
+        for (uint32_t f = 0; f < nf; f++)
             m->kld[f] = r_f64(b);
-        for (int f = 0; f < MX_NFORMATS; f++)
+        for (uint32_t f = 0; f < nf; f++)
             m->kld_se[f] = r_f64(b);
     }
     uint32_t n_anchors = r_u32(b);

@@ -26,6 +26,7 @@ static const char *quant_type(mx_format f, int cols, int mxfp4, mx_target target
 {
     int w32 = cols % 32 == 0, w256 = cols % 256 == 0;
     *why = NULL;
+    f = mx_format_base(f); /* llama-quantize chooses its own scales */
     /* An allocation made for llama.cpp counted MXFP6/MXFP8 as BF16 (what
      * mxalloc quantize stores): the export keeps that budget. */
     if (target == MX_TARGET_LLAMA_CPP && mx_is_block_format(f) && f != MX_FP4_E2M1 && f != MX_INT8)
@@ -115,7 +116,8 @@ int export_llama_cpp(const mx_cfg *c, int allow_mxfp4, char **out_text, export_s
         double w = (double)it->rows * it->cols;
         s.weights += w;
         wbits += w * bits;
-        if (it->fmt != MX_FP32 && it->fmt != MX_BF16 && strcmp(ty, "mxfp4"))
+        if (it->fmt != MX_FP32 && it->fmt != MX_BF16 &&
+            (strcmp(ty, "mxfp4") || mx_format_scale_mode(it->fmt) != MX_SCALE_OCP_FLOOR))
             s.n_approx++;
     }
     s.bits = s.weights > 0 ? wbits / s.weights : 0;

@@ -163,11 +163,12 @@ static int gguf_linear(const model_module *mm, const float *x, mx_format f, cons
                        const quant_opts *o, qt *t, int *widened, mx_error *e)
 {
     size_t rows = (size_t)mm->rows, cols = (size_t)mm->cols, n = rows * cols;
+    mx_format b = mx_format_base(f); /* the storage; mx_pack(f) chooses f's scales */
     *widened = 0;
-    if ((f == MX_FP4_E2M1 || f == MX_INT8) && cols % MX_BLOCK == 0) {
+    if ((b == MX_FP4_E2M1 || b == MX_INT8) && cols % MX_BLOCK == 0) {
         size_t psz = mx_packed_size(f, rows, cols), rb = mx_packed_row_bytes(f, cols), nb = cols / MX_BLOCK;
         uint8_t *pk = malloc(psz + 1);
-        const gq_traits *tr = gq_traits_of(f == MX_FP4_E2M1 ? GQ_MXFP4 : GQ_Q8_0);
+        const gq_traits *tr = gq_traits_of(b == MX_FP4_E2M1 ? GQ_MXFP4 : GQ_Q8_0);
         uint8_t *out = malloc((size_t)gq_row_bytes(tr, n) + 1);
         if (!pk || !out) {
             free(pk);
@@ -178,10 +179,10 @@ static int gguf_linear(const model_module *mm, const float *x, mx_format f, cons
         const uint8_t *sc = pk + rows * rb;
         int exact = 1;
         for (size_t r = 0; r < rows && exact; r++)
-            for (size_t b = 0; b < nb && exact; b++) {
-                const uint8_t *c = pk + r * rb + b * (f == MX_FP4_E2M1 ? 16 : 32);
-                uint8_t s = sc[r * nb + b], *blk = out + (r * nb + b) * (size_t)tr->bytes;
-                if (f == MX_FP4_E2M1) {
+            for (size_t k = 0; k < nb && exact; k++) {
+                const uint8_t *c = pk + r * rb + k * (b == MX_FP4_E2M1 ? 16 : 32);
+                uint8_t s = sc[r * nb + k], *blk = out + (r * nb + k) * (size_t)tr->bytes;
+                if (b == MX_FP4_E2M1) {
                     uint8_t codes[32];
                     for (int j = 0; j < 32; j++)
                         codes[j] = (uint8_t)(c[j / 2] >> (4 * (j & 1)) & 0xf);
@@ -218,10 +219,10 @@ static int gguf_linear(const model_module *mm, const float *x, mx_format f, cons
     mx_fake_quant(f, x, q, rows, cols);
     if (!*widened && f != MX_BF16) {
         *widened = 1;
-        if (f == MX_FP4_E2M1 || f == MX_INT8)
+        if (b == MX_FP4_E2M1 || b == MX_INT8)
             warnf(o, "%s: rows of %zu are not whole blocks of 32, which GGUF %s needs: stored as BF16 "
                   "holding the %s values exactly (16 bits per weight)", gname, cols,
-                  f == MX_FP4_E2M1 ? "MXFP4" : "Q8_0", mx_format_name(f));
+                  b == MX_FP4_E2M1 ? "MXFP4" : "Q8_0", mx_format_name(f));
     }
     int rc = store_float(q, n, GQ_BF16, t, e);
     free(q);
@@ -410,7 +411,7 @@ int quant_write_gguf(const model *m, const mx_format *fmts, const quant_opts *o,
             free(x);
             if (rc == 0 && wide) {
                 st->n_widened++;
-                n_wide8 += fmts[mi] != MX_FP4_E2M1 && fmts[mi] != MX_INT8;
+                n_wide8 += mx_format_base(fmts[mi]) != MX_FP4_E2M1 && mx_format_base(fmts[mi]) != MX_INT8;
             }
             st->lin_params += n;
             st->lin_bytes += t.nbytes;
@@ -508,7 +509,7 @@ static const char *st_dtype(uint32_t t)
 static json_t *weight_spec(mx_format f)
 {
     json_t *w = json_object();
-    json_object_set_new(w, "dtype", json_string(quant_quark_dtype(f)));
+    json_object_set_new(w, "dtype", json_string(quant_quark_dtype(mx_format_base(f))));
     json_object_set_new(w, "qscheme", json_string("per_group"));
     json_object_set_new(w, "group_size", json_integer(MX_BLOCK));
     json_object_set_new(w, "ch_axis", json_integer(-1));
@@ -519,7 +520,7 @@ static json_t *weight_spec(mx_format f)
     json_object_set_new(w, "scale_calculation_mode", json_string("even"));
     json_object_set_new(w, "round_method", json_string("half_even"));
     json_object_set_new(w, "mx_format", json_string(mx_format_name(f)));
-    json_object_set_new(w, "scale_rule", json_string("ocp-floor"));
+    json_object_set_new(w, "scale_rule", json_string(mx_scale_mode_name(mx_format_scale_mode(f))));
     json_object_set_new(w, "rounding", json_string("nearest-even"));
     return w;
 }

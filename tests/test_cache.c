@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <xxhash.h>
 
 #include "kernels/tf.h"
 #include "src/cache.h"
@@ -144,6 +145,89 @@ static void test_round_trip(void **state)
     assert_int_equal(cache_read(path, &r, &e), 0);
     assert_int_equal(r.n_modules, 0);
     score_table_free(&r);
+    score_table_free(&t);
+}
+
+/* Little-endian reads and writes of the layout src/cache.c documents. */
+static uint32_t le32(const unsigned char *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static void put32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> 8 * i); }
+static void put64(unsigned char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> 8 * i); }
+
+/* Copy n bytes from *in to *out, advancing both. */
+static void take(const unsigned char **in, unsigned char **out, size_t n)
+{
+    memcpy(*out, *in, n);
+    *in += n;
+    *out += n;
+}
+
+/* Every per-format array of f64 (nf of them in the file): keep the first keep. */
+static void take_formats(const unsigned char **in, unsigned char **out, uint32_t nf, uint32_t keep)
+{
+    take(in, out, 8 * keep);
+    *in += 8 * (nf - keep);
+}
+
+/* A file of this build rewritten as a build with the first `keep` formats
+ * wrote it (formats are only appended): ids and per-format arrays cut. */
+static size_t as_older_build(const unsigned char *file, size_t n, unsigned char *out, uint32_t keep)
+{
+    const unsigned char *in = file + 32;
+    unsigned char *o = out + 32;
+    uint32_t nf = le32(in), nm = le32(in + 4);
+    put32(o, keep);
+    in += 4, o += 4;
+    take(&in, &o, 4);                       /* methods count */
+    take(&in, &o, 4 + le32(in));            /* model */
+    take(&in, &o, 8);                       /* hash */
+    take(&in, &o, 4 + le32(in));            /* key */
+    take(&in, &o, 4);                       /* method mask */
+    uint32_t nfc = le32(in);
+    take(&in, &o, 4 + 4 * nfc);             /* candidates (all below keep here) */
+    take(&in, &o, 8 + 4 + 8);               /* calib tokens, ctx, fp32 loss */
+    take_formats(&in, &o, nf, keep);        /* uniform loss */
+    uint32_t nmod = le32(in);
+    take(&in, &o, 4);
+    for (uint32_t i = 0; i < nmod; i++) {
+        take(&in, &o, 4 + le32(in) + 16 + 8);  /* name, layer kind rows cols, params */
+        for (uint32_t a = 0; a < 1 + 2 * nm + 2; a++)
+            take_formats(&in, &o, nf, keep);   /* bits, score, se, kld, kld_se */
+    }
+    take(&in, &o, (size_t)(file + n - in)); /* anchors */
+    size_t len = (size_t)(o - out);
+    memcpy(out, file, 16);
+    put64(out + 16, len - 32);
+    put64(out + 24, XXH64(out + 32, len - 32, 0));
+    return len;
+}
+
+/* A score file of a build before the mse formats reads, its new formats NAN. */
+static void test_older_build_file(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/old.scores", tmp_dir);
+    score_table t, r;
+    make_table(&t, 4);
+    mx_error e = {0};
+    assert_int_equal(cache_write(path, &t, &e), 0);
+    size_t n;
+    unsigned char *p = slurp(path, &n), *old = malloc(n);
+    assert_non_null(old);
+    size_t len = as_older_build(p, n, old, MX_FP4_E2M1 + 1);
+    assert_true(len < n);
+    spit(path, old, len);
+    assert_int_equal(cache_read(path, &r, &e), 0);
+    assert_same(&t, &r);
+    for (int f = MX_FP4_E2M1 + 1; f < MX_NFORMATS; f++)
+        assert_true(isnan(r.modules[1].bits[f]) && isnan(r.modules[1].score[SCORE_KL][f]));
+    score_table_free(&r);
+    /* fewer formats than the OCP ones: no build wrote that */
+    spit(path, old, as_older_build(p, n, old, MX_FP4_E2M1));
+    assert_int_not_equal(cache_read(path, &r, &e), 0);
+    assert_non_null(strstr(e.msg, "recompute the scores"));
+    free(p);
+    free(old);
     score_table_free(&t);
 }
 
@@ -405,6 +489,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_older_build_file),
         cmocka_unit_test(test_truncation_and_flips),
         cmocka_unit_test(test_atomic),
         cmocka_unit_test(test_cache_dir),

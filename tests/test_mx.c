@@ -86,7 +86,7 @@ static void test_names(void **state)
     assert_string_equal(mx_format_name(MX_FP4_E2M1), "mxfp4_e2m1");
     assert_string_equal(mx_format_name(MX_INT8), "mxint8");
 
-    static const int bits[MX_NFORMATS] = {32, 16, 8, 8, 8, 6, 6, 4};
+    static const int bits[MX_NFORMATS] = {32, 16, 8, 8, 8, 6, 6, 4, 8, 8, 8, 6, 6, 4};
     for (int i = 0; i < MX_NFORMATS; i++) {
         assert_int_equal(mx_element_bits((mx_format)i), bits[i]);
         assert_int_equal(mx_is_block_format((mx_format)i), i >= MX_FP8_E4M3);
@@ -558,6 +558,87 @@ static void fill_block(mx_format f, int kind, float *x, size_t n)
 }
 #define N_KINDS 8
 
+/* The mse scale mode, by hand (E2M1 grid 0 .5 1 1.5 2 3 4 6), then on random
+ * blocks: never a larger error than ocp-floor, scale within one of it, the
+ * same on every path and through pack/unpack (test_pack_roundtrip). */
+static void test_mse_scale(void **state)
+{
+    (void)state;
+    float in[32] = {7.5f, 0.75f}, out[32];
+    /* ocp (byte 127): 7.5 clips to 6, 0.75 ties to 1: error 2.3125; byte 128:
+     * 3.75 -> 4, 0.375 -> 0.5, i.e. 8 and 1: error 0.3125 */
+    assert_int_equal(mx_block_scale(MX_FP4_E2M1, in, 32), 127);
+    assert_int_equal(mx_block_scale(MX_FP4_E2M1_MSE, in, 32), 128);
+    check_paths(MX_FP4_E2M1_MSE, in, 1, 32, out, "clip");
+    assert_true(out[0] == 8.0f && out[1] == 1.0f && out[2] == 0.0f);
+    /* [4, 0.3 x 31]: byte 127 errs 31 x 0.04 = 1.24; byte 126 clips 8 to 6 (3,
+     * error 1) but puts 0.6 on 0.5 (0.25, error 0.0025 each): 1.0775 */
+    in[0] = 4.0f;
+    for (int i = 1; i < 32; i++)
+        in[i] = 0.3f;
+    assert_int_equal(mx_block_scale(MX_FP4_E2M1_MSE, in, 32), 126);
+    check_paths(MX_FP4_E2M1_MSE, in, 1, 32, out, "resolution");
+    assert_true(out[0] == 3.0f && out[1] == 0.25f && out[31] == 0.25f);
+    /* exact blocks, zeros and NaN keep the OCP byte */
+    float exact[32] = {6.0f, -1.0f, 0.5f};
+    assert_int_equal(mx_block_scale(MX_FP4_E2M1_MSE, exact, 32), 127);
+    float zero[32] = {0};
+    assert_int_equal(mx_block_scale(MX_FP4_E2M1_MSE, zero, 32), 0);
+    zero[5] = NAN;
+    assert_int_equal(mx_block_scale(MX_FP6_E2M3_MSE, zero, 32), 255);
+    /* a short block and a long one (mx_block_scale takes any n) */
+    assert_int_equal(mx_block_scale(MX_FP4_E2M1_MSE, (const float[]){7.5f}, 1), 128);
+    float longb[100];
+    for (int i = 0; i < 100; i++)
+        longb[i] = i ? 0.3f : 4.0f;
+    assert_int_equal(mx_block_scale(MX_FP4_E2M1_MSE, longb, 100), 126);
+
+    rng_state = 0x5EEDull;
+    enum { ROWS = 64, COLS = 96 };
+    float *x = malloc(ROWS * COLS * sizeof *x), *qo = malloc(ROWS * COLS * sizeof *qo);
+    float *qm = malloc(ROWS * COLS * sizeof *qm);
+    assert_true(x && qo && qm);
+    for (size_t k = 0; k < N_BLOCK_FORMATS; k++) {
+        mx_format f = block_formats[k], fm = MX_NFORMATS;
+        char name[32];
+        snprintf(name, sizeof name, "%s+mse", mx_format_name(f));
+        assert_int_equal(mx_format_parse(name, &fm), 0);
+        /* bell-shaped blocks like weights (a sum of uniforms), scaled by 2^-8..2^7,
+         * and every fourth block from the codec tests' wide-range generator */
+        for (int i = 0; i < ROWS * COLS; i += 32) {
+            if (i % 128 == 0) {
+                fill_block(f, 1, x + i, 32);
+                continue;
+            }
+            float sc = ldexpf(1.0f, (int)rnd_below(16) - 8);
+            for (int j = i; j < i + 32; j++)
+                x[j] = sc * ((float)rnd_below(1000) + (float)rnd_below(1000) + (float)rnd_below(1000) - 1498.5f) / 500.0f;
+        }
+        mx_fake_quant(f, x, qo, ROWS, COLS);
+        check_paths(fm, x, ROWS, COLS, qm, "random");
+        int moved = 0;
+        for (int i = 0; i < ROWS * COLS; i += 32) {
+            int so = mx_block_scale(f, x + i, 32), sm = mx_block_scale(fm, x + i, 32);
+            if (so == 255) {
+                assert_int_equal(sm, 255);
+                continue;
+            }
+            assert_true(sm >= so - 1 && sm <= so + 1);
+            double eo = 0, em = 0;
+            for (int j = i; j < i + 32; j++) {
+                eo += ((double)x[j] - qo[j]) * ((double)x[j] - qo[j]);
+                em += ((double)x[j] - qm[j]) * ((double)x[j] - qm[j]);
+            }
+            assert_true(em <= eo);
+            moved += sm != so;
+        }
+        assert_true(moved > 0); /* the choice is not always the OCP one */
+    }
+    free(x);
+    free(qo);
+    free(qm);
+}
+
 static void test_simd_matches_scalar(void **state)
 {
     (void)state;
@@ -924,6 +1005,7 @@ int main(void)
         cmocka_unit_test(test_codec_exhaustive),
         cmocka_unit_test(test_hand_values),
         cmocka_unit_test(test_grid_fixed_points),
+        cmocka_unit_test(test_mse_scale),
         cmocka_unit_test(test_simd_matches_scalar),
         cmocka_unit_test(test_pack_roundtrip),
         cmocka_unit_test(test_pack_layout),

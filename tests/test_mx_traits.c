@@ -65,13 +65,21 @@ static void test_every_label_parses_back(void **state)
     assert_string_equal(mx_format_label(MX_NFORMATS), "?");
 }
 
-/* Narrow columns: 4 characters, unique labels and glyphs. */
+/* Narrow columns: 4 characters (the mse rows: their base's label and '+'),
+ * unique labels and glyphs. */
 static void test_labels_short_and_unique(void **state)
 {
     (void)state;
     for (int i = 0; i < MX_NFORMATS; i++) {
         const mx_traits *a = mx_traits_of((mx_format)i);
-        assert_int_equal(strlen(a->label), 4);
+        if (a->scale_mode == MX_SCALE_MSE) {
+            char want[8];
+            snprintf(want, sizeof want, "%s+", mx_format_label(a->base));
+            assert_string_equal(a->label, want);
+        } else {
+            assert_int_equal(strlen(a->label), 4);
+            assert_int_equal(a->base, i);
+        }
         assert_true(a->glyph > ' ' && a->glyph < 127);
         for (int j = 0; j < i; j++) {
             const mx_traits *b = mx_traits_of((mx_format)j);
@@ -114,7 +122,7 @@ static void test_spec_columns(void **state)
         if (mx_is_block_format(f)) {
             assert_int_equal(t->block, MX_BLOCK);
             assert_int_equal(t->emax, mx_emax_elem(f));
-            assert_int_equal(1 + t->ebits + t->mbits + (f == MX_INT8), t->bits);
+            assert_int_equal(1 + t->ebits + t->mbits + (t->base == MX_INT8), t->bits);
         } else {
             assert_int_equal(1 + t->ebits + t->mbits, t->bits);
         }
@@ -177,6 +185,42 @@ static void test_gguf_target(void **state)
         assert_true(g.bits == 16.0);
     }
     assert_int_equal(mx_gguf_target_of(MX_NFORMATS, 64, &g), -1);
+    /* a scale mode changes scale bytes, not the storage */
+    for (int i = 0; i < MX_NFORMATS; i++) {
+        mx_gguf_target a, b;
+        mx_format f = (mx_format)i;
+        assert_int_equal(mx_gguf_target_of(f, 64, &a), 0);
+        assert_int_equal(mx_gguf_target_of(mx_format_base(f), 64, &b), 0);
+        assert_int_equal(a.type, b.type);
+        assert_true(mx_bits_per_weight(f, 3, 48) == mx_bits_per_weight(mx_format_base(f), 3, 48));
+    }
+}
+
+/* "+mse" after any name of a block format; refused after fp32/bf16, twice, or
+ * after an unknown mode. */
+static void test_scale_mode_names(void **state)
+{
+    (void)state;
+    parses_to("mxfp4_e2m1+mse", MX_FP4_E2M1_MSE);
+    parses_to("MXFP4+MSE", MX_FP4_E2M1_MSE);
+    parses_to("fp4+mse", MX_FP4_E2M1_MSE);
+    parses_to("e2m1+", MX_FP4_E2M1_MSE);
+    parses_to("mxfp8+mse", MX_FP8_E4M3_MSE);
+    parses_to("i8+mse", MX_INT8_MSE);
+    parses_to("e3m2+mse", MX_FP6_E3M2_MSE);
+    parses_to("mxfp4+ocp-floor", MX_FP4_E2M1);
+    mx_format f = MX_INT8;
+    const char *bad[] = {"fp32+mse", "bf16+mse", "mxfp4+mse+mse", "e2m1++", "+mse", "mxfp4+", "mxfp4+mean",
+                         "e2m1++mse", "fp8+mse"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(mx_format_parse(bad[i], &f), -1);
+    assert_int_equal(f, MX_INT8);
+    assert_string_equal(mx_scale_mode_name(MX_SCALE_MSE), "mse");
+    assert_string_equal(mx_scale_mode_name(MX_SCALE_OCP_FLOOR), "ocp-floor");
+    assert_string_equal(mx_scale_mode_name(MX_NSCALE_MODES), "?");
+    assert_int_equal(mx_format_scale_mode(MX_FP6_E2M3_MSE), MX_SCALE_MSE);
+    assert_int_equal(mx_format_base(MX_FP6_E2M3_MSE), MX_FP6_E2M3);
+    assert_non_null(strstr(mx_format_valid_names("bogus"), "+mse"));
 }
 
 /* What an allocation target counts: packed MX is mx_bits_per_weight; llama-cpp
@@ -258,6 +302,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_label_parses_back),
         cmocka_unit_test(test_labels_short_and_unique),
+        cmocka_unit_test(test_scale_mode_names),
         cmocka_unit_test(test_ambiguous_and_error_text),
         cmocka_unit_test(test_spec_columns),
         cmocka_unit_test(test_format_list),

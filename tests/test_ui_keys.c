@@ -279,7 +279,10 @@ static void test_labels_accepted(void **state)
     /* Tab completes them too */
     assert_string_equal(ui_cmdline_candidate(NULL, "pin x e2", 2, "e2", 0), "e2m3");
     assert_string_equal(ui_cmdline_candidate(NULL, "pin x e2", 2, "e2", 1), "e2m1");
-    assert_null(ui_cmdline_candidate(NULL, "pin x e2", 2, "e2", 2));
+    /* and the mse scale mode's labels after them */
+    assert_string_equal(ui_cmdline_candidate(NULL, "pin x e2", 2, "e2", 2), "e2m3+");
+    assert_string_equal(ui_cmdline_candidate(NULL, "pin x e2", 2, "e2", 3), "e2m1+");
+    assert_null(ui_cmdline_candidate(NULL, "pin x e2", 2, "e2", 4));
     /* a bad name lists the valid ones */
     ui_ctl_run_line(&fx.a, "pin 1.k mxfp9");
     assert_true(fx.a.status_err);

@@ -10,10 +10,13 @@
 #include "src/uniform.h"
 #include "ui/ui_app.h"
 
-/* The uniform formats with a measured perplexity, drawn as their digit. */
+/* The uniform formats with a measured perplexity, drawn as their digit (the
+ * mse scale mode's as their glyph, a letter). */
 static char uniform_mark(mx_format f)
 {
     const char *n = mx_format_name(f);
+    if (mx_format_scale_mode(f) != MX_SCALE_OCP_FLOOR)
+        return mx_traits_of(f)->glyph;
     return f == MX_INT8 ? 'i' : !strncmp(n, "mxfp", 4) ? n[4] : 0;
 }
 
