@@ -44,7 +44,10 @@ void ui_pane_info(const ui_app *a)
         mx_format g = s->t.formats[j];
         char num[16];
         ui_fmt_num(num, 8, s->t.modules[m].score[s->method][g]);
-        snprintf(buf, sizeof buf, "%c%-10s %8s", (int)g == f ? '>' : ' ', mx_format_name(g), num);
+        const char *nm = mx_format_name(g); /* its label where the name does not fit */
+        if ((int)strlen(nm) > 10 && colw - 1 < (int)strlen(nm) + 10)
+            nm = mx_format_label(g);
+        snprintf(buf, sizeof buf, "%c%-10s %8s", (int)g == f ? '>' : ' ', nm, num);
         if ((int)g == f)
             attron(A_BOLD);
         mvaddnstr(y + row, x + col * colw, buf, colw - 1);

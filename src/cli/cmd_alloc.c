@@ -174,10 +174,10 @@ int cmd_alloc(int argc, char **argv)
         json_decref(j);
     } else {
         printf("scores: %s (%s, model %s)\n", o.scores_path, score_method_name(run.s.method), run.t.model);
-        printf("%-48s %-12s %6s %12s\n", "module", "format", "bits", "score");
+        printf("%-48s %-14s %6s %12s\n", "module", "format", "bits", "score");
         for (int m = 0; m < run.t.n_modules; m++) {
             size_t at = (size_t)m * run.t.n_formats + run.choice[m];
-            printf("%-48s %-12s %6.3f %12.5g\n", run.t.modules[m].name, mx_format_name(run.fmts[m]), run.s.bits[at],
+            printf("%-48s %-14s %6.3f %12.5g\n", run.t.modules[m].name, mx_format_name(run.fmts[m]), run.s.bits[at],
                    run.s.cost[at]);
         }
         print_table(&run.t, run.choice);

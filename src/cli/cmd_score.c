@@ -175,7 +175,7 @@ static void print_summary(const score_table *t, const char *path, int cached, in
            cached ? "cached" : "computed", method_label(t->methods).s, t->n_modules, t->n_formats,
            t->calib_tokens, t->ctx);
     printf("fp32 loss %.6f nats/token\n", t->fp32_loss);
-    printf("%-12s %8s %10s", "format", "bits", "uniform+");
+    printf("%-14s %8s %10s", "format", "bits", "uniform+");
     for (int s = 0; s < SCORE_NMETHODS; s++)
         if (score_table_has(t, (score_method)s))
             printf(" %10s", s == SCORE_KL ? "sum kl" : s == SCORE_FISHER ? "sum fisher" : "sum");
@@ -183,7 +183,7 @@ static void print_summary(const score_table *t, const char *path, int cached, in
     for (int fi = 0; fi < t->n_formats; fi++) {
         mx_format f = t->formats[fi];
         double bits = uniform_avg_bits(t, f);
-        printf("%-12s %8.3f %10.5f", mx_format_name(f), isnan(bits) ? 0.0 : bits,
+        printf("%-14s %8.3f %10.5f", mx_format_name(f), isnan(bits) ? 0.0 : bits,
                t->uniform_loss[f] - t->fp32_loss);
         for (int s = 0; s < SCORE_NMETHODS; s++) {
             if (!score_table_has(t, (score_method)s))
