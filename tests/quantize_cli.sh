@@ -83,6 +83,36 @@ run_model() {
         ok=$(awk -v a="$avg" -v g="$(field linear_bits "$qd")" 'BEGIN { d = a - g; if (d < 0) d = -d; print (d < 1e-4) ? "ok" : "bad" }')
         [ "$ok" = ok ] || { echo "FAIL: $tag $b: MX bits $(field linear_bits "$qd") != config's $avg"; fail=1; }
     done
+    # the mse scale mode: same files but for scale bytes, read back exactly
+    cfg=$TMP/$tag-mse.json
+    if "$BIN" score "$model" "$@" --text "$X" --tokens 1024 --ctx 128 --method fisher \
+            --formats mxfp4,mxfp4+mse,e2m3,e2m3+mse,int8 --out "$TMP/$tag-mse.scores" >/dev/null 2>"$TMP/err" &&
+        "$BIN" alloc "$TMP/$tag-mse.scores" --budget 5 --out "$cfg" >/dev/null 2>"$TMP/err" &&
+        grep -q '+mse"' "$cfg"; then
+        sed 's/+mse"/"/' "$cfg" >"$TMP/$tag-ocp.json"
+        g=$TMP/o/$tag-mse.gguf d=$TMP/o/$tag-mse.mx go=$TMP/o/$tag-ocp.gguf
+        "$BIN" quantize "$model" "$cfg" "$@" --out "$g" >/dev/null 2>&1 &&
+            "$BIN" quantize "$model" "$TMP/$tag-ocp.json" "$@" --out "$go" >/dev/null 2>&1 &&
+            "$BIN" quantize "$model" "$cfg" "$@" --out "$d" --layout mx >/dev/null 2>&1 || { echo "FAIL: quantize $tag mse"; fail=1; }
+        ref=$("$BIN" ppl "$model" "$@" --text "$X" --ctx 128 --max-tokens 2048 --config "$cfg" --json)
+        ocp=$("$BIN" ppl "$model" "$@" --text "$X" --ctx 128 --max-tokens 2048 --config "$TMP/$tag-ocp.json" --json)
+        pg=$("$BIN" ppl "$g" --text "$X" --ctx 128 --max-tokens 2048 --json)
+        if [ -r "$d/tokenizer.bin" ]; then
+            pd=$("$BIN" ppl "$d" --tokenizer "$d/tokenizer.bin" --text "$X" --ctx 128 --max-tokens 2048 --json)
+        else
+            pd=$("$BIN" ppl "$d" --text "$X" --ctx 128 --max-tokens 2048 --json)
+        fi
+        if [ -n "$ref" ] && [ "$pg" = "$ref" ] && [ "$pd" = "$ref" ] && [ "$ref" != "$ocp" ] &&
+            [ "$(wc -c <"$g")" = "$(wc -c <"$go")" ] && ! cmp -s "$g" "$go" &&
+            grep -q '"scale_rule": *"mse"' "$d/config.json"; then
+            echo "ok: $tag mse scales: ppl $(field ppl "$ref") (ocp-floor $(field ppl "$ocp")) from the config," \
+                 "the GGUF (same size, other bytes) and the MX directory"
+        else
+            echo "FAIL: $tag mse: config '$ref', ocp '$ocp', GGUF '$pg', MX '$pd'"; fail=1
+        fi
+    else
+        echo "FAIL: $tag mse allocation: $(cat "$TMP/err")"; fail=1
+    fi
     # --target llama-cpp: the budget is the GGUF's bits per linear weight
     cfg=$TMP/$tag-t.json g=$TMP/o/$tag-t.gguf
     if "$BIN" alloc "$TMP/$tag.scores" --budget 8 --target llama-cpp --out "$cfg" >/dev/null 2>"$TMP/err" &&
