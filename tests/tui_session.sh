@@ -1,7 +1,7 @@
 #!/bin/sh
 # The session is kept per score file (tmux, the real model): budget, pins,
-# formats and groups set in one run are there when the workbench opens the
-# same scores again, and the replay is not an edit to undo. Script mode
+# formats, groups and kept candidates (with which one is current) set in one
+# run are there when the workbench opens the same scores again, and the replay is not an edit to undo. Script mode
 # neither reads nor writes it (scripts stay reproducible).
 . "$(dirname "$0")/tui_lib.sh"
 start_wb 100 30
@@ -11,14 +11,30 @@ keys : ; typ "pin 2.down mxfp8_e4m3"; keys Enter
 keys : ; typ "group qkv on"; keys Enter
 keys : ; typ "status"; keys Enter
 wait_for 'groups qkv' 10
+keys : ; typ "budget 6"; keys Enter
+keys : ; typ "keep six"; keys Enter
+wait_for 'kept six' 10
+keys : ; typ "budget 5.5"; keys Enter
+keys : ; typ "keep mine"; keys Enter
+wait_for 'kept mine' 10
+keys : ; typ "use mine"; keys Enter
+wait_for 'current allocation: mine' 10
+keys : ; typ "eval"; keys Enter
+wait_for 'eval: avg_bits' 60
 keys q
 check_restored
 ls "$XDG_DATA_HOME"/mxalloc/sessions/* > /dev/null 2>&1 || fail "no session file written"
 grep -q '^pin model.layers.2.mlp.down_proj mxfp8_e4m3$' "$XDG_DATA_HOME"/mxalloc/sessions/* || fail "the pin is not in the session"
 
+grep -q '^#candidate six [^ ]* [a-z0-9+]*,' "$XDG_DATA_HOME"/mxalloc/sessions/* || fail "no candidate in the session"
+
 typ "clear; $(wb_cmd)"; keys Enter
-wait_for 'the last session of these scores: budget 5\.50, 1 pin' 20
+wait_for 'the last session of these scores: budget 5\.50, 1 pin, 2 candidates' 20
 wait_for '\] +5\.50 b$' 10
+keys : ; typ "cands"; keys Enter
+wait_for 'mine \(current\) avg_bits 5\.[45].* measured_ppl [0-9]' 10
+keys : ; typ "use six"; keys Enter
+wait_for 'current allocation: six' 10
 keys : ; typ "status"; keys Enter
 wait_for 'groups qkv' 10
 keys U

@@ -171,8 +171,9 @@ int ui_app_run(ui_wb *wb)
         for (int i = 0; i < wb->st.t.n_modules; i++)
             pins += wb->st.pin[i] >= 0;
         char msg[160];
-        snprintf(msg, sizeof msg, "the last session of these scores: budget %.2f, %d pin%s (U undoes edits from here)",
-                 wb->st.budget, pins, pins == 1 ? "" : "s");
+        snprintf(msg, sizeof msg, "the last session of these scores: budget %.2f, %d pin%s, %d candidate%s "
+                 "(U undoes edits from here)", wb->st.budget, pins, pins == 1 ? "" : "s", wb->st.n_cand,
+                 wb->st.n_cand == 1 ? "" : "s");
         ui_ctl_msg(&a, UI_MSG_INFO, msg);
     }
     ui_ctl_apply(&a, UI_REDO_DRAW);

@@ -416,10 +416,59 @@ int ui_wb_session_save(ui_wb *wb, mx_error *e)
         if (s->pin[i] >= 0)
             PUT("pin %s %s\n", s->t.modules[i].name, mx_format_name((mx_format)s->pin[i]));
     PUT("budget %.3f\n", s->budget);
+    /* Candidates: not commands (a search's answer cannot be re-derived), read
+     * back by ui_wb_session_restore itself: name, measured ppl on the text
+     * named before them (NAN: none), one label per module in table order. */
+    if (s->n_cand) {
+        cap += (size_t)s->n_cand * ((size_t)s->t.n_modules * 7 + 64 + 4096);
+        char *grown = realloc(buf, cap);
+        if (!grown) {
+            free(buf);
+            return err_set(e, ERR_NOMEM, "out of memory");
+        }
+        buf = grown;
+        PUT("#candidate-text %d %ld %s\n", wb->ctx, wb->opts.eval_tokens, wb->opts.text_path ? wb->opts.text_path : "");
+    }
+    for (int c = 0; c < s->n_cand; c++) {
+        PUT("#candidate %s %.17g ", s->cand[c].name, s->cand[c].meas_ppl);
+        for (int i = 0; i < s->t.n_modules; i++)
+            PUT("%s%s", i ? "," : "", mx_format_label((mx_format)s->cand[c].fmts[i]));
+        PUT("\n");
+    }
+    if (s->n_cand && strcmp(s->alloc_name, "ilp"))
+        PUT("#current %s\n", s->alloc_name);
 #undef PUT
     int rc = n < cap ? fw_write_atomic(path, buf, n, e) : err_set(e, ERR_INTERNAL, "session too long");
     free(buf);
     return rc;
+}
+
+/* "NAME MEAS LABEL,LABEL,...": a kept candidate, its measurement only when
+ * made as the workbench measures now (same text, context, tokens). 0, or -1 for a line these scores cannot take. */
+static int restore_cand(ui_wb *wb, char *line, int same_text)
+{
+    ui_state *s = &wb->st;
+    char *sp, *name = strtok_r(line, " ", &sp), *meas = strtok_r(NULL, " ", &sp), *labels = strtok_r(NULL, " ", &sp);
+    if (!name || !meas || !labels || strlen(name) >= UI_CAND_NAME || !s->t.n_modules)
+        return -1;
+    int *fmts = malloc((size_t)s->t.n_modules * sizeof *fmts), i = 0;
+    if (!fmts)
+        return -1;
+    char *sl = NULL, *l = labels ? strtok_r(labels, ",", &sl) : NULL;
+    for (; l && i < s->t.n_modules; l = strtok_r(NULL, ",", &sl), i++) {
+        mx_format f;
+        if (mx_format_parse(l, &f))
+            break;
+        fmts[i] = (int)f;
+    }
+    mx_error e = {0};
+    int rc = i == s->t.n_modules && !l ? ui_state_apply(s, fmts, name, &e) : -1;
+    double v = strtod(meas, NULL);
+    int k = rc ? -1 : ui_state_cand_of(s, fmts);
+    if (k >= 0 && same_text && v > 0 && isfinite(v))
+        s->cand[k].meas_ppl = v;
+    free(fmts);
+    return rc ? -1 : 0;
 }
 
 int ui_wb_session_restore(ui_wb *wb)
@@ -433,13 +482,29 @@ int ui_wb_session_restore(ui_wb *wb)
     /* its lines through the command parser, quietly: a bad line is skipped */
     ui_msg_fn msg = wb->msg;
     wb->msg = NULL;
-    int n = 0;
+    int n = 0, same_text = 0;
+    char current[UI_CAND_NAME] = "";
     for (char *line = text, *next; line && *line; line = next) {
         next = strchr(line, '\n');
         if (next)
             *next++ = '\0';
-        n += ui_wb_exec_line(wb, line) == 0 && line[0] && line[0] != '#';
+        if (!strncmp(line, "#candidate-text ", 16)) {
+            /* measurements hold for the same text, context and token count */
+            char here[4200];
+            snprintf(here, sizeof here, "%d %ld %s", wb->ctx, wb->opts.eval_tokens,
+                     wb->opts.text_path ? wb->opts.text_path : "");
+            same_text = wb->opts.text_path && !strcmp(line + 16, here);
+        }
+        else if (!strncmp(line, "#candidate ", 11))
+            n += restore_cand(wb, line + 11, same_text) == 0;
+        else if (!strncmp(line, "#current ", 9))
+            snprintf(current, sizeof current, "%s", line + 9);
+        else
+            n += ui_wb_exec_line(wb, line) == 0 && line[0] && line[0] != '#';
     }
+    /* restoring made the last candidate current: back to what was */
+    if (wb->st.n_cand && (!current[0] || ui_state_use(&wb->st, current, &e)))
+        ui_state_use(&wb->st, "ilp", &e);
     wb->msg = msg;
     free(text);
     ui_state_clear_history(&wb->st); /* the replay is where this run starts, not edits to undo */
