@@ -13,6 +13,13 @@ ran=0
 
 field() { printf '%s\n' "$2" | sed -n "s/.*\"$1\": *\([^,}]*\).*/\1/p"; }
 expect() { expect_sub quantize "$@"; } # STATUS ARGS...
+ppl_dir() { # the perplexity JSON of a packed MX directory (its own tokenizer.bin when written)
+    if [ -r "$1/tokenizer.bin" ]; then
+        "$BIN" ppl "$1" --tokenizer "$1/tokenizer.bin" --text "$X" --ctx 128 --max-tokens 2048 --json
+    else
+        "$BIN" ppl "$1" --text "$X" --ctx 128 --max-tokens 2048 --json
+    fi
+}
 nothing_left() { # LABEL: no output and no temporary file in $TMP/o
     if [ -n "$(ls -A "$TMP/o")" ]; then echo "FAIL: $1 left files: $(ls -A "$TMP/o")"; fail=1; fi
 }
@@ -67,11 +74,7 @@ run_model() {
             { echo "FAIL: quantize $tag $b mx: $(cat "$TMP/err")"; fail=1; continue; }
         ref=$("$BIN" ppl "$model" "$@" --text "$X" --ctx 128 --max-tokens 2048 --config "$cfg" --json)
         pg=$("$BIN" ppl "$g" --text "$X" --ctx 128 --max-tokens 2048 --json)
-        if [ -r "$d/tokenizer.bin" ]; then
-            pd=$("$BIN" ppl "$d" --tokenizer "$d/tokenizer.bin" --text "$X" --ctx 128 --max-tokens 2048 --json)
-        else
-            pd=$("$BIN" ppl "$d" --text "$X" --ctx 128 --max-tokens 2048 --json)
-        fi
+        pd=$(ppl_dir "$d")
         if [ -n "$ref" ] && [ "$pg" = "$ref" ] && [ "$pd" = "$ref" ]; then
             echo "ok: $tag $b: ppl $(field ppl "$ref") from the config, the GGUF and the MX directory;" \
                  "GGUF $(field linear_bits "$qg") / MX $(field linear_bits "$qd") bits per linear weight"
@@ -97,11 +100,7 @@ run_model() {
         ref=$("$BIN" ppl "$model" "$@" --text "$X" --ctx 128 --max-tokens 2048 --config "$cfg" --json)
         ocp=$("$BIN" ppl "$model" "$@" --text "$X" --ctx 128 --max-tokens 2048 --config "$TMP/$tag-ocp.json" --json)
         pg=$("$BIN" ppl "$g" --text "$X" --ctx 128 --max-tokens 2048 --json)
-        if [ -r "$d/tokenizer.bin" ]; then
-            pd=$("$BIN" ppl "$d" --tokenizer "$d/tokenizer.bin" --text "$X" --ctx 128 --max-tokens 2048 --json)
-        else
-            pd=$("$BIN" ppl "$d" --text "$X" --ctx 128 --max-tokens 2048 --json)
-        fi
+        pd=$(ppl_dir "$d")
         if [ -n "$ref" ] && [ "$pg" = "$ref" ] && [ "$pd" = "$ref" ] && [ "$ref" != "$ocp" ] &&
             [ "$(wc -c <"$g")" = "$(wc -c <"$go")" ] && ! cmp -s "$g" "$go" &&
             grep -q '"scale_rule": *"mse"' "$d/config.json"; then
