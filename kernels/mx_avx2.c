@@ -93,6 +93,36 @@ __attribute__((noinline)) MX_AVX2 static void block32_slow(const mx_spec *sp, co
             _mm256_storeu_si256(o + k, round8(b[k], emin_x, sat, c23mb, sz, 1));
 }
 
+/* A block of n <= 32 at a given scale byte s (the mse choice tries three):
+ * the integer rounding, which holds for every s. */
+MX_AVX2 void mx_block_at_avx2(const mx_spec *sp, const float *x, float *q, size_t n, uint32_t s)
+{
+    float buf[MX_BLOCK] = {0};
+    const float *in = x;
+    if (n < MX_BLOCK) {
+        memcpy(buf, x, n * sizeof *buf);
+        in = buf;
+    }
+    __m256i emin_x = _mm256_set1_epi32((int)s + sp->emin);
+    __m256i sat = _mm256_set1_epi32((int)mx_sat_bits(sp, s));
+    __m256i c23mb = _mm256_set1_epi32(23 - sp->mbits);
+    int sub = (int)s + sp->emin < 1;
+    __m256i o[4];
+    for (int k = 0; k < 4; k++) {
+        __m256i b = _mm256_loadu_si256((const __m256i *)(in + 8 * k));
+        o[k] = sub ? round8(b, emin_x, sat, c23mb, sp->signed_zero, 1)
+                   : round8(b, emin_x, sat, c23mb, sp->signed_zero, 0);
+    }
+    if (n == MX_BLOCK) {
+        for (int k = 0; k < 4; k++)
+            _mm256_storeu_si256((__m256i *)(q + 8 * k), o[k]);
+        return;
+    }
+    for (int k = 0; k < 4; k++)
+        _mm256_storeu_si256((__m256i *)(buf + 8 * k), o[k]);
+    memcpy(q, buf, n * sizeof *q);
+}
+
 MX_AVX2 static inline void block32(const mx_spec *sp, const float *in, float *out)
 {
     const __m256i absm = _mm256_set1_epi32(0x7FFFFFFF);
@@ -156,6 +186,10 @@ void mx_rows_avx2(mx_format f, const float *in, float *out, size_t rows, size_t 
             bf16_avx2(in, out, rows * cols);
         else
             mx_rows_scalar(f, in, out, rows, cols);
+        return;
+    }
+    if (mx_format_scale_mode(f) == MX_SCALE_MSE) {
+        mx_rows_mse(sp, in, out, rows, cols, mx_block_at_avx2);
         return;
     }
     size_t full = cols / MX_BLOCK * MX_BLOCK, tail = cols - full;

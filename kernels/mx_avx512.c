@@ -138,6 +138,10 @@ void mx_rows_avx512(mx_format f, const float *in, float *out, size_t rows, size_
             mx_rows_scalar(f, in, out, rows, cols);
         return;
     }
+    if (mx_format_scale_mode(f) == MX_SCALE_MSE) { /* its block kernel is AVX2's */
+        mx_rows_mse(sp, in, out, rows, cols, mx_block_at_avx2);
+        return;
+    }
     for (size_t r = 0; r < rows; r++) {
         const float *ir = in + r * cols;
         float *orow = out + r * cols;

@@ -91,8 +91,6 @@ static void fake_quant(pool *p, size_t nt, mx_simd path, mx_format f, const floa
 {
     if (path == MX_SIMD_AUTO)
         path = cpu.best;
-    if (mx_format_scale_mode(f) != MX_SCALE_OCP_FLOOR)
-        path = MX_SIMD_SCALAR; /* the scale choice has one implementation */
     rows_fn fn = path == MX_SIMD_AVX512 ? mx_rows_avx512
                : path == MX_SIMD_AVX2   ? mx_rows_avx2
                                         : mx_rows_scalar;

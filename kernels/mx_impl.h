@@ -83,6 +83,19 @@ void mx_rows_scalar(mx_format f, const float *in, float *out, size_t rows, size_
 void mx_rows_avx2(mx_format f, const float *in, float *out, size_t rows, size_t cols);
 void mx_rows_avx512(mx_format f, const float *in, float *out, size_t rows, size_t cols);
 
+/* Quantize n <= MX_BLOCK values x at scale byte s (not the NaN scale) into q
+ * (q == x allowed): one path's block kernel, the same values on every path. */
+typedef void (*mx_block_at_fn)(const mx_spec *sp, const float *x, float *q, size_t n, uint32_t s);
+void mx_block_at_scalar(const mx_spec *sp, const float *x, float *q, size_t n, uint32_t s);
+void mx_block_at_avx2(const mx_spec *sp, const float *x, float *q, size_t n, uint32_t s);
+/* The mse scale choice (kernels/mx.h) of a block of n values by the block
+ * kernel at: returns the scale byte, q holds the block's values (all NaN for
+ * the NaN scale); cand is n floats of scratch. The errors are summed in one
+ * order on every path, so every path chooses alike. */
+uint8_t mx_block_mse(const mx_spec *sp, const float *x, float *q, float *cand, size_t n, mx_block_at_fn at);
+/* Rows [0, rows) in the mse scale mode, blocks quantized by at. */
+void mx_rows_mse(const mx_spec *sp, const float *in, float *out, size_t rows, size_t cols, mx_block_at_fn at);
+
 /* Scalar element quantization of v = x / X (finite): the nearest grid value
  * (ties to even), saturated; used by the reference path and by mx_pack. */
 float mx_quant_elem(const mx_spec *sp, float v);

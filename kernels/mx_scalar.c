@@ -37,74 +37,80 @@ static uint8_t scale_of(const mx_spec *sp, const float *x, size_t n)
     return (uint8_t)(shared + 127);
 }
 
-/* x quantized with scale byte s (not the NaN scale) into q; returns the
- * squared error. Dividing by 2^shared is exact except where the quotient falls
- * below fp32's normals, far under half the element's smallest step, so it
- * rounds to zero either way. */
-static double quant_at(const mx_spec *sp, const float *x, float *q, size_t n, int s)
+/* x quantized with scale byte s (not the NaN scale) into q. Dividing by
+ * 2^shared is exact except where the quotient falls below fp32's normals, far
+ * under half the element's smallest step, so it rounds to zero either way. */
+void mx_block_at_scalar(const mx_spec *sp, const float *x, float *q, size_t n, uint32_t s)
 {
-    int shared = s - 127;
+    int shared = (int)s - 127;
+    for (size_t i = 0; i < n; i++)
+        q[i] = ldexpf(mx_quant_elem(sp, ldexpf(x[i], -shared)), shared);
+}
+
+/* Squared error of q against x, summed in index order in double: every path
+ * gets the same sum, so the same choice. (x - q is exact in double, and so is
+ * its square: both have at most 26 significant bits.) */
+static double sq_err(const float *x, const float *q, size_t n)
+{
     double err = 0;
     for (size_t i = 0; i < n; i++) {
-        q[i] = ldexpf(mx_quant_elem(sp, ldexpf(x[i], -shared)), shared);
         double d = (double)x[i] - (double)q[i];
         err += d * d;
     }
     return err;
 }
 
-/* The mse scale mode (kernels/mx.h): s0 = the OCP scale, then s0 + 1, then
- * s0 - 1, each replacing the best so far only when strictly better. Leaves
- * the chosen block's values in q when q is not NULL. */
-static uint8_t scale_mse(const mx_spec *sp, const float *x, size_t n, float *q)
+uint8_t mx_block_mse(const mx_spec *sp, const float *x, float *q, float *cand, size_t n, mx_block_at_fn at)
 {
     uint8_t s0 = scale_of(sp, x, n);
-    if (s0 == MX_NAN_SCALE)
+    if (s0 == MX_NAN_SCALE) {
+        for (size_t i = 0; i < n; i++)
+            q[i] = mx_u2f(MX_QNAN_BITS);
         return s0;
-    float tmp[2][MX_BLOCK];
-    float *best = q ? q : tmp[0], *cand = tmp[1];
-    float *heap = NULL;
-    if (n > MX_BLOCK) { /* mx_block_scale takes any n */
-        heap = malloc(2 * n * sizeof *heap);
-        if (!heap)
-            return s0; /* out of memory: the OCP choice is still a valid encoding */
-        best = heap;
-        cand = heap + n;
     }
     uint8_t sb = s0;
-    double eb = quant_at(sp, x, best, n, s0);
+    at(sp, x, q, n, s0);
+    double eb = sq_err(x, q, n);
+    /* s0 + 1, then s0 - 1, each only when strictly better (kernels/mx.h) */
     const int tries[2] = {s0 + 1, s0 - 1};
-    for (int t = 0; t < 2; t++) {
-        if (tries[t] < 0 || tries[t] > 254 || eb == 0)
+    for (int t = 0; t < 2 && eb > 0; t++) {
+        if (tries[t] < 0 || tries[t] > 254)
             continue;
-        double e = quant_at(sp, x, cand, n, tries[t]);
+        at(sp, x, cand, n, (uint32_t)tries[t]);
+        double e = sq_err(x, cand, n);
         if (e < eb) {
-            float *sw = best;
-            best = cand, cand = sw;
+            memcpy(q, cand, n * sizeof *q);
             eb = e, sb = (uint8_t)tries[t];
         }
     }
-    if (q && best != q)
-        memcpy(q, best, n * sizeof *q);
-    free(heap);
     return sb;
 }
 
-/* Block scale by f's scale mode. */
-static uint8_t scale_by_mode(mx_format f, const mx_spec *sp, const float *x, size_t n, float *q)
+void mx_rows_mse(const mx_spec *sp, const float *in, float *out, size_t rows, size_t cols, mx_block_at_fn at)
 {
-    if (mx_format_scale_mode(f) == MX_SCALE_MSE)
-        return scale_mse(sp, x, n, q);
-    uint8_t s = scale_of(sp, x, n);
-    if (q && s != MX_NAN_SCALE)
-        quant_at(sp, x, q, n, s);
-    return s;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c += MX_BLOCK) {
+            size_t len = cols - c < MX_BLOCK ? cols - c : MX_BLOCK;
+            float q[MX_BLOCK], cand[MX_BLOCK];
+            mx_block_mse(sp, in + r * cols + c, q, cand, len, at);
+            memcpy(out + r * cols + c, q, len * sizeof *q); /* after reading in: in == out is fine */
+        }
 }
 
 uint8_t mx_block_scale(mx_format f, const float *x, size_t n)
 {
     const mx_spec *sp = mx_spec_of(f);
-    return sp ? scale_by_mode(f, sp, x, n, NULL) : 127;
+    if (!sp)
+        return 127;
+    if (mx_format_scale_mode(f) == MX_SCALE_OCP_FLOOR)
+        return scale_of(sp, x, n);
+    float buf[2 * MX_BLOCK], *q = n <= MX_BLOCK ? buf : malloc(2 * n * sizeof *q);
+    if (!q)
+        return scale_of(sp, x, n); /* out of memory: the OCP choice is still a valid encoding */
+    uint8_t sb = mx_block_mse(sp, x, q, q + n, n, mx_block_at_scalar);
+    if (q != buf)
+        free(q);
+    return sb;
 }
 
 float mx_quant_elem(const mx_spec *sp, float v)
@@ -186,15 +192,15 @@ float mx_bf16_round(float x)
     return mx_u2f(u & 0xFFFF0000u);
 }
 
-static void block_scalar(mx_format f, const mx_spec *sp, const float *in, float *out, size_t n)
+static void block_scalar(const mx_spec *sp, const float *in, float *out, size_t n)
 {
-    float q[MX_BLOCK];
-    if (scale_by_mode(f, sp, in, n, q) == MX_NAN_SCALE) {
+    uint8_t s = scale_of(sp, in, n);
+    if (s == MX_NAN_SCALE) {
         for (size_t i = 0; i < n; i++)
             out[i] = mx_u2f(MX_QNAN_BITS);
         return;
     }
-    memcpy(out, q, n * sizeof *q); /* after reading in: in == out is fine */
+    mx_block_at_scalar(sp, in, out, n, s);
 }
 
 void mx_rows_scalar(mx_format f, const float *in, float *out, size_t rows, size_t cols)
@@ -213,10 +219,14 @@ void mx_rows_scalar(mx_format f, const float *in, float *out, size_t rows, size_
     const mx_spec *sp = mx_spec_of(f);
     if (!sp)
         return;
+    if (mx_format_scale_mode(f) == MX_SCALE_MSE) {
+        mx_rows_mse(sp, in, out, rows, cols, mx_block_at_scalar);
+        return;
+    }
     for (size_t r = 0; r < rows; r++)
         for (size_t c = 0; c < cols; c += MX_BLOCK) {
             size_t len = cols - c < MX_BLOCK ? cols - c : MX_BLOCK;
-            block_scalar(f, sp, in + r * cols + c, out + r * cols + c, len);
+            block_scalar(sp, in + r * cols + c, out + r * cols + c, len);
         }
 }
 
