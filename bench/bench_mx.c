@@ -76,11 +76,13 @@ static void table(size_t rows, size_t cols, const float *in, float *out, mx_simd
     double mgb = (double)bytes / tm / 1e9;
     printf("\nMX fake-quant of a %zux%zu fp32 matrix (%.2f MB)\n", rows, cols, (double)bytes / 1e6);
     printf("memcpy of the same bytes: %.3f ms, %.2f GB/s (ratio = GB/s / memcpy GB/s)\n", tm * 1e3, mgb);
-    printf("%-12s %-7s %-7s %10s %9s %7s %9s\n", "format", "path", "threads", "ms", "GB/s", "ratio",
+    printf("%-14s %-7s %-7s %10s %9s %7s %9s\n", "format", "path", "threads", "ms", "GB/s", "ratio",
            "vs scalar");
+    int worst_f = -1;
+    double worst = 1e30;
     for (int fi = 0; fi < MX_NFORMATS; fi++) {
         mx_format f = (mx_format)fi;
-        double scalar_t = -1;
+        double scalar_t = -1, fastest = 1e30;
         for (int p = MX_SIMD_SCALAR; p < MX_NSIMD; p++) {
             if (!mx_simd_supported((mx_simd)p) || (only != MX_SIMD_AUTO && (int)only != p))
                 continue;
@@ -93,15 +95,31 @@ static void table(size_t rows, size_t cols, const float *in, float *out, mx_simd
                     continue;
                 if (p == MX_SIMD_SCALAR && ti == 0)
                     scalar_t = t;
+                if (ti == 0 && t < fastest)
+                    fastest = t;
                 double gb = (double)bytes / t / 1e9;
                 char vs[16] = "";
                 if (scalar_t > 0)
                     snprintf(vs, sizeof vs, "%.1fx", scalar_t / t);
-                printf("%-12s %-7s %-7s %10.3f %9.2f %7.2f %9s\n", mx_format_name(f),
+                printf("%-14s %-7s %-7s %10.3f %9.2f %7.2f %9s\n", mx_format_name(f),
                        mx_simd_name((mx_simd)p), threads[ti] ? "1" : "auto", t * 1e3, gb, gb / mgb, vs);
             }
         }
+        /* the auto path (what every caller runs) against the fastest, one thread */
+        if (only == MX_SIMD_AUTO) {
+            double t = time_fq(MX_SIMD_AUTO, 1, f, in, out, rows, cols, 6, calls);
+            if (t > 0) {
+                printf("%-14s %-7s %-7s %10.3f %9.2f %7.2f  = %s, %.2fx the fastest\n", mx_format_name(f), "auto", "1",
+                       t * 1e3, (double)bytes / t / 1e9, (double)bytes / t / 1e9 / mgb,
+                       mx_simd_name(mx_simd_best_for(f, rows, cols)), fastest / t);
+                if (fastest / t < worst)
+                    worst = fastest / t, worst_f = fi;
+            }
+        }
     }
+    if (worst_f >= 0)
+        printf("auto path vs the fastest, worst format: %s %.2fx (target >= 0.9)\n",
+               mx_format_name((mx_format)worst_f), worst);
 }
 
 int main(int argc, char **argv)
@@ -133,7 +151,8 @@ int main(int argc, char **argv)
     }
     fill(in, n);
     memset(out, 0, bytes);
-    printf("best path on this CPU: %s\n", mx_simd_name(mx_simd_best()));
+    printf("widest path on this CPU: %s; auto runs the one measured fastest for the size\n",
+           mx_simd_name(mx_simd_best()));
     auto_pool = pool_create(0);
     printf("threads \"auto\": a persistent pool of %d\n", pool_threads(auto_pool));
     table(rows, cols, in, out, only, 1);

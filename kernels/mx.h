@@ -195,7 +195,7 @@ float mx_bf16_round(float x);
 
 /* ---- Implementation paths ---- */
 typedef enum mx_simd {
-    MX_SIMD_AUTO = 0,   /* the fastest this CPU supports */
+    MX_SIMD_AUTO = 0,   /* the fastest measured on this CPU for the size (mx_simd_best_for) */
     MX_SIMD_SCALAR,
     MX_SIMD_AVX2,       /* AVX2 + FMA */
     MX_SIMD_AVX512,     /* AVX-512 F/BW/DQ/VL */
@@ -205,7 +205,12 @@ typedef enum mx_simd {
 const char *mx_simd_name(mx_simd s);            /* "auto", "scalar", "avx2", "avx512" */
 int mx_simd_parse(const char *s, mx_simd *out); /* case-insensitive; 0 or -1 */
 int mx_simd_supported(mx_simd s);               /* 1 when this CPU can run s */
-mx_simd mx_simd_best(void);                     /* what MX_SIMD_AUTO resolves to */
+mx_simd mx_simd_best(void);                     /* the widest path this CPU supports */
+/* What MX_SIMD_AUTO runs for f on a rows x cols matrix: of the supported
+ * paths, the one measured fastest for matrices of about that size (timed
+ * once per process and size class, on first use: up to ~0.1 s for the
+ * largest class). */
+mx_simd mx_simd_best_for(mx_format f, size_t rows, size_t cols);
 
 /* mx_fake_quant on an explicit path with nthreads threads over rows (0 = as
  * many as pays off for this size, 1 = the calling thread only). Results do

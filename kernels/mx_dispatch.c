@@ -1,7 +1,12 @@
-/* Choice of implementation path (once per process, via pthread_once) and the
- * split of a matrix over threads by rows. Rows are independent, so results do
- * not depend on the split. */
+/* Choice of implementation path and the split of a matrix over threads by
+ * rows. Rows are independent, so results depend on neither. The CPU's flags
+ * say which paths can run; which is fastest is measured, once per process and
+ * size class, because it is not the widest everywhere: on a 2-core AVX-512
+ * machine AVX-512 fake-quantizes a 4096x4096 matrix 3.5x slower than AVX2
+ * while it is ~5% faster on cache-resident ones (make bench, bench_mx). */
 #include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kernels/mx_impl.h"
@@ -36,6 +41,94 @@ static void detect(void)
                                              : MX_SIMD_SCALAR;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     cpu.ncpu = n < 1 ? 1 : n > MX_MAX_THREADS ? MX_MAX_THREADS : (int)n;
+}
+
+/* Size classes by element count, powers of two from 2^15 (128 KB,
+ * cache-resident) to 2^22 (16 MB, streaming) and above. Their measured
+ * choice, per kind of kernel (bf16 rounding, block formats), is written once
+ * under the class's pthread_once and read-only afterwards. */
+#define MX_CLASS_MIN 15
+#define MX_NCLASSES 8
+static pthread_once_t class_once[MX_NCLASSES] = {PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT,
+                                                 PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT,
+                                                 PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT};
+static mx_simd class_best[MX_NCLASSES][2];
+
+static int class_of(size_t n)
+{
+    int c = 0;
+    while (c + 1 < MX_NCLASSES && n > (size_t)1 << (MX_CLASS_MIN + c))
+        c++;
+    return c;
+}
+
+static double seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Seconds per call of path on x in place, single thread: the best of five
+ * rounds of enough calls to last ~1 ms (timer and scheduler noise). */
+static double time_path(rows_fn fn, mx_format f, float *x, size_t n)
+{
+    int calls = 1;
+    double best = 1e30;
+    for (int r = 0; r < 6; r++) {
+        double t0 = seconds();
+        for (int k = 0; k < calls; k++)
+            fn(f, x, x, n / 1024, 1024);
+        double t = (seconds() - t0) / calls;
+        if (r == 0) { /* the first round warms up and sizes the others */
+            calls = t > 1e-3 ? 1 : (int)(1e-3 / (t > 1e-7 ? t : 1e-7)) + 1;
+            continue;
+        }
+        best = t < best ? t : best;
+    }
+    return best;
+}
+
+/* Times the SIMD paths this CPU has on a weight-like matrix of class c's
+ * size (values below 1, every block on the fast path); AVX-512 must be 5%
+ * faster to displace AVX2, so noise does not flip a tie. */
+static void measure_class(int c)
+{
+    pthread_once(&cpu_once, detect);
+    class_best[c][0] = class_best[c][1] = cpu.best;
+    if (!cpu.supported[MX_SIMD_AVX512] || !cpu.supported[MX_SIMD_AVX2])
+        return; /* one SIMD path: nothing to choose */
+    size_t n = (size_t)1 << (MX_CLASS_MIN + c);
+    float *x = malloc(n * sizeof *x);
+    if (!x)
+        return; /* out of memory: the widest path */
+    static const mx_format kinds[2] = {MX_BF16, MX_FP4_E2M1};
+    for (int k = 0; k < 2; k++) {
+        uint32_t r = 12345;
+        for (size_t i = 0; i < n; i++) {
+            r = r * 1664525u + 1013904223u;
+            x[i] = (float)(int32_t)r * 0x1p-31f;
+        }
+        double t2 = time_path(mx_rows_avx2, kinds[k], x, n);
+        double t5 = time_path(mx_rows_avx512, kinds[k], x, n);
+        class_best[c][k] = t5 < 0.95 * t2 ? MX_SIMD_AVX512 : MX_SIMD_AVX2;
+    }
+    free(x);
+}
+
+#define MEASURE(c) static void measure##c(void) { measure_class(c); }
+MEASURE(0) MEASURE(1) MEASURE(2) MEASURE(3) MEASURE(4) MEASURE(5) MEASURE(6) MEASURE(7)
+#undef MEASURE
+
+mx_simd mx_simd_best_for(mx_format f, size_t rows, size_t cols)
+{
+    static void (*const init[MX_NCLASSES])(void) = {measure0, measure1, measure2, measure3,
+                                                    measure4, measure5, measure6, measure7};
+    if (f == MX_FP32)
+        return mx_simd_best(); /* a copy: every path is memmove */
+    int c = class_of(rows * cols);
+    pthread_once(&class_once[c], init[c]);
+    return class_best[c][f != MX_BF16];
 }
 
 int mx_simd_supported(mx_simd s)
@@ -90,7 +183,7 @@ static void fake_quant(pool *p, size_t nt, mx_simd path, mx_format f, const floa
                        size_t rows, size_t cols)
 {
     if (path == MX_SIMD_AUTO)
-        path = cpu.best;
+        path = mx_simd_best_for(f, rows, cols);
     rows_fn fn = path == MX_SIMD_AVX512 ? mx_rows_avx512
                : path == MX_SIMD_AVX2   ? mx_rows_avx2
                                         : mx_rows_scalar;

@@ -101,6 +101,10 @@ static void test_names(void **state)
     assert_string_equal(mx_simd_name(MX_SIMD_AVX2), "avx2");
     assert_true(mx_simd_supported(MX_SIMD_SCALAR));
     assert_true(mx_simd_supported(mx_simd_best()));
+    /* auto's measured choice is a path this CPU runs, for every size class */
+    for (size_t n = 1; n <= ((size_t)1 << 24); n *= 8)
+        for (int f = 0; f < MX_NFORMATS; f++)
+            assert_true(mx_simd_supported(mx_simd_best_for((mx_format)f, 1, n)));
     assert_false(mx_simd_supported(MX_NSIMD));
 }
 

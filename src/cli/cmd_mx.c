@@ -191,7 +191,7 @@ int cmd_mx(int argc, char **argv)
                unpack ? "unpack" : packed ? "pack" : "fake_quant", n, blockf ? rows : 0);
         printf("\"bytes_in\": %zu, \"bytes_out\": %zu, \"simd\": \"%s\", ", len, out_len,
                mx_simd_name(packed || unpack        ? MX_SIMD_SCALAR /* the codec is scalar */
-                            : path == MX_SIMD_AUTO ? mx_simd_best()
+                            : path == MX_SIMD_AUTO ? mx_simd_best_for(f, rows, cols)
                                                    : path));
         json_num("bits_per_weight", mx_bits_per_weight(f, rows, cols), 0);
         json_num("rmse", !unpack && !packed && nerr ? sqrt(sq / (double)nerr) : NAN, 0);
