@@ -56,12 +56,26 @@
 #define SCORE_DEFAULT_CTX_CAP 512
 #define SCORE_DEFAULT_TOKENS 4096
 
+/* Running mean and sum of squared deviations of per-window values (Welford),
+ * fed in window order so that a rerun gives the same bits whatever the
+ * thread count or window grouping. Zero-initialize. */
+typedef struct score_wstat {
+    long n;
+    double mean, m2;
+} score_wstat;
+
 typedef struct score_progress {
     const char *phase;  /* "fp32", "kl", "fisher", "uniform" */
     int module;         /* module being scored (kl), or -1 */
     int n_modules;
     double done, total; /* work in block-forward units, for a bar and an ETA */
     long tokens;        /* window tokens pushed through a forward so far */
+    /* fisher, after each window (else NULL): the running means of the
+     * windows so far, [n_modules][n_formats] in score_opts.formats order, the
+     * previews of the scores (the final score of a module and format is the
+     * mean over all windows); windows_done of n_windows. Valid during the call. */
+    const score_wstat *window_stats;
+    long windows_done, n_windows;
 } score_progress;
 
 /* Called often (after every window pass); return non-zero to cancel. */
@@ -120,14 +134,6 @@ int score_compute(const model *m, const int *tokens, long n_tokens, const score_
                   score_table *out, mx_error *e);
 
 /* ---- per-window statistics -------------------------------------------- */
-
-/* Running mean and sum of squared deviations of per-window values (Welford),
- * fed in window order so that a rerun gives the same bits whatever the
- * thread count or window grouping. Zero-initialize. */
-typedef struct score_wstat {
-    long n;
-    double mean, m2;
-} score_wstat;
 
 void score_wstat_add(score_wstat *s, double x);
 /* Standard error of the mean, sqrt(m2 / (n (n - 1))): the sample standard

@@ -252,8 +252,18 @@ static int collect(const model *m, const int *in, const int *tgt, long nw, int n
             if (r && (rc = score_tick(r, 2.0 * f_units + (keep ? 0.0 : f_units), 0)))
                 goto out;
         }
-        if (fw)
+        if (fw) {
             win_end(fw, m->n_modules, n);
+            if (r) { /* the previews (score_progress) */
+                r->p.window_stats = fw->ws;
+                r->p.windows_done = k + 1;
+                r->p.n_windows = nw;
+                rc = score_tick(r, 0, 0);
+                r->p.window_stats = NULL;
+                if (rc)
+                    goto out;
+            }
+        }
     }
     if (r)
         score_keep_fp32(r, fp32);

@@ -1,8 +1,9 @@
 #!/bin/sh
 # The first run, as the README's main command has it (tmux, 100x30, an empty
 # score cache, no --scores): on both real models the workbench starts fisher
-# scoring at once and shows its phase and progress; an allocation appears
-# by itself; S then computes kl with its phase, module count, rate and ETA
+# scoring at once and shows its phase and progress; the heatmap and an
+# allocation appear while it runs (previews from the windows done so far),
+# and stay when the score file is written; S then computes kl with its phase, module count, rate and ETA
 # (cancelled here); the next start finds the scores in the cache.
 . "$(dirname "$0")/tui_lib.sh"
 need_tmux
@@ -15,6 +16,16 @@ typ "echo MARK-BEFORE"; keys Enter
 first_run() { # MODEL-ARGS...: one workbench session from an empty cache
     typ "'$BIN' $* --text '$TEXT' --eval-tokens 2048; echo EXIT=\$?"; keys Enter
     wait_for 'first run: computing fisher scores|\] fisher |scores written to' 20
+    # until the file is written: some screen shows the fisher phase and an allocation at once
+    saw=0 i=0
+    while [ $i -lt 600 ]; do
+        s=$(screen)
+        if printf '%s\n' "$s" | grep -Eq '\] fisher ' && printf '%s\n' "$s" | grep -Eq 'avg [0-9.]+ b/w'; then saw=1; fi
+        printf '%s\n' "$s" | grep -q 'scores written to' && break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    [ "$saw" = 1 ] || fail "no allocation shown while the fisher scores were computed"
     wait_for 'scores written to' 60
     wait_for 'avg [0-9.]+ b/w' 10
     screen_lacks 'no scores' || fail "still no scores after scoring"

@@ -95,6 +95,7 @@ static int load_scores(ui_wb *wb, const char *path, mx_error *e)
 int ui_wb_open(ui_wb *wb, const ui_wb_opts *o, ui_msg_fn msg, void *msg_user, mx_error *e)
 {
     memset(wb, 0, sizeof *wb);
+    pthread_mutex_init(&wb->score.pv_lock, NULL);
     wb->opts = *o;
     wb->msg = msg;
     wb->msg_user = msg_user;
@@ -155,6 +156,7 @@ void ui_wb_close(ui_wb *wb)
     ui_work_free(wb);
     free(wb->text);
     ui_queue_destroy(&wb->q);
+    pthread_mutex_destroy(&wb->score.pv_lock);
     ui_search_hist_free(&wb->search);
     ui_state_free(&wb->st);
     free(wb->tokens);
@@ -276,6 +278,8 @@ int ui_wb_handle_event(ui_wb *wb, ui_event *ev)
     switch (ev->kind) {
     case UI_EV_PROGRESS:
         ui_progress_update(&wb->prog, ev->job, ev->phase, ev->unit, ev->done, ev->total, ui_clock_s());
+        if (ev->job == UI_JOB_SCORE)
+            ui_work_preview(wb);
         break;
     case UI_EV_SEARCH:
         ui_search_hist_add(&wb->search, &ev->search);

@@ -41,6 +41,16 @@ typedef struct ui_score_job {
     score_table out;              /* filled by the worker, taken by the UI on success */
     char path[4200];              /* where it is cached */
     double last_ms;               /* progress events are rate-limited */
+    /* Previews while no scores are open (a first run): the worker copies the
+     * fisher means of the windows so far into pv under pv_lock; the UI thread
+     * shows them as a provisional table (ui_work_preview). */
+    pthread_mutex_t pv_lock;
+    int preview;                  /* set at the start when no scores are open */
+    int n_formats;
+    mx_format formats[MX_NFORMATS];
+    double *pv;                   /* [n_modules][n_formats] */
+    long pv_done, pv_total;       /* windows behind pv */
+    long pv_shown;                /* windows behind the table shown */
 } ui_score_job;
 
 /* State of a dMX / GAMMA run (search_run in a worker). */
@@ -132,6 +142,9 @@ int ui_wb_export(ui_wb *wb, const char *path, int llama, mx_error *e);
 int ui_work_start_score(ui_wb *wb, unsigned methods);
 int ui_work_start_anneal(ui_wb *wb, int method);
 void ui_work_finish(ui_wb *wb, const ui_event *ev);
+/* A first run's scoring: show the worker's newest fisher previews (if any
+ * are newer than those shown) as the open table, re-solved. 1 when shown. */
+int ui_work_preview(ui_wb *wb);
 /* `generate [N] [PROMPT]`: start a greedy sample with the current allocation
  * (fp32 without one); messages go through wb->msg. 0 or a negative ERR_*. */
 int ui_work_generate(ui_wb *wb, const ui_cmd *c);

@@ -47,6 +47,17 @@ int ui_work_default_scores(ui_wb *wb, char *path, size_t len)
 static int score_progress_cb(void *user, const score_progress *p)
 {
     ui_wb *wb = user;
+    ui_score_job *sj = &wb->score;
+    if (p->window_stats && sj->pv) { /* worker thread: copy the previews out */
+        size_t cells = (size_t)wb->m.n_modules * (size_t)sj->n_formats;
+        pthread_mutex_lock(&sj->pv_lock);
+        for (size_t c = 0; c < cells; c++)
+            sj->pv[c] = p->window_stats[c].mean;
+        sj->pv_done = p->windows_done;
+        sj->pv_total = p->n_windows;
+        pthread_mutex_unlock(&sj->pv_lock);
+        sj->last_ms = 0; /* post this tick: the UI wakes and shows it */
+    }
     double t = 1e3 * ui_clock_s();
     if (t - wb->score.last_ms > 50 || p->done >= p->total) {
         wb->score.last_ms = t;
@@ -94,8 +105,76 @@ int ui_work_start_score(ui_wb *wb, unsigned methods)
     score_table_init(&wb->score.out);
     wb->score.methods = methods;
     wb->score.last_ms = 0;
+    /* previews only while nothing is open: they replace the open table */
+    free(wb->score.pv);
+    wb->score.pv = NULL;
+    wb->score.pv_done = wb->score.pv_shown = 0;
+    wb->score.preview = !ui_state_has_scores(&wb->st) && (methods & (1u << SCORE_FISHER));
+    wb->score.n_formats = so.n_formats;
+    memcpy(wb->score.formats, so.formats, sizeof so.formats);
+    if (wb->score.preview &&
+        !(wb->score.pv = calloc((size_t)wb->m.n_modules * (size_t)so.n_formats, sizeof *wb->score.pv)))
+        wb->score.preview = 0; /* out of memory: no previews, the scores still come */
     ui_progress_reset(&wb->prog);
     return ui_job_start(&wb->job, &wb->q, UI_JOB_SCORE, score_main, wb) ? -3 : 0;
+}
+
+int ui_work_preview(ui_wb *wb)
+{
+    ui_score_job *sj = &wb->score;
+    if (!sj->preview || wb->job.kind != UI_JOB_SCORE)
+        return 0;
+    const model *m = &wb->m;
+    score_table t;
+    if (score_table_alloc(&t, m->n_modules))
+        return 0;
+    pthread_mutex_lock(&sj->pv_lock);
+    long done = sj->pv_done, total = sj->pv_total;
+    if (done > sj->pv_shown)
+        for (int i = 0; i < m->n_modules; i++)
+            for (int fi = 0; fi < sj->n_formats; fi++)
+                t.modules[i].score[SCORE_FISHER][sj->formats[fi]] = sj->pv[(size_t)i * sj->n_formats + fi];
+    pthread_mutex_unlock(&sj->pv_lock);
+    if (done <= sj->pv_shown) {
+        score_table_free(&t);
+        return 0;
+    }
+    /* the table score_compute will return, but for the scores' values */
+    snprintf(t.model, sizeof t.model, "%.*s", (int)sizeof t.model - 1, m->path);
+    t.model_hash = m->content_hash;
+    t.methods = 1u << SCORE_FISHER;
+    t.n_formats = sj->n_formats;
+    memcpy(t.formats, sj->formats, sizeof t.formats);
+    t.ctx = wb->ctx;
+    t.fp32_loss = NAN;
+    for (int i = 0; i < m->n_modules; i++) {
+        const model_module *mm = &m->modules[i];
+        score_module *sm = &t.modules[i];
+        snprintf(sm->name, sizeof sm->name, "%.*s", (int)sizeof sm->name - 1, mm->name);
+        sm->layer = mm->layer;
+        sm->kind = mm->kind;
+        sm->rows = mm->rows;
+        sm->cols = mm->cols;
+        sm->params = mm->params;
+        for (int fi = 0; fi < sj->n_formats; fi++)
+            sm->bits[sj->formats[fi]] = mx_bits_per_weight(sj->formats[fi], (size_t)mm->rows, (size_t)mm->cols);
+    }
+    double budget = wb->st.budget;
+    int first = !ui_state_has_scores(&wb->st);
+    mx_error e = {0};
+    if (ui_state_set_table(&wb->st, &t, NULL, &e)) {
+        score_table_free(&t);
+        return 0;
+    }
+    sj->pv_shown = done;
+    double lo, hi;
+    ui_state_budget_range(&wb->st, &lo, &hi);
+    wb->st.budget = !first ? budget : lo < 6.0 && hi > 6.0 ? 6.0 : (lo + hi) / 2;
+    ui_state_solve(&wb->st, NULL);
+    snprintf(wb->scores_hint, sizeof wb->scores_hint,
+             "preview: fisher scores of %ld of %ld calibration windows (the file is written when all are in)",
+             done, total);
+    return 1;
 }
 
 /* ---- search ---- */
@@ -314,6 +393,8 @@ int ui_work_generate(ui_wb *wb, const ui_cmd *c)
 
 void ui_work_free(ui_wb *wb)
 {
+    free(wb->score.pv);
+    wb->score.pv = NULL;
     free(wb->gen.fmts);
     free(wb->gen.text);
     if (wb->gen.tk)
@@ -352,6 +433,18 @@ static void merge_gamma(ui_wb *wb)
 
 void ui_work_finish(ui_wb *wb, const ui_event *ev)
 {
+    if (ev->job == UI_JOB_SCORE) {
+        int shown = wb->score.pv_shown > 0;
+        free(wb->score.pv);
+        wb->score.pv = NULL;
+        wb->score.preview = 0;
+        wb->score.pv_shown = 0;
+        if (shown && ev->code) { /* cancelled or failed: the preview goes, as nothing was written */
+            ui_state_free(&wb->st);
+            ui_state_init(&wb->st);
+            snprintf(wb->scores_hint, sizeof wb->scores_hint, "no scores: scoring stopped (:score starts it again)");
+        }
+    }
     if (ev->job == UI_JOB_SCORE && ev->code == 0) {
         mx_error e = {0};
         if (ui_state_set_table(&wb->st, &wb->score.out, wb->score.path, &e) == 0) {
