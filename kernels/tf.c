@@ -209,6 +209,12 @@ pool *tf_ctx_pool(tf_ctx *t)
 }
 
 int tf_ctx_max_n(const tf_ctx *t) { return t->max_n; }
+
+void tf_ctx_set_linear(tf_ctx *t, tf_linear_fn fn, void *user)
+{
+    t->linear = fn;
+    t->linear_user = fn ? user : NULL;
+}
 int tf_ctx_threads(const tf_ctx *t) { return t->nthreads; }
 int tf_ctx_n(const tf_ctx *t) { return t->n; }
 

@@ -132,6 +132,17 @@ int tf_ctx_threads(const tf_ctx *t);
  * then run serially. The context's owner may lend it to other kernels between
  * passes (e.g. mx_fake_quant_on); same one-thread-at-a-time rule as the ctx. */
 struct pool *tf_ctx_pool(tf_ctx *t);
+/* A linear layer computed by the caller: Y[n][rows] = X[n][cols] W^T (beta 0
+ * overwrites Y, 1 adds into it), for linear `which` (enum tf_linear) of block
+ * `layer`; w is the weights view's lin[which] (may be NULL when the hook holds
+ * the weights itself, e.g. packed). Must compute what gemm_linear would on the
+ * weights it stands for. */
+typedef void (*tf_linear_fn)(void *user, int layer, int which, int n, int rows, int cols,
+                             const float *x, const float *w, float beta, float *y);
+/* Route every block linear of tf_forward/tf_block through fn (NULL: back to
+ * gemm_linear on the view's weights). The embedding, lm_head and the backward
+ * pass never use it. */
+void tf_ctx_set_linear(tf_ctx *t, tf_linear_fn fn, void *user);
 int tf_ctx_max_n(const tf_ctx *t);
 /* Tokens of the last forward. */
 int tf_ctx_n(const tf_ctx *t);

@@ -46,6 +46,16 @@ static void rope_rows(const tf_ctx *t, float *x, int n, int heads)
     }
 }
 
+/* Linear `which` of block l: the context's hook when set, else the GEMM. */
+static void block_linear(tf_ctx *t, const tf_layer_weights *lw, int l, int which, int n, int rows,
+                         int cols, const float *x, float beta, float *y)
+{
+    if (t->linear)
+        t->linear(t->linear_user, l, which, n, rows, cols, x, lw->lin[which], beta, y);
+    else
+        gemm_linear(n, rows, cols, x, lw->lin[which], beta, y);
+}
+
 void tf_block(tf_ctx *t, const tf_weights *w, int l)
 {
     const tf_config *c = &t->c;
@@ -61,9 +71,9 @@ void tf_block(tf_ctx *t, const tf_weights *w, int l)
                                   c->norm_eps);
     float *qdst = c->qk_norm ? A->q_raw : A->q;
     float *kdst = c->qk_norm ? A->k_raw : A->k;
-    gemm_linear(n, qd, d, A->xn1, lw->lin[TF_Q], 0.0f, qdst);
-    gemm_linear(n, kd, d, A->xn1, lw->lin[TF_K], 0.0f, kdst);
-    gemm_linear(n, kd, d, A->xn1, lw->lin[TF_V], 0.0f, A->v);
+    block_linear(t, lw, l, TF_Q, n, qd, d, A->xn1, 0.0f, qdst);
+    block_linear(t, lw, l, TF_K, n, kd, d, A->xn1, 0.0f, kdst);
+    block_linear(t, lw, l, TF_V, n, kd, d, A->xn1, 0.0f, A->v);
     if (c->qk_norm) {
         head_norm(A->q, A->q_raw, A->rq, lw->q_norm, n, c->n_heads, c->head_dim, c->norm_eps);
         head_norm(A->k, A->k_raw, A->rk, lw->k_norm, n, c->n_kv_heads, c->head_dim,
@@ -74,20 +84,20 @@ void tf_block(tf_ctx *t, const tf_weights *w, int l)
     tf_attention(t, A);
 
     memcpy(A->h, x, sizeof(float) * (size_t)n * d);
-    gemm_linear(n, d, qd, A->ao, lw->lin[TF_O], 1.0f, A->h);
+    block_linear(t, lw, l, TF_O, n, d, qd, A->ao, 1.0f, A->h);
 
     for (int i = 0; i < n; i++)
         A->r2[i] = tf_rmsnorm_row(A->xn2 + (size_t)i * d, A->h + (size_t)i * d, lw->ffn_norm, d,
                                   c->norm_eps);
-    gemm_linear(n, hdim, d, A->xn2, lw->lin[TF_GATE], 0.0f, A->g);
-    gemm_linear(n, hdim, d, A->xn2, lw->lin[TF_UP], 0.0f, A->u);
+    block_linear(t, lw, l, TF_GATE, n, hdim, d, A->xn2, 0.0f, A->g);
+    block_linear(t, lw, l, TF_UP, n, hdim, d, A->xn2, 0.0f, A->u);
     size_t nh = (size_t)n * hdim;
     for (size_t i = 0; i < nh; i++) {
         float gv = A->g[i];
         A->a[i] = gv / (1.0f + expf(-gv)) * A->u[i];
     }
     memcpy(out, A->h, sizeof(float) * (size_t)n * d);
-    gemm_linear(n, d, hdim, A->a, lw->lin[TF_DOWN], 1.0f, out);
+    block_linear(t, lw, l, TF_DOWN, n, d, hdim, A->a, 1.0f, out);
 }
 
 void tf_final_norm(tf_ctx *t, const tf_weights *w)

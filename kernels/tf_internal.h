@@ -23,6 +23,8 @@ struct tf_ctx {
     float *chunk;   /* [chunk_rows][vocab] logits for tf_nll */
     int chunk_rows;
     float *att_scratch; /* [att_group][max_n*max_n] when att is not kept */
+    tf_linear_fn linear; /* tf_ctx_set_linear; NULL: gemm_linear on the weights */
+    void *linear_user;
 };
 
 /* Causal grouped-query attention of block activations A on t->n rows:

@@ -125,6 +125,21 @@ int cli_ctx(const char *prog, model *m, long ctx, long max_tokens, const char *t
     return 0;
 }
 
+int cli_module_formats(const model *m, mx_format uniform, const char *cfg_path, mx_format *fmts, mx_error *e)
+{
+    for (int i = 0; i < m->n_modules; i++)
+        fmts[i] = uniform;
+    if (!cfg_path)
+        return 0;
+    mx_cfg cfg;
+    cfg_init(&cfg);
+    int rc = cfg_load(cfg_path, &cfg, e);
+    if (!rc)
+        rc = cfg_formats_for_model(&cfg, m, fmts, e);
+    cfg_free(&cfg);
+    return rc;
+}
+
 const tf_weights *cli_quant_weights(const model *m, mx_format uniform, const char *cfg_path, eval_qweights *q,
                                     int *have_q, mx_error *e)
 {

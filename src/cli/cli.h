@@ -49,6 +49,9 @@ int cli_format_or_config(const char *prog, const char *fmt_name, const char *cfg
  * trained context) and a token limit (option tokens_opt, 0 = none) of at least
  * one window: 0, or 1 after "PROG: TOKENS_OPT N is less than one window ...". */
 int cli_ctx(const char *prog, model *m, long ctx, long max_tokens, const char *tokens_opt);
+/* The format of every module of m (fmts[m->n_modules]): uniform, overridden
+ * by the config cfg_path's formats when given. 0, or an ERR_* with e set. */
+int cli_module_formats(const model *m, mx_format uniform, const char *cfg_path, mx_format *fmts, mx_error *e);
 /* The weights ppl and generate run: every module of m in uniform, overridden
  * by the formats of the config cfg_path when given. m's own weights when all
  * stay fp32, else q's fake-quantized view (then *have_q = 1: eval_qweights_free

@@ -15,5 +15,6 @@ int cmd_quantize(int argc, char **argv);
 int cmd_anneal(int argc, char **argv);
 int cmd_tui(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_hwprofile(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@
 #include "src/corpus.h"
 #include "src/eval.h"
 #include "src/model.h"
+#include "src/packed.h"
 #include "src/tok.h"
 
 #define PPL_DEFAULT_CTX_CAP 2048
@@ -23,7 +24,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: mxalloc ppl MODEL [--tokenizer FILE] --text FILE [--ctx N]\n"
-            "                   [--format F | --config CFG.json] [--max-tokens N] [--json]\n\n"
+            "                   [--format F | --config CFG.json] [--max-tokens N]\n"
+            "                   [--packed [--repeat N]] [--json]\n\n"
             "Perplexity of MODEL on the text FILE, tokenized as one string, in consecutive\n"
             "non-overlapping windows of N tokens (the last partial window is dropped), each\n"
             "fed after a BOS token; every window token is scored once.\n\n"
@@ -38,7 +40,13 @@ static void usage(FILE *f)
             "  --config FILE     per-module formats from a config JSON (\"formats\" object;\n"
             "                    modules not named stay fp32)\n"
             "  --max-tokens N    score at most N tokens (whole windows)\n"
-            "  --json            print {\"tokens\", \"windows\", \"nll\", \"ppl\"} as JSON\n",
+            "  --packed          hold the linears packed (MX codes + E8M0 scales) and\n"
+            "                    dequantize each, in row chunks, right before its GEMM; time\n"
+            "                    the pass (same nll as without it); prints us/token\n"
+            "  --repeat N        with --packed: run the pass N times, report the median time\n"
+            "  --json            print {\"tokens\", \"windows\", \"nll\", \"ppl\"} as JSON (with\n"
+            "                    --packed also us_per_token, linear_us_per_token, tokens_per_s,\n"
+            "                    packed_bytes, repeat)\n",
             PPL_DEFAULT_CTX_CAP);
 }
 
@@ -60,6 +68,78 @@ static int show_progress(void *user, long done, long total)
     return 0;
 }
 
+static int dbl_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* ppl --packed: the same windows through packed_model's linears, timed. */
+static int ppl_packed(model *m, mx_format uniform, const char *cfg_path, const char *tok_path,
+                      const char *text_path, int ctx, long max_tokens, int repeat, int json)
+{
+    mx_error e = {0};
+    corpus cp = {0};
+    packed_model pm = {0};
+    tf_ctx *t = NULL;
+    int rc = 1, have_pm = 0;
+    double *tot = malloc(2 * sizeof(double) * (size_t)repeat), *lin = tot + repeat;
+    mx_format *fmts = malloc(sizeof *fmts * (size_t)(m->n_modules ? m->n_modules : 1));
+    if (!tot || !fmts) {
+        fprintf(stderr, "mxalloc ppl: out of memory\n");
+        goto out;
+    }
+    if (cli_module_formats(m, uniform, cfg_path, fmts, &e) || packed_model_init(&pm, m, fmts, &e) ||
+        (have_pm = 1, corpus_load(&cp, m, tok_path, text_path, ctx, max_tokens, &e))) {
+        fprintf(stderr, "mxalloc ppl: %s\n", e.msg);
+        goto out;
+    }
+    if (!(t = tf_ctx_create(&m->cfg, ctx, 0))) {
+        fprintf(stderr, "mxalloc ppl: out of memory for a %d-token workspace\n", ctx);
+        goto out;
+    }
+    packed_model_attach(&pm, t);
+    eval_result r;
+    for (int k = 0; k < repeat; k++) {
+        packed_model_reset_time(&pm);
+        double t0 = packed_now();
+        if (eval_perplexity_ctx(t, &m->weights, cp.tokens, cp.n_tokens, cp.bos, ctx, max_tokens, NULL,
+                                NULL, &r, &e)) {
+            fprintf(stderr, "mxalloc ppl: %s\n", e.msg);
+            goto out;
+        }
+        tot[k] = packed_now() - t0;
+        lin[k] = pm.lin_seconds;
+    }
+    qsort(tot, (size_t)repeat, sizeof *tot, dbl_cmp);
+    qsort(lin, (size_t)repeat, sizeof *lin, dbl_cmp);
+    double med = tot[repeat / 2], lmed = lin[repeat / 2];
+    if (repeat % 2 == 0) {
+        med = 0.5 * (tot[repeat / 2 - 1] + med);
+        lmed = 0.5 * (lin[repeat / 2 - 1] + lmed);
+    }
+    double us = 1e6 * med / (double)r.tokens, lus = 1e6 * lmed / (double)r.tokens;
+    if (json)
+        printf("{\"tokens\": %ld, \"windows\": %ld, \"nll\": %.9g, \"ppl\": %.9g, \"packed\": true, "
+               "\"packed_bytes\": %zu, \"repeat\": %d, \"us_per_token\": %.6g, \"linear_us_per_token\": %.6g, "
+               "\"tokens_per_s\": %.6g}\n",
+               r.tokens, r.windows, r.nll, r.ppl, packed_model_bytes(&pm), repeat, us, lus, 1e6 / us);
+    else
+        printf("tokens  %ld\nwindows %ld (ctx %d)\nnll     %.6f\nppl     %.4f\n"
+               "packed  %zu bytes (block linears)\n"
+               "time    %.3f us/token (%.0f tokens/s), linears %.3f us/token; median of %d\n",
+               r.tokens, r.windows, ctx, r.nll, r.ppl, packed_model_bytes(&pm), us, 1e6 / us, lus, repeat);
+    rc = fflush(stdout) ? 1 : 0;
+out:
+    tf_ctx_free(t);
+    if (have_pm)
+        packed_model_free(&pm);
+    corpus_free(&cp);
+    free(fmts);
+    free(tot);
+    return rc;
+}
+
 int cmd_ppl(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -67,10 +147,11 @@ int cmd_ppl(int argc, char **argv)
         {"ctx", required_argument, NULL, 'c'},       {"format", required_argument, NULL, 'f'},
         {"config", required_argument, NULL, 'g'},    {"max-tokens", required_argument, NULL, 'm'},
         {"json", no_argument, NULL, 'j'},            {"help", no_argument, NULL, 'h'},
+        {"packed", no_argument, NULL, 'p'},          {"repeat", required_argument, NULL, 'r'},
         {NULL, 0, NULL, 0}};
     const char *tok_path = NULL, *text_path = NULL, *fmt_name = NULL, *cfg_path = NULL;
-    long ctx = 0, max_tokens = 0;
-    int json = 0, ch, started = 0;
+    long ctx = 0, max_tokens = 0, repeat = 0;
+    int json = 0, packed = 0, ch, started = 0;
     while ((ch = cli_getopt("mxalloc ppl", argc, argv, NULL, opts, &started)) != -1) {
         switch (ch) {
         case 't': tok_path = optarg; break;
@@ -78,7 +159,12 @@ int cmd_ppl(int argc, char **argv)
         case 'f': fmt_name = optarg; break;
         case 'g': cfg_path = optarg; break;
         case 'j': json = 1; break;
+        case 'p': packed = 1; break;
         case 'h': usage(stdout); return 0;
+        case 'r':
+            if (cli_long("mxalloc ppl", "--repeat", optarg, 1, 1000, &repeat))
+                return 2;
+            break;
         case 'c':
             if (cli_long("mxalloc ppl", "--ctx", optarg, 1, INT_MAX, &ctx))
                 return 2;
@@ -94,6 +180,10 @@ int cmd_ppl(int argc, char **argv)
     }
     if (!cli_one_arg("mxalloc ppl", "MODEL", argc, argv, text_path ? NULL : "--text FILE is required")) {
         usage(stderr);
+        return 2;
+    }
+    if (repeat && !packed) {
+        fprintf(stderr, "mxalloc ppl: --repeat needs --packed\n");
         return 2;
     }
     const char *model_path = argv[optind];
@@ -117,6 +207,11 @@ int cmd_ppl(int argc, char **argv)
         ctx = max_ctx < PPL_DEFAULT_CTX_CAP ? max_ctx : PPL_DEFAULT_CTX_CAP;
     if (cli_ctx("mxalloc ppl", &m, ctx, max_tokens, "--max-tokens"))
         goto out;
+    if (packed) {
+        rc = ppl_packed(&m, uniform, cfg_path, tok_path, text_path, (int)ctx, max_tokens,
+                        repeat ? (int)repeat : 1, json);
+        goto out;
+    }
     const tf_weights *w = cli_quant_weights(&m, uniform, cfg_path, &q, &have_q, &e);
     if (!w) {
         fprintf(stderr, "mxalloc ppl: %s\n", e.msg);

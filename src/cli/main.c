@@ -25,6 +25,7 @@ static const command commands[] = {
     {"export", cmd_export, "export a config for llama.cpp or as normalized JSON"},
     {"quantize", cmd_quantize, "write the model in its assigned formats (GGUF or packed MX)"},
     {"anneal", cmd_anneal, "differentiable search (dMX or GAMMA)"},
+    {"hwprofile", cmd_hwprofile, "time this machine's packed linears, write a latency cost table"},
     {"generate", cmd_generate, "greedy text generation (sanity check of a model or config)"},
     {"tui", cmd_tui, "the interactive workbench (also: mxalloc MODEL)"},
 };
