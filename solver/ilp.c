@@ -1053,6 +1053,8 @@ static int ilp_pick(const ilp_problem *p, const ilp_units *u, int *pick, ilp_res
 int ilp_solve_from(const ilp_problem *p, const int *start, int *choice, ilp_result *res,
                    mx_error *e)
 {
+    if (p->latency && p->max_latency > 0)
+        return ilp_units_run(p, ilp_lat_pick, start, choice, res, e);
     return ilp_units_run(p, ilp_pick, start, choice, res, e);
 }
 
@@ -1069,6 +1071,22 @@ double ilp_min_budget(const ilp_problem *p)
     double b = u.w_min / u.total_params;
     ilp_units_free(&u);
     return b;
+}
+
+double ilp_min_latency(const ilp_problem *p)
+{
+    ilp_units u;
+    if (!p->latency || ilp_units_build(p, 0, &u, NULL))
+        return NAN;
+    double l = 0;
+    for (int i = 0; i < u.n_units; i++) {
+        double best = INFINITY;
+        for (int j = 0; j < u.units[i].n_items; j++)
+            best = fmin(best, ilp_units_latency(p, &u, i, u.items[u.units[i].item0 + j].f));
+        l += best;
+    }
+    ilp_units_free(&u);
+    return l;
 }
 
 void ilp_thread_done(void)

@@ -33,6 +33,16 @@ typedef struct ilp_problem {
     double budget_bits;            /* average bits per weight, scales included */
     double max_bytes;              /* second limit on total bytes; <= 0: none */
     double time_limit_s;           /* for the whole solve; <= 0: none */
+    /* A second resource, e.g. predicted latency (src/hw_table.h): per module
+     * and format, any unit, finite and >= 0 for allowed formats; NULL: none.
+     * With max_latency > 0 the answer also keeps sum latency[m][x_m] <=
+     * max_latency (relative slack 1e-12), solved by ilp_lat.c: GLPK's branch
+     * and bound with both rows over every allowed format of each unit (a
+     * format dominated in bits and cost may be the faster one), exact up to
+     * GLPK's tolerances (tightened; the answer is re-checked against both
+     * limits). Without max_latency the array only fills ilp_result.latency. */
+    const double *latency;         /* [n_modules * n_formats] or NULL */
+    double max_latency;            /* <= 0: no limit */
 } ilp_problem;
 
 typedef struct ilp_result {
@@ -43,10 +53,13 @@ typedef struct ilp_result {
     int optimal;      /* 1 proven optimal, 0 time limit hit with a feasible answer */
     double min_feasible_budget; /* filled on ERR_INFEASIBLE (and on success) */
     double bound;     /* proven lower bound on the objective (== objective when optimal) */
+    double latency;   /* sum of p->latency over the answer; NAN without p->latency */
 } ilp_result;
 
 /* Solve; choice[m] receives the chosen format index (0..n_formats-1).
- * ERR_INFEASIBLE names the smallest feasible budget in e->msg and res. */
+ * ERR_INFEASIBLE names the smallest feasible budget in e->msg and res (or,
+ * with a latency limit, the smallest latency, or that the two limits
+ * exclude each other). */
 int ilp_solve(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e);
 
 /* ilp_solve warm-started from start[m], a format index per module (NULL:
@@ -72,7 +85,11 @@ int ilp_solve_from(const ilp_problem *p, const int *start, int *choice, ilp_resu
  * res->gap and res->bound are NAN, res->optimal 0. */
 int ilp_greedy(const ilp_problem *p, int *choice, ilp_result *res, mx_error *e);
 
-/* The objective, average bits and bytes of choice (a format index per
+/* The smallest latency sum any assignment honouring allowed/groups reaches
+ * (bits not considered); NAN without p->latency or when invalid. */
+double ilp_min_latency(const ilp_problem *p);
+
+/* The objective, average bits and bytes (and latency) of choice (a format index per
  * module) under p, as the solvers report them; res's other fields stay. */
 void ilp_result_of(const ilp_problem *p, const int *choice, ilp_result *res);
 

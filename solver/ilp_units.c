@@ -204,7 +204,7 @@ static int units_infeasible(const ilp_problem *p, const ilp_units *u, ilp_result
 
 int ilp_units_prepare(const ilp_problem *p, ilp_units *u, ilp_result *res, mx_error *e)
 {
-    *res = (ilp_result){.gap = NAN, .bound = NAN, .min_feasible_budget = NAN};
+    *res = (ilp_result){.gap = NAN, .bound = NAN, .min_feasible_budget = NAN, .latency = NAN};
     int rc = ilp_units_build(p, 1, u, e);
     if (rc)
         return rc;
@@ -292,4 +292,11 @@ void ilp_result_of(const ilp_problem *p, const int *choice, ilp_result *res)
     res->objective = c;
     res->avg_bits = w / params;
     res->bytes = w / 8;
+    res->latency = NAN;
+    if (p->latency) {
+        double l = 0;
+        for (int m = 0; m < p->n_modules; m++)
+            l += p->latency[(size_t)m * p->n_formats + choice[m]];
+        res->latency = l;
+    }
 }

@@ -61,6 +61,12 @@ int ilp_units_run(const ilp_problem *p, ilp_pick_fn pick, const int *start, int 
  * -1 when start is NULL, its members disagree or the format is not allowed. */
 void ilp_units_start(const ilp_problem *p, const ilp_units *u, const int *start, int *pick);
 
+/* The latency-limited pick (solver/ilp_lat.c): p->latency and
+ * p->max_latency > 0. */
+int ilp_lat_pick(const ilp_problem *p, const ilp_units *u, int *pick, ilp_result *r, mx_error *e);
+/* Sum of p->latency over unit i's members in format f. */
+double ilp_units_latency(const ilp_problem *p, const ilp_units *u, int i, int f);
+
 /* Expand a per-unit item choice to per-module formats and fill res's
  * objective/avg_bits/bytes from the original per-module data. */
 void ilp_units_expand(const ilp_problem *p, const ilp_units *u, const int *unit_item, int *choice,

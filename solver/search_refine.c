@@ -143,7 +143,7 @@ int search_refine(search_state *s, search_result *r, mx_error *e)
         /* combine the measured changes as if additive */
         for (int m = 0; m < M; m++) /* modules not reached keep their format */
             allowed[(size_t)m * K + cur[m]] = 1;
-        ilp_problem P = {M, K, s->params, s->bits, delta, allowed, NULL, s->d.budget, 0, 0};
+        ilp_problem P = {M, K, s->params, s->bits, delta, allowed, NULL, s->d.budget, 0, 0, NULL, 0};
         ilp_result res;
         if ((rc = ilp_solve(&P, cand, &res, e)))
             goto out;

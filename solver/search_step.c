@@ -62,7 +62,7 @@ static int init_params(search_state *s, mx_error *e)
         for (int m = 0; m < M; m++)
             for (int k = 0; k < K; k++)
                 cost[(size_t)m * K + k] = s->o.init_cost[(size_t)m * K + s->data_index[k]];
-        ilp_problem P = {M, K, s->params, s->bits, cost, NULL, NULL, s->d.budget, 0, 0};
+        ilp_problem P = {M, K, s->params, s->bits, cost, NULL, NULL, s->d.budget, 0, 0, NULL, 0};
         ilp_result res;
         int rc = ilp_solve(&P, choice, &res, e);
         free(cost);
@@ -121,7 +121,7 @@ static int finalize(search_state *s, search_result *r, mx_error *e)
                 best = k;
         am[m] = best;
     }
-    ilp_problem P = {M, K, s->params, s->bits, cost, NULL, NULL, s->d.budget, 0, 0};
+    ilp_problem P = {M, K, s->params, s->bits, cost, NULL, NULL, s->d.budget, 0, 0, NULL, 0};
     ilp_result res;
     int rc = ilp_solve(&P, r->choice, &res, e);
     free(pr);

@@ -225,6 +225,130 @@ static void check_against_brute(int n, int nf, int flags, int trials)
     }
 }
 
+/* A latency per module and format (integers: sums are exact), not ordered
+ * by bits (a wide format may be the fast one), and a limit between the
+ * fastest and the slowest assignment. The two-limit solve against
+ * enumeration of every assignment. */
+static int check_latency_brute(int n, int nf, int flags, int trials)
+{
+    int n_feasible = 0, n_binding = 0;
+    for (int t = 0; t < trials; t++) {
+        inst in;
+        random_instance(&in, n, nf, flags);
+        double lat[MAXM * MAXF];
+        int64_t lmin = 0, lmax = 0;
+        for (int m = 0; m < n; m++) {
+            int64_t lo = INT64_MAX, hi = 0;
+            for (int f = 0; f < nf; f++) {
+                int64_t l = (int64_t)(in.ip[m] * (1 + (f * 7 + 3) % 5)) + (int64_t)(rnd() % 20);
+                lat[m * nf + f] = (double)l;
+                lo = l < lo ? l : lo;
+                hi = l > hi ? l : hi;
+            }
+            lmin += lo;
+            lmax += hi;
+        }
+        int64_t lim = lmin + (int64_t)(urand() * (double)(lmax - lmin + 1));
+        if (t % 7 == 0)
+            lim = lmin - 1; /* below the fastest: infeasible */
+        ilp_problem p = to_problem(&in);
+        p.latency = lat;
+        p.max_latency = (double)lim;
+        /* enumeration */
+        int ch[MAXM] = {0}, choice[MAXM];
+        double best = INFINITY, best_nolat = INFINITY;
+        for (;;) {
+            if (valid(&in, ch) && fits_exact(&in, weight32(&in, ch))) {
+                int64_t l = 0;
+                for (int m = 0; m < n; m++)
+                    l += (int64_t)lat[m * nf + ch[m]];
+                double c = objective(&in, ch);
+                if (l <= lim && c < best)
+                    best = c;
+                if (c < best_nolat)
+                    best_nolat = c;
+            }
+            int m = 0;
+            while (m < n && ++ch[m] == nf)
+                ch[m++] = 0;
+            if (m == n)
+                break;
+        }
+        ilp_result r;
+        mx_error e = {0};
+        int rc = ilp_solve(&p, choice, &r, &e);
+        if (isinf(best)) {
+            assert_int_equal(rc, ERR_INFEASIBLE);
+            continue;
+        }
+        n_feasible++;
+        n_binding += best > best_nolat + 1e-9;
+        if (rc)
+            fail_msg("trial %d: rc %d (%s), enumeration %.12g", t, rc, e.msg, best);
+        assert_true(r.optimal);
+        assert_true(valid(&in, choice));
+        assert_true(fits_exact(&in, weight32(&in, choice)));
+        int64_t l = 0;
+        for (int m = 0; m < n; m++)
+            l += (int64_t)lat[m * nf + choice[m]];
+        assert_true(l <= lim);
+        assert_true(fabs(r.latency - (double)l) < 1e-9);
+        double obj = objective(&in, choice);
+        if (fabs(obj - best) > 1e-7 * (1 + fabs(best)))
+            fail_msg("trial %d: ilp %.12g, enumeration %.12g", t, obj, best);
+    }
+    assert_true(n_feasible > trials / 5);
+    return n_binding;
+}
+
+static void test_latency_vs_brute(void **state)
+{
+    (void)state;
+    rng_state = 4242;
+    int binding = check_latency_brute(5, 4, 0, 150);
+    binding += check_latency_brute(6, 5, 1, 100);
+    binding += check_latency_brute(6, 4, 2, 100);
+    binding += check_latency_brute(7, 3, 3 | 4, 60);
+    assert_true(binding > 100); /* the instances exercise the second limit */
+}
+
+/* Without a limit the latency array only reports; with one the message
+ * names the fastest reachable latency. */
+static void test_latency_report_and_message(void **state)
+{
+    (void)state;
+    rng_state = 99;
+    inst in;
+    random_instance(&in, 6, 4, 0);
+    in.budget32 = 32 * 32; /* everything fits */
+    double lat[MAXM * MAXF];
+    for (int i = 0; i < 6 * 4; i++)
+        lat[i] = 1 + i % 4;
+    ilp_problem p = to_problem(&in);
+    int c1[MAXM], c2[MAXM];
+    ilp_result r1, r2;
+    assert_int_equal(ilp_solve(&p, c1, &r1, NULL), 0);
+    assert_true(isnan(r1.latency));
+    p.latency = lat;
+    assert_int_equal(ilp_solve(&p, c2, &r2, NULL), 0);
+    assert_memory_equal(c1, c2, sizeof(int) * 6); /* no limit: the same answer */
+    double l = 0;
+    for (int m = 0; m < 6; m++)
+        l += lat[m * 4 + c2[m]];
+    assert_true(fabs(r2.latency - l) < 1e-12);
+    assert_true(fabs(ilp_min_latency(&p) - 6.0) < 1e-12);
+    p.max_latency = 5.5;
+    mx_error e = {0};
+    assert_int_equal(ilp_solve(&p, c2, &r2, &e), ERR_INFEASIBLE);
+    assert_non_null(strstr(e.msg, "the fastest allowed assignment takes 6"));
+    p.max_latency = 6;
+    assert_int_equal(ilp_solve(&p, c2, &r2, &e), 0);
+    for (int m = 0; m < 6; m++)
+        assert_int_equal(lat[m * 4 + c2[m]], 1);
+    lat[5] = NAN;
+    assert_int_equal(ilp_solve(&p, c2, &r2, &e), ERR_ARG);
+}
+
 static void test_small_plain(void **state)
 {
     (void)state;
@@ -657,6 +781,8 @@ int main(void)
         cmocka_unit_test(test_warm_sweep),
         cmocka_unit_test(test_warm_model_shaped),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_latency_vs_brute),
+        cmocka_unit_test(test_latency_report_and_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
