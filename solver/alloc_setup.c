@@ -31,12 +31,40 @@ void alloc_setup_free(alloc_setup *s)
     free(s->cost);
     free(s->allowed);
     free(s->group);
+    free(s->latency);
+    hw_table_free(&s->hw);
     memset(s, 0, sizeof *s);
+    hw_table_init(&s->hw);
+}
+
+/* Per module and table format, ms per token from the hardware table. */
+static int fill_latency(const alloc_opts *o, const score_table *t, alloc_setup *s, mx_error *e)
+{
+    int n = t->n_modules, nf = t->n_formats;
+    const char *name = o->hw_table_path ? o->hw_table_path : "the hardware table";
+    s->latency = malloc((size_t)n * nf * sizeof *s->latency);
+    if (!s->latency)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    for (int m = 0; m < n; m++)
+        for (int i = 0; i < nf; i++) {
+            size_t at = (size_t)m * nf + i;
+            const score_module *sm = &t->modules[m];
+            const hw_entry *he = hw_table_find(o->hw, t->formats[i], sm->rows, sm->cols);
+            s->latency[at] = he ? he->us_per_token / 1000.0 : NAN;
+            if (!he && s->allowed[at])
+                return err_set(e, ERR_ARG, "%s has no %s row for %dx%d (module %s): profile it or leave it out "
+                               "with --formats", name, mx_format_name(t->formats[i]), sm->rows, sm->cols, sm->name);
+        }
+    s->hw_used = o->hw;
+    return 0;
 }
 
 int alloc_setup_build(const alloc_opts *o, const score_table *t, alloc_setup *s, mx_error *e)
 {
     memset(s, 0, sizeof *s);
+    hw_table_init(&s->hw);
+    if (o->max_latency_ms > 0 && !o->hw)
+        return err_set(e, ERR_ARG, "--max-latency needs --hw-table FILE");
     int n = t->n_modules, nf = t->n_formats;
     if (n <= 0 || nf <= 0)
         return err_set(e, ERR_FORMAT, "the score file has no modules or no formats");
@@ -141,20 +169,40 @@ int alloc_setup_build(const alloc_opts *o, const score_table *t, alloc_setup *s,
             if (s->allowed[(size_t)m * nf + i] && bmax > 0)
                 s->cost[(size_t)m * nf + i] += nudge * (bmax - s->bits[(size_t)m * nf + i]) / bmax;
     }
+    if (o->hw) {
+        int rc = fill_latency(o, t, s, e);
+        if (rc) {
+            alloc_setup_free(s);
+            return rc;
+        }
+    }
     proj_fit_identity(&s->fit);
     s->p = (ilp_problem){
         .n_modules = n, .n_formats = nf, .params = s->params, .bits = s->bits, .cost = s->cost,
         .allowed = s->allowed, .group = (o->group_qkv || o->group_gateup) ? s->group : NULL,
-        .budget_bits = o->budget, .max_bytes = o->max_bytes, .time_limit_s = o->time_limit_s};
+        .budget_bits = o->budget, .max_bytes = o->max_bytes, .time_limit_s = o->time_limit_s,
+        .latency = s->latency, .max_latency = o->max_latency_ms};
     return 0;
 }
 
 int alloc_setup_load(const alloc_opts *o, score_table *t, alloc_setup *s, mx_error *e)
 {
     memset(s, 0, sizeof *s);
+    hw_table_init(&s->hw);
+    hw_table hw;
+    hw_table_init(&hw);
+    alloc_opts oo = *o;
     int rc = cache_read(o->scores_path, t, e);
+    if (!rc && o->hw_table_path && !o->hw && !(rc = hw_table_read(o->hw_table_path, &hw, e)))
+        oo.hw = &hw;
     if (!rc)
-        rc = alloc_setup_build(o, t, s, e);
+        rc = alloc_setup_build(&oo, t, s, e);
+    if (!rc && oo.hw == &hw) { /* the setup keeps the table it read */
+        s->hw = hw;
+        s->hw_used = NULL; /* alloc_setup_hw: the own copy (the setup may move) */
+        hw_table_init(&hw);
+    }
+    hw_table_free(&hw);
     if (!rc && o->calibrate < 0)
         proj_default_fit(t, s->method, &s->fit);
     else if (!rc && o->calibrate > 0 && (rc = proj_calibrate(t, s->method, &s->fit, e)))
@@ -162,8 +210,15 @@ int alloc_setup_load(const alloc_opts *o, score_table *t, alloc_setup *s, mx_err
     return rc;
 }
 
+const hw_table *alloc_setup_hw(const alloc_setup *s)
+{
+    return s->hw.n ? &s->hw : s->hw_used;
+}
+
 int alloc_setup_solve(const alloc_opts *o, alloc_setup *s, int *choice, ilp_result *r, mx_error *e)
 {
+    if (o->greedy && s->p.max_latency > 0)
+        return err_set(e, ERR_ARG, "--solver greedy does not take --max-latency (the integer program does)");
     return o->greedy ? ilp_greedy(&s->p, choice, r, e) : ilp_solve(&s->p, choice, r, e);
 }
 

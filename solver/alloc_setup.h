@@ -7,6 +7,7 @@
 
 #include "solver/ilp.h"
 #include "solver/proj.h"
+#include "src/hw_table.h"
 #include "src/score_table.h"
 #include "kernels/err.h"
 
@@ -30,6 +31,13 @@ typedef struct alloc_opts {
     double time_limit_s;
     int json;
     const char *out_path;
+    /* Latency (src/hw_table.h): a cost table, from hw_table_path (read by
+     * alloc_setup_load) or given as hw; max_latency_ms limits the predicted
+     * sum over the block linears of their rows' us_per_token / 1000 (ms per
+     * token at the table's batch; the overhead row is not part of it). */
+    const char *hw_table_path;
+    const hw_table *hw;         /* used when not NULL (path then only names it) */
+    double max_latency_ms;      /* 0: none (needs a table) */
 } alloc_opts;
 
 void alloc_opts_init(alloc_opts *o);
@@ -43,9 +51,13 @@ typedef struct alloc_setup {
     unsigned char *allowed;
     int *group;
     proj_fit fit;               /* the projection: the identity unless calibrated */
+    double *latency;            /* [n * nf] ms per token, NULL without a table */
+    hw_table hw;                /* the table alloc_setup_load read (hw.n == 0: none) */
+    const hw_table *hw_used;    /* alloc_opts.hw when given; read alloc_setup_hw */
 } alloc_setup;
 
-/* Validate the options against t (unknown module or format in a pin, pin
+/* Validate the options against t (a hardware table without a row for an
+ * allowed format at a module's shape, unknown module or format in a pin, pin
  * outside --formats, missing score method, NaN scores ...) and build the
  * problem. Errors are one line in e. */
 int alloc_setup_build(const alloc_opts *o, const score_table *t, alloc_setup *s, mx_error *e);
@@ -55,7 +67,10 @@ void alloc_setup_free(alloc_setup *s);
  * empty even on error (score_table_free it); *s is empty on error. */
 int alloc_setup_load(const alloc_opts *o, score_table *t, alloc_setup *s, mx_error *e);
 
-/* Solve with the method the options ask for. */
+/* The table latency came from, or NULL. */
+const hw_table *alloc_setup_hw(const alloc_setup *s);
+
+/* Solve with the method the options ask for (greedy refuses a latency limit). */
 int alloc_setup_solve(const alloc_opts *o, alloc_setup *s, int *choice, ilp_result *r, mx_error *e);
 
 /* The allocation a projection anchor measures (score_anchor_fn, src/score.h):

@@ -24,11 +24,15 @@ const char alloc_common_usage[] =
     "  --time-limit S      stop the solver after S seconds with the best answer found\n"
     "  --target T          count bits as T stores them: mx (packed MX, default) or\n"
     "                      llama-cpp (the GGUF `mxalloc quantize` writes: MXFP4/MXINT8 only\n"
-    "                      on rows of whole 32-blocks, MXFP6/MXFP8/bf16 as BF16 = 16 bits)\n";
+    "                      on rows of whole 32-blocks, MXFP6/MXFP8/bf16 as BF16 = 16 bits)\n"
+    "  --hw-table FILE     a latency cost table (mxalloc hwprofile): print each answer's\n"
+    "                      predicted latency of the block linears\n"
+    "  --max-latency MS    also limit that latency (ms per token at the table's batch,\n"
+    "                      summed over the block linears; needs --hw-table)\n";
 
 enum {
     O_PIN = ALLOC_OPT_BASE, O_FORMATS, O_GROUP, O_MAX_BYTES, O_SOLVER, O_SCORE_METHOD, O_CALIBRATE,
-    O_NO_CALIBRATE, O_TIME_LIMIT, O_TARGET
+    O_NO_CALIBRATE, O_TIME_LIMIT, O_TARGET, O_HW_TABLE, O_MAX_LATENCY
 };
 
 static const struct option alloc_common_options[] = {
@@ -43,6 +47,8 @@ static const struct option alloc_common_options[] = {
     {"no-calibrate", no_argument, NULL, O_NO_CALIBRATE},
     {"time-limit", required_argument, NULL, O_TIME_LIMIT},
     {"target", required_argument, NULL, O_TARGET},
+    {"hw-table", required_argument, NULL, O_HW_TABLE},
+    {"max-latency", required_argument, NULL, O_MAX_LATENCY},
     {NULL, 0, NULL, 0},
 };
 
@@ -118,6 +124,8 @@ static int common_option(const char *prog, int c, char *arg, alloc_opts *o)
         return 1;
     }
     case O_MAX_BYTES: return cli_positive(prog, "--max-bytes", arg, &o->max_bytes) ? 2 : 1;
+    case O_HW_TABLE: o->hw_table_path = arg; return 1;
+    case O_MAX_LATENCY: return cli_positive(prog, "--max-latency", arg, &o->max_latency_ms) ? 2 : 1;
     case O_TIME_LIMIT: return cli_positive(prog, "--time-limit", arg, &o->time_limit_s) ? 2 : 1;
     case O_SOLVER:
         if (!strcmp(arg, "ilp"))
@@ -151,11 +159,11 @@ static int common_option(const char *prog, int c, char *arg, alloc_opts *o)
 int alloc_getopt(const char *prog, int argc, char **argv, const struct option *own, alloc_opts *o,
                  int *started)
 {
-    struct option opts[32];
+    struct option opts[48];
     int n = 0;
-    for (const struct option *p = alloc_common_options; p->name && n < 31; p++)
+    for (const struct option *p = alloc_common_options; p->name && n < 47; p++)
         opts[n++] = *p;
-    for (const struct option *p = own; p->name && n < 31; p++)
+    for (const struct option *p = own; p->name && n < 47; p++)
         opts[n++] = *p;
     opts[n] = (struct option){NULL, 0, NULL, 0};
     for (;;) {
@@ -170,6 +178,14 @@ int alloc_getopt(const char *prog, int argc, char **argv, const struct option *o
 
 int alloc_scores_arg(const char *prog, int argc, char **argv, alloc_opts *o)
 {
+    if (o->max_latency_ms > 0 && !o->hw_table_path) {
+        fprintf(stderr, "%s: --max-latency needs --hw-table FILE\n", prog);
+        return 2;
+    }
+    if (o->max_latency_ms > 0 && o->greedy) {
+        fprintf(stderr, "%s: --solver greedy does not take --max-latency\n", prog);
+        return 2;
+    }
     if (optind < argc)
         o->scores_path = argv[optind++];
     if (optind < argc) {

@@ -24,6 +24,8 @@ static void usage(FILE *f)
                "  --budget BITS       average bits per weight, e.g. 4.5\n"
                "%s"
                "  --json              print {avg_bits, bytes, objective, projected_ppl, formats}\n"
+               "                      (with --hw-table also latency_ms, max_latency_ms, hw_batch,\n"
+               "                      overhead_ms)\n"
                "  --out CFG.json      write the assignment config (atomically)\n"
                "  --help              this text\n",
                alloc_common_usage);
@@ -155,6 +157,13 @@ int cmd_alloc(int argc, char **argv)
         json_object_set_new(j, "avg_bits", json_real(r.avg_bits));
         json_object_set_new(j, "bytes", json_real(r.bytes));
         json_object_set_new(j, "objective", json_real(r.objective));
+        if (!isnan(r.latency)) {
+            const hw_table *hw = alloc_setup_hw(&run.s);
+            json_object_set_new(j, "latency_ms", json_real(r.latency));
+            json_object_set_new(j, "max_latency_ms", o.max_latency_ms > 0 ? json_real(o.max_latency_ms) : json_null());
+            json_object_set_new(j, "hw_batch", json_integer(hw->batch));
+            json_object_set_new(j, "overhead_ms", isnan(hw->overhead_us) ? json_null() : json_real(hw->overhead_us / 1000));
+        }
         json_object_set_new(j, "projected_ppl", isnan(ppl) ? json_null() : json_real(ppl));
         /* the band: the fit's largest residual on its uniform-format anchors */
         double res = proj_fit_residual(&run.t, run.s.method, &run.s.fit);
@@ -188,6 +197,16 @@ int cmd_alloc(int argc, char **argv)
         printf("budget: %.4f bits/weight, achieved %.4f%s%s\n", o.budget, r.avg_bits,
                o.target == MX_TARGET_MX ? "" : " as stored by ", o.target == MX_TARGET_MX ? "" : mx_target_name(o.target));
         printf("size: %.0f bytes (%.2f MiB)\n", r.bytes, r.bytes / 1048576.0);
+        if (!isnan(r.latency)) {
+            const hw_table *hw = alloc_setup_hw(&run.s);
+            printf("latency: %.6f ms/token predicted for the block linears at batch %d", r.latency, hw->batch);
+            if (o.max_latency_ms > 0)
+                printf(" (limit %.6f)", o.max_latency_ms);
+            if (!isnan(hw->overhead_us))
+                printf("; + overhead %.6f = %.6f ms/token for the whole pass", hw->overhead_us / 1000,
+                       r.latency + hw->overhead_us / 1000);
+            printf("\n");
+        }
         printf("objective: %.6g (summed %s scores, nats/token)\n", r.objective, score_method_name(run.s.method));
         if (isnan(ppl))
             printf("projected ppl: n/a (the score file has no fp32 loss)\n");

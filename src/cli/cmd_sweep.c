@@ -280,6 +280,11 @@ int cmd_sweep(int argc, char **argv)
     if (!rc) {
         sb_printf(&out, "%8s %8s %12s %10s", "budget", "bits", "objective", "proj_ppl");
         sb_printf(&cs, "budget,avg_bits,bytes,objective,projected_ppl,optimal");
+        int lat = alloc_setup_hw(&run.s) != NULL;
+        if (lat) { /* predicted ms/token of the block linears (--hw-table) */
+            sb_printf(&out, " %10s", "lat_ms");
+            sb_printf(&cs, ",latency_ms");
+        }
         if (mo.k) {
             sb_printf(&out, " %10s %7s", "meas_ppl", "error");
             sb_printf(&cs, ",measured_ppl,rel_error");
@@ -301,6 +306,10 @@ int cmd_sweep(int argc, char **argv)
             sb_printf(&out, "%8.6g %8.4f %12.6g %10.4f", w->budget, w->r.avg_bits, w->r.objective, w->proj);
             sb_printf(&cs, "%.10g,%.10g,%.0f,%.10g,%.10g,%d", w->budget, w->r.avg_bits, w->r.bytes,
                       w->r.objective, w->proj, w->r.optimal);
+            if (lat) {
+                sb_printf(&out, " %10.6f", w->r.latency);
+                sb_printf(&cs, ",%.10g", w->r.latency);
+            }
             if (mo.k && isfinite(w->meas)) {
                 /* the texts differ: compare the ratios to each text's fp32 perplexity */
                 double re = proj_rel_error(w->proj / fp32_calib, w->meas / fp32_eval);
