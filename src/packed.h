@@ -2,8 +2,10 @@
  * (kernels/mx.h mx_pack layout, in row chunks) and dequantized right before
  * its GEMM, chunk by chunk into a small scratch tile. The forward pass reaches
  * it through tf_ctx_set_linear, so `mxalloc ppl --packed` times what a
- * runtime storing MX weights would do, and its numbers equal the
- * fake-quantized path (unpack(pack(x)) == mx_fake_quant(x) bit for bit). */
+ * runtime storing MX weights would do. The weights it multiplies are the
+ * fake-quantized path's bit for bit (unpack(pack(x)) == mx_fake_quant(x));
+ * the results equal that path's to float rounding (a chunk's GEMM may sum
+ * in other blocks than the whole matrix's; on stories260K they are equal). */
 #ifndef MXALLOC_PACKED_H
 #define MXALLOC_PACKED_H
 

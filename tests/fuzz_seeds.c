@@ -16,6 +16,7 @@
 #include "kernels/ggml_quant.h"
 #include "src/cache.h"
 #include "src/cfg.h"
+#include "src/hw_table.h"
 #include "src/tok.h"
 #include "src/tok_export.h"
 #include "tests/fuzz_models.h"
@@ -705,6 +706,22 @@ static void seeds_cfg(void)
     seed("fuzz_cfg", "minimal", minimal, sizeof minimal - 1);
 }
 
+static void seeds_hw_table(void)
+{
+    static const char full[] = "# mxalloc hardware cost table\n# machine: x86_64, test cpu\n"
+                               "mxfp4_e2m1 64 64 512 0.105 264320\nmxint8 64 172 512 0.2 494720 # note\n"
+                               "fp32 32 64 512 0.07 197000\noverhead 512 62.5\n";
+    static const char bad[] = "mxfp4 64 64 512 0.1 1\nmxfp4_e2m1 64 64 256 0.1 1\n";
+    hw_table t;
+    hw_table_init(&t);
+    mx_error e = {0};
+    if (hw_table_parse(&t, full, sizeof full - 1, "full", &e))
+        bad_seed("fuzz_hw_table", "full", e.msg);
+    hw_table_free(&t);
+    seed("fuzz_hw_table", "full", full, sizeof full - 1);
+    seed("fuzz_hw_table", "bad", bad, sizeof bad - 1);
+}
+
 static void seeds_script(void)
 {
     static const char script[] =
@@ -752,6 +769,7 @@ int main(int argc, char **argv)
     seeds_cache();
     seeds_cfg();
     seeds_script();
+    seeds_hw_table();
     tm_rmtree(scratch);
     return failures ? 1 : 0;
 }

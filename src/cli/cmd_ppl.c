@@ -42,7 +42,7 @@ static void usage(FILE *f)
             "  --max-tokens N    score at most N tokens (whole windows)\n"
             "  --packed          hold the linears packed (MX codes + E8M0 scales) and\n"
             "                    dequantize each, in row chunks, right before its GEMM; time\n"
-            "                    the pass (same nll as without it); prints us/token\n"
+            "                    the pass (the same nll to float rounding); prints us/token\n"
             "  --repeat N        with --packed: run the pass N times, report the median time\n"
             "  --json            print {\"tokens\", \"windows\", \"nll\", \"ppl\"} as JSON (with\n"
             "                    --packed also us_per_token, linear_us_per_token, tokens_per_s,\n"
