@@ -78,6 +78,19 @@ check_model() { # NAME MODEL [--tokenizer T]
         expect_sub ppl 0 "$m" "$@" --text "$w/lf.txt" --max-tokens 512 --format "$f" --json --packed
         same "$(num nll "$cli_tmp/out")" "$ref" || { echo "FAIL: $name: packed $f nll differs"; fail=1; }
     done
+    # the workbench (script mode): the latency beside bits, its limit kept, then off
+    printf 'formats %s\nbudget 99\nlatency %s\nlatency off\n' "$fmts" "$lim" > "$w/$name.script"
+    expect_sub tui 0 "$m" "$@" --text "$w/lf.txt" --scores "$w/$name.scores" --hw-table "$w/$name.hw" \
+        --script "$w/$name.script"
+    lats=$(sed -n 's/.* latency_ms \([0-9.e+-]*\).*/\1/p' "$cli_tmp/out" | tr '\n' ' ')
+    echo "$lats" | awk -v l="$lim" '{ exit !(NF == 4 && $3 <= l * (1 + 1e-9) && $4 == $2) }' ||
+        { cat "$cli_tmp/out"; echo "FAIL: $name: workbench latencies '$lats' vs limit $lim"; fail=1; }
+    printf 'latency 1\n' > "$w/nohw.script"
+    if "$BIN" "$m" "$@" --text "$w/lf.txt" --scores "$w/$name.scores" --script "$w/nohw.script" > /dev/null 2> "$w/err"; then
+        echo "FAIL: $name: latency without a table accepted"; fail=1
+    fi
+    grep -q "latency 1: latency: no hardware table" "$w/err" || { cat "$w/err"; echo "FAIL: $name: no-table message"; fail=1; }
+    expect_sub tui 2 "$m" "$@" --max-latency 1
 }
 check_model 260k "$MODEL" --tokenizer "$TOKZ"
 if [ -r "$H656K/config.json" ]; then check_model 656k "$H656K"; else echo "656k: not under $DATA, its part skipped"; fi

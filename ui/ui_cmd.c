@@ -21,6 +21,7 @@ static const struct {
     [UI_CMD_FORMATS] = {"formats", 1, 1, "formats LIST|all -- allowed formats, comma-separated"},
     [UI_CMD_GROUP] = {"group", 2, 2, "group qkv|gateup on|off -- give q,k,v (gate,up) one shared format"},
     [UI_CMD_TARGET] = {"target", 1, 1, "target mx|llama-cpp -- count bits as packed MX or as the llama.cpp GGUF stores them"},
+    [UI_CMD_LATENCY] = {"latency", 1, 1, "latency MS|off -- limit the predicted ms per token of the linears (--hw-table; { } step it)"},
     [UI_CMD_METHOD] = {"method", 1, 1, "method kl|fisher|fisher-out|gamma -- which scores drive the solver"},
     [UI_CMD_SCORE] = {"score", 0, 2, "score [--method kl|fisher|fisher-out|both] -- compute sensitivity scores"},
     [UI_CMD_ANNEAL] = {"anneal", 1, 7, "anneal dmx|gamma [--steps N] [--refine N] [--seed N] -- a differentiable search; its result becomes current"},
@@ -130,6 +131,17 @@ int ui_cmd_parse(const char *line, ui_cmd *out, char *err, size_t err_len)
         if (errno || end == out->argv[0] || *end || !isfinite(b) || b <= 0)
             return fail(err, err_len, "budget: '%s' is not a positive number of bits%s", out->argv[0], "");
         out->number = b;
+        break;
+    }
+    case UI_CMD_LATENCY: {
+        char *end;
+        errno = 0;
+        double ms = strtod(out->argv[0], &end);
+        if (!strcmp(out->argv[0], "off"))
+            ms = 0;
+        else if (errno || end == out->argv[0] || *end || !isfinite(ms) || ms <= 0)
+            return fail(err, err_len, "latency: '%s' is not a positive number of ms or off%s", out->argv[0], "");
+        out->number = ms;
         break;
     }
     case UI_CMD_GROUP:

@@ -16,6 +16,7 @@ typedef enum ui_cmd_id {
     UI_CMD_FORMATS,    /* formats LIST|all */
     UI_CMD_GROUP,      /* group qkv|gateup on|off */
     UI_CMD_TARGET,     /* target mx|llama-cpp : what the bits count (alloc --target) */
+    UI_CMD_LATENCY,    /* latency MS|off : limit the predicted latency (tui --hw-table) */
     UI_CMD_METHOD,     /* method kl|fisher|gamma : which score drives the solver */
     UI_CMD_SCORE,      /* score [--method kl|fisher|both] */
     UI_CMD_ANNEAL,     /* anneal dmx|gamma [--steps N] [--refine N] [--seed N] */

@@ -2,6 +2,7 @@
  * action and says what it does; the `?` box is printed from this table, so
  * every key that does something is documented, and a key not in it says so
  * on the status line. Actions return what must be redone (UI_REDO_*). */
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,25 @@ static unsigned act_budget(ui_app *a, const int *arg)
 static unsigned act_budget_coarse(ui_app *a, const int *arg)
 {
     return budget_by(a, arg[0] * UI_BUDGET_COARSE);
+}
+
+/* { }: the latency limit 2% tighter / looser, from the current allocation's
+ * latency when there is no limit yet (as the `latency` command). */
+static unsigned act_latency(ui_app *a, const int *arg)
+{
+    const ui_state *s = &a->wb->st;
+    if (!s->hw) {
+        ui_ctl_msg(a, UI_MSG_ERROR, "no hardware table: start with --hw-table FILE (mxalloc hwprofile writes one)");
+        return UI_REDO_DRAW;
+    }
+    double base = s->max_latency_ms > 0 ? s->max_latency_ms : s->solved ? s->res.latency : NAN;
+    if (!(base > 0)) {
+        ui_ctl_msg(a, UI_MSG_ERROR, "latency: no allocation to start from");
+        return UI_REDO_DRAW;
+    }
+    char line[64];
+    snprintf(line, sizeof line, "latency %.6g", base * (1 + 0.02 * arg[0]));
+    return ui_ctl_run_line(a, line);
 }
 
 static unsigned act_move(ui_app *a, const int *arg)
@@ -234,6 +254,8 @@ static const ui_key_binding bindings[] = {
     {{KEY_RIGHT, '+', '='}, "budget +0.05 bits/weight", act_budget, {1}},
     {{KEY_NPAGE}, "budget -0.5 bits/weight", act_budget_coarse, {-1}},
     {{KEY_PPAGE}, "budget +0.5 bits/weight", act_budget_coarse, {1}},
+    {{'{'}, "latency limit -2%", act_latency, {-1}},
+    {{'}'}, "latency limit +2%", act_latency, {1}},
     {{KEY_MOUSE}, "drag bar, click plot/cell", act_mouse, {0}},
     {{'h', KEY_SLEFT}, "cursor left", act_move, {0, -1}},
     {{'l', KEY_SRIGHT}, "cursor right", act_move, {0, 1}},

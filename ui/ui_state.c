@@ -131,6 +131,15 @@ int ui_state_set_table(ui_state *s, score_table *t, const char *path, mx_error *
     return 0;
 }
 
+int ui_state_set_max_latency(ui_state *s, double ms, mx_error *e)
+{
+    if (!s->hw && ms > 0)
+        return err_set(e, ERR_ARG, "latency: no hardware table (tui --hw-table FILE, from mxalloc hwprofile)");
+    s->max_latency_ms = ms > 0 ? ms : 0;
+    mark_stale(s);
+    return 0;
+}
+
 int ui_state_set_method(ui_state *s, score_method m, mx_error *e)
 {
     if (!score_table_has(&s->t, m))
@@ -247,6 +256,8 @@ static int build_problem(ui_state *s, alloc_setup *as, mx_error *e)
     o.group_qkv = s->group_qkv;
     o.group_gateup = s->group_gateup;
     o.target = s->target;
+    o.hw = s->hw;
+    o.max_latency_ms = s->hw ? s->max_latency_ms : 0;
     for (int j = 0; j < t->n_formats; j++)
         if (s->fmt_ok[t->formats[j]])
             o.formats_mask |= 1u << t->formats[j];

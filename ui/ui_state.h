@@ -43,6 +43,8 @@ typedef struct ui_state {
     unsigned char fmt_ok[MX_NFORMATS]; /* by mx_format: allowed by `formats` */
     int group_qkv, group_gateup;
     mx_target target;              /* what the bits count (alloc --target) */
+    const struct hw_table *hw;     /* latency cost table (tui --hw-table; owned by the caller) or NULL */
+    double max_latency_ms;         /* limit on its predicted latency of the block linears; <= 0: none */
     int *pin;                      /* [n_modules] pinned mx_format or -1 */
     double budget;                 /* average bits per weight */
     double time_limit_s;           /* per solve (ilp_problem.time_limit_s); <= 0: exact. The
@@ -88,6 +90,9 @@ void ui_state_free(ui_state *s);
  * candidate formats is ERR_FORMAT). */
 int ui_state_set_table(ui_state *s, score_table *t, const char *path, mx_error *e);
 int ui_state_has_scores(const ui_state *s);
+/* The latency limit (ms per token of the block linears by s->hw), <= 0: none;
+ * marks the solution stale. ERR_ARG without a table. */
+int ui_state_set_max_latency(ui_state *s, double ms, mx_error *e);
 
 /* Constraint edits; each marks the solution and curve stale. */
 int ui_state_set_method(ui_state *s, score_method m, mx_error *e);

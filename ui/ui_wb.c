@@ -96,6 +96,7 @@ int ui_wb_open(ui_wb *wb, const ui_wb_opts *o, ui_msg_fn msg, void *msg_user, mx
 {
     memset(wb, 0, sizeof *wb);
     pthread_mutex_init(&wb->score.pv_lock, NULL);
+    hw_table_init(&wb->hw);
     wb->opts = *o;
     wb->msg = msg;
     wb->msg_user = msg_user;
@@ -125,6 +126,12 @@ int ui_wb_open(ui_wb *wb, const ui_wb_opts *o, ui_msg_fn msg, void *msg_user, mx
                  wb->tokens ? " (or :score to compute them now)" : "");
     }
     wb->st.target = o->target;
+    if (o->hw_table_path) {
+        if ((rc = hw_table_read(o->hw_table_path, &wb->hw, e)))
+            return rc;
+        wb->st.hw = &wb->hw;
+        wb->st.max_latency_ms = o->max_latency_ms;
+    }
     if (o->ctx > 0)
         wb->ctx = o->ctx;
     else if (wb->st.t.ctx > 0)
@@ -157,6 +164,7 @@ void ui_wb_close(ui_wb *wb)
     free(wb->text);
     ui_queue_destroy(&wb->q);
     pthread_mutex_destroy(&wb->score.pv_lock);
+    hw_table_free(&wb->hw);
     ui_search_hist_free(&wb->search);
     ui_state_free(&wb->st);
     free(wb->tokens);
@@ -187,8 +195,11 @@ void ui_wb_summary(const ui_wb *wb, char *out, size_t len)
     if (s->near_fmt >= 0 && isfinite(s->near_ppl) && isfinite(s->proj_ppl))
         snprintf(near, sizeof near, " vs_%s %+.2f%%", mx_format_name((mx_format)s->near_fmt),
                  100 * (s->proj_ppl / s->near_ppl - 1));
-    snprintf(out, len, "budget %.2f: avg_bits %.3f bytes %.0f projected_ppl %.4f vs_fp32 %+.2f%%%s solve_ms %.1f",
-             s->budget, s->res.avg_bits, s->res.bytes, s->proj_ppl, 100 * (s->proj_ppl / s->fp32_ppl - 1), near,
+    char lat[96] = "";
+    if (s->hw && isfinite(s->res.latency))
+        snprintf(lat, sizeof lat, " latency_ms %.6g%s", s->res.latency, s->max_latency_ms > 0 ? "" : " (no limit)");
+    snprintf(out, len, "budget %.2f: avg_bits %.3f bytes %.0f projected_ppl %.4f vs_fp32 %+.2f%%%s%s solve_ms %.1f",
+             s->budget, s->res.avg_bits, s->res.bytes, s->proj_ppl, 100 * (s->proj_ppl / s->fp32_ppl - 1), near, lat,
              s->solve_ms);
 }
 
@@ -560,6 +571,14 @@ static int exec_cmd(ui_wb *wb, const ui_cmd *c)
     ui_state *s = &wb->st;
     int rc;
     switch (c->id) {
+    case UI_CMD_LATENCY:
+        if (ui_state_set_max_latency(s, c->number, &e))
+            return fail(wb, ERR_ARG, e.msg);
+        if (c->number > 0)
+            ui_wb_say(wb, UI_MSG_INFO, "latency limit %.6g ms per token", c->number);
+        else
+            ui_wb_say(wb, UI_MSG_INFO, "latency limit off");
+        return ui_state_has_scores(s) ? ui_wb_resolve(wb, 1) : 0;
     case UI_CMD_BUDGET:
         if (need_scores(wb))
             return ERR_ARG;

@@ -5,6 +5,7 @@
 #define MXALLOC_UI_WB_H
 
 #include "solver/search.h"
+#include "src/hw_table.h"
 #include "src/model.h"
 #include "src/tok.h"
 #include "ui/ui_cmd.h"
@@ -21,6 +22,8 @@ typedef struct ui_wb_opts {
     long eval_tokens;             /* 0: every full window of the text */
     int ctx;                      /* 0: the score table's context, else min(256, model max) */
     mx_target target;             /* what the bits count (alloc --target); `target` changes it */
+    const char *hw_table_path;    /* latency cost table (mxalloc hwprofile), or NULL */
+    double max_latency_ms;        /* its limit at the start; 0: none (`latency` changes it) */
 } ui_wb_opts;
 
 /* Where messages go: the status line (curses) or stdout/stderr (script). */
@@ -90,6 +93,7 @@ typedef struct ui_wb {
     long n_tokens;
     int ctx;
     ui_state st;
+    hw_table hw;                  /* opts.hw_table_path read (st.hw points here); empty without one */
     char scores_hint[512];        /* why no scores were loaded */
     ui_queue q;
     ui_job job;

@@ -440,8 +440,12 @@ void ui_work_finish(ui_wb *wb, const ui_event *ev)
         wb->score.preview = 0;
         wb->score.pv_shown = 0;
         if (shown && ev->code) { /* cancelled or failed: the preview goes, as nothing was written */
+            ui_state keep = wb->st; /* what the options set, not the scores */
             ui_state_free(&wb->st);
             ui_state_init(&wb->st);
+            wb->st.target = keep.target;
+            wb->st.hw = keep.hw;
+            wb->st.max_latency_ms = keep.max_latency_ms;
             snprintf(wb->scores_hint, sizeof wb->scores_hint, "no scores: scoring stopped (:score starts it again)");
         }
     }

@@ -22,6 +22,8 @@ static void usage(FILE *f)
             "  --eval-tokens N    score at most N tokens in `eval` (default: the whole text)\n"
             "  --ctx N            eval window (default: the scores' context, else 256)\n"
             "  --target T         count bits as T stores them: mx (default) or llama-cpp (as alloc)\n"
+            "  --hw-table FILE    a latency cost table (mxalloc hwprofile): show the predicted latency\n"
+            "  --max-latency MS   also limit it (ms per token of the block linears; `latency`, { })\n"
             "  -h, --help         this help\n"
             "The session (budget, pins, formats, groups) is kept per score file and restored.\n"
             "L shows the modules as a list sorted by layer, name, size, bits or score (o, O).\n"
@@ -35,6 +37,7 @@ int cmd_tui(int argc, char **argv)
         {"scores", required_argument, 0, 's'},    {"script", required_argument, 0, 'S'},
         {"eval-tokens", required_argument, 0, 'n'}, {"ctx", required_argument, 0, 'c'},
         {"target", required_argument, 0, 'T'},    {"help", no_argument, 0, 'h'},
+        {"hw-table", required_argument, 0, 'H'},  {"max-latency", required_argument, 0, 'L'},
         {0, 0, 0, 0},
     };
     ui_wb_opts o;
@@ -64,6 +67,11 @@ int cmd_tui(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'H': o.hw_table_path = optarg; break;
+        case 'L':
+            if (cli_positive("mxalloc tui", "--max-latency", optarg, &o.max_latency_ms))
+                return 2;
+            break;
         case 'h': usage(stdout); return 0;
         default:
             usage(stderr);
@@ -75,6 +83,10 @@ int cmd_tui(int argc, char **argv)
         return 2;
     }
     o.model_path = argv[optind];
+    if (o.max_latency_ms > 0 && !o.hw_table_path) {
+        fprintf(stderr, "mxalloc tui: --max-latency needs --hw-table FILE\n");
+        return 2;
+    }
 
     ui_wb wb;
     mx_error e = {0};
