@@ -158,6 +158,8 @@ size_t mx_pack(mx_format f, const float *in, size_t rows, size_t cols, uint8_t *
 int mx_unpack(mx_format f, const uint8_t *in, size_t in_len, size_t rows, size_t cols, float *out);
 /* Bytes of element codes of one packed row (rows start on a byte boundary). */
 size_t mx_packed_row_bytes(mx_format f, size_t cols);
+/* Element code j of a packed row of bits-wide codes (the layout above). */
+unsigned mx_packed_code(const uint8_t *row, size_t j, int bits);
 
 /* ---- Numerics (OCP MX v1.0), all formats round to nearest, ties to even ----
  * Block scale: shared_exp = floor(log2(max|x|)) - emax_elem, clamped to

@@ -14,7 +14,7 @@ static void put_bits(uint8_t *row, size_t j, int bits, unsigned code)
         row[(p >> 3) + 1] |= (uint8_t)(code >> (8 - sh));
 }
 
-static unsigned get_bits(const uint8_t *row, size_t j, int bits)
+unsigned mx_packed_code(const uint8_t *row, size_t j, int bits)
 {
     size_t p = j * (size_t)bits;
     unsigned sh = (unsigned)(p & 7);
@@ -96,7 +96,7 @@ int mx_unpack(mx_format f, const uint8_t *in, size_t in_len, size_t rows, size_t
         for (size_t c = 0; c < cols; c++) {
             uint8_t s = scales[r * nb + c / MX_BLOCK];
             float v = s == MX_NAN_SCALE ? mx_u2f(MX_QNAN_BITS)
-                                        : ldexpf(mx_decode(f, (uint8_t)get_bits(row, c, sp->bits)),
+                                        : ldexpf(mx_decode(f, (uint8_t)mx_packed_code(row, c, sp->bits)),
                                                  (int)s - 127);
             out[r * cols + c] = v;
         }

@@ -77,17 +77,6 @@ size_t packed_linear_scratch(const packed_linear *p)
     return (size_t)p->chunk_rows * (size_t)p->cols;
 }
 
-/* Row of element codes, bits per code b: code j (LSB-first bit stream). */
-static unsigned code_at(const uint8_t *row, size_t j, int b)
-{
-    size_t bit = j * (size_t)b;
-    unsigned sh = (unsigned)(bit & 7);
-    unsigned v = row[bit >> 3] >> sh;
-    if (sh + (unsigned)b > 8)
-        v |= (unsigned)row[(bit >> 3) + 1] << (8 - sh);
-    return v & ((1u << b) - 1);
-}
-
 void packed_linear_dequant(const packed_linear *p, int c, float *out)
 {
     const uint8_t *in = p->data + p->off[c];
@@ -131,7 +120,7 @@ void packed_linear_dequant(const packed_linear *p, int c, float *out)
                     o[j] = lut[(row[j >> 1] >> (4 * (j & 1))) & 15u] * sc;
             else
                 for (size_t j = j0; j < j1; j++)
-                    o[j] = lut[code_at(row, j, b)] * sc;
+                    o[j] = lut[mx_packed_code(row, j, b)] * sc;
         }
     }
 }
