@@ -293,20 +293,15 @@ static void copy_tail(char *dst, size_t cap, const char *src)
     dst[n] = 0;
 }
 
-static int table_setup(score_run *r)
+int score_table_for_model(const model *m, const score_opts *o, score_table *t)
 {
-    const model *m = r->m;
-    const score_opts *o = r->o;
-    score_table *t = r->t;
     if (score_table_alloc(t, m->n_modules))
-        return err_set(r->e, ERR_NOMEM, "out of memory");
+        return ERR_NOMEM;
     copy_tail(t->model, sizeof t->model, m->path);
     t->model_hash = m->content_hash;
     t->methods = o->methods;
     t->n_formats = o->n_formats;
     memcpy(t->formats, o->formats, sizeof t->formats[0] * (size_t)o->n_formats);
-    t->calib_tokens = r->nw * r->ctx;
-    t->ctx = r->ctx;
     for (int i = 0; i < m->n_modules; i++) {
         const model_module *mm = &m->modules[i];
         score_module *sm = &t->modules[i];
@@ -321,6 +316,15 @@ static int table_setup(score_run *r)
             sm->bits[f] = mx_bits_per_weight(f, (size_t)mm->rows, (size_t)mm->cols);
         }
     }
+    return 0;
+}
+
+static int table_setup(score_run *r)
+{
+    if (score_table_for_model(r->m, r->o, r->t))
+        return err_set(r->e, ERR_NOMEM, "out of memory");
+    r->t->calib_tokens = r->nw * r->ctx;
+    r->t->ctx = r->ctx;
     return 0;
 }
 

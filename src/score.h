@@ -130,6 +130,10 @@ void score_default_opts(const model *m, score_opts *o);
  * Returns 0, ERR_ARG (bad options, fewer tokens than one window, token id
  * outside the vocabulary), ERR_NOMEM, or ERR_CANCELLED (progress said stop;
  * *out is then empty). */
+/* The table score_compute fills, before any score: model name and hash,
+ * o's methods and formats, per module name, layer, kind, shape and the
+ * candidates' bits (scores NAN, calib_tokens and ctx 0). 0 or ERR_NOMEM. */
+int score_table_for_model(const model *m, const score_opts *o, score_table *t);
 int score_compute(const model *m, const int *tokens, long n_tokens, const score_opts *o,
                   score_table *out, mx_error *e);
 

@@ -7,6 +7,7 @@
 #include "solver/search.h"
 #include "src/hw_table.h"
 #include "src/model.h"
+#include "src/score.h"
 #include "src/tok.h"
 #include "ui/ui_cmd.h"
 #include "ui/ui_jobs.h"
@@ -49,9 +50,8 @@ typedef struct ui_score_job {
      * shows them as a provisional table (ui_work_preview). */
     pthread_mutex_t pv_lock;
     int preview;                  /* set at the start when no scores are open */
-    int n_formats;
-    mx_format formats[MX_NFORMATS];
-    double *pv;                   /* [n_modules][n_formats] */
+    score_opts opts;              /* what the worker runs; its formats are pv's columns */
+    double *pv;                   /* [n_modules][opts.n_formats] */
     long pv_done, pv_total;       /* windows behind pv */
     long pv_shown;                /* windows behind the table shown */
 } ui_score_job;

@@ -49,7 +49,7 @@ static int score_progress_cb(void *user, const score_progress *p)
     ui_wb *wb = user;
     ui_score_job *sj = &wb->score;
     if (p->window_stats && sj->pv) { /* worker thread: copy the previews out */
-        size_t cells = (size_t)wb->m.n_modules * (size_t)sj->n_formats;
+        size_t cells = (size_t)wb->m.n_modules * (size_t)sj->opts.n_formats;
         pthread_mutex_lock(&sj->pv_lock);
         for (size_t c = 0; c < cells; c++)
             sj->pv[c] = p->window_stats[c].mean;
@@ -110,8 +110,7 @@ int ui_work_start_score(ui_wb *wb, unsigned methods)
     wb->score.pv = NULL;
     wb->score.pv_done = wb->score.pv_shown = 0;
     wb->score.preview = !ui_state_has_scores(&wb->st) && (methods & (1u << SCORE_FISHER));
-    wb->score.n_formats = so.n_formats;
-    memcpy(wb->score.formats, so.formats, sizeof so.formats);
+    wb->score.opts = so;
     if (wb->score.preview &&
         !(wb->score.pv = calloc((size_t)wb->m.n_modules * (size_t)so.n_formats, sizeof *wb->score.pv)))
         wb->score.preview = 0; /* out of memory: no previews, the scores still come */
@@ -124,41 +123,26 @@ int ui_work_preview(ui_wb *wb)
     ui_score_job *sj = &wb->score;
     if (!sj->preview || wb->job.kind != UI_JOB_SCORE)
         return 0;
-    const model *m = &wb->m;
+    /* the table score_compute will return, with the means so far as fisher scores */
+    score_opts po = sj->opts;
+    po.methods = 1u << SCORE_FISHER;
     score_table t;
-    if (score_table_alloc(&t, m->n_modules))
+    if (score_table_for_model(&wb->m, &po, &t))
         return 0;
+    int nf = po.n_formats;
     pthread_mutex_lock(&sj->pv_lock);
     long done = sj->pv_done, total = sj->pv_total;
     if (done > sj->pv_shown)
-        for (int i = 0; i < m->n_modules; i++)
-            for (int fi = 0; fi < sj->n_formats; fi++)
-                t.modules[i].score[SCORE_FISHER][sj->formats[fi]] = sj->pv[(size_t)i * sj->n_formats + fi];
+        for (int i = 0; i < t.n_modules; i++)
+            for (int fi = 0; fi < nf; fi++)
+                t.modules[i].score[SCORE_FISHER][po.formats[fi]] = sj->pv[(size_t)i * nf + fi];
     pthread_mutex_unlock(&sj->pv_lock);
     if (done <= sj->pv_shown) {
         score_table_free(&t);
         return 0;
     }
-    /* the table score_compute will return, but for the scores' values */
-    snprintf(t.model, sizeof t.model, "%.*s", (int)sizeof t.model - 1, m->path);
-    t.model_hash = m->content_hash;
-    t.methods = 1u << SCORE_FISHER;
-    t.n_formats = sj->n_formats;
-    memcpy(t.formats, sj->formats, sizeof t.formats);
-    t.ctx = wb->ctx;
+    t.ctx = sj->opts.ctx;
     t.fp32_loss = NAN;
-    for (int i = 0; i < m->n_modules; i++) {
-        const model_module *mm = &m->modules[i];
-        score_module *sm = &t.modules[i];
-        snprintf(sm->name, sizeof sm->name, "%.*s", (int)sizeof sm->name - 1, mm->name);
-        sm->layer = mm->layer;
-        sm->kind = mm->kind;
-        sm->rows = mm->rows;
-        sm->cols = mm->cols;
-        sm->params = mm->params;
-        for (int fi = 0; fi < sj->n_formats; fi++)
-            sm->bits[sj->formats[fi]] = mx_bits_per_weight(sj->formats[fi], (size_t)mm->rows, (size_t)mm->cols);
-    }
     double budget = wb->st.budget;
     int first = !ui_state_has_scores(&wb->st);
     mx_error e = {0};
