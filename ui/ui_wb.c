@@ -410,6 +410,13 @@ static int session_path(const ui_wb *wb, char *out, size_t len)
     return ui_data_path(name, out, len);
 }
 
+/* How eval measures now (context, token count, text): a candidate's
+ * measurement is restored only where this is what it was measured with. */
+static void measured_how(const ui_wb *wb, char *out, size_t len)
+{
+    snprintf(out, len, "%d %ld %s", wb->ctx, wb->opts.eval_tokens, wb->opts.text_path ? wb->opts.text_path : "");
+}
+
 int ui_wb_session_save(ui_wb *wb, mx_error *e)
 {
     const ui_state *s = &wb->st;
@@ -442,7 +449,9 @@ int ui_wb_session_save(ui_wb *wb, mx_error *e)
             return err_set(e, ERR_NOMEM, "out of memory");
         }
         buf = grown;
-        PUT("#candidate-text %d %ld %s\n", wb->ctx, wb->opts.eval_tokens, wb->opts.text_path ? wb->opts.text_path : "");
+        char how[4200];
+        measured_how(wb, how, sizeof how);
+        PUT("#candidate-text %s\n", how);
     }
     for (int c = 0; c < s->n_cand; c++) {
         PUT("#candidate %s %.17g ", s->cand[c].name, s->cand[c].meas_ppl);
@@ -469,7 +478,7 @@ static int restore_cand(ui_wb *wb, char *line, int same_text)
     int *fmts = malloc((size_t)s->t.n_modules * sizeof *fmts), i = 0;
     if (!fmts)
         return -1;
-    char *sl = NULL, *l = labels ? strtok_r(labels, ",", &sl) : NULL;
+    char *sl = NULL, *l = strtok_r(labels, ",", &sl);
     for (; l && i < s->t.n_modules; l = strtok_r(NULL, ",", &sl), i++) {
         mx_format f;
         if (mx_format_parse(l, &f))
@@ -504,13 +513,10 @@ int ui_wb_session_restore(ui_wb *wb)
         if (next)
             *next++ = '\0';
         if (!strncmp(line, "#candidate-text ", 16)) {
-            /* measurements hold for the same text, context and token count */
             char here[4200];
-            snprintf(here, sizeof here, "%d %ld %s", wb->ctx, wb->opts.eval_tokens,
-                     wb->opts.text_path ? wb->opts.text_path : "");
+            measured_how(wb, here, sizeof here);
             same_text = wb->opts.text_path && !strcmp(line + 16, here);
-        }
-        else if (!strncmp(line, "#candidate ", 11))
+        } else if (!strncmp(line, "#candidate ", 11))
             n += restore_cand(wb, line + 11, same_text) == 0;
         else if (!strncmp(line, "#current ", 9))
             snprintf(current, sizeof current, "%s", line + 9);
