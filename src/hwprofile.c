@@ -6,18 +6,13 @@
 #include <string.h>
 
 #include "src/packed.h"
+#include "src/stats.h"
 
 void hwprof_opts_init(hwprof_opts *o)
 {
     o->batch = 512;
     o->samples = 9;
     o->sample_s = 0.004;
-}
-
-static int dbl_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* Deterministic values in [-scale, scale). */
@@ -52,8 +47,7 @@ static double time_median(const hwprof_opts *o, hwprof_fn fn, void *user, double
             fn(user);
         buf[s] = (packed_now() - t0) / (double)reps;
     }
-    qsort(buf, (size_t)o->samples, sizeof *buf, dbl_cmp);
-    return o->samples % 2 ? buf[o->samples / 2] : 0.5 * (buf[o->samples / 2 - 1] + buf[o->samples / 2]);
+    return stats_median(buf, o->samples);
 }
 
 typedef struct lin_job {
@@ -147,12 +141,6 @@ int hwprof_model_shapes(const model *m, int *rows, int *cols)
     return n;
 }
 
-static double median(double *x, int n)
-{
-    qsort(x, (size_t)n, sizeof *x, dbl_cmp);
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
-
 int hwprof_model(const hwprof_opts *o, const model *m, const mx_format *fmts, int n_fmts, hw_table *t,
                  mx_error *e)
 {
@@ -200,7 +188,7 @@ int hwprof_model(const hwprof_opts *o, const model *m, const mx_format *fmts, in
             for (int i = 0; i < nm; i++)
                 if (m->modules[i].rows == srows[sh] && m->modules[i].cols == scols[sh]) {
                     memcpy(buf, per + (size_t)i * ns, sizeof *buf * (size_t)ns);
-                    sum += median(buf, ns);
+                    sum += stats_median(buf, ns);
                     cnt++;
                 }
             const packed_linear *pl = NULL;
@@ -217,7 +205,7 @@ int hwprof_model(const hwprof_opts *o, const model *m, const mx_format *fmts, in
         packed_model_free(&pm);
     }
     if (n_rest)
-        t->overhead_us = 1e6 * median(rest, n_rest) / o->batch;
+        t->overhead_us = 1e6 * stats_median(rest, n_rest) / o->batch;
 out:
     tf_ctx_free(ctx);
     packed_model_free(&pm);

@@ -16,6 +16,7 @@
 #include "src/eval.h"
 #include "src/model.h"
 #include "src/packed.h"
+#include "src/stats.h"
 #include "src/tok.h"
 
 #define PPL_DEFAULT_CTX_CAP 2048
@@ -68,12 +69,6 @@ static int show_progress(void *user, long done, long total)
     return 0;
 }
 
-static int dbl_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* ppl --packed: the same windows through packed_model's linears, timed. */
 static int ppl_packed(model *m, mx_format uniform, const char *cfg_path, const char *tok_path,
                       const char *text_path, int ctx, long max_tokens, int repeat, int json)
@@ -111,13 +106,7 @@ static int ppl_packed(model *m, mx_format uniform, const char *cfg_path, const c
         tot[k] = packed_now() - t0;
         lin[k] = pm.lin_seconds;
     }
-    qsort(tot, (size_t)repeat, sizeof *tot, dbl_cmp);
-    qsort(lin, (size_t)repeat, sizeof *lin, dbl_cmp);
-    double med = tot[repeat / 2], lmed = lin[repeat / 2];
-    if (repeat % 2 == 0) {
-        med = 0.5 * (tot[repeat / 2 - 1] + med);
-        lmed = 0.5 * (lin[repeat / 2 - 1] + lmed);
-    }
+    double med = stats_median(tot, repeat), lmed = stats_median(lin, repeat);
     double us = 1e6 * med / (double)r.tokens, lus = 1e6 * lmed / (double)r.tokens;
     if (json)
         printf("{\"tokens\": %ld, \"windows\": %ld, \"nll\": %.9g, \"ppl\": %.9g, \"packed\": true, "

@@ -17,6 +17,7 @@
 #include "src/eval.h"
 #include "src/file_write.h"
 #include "src/model.h"
+#include "src/stats.h"
 
 static void usage(FILE *f)
 {
@@ -151,12 +152,6 @@ static int measure_rows(const measure_opts *mo, const score_table *t, row *rows,
     free(mf);
     model_free(&m);
     return rc;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 int cmd_sweep(int argc, char **argv)
@@ -329,8 +324,7 @@ int cmd_sweep(int argc, char **argv)
             sb_printf(&cs, "\n");
         }
         if (n_err) {
-            qsort(errs, (size_t)n_err, sizeof *errs, cmp_double);
-            double med = n_err % 2 ? errs[n_err / 2] : (errs[n_err / 2 - 1] + errs[n_err / 2]) / 2;
+            double med = stats_median(errs, n_err); /* sorts: errs[n_err - 1] is the worst */
             sb_printf(&out, "fp32 ppl: %.4f on %s, %.4f on the calibration text; error = of the ratio to fp32\n",
                       fp32_eval, mo.text, fp32_calib);
             sb_printf(&out, "projection error |projected - measured| / measured over %d budgets: median %.2f%%, "
