@@ -1,6 +1,5 @@
 /* The budget bar and the numbers of the current solution (read from the
  * cached state: the range and the solution were computed when it changed). */
-#include <string.h>
 #include <math.h>
 #include <stdio.h>
 
@@ -44,23 +43,23 @@ void ui_pane_budget(const ui_app *a)
         char meas[64] = "";
         if (ui_state_is_current(s, a->wb->meas_fmts)) /* a measurement only beside what it measured */
             snprintf(meas, sizeof meas, "  measured %.4f", a->wb->meas_ppl);
-        char gap[96] = "";
+        char lat[64] = "", gap[48] = "";
         if (s->hw && isfinite(s->res.latency)) { /* latency beside memory (--hw-table) */
             if (s->max_latency_ms > 0)
-                snprintf(gap, sizeof gap, "  lat %.4g<=%.4g ms", s->res.latency, s->max_latency_ms);
+                snprintf(lat, sizeof lat, "  lat %.4g<=%.4g ms", s->res.latency, s->max_latency_ms);
             else
-                snprintf(gap, sizeof gap, "  lat %.4g ms", s->res.latency);
+                snprintf(lat, sizeof lat, "  lat %.4g ms", s->res.latency);
         }
         if (!s->res.optimal)
-            snprintf(gap + strlen(gap), sizeof gap - strlen(gap), "  [time limit: gap %.2g%%]", 100 * s->res.gap);
+            snprintf(gap, sizeof gap, "  [time limit: gap %.2g%%]", 100 * s->res.gap);
         if (isfinite(s->proj_ppl))
             /* most important first: at 80 columns the line ends after the measurement */
-            snprintf(buf, sizeof buf, "%s  avg %.3f b/w  proj ppl %.4f (%+.2f%% vs fp32)%s%s  size %.1f KB%s",
+            snprintf(buf, sizeof buf, "%s  avg %.3f b/w  proj ppl %.4f (%+.2f%% vs fp32)%s%s  size %.1f KB%s%s",
                      s->alloc_name, s->res.avg_bits, s->proj_ppl, 100 * (s->proj_ppl / s->fp32_ppl - 1), meas,
-                     near, kb, gap);
+                     near, kb, lat, gap);
         else
-            snprintf(buf, sizeof buf, "%s  avg %.3f b/w  proj ppl n/a  score sum %.3g nats%s  size %.1f KB%s",
-                     s->alloc_name, s->res.avg_bits, s->res.objective, meas, kb, gap);
+            snprintf(buf, sizeof buf, "%s  avg %.3f b/w  proj ppl n/a  score sum %.3g nats%s  size %.1f KB%s%s",
+                     s->alloc_name, s->res.avg_bits, s->res.objective, meas, kb, lat, gap);
         attrset(A_BOLD);
     } else {
         snprintf(buf, sizeof buf, "%s", s->err[0] ? s->err : "no solution");
