@@ -38,7 +38,7 @@ static void usage(FILE *f)
                "Mixed-precision assignment of OCP Microscaling (MX) formats to the linear\n"
                "layers of a language model.\n\ncommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
 }
 
 /* Run with standard descriptors closed, a file opened later would get fd 1
