@@ -8,8 +8,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "kernels/clock.h"
 #include "solver/ilp_units.h"
 
 /* ---- the LP relaxation and a rounded incumbent ---- */
@@ -564,13 +564,6 @@ static int dp_list_grow(dp_list *l)
     return 0;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 typedef struct dp_out {
     int status;     /* 1 proven optimal, 0 out of time, 2 too many states */
     double lb;      /* on status 0: a lower bound on the objective */
@@ -693,7 +686,7 @@ static int dp_search(const ilp_units *u, const unsigned char *keep, const int *b
             }
             nx.s[nx.n++] = (dp_state){bw, bc, from, js[bt]};
             stage_lb = fmin(stage_lb, bc + lp);
-            if (deadline > 0 && (nx.n & 0xffff) == 0 && now_s() > deadline)
+            if (deadline > 0 && (nx.n & 0xffff) == 0 && clock_now_s() > deadline)
                 break;
         }
         if (rc)
@@ -702,7 +695,7 @@ static int dp_search(const ilp_units *u, const unsigned char *keep, const int *b
             out->status = 2;
             break;
         }
-        if (deadline > 0 && now_s() > deadline) {
+        if (deadline > 0 && clock_now_s() > deadline) {
             out->status = 0;
             break;
         }
@@ -761,176 +754,6 @@ static int dp_search(const ilp_units *u, const unsigned char *keep, const int *b
     return rc;
 }
 
-/* ---- GLPK ---- */
-
-static int glpk_silent(void *info, const char *s)
-{
-    (void)info;
-    (void)s;
-    return 1;  /* non-zero: GLPK prints nothing */
-}
-
-typedef struct heur_state {
-    const double *x;   /* [1..ncols] the incumbent, 0/1 */
-    int posted;
-} heur_state;
-
-/* Hand our incumbent to GLPK once, so branch and bound prunes against it
- * from the start. */
-static void glpk_cb(glp_tree *t, void *info)
-{
-    heur_state *h = info;
-    if (glp_ios_reason(t) == GLP_IHEUR && !h->posted) {
-        h->posted = 1;
-        glp_ios_heur_sol(t, h->x);
-    }
-}
-
-/* Solve the reduced problem with GLPK; on success pick[] holds the MIP answer.
- * Returns 1 proven optimal, 0 feasible (time limit), -1 no answer. */
-static int glpk_solve(const ilp_units *u, const unsigned char *keep, const int *inc_pick,
-                      double time_limit_s, double cap, int *pick)
-{
-    glp_term_out(GLP_OFF);
-    glp_term_hook(glpk_silent, NULL);
-    int nu = u->n_units;
-    double scale = 1.0 / u->total_params;
-    int ncols = 0, nrows = 0;
-    double fixed_w = 0;
-    for (int i = 0; i < nu; i++) {
-        const ilp_unit *un = &u->units[i];
-        int kept = 0;
-        for (int j = 0; j < un->n_front; j++)
-            kept += keep[un->item0 + j];
-        if (kept > 1) {
-            ncols += kept;
-            nrows++;
-        } else {
-            fixed_w += u->items[un->item0 + inc_pick[i]].w;
-        }
-    }
-    int nz = 2 * ncols;
-    int *ia = malloc((size_t)(nz + 1) * sizeof *ia), *ja = malloc((size_t)(nz + 1) * sizeof *ja);
-    double *ar = malloc((size_t)(nz + 1) * sizeof *ar);
-    int *col_item = malloc((size_t)(ncols + 1) * sizeof *col_item);
-    double *x0 = malloc((size_t)(ncols + 1) * sizeof *x0);
-    if (!ia || !ja || !ar || !col_item || !x0) {
-        free(ia);
-        free(ja);
-        free(ar);
-        free(col_item);
-        free(x0);
-        return -2;
-    }
-    glp_prob *lp = glp_create_prob();
-    glp_set_obj_dir(lp, GLP_MIN);
-    glp_add_rows(lp, nrows + 1);
-    glp_add_cols(lp, ncols);
-    int row = 0, col = 0, at = 0;
-    for (int i = 0; i < nu; i++) {
-        const ilp_unit *un = &u->units[i];
-        int kept = 0;
-        for (int j = 0; j < un->n_front; j++)
-            kept += keep[un->item0 + j];
-        if (kept <= 1)
-            continue;
-        row++;
-        glp_set_row_bnds(lp, row, GLP_FX, 1, 1);
-        const ilp_item *it = u->items + un->item0;
-        /* Shift costs so each unit's cheapest format is 0: the same argmin,
-         * a better-scaled objective. */
-        double cmin = INFINITY;
-        for (int j = 0; j < un->n_front; j++)
-            if (keep[un->item0 + j])
-                cmin = fmin(cmin, it[j].c);
-        for (int j = 0; j < un->n_front; j++) {
-            if (!keep[un->item0 + j])
-                continue;
-            col++;
-            col_item[col] = un->item0 + j;
-            x0[col] = j == inc_pick[i];
-            glp_set_col_kind(lp, col, GLP_BV);
-            glp_set_obj_coef(lp, col, it[j].c - cmin);
-            at++;
-            ia[at] = row, ja[at] = col, ar[at] = 1;
-            at++;
-            ia[at] = nrows + 1, ja[at] = col, ar[at] = it[j].w * scale;
-        }
-    }
-    glp_set_row_bnds(lp, nrows + 1, GLP_UP, 0, (cap - fixed_w) * scale);
-    if (at)
-        glp_load_matrix(lp, at, ia, ja, ar);
-    free(ia);
-    free(ja);
-    free(ar);
-    int out = -1;
-    if (ncols == 0) {
-        memcpy(pick, inc_pick, (size_t)nu * sizeof *pick);
-        out = 1;
-    } else {
-        glp_smcp sp;
-        glp_init_smcp(&sp);
-        sp.msg_lev = GLP_MSG_OFF;
-        if (time_limit_s > 0)
-            sp.tm_lim = time_limit_s * 1000 < 1 ? 1
-                        : (time_limit_s * 1000 > 2e9 ? 2000000000 : (int)(time_limit_s * 1000));
-        int lp_ret = glp_simplex(lp, &sp);
-        glp_iocp parm;
-        glp_init_iocp(&parm);
-        parm.msg_lev = GLP_MSG_OFF;
-        parm.presolve = GLP_OFF;
-        heur_state hs = {x0, 0};
-        parm.cb_func = glpk_cb;
-        parm.cb_info = &hs;
-        parm.tol_int = 1e-9;
-        if (time_limit_s > 0)
-            parm.tm_lim = time_limit_s * 1000 < 1 ? 1
-                          : (time_limit_s * 1000 > 2e9 ? 2000000000 : (int)(time_limit_s * 1000));
-        int ret = lp_ret == 0 && glp_get_status(lp) == GLP_OPT ? glp_intopt(lp, &parm) : GLP_EFAIL;
-        int status = glp_mip_status(lp);
-        if ((ret == 0 || ret == GLP_ETMLIM) && (status == GLP_OPT || status == GLP_FEAS)) {
-            out = status == GLP_OPT ? 1 : 0;
-            memcpy(pick, inc_pick, (size_t)nu * sizeof *pick);
-            int *count = calloc((size_t)nu, sizeof *count);
-            if (!count)
-                out = -2;
-            for (int c = 1; c <= ncols && count; c++) {
-                if (glp_mip_col_val(lp, c) > 0.5) {
-                    int item = col_item[c];
-                    /* find the unit: items are contiguous per unit */
-                    int lo = 0, hi = nu - 1;
-                    while (lo < hi) {
-                        int mid = (lo + hi + 1) / 2;
-                        if (u->units[mid].item0 <= item)
-                            lo = mid;
-                        else
-                            hi = mid - 1;
-                    }
-                    pick[lo] = item - u->units[lo].item0;
-                    count[lo]++;
-                }
-            }
-            for (int i = 0; i < nu && count && out >= 0; i++) {
-                const ilp_unit *un = &u->units[i];
-                int kept = 0;
-                for (int j = 0; j < un->n_front; j++)
-                    kept += keep[un->item0 + j];
-                if (kept > 1 && count[i] != 1)
-                    out = -1;
-            }
-            free(count);
-        }
-    }
-    free(col_item);
-    free(x0);
-    glp_delete_prob(lp);
-    /* GLPK's environment is per thread and never freed at thread exit: drop
-     * it after each solve (re-creating it costs microseconds) so worker
-     * threads do not leak it. */
-    glp_free_env();
-    return out;
-}
-
 static double pick_cost(const ilp_units *u, const int *pick, double *w)
 {
     double c = 0, ww = 0;
@@ -953,20 +776,9 @@ static int glpk_finish(const ilp_units *u, const unsigned char *keep, double tim
     int *mip = malloc((size_t)nu * sizeof *mip);
     if (!mip)
         return ERR_NOMEM;
-    double cap = u->cap, w;
-    int st = -1;
-    /* GLPK accepts a solution within its feasibility tolerance; if the
-     * rounded answer exceeds the capacity, tighten and solve again. */
-    for (int tries = 0; tries < 4; tries++) {
-        st = glpk_solve(u, keep, pick, time_limit_s, cap, mip);
-        if (st < 0)
-            break;
-        pick_cost(u, mip, &w);
-        if (ilp_units_fits(u, w))
-            break;
-        cap -= (w - u->cap) + 1e-9 * fabs(u->cap);
-        st = -1;
-    }
+    ilp_glpk_in in = {.keep = keep, .start = pick, .lcap = INFINITY, .time_limit_s = time_limit_s};
+    double w;
+    int st = ilp_glpk_pick(u, &in, mip);
     /* GLPK proves optimality up to its tolerances; the incumbent may tie it
      * up to rounding: keep whichever is cheaper. */
     double c_mip = st >= 0 ? pick_cost(u, mip, &w) : INFINITY;
@@ -983,7 +795,7 @@ static int glpk_finish(const ilp_units *u, const unsigned char *keep, double tim
  * search; reduced-cost fixing; then the exact search over what is left. */
 static int ilp_pick(const ilp_problem *p, const ilp_units *u, int *pick, ilp_result *r, mx_error *e)
 {
-    double t0 = now_s(), deadline = p->time_limit_s > 0 ? t0 + p->time_limit_s : 0;
+    double t0 = clock_now_s(), deadline = p->time_limit_s > 0 ? t0 + p->time_limit_s : 0;
     int nu = u->n_units, rc = 0, has_start = 0;
     /* The cheapest format of every unit (the last of its front) may fit. */
     double w_best = 0;
@@ -1031,7 +843,7 @@ static int ilp_pick(const ilp_problem *p, const ilp_units *u, int *pick, ilp_res
             memcpy(pick, cand, (size_t)nu * sizeof *pick);
         inc = pick_cost(u, pick, &w);
         if (!rc && o.status == 2) {
-            double left = deadline > 0 ? deadline - now_s() : 0;
+            double left = deadline > 0 ? deadline - clock_now_s() : 0;
             o.status = deadline > 0 && left <= 0 ? 0 : glpk_finish(u, keep, left, pick, &inc);
             if (o.status < 0)
                 rc = o.status;

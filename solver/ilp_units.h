@@ -61,6 +61,22 @@ int ilp_units_run(const ilp_problem *p, ilp_pick_fn pick, const int *start, int 
  * -1 when start is NULL, its members disagree or the format is not allowed. */
 void ilp_units_start(const ilp_problem *p, const ilp_units *u, const int *start, int *pick);
 
+/* GLPK's branch and bound over the units (solver/ilp_glpk.c): one item per
+ * unit among its candidates, the bit capacity u->cap and, with lim1, a
+ * second limit. */
+typedef struct ilp_glpk_in {
+    const unsigned char *keep; /* per item: candidates among the front; NULL: every item */
+    const int *start;          /* per unit, an incumbent item handed to GLPK first; NULL: none */
+    const double *lim1;        /* per item, its weight in the second limit; NULL: none */
+    double lcap;               /* the second limit (checked with a relative slack of 1e-12) */
+    double time_limit_s;       /* <= 0: none */
+} ilp_glpk_in;
+/* pick gets the answer, re-checked exactly against both limits (an overshot
+ * limit is tightened and the solve repeated, four tries). A unit with one
+ * candidate gets it. 1 proven optimal, 0 feasible at the time limit, -1 no
+ * answer (infeasible or failed), -2 out of memory. */
+int ilp_glpk_pick(const ilp_units *u, const ilp_glpk_in *in, int *pick);
+
 /* The latency-limited pick (solver/ilp_lat.c): p->latency and
  * p->max_latency > 0. */
 int ilp_lat_pick(const ilp_problem *p, const ilp_units *u, int *pick, ilp_result *r, mx_error *e);
