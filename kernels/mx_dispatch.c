@@ -6,9 +6,9 @@
  * while it is ~5% faster on cache-resident ones (make bench, bench_mx). */
 #include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "kernels/clock.h"
 #include "kernels/mx_impl.h"
 #include "kernels/pool.h"
 #include "kernels/err.h"
@@ -62,13 +62,6 @@ static int class_of(size_t n)
     return c;
 }
 
-static double seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* Seconds per call of path on x in place, single thread: the best of five
  * rounds of enough calls to last ~1 ms (timer and scheduler noise). */
 static double time_path(rows_fn fn, mx_format f, float *x, size_t n)
@@ -76,10 +69,10 @@ static double time_path(rows_fn fn, mx_format f, float *x, size_t n)
     int calls = 1;
     double best = 1e30;
     for (int r = 0; r < 6; r++) {
-        double t0 = seconds();
+        double t0 = clock_now_s();
         for (int k = 0; k < calls; k++)
             fn(f, x, x, n / 1024, 1024);
-        double t = (seconds() - t0) / calls;
+        double t = (clock_now_s() - t0) / calls;
         if (r == 0) { /* the first round warms up and sizes the others */
             calls = t > 1e-3 ? 1 : (int)(1e-3 / (t > 1e-7 ? t : 1e-7)) + 1;
             continue;

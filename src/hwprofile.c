@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/clock.h"
 #include "src/packed.h"
 #include "src/stats.h"
 
@@ -33,19 +34,19 @@ typedef void (*hwprof_fn)(void *user);
 static double time_median(const hwprof_opts *o, hwprof_fn fn, void *user, double *buf)
 {
     fn(user); /* warm caches and OpenBLAS's threads */
-    double t0 = packed_now();
+    double t0 = clock_now_s();
     fn(user);
-    double one = packed_now() - t0;
+    double one = clock_now_s() - t0;
     long reps = one > 0 ? (long)(o->sample_s / one) : 1000;
     if (reps < 1)
         reps = 1;
     if (reps > 100000)
         reps = 100000;
     for (int s = 0; s < o->samples; s++) {
-        t0 = packed_now();
+        t0 = clock_now_s();
         for (long r = 0; r < reps; r++)
             fn(user);
-        buf[s] = (packed_now() - t0) / (double)reps;
+        buf[s] = (clock_now_s() - t0) / (double)reps;
     }
     return stats_median(buf, o->samples);
 }
@@ -175,9 +176,9 @@ int hwprof_model(const hwprof_opts *o, const model *m, const mx_format *fmts, in
         fwd_run(&j); /* warm-up */
         for (int k = 0; k < ns; k++) {
             packed_model_reset_time(&pm);
-            double t0 = packed_now();
+            double t0 = clock_now_s();
             fwd_run(&j);
-            rest[n_rest++] = packed_now() - t0 - pm.lin_seconds;
+            rest[n_rest++] = clock_now_s() - t0 - pm.lin_seconds;
             for (int i = 0; i < nm; i++)
                 per[(size_t)i * ns + k] =
                     pm.mod_seconds[(size_t)m->modules[i].layer * TF_NLIN + m->modules[i].kind];

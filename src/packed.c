@@ -6,18 +6,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "kernels/clock.h"
 #include "kernels/gemm.h"
 
 /* mx.h: a block that held NaN or Inf has scale 0xFF and decodes to this NaN */
 #define PACKED_NAN_SCALE 0xFFu
 #define PACKED_QNAN_BITS 0x7FC00000u
-
-double packed_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static float u2f(uint32_t u)
 {
@@ -200,9 +194,9 @@ static void packed_hook(void *user, int layer, int which, int n, int rows, int c
     const packed_linear *p = &pm->lin[(size_t)layer * TF_NLIN + which];
     (void)rows;
     (void)cols; /* the forward's shape is the packed one: packed_model_init took it from the model */
-    double t0 = packed_now();
+    double t0 = clock_now_s();
     packed_linear_apply(p, n, x, beta, y, pm->scratch);
-    double dt = packed_now() - t0;
+    double dt = clock_now_s() - t0;
     pm->lin_seconds += dt;
     pm->mod_seconds[(size_t)layer * TF_NLIN + which] += dt;
     pm->lin_calls++;

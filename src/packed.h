@@ -69,7 +69,4 @@ size_t packed_model_bytes(const packed_model *pm);
 void packed_model_attach(packed_model *pm, tf_ctx *t);
 void packed_model_reset_time(packed_model *pm);
 
-/* Monotonic wall clock in seconds (the timings of this path and hwprofile). */
-double packed_now(void);
-
 #endif

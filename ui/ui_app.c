@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kernels/clock.h"
 #include "kernels/tf.h"
 #include "ui/ui_app.h"
 #include "ui/ui_cmdline.h"
@@ -192,7 +193,7 @@ int ui_app_run(ui_wb *wb)
         int ch;
         while (!quit && (ch = wgetch(a.mode == UI_MODE_COMMAND && a.cmdwin ? a.cmdwin : stdscr)) != ERR) {
             if (!a.t_key)
-                a.t_key = 1e3 * ui_clock_s();
+                a.t_key = 1e3 * clock_now_s();
             unsigned redo = ui_ctl_apply(&a, ui_keys_dispatch(&a, ch));
             quit = redo_terminal(&a, redo);
             dirty = 1;
@@ -216,7 +217,7 @@ int ui_app_run(ui_wb *wb)
         if (dirty && !quit) {
             draw(&a);
             if (a.t_key) {
-                a.key_ms = 1e3 * ui_clock_s() - a.t_key;
+                a.key_ms = 1e3 * clock_now_s() - a.t_key;
                 a.t_key = 0;
             }
         }

@@ -16,9 +16,6 @@ typedef struct ui_progress {
     double t;               /* clock of the last report, seconds */
 } ui_progress;
 
-/* Monotonic seconds: the workbench's one clock (progress, solve and key times). */
-double ui_clock_s(void);
-
 void ui_progress_reset(ui_progress *p);
 /* One report: job kind, phase and unit (NULL: none), count of total, at time now. */
 void ui_progress_update(ui_progress *p, int job, const char *phase, const char *unit, double count,

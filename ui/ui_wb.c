@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kernels/clock.h"
 #include "kernels/mx.h"
 #include "src/cache.h"
 #include "src/cfg.h"
@@ -288,7 +289,7 @@ int ui_wb_handle_event(ui_wb *wb, ui_event *ev)
     int code = 0;
     switch (ev->kind) {
     case UI_EV_PROGRESS:
-        ui_progress_update(&wb->prog, ev->job, ev->phase, ev->unit, ev->done, ev->total, ui_clock_s());
+        ui_progress_update(&wb->prog, ev->job, ev->phase, ev->unit, ev->done, ev->total, clock_now_s());
         if (ev->job == UI_JOB_SCORE)
             ui_work_preview(wb);
         break;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/clock.h"
 #include "solver/alloc_setup.h"
 #include "solver/gamma.h"
 #include "solver/ilp.h"
@@ -58,7 +59,7 @@ static int score_progress_cb(void *user, const score_progress *p)
         pthread_mutex_unlock(&sj->pv_lock);
         sj->last_ms = 0; /* post this tick: the UI wakes and shows it */
     }
-    double t = 1e3 * ui_clock_s();
+    double t = 1e3 * clock_now_s();
     if (t - wb->score.last_ms > 50 || p->done >= p->total) {
         wb->score.last_ms = t;
         if (p->module >= 0) /* kl: one module after another */

@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "kernels/clock.h"
 #include "kernels/mx.h"
 #include "solver/gamma.h"
 #include "solver/search.h"
@@ -91,13 +91,6 @@ typedef struct progress {
     double t_start;
 } progress;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int on_event(void *user, const search_event *ev)
 {
     progress *p = user;
@@ -108,7 +101,7 @@ static int on_event(void *user, const search_event *ev)
             p->line[ev->n_modules] = 0;
             fprintf(stderr, "refine %4d/%d  calib ce %.5f  bits %.3f  %s  (%.1fs)\n",
                     ev->refine_evals, ev->refine_max, ev->task_loss, ev->argmax_bits, p->line,
-                    now_s() - p->t_start);
+                    clock_now_s() - p->t_start);
         }
         return interrupted != 0;
     }
@@ -123,7 +116,7 @@ static int on_event(void *user, const search_event *ev)
                     ev->rho);
         fprintf(stderr, "  task %.5f  reg %.2e  E[bits] %.3f  argmax %.3f  %s  (%.1fs)\n",
                 ev->task_loss, ev->reg, ev->exp_bits, ev->argmax_bits, p->line,
-                now_s() - p->t_start);
+                clock_now_s() - p->t_start);
     }
     return interrupted != 0;
 }
@@ -286,7 +279,7 @@ int cmd_anneal(int argc, char **argv)
     score_table_init(&st);
     mx_cfg cfg;
     cfg_init(&cfg);
-    progress pg = {0, NULL, now_s()};
+    progress pg = {0, NULL, clock_now_s()};
     double *init_cost = NULL;
     struct sigaction sa, old_sa;
     int have_sig = 0;
@@ -340,9 +333,9 @@ int cmd_anneal(int argc, char **argv)
     for (int k = 0; k < d.n_formats; k++)
         fprintf(stderr, " %c=%s", format_letter(d.formats[k]), mx_format_name(d.formats[k]));
     fprintf(stderr, "\n");
-    double t_start = now_s();
+    double t_start = clock_now_s();
     int src = search_run(&d, &so, &r, &e);
-    double secs = now_s() - t_start;
+    double secs = clock_now_s() - t_start;
     if (have_sig) {
         sigaction(SIGINT, &old_sa, NULL);
         have_sig = 0;

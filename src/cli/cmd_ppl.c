@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kernels/clock.h"
 #include "kernels/mx.h"
 #include "src/cfg.h"
 #include "src/cli/cli.h"
@@ -97,13 +98,13 @@ static int ppl_packed(model *m, mx_format uniform, const char *cfg_path, const c
     eval_result r;
     for (int k = 0; k < repeat; k++) {
         packed_model_reset_time(&pm);
-        double t0 = packed_now();
+        double t0 = clock_now_s();
         if (eval_perplexity_ctx(t, &m->weights, cp.tokens, cp.n_tokens, cp.bos, ctx, max_tokens, NULL,
                                 NULL, &r, &e)) {
             fprintf(stderr, "mxalloc ppl: %s\n", e.msg);
             goto out;
         }
-        tot[k] = packed_now() - t0;
+        tot[k] = clock_now_s() - t0;
         lin[k] = pm.lin_seconds;
     }
     double med = stats_median(tot, repeat), lmed = stats_median(lin, repeat);

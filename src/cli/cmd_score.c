@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "kernels/clock.h"
 #include "kernels/mx.h"
 #include "solver/alloc_setup.h"
 #include "src/cache.h"
@@ -68,15 +68,8 @@ static void on_sigint(int sig)
 
 typedef struct progress_state {
     int tty;
-    struct timespec t0, last;
+    double t0, last;
 } progress_state;
-
-static double seconds_since(const struct timespec *a)
-{
-    struct timespec b;
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    return (double)(b.tv_sec - a->tv_sec) + 1e-9 * (double)(b.tv_nsec - a->tv_nsec);
-}
 
 static int show_progress(void *user, const score_progress *p)
 {
@@ -86,10 +79,10 @@ static int show_progress(void *user, const score_progress *p)
     if (!s->tty)
         return 0;
     int finished = p->done >= p->total;
-    if (!finished && seconds_since(&s->last) < 0.1)
+    if (!finished && clock_now_s() - s->last < 0.1)
         return 0;
-    clock_gettime(CLOCK_MONOTONIC, &s->last);
-    double el = seconds_since(&s->t0), frac = p->total > 0 ? p->done / p->total : 1.0;
+    s->last = clock_now_s();
+    double el = clock_now_s() - s->t0, frac = p->total > 0 ? p->done / p->total : 1.0;
     double eta = frac > 0 ? el * (1.0 - frac) / frac : 0.0;
     int width = 24, fill = (int)(width * (frac > 1 ? 1 : frac));
     char what[64];
@@ -345,9 +338,7 @@ int cmd_score(int argc, char **argv)
     }
 
     progress_state ps = {.tty = isatty(STDERR_FILENO)};
-    clock_gettime(CLOCK_MONOTONIC, &ps.t0);
-    ps.last.tv_sec = 0;
-    ps.last.tv_nsec = 0;
+    ps.t0 = clock_now_s();
     so.progress = show_progress;
     so.user = &ps;
     so.anchor_alloc = alloc_setup_anchor; /* the projection's mixed anchors (solver/proj.h) */
