@@ -6,7 +6,11 @@
  *   Q8_0  {f16 d; i8 qs[32]}                 x = d * q
  *   MXFP4 {u8 e; u8 qs[16]}                  x = 2^(e-127) * E2M1(nibble)
  * (32-element blocks: byte j holds element j in its low nibble and j+16 in
- * its high nibble; qh bit j is element j's fifth bit), and the 256-element
+ * its high nibble; qh bit j is element j's fifth bit), the 64-element
+ *   NVFP4 {u8 d[4]; u8 qs[32]}               x = E4M3(d[k]) * E2M1(nibble)
+ * of four 16-element sub-blocks k (byte 8k+j: element j low, j+8 high; the
+ * scale byte 0x7F, E4M3's NaN, reads as 0 as in ggml; the per-tensor scale is
+ * a separate tensor, applied by the reader), and the 256-element
  * K-quant super-blocks of 16 or 8 sub-blocks with 4/6/8-bit sub-scales:
  *   Q2_K  {u8 scales[16]; u8 qs[64]; f16 d, dmin}       x = d*sc*q - dmin*m (2-bit q)
  *   Q3_K  {u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d}  x = d*(sc-32)*(q - 4*!hbit)
@@ -26,6 +30,7 @@ static const gq_traits traits[] = {
     {GQ_F32, "F32", 1, 4},        {GQ_F16, "F16", 1, 2},        {GQ_BF16, "BF16", 1, 2},
     {GQ_Q8_0, "Q8_0", QK, 34},    {GQ_Q4_0, "Q4_0", QK, 18},    {GQ_Q4_1, "Q4_1", QK, 20},
     {GQ_Q5_0, "Q5_0", QK, 22},    {GQ_Q5_1, "Q5_1", QK, 24},    {GQ_MXFP4, "MXFP4", QK, 17},
+    {GQ_NVFP4, "NVFP4", 64, 36},
     {GQ_Q2_K, "Q2_K", QK_K, 84},  {GQ_Q3_K, "Q3_K", QK_K, 110}, {GQ_Q4_K, "Q4_K", QK_K, 144},
     {GQ_Q5_K, "Q5_K", QK_K, 176}, {GQ_Q6_K, "Q6_K", QK_K, 210},
 };
@@ -54,7 +59,7 @@ const char *gq_type_name(uint32_t type)
 
 const char *gq_supported_list(void)
 {
-    return "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, MXFP4, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K";
+    return "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, MXFP4, NVFP4, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K";
 }
 
 uint64_t gq_row_bytes(const gq_traits *t, uint64_t n)
@@ -164,11 +169,12 @@ static void dq_q5_1(const uint8_t *b, float *y)
     }
 }
 
+/* E2M1 values doubled (0, 0.5, 1, 1.5, 2, 3, 4, 6 -> integers), so the
+ * scales are halved, as ggml computes them (exact either way). */
+static const int8_t e2m1x2[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
 static void dq_mxfp4(const uint8_t *b, float *y)
 {
-    /* E2M1 values doubled (0, 0.5, 1, 1.5, 2, 3, 4, 6 -> integers), so the
-     * scale is halved: 2^(e-128), exact, as ggml computes it. */
-    static const int8_t e2m1x2[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
     uint8_t e = b[0];
     uint32_t bits = e >= 2 ? (uint32_t)(e - 1) << 23 : 0x00200000u << e;
     float d;
@@ -177,6 +183,31 @@ static void dq_mxfp4(const uint8_t *b, float *y)
     for (int j = 0; j < QK / 2; j++) {
         y[j] = (float)e2m1x2[qs[j] & 0xf] * d;
         y[j + QK / 2] = (float)e2m1x2[qs[j] >> 4] * d;
+    }
+}
+
+/* Half an unsigned E4M3 (bias 7, subnormals m * 2^-9); 0 and 0x7F give 0. */
+static float ue4m3_half(uint8_t x)
+{
+    if (x == 0 || x == 0x7F)
+        return 0;
+    int e = (x >> 3) & 0xF, m = x & 7;
+    /* as an fp32 bit pattern, exactly: (8 + m) * 2^(e - 11) or m * 2^-10 */
+    uint32_t bits = e ? (uint32_t)(e - 1 + 127 - 7) << 23 | (uint32_t)m << 20 : 0;
+    float d;
+    memcpy(&d, &bits, 4);
+    return e ? d : (float)m * 0x1p-10f;
+}
+
+static void dq_nvfp4(const uint8_t *b, float *y)
+{
+    for (int k = 0; k < 4; k++) {
+        float d = ue4m3_half(b[k]);
+        const uint8_t *qs = b + 4 + 8 * k;
+        for (int j = 0; j < 8; j++) {
+            y[16 * k + j] = (float)e2m1x2[qs[j] & 0xf] * d;
+            y[16 * k + j + 8] = (float)e2m1x2[qs[j] >> 4] * d;
+        }
     }
 }
 
@@ -314,6 +345,7 @@ void gq_dequantize(const gq_traits *t, const uint8_t *src, float *dst, uint64_t 
     case GQ_Q5_0: blk = dq_q5_0; break;
     case GQ_Q5_1: blk = dq_q5_1; break;
     case GQ_MXFP4: blk = dq_mxfp4; break;
+    case GQ_NVFP4: blk = dq_nvfp4; break;
     case GQ_Q2_K: blk = dq_q2_k; break;
     case GQ_Q3_K: blk = dq_q3_k; break;
     case GQ_Q4_K: blk = dq_q4_k; break;
@@ -379,6 +411,14 @@ void gq_put_mxfp4(uint8_t e, const uint8_t codes[32], uint8_t *blk)
     blk[0] = e;
     for (int j = 0; j < QK / 2; j++)
         blk[1 + j] = (uint8_t)((codes[j] & 0xf) | (codes[j + QK / 2] & 0xf) << 4);
+}
+
+void gq_put_nvfp4(const uint8_t d[4], const uint8_t codes[64], uint8_t *blk)
+{
+    memcpy(blk, d, 4);
+    for (int k = 0; k < 4; k++)
+        for (int j = 0; j < 8; j++)
+            blk[4 + 8 * k + j] = (uint8_t)((codes[16 * k + j] & 0xf) | (codes[16 * k + j + 8] & 0xf) << 4);
 }
 
 void gq_put_q8_0(uint16_t d, const int8_t q[32], uint8_t *blk)

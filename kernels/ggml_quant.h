@@ -13,7 +13,7 @@
 enum gq_type {
     GQ_F32 = 0, GQ_F16 = 1, GQ_Q4_0 = 2, GQ_Q4_1 = 3, GQ_Q5_0 = 6, GQ_Q5_1 = 7, GQ_Q8_0 = 8,
     GQ_Q2_K = 10, GQ_Q3_K = 11, GQ_Q4_K = 12, GQ_Q5_K = 13, GQ_Q6_K = 14, GQ_BF16 = 30,
-    GQ_MXFP4 = 39
+    GQ_MXFP4 = 39, GQ_NVFP4 = 40
 };
 
 typedef struct gq_traits {
@@ -52,6 +52,9 @@ uint16_t gq_to_bf16(float x, int *exact);
  * (sign | 2-bit exponent | 1-bit mantissa, as OCP MX and kernels/mx.h
  * define them: ggml's nibble values are the same codes). */
 void gq_put_mxfp4(uint8_t e, const uint8_t codes[32], uint8_t *blk);
+/* One NVFP4 block (36 bytes, 64 elements) from its four E4M3 scale bytes
+ * and 64 E2M1 codes. */
+void gq_put_nvfp4(const uint8_t d[4], const uint8_t codes[64], uint8_t *blk);
 /* One Q8_0 block (34 bytes): the fp16 scale d and 32 int8 quants. */
 void gq_put_q8_0(uint16_t d, const int8_t q[32], uint8_t *blk);
 

@@ -119,6 +119,8 @@ mx_simd mx_simd_best_for(mx_format f, size_t rows, size_t cols)
                                                     measure4, measure5, measure6, measure7};
     if (f == MX_FP32)
         return mx_simd_best(); /* a copy: every path is memmove */
+    if (f == MX_NVFP4)
+        return MX_SIMD_SCALAR; /* its only path */
     int c = class_of(rows * cols);
     pthread_once(&class_once[c], init[c]);
     return class_best[c][f != MX_BF16];
@@ -139,19 +141,27 @@ mx_simd mx_simd_best(void)
 }
 
 typedef struct job {
-    rows_fn fn;
+    rows_fn fn;     /* NULL: NVFP4 with tensor scale ts */
     mx_format f;
+    float ts;
     const float *in;
     float *out;
     size_t rows, cols;
 } job;
 
+static void run_rows(const job *j, size_t r0, size_t r1)
+{
+    if (j->fn)
+        j->fn(j->f, j->in + r0 * j->cols, j->out + r0 * j->cols, r1 - r0, j->cols);
+    else
+        mx_nvfp4_rows(j->ts, j->in + r0 * j->cols, j->out + r0 * j->cols, r1 - r0, j->cols);
+}
+
 /* Task ith of nth: its contiguous share of the rows. */
 static void run_job(void *arg, int ith, int nth)
 {
     const job *j = arg;
-    size_t r0 = j->rows * (size_t)ith / (size_t)nth, r1 = j->rows * (size_t)(ith + 1) / (size_t)nth;
-    j->fn(j->f, j->in + r0 * j->cols, j->out + r0 * j->cols, r1 - r0, j->cols);
+    run_rows(j, j->rows * (size_t)ith / (size_t)nth, j->rows * (size_t)(ith + 1) / (size_t)nth);
 }
 
 /* Tasks for rows x cols: nthreads when given, else as many as pay off up to
@@ -180,12 +190,13 @@ static void fake_quant(pool *p, size_t nt, mx_simd path, mx_format f, const floa
     rows_fn fn = path == MX_SIMD_AVX512 ? mx_rows_avx512
                : path == MX_SIMD_AVX2   ? mx_rows_avx2
                                         : mx_rows_scalar;
-    if (nt <= 1) {
-        fn(f, in, out, rows, cols);
-        return;
-    }
-    job j = {fn, f, in, out, rows, cols};
-    pool_run(p, (int)nt, run_job, &j);
+    /* NVFP4 has one path; its tensor scale needs the whole tensor first */
+    job j = {f == MX_NVFP4 ? NULL : fn, f, f == MX_NVFP4 ? mx_nvfp4_tensor_scale(in, rows * cols) : 0, in, out,
+             rows, cols};
+    if (nt <= 1)
+        run_rows(&j, 0, rows);
+    else
+        pool_run(p, (int)nt, run_job, &j);
 }
 
 int mx_fake_quant_on(pool *p, mx_simd path, mx_format f, const float *in, float *out, size_t rows,

@@ -17,12 +17,13 @@ static const mx_spec specs[MX_NFORMATS] = {
     [MX_FP6_E3M2] = {6, 3, 2, 3, -2, 4, 28.0f, 0xE00000u, 1},
     [MX_FP6_E2M3] = {6, 2, 3, 1, 0, 2, 7.5f, 0xF00000u, 1},
     [MX_FP4_E2M1] = {4, 2, 1, 1, 0, 2, 6.0f, 0xC00000u, 1},
+    [MX_NVFP4] = {4, 2, 1, 1, 0, 2, 6.0f, 0xC00000u, 1}, /* its elements are E2M1 */
 };
 
 /* The traits table (kernels/mx.h describes every column). The mse rows have
  * no aliases of their own: "+mse" after any name of their base (parse_name). */
-#define OCP(f) f, MX_SCALE_OCP_FLOOR
-#define MSE(f) f, MX_SCALE_MSE
+#define OCP(f) f, MX_SCALE_OCP_FLOOR, MX_SCALE_E8M0
+#define MSE(f) f, MX_SCALE_MSE, MX_SCALE_E8M0
 static const mx_traits traits[MX_NFORMATS] = {
     [MX_FP32] = {"fp32", "fp32", 'F', {"f32", "float32"}, 32, 0, 8, 23, 127, "f32", OCP(MX_FP32)},
     [MX_BF16] = {"bf16", "bf16", 'B', {"bfloat16"}, 16, 0, 8, 7, 127, "bf16", OCP(MX_BF16)},
@@ -38,6 +39,8 @@ static const mx_traits traits[MX_NFORMATS] = {
     [MX_FP6_E3M2_MSE] = {"mxfp6_e3m2+mse", "e3m2+", 't', {NULL}, 6, MX_BLOCK, 3, 2, 4, "q6_K", MSE(MX_FP6_E3M2)},
     [MX_FP6_E2M3_MSE] = {"mxfp6_e2m3+mse", "e2m3+", 's', {NULL}, 6, MX_BLOCK, 2, 3, 2, "q6_K", MSE(MX_FP6_E2M3)},
     [MX_FP4_E2M1_MSE] = {"mxfp4_e2m1+mse", "e2m1+", 'q', {NULL}, 4, MX_BLOCK, 2, 1, 2, "mxfp4", MSE(MX_FP4_E2M1)},
+    [MX_NVFP4] = {"nvfp4", "nvf4", 'n', {"nv_fp4"}, 4, MX_NVFP4_BLOCK, 2, 1, 2, "mxfp4", MX_NVFP4, MX_SCALE_OCP_FLOOR,
+                  MX_SCALE_E4M3_TENSOR},
 };
 #undef OCP
 #undef MSE
@@ -116,7 +119,7 @@ int mx_format_parse(const char *s, mx_format *out)
         memcpy(head, s, n);
         head[n] = 0;
         if (strchr(head, '+') || mx_format_parse(head, &b) || traits[b].scale_mode != MX_SCALE_OCP_FLOOR ||
-            !mx_is_block_format(b))
+            !mx_is_block_format(b) || traits[b].scale_type != MX_SCALE_E8M0)
             return -1;
         int i = with_mode(b, (mx_scale_mode)m);
         return i < 0 ? -1 : (*out = (mx_format)i, 0);
@@ -160,7 +163,7 @@ static void build_valid(void)
         for (int a = 0; traits[i].aliases[a]; a++)
             add_name(&n, sep, traits[i].aliases[a]), sep = ",";
     }
-    add_name(&n, ";", "any block format's name + \"+mse\" (error-minimizing scales)");
+    add_name(&n, ";", "any MX block format's name + \"+mse\" (error-minimizing scales)");
 }
 
 const char *mx_format_valid_names(const char *bad)
@@ -206,13 +209,15 @@ int mx_format_parse_list(const char *list, mx_format out[MX_NFORMATS], char *bad
 int mx_gguf_target_of(mx_format f, size_t cols, mx_gguf_target *out)
 {
     static const mx_gguf_target f32 = {0, "F32", 32.0}, bf16 = {30, "BF16", 16.0}, q8_0 = {8, "Q8_0", 8.5},
-                                mxfp4 = {39, "MXFP4", 4.25};
+                                mxfp4 = {39, "MXFP4", 4.25}, nvfp4 = {40, "NVFP4", 4.5};
     if ((unsigned)f >= MX_NFORMATS)
         return -1;
     /* a scale mode changes the scale bytes, never where they are stored */
     mx_format b = traits[f].base;
     int whole = cols > 0 && cols % MX_BLOCK == 0;
     *out = b == MX_FP32 ? f32 : b == MX_FP4_E2M1 && whole ? mxfp4 : b == MX_INT8 && whole ? q8_0 : bf16;
+    if (b == MX_NVFP4 && cols % (4 * MX_NVFP4_BLOCK) == 0)
+        *out = nvfp4;
     return 0;
 }
 
@@ -239,7 +244,7 @@ double mx_target_bits(mx_target t, mx_format f, size_t rows, size_t cols)
         return mx_bits_per_weight(f, rows, cols);
     mx_gguf_target g;
     mx_gguf_target_of(f, cols, &g);
-    if ((traits[f].base == MX_FP4_E2M1 || traits[f].base == MX_INT8) && g.type == 30)
+    if ((traits[f].base == MX_FP4_E2M1 || traits[f].base == MX_INT8 || f == MX_NVFP4) && g.type == 30)
         return NAN; /* the BF16 fallback: bf16 itself is better at that cost */
     return g.bits;
 }
@@ -266,9 +271,10 @@ float mx_element_max(mx_format f)
     return sp ? sp->maxval : 0.0f;
 }
 
-static size_t blocks_per_row(size_t cols)
+static size_t blocks_per_row(mx_format f, size_t cols)
 {
-    return (cols + MX_BLOCK - 1) / MX_BLOCK;
+    size_t b = (size_t)traits[f].block;
+    return (cols + b - 1) / b;
 }
 
 /* An empty matrix reports the full-block figure rather than dividing by zero. */
@@ -277,9 +283,10 @@ double mx_bits_per_weight(mx_format f, size_t rows, size_t cols)
     double eb = mx_element_bits(f);
     if (!mx_is_block_format(f))
         return eb;
+    int tensor = traits[f].scale_type == MX_SCALE_E4M3_TENSOR;
     if (rows == 0 || cols == 0)
-        return eb + 8.0 / MX_BLOCK;
-    return eb + 8.0 * (double)blocks_per_row(cols) / (double)cols;
+        return eb + 8.0 / traits[f].block;
+    return eb + 8.0 * (double)blocks_per_row(f, cols) / (double)cols + (tensor ? 32.0 / ((double)rows * (double)cols) : 0);
 }
 
 size_t mx_packed_row_bytes(mx_format f, size_t cols)
@@ -291,7 +298,7 @@ size_t mx_packed_size(mx_format f, size_t rows, size_t cols)
 {
     size_t n = rows * mx_packed_row_bytes(f, cols);
     if (mx_is_block_format(f))
-        n += rows * blocks_per_row(cols);
+        n += rows * blocks_per_row(f, cols) + (traits[f].scale_type == MX_SCALE_E4M3_TENSOR ? 4 : 0);
     return n;
 }
 

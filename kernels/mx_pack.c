@@ -1,5 +1,5 @@
 /* Packed MX storage (layout documented in kernels/mx.h): element codes bit-packed
- * per row, then the E8M0 scale bytes. Built on the scalar codec, so
+ * per row, then the E8M0 scale bytes (NVFP4: E4M3 bytes and the tensor scale). Built on the scalar codec, so
  * unpack(pack(x)) reproduces mx_fake_quant(x) bit for bit. */
 #include <math.h>
 
@@ -38,8 +38,39 @@ static uint32_t get_le(const uint8_t *p, int nbytes)
     return v;
 }
 
+/* NVFP4: codes as MXFP4's, one E4M3 byte per 16, then the tensor scale. */
+static size_t pack_nvfp4(const float *in, size_t rows, size_t cols, uint8_t *out)
+{
+    size_t rb = mx_packed_row_bytes(MX_NVFP4, cols), nb = (cols + MX_NVFP4_BLOCK - 1) / MX_NVFP4_BLOCK;
+    uint8_t *scales = out + rows * rb, codes[MX_NVFP4_BLOCK];
+    float ts = mx_nvfp4_tensor_scale(in, rows * cols);
+    memset(out, 0, rows * rb);
+    for (size_t r = 0; r < rows; r++)
+        for (size_t b = 0; b < nb; b++) {
+            size_t c0 = b * MX_NVFP4_BLOCK, len = cols - c0 < MX_NVFP4_BLOCK ? cols - c0 : MX_NVFP4_BLOCK;
+            scales[r * nb + b] = mx_nvfp4_block(ts, in + r * cols + c0, NULL, codes, len);
+            for (size_t j = 0; j < len; j++)
+                put_bits(out + r * rb, c0 + j, 4, codes[j]);
+        }
+    put_le(scales + rows * nb, mx_f2u(ts), 4);
+    return rows * rb + rows * nb + 4;
+}
+
+static void unpack_nvfp4(const uint8_t *in, size_t rows, size_t cols, float *out)
+{
+    size_t rb = mx_packed_row_bytes(MX_NVFP4, cols), nb = (cols + MX_NVFP4_BLOCK - 1) / MX_NVFP4_BLOCK;
+    const uint8_t *scales = in + rows * rb;
+    float ts = mx_u2f(get_le(scales + rows * nb, 4));
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c++)
+            out[r * cols + c] = mx_nvfp4_value(ts, scales[r * nb + c / MX_NVFP4_BLOCK],
+                                               (uint8_t)mx_packed_code(in + r * rb, c, 4));
+}
+
 size_t mx_pack(mx_format f, const float *in, size_t rows, size_t cols, uint8_t *out)
 {
+    if (f == MX_NVFP4)
+        return pack_nvfp4(in, rows, cols, out);
     size_t n = rows * cols;
     if (f == MX_FP32) {
         for (size_t i = 0; i < n; i++)
@@ -86,6 +117,10 @@ int mx_unpack(mx_format f, const uint8_t *in, size_t in_len, size_t rows, size_t
     if (f == MX_BF16) {
         for (size_t i = 0; i < n; i++)
             out[i] = mx_u2f(get_le(in + 2 * i, 2) << 16);
+        return 0;
+    }
+    if (f == MX_NVFP4) {
+        unpack_nvfp4(in, rows, cols, out);
         return 0;
     }
     const mx_spec *sp = mx_spec_of(f);

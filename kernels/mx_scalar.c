@@ -232,5 +232,8 @@ void mx_rows_scalar(mx_format f, const float *in, float *out, size_t rows, size_
 
 void mx_fake_quant_scalar(mx_format f, const float *in, float *out, size_t rows, size_t cols)
 {
-    mx_rows_scalar(f, in, out, rows, cols);
+    if (f == MX_NVFP4)
+        mx_nvfp4_rows(mx_nvfp4_tensor_scale(in, rows * cols), in, out, rows, cols);
+    else
+        mx_rows_scalar(f, in, out, rows, cols);
 }

@@ -18,7 +18,7 @@ static int gguf_name(const char *name, char *out, size_t n)
 /* The llama-quantize type for f on rows of cols, with its bits per weight, or
  * NULL with *why set. llama-quantize needs rows of whole blocks: 32 for q8_0,
  * q4_0 and mxfp4, 256 for the K-quants (else it aborts or silently changes
- * the type). MXFP6/MXFP8 have no llama.cpp type: the nearest type that loses
+ * the type). NVFP4 goes as MXFP4 would. MXFP6/MXFP8 have no llama.cpp type: the nearest type that loses
  * no precision on the shape (q6_K, q8_0), else bf16, which holds them; bf16
  * always for a config allocated for llama-cpp. */
 static const char *quant_type(mx_format f, int cols, int mxfp4, mx_target target, double *bits,
@@ -35,6 +35,7 @@ static const char *quant_type(mx_format f, int cols, int mxfp4, mx_target target
     case MX_FP32: *bits = 32; return "f32";
     case MX_BF16: *bits = 16; return "bf16";
     case MX_FP4_E2M1:
+    case MX_NVFP4: /* llama-quantize does not write NVFP4 (mxalloc quantize does): its nearest */
         if (!w32)
             break;
         *bits = mxfp4 ? 4.25 : 4.5;
@@ -116,8 +117,7 @@ int export_llama_cpp(const mx_cfg *c, int allow_mxfp4, char **out_text, export_s
         double w = (double)it->rows * it->cols;
         s.weights += w;
         wbits += w * bits;
-        if (it->fmt != MX_FP32 && it->fmt != MX_BF16 &&
-            (strcmp(ty, "mxfp4") || mx_format_scale_mode(it->fmt) != MX_SCALE_OCP_FLOOR))
+        if (it->fmt != MX_FP32 && it->fmt != MX_BF16 && !(it->fmt == MX_FP4_E2M1 && !strcmp(ty, "mxfp4")))
             s.n_approx++;
     }
     s.bits = s.weights > 0 ? wbits / s.weights : 0;

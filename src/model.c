@@ -433,22 +433,32 @@ int model_fill(model *m, int tied, model_src *t, int nt, int gguf_names, int unp
     model_slot *s = model_slots(&m->cfg, tied, &ns, &n_floats, e);
     if (!s)
         return ERR_NOMEM;
-    int *match = malloc((size_t)ns * sizeof *match);
+    int *match = malloc(2 * (size_t)ns * sizeof *match), *tscale = match + ns;
     if (!match) {
         free(s);
         return err_set(e, ERR_NOMEM, "out of memory");
     }
     for (int i = 0; i < ns && rc == 0; i++) {
         const char *want = gguf_names ? s[i].gguf : s[i].hf;
-        match[i] = -1;
+        /* GGUF: a linear's optional per-tensor scale NAME.scale (NVFP4's
+         * second level), which llama.cpp multiplies the product by */
+        char sname[MODEL_NAME_MAX + 16] = "";
+        if (gguf_names && s[i].what >= MS_LIN)
+            snprintf(sname, sizeof sname, "%.*s.scale", (int)(strlen(want) - strlen(".weight")), want);
+        match[i] = tscale[i] = -1;
         for (int j = 0; j < nt && rc == 0; j++) {
-            if (t[j].skip || strcmp(t[j].name, want))
+            int *slot = !t[j].skip && !strcmp(t[j].name, want) ? &match[i]
+                      : !t[j].skip && sname[0] && !strcmp(t[j].name, sname) ? &tscale[i] : NULL;
+            if (!slot)
                 continue;
-            if (match[i] >= 0)
-                rc = err_set(e, ERR_FORMAT, "%s: tensor %s appears twice", file, want);
-            match[i] = j;
+            if (*slot >= 0)
+                rc = err_set(e, ERR_FORMAT, "%s: tensor %s appears twice", file, t[j].name);
+            *slot = j;
             t[j].used = 1;
         }
+        const model_src *x = tscale[i] >= 0 ? &t[tscale[i]] : NULL;
+        if (rc == 0 && x && !(x->dtype == GQ_F32 && x->n_dims == 1 && x->dims[0] == 1 && x->nbytes == 4))
+            rc = err_set(e, ERR_FORMAT, "%s: tensor %s must be one F32 value (a per-tensor scale)", file, sname);
     }
     /* Unexpected tensors first: "biases not supported" says more than the
      * missing tensor a renamed one leaves behind. */
@@ -507,6 +517,12 @@ int model_fill(model *m, int tied, model_src *t, int nt, int gguf_names, int unp
         model_src *x = &t[match[i]];
         uint64_t n = (uint64_t)s[i].rows * (uint64_t)s[i].cols;
         rc = model_convert(s[i].dst, x->data, n, x->dtype, x->file, x->name, e);
+        if (rc == 0 && tscale[i] >= 0) {
+            float ts;
+            memcpy(&ts, t[tscale[i]].data, 4);
+            for (uint64_t k = 0; k < n; k++)
+                s[i].dst[k] *= ts;
+        }
         if (rc == 0 && unpermute_qk && s[i].rope_heads > 0 &&
             model_rows_interleaved_to_half(s[i].dst, s[i].rows, s[i].cols, s[i].rope_heads) < 0)
             rc = err_set(e, ERR_NOMEM, "out of memory");

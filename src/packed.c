@@ -26,6 +26,8 @@ int packed_linear_init(packed_linear *p, mx_format f, const float *w, int rows, 
     memset(p, 0, sizeof *p);
     if ((unsigned)f >= MX_NFORMATS || rows <= 0 || cols <= 0)
         return err_set(e, ERR_ARG, "packed linear: bad format %d or shape %dx%d", (int)f, rows, cols);
+    if (mx_traits_of(f)->scale_type != MX_SCALE_E8M0)
+        return err_set(e, ERR_ARG, "%s: the packed path runs OCP MX formats (E8M0 scales) only", mx_format_name(f));
     p->fmt = f;
     p->rows = rows;
     p->cols = cols;

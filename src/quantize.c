@@ -83,6 +83,8 @@ typedef struct qt {
     uint8_t *scales;     /* MX: E8M0 bytes [rows][nb] */
     uint64_t scale_bytes;
     uint64_t row_bytes;  /* MX: packed bytes per row */
+    int has_tscale;      /* GGUF NVFP4: tscale goes beside it as NAME.scale */
+    float tscale;
 } qt;
 
 static void qt_free(qt *t)
@@ -157,14 +159,60 @@ static float *linear_rows(const model *m, const model_module *mm, int dir, mx_er
     return x;
 }
 
-/* A linear for GGUF: MXFP4 / Q8_0 when the format and the row width allow,
- * else BF16 (or F32) holding the fake-quantized values exactly. */
+/* NVFP4 as ggml's blocks of 64 (cols % 64 == 0) and the tensor scale; 1 when
+ * a block holds NaN/Inf (ggml reads the NaN scale as 0: not stored), else 0
+ * or ERR_NOMEM. */
+static int gguf_nvfp4(const float *x, size_t rows, size_t cols, qt *t)
+{
+    size_t n = rows * cols, rb = mx_packed_row_bytes(MX_NVFP4, cols), nb = cols / MX_NVFP4_BLOCK;
+    const gq_traits *tr = gq_traits_of(GQ_NVFP4);
+    uint8_t *pk = malloc(mx_packed_size(MX_NVFP4, rows, cols)), *out = malloc((size_t)gq_row_bytes(tr, n));
+    if (!pk || !out) {
+        free(pk);
+        free(out);
+        return ERR_NOMEM;
+    }
+    mx_pack(MX_NVFP4, x, rows, cols, pk);
+    const uint8_t *sc = pk + rows * rb, *tsb = sc + rows * nb;
+    int nan = 0;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t k = 0; k < cols / 64; k++) {
+            uint8_t codes[64];
+            for (int j = 0; j < 64; j++)
+                codes[j] = (uint8_t)mx_packed_code(pk + r * rb, 64 * k + (size_t)j, 4);
+            const uint8_t *d = sc + r * nb + 4 * k;
+            nan |= memchr(d, MX_NVFP4_NAN_SCALE, 4) != NULL;
+            gq_put_nvfp4(d, codes, out + (r * (cols / 64) + k) * (size_t)tr->bytes);
+        }
+    uint32_t u = (uint32_t)tsb[0] | (uint32_t)tsb[1] << 8 | (uint32_t)tsb[2] << 16 | (uint32_t)tsb[3] << 24;
+    free(pk);
+    if (nan) {
+        free(out);
+        return 1;
+    }
+    memcpy(&t->tscale, &u, 4);
+    t->has_tscale = 1;
+    t->type = GQ_NVFP4;
+    t->data = out;
+    t->nbytes = gq_row_bytes(tr, n);
+    return 0;
+}
+
+/* A linear for GGUF: MXFP4 / Q8_0 / NVFP4 when the format and the row width
+ * allow, else BF16 (or F32) holding the fake-quantized values exactly. */
 static int gguf_linear(const model_module *mm, const float *x, mx_format f, const char *gname,
                        const quant_opts *o, qt *t, int *widened, mx_error *e)
 {
     size_t rows = (size_t)mm->rows, cols = (size_t)mm->cols, n = rows * cols;
     mx_format b = mx_format_base(f); /* the storage; mx_pack(f) chooses f's scales */
     *widened = 0;
+    if (f == MX_NVFP4 && cols % 64 == 0) {
+        int rc = gguf_nvfp4(x, rows, cols, t);
+        if (rc <= 0)
+            return rc ? err_set(e, ERR_NOMEM, "out of memory") : 0;
+        warnf(o, "%s: NaN or Inf weights, which GGUF NVFP4 cannot hold: stored as BF16", gname);
+        *widened = 1;
+    }
     if ((b == MX_FP4_E2M1 || b == MX_INT8) && cols % MX_BLOCK == 0) {
         size_t psz = mx_packed_size(f, rows, cols), rb = mx_packed_row_bytes(f, cols), nb = cols / MX_BLOCK;
         uint8_t *pk = malloc(psz + 1);
@@ -219,10 +267,10 @@ static int gguf_linear(const model_module *mm, const float *x, mx_format f, cons
     mx_fake_quant(f, x, q, rows, cols);
     if (!*widened && f != MX_BF16) {
         *widened = 1;
-        if (b == MX_FP4_E2M1 || b == MX_INT8)
-            warnf(o, "%s: rows of %zu are not whole blocks of 32, which GGUF %s needs: stored as BF16 "
-                  "holding the %s values exactly (16 bits per weight)", gname, cols,
-                  b == MX_FP4_E2M1 ? "MXFP4" : "Q8_0", mx_format_name(f));
+        if (b == MX_FP4_E2M1 || b == MX_INT8 || f == MX_NVFP4)
+            warnf(o, "%s: rows of %zu are not whole blocks of %d, which GGUF %s needs: stored as BF16 "
+                  "holding the %s values exactly (16 bits per weight)", gname, cols, f == MX_NVFP4 ? 64 : 32,
+                  f == MX_NVFP4 ? "NVFP4" : b == MX_FP4_E2M1 ? "MXFP4" : "Q8_0", mx_format_name(f));
     }
     int rc = store_float(q, n, GQ_BF16, t, e);
     free(q);
@@ -411,7 +459,8 @@ int quant_write_gguf(const model *m, const mx_format *fmts, const quant_opts *o,
             free(x);
             if (rc == 0 && wide) {
                 st->n_widened++;
-                n_wide8 += mx_format_base(fmts[mi]) != MX_FP4_E2M1 && mx_format_base(fmts[mi]) != MX_INT8;
+                n_wide8 += mx_format_base(fmts[mi]) != MX_FP4_E2M1 && mx_format_base(fmts[mi]) != MX_INT8 &&
+                           fmts[mi] != MX_NVFP4;
             }
             st->lin_params += n;
             st->lin_bytes += t.nbytes;
@@ -423,6 +472,16 @@ int quant_write_gguf(const model *m, const mx_format *fmts, const quant_opts *o,
             uint64_t ne[2] = {(uint64_t)s[i].cols, (uint64_t)s[i].rows};
             rc = gw_tensor(&w, s[i].gguf, t.type, s[i].n_dims, s[i].n_dims == 2 ? ne : ne + 1, t.data,
                            t.nbytes, e);
+        }
+        if (rc == 0 && t.has_tscale) {
+            /* llama.cpp multiplies the product by NAME.scale (shape {1}) */
+            char sname[MODEL_NAME_MAX + 16];
+            size_t stem = strlen(s[i].gguf) - strlen(".weight");
+            snprintf(sname, sizeof sname, "%.*s.scale", (int)stem, s[i].gguf);
+            uint64_t one = 1;
+            rc = gw_tensor(&w, sname, GQ_F32, 1, &one, &t.tscale, 4, e);
+            st->lin_bytes += 4;
+            st->all_bytes += 4;
         }
         st->all_params += n;
         st->all_bytes += t.nbytes;
@@ -633,6 +692,10 @@ int quant_write_mx_dir(const model *m, const mx_format *fmts, const quant_opts *
                        quant_stats *st, mx_error *e)
 {
     memset(st, 0, sizeof *st);
+    for (int i = 0; i < m->n_modules; i++)
+        if (mx_traits_of(fmts[i])->scale_type != MX_SCALE_E8M0 && mx_is_block_format(fmts[i]))
+            return err_set(e, ERR_ARG, "%s is %s, which is not an OCP MX format: the MX layout cannot hold it "
+                           "(the GGUF layout can: llama.cpp's NVFP4)", m->modules[i].name, mx_format_name(fmts[i]));
     struct stat sb;
     if (stat(dir, &sb) == 0) {
         if (!S_ISDIR(sb.st_mode))

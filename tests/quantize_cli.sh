@@ -112,6 +112,26 @@ run_model() {
     else
         echo "FAIL: $tag mse allocation: $(cat "$TMP/err")"; fail=1
     fi
+    # NVFP4 beside MX: the GGUF (NVFP4 blocks of 64 + NAME.scale, or BF16 on
+    # other rows) reads back exactly; the MX layout refuses it and writes nothing
+    cfg=$TMP/$tag-nv.json g=$TMP/o/$tag-nv.gguf
+    if "$BIN" score "$model" "$@" --text "$X" --tokens 1024 --ctx 128 --method fisher \
+            --formats nvfp4,mxfp4,int8 --out "$TMP/$tag-nv.scores" >/dev/null 2>"$TMP/err" &&
+        "$BIN" alloc "$TMP/$tag-nv.scores" --budget 5 --out "$cfg" >/dev/null 2>"$TMP/err" &&
+        grep -q '"nvfp4"' "$cfg" && "$BIN" quantize "$model" "$cfg" "$@" --out "$g" >/dev/null 2>"$TMP/err"; then
+        ref=$("$BIN" ppl "$model" "$@" --text "$X" --ctx 128 --max-tokens 2048 --config "$cfg" --json)
+        pg=$("$BIN" ppl "$g" --text "$X" --ctx 128 --max-tokens 2048 --json)
+        if [ -n "$ref" ] && [ "$pg" = "$ref" ]; then
+            echo "ok: $tag nvfp4: ppl $(field ppl "$ref") from the config and the GGUF"
+        else
+            echo "FAIL: $tag nvfp4: config '$ref', GGUF '$pg'"; fail=1
+        fi
+        expect 1 "$model" "$cfg" "$@" --out "$TMP/o/$tag-nv.mx" --layout mx
+        grep -q "not an OCP MX format" "$cli_tmp/err" || { echo "FAIL: $tag nvfp4 MX layout: $(cat "$cli_tmp/err")"; fail=1; }
+        [ ! -e "$TMP/o/$tag-nv.mx" ] || { echo "FAIL: $tag nvfp4 MX layout left $TMP/o/$tag-nv.mx"; fail=1; }
+    else
+        echo "FAIL: $tag nvfp4 allocation: $(cat "$TMP/err")"; fail=1
+    fi
     # --target llama-cpp: the budget is the GGUF's bits per linear weight
     cfg=$TMP/$tag-t.json g=$TMP/o/$tag-t.gguf
     if "$BIN" alloc "$TMP/$tag.scores" --budget 8 --target llama-cpp --out "$cfg" >/dev/null 2>"$TMP/err" &&

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "kernels/ggml_quant.h"
+#include "kernels/mx.h"
 
 static uint64_t rng = 0x243F6A8885A308D3ull;
 static uint32_t rnd(uint32_t n)
@@ -321,6 +322,34 @@ static void pack_k4_scales(uint8_t *s, const int *sc, const int *mn)
     }
 }
 
+/* NVFP4: every scale byte, random codes, against kernels/mx's E4M3 and E2M1
+ * decoders (a second path); gq_put_nvfp4 places the codes where dq reads them. */
+static void test_packed_nvfp4(void **state)
+{
+    (void)state;
+    for (int d = 0; d < 128; d++) { /* E4M3 scales are positive: sign bit clear */
+        uint8_t b[36], ds[4] = {(uint8_t)d, (uint8_t)(d ^ 1), 0x38, 0x7F}, codes[64];
+        for (int i = 0; i < 64; i++)
+            codes[i] = (uint8_t)rnd(16);
+        gq_put_nvfp4(ds, codes, b);
+        float y[64];
+        dq(GQ_NVFP4, b, y, 64);
+        for (int i = 0; i < 64; i++) {
+            uint8_t s = ds[i / 16];
+            float want = s == 0x7F ? 0 : mx_decode(MX_FP4_E2M1, codes[i]) * mx_decode(MX_FP8_E4M3, s);
+            if (!(y[i] == want))
+                fail_msg("nvfp4 scale 0x%02x code %d [%d]: %a, want %a", s, codes[i], i, (double)y[i],
+                         (double)want);
+        }
+    }
+    /* by hand: scale 0x38 = 1.0, nibble 7 (6.0) at element 0, 0xA (-1.0) at 8 */
+    uint8_t b[36] = {0x38, 0x40, 0, 0};
+    b[4] = 0xA7;
+    float y[64];
+    dq(GQ_NVFP4, b, y, 64);
+    assert_true(y[0] == 6.0f && y[8] == -1.0f && y[1] == 0);
+}
+
 static void test_packed_k(void **state)
 {
     (void)state;
@@ -436,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_k_quants_by_hand),
         cmocka_unit_test(test_packed_32),
         cmocka_unit_test(test_packed_mxfp4),
+        cmocka_unit_test(test_packed_nvfp4),
         cmocka_unit_test(test_packed_k),
         cmocka_unit_test(test_plain_types),
     };

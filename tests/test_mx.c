@@ -67,6 +67,7 @@ static void test_names(void **state)
         {"MXFP8_E5M2", MX_FP8_E5M2}, {"mxint8", MX_INT8},      {"MxFp6_E3m2", MX_FP6_E3M2},
         {"mxfp6_e2m3", MX_FP6_E2M3}, {"mxfp4_e2m1", MX_FP4_E2M1}, {"mxfp8", MX_FP8_E4M3},
         {"MXFP8", MX_FP8_E4M3},   {"mxfp6", MX_FP6_E2M3},      {"mxFP4", MX_FP4_E2M1},
+        {"NVFP4", MX_NVFP4},      {"nvf4", MX_NVFP4},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         mx_format f = MX_NFORMATS;
@@ -75,7 +76,9 @@ static void test_names(void **state)
     }
     /* "int8" and "e4m3" were here: printed labels, now accepted (issue 17); the
      * ambiguous "fp8"/"fp6" and the old 2-letter "e2" take their place */
-    static const char *bad[] = {"", "mxfp5", "fp16", "mxfp4_e2m1x", "mxfp4 ", "fp8", "fp6", "e2", "mx"};
+    /* NVFP4's scales are not E8M0: no scale mode to choose */
+    static const char *bad[] = {"", "mxfp5", "fp16", "mxfp4_e2m1x", "mxfp4 ", "fp8", "fp6", "e2", "mx",
+                                "nvfp4+mse", "nvfp4+ocp-floor"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mx_format f = MX_FP4_E2M1;
         assert_int_equal(mx_format_parse(bad[i], &f), -1);
@@ -86,7 +89,7 @@ static void test_names(void **state)
     assert_string_equal(mx_format_name(MX_FP4_E2M1), "mxfp4_e2m1");
     assert_string_equal(mx_format_name(MX_INT8), "mxint8");
 
-    static const int bits[MX_NFORMATS] = {32, 16, 8, 8, 8, 6, 6, 4, 8, 8, 8, 6, 6, 4};
+    static const int bits[MX_NFORMATS] = {32, 16, 8, 8, 8, 6, 6, 4, 8, 8, 8, 6, 6, 4, 4};
     for (int i = 0; i < MX_NFORMATS; i++) {
         assert_int_equal(mx_element_bits((mx_format)i), bits[i]);
         assert_int_equal(mx_is_block_format((mx_format)i), i >= MX_FP8_E4M3);
@@ -716,6 +719,135 @@ static void test_grid_fixed_points(void **state)
     }
 }
 
+/* ------------------------------------------------------------- NVFP4 */
+
+/* E2M1 by hand: the nearest of the eight magnitudes, ties to the even code
+ * (codes 0..7 = 0, .5, 1, 1.5, 2, 3, 4, 6), saturating; a second path beside
+ * mx_encode's generic rounding. */
+static float e2m1_nearest(float v)
+{
+    static const float mag[8] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6};
+    float a = fabsf(v);
+    int best = 7;
+    for (int c = 0; c < 7; c++) {
+        float mid = 0.5f * (mag[c] + mag[c + 1]);
+        if (a < mid || (a == mid && c % 2 == 0)) {
+            best = c;
+            break;
+        }
+    }
+    return signbit(v) ? -mag[best] : mag[best];
+}
+
+static void test_nvfp4(void **state)
+{
+    (void)state;
+    /* max|x| = 2.625 = 2688 * 2^-10: tensor scale exactly 2^-10. Block 0's
+     * scale 2.625 / 6 / 2^-10 = 448 (E4M3 0x7E): step 0.4375, the elements
+     * multiples of it by hand, ties to even (2.5 -> 2, 0.25 -> 0, 0.75 -> 1,
+     * 5 -> 4, 3.5 -> 4). Block 1: max 0.01, scale 1.7066 -> E4M3 1.75 (0x3E),
+     * step 1.75 * 2^-10. Block 2 is zero: scale clamped to 2^-6 (0x08). The
+     * short block 3 (8 values) is tiny: scale clamped too, values flush to 0. */
+    float x[56] = {0}, q[56], want[56] = {0};
+    const float st = 0.4375f;
+    const float b0[16] = {2.625f, st * 2.5f, st * 0.25f, st * 0.75f, st * 5, -st * 1.5f, -0.0f, st * 3.5f,
+                          st * 6, -st * 6, st * 0.5f, st * 5.5f, st * 1.25f, st * 1.75f, st * 4.5f, st * 3};
+    const float w0[16] = {2.625f, st * 2, 0, st * 1, st * 4, -st * 1.5f, -0.0f, st * 4,
+                          st * 6, -st * 6, st * 0.5f, st * 6, st * 1, st * 2, st * 4, st * 3};
+    memcpy(x, b0, sizeof b0);
+    memcpy(want, w0, sizeof w0);
+    const float st1 = 1.75f * 0x1p-10f;
+    x[16] = 0.01f, want[16] = st1 * 6;      /* 5.85 steps -> 6 */
+    x[17] = -0.004f, want[17] = -st1 * 2;   /* 2.34 -> 2 */
+    x[18] = st1 * 2.5f, want[18] = st1 * 2; /* a tie -> 2 (even) */
+    x[48] = 1e-6f, x[55] = -1e-6f, want[55] = -0.0f;
+    assert_true(mx_nvfp4_tensor_scale(x, 56) == 0x1p-10f);
+    assert_int_equal(mx_nvfp4_block_scale(0x1p-10f, x, 16), 0x7E);
+    assert_int_equal(mx_nvfp4_block_scale(0x1p-10f, x + 16, 16), 0x3E);
+    assert_int_equal(mx_nvfp4_block_scale(0x1p-10f, x + 32, 16), 0x08);
+    assert_int_equal(mx_nvfp4_block_scale(0x1p-10f, x + 48, 8), 0x08);
+    mx_fake_quant(MX_NVFP4, x, q, 1, 56);
+    for (int i = 0; i < 56; i++)
+        if (f2u(q[i]) != f2u(want[i]))
+            fail_msg("nvfp4 [%d]: in %a got %a want %a", i, (double)x[i], (double)q[i], (double)want[i]);
+    /* a NaN block: its scale byte is E4M3's NaN, its values NaN; the tensor
+     * scale skips it, the other blocks are untouched */
+    x[20] = NAN;
+    mx_fake_quant(MX_NVFP4, x, q, 1, 56);
+    for (int i = 0; i < 56; i++)
+        assert_true(i >= 16 && i < 32 ? isnan(q[i]) : f2u(q[i]) == f2u(want[i]));
+    assert_int_equal(mx_nvfp4_block_scale(0x1p-10f, x + 16, 16), MX_NVFP4_NAN_SCALE);
+    x[20] = INFINITY;
+    assert_true(mx_nvfp4_tensor_scale(x, 56) == 0x1p-10f);
+    /* all zero: tensor scale 1, values stay (signed) zeros */
+    float z[3] = {0, -0.0f, 0}, zq[3];
+    assert_true(mx_nvfp4_tensor_scale(z, 3) == 1.0f);
+    mx_fake_quant(MX_NVFP4, z, zq, 1, 3);
+    assert_true(zq[0] == 0 && signbit(zq[1]) && zq[2] == 0);
+
+    /* Random tensors against the definition written out again (fp32, the
+     * reference's order of operations), on every path and thread count. */
+    rng_state = 0x5EEDF00D12345678ull;
+    size_t rows = 37, cols = 88, n = rows * cols;
+    float *in = malloc(n * sizeof *in), *ref = malloc(n * sizeof *ref), *got = malloc(n * sizeof *got);
+    assert_true(in && ref && got);
+    for (int trial = 0; trial < 4; trial++) {
+        float amax = 0;
+        for (size_t i = 0; i < n; i++) {
+            /* magnitudes over ~2^-20..2^4, some blocks much smaller than others */
+            float v = (float)((int32_t)rnd() >> 8) * 0x1p-23f * ldexpf(1.0f, (int)(i / 16 % 7) * 3 - 16 + trial);
+            in[i] = v;
+            amax = fabsf(v) > amax ? fabsf(v) : amax;
+        }
+        float ts = amax / 2688.0f;
+        for (size_t r = 0; r < rows; r++)
+            for (size_t c0 = 0; c0 < cols; c0 += 16) {
+                size_t len = cols - c0 < 16 ? cols - c0 : 16;
+                const float *b = in + r * cols + c0;
+                float bm = 0;
+                for (size_t j = 0; j < len; j++)
+                    bm = fabsf(b[j]) > bm ? fabsf(b[j]) : bm;
+                float sc = bm / 6.0f / ts;
+                sc = sc < 0x1p-6f ? 0x1p-6f : sc > 448 ? 448 : sc;
+                float e4 = mx_decode(MX_FP8_E4M3, mx_encode(MX_FP8_E4M3, sc)), step = ts * e4;
+                for (size_t j = 0; j < len; j++)
+                    ref[r * cols + c0 + j] = (float)((double)e2m1_nearest(b[j] / step) * e4 * ts);
+            }
+        for (int p = MX_SIMD_AUTO; p < MX_NSIMD; p++) {
+            if (!mx_simd_supported((mx_simd)p))
+                continue;
+            for (int nt = 1; nt <= 3; nt += 2) {
+                assert_int_equal(mx_fake_quant_with((mx_simd)p, nt, MX_NVFP4, in, got, rows, cols), 0);
+                for (size_t i = 0; i < n; i++)
+                    if (f2u(got[i]) != f2u(ref[i]))
+                        fail_msg("nvfp4 trial %d path %s threads %d [%zu]: in %a got %a want %a", trial,
+                                 mx_simd_name((mx_simd)p), nt, i, (double)in[i], (double)got[i], (double)ref[i]);
+            }
+        }
+    }
+    free(in);
+    free(ref);
+    free(got);
+
+    /* storage: 4.5 bits plus the tensor scale; packed codes, scales, scale */
+    assert_true(mx_bits_per_weight(MX_NVFP4, 4, 64) == 4.5 + 32.0 / 256);
+    assert_true(fabs(mx_bits_per_weight(MX_NVFP4, 2, 40) - (4 + 8.0 * 3 / 40 + 32.0 / 80)) < 1e-12);
+    assert_int_equal(mx_packed_size(MX_NVFP4, 2, 40), 2 * 20 + 2 * 3 + 4);
+    uint8_t pk[20 + 3 + 4];
+    float one[40];
+    for (int i = 0; i < 40; i++)
+        one[i] = i < 16 ? b0[i] : 0;
+    assert_int_equal(mx_pack(MX_NVFP4, one, 1, 40, pk), sizeof pk);
+    assert_int_equal(pk[0], 0x47); /* 6 (code 7) then 2 (code 4): element 0 in the low nibble */
+    assert_int_equal(pk[1], 0x20); /* 0 then 1.0 (code 2) */
+    assert_int_equal(pk[2], 0xB6); /* 4 (code 6) then -1.5 (code 8|3) */
+    assert_int_equal(pk[20], 0x7E);
+    assert_int_equal(pk[21], 0x08);
+    assert_int_equal(pk[22], 0x08);
+    uint32_t tsb = (uint32_t)pk[23] | (uint32_t)pk[24] << 8 | (uint32_t)pk[25] << 16 | (uint32_t)pk[26] << 24;
+    assert_int_equal(tsb, f2u(0x1p-10f));
+}
+
 /* ------------------------------------------------------------ packing */
 
 static void test_pack_roundtrip(void **state)
@@ -1010,6 +1142,7 @@ int main(void)
         cmocka_unit_test(test_hand_values),
         cmocka_unit_test(test_grid_fixed_points),
         cmocka_unit_test(test_mse_scale),
+        cmocka_unit_test(test_nvfp4),
         cmocka_unit_test(test_simd_matches_scalar),
         cmocka_unit_test(test_pack_roundtrip),
         cmocka_unit_test(test_pack_layout),

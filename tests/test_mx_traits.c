@@ -120,7 +120,7 @@ static void test_spec_columns(void **state)
         assert_int_equal(t->bits, mx_element_bits(f));
         assert_int_equal(t->block > 0, mx_is_block_format(f));
         if (mx_is_block_format(f)) {
-            assert_int_equal(t->block, MX_BLOCK);
+            assert_int_equal(t->block, t->scale_type == MX_SCALE_E4M3_TENSOR ? MX_NVFP4_BLOCK : MX_BLOCK);
             assert_int_equal(t->emax, mx_emax_elem(f));
             assert_int_equal(1 + t->ebits + t->mbits + (t->base == MX_INT8), t->bits);
         } else {

@@ -147,9 +147,9 @@ int cmd_hwprofile(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (!n_fmts)
+    if (!n_fmts) /* every format the packed path runs */
         for (int f = 0; f < MX_NFORMATS; f++)
-            if (mx_traits_of((mx_format)f))
+            if (mx_traits_of((mx_format)f)->scale_type == MX_SCALE_E8M0)
                 fmts[n_fmts++] = (mx_format)f;
 
     mx_error e = {0};
