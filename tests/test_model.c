@@ -665,7 +665,7 @@ static void test_bad_gguf(void **state)
         /* output.weight's tensor info: type, then offset past the end, rank, dims */
         {{{output_info, INFO, TYPE, NULL, 4, 16}}, /* IQ2_XXS: the whole list, not cut */
          "tensor output.weight has type IQ2_XXS (16), which mxalloc cannot read (it reads F32, F16, "
-         "BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, MXFP4, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)"},
+         "BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, MXFP4, NVFP4, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)"},
         {{{output_info, INFO, TYPE, NULL, 4, 99}}, "has type unknown ggml type 99"},
         /* Q4_K: 32-element rows are not whole 256 blocks */
         {{{output_info, INFO, TYPE, NULL, 4, 12}},

@@ -53,7 +53,7 @@ budget 99
 EOS
 run --scores "$tmp/s.scores" --script "$tmp/b.txt" >"$tmp/out" 2>"$tmp/err" || fail "script failed: $(cat "$tmp/err")"
 grep -Eq '^budget 5\.00: avg_bits [0-9.]+ bytes [0-9]+ projected_ppl [0-9.]+ ' "$tmp/out" || fail "no budget result: $(head -3 "$tmp/out")"
-grep -Eq '^budget 5\.00: .* vs_fp32 \+[0-9.]+% vs_mx[a-z0-9_]+ [+-][0-9.]+% solve_ms [0-9.]+$' "$tmp/out" || fail "no comparison vs fp32 / nearest uniform"
+grep -Eq '^budget 5\.00: .* vs_fp32 \+[0-9.]+% vs_[a-z0-9_+]+ [+-][0-9.]+% solve_ms [0-9.]+$' "$tmp/out" || fail "no comparison vs fp32 / nearest uniform"
 # more bits, lower projected perplexity
 p5=$(sed -n 's/^budget 5\.00: .*projected_ppl \([0-9.]*\).*/\1/p' "$tmp/out" | head -1)
 p6=$(sed -n 's/^budget 6\.00: .*projected_ppl \([0-9.]*\).*/\1/p' "$tmp/out" | head -1)

@@ -43,8 +43,12 @@ void ui_ctl_build_index(ui_app *a)
             if (m->layer >= 0 && m->layer < a->n_layers && m->kind >= 0 && m->kind < TF_NLIN)
                 a->mod_at[m->layer * TF_NLIN + m->kind] = i;
         }
-        /* the first candidate narrower than fp32/bf16 is the most telling default view */
-        a->view_fmt = wb->st.t.formats[wb->st.t.n_formats - 1];
+        /* the narrowest candidate (the first of equals) is the most telling default view */
+        const score_table *t = &wb->st.t;
+        a->view_fmt = t->formats[0];
+        for (int k = 1; k < t->n_formats; k++)
+            if (mx_bits_per_weight(t->formats[k], 0, 0) < mx_bits_per_weight((mx_format)a->view_fmt, 0, 0))
+                a->view_fmt = t->formats[k];
     }
 }
 
