@@ -28,6 +28,7 @@ typedef enum mx_format {
     MX_FP6_E2M3_MSE,
     MX_FP4_E2M1_MSE,
     MX_NVFP4,
+    MX_NVFP4_MSE,
     MX_NFORMATS
 } mx_format;
 
@@ -57,7 +58,7 @@ typedef enum mx_scale_type { MX_SCALE_E8M0 = 0, MX_SCALE_E4M3_TENSOR } mx_scale_
  *   mxfp8_e4m3  mxfp8 e4m3 fp8_e4m3   mxfp8_e5m2  e5m2 fp8_e5m2
  *   mxint8      int8 i8                mxfp6_e3m2  e3m2 fp6_e3m2
  *   mxfp6_e2m3  mxfp6 e2m3 fp6_e2m3   mxfp4_e2m1  mxfp4 e2m1 fp4 fp4_e2m1
- *   nvfp4       (label nvf4)
+ *   nvfp4       nv_fp4 (label nvf4; nvfp4+mse, label nvf4+)
  * mxfp8 / mxfp6 name the OCP default element of their width (README); bare
  * "fp8" and "fp6" are refused as ambiguous (two elements each), "fp4" is not
  * (E2M1 is the only 4-bit element). Old printed labels "f32", "i8", "fp4" stay
@@ -186,7 +187,11 @@ unsigned mx_packed_code(const uint8_t *row, size_t j, int bits);
  *           value is the real one rounded once (what a reader that scales the
  *           decoded blocks by ts gets, e.g. llama.cpp's NVFP4 + NAME.scale)
  * Zeros keep their sign. A block holding NaN or Inf gets s = 0x7F (E4M3 NaN)
- * and NaN values; ts is taken over the finite values. */
+ * and NaN values; ts is taken over the finite values.
+ * nvfp4+mse (scale mode mse): per block, s as above or the byte that maps
+ * max|x| to 4 instead of 6, whichever quantizes the block with the least
+ * squared error (ties: the reference's), as in "Four Over Six" (Cook et al.,
+ * 2025): a valid NVFP4 encoding, the same layout, other scale bytes. */
 #define MX_NVFP4_BLOCK 16
 #define MX_NVFP4_NAN_SCALE 0x7Fu
 float mx_nvfp4_tensor_scale(const float *x, size_t n);
@@ -195,11 +200,13 @@ uint8_t mx_nvfp4_block_scale(float ts, const float *x, size_t n);
 float mx_nvfp4_step(float ts, uint8_t s);
 /* The value of code in a block with scale byte s (NaN for the NaN byte). */
 float mx_nvfp4_value(float ts, uint8_t s, uint8_t code);
-/* One block of n <= 16: its scale byte returned, codes (NULL: not wanted) and
- * fake-quantized values q (NULL: not wanted) written. */
-uint8_t mx_nvfp4_block(float ts, const float *x, float *q, uint8_t *codes, size_t n);
+/* One block of n <= 16 in scale mode m: its scale byte returned, codes (NULL:
+ * not wanted) and fake-quantized values q (NULL: not wanted) written. */
+uint8_t mx_nvfp4_block(mx_scale_mode m, float ts, const float *x, float *q, uint8_t *codes, size_t n);
 /* Fake-quantize rows with the tensor scale ts (mx_fake_quant computes it). */
-void mx_nvfp4_rows(float ts, const float *in, float *out, size_t rows, size_t cols);
+void mx_nvfp4_rows(mx_scale_mode m, float ts, const float *in, float *out, size_t rows, size_t cols);
+/* 1 for the NVFP4 rows (E4M3 block scales over a tensor scale). */
+int mx_is_nvfp4(mx_format f);
 
 /* ---- Numerics (OCP MX v1.0), all formats round to nearest, ties to even ----
  * Block scale: shared_exp = floor(log2(max|x|)) - emax_elem, clamped to

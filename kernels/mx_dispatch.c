@@ -119,7 +119,7 @@ mx_simd mx_simd_best_for(mx_format f, size_t rows, size_t cols)
                                                     measure4, measure5, measure6, measure7};
     if (f == MX_FP32)
         return mx_simd_best(); /* a copy: every path is memmove */
-    if (f == MX_NVFP4)
+    if (mx_is_nvfp4(f))
         return MX_SIMD_SCALAR; /* its only path */
     int c = class_of(rows * cols);
     pthread_once(&class_once[c], init[c]);
@@ -154,7 +154,8 @@ static void run_rows(const job *j, size_t r0, size_t r1)
     if (j->fn)
         j->fn(j->f, j->in + r0 * j->cols, j->out + r0 * j->cols, r1 - r0, j->cols);
     else
-        mx_nvfp4_rows(j->ts, j->in + r0 * j->cols, j->out + r0 * j->cols, r1 - r0, j->cols);
+        mx_nvfp4_rows(mx_format_scale_mode(j->f), j->ts, j->in + r0 * j->cols, j->out + r0 * j->cols, r1 - r0,
+                      j->cols);
 }
 
 /* Task ith of nth: its contiguous share of the rows. */
@@ -191,8 +192,8 @@ static void fake_quant(pool *p, size_t nt, mx_simd path, mx_format f, const floa
                : path == MX_SIMD_AVX2   ? mx_rows_avx2
                                         : mx_rows_scalar;
     /* NVFP4 has one path; its tensor scale needs the whole tensor first */
-    job j = {f == MX_NVFP4 ? NULL : fn, f, f == MX_NVFP4 ? mx_nvfp4_tensor_scale(in, rows * cols) : 0, in, out,
-             rows, cols};
+    int nv = mx_is_nvfp4(f);
+    job j = {nv ? NULL : fn, f, nv ? mx_nvfp4_tensor_scale(in, rows * cols) : 0, in, out, rows, cols};
     if (nt <= 1)
         run_rows(&j, 0, rows);
     else

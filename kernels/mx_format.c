@@ -41,6 +41,8 @@ static const mx_traits traits[MX_NFORMATS] = {
     [MX_FP4_E2M1_MSE] = {"mxfp4_e2m1+mse", "e2m1+", 'q', {NULL}, 4, MX_BLOCK, 2, 1, 2, "mxfp4", MSE(MX_FP4_E2M1)},
     [MX_NVFP4] = {"nvfp4", "nvf4", 'n', {"nv_fp4"}, 4, MX_NVFP4_BLOCK, 2, 1, 2, "mxfp4", MX_NVFP4, MX_SCALE_OCP_FLOOR,
                   MX_SCALE_E4M3_TENSOR},
+    [MX_NVFP4_MSE] = {"nvfp4+mse", "nvf4+", 'v', {NULL}, 4, MX_NVFP4_BLOCK, 2, 1, 2, "mxfp4", MX_NVFP4, MX_SCALE_MSE,
+                      MX_SCALE_E4M3_TENSOR},
 };
 #undef OCP
 #undef MSE
@@ -118,8 +120,9 @@ int mx_format_parse(const char *s, mx_format *out)
             return -1;
         memcpy(head, s, n);
         head[n] = 0;
+        /* "+ocp-floor" means OCP's rule: not NVFP4's */
         if (strchr(head, '+') || mx_format_parse(head, &b) || traits[b].scale_mode != MX_SCALE_OCP_FLOOR ||
-            !mx_is_block_format(b) || traits[b].scale_type != MX_SCALE_E8M0)
+            !mx_is_block_format(b) || (traits[b].scale_type != MX_SCALE_E8M0 && m == MX_SCALE_OCP_FLOOR))
             return -1;
         int i = with_mode(b, (mx_scale_mode)m);
         return i < 0 ? -1 : (*out = (mx_format)i, 0);
@@ -156,14 +159,17 @@ static void build_valid(void)
         add_name(&n, sep, traits[i].name);
     sep = "; also";
     for (int i = 0; i < MX_NFORMATS; i++) {
-        if (traits[i].scale_mode != MX_SCALE_OCP_FLOOR)
-            continue; /* "+mse" after any name, said once below */
+        if (traits[i].scale_mode != MX_SCALE_OCP_FLOOR) { /* "+mse" after any name, said once below */
+            if (!strstr(traits[i].name, traits[i].label)) /* "nvf4+" is not in "nvfp4+mse" */
+                add_name(&n, sep, traits[i].label), sep = ",";
+            continue;
+        }
         if (strcmp(traits[i].label, traits[i].name)) /* fp32, bf16 are their own label */
             add_name(&n, sep, traits[i].label), sep = ",";
         for (int a = 0; traits[i].aliases[a]; a++)
             add_name(&n, sep, traits[i].aliases[a]), sep = ",";
     }
-    add_name(&n, ";", "any MX block format's name + \"+mse\" (error-minimizing scales)");
+    add_name(&n, ";", "any block format's name + \"+mse\" (error-minimizing scales)");
 }
 
 const char *mx_format_valid_names(const char *bad)
@@ -244,7 +250,7 @@ double mx_target_bits(mx_target t, mx_format f, size_t rows, size_t cols)
         return mx_bits_per_weight(f, rows, cols);
     mx_gguf_target g;
     mx_gguf_target_of(f, cols, &g);
-    if ((traits[f].base == MX_FP4_E2M1 || traits[f].base == MX_INT8 || f == MX_NVFP4) && g.type == 30)
+    if ((traits[f].base == MX_FP4_E2M1 || traits[f].base == MX_INT8 || traits[f].base == MX_NVFP4) && g.type == 30)
         return NAN; /* the BF16 fallback: bf16 itself is better at that cost */
     return g.bits;
 }
@@ -252,6 +258,11 @@ double mx_target_bits(mx_target t, mx_format f, size_t rows, size_t cols)
 int mx_element_bits(mx_format f)
 {
     return (unsigned)f < MX_NFORMATS ? traits[f].bits : 0;
+}
+
+int mx_is_nvfp4(mx_format f)
+{
+    return (unsigned)f < MX_NFORMATS && traits[f].scale_type == MX_SCALE_E4M3_TENSOR;
 }
 
 int mx_is_block_format(mx_format f)

@@ -39,7 +39,7 @@ static uint32_t get_le(const uint8_t *p, int nbytes)
 }
 
 /* NVFP4: codes as MXFP4's, one E4M3 byte per 16, then the tensor scale. */
-static size_t pack_nvfp4(const float *in, size_t rows, size_t cols, uint8_t *out)
+static size_t pack_nvfp4(mx_scale_mode m, const float *in, size_t rows, size_t cols, uint8_t *out)
 {
     size_t rb = mx_packed_row_bytes(MX_NVFP4, cols), nb = (cols + MX_NVFP4_BLOCK - 1) / MX_NVFP4_BLOCK;
     uint8_t *scales = out + rows * rb, codes[MX_NVFP4_BLOCK];
@@ -48,7 +48,7 @@ static size_t pack_nvfp4(const float *in, size_t rows, size_t cols, uint8_t *out
     for (size_t r = 0; r < rows; r++)
         for (size_t b = 0; b < nb; b++) {
             size_t c0 = b * MX_NVFP4_BLOCK, len = cols - c0 < MX_NVFP4_BLOCK ? cols - c0 : MX_NVFP4_BLOCK;
-            scales[r * nb + b] = mx_nvfp4_block(ts, in + r * cols + c0, NULL, codes, len);
+            scales[r * nb + b] = mx_nvfp4_block(m, ts, in + r * cols + c0, NULL, codes, len);
             for (size_t j = 0; j < len; j++)
                 put_bits(out + r * rb, c0 + j, 4, codes[j]);
         }
@@ -69,8 +69,8 @@ static void unpack_nvfp4(const uint8_t *in, size_t rows, size_t cols, float *out
 
 size_t mx_pack(mx_format f, const float *in, size_t rows, size_t cols, uint8_t *out)
 {
-    if (f == MX_NVFP4)
-        return pack_nvfp4(in, rows, cols, out);
+    if (mx_is_nvfp4(f))
+        return pack_nvfp4(mx_format_scale_mode(f), in, rows, cols, out);
     size_t n = rows * cols;
     if (f == MX_FP32) {
         for (size_t i = 0; i < n; i++)
@@ -119,7 +119,7 @@ int mx_unpack(mx_format f, const uint8_t *in, size_t in_len, size_t rows, size_t
             out[i] = mx_u2f(get_le(in + 2 * i, 2) << 16);
         return 0;
     }
-    if (f == MX_NVFP4) {
+    if (mx_is_nvfp4(f)) {
         unpack_nvfp4(in, rows, cols, out);
         return 0;
     }

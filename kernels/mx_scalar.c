@@ -232,8 +232,8 @@ void mx_rows_scalar(mx_format f, const float *in, float *out, size_t rows, size_
 
 void mx_fake_quant_scalar(mx_format f, const float *in, float *out, size_t rows, size_t cols)
 {
-    if (f == MX_NVFP4)
-        mx_nvfp4_rows(mx_nvfp4_tensor_scale(in, rows * cols), in, out, rows, cols);
+    if (mx_is_nvfp4(f))
+        mx_nvfp4_rows(mx_format_scale_mode(f), mx_nvfp4_tensor_scale(in, rows * cols), in, out, rows, cols);
     else
         mx_rows_scalar(f, in, out, rows, cols);
 }

@@ -162,17 +162,17 @@ static float *linear_rows(const model *m, const model_module *mm, int dir, mx_er
 /* NVFP4 as ggml's blocks of 64 (cols % 64 == 0) and the tensor scale; 1 when
  * a block holds NaN/Inf (ggml reads the NaN scale as 0: not stored), else 0
  * or ERR_NOMEM. */
-static int gguf_nvfp4(const float *x, size_t rows, size_t cols, qt *t)
+static int gguf_nvfp4(mx_format f, const float *x, size_t rows, size_t cols, qt *t)
 {
     size_t n = rows * cols, rb = mx_packed_row_bytes(MX_NVFP4, cols), nb = cols / MX_NVFP4_BLOCK;
     const gq_traits *tr = gq_traits_of(GQ_NVFP4);
-    uint8_t *pk = malloc(mx_packed_size(MX_NVFP4, rows, cols)), *out = malloc((size_t)gq_row_bytes(tr, n));
+    uint8_t *pk = malloc(mx_packed_size(f, rows, cols)), *out = malloc((size_t)gq_row_bytes(tr, n));
     if (!pk || !out) {
         free(pk);
         free(out);
         return ERR_NOMEM;
     }
-    mx_pack(MX_NVFP4, x, rows, cols, pk);
+    mx_pack(f, x, rows, cols, pk);
     const uint8_t *sc = pk + rows * rb, *tsb = sc + rows * nb;
     int nan = 0;
     for (size_t r = 0; r < rows; r++)
@@ -206,8 +206,8 @@ static int gguf_linear(const model_module *mm, const float *x, mx_format f, cons
     size_t rows = (size_t)mm->rows, cols = (size_t)mm->cols, n = rows * cols;
     mx_format b = mx_format_base(f); /* the storage; mx_pack(f) chooses f's scales */
     *widened = 0;
-    if (f == MX_NVFP4 && cols % 64 == 0) {
-        int rc = gguf_nvfp4(x, rows, cols, t);
+    if (b == MX_NVFP4 && cols % 64 == 0) {
+        int rc = gguf_nvfp4(f, x, rows, cols, t);
         if (rc <= 0)
             return rc ? err_set(e, ERR_NOMEM, "out of memory") : 0;
         warnf(o, "%s: NaN or Inf weights, which GGUF NVFP4 cannot hold: stored as BF16", gname);
@@ -267,10 +267,10 @@ static int gguf_linear(const model_module *mm, const float *x, mx_format f, cons
     mx_fake_quant(f, x, q, rows, cols);
     if (!*widened && f != MX_BF16) {
         *widened = 1;
-        if (b == MX_FP4_E2M1 || b == MX_INT8 || f == MX_NVFP4)
+        if (b == MX_FP4_E2M1 || b == MX_INT8 || b == MX_NVFP4)
             warnf(o, "%s: rows of %zu are not whole blocks of %d, which GGUF %s needs: stored as BF16 "
-                  "holding the %s values exactly (16 bits per weight)", gname, cols, f == MX_NVFP4 ? 64 : 32,
-                  f == MX_NVFP4 ? "NVFP4" : b == MX_FP4_E2M1 ? "MXFP4" : "Q8_0", mx_format_name(f));
+                  "holding the %s values exactly (16 bits per weight)", gname, cols, b == MX_NVFP4 ? 64 : 32,
+                  b == MX_NVFP4 ? "NVFP4" : b == MX_FP4_E2M1 ? "MXFP4" : "Q8_0", mx_format_name(f));
     }
     int rc = store_float(q, n, GQ_BF16, t, e);
     free(q);
@@ -460,7 +460,7 @@ int quant_write_gguf(const model *m, const mx_format *fmts, const quant_opts *o,
             if (rc == 0 && wide) {
                 st->n_widened++;
                 n_wide8 += mx_format_base(fmts[mi]) != MX_FP4_E2M1 && mx_format_base(fmts[mi]) != MX_INT8 &&
-                           fmts[mi] != MX_NVFP4;
+                           mx_format_base(fmts[mi]) != MX_NVFP4;
             }
             st->lin_params += n;
             st->lin_bytes += t.nbytes;

@@ -60,6 +60,8 @@ n_se=$(grep -o '"\(kl\|fisher\|kld\)_se": *[0-9]' "$T/out" | wc -l)
 grep -q '"method": *"both"' "$T/out" || fail "json: method both"
 grep -q '"fp32_loss": *[0-9]' "$T/out" || fail "json: fp32_loss"
 grep -q '"mxfp4_e2m1": *[0-9]' "$T/out" || fail "json: uniform mxfp4 loss"
+[ "$(grep -o '"score_sum": *[0-9]' "$T/out" | wc -l)" -eq 16 ] || fail "json: not 2 x 8 anchors"
+grep -q '"projection": *{"kl": *{"c1"' "$T/out" || fail "json: no kl projection fit"
 # the projection's anchors: the integer program's allocation at each of 4.5..8 bits,
 # measured on the same windows for each method; alloc fits to them beside the uniform formats
 for sm in kl fisher; do
@@ -73,6 +75,10 @@ grep -q "fp32 loss" "$T/out" || fail "show: no fp32 loss line"
 grep -q "(2 windows)" "$T/out" || fail "show: no window count"
 # 35 rows of kl scores, 35 of KL divergences, each cell a mean ± its standard error
 [ "$(grep -c '^model\.layers\.' "$T/out")" -eq 70 ] || fail "show: not 2 x 35 module rows"
+# the anchors the projection is fitted to, and the fit, as alloc prints it
+[ "$(grep -c '^kl  *[0-9.]* bits  score sum' "$T/out")" -eq 8 ] || fail "show: not 8 kl anchors"
+grep -q '^projection (kl): loss increase = .* from 6 uniform formats and 8 measured allocations' "$T/out" ||
+    fail "show: no kl projection line"
 [ "$(grep -c '^model\.layers\..* [0-9.e+-]* ± [0-9.]*e[+-][0-9]*$' "$T/out")" -eq 70 ] ||
     fail "show: a module row without mean ± standard error"
 grep -q "^kl divergence" "$T/out" || fail "show: no kl divergence table"

@@ -67,7 +67,8 @@ static void test_names(void **state)
         {"MXFP8_E5M2", MX_FP8_E5M2}, {"mxint8", MX_INT8},      {"MxFp6_E3m2", MX_FP6_E3M2},
         {"mxfp6_e2m3", MX_FP6_E2M3}, {"mxfp4_e2m1", MX_FP4_E2M1}, {"mxfp8", MX_FP8_E4M3},
         {"MXFP8", MX_FP8_E4M3},   {"mxfp6", MX_FP6_E2M3},      {"mxFP4", MX_FP4_E2M1},
-        {"NVFP4", MX_NVFP4},      {"nvf4", MX_NVFP4},
+        {"NVFP4", MX_NVFP4},      {"nvf4", MX_NVFP4},          {"nvfp4+mse", MX_NVFP4_MSE},
+        {"nv_fp4+MSE", MX_NVFP4_MSE}, {"nvf4+", MX_NVFP4_MSE},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         mx_format f = MX_NFORMATS;
@@ -76,9 +77,9 @@ static void test_names(void **state)
     }
     /* "int8" and "e4m3" were here: printed labels, now accepted (issue 17); the
      * ambiguous "fp8"/"fp6" and the old 2-letter "e2" take their place */
-    /* NVFP4's scales are not E8M0: no scale mode to choose */
+    /* NVFP4's reference rule is not OCP's */
     static const char *bad[] = {"", "mxfp5", "fp16", "mxfp4_e2m1x", "mxfp4 ", "fp8", "fp6", "e2", "mx",
-                                "nvfp4+mse", "nvfp4+ocp-floor"};
+                                "nvfp4+ocp-floor", "nvfp4+mse+mse"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mx_format f = MX_FP4_E2M1;
         assert_int_equal(mx_format_parse(bad[i], &f), -1);
@@ -89,7 +90,7 @@ static void test_names(void **state)
     assert_string_equal(mx_format_name(MX_FP4_E2M1), "mxfp4_e2m1");
     assert_string_equal(mx_format_name(MX_INT8), "mxint8");
 
-    static const int bits[MX_NFORMATS] = {32, 16, 8, 8, 8, 6, 6, 4, 8, 8, 8, 6, 6, 4, 4};
+    static const int bits[MX_NFORMATS] = {32, 16, 8, 8, 8, 6, 6, 4, 8, 8, 8, 6, 6, 4, 4, 4};
     for (int i = 0; i < MX_NFORMATS; i++) {
         assert_int_equal(mx_element_bits((mx_format)i), bits[i]);
         assert_int_equal(mx_is_block_format((mx_format)i), i >= MX_FP8_E4M3);
@@ -785,8 +786,23 @@ static void test_nvfp4(void **state)
     mx_fake_quant(MX_NVFP4, z, zq, 1, 3);
     assert_true(zq[0] == 0 && signbit(zq[1]) && zq[2] == 0);
 
+    /* nvfp4+mse: a block whose 0.75 * max sits on a tie of the reference's
+     * grid (4.5 steps -> 4) but exactly on the grid that maps max to 4 (3
+     * steps): scale 24 (0x5C) instead of 16 (0x58), no error at all. */
+    float m4[32] = {2.625f}, m4q[32];
+    m4[16] = 0.09375f;
+    for (int i = 17; i < 32; i++)
+        m4[i] = 0.0703125f;
+    assert_int_equal(mx_nvfp4_block(MX_SCALE_OCP_FLOOR, 0x1p-10f, m4 + 16, NULL, NULL, 16), 0x58);
+    assert_int_equal(mx_nvfp4_block(MX_SCALE_MSE, 0x1p-10f, m4 + 16, NULL, NULL, 16), 0x5C);
+    mx_fake_quant(MX_NVFP4_MSE, m4, m4q, 1, 32);
+    assert_memory_equal(m4q + 16, m4 + 16, 16 * sizeof *m4);
+    mx_fake_quant(MX_NVFP4, m4, m4q, 1, 32);
+    assert_true(m4q[17] == 0.0625f);
+
     /* Random tensors against the definition written out again (fp32, the
-     * reference's order of operations), on every path and thread count. */
+     * reference's order of operations), on every path and thread count; the
+     * mse mode is the better of the two candidates per block (ties: 6). */
     rng_state = 0x5EEDF00D12345678ull;
     size_t rows = 37, cols = 88, n = rows * cols;
     float *in = malloc(n * sizeof *in), *ref = malloc(n * sizeof *ref), *got = malloc(n * sizeof *got);
@@ -800,28 +816,38 @@ static void test_nvfp4(void **state)
             amax = fabsf(v) > amax ? fabsf(v) : amax;
         }
         float ts = amax / 2688.0f;
-        for (size_t r = 0; r < rows; r++)
-            for (size_t c0 = 0; c0 < cols; c0 += 16) {
-                size_t len = cols - c0 < 16 ? cols - c0 : 16;
-                const float *b = in + r * cols + c0;
-                float bm = 0;
-                for (size_t j = 0; j < len; j++)
-                    bm = fabsf(b[j]) > bm ? fabsf(b[j]) : bm;
-                float sc = bm / 6.0f / ts;
-                sc = sc < 0x1p-6f ? 0x1p-6f : sc > 448 ? 448 : sc;
-                float e4 = mx_decode(MX_FP8_E4M3, mx_encode(MX_FP8_E4M3, sc)), step = ts * e4;
-                for (size_t j = 0; j < len; j++)
-                    ref[r * cols + c0 + j] = (float)((double)e2m1_nearest(b[j] / step) * e4 * ts);
-            }
-        for (int p = MX_SIMD_AUTO; p < MX_NSIMD; p++) {
-            if (!mx_simd_supported((mx_simd)p))
-                continue;
-            for (int nt = 1; nt <= 3; nt += 2) {
-                assert_int_equal(mx_fake_quant_with((mx_simd)p, nt, MX_NVFP4, in, got, rows, cols), 0);
-                for (size_t i = 0; i < n; i++)
-                    if (f2u(got[i]) != f2u(ref[i]))
-                        fail_msg("nvfp4 trial %d path %s threads %d [%zu]: in %a got %a want %a", trial,
-                                 mx_simd_name((mx_simd)p), nt, i, (double)in[i], (double)got[i], (double)ref[i]);
+        for (int mse = 0; mse < 2; mse++) {
+            for (size_t r = 0; r < rows; r++)
+                for (size_t c0 = 0; c0 < cols; c0 += 16) {
+                    size_t len = cols - c0 < 16 ? cols - c0 : 16;
+                    const float *b = in + r * cols + c0;
+                    float bm = 0, cand[2][16];
+                    double err[2] = {0, 0};
+                    for (size_t j = 0; j < len; j++)
+                        bm = fabsf(b[j]) > bm ? fabsf(b[j]) : bm;
+                    for (int k = 0; k < 2; k++) {
+                        float sc = bm / (k ? 4.0f : 6.0f) / ts;
+                        sc = sc < 0x1p-6f ? 0x1p-6f : sc > 448 ? 448 : sc;
+                        float e4 = mx_decode(MX_FP8_E4M3, mx_encode(MX_FP8_E4M3, sc)), step = ts * e4;
+                        for (size_t j = 0; j < len; j++) {
+                            cand[k][j] = (float)((double)e2m1_nearest(b[j] / step) * e4 * ts);
+                            err[k] += ((double)cand[k][j] - b[j]) * ((double)cand[k][j] - b[j]);
+                        }
+                    }
+                    memcpy(ref + r * cols + c0, cand[mse && err[1] < err[0]], len * sizeof *ref);
+                }
+            mx_format f = mse ? MX_NVFP4_MSE : MX_NVFP4;
+            for (int p = MX_SIMD_AUTO; p < MX_NSIMD; p++) {
+                if (!mx_simd_supported((mx_simd)p))
+                    continue;
+                for (int nt = 1; nt <= 3; nt += 2) {
+                    assert_int_equal(mx_fake_quant_with((mx_simd)p, nt, f, in, got, rows, cols), 0);
+                    for (size_t i = 0; i < n; i++)
+                        if (f2u(got[i]) != f2u(ref[i]))
+                            fail_msg("%s trial %d path %s threads %d [%zu]: in %a got %a want %a",
+                                     mx_format_name(f), trial, mx_simd_name((mx_simd)p), nt, i, (double)in[i],
+                                     (double)got[i], (double)ref[i]);
+                }
             }
         }
     }

@@ -10,6 +10,7 @@
 #include "src/cache.h"
 #include "src/cli/cli.h"
 #include "src/cli/cmd.h"
+#include "solver/proj.h"
 #include "src/score_table.h"
 
 static void usage(FILE *f)
@@ -19,14 +20,17 @@ static void usage(FILE *f)
             "Print a score file (from mxalloc score): per module (layer order) and format,\n"
             "the estimated loss increase in nats/token as mean ± standard error over the\n"
             "calibration windows (the mean alone where the error is unknown), the KL\n"
-            "divergence of the kl method likewise, plus the fp32 and uniform losses.\n\n"
+            "divergence of the kl method likewise, plus the fp32 and uniform losses, the\n"
+            "projection's measured anchors and its fit per method.\n\n"
             "  --format F   show only format F (and sort by it with --sort)\n"
             "  --score-method M  show only method M (kl, fisher, gamma, fisher-out); default: every\n"
             "               method present (--method M is the older spelling)\n"
             "  --sort       most sensitive first, by the score of --format (default: the\n"
             "               table's lowest-bit format) under the first method shown\n"
             "  --json       {\"model\", \"method\", \"fp32_loss\", \"uniform_loss\", \"modules\": [{\"name\",\n"
-            "               \"params\", \"formats\": {F: {\"bits\", \"score\", \"se\", \"kld\", \"kld_se\"}}}]}\n"
+            "               \"params\", \"formats\": {F: {\"bits\", \"score\", \"se\", \"kld\", \"kld_se\"}}}],\n"
+            "               \"anchors\": [{\"method\", \"avg_bits\", \"score_sum\", \"loss\"}],\n"
+            "               \"projection\": {M: {\"c1\", \"c2\", \"n_uniform\", \"n_mixed\", \"residual\"}}}\n"
             "               (with several methods: per format \"M\" and \"M_se\" per method M\n"
             "               instead of \"score\" and \"se\"; an unknown value has no key)\n");
 }
@@ -104,6 +108,32 @@ static int print_json(const score_table *t, unsigned methods, int only_f)
         json_array_append_new(mods, jm);
     }
     json_object_set_new(o, "modules", mods);
+    json_t *an = json_array(), *pj = json_object();
+    for (int k = 0; k < t->n_anchors; k++) {
+        const score_anchor *a = &t->anchors[k];
+        if (!(methods & (1u << a->method)))
+            continue;
+        json_t *ja = json_object();
+        json_object_set_new(ja, "method", json_string(score_method_name((score_method)a->method)));
+        json_object_set_new(ja, "avg_bits", num(a->bits));
+        json_object_set_new(ja, "score_sum", num(a->score_sum));
+        json_object_set_new(ja, "loss", num(a->loss));
+        json_array_append_new(an, ja);
+    }
+    for (int m = 0; m < SCORE_NMETHODS; m++) {
+        proj_fit f;
+        if (!(methods & t->methods & (1u << m)) || proj_calibrate(t, (score_method)m, &f, NULL))
+            continue;
+        json_t *jp = json_object();
+        json_object_set_new(jp, "c1", num(f.c1));
+        json_object_set_new(jp, "c2", num(f.c2));
+        json_object_set_new(jp, "n_uniform", json_integer(f.n_uniform));
+        json_object_set_new(jp, "n_mixed", json_integer(f.n_mixed));
+        json_object_set_new(jp, "residual", num(proj_fit_residual(t, (score_method)m, &f)));
+        json_object_set_new(pj, score_method_name((score_method)m), jp);
+    }
+    json_object_set_new(o, "anchors", an);
+    json_object_set_new(o, "projection", pj);
     char *s = json_dumps(o, JSON_REAL_PRECISION(9));
     json_decref(o);
     if (!s) {
@@ -227,6 +257,27 @@ static void print_text(const score_table *t, unsigned methods, int only_f, int s
             printf("%s %.3f  ", mx_format_name(f), t->modules[0].bits[f]);
     }
     printf("\n");
+    int n_an = 0;
+    for (int k = 0; k < t->n_anchors; k++)
+        n_an += (methods >> t->anchors[k].method) & 1;
+    if (n_an) {
+        printf("\nanchors (measured allocations the projection is fitted to; calibration loss, nats/token)\n");
+        for (int k = 0; k < t->n_anchors; k++) {
+            const score_anchor *a = &t->anchors[k];
+            if ((methods >> a->method) & 1)
+                printf("%-10s %6.3f bits  score sum %10.4g  loss %.6f (%+.6f)\n",
+                       score_method_name((score_method)a->method), a->bits, a->score_sum, a->loss,
+                       a->loss - t->fp32_loss);
+        }
+    }
+    for (int m = 0; m < SCORE_NMETHODS; m++) {
+        proj_fit f;
+        if ((methods & t->methods & (1u << m)) && !proj_calibrate(t, (score_method)m, &f, NULL))
+            printf("projection (%s): loss increase = %.4g S%+.4g S^2 from %d uniform formats and %d measured "
+                   "allocations (largest fit residual %.2f%% in ppl)\n",
+                   score_method_name((score_method)m), f.c1, f.c2, f.n_uniform, f.n_mixed,
+                   100 * proj_fit_residual(t, (score_method)m, &f));
+    }
     free(ord);
 }
 
