@@ -1,10 +1,10 @@
 #!/bin/sh
 # Quantizer quality on both real models (make bench): OCP-floor vs error-minimizing (mse)
-# block scales, and NVFP4. Calibrate on the first half of the TinyStories sample, measure
-# perplexity on the second half (ctx 256). Uniform formats in both scale modes and NVFP4, then
+# block scales, and NVFP4 (reference scales and nvfp4+mse's 4-or-6 choice). Calibrate on the first half
+# of the TinyStories sample, measure perplexity on the second half (ctx 256). Uniform formats in both scale modes and NVFP4, then
 # the ILP allocation at 4.26 (stories260K cannot reach 4.25: rows of 48)/4.5/5.0/6.0 bits over
 # the six OCP formats, over those plus their six mse twins, and over all of those plus NVFP4
-# (one score file of thirteen candidates; `alloc --formats` restricts it), kl and fisher.
+# in both modes (one score file of fourteen candidates; `alloc --formats` restricts it), kl and fisher.
 set -eu
 . "$(dirname "$0")/../tests/cli_lib.sh"
 bin=$BIN data=$DATA text=$TEXT
@@ -14,7 +14,7 @@ half=$(( $(wc -c < "$text") / 2 ))
 awk -v n="$half" '{ b += length($0) + 1; if (b <= n) print > "'"$w"'/calib.txt"; else print > "'"$w"'/eval.txt" }' "$text"
 ocp=mxfp4_e2m1,mxfp6_e2m3,mxfp6_e3m2,mxint8,mxfp8_e4m3,mxfp8_e5m2
 mse=$ocp,mxfp4_e2m1+mse,mxfp6_e2m3+mse,mxfp6_e3m2+mse,mxint8+mse,mxfp8_e4m3+mse,mxfp8_e5m2+mse
-all=$mse,nvfp4
+all=$mse,nvfp4,nvfp4+mse
 pct() { echo "($1/$2-1)*100" | bc -l; }
 
 # LABEL MODEL CALIB EVAL [MODEL ARGS]: prints the table; sets at5 to the best
@@ -26,14 +26,14 @@ table() {
     "$bin" score "$mdl" "$@" --text "$cal" --tokens 0 --ctx 256 --method both --formats "$all" \
         --out "$w/$label.scores" > /dev/null
     fp=$(ppl "$@")
-    echo "$label: 13 candidates scored (kl + fisher) in $(( $(date +%s) - t0 )) s; fp32 ppl on the evaluation half $fp"
+    echo "$label: 14 candidates scored (kl + fisher) in $(( $(date +%s) - t0 )) s; fp32 ppl on the evaluation half $fp"
     printf '  %-12s %12s %12s\n' uniform ocp-floor mse
     for f in $(echo "$ocp" | tr , ' '); do
         a=$(ppl "$@" --format "$f") b=$(ppl "$@" --format "$f+mse")
         printf '  %-12s %+11.2f%% %+11.2f%%\n' "$f" "$(pct "$a" "$fp")" "$(pct "$b" "$fp")"
     done
-    printf '  %-12s %+11.2f%%  (4.5 bits: E4M3 scales per 16 over a tensor scale)\n' nvfp4 \
-        "$(pct "$(ppl "$@" --format nvfp4)" "$fp")"
+    printf '  %-12s %+11.2f%% %+11.2f%%  (4.5 bits: E4M3 scales per 16 over a tensor scale)\n' nvfp4 \
+        "$(pct "$(ppl "$@" --format nvfp4)" "$fp")" "$(pct "$(ppl "$@" --format nvfp4+mse)" "$fp")"
     printf '  %-6s %-10s %12s %12s %12s %8s\n' budget scores ocp ocp+mse +nvfp4 gain
     at5=
     for B in 4.26 4.5 5.0 6.0; do # 4.26: the smallest feasible on stories260K is 4.2571
@@ -42,7 +42,7 @@ table() {
             "$bin" alloc "$w/$label.scores" --budget "$B" --score-method "$sm" --formats "$mse" --out "$w/m.json" > /dev/null
             "$bin" alloc "$w/$label.scores" --budget "$B" --score-method "$sm" --out "$w/n.json" > /dev/null
             a=$(ppl "$@" --config "$w/o.json") b=$(ppl "$@" --config "$w/m.json") d=$(ppl "$@" --config "$w/n.json")
-            n=$(grep -c '+mse"' "$w/m.json" || true) k=$(grep -c '"nvfp4"' "$w/n.json" || true)
+            n=$(grep -c '+mse"' "$w/m.json" || true) k=$(grep -c '"nvfp4' "$w/n.json" || true)
             printf '  %-6s %-10s %+11.2f%% %+11.2f%% %+11.2f%% %+7.2f%%  (%s modules in mse; %s in nvfp4)\n' \
                 "$B" "$sm" "$(pct "$a" "$fp")" "$(pct "$b" "$fp")" "$(pct "$d" "$fp")" "$(pct "$d" "$a")" "$n" "$k"
             if [ "$B" = 5.0 ]; then

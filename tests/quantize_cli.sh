@@ -116,9 +116,9 @@ run_model() {
     # other rows) reads back exactly; the MX layout refuses it and writes nothing
     cfg=$TMP/$tag-nv.json g=$TMP/o/$tag-nv.gguf
     if "$BIN" score "$model" "$@" --text "$X" --tokens 1024 --ctx 128 --method fisher \
-            --formats nvfp4,mxfp4,int8 --out "$TMP/$tag-nv.scores" >/dev/null 2>"$TMP/err" &&
+            --formats nvfp4,nvfp4+mse,mxfp4,int8 --out "$TMP/$tag-nv.scores" >/dev/null 2>"$TMP/err" &&
         "$BIN" alloc "$TMP/$tag-nv.scores" --budget 5 --out "$cfg" >/dev/null 2>"$TMP/err" &&
-        grep -q '"nvfp4"' "$cfg" && "$BIN" quantize "$model" "$cfg" "$@" --out "$g" >/dev/null 2>"$TMP/err"; then
+        grep -q "\"nvfp4" "$cfg" && "$BIN" quantize "$model" "$cfg" "$@" --out "$g" >/dev/null 2>"$TMP/err"; then
         ref=$("$BIN" ppl "$model" "$@" --text "$X" --ctx 128 --max-tokens 2048 --config "$cfg" --json)
         pg=$("$BIN" ppl "$g" --text "$X" --ctx 128 --max-tokens 2048 --json)
         if [ -n "$ref" ] && [ "$pg" = "$ref" ]; then
