@@ -34,20 +34,24 @@ table() {
     done
     printf '  %-12s %+11.2f%% %+11.2f%%  (4.5 bits: E4M3 scales per 16 over a tensor scale)\n' nvfp4 \
         "$(pct "$(ppl "$@" --format nvfp4)" "$fp")" "$(pct "$(ppl "$@" --format nvfp4+mse)" "$fp")"
-    printf '  %-6s %-10s %12s %12s %12s %8s\n' budget scores ocp ocp+mse +nvfp4 gain
+    printf '  %-6s %-10s %12s %12s %12s %12s %8s\n' budget scores ocp ocp+mse +nvfp4 +nvfp4+mse gain
     at5=
     for B in 4.26 4.5 5.0 6.0; do # 4.26: the smallest feasible on stories260K is 4.2571
         for sm in kl fisher; do
             "$bin" alloc "$w/$label.scores" --budget "$B" --score-method "$sm" --formats "$ocp" --out "$w/o.json" > /dev/null
             "$bin" alloc "$w/$label.scores" --budget "$B" --score-method "$sm" --formats "$mse" --out "$w/m.json" > /dev/null
-            "$bin" alloc "$w/$label.scores" --budget "$B" --score-method "$sm" --out "$w/n.json" > /dev/null
+            "$bin" alloc "$w/$label.scores" --budget "$B" --score-method "$sm" --formats "$mse,nvfp4" \
+                --out "$w/n.json" > /dev/null
+            "$bin" alloc "$w/$label.scores" --budget "$B" --score-method "$sm" --out "$w/a.json" > /dev/null
             a=$(ppl "$@" --config "$w/o.json") b=$(ppl "$@" --config "$w/m.json") d=$(ppl "$@" --config "$w/n.json")
-            n=$(grep -c '+mse"' "$w/m.json" || true) k=$(grep -c '"nvfp4' "$w/n.json" || true)
-            printf '  %-6s %-10s %+11.2f%% %+11.2f%% %+11.2f%% %+7.2f%%  (%s modules in mse; %s in nvfp4)\n' \
-                "$B" "$sm" "$(pct "$a" "$fp")" "$(pct "$b" "$fp")" "$(pct "$d" "$fp")" "$(pct "$d" "$a")" "$n" "$k"
+            g=$(ppl "$@" --config "$w/a.json")
+            n=$(grep -c '+mse"' "$w/m.json" || true) k=$(grep -c '"nvfp4' "$w/a.json" || true)
+            printf '  %-6s %-10s %+11.2f%% %+11.2f%% %+11.2f%% %+11.2f%% %+7.2f%%  (%s in mse; %s in nvfp4 of all)\n' \
+                "$B" "$sm" "$(pct "$a" "$fp")" "$(pct "$b" "$fp")" "$(pct "$d" "$fp")" "$(pct "$g" "$fp")" \
+                "$(pct "$g" "$a")" "$n" "$k"
             if [ "$B" = 5.0 ]; then
                 c=$(pct "$b" "$fp")
-                c=$(echo "if ($(pct "$d" "$fp") < $c) $(pct "$d" "$fp") else $c" | bc -l)
+                for x in "$d" "$g"; do c=$(echo "if ($(pct "$x" "$fp") < $c) $(pct "$x" "$fp") else $c" | bc -l); done
                 [ -z "$at5" ] || c=$(echo "if ($c < $at5) $c else $at5" | bc -l)
                 at5=$c
             fi

@@ -88,6 +88,7 @@ void mx_rows_avx512(mx_format f, const float *in, float *out, size_t rows, size_
 typedef void (*mx_block_at_fn)(const mx_spec *sp, const float *x, float *q, size_t n, uint32_t s);
 void mx_block_at_scalar(const mx_spec *sp, const float *x, float *q, size_t n, uint32_t s);
 void mx_block_at_avx2(const mx_spec *sp, const float *x, float *q, size_t n, uint32_t s);
+void mx_block_at_avx512(const mx_spec *sp, const float *x, float *q, size_t n, uint32_t s);
 /* The mse scale choice (kernels/mx.h) of a block of n values by the block
  * kernel at: returns the scale byte, q holds the block's values (all NaN for
  * the NaN scale); cand is n floats of scratch. The errors are summed in one
