@@ -73,3 +73,13 @@ if [ -f "$h/model.safetensors" ]; then
     "$bin" score "$h" --text "$w/hcalib.txt" --tokens 0 --ctx 256 --method all --out "$w/h.scores" > /dev/null
     proj_check tinystories-656k "$w/h.scores" "$h" "$w/heval.txt"
 fi
+# The same check for scores made by GPTQ (score --gptq: the MX candidates quantized by GPTQ
+# with the calibration half's second moments; sweep --measure applies them with --gptq-text).
+echo "the same for scores made by GPTQ (score --gptq)"
+"$bin" score "$model" --tokenizer "$tokz" --text "$w/calib.txt" --tokens 0 --ctx 256 --method all --gptq \
+    --out "$w/g.scores" > /dev/null
+proj_check stories260K-gptq "$w/g.scores" "$model" "$w/eval.txt" --tokenizer "$tokz" --gptq-text "$w/calib.txt"
+if [ -f "$h/model.safetensors" ]; then
+    "$bin" score "$h" --text "$w/hcalib.txt" --tokens 0 --ctx 256 --method all --gptq --out "$w/hg.scores" > /dev/null
+    proj_check 656k-gptq "$w/hg.scores" "$h" "$w/heval.txt" --gptq-text "$w/hcalib.txt"
+fi

@@ -196,8 +196,6 @@ unsigned mx_packed_code(const uint8_t *row, size_t j, int bits);
 #define MX_NVFP4_NAN_SCALE 0x7Fu
 float mx_nvfp4_tensor_scale(const float *x, size_t n);
 uint8_t mx_nvfp4_block_scale(float ts, const float *x, size_t n);
-/* ts * e4m3(s): the divisor of a block's elements (NaN for the NaN byte). */
-float mx_nvfp4_step(float ts, uint8_t s);
 /* The value of code in a block with scale byte s (NaN for the NaN byte). */
 float mx_nvfp4_value(float ts, uint8_t s, uint8_t code);
 /* One block of n <= 16 in scale mode m: its scale byte returned, codes (NULL:

@@ -49,7 +49,8 @@ uint8_t mx_nvfp4_block_scale(float ts, const float *x, size_t n)
     return amax < 0 ? MX_NVFP4_NAN_SCALE : scale_to(ts, amax, 6.0f);
 }
 
-float mx_nvfp4_step(float ts, uint8_t s)
+/* ts * e4m3(s): the divisor of a block's elements (NaN for the NaN byte). */
+static float step_of(float ts, uint8_t s)
 {
     return s == MX_NVFP4_NAN_SCALE ? mx_u2f(MX_QNAN_BITS) : ts * mx_decode(MX_FP8_E4M3, s);
 }
@@ -66,7 +67,7 @@ float mx_nvfp4_value(float ts, uint8_t s, uint8_t code)
  * summed in index order in double. */
 static double block_at(float ts, uint8_t s, const float *x, float *q, uint8_t *codes, size_t n)
 {
-    float step = mx_nvfp4_step(ts, s);
+    float step = step_of(ts, s);
     double err = 0;
     for (size_t i = 0; i < n; i++) {
         /* x / step, not x * (1 / step): the reference divides */

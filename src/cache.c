@@ -196,6 +196,8 @@ static void put_table(wbuf *b, const score_table *t)
         w_f64(b, a->score_sum);
         w_f64(b, a->loss);
     }
+    w_u32(b, (uint32_t)t->gptq);
+    w_u64(b, t->text_hash);
 }
 
 /* Smallest serialized module: name length + 4 ints + params + doubles (bits,
@@ -350,6 +352,13 @@ static int get_table(rbuf *b, score_table *t, mx_error *e)
         a->loss = r_f64(b);
         t->n_anchors++;
     }
+    uint32_t gptq = r_u32(b);
+    t->text_hash = r_u64(b);
+    if (!b->bad && gptq > 1) {
+        score_table_free(t);
+        return err_set(e, ERR_FORMAT, "invalid quantizer flag %u", gptq);
+    }
+    t->gptq = (int)gptq;
     if (b->bad || b->pos != b->len) {
         score_table_free(t);
         return err_set(e, ERR_FORMAT, "inconsistent payload");

@@ -11,9 +11,10 @@
 #include "kernels/err.h"
 
 /* 2: the fisher-out method; 3: the projection's anchors; 4: per-window
- * standard errors of every score. Files of other versions are refused
+ * standard errors of every score; 5: the quantizer (GPTQ or rounding) and
+ * the calibration text's hash. Files of other versions are refused
  * ("recompute the scores"). */
-#define CACHE_VERSION 4
+#define CACHE_VERSION 5
 
 /* Write t to path atomically (fw_write_atomic: temp file in the same
  * directory + rename); on error nothing is left behind and an existing file is

@@ -4,9 +4,11 @@
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/gptq.h"
 #include "src/file_map.h"
 #include "src/file_write.h"
 #include "src/module_name.h"
@@ -160,6 +162,34 @@ static int get_str(json_t *root, const char *key, char *out, size_t n, mx_error 
     return 0;
 }
 
+/* The "gptq" object of a config with rounding "gptq" (src/cfg.h). */
+static int load_gptq(json_t *g, mx_cfg *c, mx_error *e)
+{
+    if (!json_is_object(g))
+        return err_set(e, ERR_FORMAT, "\"rounding\": \"gptq\" needs a \"gptq\" object (text_xxh64, ctx, tokens)");
+    double ctx = NAN, tokens = NAN, damp = GPTQ_DEFAULT_DAMP;
+    int rc = get_str(g, "text_xxh64", c->gptq_text, sizeof c->gptq_text, e);
+    if (!rc)
+        rc = get_num(g, "ctx", &ctx, e);
+    if (!rc)
+        rc = get_num(g, "tokens", &tokens, e);
+    if (!rc)
+        rc = get_num(g, "damp", &damp, e);
+    if (rc)
+        return rc;
+    size_t n = strlen(c->gptq_text);
+    if (n != 16 || strspn(c->gptq_text, "0123456789abcdef") != 16)
+        return err_set(e, ERR_FORMAT, "\"gptq\": \"text_xxh64\" must be 16 lowercase hex digits");
+    if (!(ctx >= 1 && ctx <= 1 << 20 && ctx == floor(ctx)) || !(tokens >= ctx && tokens <= 1e12 && tokens == floor(tokens)))
+        return err_set(e, ERR_FORMAT, "\"gptq\": \"ctx\" and \"tokens\" must be whole numbers, tokens >= ctx >= 1");
+    if (damp != GPTQ_DEFAULT_DAMP)
+        return err_set(e, ERR_FORMAT, "\"gptq\": \"damp\" %.6g is not supported (mxalloc implements %g)", damp,
+                       GPTQ_DEFAULT_DAMP);
+    c->gptq_ctx = (int)ctx;
+    c->gptq_tokens = (long)tokens;
+    return 0;
+}
+
 static int load_root(json_t *root, mx_cfg *c, mx_error *e)
 {
     if (!json_is_object(root))
@@ -204,9 +234,11 @@ static int load_root(json_t *root, mx_cfg *c, mx_error *e)
     if (!rc && strcmp(c->scale_mode, "ocp-floor"))
         rc = err_set(e, ERR_FORMAT, "\"scale_mode\": '%s' is not supported (mxalloc implements "
                      "ocp-floor)", c->scale_mode);
-    if (!rc && strcmp(c->rounding, "nearest-even"))
+    if (!rc && strcmp(c->rounding, "nearest-even") && strcmp(c->rounding, "gptq"))
         rc = err_set(e, ERR_FORMAT, "\"rounding\": '%s' is not supported (mxalloc implements "
-                     "nearest-even)", c->rounding);
+                     "nearest-even and gptq)", c->rounding);
+    if (!rc && !strcmp(c->rounding, "gptq"))
+        rc = load_gptq(json_object_get(root, "gptq"), c, e);
     json_t *sc = json_object_get(root, "scores");
     if (!rc && sc && json_is_object(sc)) {
         rc = get_str(sc, "method", c->score_method, sizeof c->score_method, e);
@@ -268,6 +300,10 @@ char *cfg_to_json(const mx_cfg *c, mx_error *e)
         bad |= json_object_set_new(o, "block", json_integer(c->block));
         bad |= json_object_set_new(o, "scale_mode", json_string(c->scale_mode));
         bad |= json_object_set_new(o, "rounding", json_string(c->rounding));
+        if (!strcmp(c->rounding, "gptq"))
+            bad |= json_object_set_new(o, "gptq", json_pack("{sssisIsf}", "text_xxh64", c->gptq_text, "ctx",
+                                                            c->gptq_ctx, "tokens", (json_int_t)c->gptq_tokens,
+                                                            "damp", GPTQ_DEFAULT_DAMP));
         bad |= json_object_set_new(o, "formats", items_json(c->formats, c->n_formats));
         if (c->n_pins)
             bad |= json_object_set_new(o, "pins", items_json(c->pins, c->n_pins));
@@ -370,4 +406,16 @@ int cfg_formats_for_model(const mx_cfg *c, const model *m, mx_format *out, mx_er
         out[i] = j >= 0 ? c->formats[j].fmt : MX_FP32;
     }
     return 0;
+}
+
+void cfg_set_scores(mx_cfg *c, const score_table *t, score_method m)
+{
+    snprintf(c->score_method, sizeof c->score_method, "%s", score_method_name(m));
+    snprintf(c->score_key, sizeof c->score_key, "%s", t->key);
+    if (t->gptq) {
+        snprintf(c->rounding, sizeof c->rounding, "gptq");
+        snprintf(c->gptq_text, sizeof c->gptq_text, "%016llx", (unsigned long long)t->text_hash);
+        c->gptq_ctx = t->ctx;
+        c->gptq_tokens = t->calib_tokens;
+    }
 }

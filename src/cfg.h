@@ -6,9 +6,14 @@
  *    "pins": {NAME: FMT, ...}, "projected_ppl": 12.3,
  *    "scores": {"method": "kl", "key": "..."},
  *    "target": "llama-cpp", "shapes": {NAME: [ROWS, COLS], ...}}
+ * "rounding" is "nearest-even" or "gptq": the MX modules were quantized by
+ * GPTQ (kernels/gptq.h) with the second moments of a calibration text, named
+ * by "gptq": {"text_xxh64": "16 hex digits", "ctx": 256, "tokens": 3584,
+ * "damp": 0.01} (windows of ctx, tokens in all); applying such a config needs
+ * that text again (`--gptq-text`).
  * Only "formats" is required when reading; unknown keys are ignored; "block",
  * "scale_mode" and "rounding", when present, must be what mxalloc implements
- * (32, "ocp-floor", "nearest-even"). "target" (default "mx") is what the
+ * (32, "ocp-floor", "nearest-even" or "gptq"). "target" (default "mx") is what the
  * bits were counted for (alloc --target); "shapes" gives the weight shape of
  * listed modules, so an export can choose storage types per row width
  * without the model. */
@@ -18,6 +23,7 @@
 #include "kernels/mx.h"
 #include "kernels/err.h"
 #include "src/model.h"
+#include "src/score_table.h"
 
 #define CFG_NAME_MAX 96
 
@@ -33,7 +39,10 @@ typedef struct mx_cfg {
     double avg_bits;           /* NAN when absent */
     int block;                 /* MX_BLOCK when absent */
     char scale_mode[32];       /* "ocp-floor" when absent */
-    char rounding[32];         /* "nearest-even" when absent */
+    char rounding[32];         /* "nearest-even" when absent, or "gptq" */
+    char gptq_text[17];        /* rounding "gptq": the calibration text's xxh64, hex */
+    int gptq_ctx;              /* ... its windows' length */
+    long gptq_tokens;          /* ... and tokens in all */
     double projected_ppl;      /* NAN when absent */
     char score_method[16];     /* "" when absent */
     char score_key[40];        /* "" when absent */
@@ -73,6 +82,10 @@ char *cfg_to_json(const mx_cfg *c, mx_error *e);
 /* The same with a final newline: exactly the bytes cfg_save writes. */
 char *cfg_to_text(const mx_cfg *c, mx_error *e);
 
+/* Provenance from the score table the formats were chosen from: method m,
+ * the table's key and, for a table made by GPTQ (score --gptq), rounding
+ * "gptq" with its calibration text's hash and windows. */
+void cfg_set_scores(mx_cfg *c, const score_table *t, score_method m);
 /* Check the config's module names against a list of n names (name_at(user, i)):
  * a module the model lacks is ERR_FORMAT "config for another model: no module
  * NAME in MODEL". Modules the config does not list are allowed (they stay fp32). */

@@ -41,14 +41,17 @@ int eval_perplexity_ctx(tf_ctx *t, const tf_weights *w, const int *tokens, long 
                         eval_result *out, mx_error *e);
 
 /* A weights view of model m with module i fake-quantized to formats[i]
- * (mx_fake_quant into owned copies, swapped in by pointer; MX_FP32 keeps the
+ * (gptq_set_quant into owned copies, swapped in by pointer: GPTQ with g's
+ * calibration data, rounding to nearest when g is NULL; MX_FP32 keeps the
  * original). Embedding, norms and lm_head are never touched. */
 typedef struct eval_qweights {
     tf_weights w;    /* pass &q.w to the forward pass */
     float **copies;  /* [n_modules], NULL where the original is used */
     int n;
 } eval_qweights;
-int eval_qweights_init(eval_qweights *q, const model *m, const mx_format *formats, mx_error *e);
+struct gptq_set;
+int eval_qweights_init(eval_qweights *q, const model *m, const mx_format *formats, const struct gptq_set *g,
+                       mx_error *e);
 void eval_qweights_free(eval_qweights *q);
 
 #endif

@@ -3,7 +3,10 @@
 
 #include <stdlib.h>
 
-int eval_qweights_init(eval_qweights *q, const model *m, const mx_format *formats, mx_error *e)
+#include "src/gptq_set.h"
+
+int eval_qweights_init(eval_qweights *q, const model *m, const mx_format *formats, const gptq_set *g,
+                       mx_error *e)
 {
     q->copies = NULL;
     q->n = 0;
@@ -30,8 +33,11 @@ int eval_qweights_init(eval_qweights *q, const model *m, const mx_format *format
             eval_qweights_free(q);
             return err_set(e, ERR_NOMEM, "out of memory quantizing %s", mod->name);
         }
-        mx_fake_quant(formats[i], mod->w, cp, (size_t)mod->rows, (size_t)mod->cols);
         q->copies[i] = cp;
+        if ((rc = gptq_set_quant(g, m, i, formats[i], cp, e))) {
+            eval_qweights_free(q);
+            return rc;
+        }
         q->w.layers[mod->layer].lin[mod->kind] = cp;
     }
     return 0;

@@ -15,10 +15,12 @@
 #include <unistd.h>
 
 #include "kernels/ggml_quant.h"
+#include "kernels/gptq.h"
 #include "src/file_map.h"
 #include "src/file_write.h"
 #include "src/gguf.h"
 #include "src/gguf_write.h"
+#include "src/gptq_set.h"
 #include "src/model_priv.h"
 #include "src/tok_export.h"
 
@@ -136,8 +138,11 @@ static uint32_t source_type(const model_module *mm)
 }
 
 /* A copy of a linear's rows, permuted between the RoPE layouts when asked
- * (dir > 0: half -> interleaved, dir < 0: interleaved -> half). */
-static float *linear_rows(const model *m, const model_module *mm, int dir, mx_error *e)
+ * (dir > 0: half -> interleaved, dir < 0: interleaved -> half): its weights,
+ * or, when o->gptq applies to f, its GPTQ values (on f's grid, so the writers
+ * below store them exactly). */
+static float *linear_rows(const model *m, const model_module *mm, mx_format f, const quant_opts *o, int dir,
+                          mx_error *e)
 {
     size_t n = (size_t)mm->rows * (size_t)mm->cols;
     float *x = malloc(n * sizeof *x + 1);
@@ -145,7 +150,14 @@ static float *linear_rows(const model *m, const model_module *mm, int dir, mx_er
         err_set(e, ERR_NOMEM, "out of memory");
         return NULL;
     }
-    memcpy(x, mm->w, n * sizeof *x);
+    if (o->gptq && gptq_applies(f)) {
+        if (gptq_set_quant(o->gptq, m, (int)(mm - m->modules), f, x, e)) {
+            free(x);
+            return NULL;
+        }
+    } else {
+        memcpy(x, mm->w, n * sizeof *x);
+    }
     int heads = mm->kind == TF_Q ? m->cfg.n_heads : mm->kind == TF_K ? m->cfg.n_kv_heads : 0;
     if (dir && heads) {
         int rc = dir > 0 ? model_rows_half_to_interleaved(x, mm->rows, mm->cols, heads)
@@ -450,7 +462,7 @@ int quant_write_gguf(const model *m, const mx_format *fmts, const quant_opts *o,
         if (s[i].what >= MS_LIN) {
             int mi = s[i].layer * TF_NLIN + (s[i].what - MS_LIN), wide;
             const model_module *mm = &m->modules[mi];
-            float *x = linear_rows(m, mm, permute, e);
+            float *x = linear_rows(m, mm, fmts[mi], o, permute, e);
             if (!x) {
                 rc = ERR_NOMEM;
                 break;
@@ -741,7 +753,7 @@ int quant_write_mx_dir(const model *m, const mx_format *fmts, const quant_opts *
         int mi = s[i].layer * TF_NLIN + (s[i].what - MS_LIN);
         const model_module *mm = &m->modules[mi];
         mx_format f = fmts[mi];
-        float *w = linear_rows(m, mm, unpermute, e);
+        float *w = linear_rows(m, mm, f, o, unpermute, e);
         if (!w) {
             rc = ERR_NOMEM;
             break;

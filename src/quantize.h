@@ -20,12 +20,14 @@
 
 typedef void (*quant_warn_fn)(void *user, const char *msg);
 
+struct gptq_set;
 typedef struct quant_opts {
     const tok *tok;           /* the model's tokenizer (GGUF metadata); NULL for a GGUF source */
     const char *tok_path;     /* the file it came from (tokenizer.json re-read for its merges;
                                * tokenizer.bin copied into an MX directory) */
     quant_warn_fn warn;       /* one line per warning (may be NULL) */
     void *user;
+    const struct gptq_set *gptq; /* non-NULL: the MX modules by GPTQ with it (src/gptq_set.h) */
 } quant_opts;
 
 typedef struct quant_stats {

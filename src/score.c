@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "src/eval.h"
+#include "src/gptq_set.h"
 
 void score_opts_init(score_opts *o)
 {
@@ -31,6 +32,11 @@ void score_default_opts(const model *m, score_opts *o)
     score_opts_init(o);
     o->ctx = score_default_ctx(m);
     o->max_tokens = SCORE_DEFAULT_TOKENS;
+}
+
+int score_quant(const score_run *r, int i, mx_format f, float *out)
+{
+    return gptq_set_quant(r->o->gptq, r->m, i, f, out, r->e);
 }
 
 int score_threads(const score_opts *o)
@@ -151,7 +157,7 @@ static int window_loss(score_run *r, tf_ctx *t, const mx_format *fm, double *sum
     eval_qweights q = {0};
     const tf_weights *w = &m->weights;
     if (fm) {
-        if ((rc = eval_qweights_init(&q, m, fm, r->e)))
+        if ((rc = eval_qweights_init(&q, m, fm, r->o->gptq, r->e)))
             return rc;
         w = &q.w;
     }

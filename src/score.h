@@ -111,6 +111,10 @@ typedef struct score_opts {
      * these windows of the allocation anchor_alloc makes (solver/proj.h's
      * proj_anchor_alloc: the integer program's). */
     score_anchor_fn anchor_alloc;
+    /* Non-NULL: every candidate is quantized by GPTQ with these calibration
+     * second moments (src/gptq_set.h; mxalloc score --gptq), where it applies;
+     * the table records it (score_table.gptq). NULL: rounded to nearest. */
+    const struct gptq_set *gptq;
     score_progress_fn progress;
     void *user;
 } score_opts;
@@ -175,6 +179,7 @@ typedef struct score_key_input {
     int fisher_chunk;
     int n_formats;
     const mx_format *formats;
+    int gptq;             /* candidates quantized by GPTQ (score_opts.gptq) */
 } score_key_input;
 
 /* 16 lowercase hex digits of xxh64 over every field above and

@@ -49,7 +49,9 @@ void score_fisher_stats_free(score_fisher_stats *st)
  * sums over the window's samples, so every sample's gradient is dotted with
  * every format's d = Q_f(W) - W as it comes. */
 typedef struct fisher_win {
+    const score_run *r;
     const score_opts *o;
+    int rc;           /* a failed quantization (score_quant) */
     float **q;        /* [n_modules][n_formats * len]: Q_f(W), or NULL: recomputed */
     float *scratch;   /* [max len], when recomputed */
     double *acc;      /* [n_modules * n_formats]: this window's sums */
@@ -74,6 +76,7 @@ static int win_init(fisher_win *fw, const score_run *r)
     const score_opts *o = r->o;
     size_t nf = (size_t)o->n_formats, total = 0, maxlen = 1;
     memset(fw, 0, sizeof *fw);
+    fw->r = r;
     fw->o = o;
     for (int i = 0; i < m->n_modules; i++) {
         size_t len = (size_t)m->modules[i].rows * m->modules[i].cols;
@@ -98,9 +101,8 @@ static int win_init(fisher_win *fw, const score_run *r)
         if (!(fw->q[i] = malloc(sizeof(float) * len * nf)))
             return ERR_NOMEM;
         for (size_t fi = 0; fi < nf; fi++)
-            if (o->formats[fi] != MX_FP32)
-                mx_fake_quant(o->formats[fi], mm->w, fw->q[i] + fi * len, (size_t)mm->rows,
-                              (size_t)mm->cols);
+            if (o->formats[fi] != MX_FP32 && score_quant(r, i, o->formats[fi], fw->q[i] + fi * len))
+                return ERR_NOMEM;
     }
     return 0;
 }
@@ -116,8 +118,8 @@ static void win_sample(fisher_win *fw, const model_module *mm, int i, const floa
         if (f == MX_FP32)
             continue;
         const float *q = fw->q ? fw->q[i] + (size_t)fi * len : fw->scratch;
-        if (!fw->q)
-            mx_fake_quant(f, mm->w, fw->scratch, (size_t)mm->rows, (size_t)mm->cols);
+        if (!fw->q && !fw->rc)
+            fw->rc = score_quant(fw->r, i, f, fw->scratch);
         double lin = 0.0, quad = 0.0;
         for (size_t j = 0; j < len; j++) {
             double d = (double)q[j] - mm->w[j], f2 = sq ? (double)sq[j] : (double)g[j] * g[j];
@@ -306,7 +308,7 @@ int score_run_fisher(score_run *r)
     fisher_win fw;
     if (win_init(&fw, r)) {
         win_free(&fw, m->n_modules);
-        return err_set(r->e, ERR_NOMEM, "out of memory for the fisher window statistics");
+        return err_set(r->e, ERR_NOMEM, "out of memory for the fisher window statistics (or quantizing)");
     }
     int rc = collect(m, r->in, r->tgt, r->nw, r->ctx, o->fisher_chunk, o->only, o->mem_limit,
                      &st, r, &fw, r->e);
@@ -336,8 +338,8 @@ int score_run_fisher(score_run *r)
             if (f == MX_FP32)
                 continue;
             const float *qf = fw.q ? fw.q[i] + (size_t)fi * len : q;
-            if (!fw.q)
-                mx_fake_quant(f, mm->w, q, (size_t)mm->rows, (size_t)mm->cols);
+            if (!fw.q && !fw.rc)
+                fw.rc = score_quant(r, i, f, q);
             r->t->modules[i].score[SCORE_FISHER][f] = score_fisher_module(&st, i, mm->w, qf, len);
             r->t->modules[i].se[SCORE_FISHER][f] =
                 score_wstat_se(&fw.ws[(size_t)i * o->n_formats + fi]);
@@ -346,5 +348,5 @@ int score_run_fisher(score_run *r)
     free(q);
     score_fisher_stats_free(&st);
     win_free(&fw, m->n_modules);
-    return 0;
+    return fw.rc;
 }

@@ -45,7 +45,9 @@ static int fo_hook(void *user, int kind, const float *x, const float *dy, int n)
         mx_format f = r->o->formats[fi];
         if (f == MX_FP32)
             continue;
-        mx_fake_quant(f, mm->w, st->q, rows, cols);
+        int rc = score_quant(r, i, f, st->q);
+        if (rc)
+            return rc;
         for (size_t j = 0; j < len; j++)
             st->q[j] -= mm->w[j];
         gemm_linear(n, mm->rows, mm->cols, x, st->q, 0.0f, st->dy2); /* dY */

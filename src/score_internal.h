@@ -53,6 +53,9 @@ int score_threads(const score_opts *o);
 void score_keep_fp32(score_run *r, double sum);
 /* Module i is to be scored. */
 int score_wanted(const score_run *r, int i);
+/* out = module i quantized to f the way this run scores it: GPTQ with
+ * o->gptq (src/gptq_set.h), else rounded to nearest. 0 or ERR_NOMEM (in r->e). */
+int score_quant(const score_run *r, int i, mx_format f, float *out);
 
 int score_run_kl(score_run *r);
 int score_run_fisher(score_run *r);

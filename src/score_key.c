@@ -36,10 +36,12 @@ void score_key(const score_key_input *k, char *out)
         put_u64(h, (uint64_t)k->n_formats);
         for (int i = 0; i < k->n_formats; i++)
             put_u64(h, (uint64_t)k->formats[i]);
+        if (k->gptq)
+            XXH64_update(h, "gptq", 4);
         v = XXH64_digest(h);
         XXH64_freeState(h);
     } else { /* no memory for a state: hash the same fields from one buffer */
-        uint64_t buf[10 + MX_NFORMATS];
+        uint64_t buf[11 + MX_NFORMATS];
         int n = 0;
         buf[n++] = SCORE_ALGO_VERSION;
         buf[n++] = k->model_hash;
@@ -52,6 +54,8 @@ void score_key(const score_key_input *k, char *out)
         buf[n++] = (uint64_t)k->n_formats;
         for (int i = 0; i < k->n_formats && i < MX_NFORMATS; i++)
             buf[n++] = (uint64_t)k->formats[i];
+        if (k->gptq)
+            buf[n++] = 0x67707471u; /* "gptq" */
         v = XXH64(buf, sizeof buf[0] * (size_t)n, 1);
     }
     snprintf(out, 17, "%016llx", (unsigned long long)v);
@@ -72,7 +76,8 @@ long score_key_for_text(const model *m, const char *text, size_t text_len, const
                           /* the chunk only matters to Fisher scores */
                           .fisher_chunk = o->methods & (1u << SCORE_FISHER) ? o->fisher_chunk : 0,
                           .n_formats = o->n_formats,
-                          .formats = o->formats};
+                          .formats = o->formats,
+                          .gptq = o->gptq != NULL};
     score_key(&ki, key);
     return nw;
 }

@@ -277,10 +277,11 @@ int score_run_kl(score_run *r)
             const model_module *mm = &m->modules[i];
             r->p.module = i;
             /* Each (module, format) weight is fake-quantized once per window group. */
-            for (int fi = 0; fi < o->n_formats; fi++)
+            for (int fi = 0; fi < o->n_formats && !rc; fi++)
                 if (o->formats[fi] != MX_FP32)
-                    mx_fake_quant(o->formats[fi], mm->w, qbuf + fi * maxlen, (size_t)mm->rows,
-                                  (size_t)mm->cols);
+                    rc = score_quant(r, i, o->formats[fi], qbuf + fi * maxlen);
+            if (rc)
+                goto out;
             job.r = r;
             job.i = i;
             job.layer = mm->layer;

@@ -67,6 +67,11 @@ typedef struct score_table {
     score_module *modules;
     int n_anchors;
     score_anchor anchors[SCORE_ANCHORS_MAX];
+    /* 1: the candidates were quantized by GPTQ with the second moments of the
+     * calibration windows (ctx, calib_tokens) of the text whose xxh64 is
+     * text_hash (score --gptq); alloc's configs then say rounding "gptq". */
+    int gptq;
+    uint64_t text_hash;
 } score_table;
 
 /* An empty table: zeros, NAN losses (no allocation). */

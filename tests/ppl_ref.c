@@ -102,7 +102,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < m.n_modules; i++)
         fmts[i] = f;
     eval_qweights q;
-    if (eval_qweights_init(&q, &m, fmts, &e))
+    if (eval_qweights_init(&q, &m, fmts, NULL, &e))
         return die(e.msg);
     long nw = eval_window_count(n - skip, ctx, max_tokens);
     if (nw == 0)

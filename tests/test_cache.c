@@ -53,6 +53,8 @@ static void make_table(score_table *t, int n)
     }
     t->anchors[t->n_anchors++] = (score_anchor){.method = SCORE_KL, .bits = 5.5, .score_sum = 0.03, .loss = 2.3};
     t->anchors[t->n_anchors++] = (score_anchor){.method = SCORE_FISHER, .bits = 4.5, .score_sum = 0, .loss = 2.4};
+    t->gptq = 1;
+    t->text_hash = 0xd856efa1efd2f0a0ull;
 }
 
 static int same_double(double a, double b)
@@ -74,6 +76,8 @@ static void assert_same(const score_table *a, const score_table *b)
     assert_true(same_double(a->fp32_loss, b->fp32_loss));
     for (int f = 0; f < MX_NFORMATS; f++)
         assert_true(same_double(a->uniform_loss[f], b->uniform_loss[f]));
+    assert_int_equal(a->gptq, b->gptq);
+    assert_true(a->text_hash == b->text_hash);
     assert_int_equal(a->n_anchors, b->n_anchors);
     for (int i = 0; i < a->n_anchors; i++) {
         assert_int_equal(a->anchors[i].method, b->anchors[i].method);

@@ -66,6 +66,17 @@ static void test_round_trip(void **state)
     assert_true(d->rows == 64 && d->cols == 172);
     assert_int_equal(r.formats[cfg_find(&r, "model.layers.0.self_attn.q_proj")].cols, 0);
     cfg_free(&r);
+    /* rounding "gptq" and its calibration windows survive */
+    snprintf(c.rounding, sizeof c.rounding, "gptq");
+    snprintf(c.gptq_text, sizeof c.gptq_text, "0123456789abcdef");
+    c.gptq_ctx = 128;
+    c.gptq_tokens = 1024;
+    assert_int_equal(cfg_save(path, &c, &e), 0);
+    assert_int_equal(cfg_load(path, &r, &e), 0);
+    assert_string_equal(r.rounding, "gptq");
+    assert_string_equal(r.gptq_text, "0123456789abcdef");
+    assert_true(r.gptq_ctx == 128 && r.gptq_tokens == 1024);
+    cfg_free(&r);
     cfg_free(&c);
 }
 
@@ -120,6 +131,14 @@ static void test_bad(void **state)
     expect_bad("{\"formats\": {}, \"block\": 16}", "\"block\": 16 is not supported");
     expect_bad("{\"formats\": {}, \"scale_mode\": \"ceil\"}", "\"scale_mode\": 'ceil' is not supported");
     expect_bad("{\"formats\": {}, \"rounding\": \"stochastic\"}", "\"rounding\": 'stochastic'");
+    /* rounding "gptq" needs its calibration windows, whole and consistent */
+    expect_bad("{\"formats\": {}, \"rounding\": \"gptq\"}", "needs a \"gptq\" object");
+    expect_bad("{\"formats\": {}, \"rounding\": \"gptq\", \"gptq\": {\"text_xxh64\": \"00\", \"ctx\": 8, "
+               "\"tokens\": 64}}", "16 lowercase hex digits");
+    expect_bad("{\"formats\": {}, \"rounding\": \"gptq\", \"gptq\": {\"text_xxh64\": \"0123456789abcdef\", "
+               "\"ctx\": 8, \"tokens\": 4}}", "tokens >= ctx");
+    expect_bad("{\"formats\": {}, \"rounding\": \"gptq\", \"gptq\": {\"text_xxh64\": \"0123456789abcdef\", "
+               "\"ctx\": 8, \"tokens\": 64, \"damp\": 0.1}}", "\"damp\" 0.1 is not supported");
     /* one separator after the file name; raw bytes from the file escaped */
     expect_bad("{\"formats\": []}", "bad.json: \"formats\" is not an object");
     expect_bad("{\"formats\": {\"x\\n\\u001b[31m\": \"mxfp5\"}}", "for x\\x0a\\x1b[31m");

@@ -199,7 +199,7 @@ static void test_stories260k(void **state)
     assert_true(keep >= 0);
     fm[keep] = MX_FP32;
     eval_qweights q;
-    assert_int_equal(eval_qweights_init(&q, &m, fm, &e), 0);
+    assert_int_equal(eval_qweights_init(&q, &m, fm, NULL, &e), 0);
     assert_ptr_equal(q.w.tok_emb, m.weights.tok_emb);
     assert_ptr_equal(q.w.lm_head, m.weights.lm_head);
     assert_ptr_equal(q.w.layers[1].lin[TF_Q], m.modules[keep].w);
@@ -214,7 +214,7 @@ static void test_stories260k(void **state)
     assert_true(rq.nll > r.nll + 0.01);
     eval_qweights_free(&q);
     fm[0] = (mx_format)MX_NFORMATS;
-    assert_int_equal(eval_qweights_init(&q, &m, fm, &e), ERR_ARG);
+    assert_int_equal(eval_qweights_init(&q, &m, fm, NULL, &e), ERR_ARG);
     free(fm);
 
     /* converted to HF safetensors and GGUF: the same perplexity (RoPE pair

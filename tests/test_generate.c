@@ -224,7 +224,7 @@ static void test_quantized_view(void **state)
     for (int i = 0; i < m.n_modules; i++)
         f[i] = MX_FP4_E2M1;
     eval_qweights q;
-    assert_int_equal(eval_qweights_init(&q, &m, f, &e), 0);
+    assert_int_equal(eval_qweights_init(&q, &m, f, NULL, &e), 0);
     int prompt[] = {3, 30, 60, 90, 45, 7};
     gen_opts o;
     gen_opts_init(&o);

@@ -95,7 +95,7 @@ static double brute_loss2(const model *m, int i, mx_format f, double *own)
         fm[j] = i < 0 || j == i ? f : MX_FP32;
     eval_qweights q;
     mx_error e = {0};
-    assert_int_equal(eval_qweights_init(&q, m, fm, &e), 0);
+    assert_int_equal(eval_qweights_init(&q, m, fm, NULL, &e), 0);
     eval_result r;
     assert_int_equal(eval_perplexity(&m->cfg, &q.w, g_tokens, NW * CTX, BOS, CTX, 0, NULL, NULL,
                                      &r, &e),
@@ -146,7 +146,7 @@ static double brute_kl(const model *m, int i, mx_format f)
         fm[j] = j == i ? f : MX_FP32;
     eval_qweights q;
     mx_error e = {0};
-    assert_int_equal(eval_qweights_init(&q, m, fm, &e), 0);
+    assert_int_equal(eval_qweights_init(&q, m, fm, NULL, &e), 0);
     int V = m->cfg.vocab_size, in[CTX], tgt[CTX];
     float *zp = malloc(sizeof(float) * CTX * V), *zq = malloc(sizeof(float) * CTX * V);
     tf_ctx *t = tf_ctx_create(&m->cfg, CTX, 0);

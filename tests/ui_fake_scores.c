@@ -22,7 +22,7 @@ static double measure(const model *m, const int *tok, long n, int bos, const mx_
     eval_qweights q;
     mx_error e = {0};
     eval_result r;
-    if (eval_qweights_init(&q, m, fm, &e))
+    if (eval_qweights_init(&q, m, fm, NULL, &e))
         return NAN;
     int rc = eval_perplexity(&m->cfg, &q.w, tok, n, bos, 128, 2048, NULL, NULL, &r, &e);
     eval_qweights_free(&q);

@@ -15,6 +15,7 @@
 #include "kernels/mx.h"
 #include "src/cache.h"
 #include "src/cfg.h"
+#include "src/gptq_set.h"
 #include "src/eval.h"
 #include "src/export.h"
 #include "src/file_map.h"
@@ -234,6 +235,24 @@ static int eval_progress(void *user, long done, long total)
     return ui_job_cancelled(&wb->job);
 }
 
+/* The quantizer of the open scores for a worker: GPTQ with the calibration
+ * text they were made on (built per job: one forward pass over it), else
+ * rounding (*have = 0). */
+int ui_wb_gptq(const ui_wb *wb, gptq_set *gs, int *have, mx_error *e)
+{
+    const score_table *t = &wb->st.t;
+    *have = 0;
+    if (!t->gptq)
+        return 0;
+    if (!wb->opts.gptq_text)
+        return err_set(e, ERR_ARG, "the scores were made by GPTQ: start the workbench with --gptq-text FILE "
+                       "(their calibration text)");
+    int rc = gptq_set_from_text(gs, &wb->m, wb->opts.tokenizer_path, wb->opts.gptq_text, t->ctx, t->calib_tokens,
+                                t->text_hash, e);
+    *have = rc == 0;
+    return rc;
+}
+
 static void *eval_main(void *arg)
 {
     ui_wb *wb = arg;
@@ -242,7 +261,13 @@ static void *eval_main(void *arg)
     eval_qweights q;
     eval_result r = {0};
     /* the same fake-quantized view `mxalloc ppl --config` measures */
-    int rc = eval_qweights_init(&q, m, wb->eval.fmts, &e);
+    gptq_set gs;
+    int have_g = 0;
+    int rc = ui_wb_gptq(wb, &gs, &have_g, &e);
+    if (!rc)
+        rc = eval_qweights_init(&q, m, wb->eval.fmts, have_g ? &gs : NULL, &e);
+    if (have_g)
+        gptq_set_free(&gs);
     if (!rc) {
         if (ui_job_cancelled(&wb->job))
             rc = ERR_CANCELLED;
@@ -358,10 +383,11 @@ void ui_wb_status_line(const ui_wb *wb, char *out, size_t len)
                          : s->group_gateup                 ? "gateup"
                                                            : "none";
     /* the short settings first: the status line shows as much as fits */
-    snprintf(out, len, "allocation %s  method %s (of %s)  formats %s  groups %s  target %s  text %.300s (%ld tokens, "
+    snprintf(out, len, "allocation %s  method %s (of %s)  formats %s  groups %s  target %s%s  text %.300s (%ld tokens, "
              "ctx %d)  scores %.300s",
              s->alloc_name, score_method_name(s->method), methods[0] ? methods : "-", formats, groups,
-             mx_target_name(s->target), wb->opts.text_path ? wb->opts.text_path : "none", wb->n_tokens, wb->ctx,
+             mx_target_name(s->target), s->t.gptq ? "  rounding gptq" : "",
+             wb->opts.text_path ? wb->opts.text_path : "none", wb->n_tokens, wb->ctx,
              s->scores_path[0] ? s->scores_path : "none");
 }
 
@@ -546,8 +572,7 @@ int ui_wb_export(ui_wb *wb, const char *path, int llama, mx_error *e)
     c.budget_bits = s->budget;
     c.avg_bits = s->res.avg_bits;
     c.projected_ppl = s->proj_ppl;
-    snprintf(c.score_method, sizeof c.score_method, "%s", score_method_name(s->method));
-    snprintf(c.score_key, sizeof c.score_key, "%s", s->t.key);
+    cfg_set_scores(&c, &s->t, s->method);
     c.target = s->target;
     int rc = 0;
     for (int i = 0; !rc && i < s->t.n_modules; i++)

@@ -25,6 +25,7 @@ typedef struct ui_wb_opts {
     mx_target target;             /* what the bits count (alloc --target); `target` changes it */
     const char *hw_table_path;    /* latency cost table (mxalloc hwprofile), or NULL */
     double max_latency_ms;        /* its limit at the start; 0: none (`latency` changes it) */
+    const char *gptq_text;        /* calibration text of scores made by GPTQ (score --gptq), or NULL */
 } ui_wb_opts;
 
 /* Where messages go: the status line (curses) or stdout/stderr (script). */
@@ -175,5 +176,11 @@ int ui_wb_session_restore(ui_wb *wb);
 
 /* Names for completion: i-th module name / format name, NULL past the end. */
 const char *ui_wb_module_name(const ui_wb *wb, int i);
+
+/* For a worker: GPTQ's calibration data when the open scores were made by
+ * GPTQ (opts.gptq_text; *have = 1: gptq_set_free it), else nothing. 0 or
+ * ERR_* with e set (no --gptq-text, another text). */
+struct gptq_set;
+int ui_wb_gptq(const ui_wb *wb, struct gptq_set *gs, int *have, mx_error *e);
 
 #endif

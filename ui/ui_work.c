@@ -14,6 +14,7 @@
 #include "solver/gamma.h"
 #include "solver/ilp.h"
 #include "src/cache.h"
+#include "src/gptq_set.h"
 #include "src/eval.h"
 #include "src/generate.h"
 #include "src/score.h"
@@ -304,7 +305,13 @@ static void *generate_main(void *arg)
     long len = 0;
     /* the same fake-quantized view eval measures and `mxalloc generate --config` uses */
     if (g->fmts) {
-        len = eval_qweights_init(&q, &wb->m, g->fmts, &e);
+        gptq_set gs;
+        int have_g = 0;
+        len = ui_wb_gptq(wb, &gs, &have_g, &e);
+        if (len == 0)
+            len = eval_qweights_init(&q, &wb->m, g->fmts, have_g ? &gs : NULL, &e);
+        if (have_g)
+            gptq_set_free(&gs);
         have_q = len == 0;
         w = &q.w;
     }

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "src/cfg.h"
+#include "src/gptq_set.h"
+#include "src/score.h"
 
 int cli_parse_long(const char *s, long lo, long *out)
 {
@@ -136,12 +138,14 @@ int cli_module_formats(const model *m, mx_format uniform, const char *cfg_path, 
     int rc = cfg_load(cfg_path, &cfg, e);
     if (!rc)
         rc = cfg_formats_for_model(&cfg, m, fmts, e);
+    if (!rc && !strcmp(cfg.rounding, "gptq"))
+        rc = err_set(e, ERR_ARG, "%s was quantized by GPTQ: the packed path rounds to nearest", cfg_path);
     cfg_free(&cfg);
     return rc;
 }
 
-const tf_weights *cli_quant_weights(const model *m, mx_format uniform, const char *cfg_path, eval_qweights *q,
-                                    int *have_q, mx_error *e)
+const tf_weights *cli_quant_weights(const model *m, mx_format uniform, const char *cfg_path,
+                                    const gptq_set *g, eval_qweights *q, int *have_q, mx_error *e)
 {
     mx_format *fmts = malloc(sizeof *fmts * (size_t)(m->n_modules ? m->n_modules : 1));
     const tf_weights *w = NULL;
@@ -156,12 +160,17 @@ const tf_weights *cli_quant_weights(const model *m, mx_format uniform, const cha
         fmts[i] = uniform;
     if (cfg_path && (cfg_load(cfg_path, &cfg, e) || cfg_formats_for_model(&cfg, m, fmts, e)))
         goto out;
+    if (!g && !strcmp(cfg.rounding, "gptq")) {
+        err_set(e, ERR_ARG, "%s was quantized by GPTQ: this command rounds to nearest (ppl and quantize take "
+                "--gptq-text FILE)", cfg_path);
+        goto out;
+    }
     int any_q = 0;
     for (int i = 0; i < m->n_modules; i++)
         any_q |= fmts[i] != MX_FP32;
     w = &m->weights;
     if (any_q) {
-        if (eval_qweights_init(q, m, fmts, e)) {
+        if (eval_qweights_init(q, m, fmts, g, e)) {
             w = NULL;
             goto out;
         }
@@ -213,4 +222,49 @@ void cli_release(void)
     free(kept);
     kept = NULL;
     n_kept = 0;
+}
+
+int cli_gptq(const char *prog, const model *m, const char *cfg_path, const char *gptq_text, const char *tok_path,
+             gptq_set *g, int *have)
+{
+    mx_cfg cfg;
+    mx_error e = {0};
+    cfg_init(&cfg);
+    *have = 0;
+    if (cfg_path && cfg_load(cfg_path, &cfg, &e)) {
+        fprintf(stderr, "%s: %s\n", prog, e.msg);
+        return 1;
+    }
+    int gptq = !strcmp(cfg.rounding, "gptq"), rc = 0;
+    if (!gptq_text) {
+        if (gptq)
+            fprintf(stderr, "%s: %s was quantized by GPTQ on a calibration text (xxh64 %s, %ld tokens in windows "
+                    "of %d): pass that text with --gptq-text FILE\n", prog, cfg_path, cfg.gptq_text,
+                    cfg.gptq_tokens, cfg.gptq_ctx);
+        rc = gptq;
+        goto out;
+    }
+    if (cfg_path && !gptq) {
+        fprintf(stderr, "%s: %s rounds to nearest: --gptq-text does not apply to it\n", prog, cfg_path);
+        rc = 2;
+        goto out;
+    }
+    int ctx = gptq ? cfg.gptq_ctx : score_default_ctx(m);
+    long tokens = gptq ? cfg.gptq_tokens : SCORE_DEFAULT_TOKENS;
+    if (ctx > m->cfg.max_seq) {
+        fprintf(stderr, "%s: %s: GPTQ windows of %d tokens exceed the model's context %d\n", prog, cfg_path, ctx,
+                m->cfg.max_seq);
+        rc = 1;
+        goto out;
+    }
+    uint64_t want = gptq ? strtoull(cfg.gptq_text, NULL, 16) : 0;
+    if (gptq_set_from_text(g, m, tok_path, gptq_text, ctx, tokens, want, &e)) {
+        fprintf(stderr, "%s: --gptq-text: %s%s%s\n", prog, e.msg, gptq ? " of " : "", gptq ? cfg_path : "");
+        rc = 1;
+        goto out;
+    }
+    *have = 1;
+out:
+    cfg_free(&cfg);
+    return rc;
 }

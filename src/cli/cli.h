@@ -55,9 +55,22 @@ int cli_module_formats(const model *m, mx_format uniform, const char *cfg_path, 
 /* The weights ppl and generate run: every module of m in uniform, overridden
  * by the formats of the config cfg_path when given. m's own weights when all
  * stay fp32, else q's fake-quantized view (then *have_q = 1: eval_qweights_free
- * it). NULL with e set on error (a bad config, out of memory). */
-const tf_weights *cli_quant_weights(const model *m, mx_format uniform, const char *cfg_path, eval_qweights *q,
-                                    int *have_q, mx_error *e);
+ * it). NULL with e set on error (a bad config, out of memory). Modules are
+ * quantized with g (src/gptq_set.h; NULL: rounded to nearest, refused for a
+ * config made by GPTQ). */
+struct gptq_set;
+const tf_weights *cli_quant_weights(const model *m, mx_format uniform, const char *cfg_path,
+                                    const struct gptq_set *g, eval_qweights *q, int *have_q, mx_error *e);
+/* `--gptq-text FILE` of ppl and quantize: GPTQ's calibration data into *g
+ * (*have = 1: gptq_set_free it). With a config made by GPTQ (rounding
+ * "gptq"), FILE must be its calibration text (the same xxh64 and token
+ * count) and its windows are used; without a config, the windows of
+ * `mxalloc score`'s defaults. Without FILE: nothing, unless the config needs
+ * it. 0, or 1/2 after a one-line message (a config that needs FILE, another
+ * text, a config that rounds to nearest). */
+struct gptq_set;
+int cli_gptq(const char *prog, const model *m, const char *cfg_path, const char *gptq_text, const char *tok_path,
+             struct gptq_set *g, int *have);
 /* A comma-separated list: 0 with *n >= 1 formats in list order, or 2 after a
  * message naming the unknown, duplicate or missing entry. */
 int cli_format_list(const char *prog, const char *opt, const char *list, mx_format out[MX_NFORMATS], int *n);

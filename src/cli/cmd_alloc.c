@@ -89,8 +89,7 @@ static int write_config(const char *path, const alloc_opts *o, const score_table
     c.budget_bits = o->budget;
     c.avg_bits = r->avg_bits;
     c.projected_ppl = ppl;
-    snprintf(c.score_method, sizeof c.score_method, "%s", score_method_name(s->method));
-    snprintf(c.score_key, sizeof c.score_key, "%s", t->key);
+    cfg_set_scores(&c, t, s->method);
     int rc = 0;
     c.target = o->target;
     for (int m = 0; m < t->n_modules && !rc; m++)

@@ -76,6 +76,10 @@ int cmd_export(int argc, char **argv)
             model_free(&m);
         }
     }
+    if (!rc && llama && !strcmp(c.rounding, "gptq"))
+        fprintf(stderr, "mxalloc export: warning: %s was quantized by GPTQ; llama-quantize rounds the weights "
+                "itself, so the values differ from what ppl --config measured (mxalloc quantize --gptq-text "
+                "writes the GPTQ values)\n", cfg_path);
     export_stats st;
     if (!rc)
         rc = llama ? export_llama_cpp(&c, mxfp4, &text, &st, &e)

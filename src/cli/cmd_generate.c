@@ -159,7 +159,7 @@ int cmd_generate(int argc, char **argv)
         fprintf(stderr, "mxalloc generate: warning: --ctx %ld exceeds the model's context %d\n", ctx,
                 m.cfg.max_seq);
     /* the same fake-quantized view `mxalloc ppl --config` measures */
-    const tf_weights *w = cli_quant_weights(&m, uniform, cfg_path, &q, &have_q, &e);
+    const tf_weights *w = cli_quant_weights(&m, uniform, cfg_path, NULL, &q, &have_q, &e);
     if (!w) {
         fprintf(stderr, "mxalloc generate: %s\n", e.msg);
         goto out;

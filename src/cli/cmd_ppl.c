@@ -15,6 +15,7 @@
 #include "src/cli/cmd.h"
 #include "src/corpus.h"
 #include "src/eval.h"
+#include "src/gptq_set.h"
 #include "src/model.h"
 #include "src/packed.h"
 #include "src/stats.h"
@@ -27,7 +28,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: mxalloc ppl MODEL [--tokenizer FILE] --text FILE [--ctx N]\n"
             "                   [--format F | --config CFG.json] [--max-tokens N]\n"
-            "                   [--packed [--repeat N]] [--json]\n\n"
+            "                   [--gptq-text FILE] [--packed [--repeat N]] [--json]\n\n"
             "Perplexity of MODEL on the text FILE, tokenized as one string, in consecutive\n"
             "non-overlapping windows of N tokens (the last partial window is dropped), each\n"
             "fed after a BOS token; every window token is scored once.\n\n"
@@ -42,6 +43,10 @@ static void usage(FILE *f)
             "  --config FILE     per-module formats from a config JSON (\"formats\" object;\n"
             "                    modules not named stay fp32)\n"
             "  --max-tokens N    score at most N tokens (whole windows)\n"
+            "  --gptq-text FILE  quantize the MX modules by GPTQ with the second moments of\n"
+            "                    this calibration text (required by, and checked against, a\n"
+            "                    config made from `score --gptq` scores; with --format, the\n"
+            "                    windows of score's defaults); not with --packed\n"
             "  --packed          hold the linears packed (MX codes + E8M0 scales) and\n"
             "                    dequantize each, in row chunks, right before its GEMM; time\n"
             "                    the pass (the same nll to float rounding); prints us/token\n"
@@ -138,8 +143,8 @@ int cmd_ppl(int argc, char **argv)
         {"config", required_argument, NULL, 'g'},    {"max-tokens", required_argument, NULL, 'm'},
         {"json", no_argument, NULL, 'j'},            {"help", no_argument, NULL, 'h'},
         {"packed", no_argument, NULL, 'p'},          {"repeat", required_argument, NULL, 'r'},
-        {NULL, 0, NULL, 0}};
-    const char *tok_path = NULL, *text_path = NULL, *fmt_name = NULL, *cfg_path = NULL;
+        {"gptq-text", required_argument, NULL, 'q'}, {NULL, 0, NULL, 0}};
+    const char *tok_path = NULL, *text_path = NULL, *fmt_name = NULL, *cfg_path = NULL, *gptq_text = NULL;
     long ctx = 0, max_tokens = 0, repeat = 0;
     int json = 0, packed = 0, ch, started = 0;
     while ((ch = cli_getopt("mxalloc ppl", argc, argv, NULL, opts, &started)) != -1) {
@@ -150,6 +155,7 @@ int cmd_ppl(int argc, char **argv)
         case 'g': cfg_path = optarg; break;
         case 'j': json = 1; break;
         case 'p': packed = 1; break;
+        case 'q': gptq_text = optarg; break;
         case 'h': usage(stdout); return 0;
         case 'r':
             if (cli_long("mxalloc ppl", "--repeat", optarg, 1, 1000, &repeat))
@@ -172,6 +178,10 @@ int cmd_ppl(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (gptq_text && packed) {
+        fprintf(stderr, "mxalloc ppl: --gptq-text does not go with --packed (the packed path rounds to nearest)\n");
+        return 2;
+    }
     if (repeat && !packed) {
         fprintf(stderr, "mxalloc ppl: --repeat needs --packed\n");
         return 2;
@@ -186,7 +196,8 @@ int cmd_ppl(int argc, char **argv)
     model m;
     corpus cp = {0};
     eval_qweights q = {0};
-    int have_q = 0;
+    gptq_set gs;
+    int have_q = 0, have_g = 0;
 
     if (model_load(model_path, &m, &e)) {
         fprintf(stderr, "mxalloc ppl: %s\n", e.msg);
@@ -202,7 +213,10 @@ int cmd_ppl(int argc, char **argv)
                         repeat ? (int)repeat : 1, json);
         goto out;
     }
-    const tf_weights *w = cli_quant_weights(&m, uniform, cfg_path, &q, &have_q, &e);
+    if ((rc = cli_gptq("mxalloc ppl", &m, cfg_path, gptq_text, tok_path, &gs, &have_g)))
+        goto out;
+    rc = 1;
+    const tf_weights *w = cli_quant_weights(&m, uniform, cfg_path, have_g ? &gs : NULL, &q, &have_q, &e);
     if (!w) {
         fprintf(stderr, "mxalloc ppl: %s\n", e.msg);
         goto out;
@@ -229,6 +243,8 @@ int cmd_ppl(int argc, char **argv)
 out:
     if (have_q)
         eval_qweights_free(&q);
+    if (have_g)
+        gptq_set_free(&gs);
     corpus_free(&cp);
     model_free(&m);
     return rc;

@@ -8,6 +8,8 @@
 
 #include "kernels/mx.h"
 #include "src/cfg.h"
+#include "src/cli/cli.h"
+#include "src/gptq_set.h"
 #include "src/cli/cmd.h"
 #include "src/model.h"
 #include "src/quantize.h"
@@ -16,8 +18,9 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: mxalloc quantize MODEL CFG.json --out FILE.gguf [--tokenizer FILE] [--json]\n"
-            "       mxalloc quantize MODEL CFG.json --out DIR --layout mx [--tokenizer FILE] [--json]\n\n"
+            "usage: mxalloc quantize MODEL CFG.json --out FILE.gguf [--tokenizer FILE] [--gptq-text FILE] [--json]\n"
+            "       mxalloc quantize MODEL CFG.json --out DIR --layout mx [--tokenizer FILE] [--gptq-text FILE]\n"
+            "                        [--json]\n\n"
             "Write MODEL with each linear module stored in the format CFG.json assigns it\n"
             "(modules it does not name stay as in MODEL). Both outputs hold exactly the\n"
             "quantized values `mxalloc ppl MODEL --config CFG.json` measures.\n\n"
@@ -29,6 +32,9 @@ static void usage(FILE *f)
             "                    mx: packed OCP MX safetensors with a quantization_config\n"
             "                    (AMD Quark's layout; see QUANTIZE in the manual)\n"
             "  --tokenizer FILE  the tokenizer (default: the model's own, as for ppl)\n"
+            "  --gptq-text FILE  the calibration text of a config made by GPTQ (`score --gptq`;\n"
+            "                    required for one, checked against it): the MX modules are\n"
+            "                    written with GPTQ's values, exactly\n"
             "  --json            print the file's bits per weight as JSON\n");
 }
 
@@ -43,8 +49,9 @@ int cmd_quantize(int argc, char **argv)
     static const struct option opts[] = {
         {"out", required_argument, NULL, 'o'},       {"layout", required_argument, NULL, 'l'},
         {"tokenizer", required_argument, NULL, 't'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
-    const char *out = NULL, *layout = "gguf", *tok_path = NULL;
+        {"help", no_argument, NULL, 'h'},            {"gptq-text", required_argument, NULL, 'q'},
+        {NULL, 0, NULL, 0}};
+    const char *out = NULL, *layout = "gguf", *tok_path = NULL, *gptq_text = NULL;
     int json = 0, ch;
     optind = 0;
     opterr = 0;
@@ -53,6 +60,7 @@ int cmd_quantize(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'l': layout = optarg; break;
         case 't': tok_path = optarg; break;
+        case 'q': gptq_text = optarg; break;
         case 'j': json = 1; break;
         case 'h': usage(stdout); return 0;
         default:
@@ -88,6 +96,8 @@ int cmd_quantize(int argc, char **argv)
     cfg_init(&cfg);
     tok *t = NULL;
     mx_format *fmts = NULL;
+    gptq_set gs;
+    int have_g = 0;
     /* The config first: a bad one is refused before any work. */
     if (cfg_load(cfg_path, &cfg, &e)) {
         fprintf(stderr, "mxalloc quantize: %s\n", e.msg);
@@ -107,6 +117,9 @@ int cmd_quantize(int argc, char **argv)
         fprintf(stderr, "mxalloc quantize: %s\n", e.msg);
         goto done;
     }
+    if ((rc = cli_gptq("mxalloc quantize", &m, cfg_path, gptq_text, tok_path, &gs, &have_g)))
+        goto done;
+    rc = 1;
     /* A GGUF source carries its tokenizer as metadata, copied as it is. */
     if (tok_path || m.file_kind != MODEL_FILE_GGUF) {
         t = tok_open(tok_path, model_path, m.cfg.vocab_size, &e);
@@ -123,7 +136,7 @@ int cmd_quantize(int argc, char **argv)
                  model_path);
         tok_path = found;
     }
-    quant_opts o = {t, tok_path, warn_line, NULL};
+    quant_opts o = {t, tok_path, warn_line, NULL, have_g ? &gs : NULL};
     quant_stats st;
     if ((mx ? quant_write_mx_dir(&m, fmts, &o, out, &st, &e) : quant_write_gguf(&m, fmts, &o, out, &st, &e)) < 0) {
         fprintf(stderr, "mxalloc quantize: %s\n", e.msg);
@@ -146,6 +159,8 @@ int cmd_quantize(int argc, char **argv)
                (unsigned long long)st.lin_params, all, file, mx ? "model.safetensors" : "file");
     rc = fflush(stdout) ? 1 : 0;
 done:
+    if (have_g)
+        gptq_set_free(&gs);
     tok_free(t);
     free(fmts);
     cfg_free(&cfg);

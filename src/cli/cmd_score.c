@@ -20,6 +20,7 @@
 #include "src/corpus.h"
 #include "src/eval.h"
 #include "src/file_write.h"
+#include "src/gptq_set.h"
 #include "src/model.h"
 #include "src/score.h"
 #include "src/uniform.h"
@@ -30,7 +31,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: mxalloc score MODEL [--tokenizer FILE] --text CALIB [--tokens N] [--ctx N]\n"
             "                     [--formats LIST] [--method kl|fisher|fisher-out|both|all] [--fisher-chunk N]\n"
-            "                     [--mem-limit MIB] [--threads N] [--out FILE] [--force] [--json]\n\n"
+            "                     [--mem-limit MIB] [--threads N] [--gptq] [--out FILE] [--force] [--json]\n\n"
             "For every linear module and candidate format, the increase in mean calibration\n"
             "loss (nats/token) when that module alone is fake-quantized. The result is a\n"
             "score file, cached under a key of every input; its path is printed.\nIt also holds the measured uniform-format losses and, per method,\nthe measured loss of the integer program's allocation at 4.5, 5.0, ... 8.0\nbits, which projections are fitted to.\n\n"
@@ -50,6 +51,9 @@ static void usage(FILE *f)
             "                    'positions': squared per-position gradient terms\n"
             "  --mem-limit MIB   memory for cached activations (default 1024)\n"
             "  --threads N       kl: formats scored in parallel (default: one per core)\n"
+            "  --gptq            quantize the MX candidates by GPTQ with the second moments\n"
+            "                    of these calibration windows instead of rounding to nearest;\n"
+            "                    alloc's configs then need this text (ppl/quantize --gptq-text)\n"
             "  --out FILE        write (or reuse) this file instead of the cache\n"
             "  --force           recompute even when a valid cached file exists\n"
             "  --json            print the summary as JSON\n",
@@ -231,10 +235,12 @@ int cmd_score(int argc, char **argv)
         {"mem-limit", required_argument, NULL, 'M'}, {"out", required_argument, NULL, 'o'},
         {"threads", required_argument, NULL, 'T'},
         {"force", no_argument, NULL, 'F'},           {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},            {"gptq", no_argument, NULL, 'G'},
+        {NULL, 0, NULL, 0}};
     const char *tok_path = NULL, *text_path = NULL, *out_path = NULL;
     long ctx = 0, max_tokens = SCORE_DEFAULT_TOKENS, chunk = 0, mem_mib = 0, threads = 0;
-    int json = 0, force = 0, ch;
+    int json = 0, force = 0, ch, gptq = 0, have_g = 0;
+    gptq_set gs;
     score_opts so;
     score_opts_init(&so);
     int started = 0;
@@ -245,6 +251,7 @@ int cmd_score(int argc, char **argv)
         case 'o': out_path = optarg; break;
         case 'j': json = 1; break;
         case 'F': force = 1; break;
+        case 'G': gptq = 1; break;
         case 'h': usage(stdout); return 0;
         case 'f':
             if (cli_format_list("mxalloc score", "--formats", optarg, so.formats, &so.n_formats))
@@ -314,6 +321,15 @@ int cmd_score(int argc, char **argv)
     so.fisher_chunk = (int)chunk;
     so.mem_limit = mem_mib ? (size_t)mem_mib << 20 : 0;
     so.threads = (int)threads;
+    if (gptq) {
+        if (gptq_set_collect(&gs, &m, cp.tokens, cp.n_tokens, cp.bos, (int)ctx, max_tokens,
+                             score_hash_bytes(cp.text, cp.len), &e)) {
+            fprintf(stderr, "mxalloc score: --gptq: %s\n", e.msg);
+            goto out;
+        }
+        have_g = 1;
+        so.gptq = &gs;
+    }
 
     char key[17], path[4200];
     score_key_for_text(&m, cp.text, cp.len, cp.tokens, cp.n_tokens, &so, key);
@@ -364,6 +380,8 @@ int cmd_score(int argc, char **argv)
     }
     /* Still catching SIGINT: a Ctrl-C now cannot cut the atomic write short. */
     snprintf(t.key, sizeof t.key, "%s", key);
+    t.gptq = gptq;
+    t.text_hash = score_hash_bytes(cp.text, cp.len);
     int wrc = cache_write(path, &t, &e);
     sigaction(SIGINT, &old, NULL);
     if (wrc) {
@@ -373,6 +391,8 @@ int cmd_score(int argc, char **argv)
     print_summary(&t, path, 0, json);
     rc = fflush(stdout) ? 1 : 0;
 out:
+    if (have_g)
+        gptq_set_free(&gs);
     score_table_free(&t);
     corpus_free(&cp);
     model_free(&m);

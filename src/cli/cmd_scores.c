@@ -16,7 +16,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: mxalloc scores show FILE [--format F] [--method M] [--sort] [--json]\n\n"
+            "usage: mxalloc scores show FILE [--format F] [--score-method M] [--sort] [--json]\n\n"
             "Print a score file (from mxalloc score): per module (layer order) and format,\n"
             "the estimated loss increase in nats/token as mean ± standard error over the\n"
             "calibration windows (the mean alone where the error is unknown), the KL\n"
@@ -322,7 +322,7 @@ int cmd_scores(int argc, char **argv)
         return 2;
     score_method sm = SCORE_KL;
     if (method_name && score_method_parse(method_name, &sm)) {
-        fprintf(stderr, "mxalloc scores: --score-method: unknown method '%s' (kl, fisher, gamma)\n",
+        fprintf(stderr, "mxalloc scores: --score-method: unknown method '%s' (kl, fisher, gamma, fisher-out)\n",
                 method_name);
         return 2;
     }

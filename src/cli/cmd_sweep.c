@@ -14,6 +14,7 @@
 #include "src/cache.h"
 #include "src/cli/cmd.h"
 #include "src/corpus.h"
+#include "src/gptq_set.h"
 #include "src/eval.h"
 #include "src/file_write.h"
 #include "src/model.h"
@@ -38,6 +39,7 @@ static void usage(FILE *f)
                "  --tokenizer FILE    its tokenizer (default: the model's own)\n"
                "  --ctx N             window (default: the scores' context)\n"
                "  --eval-tokens N     measure at most N tokens (default: the whole text)\n"
+               "  --gptq-text FILE    with scores made by `score --gptq`: their calibration text\n"
                "  --help              this text\n",
                alloc_common_usage);
 }
@@ -91,6 +93,7 @@ typedef struct row {
 typedef struct measure_opts {
     long k;
     const char *model, *text, *tokenizer;
+    const char *gptq_text; /* the calibration text of scores made by GPTQ */
     long ctx, max_tokens;
 } measure_opts;
 
@@ -117,6 +120,12 @@ static int measure_rows(const measure_opts *mo, const score_table *t, row *rows,
                      t->model);
     else if (!mf)
         rc = err_set(e, ERR_NOMEM, "out of memory");
+    gptq_set gs = {0};
+    if (!rc && t->gptq && !mo->gptq_text)
+        rc = err_set(e, ERR_ARG, "the scores were made by GPTQ: --measure needs their calibration text "
+                     "(--gptq-text FILE)");
+    if (!rc && t->gptq)
+        rc = gptq_set_from_text(&gs, &m, mo->tokenizer, mo->gptq_text, t->ctx, t->calib_tokens, t->text_hash, e);
     if (!rc)
         rc = corpus_load(&cp, &m, mo->tokenizer, mo->text, ctx, mo->max_tokens, e);
     if (!rc && !(tc = tf_ctx_create(&m.cfg, ctx, 0)))
@@ -139,7 +148,7 @@ static int measure_rows(const measure_opts *mo, const score_table *t, row *rows,
             mf[i] = ti >= 0 ? rows[at].fmts[ti] : MX_FP32;
         }
         eval_qweights q;
-        if ((rc = eval_qweights_init(&q, &m, mf, e)))
+        if ((rc = eval_qweights_init(&q, &m, mf, t->gptq ? &gs : NULL, e)))
             break;
         rc = eval_perplexity_ctx(tc, &q.w, cp.tokens, cp.n_tokens, cp.bos, ctx, mo->max_tokens, NULL, NULL,
                                  &er, e);
@@ -149,6 +158,7 @@ static int measure_rows(const measure_opts *mo, const score_table *t, row *rows,
     }
     tf_ctx_free(tc);
     corpus_free(&cp);
+    gptq_set_free(&gs);
     free(mf);
     model_free(&m);
     return rc;
@@ -157,7 +167,8 @@ static int measure_rows(const measure_opts *mo, const score_table *t, row *rows,
 int cmd_sweep(int argc, char **argv)
 {
     static const char prog[] = "mxalloc sweep";
-    enum { O_FROM = 1, O_TO, O_STEP, O_CSV, O_MEASURE, O_MODEL, O_EVAL_TEXT, O_TOKENIZER, O_CTX, O_EVAL_TOKENS };
+    enum { O_FROM = 1, O_TO, O_STEP, O_CSV, O_MEASURE, O_MODEL, O_EVAL_TEXT, O_TOKENIZER, O_CTX, O_EVAL_TOKENS,
+           O_GPTQ_TEXT };
     static const struct option own[] = {
         {"from", required_argument, NULL, O_FROM},       {"to", required_argument, NULL, O_TO},
         {"step", required_argument, NULL, O_STEP},       {"csv", required_argument, NULL, O_CSV},
@@ -165,6 +176,7 @@ int cmd_sweep(int argc, char **argv)
         {"eval-text", required_argument, NULL, O_EVAL_TEXT},
         {"tokenizer", required_argument, NULL, O_TOKENIZER},
         {"ctx", required_argument, NULL, O_CTX},         {"eval-tokens", required_argument, NULL, O_EVAL_TOKENS},
+        {"gptq-text", required_argument, NULL, O_GPTQ_TEXT},
         {"help", no_argument, NULL, 'h'},                {NULL, 0, NULL, 0}};
     measure_opts mo = {0};
     alloc_opts o;
@@ -181,6 +193,7 @@ int cmd_sweep(int argc, char **argv)
         case O_MEASURE: status = cli_long(prog, "--measure", optarg, 1, 1000, &mo.k) ? 2 : 0; break;
         case O_MODEL: mo.model = optarg; break;
         case O_EVAL_TEXT: mo.text = optarg; break;
+        case O_GPTQ_TEXT: mo.gptq_text = optarg; break;
         case O_TOKENIZER: mo.tokenizer = optarg; break;
         case O_CTX: status = cli_long(prog, "--ctx", optarg, 1, INT_MAX, &mo.ctx) ? 2 : 0; break;
         case O_EVAL_TOKENS:

@@ -20,6 +20,8 @@ static void usage(FILE *f)
             "  --script FILE      run workbench commands from FILE ('-': stdin) without curses\n"
             "                     (no saved session is read or written)\n"
             "  --eval-tokens N    score at most N tokens in `eval` (default: the whole text)\n"
+            "  --gptq-text FILE   scores made by `score --gptq`: their calibration text, so that\n"
+            "                     `eval` and `generate` quantize as the scores did\n"
             "  --ctx N            eval window (default: the scores' context, else 256)\n"
             "  --target T         count bits as T stores them: mx (default) or llama-cpp (as alloc)\n"
             "  --hw-table FILE    a latency cost table (mxalloc hwprofile): show the predicted latency\n"
@@ -38,6 +40,7 @@ int cmd_tui(int argc, char **argv)
         {"eval-tokens", required_argument, 0, 'n'}, {"ctx", required_argument, 0, 'c'},
         {"target", required_argument, 0, 'T'},    {"help", no_argument, 0, 'h'},
         {"hw-table", required_argument, 0, 'H'},  {"max-latency", required_argument, 0, 'L'},
+        {"gptq-text", required_argument, 0, 'G'},
         {0, 0, 0, 0},
     };
     ui_wb_opts o;
@@ -49,6 +52,7 @@ int cmd_tui(int argc, char **argv)
         switch (c) {
         case 't': o.tokenizer_path = optarg; break;
         case 'x': o.text_path = optarg; break;
+        case 'G': o.gptq_text = optarg; break;
         case 's': o.scores_path = optarg; break;
         case 'S': script = optarg; break;
         case 'n':

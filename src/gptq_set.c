@@ -1,0 +1,154 @@
+/* GPTQ's calibration second moments and the module quantizer (src/gptq_set.h). */
+#include "src/gptq_set.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "kernels/gemm.h"
+#include "kernels/gptq.h"
+#include "src/corpus.h"
+#include "src/eval.h"
+
+/* Which input a linear reads: q/k/v share the attention norm's output,
+ * gate/up the MLP norm's. */
+static int input_of(int kind)
+{
+    return kind == TF_K || kind == TF_V ? TF_Q : kind == TF_UP ? TF_GATE : kind;
+}
+
+typedef struct acc {
+    double **h;      /* [n_layers * TF_NLIN], only at input_of(kind) == kind */
+    int *cols;
+    float *tmp;      /* [max cols^2] one window's x^T x */
+} acc;
+
+/* Every block linear: accumulate its input's x^T x (once per input), then
+ * compute what gemm_linear would. */
+static void on_linear(void *user, int layer, int which, int n, int rows, int cols, const float *x,
+                      const float *w, float beta, float *y)
+{
+    acc *a = user;
+    double *h = a->h[layer * TF_NLIN + which];
+    if (which == input_of(which) && h) {
+        gemm_f32(1, 0, cols, cols, n, 1.0f, x, cols, x, cols, 0.0f, a->tmp, cols);
+        for (size_t i = 0; i < (size_t)cols * cols; i++)
+            h[i] += a->tmp[i];
+    }
+    gemm_linear(n, rows, cols, x, w, beta, y);
+}
+
+void gptq_set_free(gptq_set *g)
+{
+    if (!g->u)
+        return;
+    for (int i = 0; i < g->n_modules; i++) {
+        int shared = 0;
+        for (int j = 0; j < i && !shared; j++)
+            shared = g->u[j] == g->u[i];
+        if (!shared)
+            free(g->u[i]);
+    }
+    free(g->u);
+    g->u = NULL;
+}
+
+int gptq_set_collect(gptq_set *g, const model *m, const int *tokens, long n_tokens, int bos, int ctx,
+                     long max_tokens, uint64_t text_hash, mx_error *e)
+{
+    memset(g, 0, sizeof *g);
+    const tf_config *c = &m->cfg;
+    long nw = eval_window_count(n_tokens, ctx, max_tokens);
+    if (nw < 1)
+        return err_set(e, ERR_ARG, "gptq: the calibration text holds no window of %d tokens", ctx);
+    int nl = c->n_layers * TF_NLIN, maxc = 1, rc = 0;
+    acc a = {calloc((size_t)nl, sizeof *a.h), calloc((size_t)nl, sizeof *a.cols), NULL};
+    g->u = calloc((size_t)m->n_modules, sizeof *g->u);
+    tf_ctx *t = tf_ctx_create(c, ctx, 0);
+    int *in = malloc(2 * (size_t)ctx * sizeof *in);
+    if (!a.h || !a.cols || !g->u || !t || !in)
+        goto nomem;
+    for (int i = 0; i < m->n_modules; i++) {
+        const model_module *mm = &m->modules[i];
+        int k = mm->layer * TF_NLIN + input_of(mm->kind);
+        if (!a.h[k] && !(a.h[k] = calloc((size_t)mm->cols * mm->cols, sizeof **a.h)))
+            goto nomem;
+        a.cols[k] = mm->cols;
+        maxc = mm->cols > maxc ? mm->cols : maxc;
+    }
+    if (!(a.tmp = malloc((size_t)maxc * maxc * sizeof *a.tmp)))
+        goto nomem;
+    tf_ctx_set_linear(t, on_linear, &a);
+    for (long k = 0; k < nw; k++) {
+        eval_window_tokens(tokens, k, ctx, bos, in, in + ctx);
+        if (tf_forward(t, &m->weights, in, ctx, 0)) {
+            rc = err_set(e, ERR_ARG, "gptq: a calibration token is outside the vocabulary");
+            goto done;
+        }
+    }
+    for (int i = 0; i < m->n_modules && rc == 0; i++) {
+        const model_module *mm = &m->modules[i];
+        int k = mm->layer * TF_NLIN + input_of(mm->kind);
+        for (int j = 0; j < i && !g->u[i]; j++)
+            if (m->modules[j].layer * TF_NLIN + input_of(m->modules[j].kind) == k)
+                g->u[i] = g->u[j];
+        if (g->u[i])
+            continue;
+        if (!(g->u[i] = malloc((size_t)a.cols[k] * a.cols[k] * sizeof **g->u)))
+            goto nomem;
+        if ((rc = gptq_factor(a.h[k], (size_t)a.cols[k], GPTQ_DEFAULT_DAMP, g->u[i], e)))
+            err_prefix(e, "%s", mm->name);
+    }
+    g->n_modules = m->n_modules;
+    g->damp = GPTQ_DEFAULT_DAMP;
+    g->text_hash = text_hash;
+    g->ctx = ctx;
+    g->tokens = nw * ctx;
+    goto done;
+nomem:
+    rc = err_set(e, ERR_NOMEM, "gptq: out of memory for the calibration second moments");
+done:
+    if (rc) {
+        g->n_modules = m->n_modules;
+        gptq_set_free(g);
+        memset(g, 0, sizeof *g);
+    }
+    for (int k = 0; a.h && k < nl; k++)
+        free(a.h[k]);
+    free(a.h);
+    free(a.cols);
+    free(a.tmp);
+    free(in);
+    tf_ctx_free(t);
+    return rc;
+}
+
+int gptq_set_from_text(gptq_set *g, const model *m, const char *tok_path, const char *text_path, int ctx,
+                       long max_tokens, uint64_t want_hash, mx_error *e)
+{
+    corpus cp;
+    memset(g, 0, sizeof *g);
+    int rc = corpus_load(&cp, m, tok_path, text_path, ctx, max_tokens, e);
+    if (rc)
+        return rc;
+    uint64_t h = XXH64(cp.text, cp.len, 0);
+    long nw = eval_window_count(cp.n_tokens, ctx, max_tokens);
+    if (want_hash && (h != want_hash || nw * ctx != max_tokens))
+        rc = err_set(e, ERR_ARG, "%s is not the calibration text (xxh64 %016llx, %ld tokens; want %016llx, %ld)",
+                     text_path, (unsigned long long)h, nw * ctx, (unsigned long long)want_hash, max_tokens);
+    else
+        rc = gptq_set_collect(g, m, cp.tokens, cp.n_tokens, cp.bos, ctx, max_tokens, h, e);
+    corpus_free(&cp);
+    return rc;
+}
+
+int gptq_set_quant(const gptq_set *g, const model *m, int i, mx_format f, float *out, mx_error *e)
+{
+    const model_module *mm = &m->modules[i];
+    size_t rows = (size_t)mm->rows, cols = (size_t)mm->cols;
+    if (!g || !g->u || i >= g->n_modules || !g->u[i] || !gptq_applies(f)) {
+        mx_fake_quant(f, mm->w, out, rows, cols);
+        return 0;
+    }
+    return gptq_quantize(f, mm->w, out, rows, cols, g->u[i], e);
+}
