@@ -334,6 +334,15 @@ static int table_setup(score_run *r)
     return 0;
 }
 
+double score_cost_forwards(const model *m, const score_opts *o, score_method meth)
+{
+    score_run r = {.m = m, .o = o, .ctx = o->ctx, .nw = 1};
+    double u = meth == SCORE_KL ? score_kl_units(&r) : meth == SCORE_FISHER ? score_fisher_units(&r)
+             : meth == SCORE_FISHER_OUT                  ? score_fisher_out_units(&r)
+                                                          : 0.0;
+    return u / score_fwd_units(&m->cfg, 0);
+}
+
 int score_compute(const model *m, const int *tokens, long n_tokens, const score_opts *o,
                   score_table *out, mx_error *e)
 {

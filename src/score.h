@@ -119,6 +119,17 @@ typedef struct score_opts {
     void *user;
 } score_opts;
 
+/* What method meth costs on m with options o (ctx, formats, mem_limit, only),
+ * in forward passes of one window per calibration window (the progress
+ * bar's units): kl ~140 on stories260K with the six MX formats at ctx 512,
+ * ~530 on a SmolLM2-135M shape; fisher and fisher-out a few. */
+double score_cost_forwards(const model *m, const score_opts *o, score_method meth);
+/* `score` without --method: kl while it costs at most this many forwards per
+ * window and candidate format (about half the module count: 23 on
+ * stories260K, 12 on tinystories-656k, 88 on a SmolLM2-135M shape), else
+ * fisher-out (make bench: kl cannot serve a 135M model). */
+#define SCORE_KL_MAX_FORWARDS_PER_FORMAT 40.0
+
 /* Defaults: method kl, the six MX formats, uniform losses on, ctx/bos unset (0). */
 void score_opts_init(score_opts *o);
 /* The default window length for m: min(max_seq, SCORE_DEFAULT_CTX_CAP). */

@@ -565,6 +565,45 @@ static void test_both_and_only(void **state)
     score_table_free(&all);
 }
 
+static int last_total(void *user, const score_progress *p)
+{
+    *(double *)user = p->total;
+    return 0;
+}
+
+/* score_cost_forwards is what a run counts: the progress total of a run of
+ * one method (no uniform losses), per window, in the same forward unit for
+ * every method; kl grows with the formats, the one-pass methods barely. */
+static void test_cost_forwards(void **state)
+{
+    (void)state;
+    const model *m = &g_llama;
+    const score_method ms[] = {SCORE_KL, SCORE_FISHER, SCORE_FISHER_OUT};
+    double unit = NAN;
+    for (int k = 0; k < 3; k++) {
+        score_opts o;
+        base_opts(&o, 1u << ms[k]);
+        o.uniform = 0;
+        double total = 0, c = score_cost_forwards(m, &o, ms[k]);
+        o.progress = last_total;
+        o.user = &total;
+        score_table t;
+        mx_error e = {0};
+        assert_int_equal(score_compute(m, g_tokens, NW * CTX, &o, &t, &e), 0);
+        score_table_free(&t);
+        assert_true(c > 0 && total > 0);
+        if (k == 0)
+            unit = total / (NW * c);
+        assert_true(fabs(total / (NW * c) - unit) <= 1e-9 * unit);
+        o.n_formats = 2; /* fp8, int8: kl costs less, by about the format ratio */
+        double c2 = score_cost_forwards(m, &o, ms[k]);
+        if (ms[k] == SCORE_KL)
+            assert_true(c2 < 0.8 * c && c2 > 0.5 * c);
+        else
+            assert_true(c2 <= c);
+    }
+}
+
 static int cancel_after(void *user, const score_progress *p)
 {
     int *calls = user;
@@ -830,6 +869,7 @@ int main(void)
         cmocka_unit_test(test_wstat),
         cmocka_unit_test(test_standard_errors),
         cmocka_unit_test(test_both_and_only),
+        cmocka_unit_test(test_cost_forwards),
         cmocka_unit_test(test_bad_input_and_cancel),
         cmocka_unit_test(test_key),
         cmocka_unit_test(test_cache_check),

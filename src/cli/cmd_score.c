@@ -43,7 +43,9 @@ static void usage(FILE *f)
             "  --ctx N           window length (default: the model's maximum, at most %d)\n"
             "  --formats LIST    comma-separated candidates (default: the six MX formats;\n"
             "                    fp32 and bf16 may be listed)\n"
-            "  --method M        kl (measured, default), fisher (one pass, weight space),\n"
+            "  --method M        kl (measured; the default, unless it would cost more than\n"
+            "                    40 forward passes per window and format: then fisher-out),\n"
+            "                    fisher (one pass, weight space),\n"
             "                    fisher-out (one pass, output space), both (kl and fisher),\n"
             "                    all, or a comma list\n"
             "                    (--score-method M: the same, as in alloc and scores)\n"
@@ -239,7 +241,7 @@ int cmd_score(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     const char *tok_path = NULL, *text_path = NULL, *out_path = NULL;
     long ctx = 0, max_tokens = SCORE_DEFAULT_TOKENS, chunk = 0, mem_mib = 0, threads = 0;
-    int json = 0, force = 0, ch, gptq = 0, have_g = 0;
+    int json = 0, force = 0, ch, gptq = 0, have_g = 0, method_given = 0;
     gptq_set gs;
     score_opts so;
     score_opts_init(&so);
@@ -258,6 +260,7 @@ int cmd_score(int argc, char **argv)
                 return 2;
             break;
         case 'm':
+            method_given = 1;
             if (parse_methods(optarg, &so.methods)) {
                 fprintf(stderr, "mxalloc score: --method: '%s' is not kl, fisher, fisher-out, both (kl "
                         "and fisher), all, or a comma list of them\n", optarg);
@@ -321,6 +324,15 @@ int cmd_score(int argc, char **argv)
     so.fisher_chunk = (int)chunk;
     so.mem_limit = mem_mib ? (size_t)mem_mib << 20 : 0;
     so.threads = (int)threads;
+    double kl_cost = score_cost_forwards(&m, &so, SCORE_KL);
+    int nq = 0;
+    for (int i = 0; i < so.n_formats; i++)
+        nq += so.formats[i] != MX_FP32;
+    if (!method_given && kl_cost > SCORE_KL_MAX_FORWARDS_PER_FORMAT * (nq ? nq : 1)) {
+        so.methods = 1u << SCORE_FISHER_OUT;
+        fprintf(stderr, "mxalloc score: method fisher-out (%.1f forward passes per window): kl would cost %.0f "
+                "on this model; --method kl forces it\n", score_cost_forwards(&m, &so, SCORE_FISHER_OUT), kl_cost);
+    }
     if (gptq) {
         if (gptq_set_collect(&gs, &m, cp.tokens, cp.n_tokens, cp.bos, (int)ctx, max_tokens,
                              score_hash_bytes(cp.text, cp.len), &e)) {
@@ -354,6 +366,14 @@ int cmd_score(int argc, char **argv)
     }
 
     progress_state ps = {.tty = isatty(STDERR_FILENO)};
+    if (ps.tty) { /* what it will cost, before it starts */
+        double f = 0.0;
+        for (int s = 0; s < SCORE_NMETHODS; s++)
+            if (so.methods >> s & 1u)
+                f += score_cost_forwards(&m, &so, (score_method)s);
+        fprintf(stderr, "mxalloc score: %s on %ld windows of %ld tokens: about %.0f forward passes per window\n",
+                method_label(so.methods).s, eval_window_count(cp.n_tokens, (int)ctx, max_tokens), ctx, f);
+    }
     ps.t0 = clock_now_s();
     so.progress = show_progress;
     so.user = &ps;
