@@ -4,13 +4,16 @@
  * how many forward passes one scoring method costs. SmolLM2's kl pass would
  * take too long for a benchmark, so it scores the 7 modules of the middle block
  * and extrapolates by forward cost (block units, as the progress bar counts).
- * Also forward+backward tokens/s (the Fisher pass's core). */
+ * Also forward+backward tokens/s (the Fisher pass's core), and what GPTQ
+ * (score --gptq) adds: its second moments and factors, and quantizing every
+ * module once. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench/bench_clock.h"
 #include "kernels/tf_backward.h"
+#include "src/gptq_set.h"
 #include "src/score.h"
 #include "tests/tf_rand.h"
 
@@ -145,10 +148,38 @@ static int run(const char *label, const tf_config *c, int kl_windows, int subset
         return 1;
     double fi_per_k = fi_s / ntok * 1024, fo_per_k = fo_s / ntok * 1024;
 
+    /* GPTQ (score --gptq): the second moments and factors over these windows,
+     * then every module quantized once in MXFP4, against rounding */
+    gptq_set gs;
+    mx_error ge = {0};
+    t0 = bench_now();
+    if (gptq_set_collect(&gs, &m, tokens, ntok, 1, WINDOW, 0, 0, &ge)) {
+        fprintf(stderr, "bench_score: gptq: %s\n", ge.msg);
+        return 1;
+    }
+    double g_collect = bench_now() - t0, g_quant = 0, rtn = 0;
+    size_t maxlen = 1;
+    for (int i = 0; i < m.n_modules; i++)
+        maxlen = (size_t)m.modules[i].rows * m.modules[i].cols > maxlen ? (size_t)m.modules[i].rows * m.modules[i].cols
+                                                                         : maxlen;
+    float *q = malloc(maxlen * sizeof *q);
+    for (int i = 0; q && i < m.n_modules; i++) {
+        t0 = bench_now();
+        gptq_set_quant(&gs, &m, i, MX_FP4_E2M1, q, &ge);
+        g_quant += bench_now() - t0;
+        t0 = bench_now();
+        mx_fake_quant(MX_FP4_E2M1, m.modules[i].w, q, (size_t)m.modules[i].rows, (size_t)m.modules[i].cols);
+        rtn += bench_now() - t0;
+    }
+    free(q);
+    gptq_set_free(&gs);
+
     printf("%-22s fwd %8.3f s/1K tok | kl %9.2f s/1K tok (%6.0f fwd)%s | fisher %7.2f s/1K tok "
            "(%5.1f fwd) | fisher-out %7.2f s/1K tok (%5.1f fwd) | fwd+bwd %8.0f tok/s\n",
            label, fwd_per_k, kl_per_k, kl_per_k / fwd_per_k, subset ? " [extrapolated]" : "",
            fi_per_k, fi_per_k / fwd_per_k, fo_per_k, fo_per_k / fwd_per_k, fb_rate);
+    printf("%-22s gptq: second moments + factors %.2f s (%d windows: %.1f fwd), every module in mxfp4 %.3f s "
+           "(rounding %.4f s)\n", "", g_collect, nw, g_collect / (fwd_per_k * ntok / 1024), g_quant, rtn);
     fflush(stdout);
     free(only);
     free(tokens);
