@@ -21,6 +21,8 @@ typedef struct fo_state {
     double *acc;         /* [n_modules * n_formats]: sum of dy^2 dY^2 */
     double *win;         /* [n_modules * n_formats]: the same, this window */
     score_wstat *ws;     /* [n_modules * n_formats]: per-window values */
+    float **dq;          /* [n_modules][n_formats * params]: Q_f(W) - W once for every window, when
+                          * it fits a quarter of the memory budget (GPTQ is dear); else NULL */
     float *q, *dy2;      /* scratch: [max params], [n * max rows] */
     int n_formats;
 } fo_state;
@@ -45,12 +47,15 @@ static int fo_hook(void *user, int kind, const float *x, const float *dy, int n)
         mx_format f = r->o->formats[fi];
         if (f == MX_FP32)
             continue;
-        int rc = score_quant(r, i, f, st->q);
-        if (rc)
-            return rc;
-        for (size_t j = 0; j < len; j++)
-            st->q[j] -= mm->w[j];
-        gemm_linear(n, mm->rows, mm->cols, x, st->q, 0.0f, st->dy2); /* dY */
+        const float *dw = st->dq ? st->dq[i] + (size_t)fi * len : st->q;
+        if (!st->dq) {
+            int rc = score_quant(r, i, f, st->q);
+            if (rc)
+                return rc;
+            for (size_t j = 0; j < len; j++)
+                st->q[j] -= mm->w[j];
+        }
+        gemm_linear(n, mm->rows, mm->cols, x, dw, 0.0f, st->dy2); /* dY */
         double s = 0.0;
         for (size_t j = 0; j < ny; j++) {
             double g = dy[j], d = st->dy2[j];
@@ -99,6 +104,30 @@ int score_run_fisher_out(score_run *r)
         rc = err_set(r->e, ERR_NOMEM, "out of memory for the fisher-out pass");
         goto out;
     }
+    size_t total = 0, mem = o->mem_limit ? o->mem_limit : SCORE_DEFAULT_MEM;
+    for (int i = 0; i < m->n_modules; i++)
+        if (score_wanted(r, i))
+            total += (size_t)m->modules[i].rows * m->modules[i].cols * (size_t)nf;
+    if (total * sizeof(float) <= mem / 4 && (st.dq = calloc((size_t)m->n_modules, sizeof *st.dq)))
+        for (int i = 0; i < m->n_modules && rc == 0; i++) {
+            const model_module *mm = &m->modules[i];
+            size_t len = (size_t)mm->rows * mm->cols;
+            if (!score_wanted(r, i))
+                continue;
+            if (!(st.dq[i] = malloc(sizeof(float) * len * (size_t)nf))) {
+                rc = err_set(r->e, ERR_NOMEM, "out of memory for the fisher-out pass");
+                break;
+            }
+            for (int fi = 0; fi < nf && rc == 0; fi++) {
+                float *d = st.dq[i] + (size_t)fi * len;
+                if (o->formats[fi] == MX_FP32 || (rc = score_quant(r, i, o->formats[fi], d)))
+                    continue;
+                for (size_t j = 0; j < len; j++)
+                    d[j] -= mm->w[j];
+            }
+        }
+    if (rc)
+        goto out;
     for (int j = 0; j < L * TF_NLIN; j++)
         st.module_of[j] = -1;
     for (int i = 0; i < m->n_modules; i++) {
@@ -164,6 +193,9 @@ out:
     free(st.acc);
     free(st.win);
     free(st.ws);
+    for (int i = 0; st.dq && i < m->n_modules; i++)
+        free(st.dq[i]);
+    free(st.dq);
     free(st.q);
     free(st.dy2);
     return rc;

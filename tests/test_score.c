@@ -856,6 +856,21 @@ static void test_fisher_out_definition(void **state)
     (void)state;
     check_fisher_out(&g_llama);
     check_fisher_out(&g_qwen);
+    /* Q_f(W) - W kept for every window, or made again in each (a budget too
+     * small to keep it): the same scores, bit for bit */
+    score_opts o;
+    base_opts(&o, 1u << SCORE_FISHER_OUT);
+    o.uniform = 0;
+    score_table a, b;
+    mx_error e = {0};
+    assert_int_equal(score_compute(&g_llama, g_tokens, NW * CTX, &o, &a, &e), 0);
+    o.mem_limit = 1;
+    assert_int_equal(score_compute(&g_llama, g_tokens, NW * CTX, &o, &b, &e), 0);
+    for (int i = 0; i < a.n_modules; i++)
+        assert_memory_equal(a.modules[i].score[SCORE_FISHER_OUT], b.modules[i].score[SCORE_FISHER_OUT],
+                            sizeof a.modules[i].score[SCORE_FISHER_OUT]);
+    score_table_free(&a);
+    score_table_free(&b);
 }
 
 int main(void)
