@@ -110,6 +110,9 @@ typedef struct search_data {
     const int *in, *tgt;
     long n_windows;
     int ctx;
+    /* Non-NULL: the MX candidates quantized by GPTQ with this calibration
+     * data (src/gptq_set.h; module m = layer * TF_NLIN + kind), else rounded. */
+    const struct gptq_set *gptq;
 } search_data;
 
 typedef struct search_opts {

@@ -42,9 +42,15 @@ struct search_state {
     double *err2;                /* [M][K] ||Q_k(W_m) - W_m||^2 */
     double *curv;                /* [M] <G_m, W_eff - W> / ||W_eff - W||^2 of the last step */
     double temp, mu, rho;
+    int quant_failed;            /* GPTQ ran out of memory somewhere (search_qk): the run fails */
 };
 
 
+/* out = Q_f(w) for module m of d: GPTQ with d->gptq, else rounded on pool p.
+ * 0, or ERR_NOMEM with out rounded (still valid values). */
+struct pool;
+int search_quantize(const search_data *d, struct pool *p, int m, mx_format f, const float *w, float *out, int rows,
+                    int cols, mx_error *e);
 /* Q_k(W_m): the cached copy, or quantized into s->qscratch (valid until the
  * next call). */
 const float *search_qk(search_state *s, int m, int k);

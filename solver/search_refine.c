@@ -29,8 +29,8 @@ static void refiner_set(refiner *f, int m, int k)
     if (!src) {
         int rows, cols;
         tf_linear_shape(&s->c, m % TF_NLIN, &rows, &cols);
-        mx_fake_quant_on(tf_ctx_pool(s->t), MX_SIMD_AUTO, s->fmt[k], s->w0[m], f->own[m],
-                         (size_t)rows, (size_t)cols);
+        if (search_quantize(&s->d, tf_ctx_pool(s->t), m, s->fmt[k], s->w0[m], f->own[m], rows, cols, NULL))
+            s->quant_failed = 1;
         src = f->own[m];
     }
     f->lw[m / TF_NLIN].lin[m % TF_NLIN] = (float *)src;
@@ -250,9 +250,9 @@ int search_eval_assignment(const search_data *d, const mx_format *assign, int th
             rc = err_set(e, ERR_NOMEM, "search: out of memory");
             goto out;
         }
-        mx_fake_quant_on(tf_ctx_pool(t), MX_SIMD_AUTO, assign[m],
-                         d->w->layers[m / TF_NLIN].lin[m % TF_NLIN], copies[m], (size_t)rows,
-                         (size_t)cols);
+        if ((rc = search_quantize(d, tf_ctx_pool(t), m, assign[m], d->w->layers[m / TF_NLIN].lin[m % TF_NLIN],
+                                  copies[m], rows, cols, e)))
+            goto out;
         lw[m / TF_NLIN].lin[m % TF_NLIN] = copies[m];
     }
     double sum = 0.0;

@@ -14,6 +14,7 @@
 #include "solver/dmx.h"
 #include "solver/gamma.h"
 #include "solver/search_internal.h"
+#include "src/gptq_set.h"
 
 #define DEFAULT_MEM ((size_t)4 << 30)
 #define P_EPS 1e-12 /* mixture weights below this are skipped (exp underflow range) */
@@ -80,6 +81,16 @@ void search_opts_init(search_opts *o, search_method method)
     }
 }
 
+int search_quantize(const search_data *d, struct pool *p, int m, mx_format f, const float *w, float *out, int rows,
+                    int cols, mx_error *e)
+{
+    int rc = 0;
+    if (d->gptq && (rc = gptq_set_quant_w(d->gptq, m, f, w, (size_t)rows, (size_t)cols, out, e)) == 0)
+        return 0;
+    mx_fake_quant_on(p, MX_SIMD_AUTO, f, w, out, (size_t)rows, (size_t)cols);
+    return rc;
+}
+
 const float *search_qk(search_state *s, int m, int k)
 {
     float *c = s->q[(size_t)m * s->K + k];
@@ -87,8 +98,8 @@ const float *search_qk(search_state *s, int m, int k)
         return c;
     int rows, cols;
     tf_linear_shape(&s->c, m % TF_NLIN, &rows, &cols);
-    mx_fake_quant_on(tf_ctx_pool(s->t), MX_SIMD_AUTO, s->fmt[k], s->w0[m], s->qscratch,
-                     (size_t)rows, (size_t)cols);
+    if (search_quantize(&s->d, tf_ctx_pool(s->t), m, s->fmt[k], s->w0[m], s->qscratch, rows, cols, NULL))
+        s->quant_failed = 1;
     return s->qscratch;
 }
 
@@ -287,9 +298,9 @@ int search_state_create(const search_data *d, const search_opts *o, search_state
                 float *q = malloc(s->len[m] * sizeof(float));
                 if (!q)
                     goto nomem;
-                mx_fake_quant_on(tf_ctx_pool(s->t), MX_SIMD_AUTO, s->fmt[k], s->w0[m], q,
-                                 (size_t)rows, (size_t)cols);
                 s->q[(size_t)m * K + k] = q;
+                if (search_quantize(&s->d, tf_ctx_pool(s->t), m, s->fmt[k], s->w0[m], q, rows, cols, NULL))
+                    goto nomem;
             }
         }
         s->teacher_left = s->o.mem_limit - qbytes;

@@ -324,6 +324,8 @@ int search_run(const search_data *d, const search_opts *o, search_result *r, mx_
     rc = finalize(s, r, e);
     if (!rc && o->refine > 0 && !r->cancelled)
         rc = search_refine(s, r, e);
+    if (!rc && s->quant_failed)
+        rc = err_set(e, ERR_NOMEM, "search: out of memory quantizing by GPTQ");
 out:
     free(grad);
     free(am1);

@@ -412,10 +412,14 @@ void cfg_set_scores(mx_cfg *c, const score_table *t, score_method m)
 {
     snprintf(c->score_method, sizeof c->score_method, "%s", score_method_name(m));
     snprintf(c->score_key, sizeof c->score_key, "%s", t->key);
-    if (t->gptq) {
-        snprintf(c->rounding, sizeof c->rounding, "gptq");
-        snprintf(c->gptq_text, sizeof c->gptq_text, "%016llx", (unsigned long long)t->text_hash);
-        c->gptq_ctx = t->ctx;
-        c->gptq_tokens = t->calib_tokens;
-    }
+    if (t->gptq)
+        cfg_set_gptq(c, t->text_hash, t->ctx, t->calib_tokens);
+}
+
+void cfg_set_gptq(mx_cfg *c, uint64_t text_hash, int ctx, long tokens)
+{
+    snprintf(c->rounding, sizeof c->rounding, "gptq");
+    snprintf(c->gptq_text, sizeof c->gptq_text, "%016llx", (unsigned long long)text_hash);
+    c->gptq_ctx = ctx;
+    c->gptq_tokens = tokens;
 }

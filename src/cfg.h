@@ -86,6 +86,8 @@ char *cfg_to_text(const mx_cfg *c, mx_error *e);
  * the table's key and, for a table made by GPTQ (score --gptq), rounding
  * "gptq" with its calibration text's hash and windows. */
 void cfg_set_scores(mx_cfg *c, const score_table *t, score_method m);
+/* rounding "gptq" with the calibration text's xxh64 and windows. */
+void cfg_set_gptq(mx_cfg *c, uint64_t text_hash, int ctx, long tokens);
 /* Check the config's module names against a list of n names (name_at(user, i)):
  * a module the model lacks is ERR_FORMAT "config for another model: no module
  * NAME in MODEL". Modules the config does not list are allowed (they stay fp32). */

@@ -145,10 +145,15 @@ int gptq_set_from_text(gptq_set *g, const model *m, const char *tok_path, const 
 int gptq_set_quant(const gptq_set *g, const model *m, int i, mx_format f, float *out, mx_error *e)
 {
     const model_module *mm = &m->modules[i];
-    size_t rows = (size_t)mm->rows, cols = (size_t)mm->cols;
-    if (!g || !g->u || i >= g->n_modules || !g->u[i] || !gptq_applies(f)) {
-        mx_fake_quant(f, mm->w, out, rows, cols);
+    return gptq_set_quant_w(g, i, f, mm->w, (size_t)mm->rows, (size_t)mm->cols, out, e);
+}
+
+int gptq_set_quant_w(const gptq_set *g, int i, mx_format f, const float *w, size_t rows, size_t cols, float *out,
+                     mx_error *e)
+{
+    if (!g || !g->u || i < 0 || i >= g->n_modules || !g->u[i] || !gptq_applies(f)) {
+        mx_fake_quant(f, w, out, rows, cols);
         return 0;
     }
-    return gptq_quantize(f, mm->w, out, rows, cols, g->u[i], e);
+    return gptq_quantize(f, w, out, rows, cols, g->u[i], e);
 }

@@ -42,6 +42,10 @@ void gptq_set_free(gptq_set *g);
  * and gptq_applies(f) (kernels/gptq.h), else mx_fake_quant. Returns 0 or
  * ERR_NOMEM. */
 int gptq_set_quant(const gptq_set *g, const model *m, int i, mx_format f, float *out, mx_error *e);
+/* The same for weights w (rows x cols) standing for module i (searches hold
+ * weight views, not the model). */
+int gptq_set_quant_w(const gptq_set *g, int i, mx_format f, const float *w, size_t rows, size_t cols, float *out,
+                     mx_error *e);
 
 
 #endif

@@ -2,7 +2,7 @@
 # mxalloc anneal on the real stories260K model: short dMX and GAMMA runs write
 # a config within the budget that `ppl --config` accepts (and GAMMA a score
 # file); impossible budgets, unknown formats and bad values fail with exit
-# status 1/2 and leave no output file.
+# status 1/2 and leave no output file; --gptq configs measure what anneal said.
 . "$(dirname "$0")/cli_lib.sh"
 M=$MODEL T=$TOKZ X=$TEXT
 need_files absent "$M" "$T" "$X"
@@ -33,6 +33,22 @@ for method in dmx gamma; do
     eval "nll_$method=\$(field calib_nll \"\$out\")"
 done
 [ -s "$TMP/gamma.scores" ] || bad "gamma: no score file written"
+
+# --gptq: the candidates by GPTQ; the config says so, needs the calibration text, and
+# ppl --config on it measures the calibration nll anneal reported; GAMMA's score file
+# records it (alloc's configs say gptq too)
+out=$(run --method gamma --budget 5.5 --steps 6 --refine 0 --gptq --out "$TMP/g.json" --scores-out "$TMP/g.scores" \
+      --json 2> "$TMP/g.err") || bad "gptq run failed: $(cat "$TMP/g.err")"
+grep -q '"rounding": "gptq"' "$TMP/g.json" || bad "gptq: the config does not say gptq"
+"$BIN" ppl "$M" --tokenizer "$T" --text "$TMP/calib.txt" --ctx 128 --config "$TMP/g.json" > /dev/null 2>&1 &&
+    bad "gptq: ppl ran the config without its calibration text"
+p=$("$BIN" ppl "$M" --tokenizer "$T" --text "$TMP/calib.txt" --ctx 128 --config "$TMP/g.json" \
+    --gptq-text "$TMP/calib.txt" --json 2>&1) || bad "gptq: ppl --gptq-text failed: $p"
+pn=$(field nll "$p") an=$(field calib_nll "$out")
+[ -n "$pn" ] && [ -n "$an" ] && awk -v a="$pn" -v b="$an" 'BEGIN { d = a - b; exit !(d < 1e-5 && d > -1e-5) }' ||
+    bad "gptq: ppl --config nll $pn, anneal's calib_nll $an"
+"$BIN" alloc "$TMP/g.scores" --budget 6 --out "$TMP/ga.json" > /dev/null 2>&1 || bad "gptq: alloc on GAMMA's scores failed"
+grep -q '"rounding": "gptq"' "$TMP/ga.json" || bad "gptq: alloc on GAMMA's GPTQ scores does not say gptq"
 
 # refinement from the same start: within budget, never a worse calibration loss
 out=$(run --method dmx --budget 5.5 --steps 6 --refine 40 --json 2> "$TMP/refine.err") ||

@@ -20,6 +20,7 @@
 #include "src/cli/cmd.h"
 #include "src/corpus.h"
 #include "src/eval.h"
+#include "src/gptq_set.h"
 #include "src/model.h"
 #include "src/score.h"
 #include "src/tok.h"
@@ -43,7 +44,7 @@ static void usage(FILE *f)
             "                      [--t0 X --tmin X] [--lambda X] [--rho X] [--seed N]\n"
             "                      [--tokens N] [--ctx N] [--formats LIST] [--every K]\n"
             "                      [--init-scores FILE] [--refine N] [--out CFG.json]\n"
-            "                      [--scores-out FILE]\n"
+            "                      [--scores-out FILE] [--gptq]\n"
             "                      [--json]\n\n"
             "Differentiable search for one MX format per linear module at an average of B\n"
             "bits per weight (scales included). Every module is a soft mixture of its\n"
@@ -74,6 +75,9 @@ static void usage(FILE *f)
             "                    0 = off; default 400)\n"
             "  --out FILE        write the assignment config (JSON)\n"
             "  --scores-out FILE write GAMMA's score table (for alloc/sweep/tui)\n"
+            "  --gptq            the MX candidates quantized by GPTQ with the second moments\n"
+            "                    of these calibration windows (score --gptq); the config then\n"
+            "                    needs this text (ppl/quantize --gptq-text)\n"
             "  --json            print the result as JSON on stdout\n"
             "Ctrl-C stops the search early; the assignment reached is still written.\n");
 }
@@ -170,6 +174,7 @@ int cmd_anneal(int argc, char **argv)
         {"tokens", required_argument, NULL, 'n'},    {"ctx", required_argument, NULL, 'c'},
         {"formats", required_argument, NULL, 'f'},   {"every", required_argument, NULL, 'e'},
         {"init-scores", required_argument, NULL, 'I'}, {"refine", required_argument, NULL, 'F'},
+        {"gptq", no_argument, NULL, 'G'},
         {"out", required_argument, NULL, 'o'},       {"scores-out", required_argument, NULL, 'O'},
         {"json", no_argument, NULL, 'j'},            {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -177,7 +182,8 @@ int cmd_anneal(int argc, char **argv)
     const char *method_s = "dmx", *loss_s = NULL, *formats_s = NULL, *init_path = NULL;
     double budget = NAN, lr = NAN, t0 = NAN, tmin = NAN, lambda = NAN, rho = NAN;
     long steps = -1, seed = -1, refine = -1, tokens = 0, ctx = 0, every = 0;
-    int json = 0, ch, started = 0;
+    int json = 0, ch, started = 0, gptq = 0, have_g = 0;
+    gptq_set gs;
     while ((ch = cli_getopt("mxalloc anneal", argc, argv, NULL, opts, &started)) != -1) {
         const char *name = NULL;
         int bad = 0;
@@ -191,6 +197,7 @@ int cmd_anneal(int argc, char **argv)
         case 'O': scores_path = optarg; break;
         case 'I': init_path = optarg; break;
         case 'j': json = 1; break;
+        case 'G': gptq = 1; break;
         case 'h': usage(stdout); return 0;
         case 'b': name = "--budget"; bad = cli_parse_double(optarg, &budget) || budget <= 0; break;
         case 'r': name = "--lr"; bad = cli_parse_double(optarg, &lr) || lr <= 0; break;
@@ -312,6 +319,15 @@ int cmd_anneal(int argc, char **argv)
     d.tgt = tgt;
     d.n_windows = nw;
     d.ctx = (int)ctx;
+    uint64_t text_hash = score_hash_bytes(cp.text, cp.len);
+    if (gptq) {
+        if (gptq_set_collect(&gs, &m, cp.tokens, cp.n_tokens, cp.bos, (int)ctx, nw * ctx, text_hash, &e)) {
+            fprintf(stderr, "mxalloc anneal: --gptq: %s\n", e.msg);
+            goto out;
+        }
+        have_g = 1;
+        d.gptq = &gs;
+    }
     pg.every = every > 0 ? (int)every : (so.steps >= 20 ? so.steps / 20 : 1);
     so.on_event = on_event;
     so.user = &pg;
@@ -355,6 +371,8 @@ int cmd_anneal(int argc, char **argv)
         snprintf(cfg.model, sizeof cfg.model, "%.255s", m.path);
         cfg.budget_bits = budget;
         cfg.avg_bits = r.avg_bits;
+        if (gptq)
+            cfg_set_gptq(&cfg, text_hash, (int)ctx, nw * ctx);
         for (int i = 0; i < m.n_modules; i++)
             if (cfg_set_format(&cfg, m.modules[i].name, r.assign[i], &e) ||
                 cfg_set_shape(&cfg, m.modules[i].name, m.modules[i].rows, m.modules[i].cols, &e)) {
@@ -378,14 +396,17 @@ int cmd_anneal(int argc, char **argv)
         st.fp32_loss = nll32;
         for (int i = 0; i < m.n_modules && i < st.n_modules; i++)
             snprintf(st.modules[i].name, sizeof st.modules[i].name, "%s", m.modules[i].name);
+        st.gptq = gptq;
+        st.text_hash = text_hash;
         score_key_input ki = {.model_hash = m.content_hash,
-                              .text_hash = score_hash_bytes(cp.text, cp.len),
+                              .text_hash = text_hash,
                               .tokens_hash = score_hash_bytes(in, sizeof *in * (size_t)nw * ctx),
                               .calib_tokens = nw * ctx,
                               .ctx = (int)ctx,
                               .methods = st.methods,
                               .n_formats = st.n_formats,
-                              .formats = st.formats};
+                              .formats = st.formats,
+                              .gptq = gptq};
         char key[17];
         score_key(&ki, key);
         snprintf(st.key, sizeof st.key, "%s", key);
@@ -450,6 +471,8 @@ int cmd_anneal(int argc, char **argv)
 out:
     if (have_sig)
         sigaction(SIGINT, &old_sa, NULL);
+    if (have_g)
+        gptq_set_free(&gs);
     free(pg.line);
     free(init_cost);
     search_result_free(&r);
