@@ -220,7 +220,15 @@ static void *anneal_main(void *arg)
         o.seed = (uint64_t)a->seed;
     o.on_event = search_cb;
     o.user = wb;
-    int rc = search_run(&d, &o, &a->res, &e);
+    /* with scores made by GPTQ, the search quantizes as they did */
+    gptq_set gs;
+    int have_g = 0;
+    int rc = ui_wb_gptq(wb, &gs, &have_g, &e);
+    d.gptq = have_g ? &gs : NULL;
+    if (!rc)
+        rc = search_run(&d, &o, &a->res, &e);
+    if (have_g)
+        gptq_set_free(&gs);
     a->have_res = rc == 0;
     char msg[600];
     if (rc)
