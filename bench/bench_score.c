@@ -178,8 +178,8 @@ static int run(const char *label, const tf_config *c, int kl_windows, int subset
            "(%5.1f fwd) | fisher-out %7.2f s/1K tok (%5.1f fwd) | fwd+bwd %8.0f tok/s\n",
            label, fwd_per_k, kl_per_k, kl_per_k / fwd_per_k, subset ? " [extrapolated]" : "",
            fi_per_k, fi_per_k / fwd_per_k, fo_per_k, fo_per_k / fwd_per_k, fb_rate);
-    printf("%-22s gptq: second moments + factors %.2f s (%d windows: %.1f fwd), every module in mxfp4 %.3f s "
-           "(rounding %.4f s)\n", "", g_collect, nw, g_collect / (fwd_per_k * ntok / 1024), g_quant, rtn);
+    printf("%-22s gptq: second moments + factors %.2f s (%d windows: %.1f fwd), every module in mxfp4 %.1f ms "
+           "(rounding %.2f ms)\n", "", g_collect, nw, g_collect / (fwd_per_k * ntok / 1024), 1e3 * g_quant, 1e3 * rtn);
     fflush(stdout);
     free(only);
     free(tokens);
