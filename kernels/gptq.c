@@ -23,6 +23,28 @@ int gptq_applies(mx_format f)
     return mx_is_block_format(f) && !mx_is_nvfp4(f);
 }
 
+/* mx_quant_elem (kernels/mx_scalar.c) without its libm calls: the same
+ * value for every finite v. floor(log2 |v|) from the exponent bits (a
+ * subnormal v is below every element's emin), the power-of-two scalings
+ * exact, and rint(t) for 0 <= t < 2^(mbits + 1) as (t + 1.5 * 2^23) - 1.5 *
+ * 2^23 in the default rounding mode. GPTQ quantizes one element at a time,
+ * so this is its inner loop. */
+static inline float quant_elem(const mx_spec *sp, float v)
+{
+    uint32_t u = mx_f2u(v), au = u & 0x7FFFFFFFu;
+    int e = sp->emin;
+    if (au >= 0x00800000u && (int)(au >> 23) - 127 > e)
+        e = (int)(au >> 23) - 127;
+    float step = mx_u2f((uint32_t)(e - sp->mbits + 127) << 23), inv = mx_u2f((uint32_t)(127 - e + sp->mbits) << 23);
+    volatile float t = mx_u2f(au) * inv + 0x1.8p23f; /* volatile: the rounding must happen here */
+    float r = (t - 0x1.8p23f) * step;
+    if (r > sp->maxval)
+        r = sp->maxval;
+    if (r == 0.0f && !sp->signed_zero)
+        return 0.0f;
+    return mx_u2f(mx_f2u(r) | (u & 0x80000000u));
+}
+
 int gptq_factor(const double *h, size_t n, double damp, float *u, mx_error *e)
 {
     if (!h || !u || n == 0 || n > (size_t)1 << 16 || !(damp >= 0.0))
@@ -87,9 +109,15 @@ int gptq_quantize(mx_format f, const float *w, float *out, size_t rows, size_t c
         for (size_t r = 0; r < rows; r++) {
             float *xr = x + r * cols, *er = err + r * MX_BLOCK;
             uint32_t s = mx_block_scale(f, xr + b0, len);
+            /* 2^(s-127) and its inverse, exact (2^-127 is an fp32 subnormal): x * inv
+             * and q * X round as ldexpf does in mx_block_at_scalar */
+            float X = s ? mx_u2f(s << 23) : 0x1p-127f, inv = mx_u2f((254u - s) << 23);
             for (size_t j = b0; j < b1; j++) {
-                float q;
-                mx_block_at_scalar(sp, xr + j, &q, 1, s);
+                float q, v = xr[j] * inv;
+                if (isfinite(v) && 254u - s >= 1u)
+                    q = quant_elem(sp, v) * X;
+                else
+                    mx_block_at_scalar(sp, xr + j, &q, 1, s);
                 out[r * cols + j] = q;
                 float d = (xr[j] - q) / u[j * cols + j];
                 er[j - b0] = d;

@@ -107,6 +107,34 @@ static void test_diagonal_is_rtn(void **state)
     }
 }
 
+/* The same over magnitudes from fp32 subnormals to 2^100, zeros of both
+ * signs and blocks of mixed scale: GPTQ's own element rounding gives
+ * mx_fake_quant's values. */
+static void test_diagonal_is_rtn_wide(void **state)
+{
+    (void)state;
+    enum { R = 16, C = 64 };
+    float w[R * C], q[R * C], r[R * C];
+    double h[C * C] = {0};
+    for (size_t i = 0; i < C; i++)
+        h[i * C + i] = 1.0;
+    for (size_t i = 0; i < R * C; i++) {
+        int ex = (int)(i / C) * 16 - 150 + (int)(i % 5); /* each row its own range */
+        w[i] = (float)(uniform() * ldexp(1.0, ex));
+    }
+    w[3] = 0.0f, w[4] = -0.0f, w[C + 1] = 1e-45f, w[C + 2] = -1e-45f;
+    for (size_t i = 8 * C; i < 8 * C + 32; i++) /* a block of zeros */
+        w[i] = 0.0f;
+    for (size_t k = 0; k < NGF; k++) {
+        assert_int_equal(gq(gf[k], w, q, R, C, h, GPTQ_DEFAULT_DAMP), 0);
+        mx_fake_quant(gf[k], w, r, R, C);
+        for (size_t i = 0; i < R * C; i++) /* == : a zero may lose its sign (-0 - (-0) is +0) */
+            if (q[i] != r[i])
+                fail_msg("%s: element %zu of %g: gptq %a, rounding %a", mx_format_name(gf[k]), i, (double)w[i],
+                         (double)q[i], (double)r[i]);
+    }
+}
+
 /* Every value on its block's grid (quantizing again changes nothing, so the
  * writers store it exactly), and the output error below round-to-nearest's. */
 static void test_grid_and_gain(void **state)
@@ -165,6 +193,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_case),
         cmocka_unit_test(test_diagonal_is_rtn),
+        cmocka_unit_test(test_diagonal_is_rtn_wide),
         cmocka_unit_test(test_grid_and_gain),
         cmocka_unit_test(test_fallbacks),
     };
