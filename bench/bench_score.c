@@ -153,7 +153,7 @@ static int run(const char *label, const tf_config *c, int kl_windows, int subset
     gptq_set gs;
     mx_error ge = {0};
     t0 = bench_now();
-    if (gptq_set_collect(&gs, &m, tokens, ntok, 1, WINDOW, 0, 0, &ge)) {
+    if (gptq_set_collect(&gs, &m, tokens, ntok, 1, WINDOW, 0, &ge)) {
         fprintf(stderr, "bench_score: gptq: %s\n", ge.msg);
         return 1;
     }

@@ -85,7 +85,7 @@ int search_quantize(const search_data *d, struct pool *p, int m, mx_format f, co
                     int cols, mx_error *e)
 {
     int rc = 0;
-    if (d->gptq && (rc = gptq_set_quant_w(d->gptq, m, f, w, (size_t)rows, (size_t)cols, out, e)) == 0)
+    if (d->gptq && (rc = gptq_set_quant_w(d->gptq, m / TF_NLIN, m % TF_NLIN, f, w, (size_t)rows, (size_t)cols, out, e)) == 0)
         return 0;
     mx_fake_quant_on(p, MX_SIMD_AUTO, f, w, out, (size_t)rows, (size_t)cols);
     return rc;

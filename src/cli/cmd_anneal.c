@@ -321,7 +321,7 @@ int cmd_anneal(int argc, char **argv)
     d.ctx = (int)ctx;
     uint64_t text_hash = score_hash_bytes(cp.text, cp.len);
     if (gptq) {
-        if (gptq_set_collect(&gs, &m, cp.tokens, cp.n_tokens, cp.bos, (int)ctx, nw * ctx, text_hash, &e)) {
+        if (gptq_set_collect(&gs, &m, cp.tokens, cp.n_tokens, cp.bos, (int)ctx, nw * ctx, &e)) {
             fprintf(stderr, "mxalloc anneal: --gptq: %s\n", e.msg);
             goto out;
         }

@@ -334,8 +334,7 @@ int cmd_score(int argc, char **argv)
                 "on this model; --method kl forces it\n", score_cost_forwards(&m, &so, SCORE_FISHER_OUT), kl_cost);
     }
     if (gptq) {
-        if (gptq_set_collect(&gs, &m, cp.tokens, cp.n_tokens, cp.bos, (int)ctx, max_tokens,
-                             score_hash_bytes(cp.text, cp.len), &e)) {
+        if (gptq_set_collect(&gs, &m, cp.tokens, cp.n_tokens, cp.bos, (int)ctx, max_tokens, &e)) {
             fprintf(stderr, "mxalloc score: --gptq: %s\n", e.msg);
             goto out;
         }
