@@ -6,7 +6,6 @@
  * while it is ~5% faster on cache-resident ones (make bench, bench_mx). */
 #include <pthread.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "kernels/clock.h"
 #include "kernels/mx_impl.h"
@@ -39,8 +38,8 @@ static void detect(void)
     cpu.best = cpu.supported[MX_SIMD_AVX512] ? MX_SIMD_AVX512
              : cpu.supported[MX_SIMD_AVX2]   ? MX_SIMD_AVX2
                                              : MX_SIMD_SCALAR;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    cpu.ncpu = n < 1 ? 1 : n > MX_MAX_THREADS ? MX_MAX_THREADS : (int)n;
+    int n = pool_cpus();
+    cpu.ncpu = n > MX_MAX_THREADS ? MX_MAX_THREADS : n;
 }
 
 /* Size classes by element count, powers of two from 2^15 (128 KB,

@@ -2,9 +2,13 @@
  * and take task indices from a shared counter, so a run costs two wake-ups
  * instead of a thread creation and join per worker (that churn was 40% of
  * `mxalloc ppl`'s time, spent in the kernel). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#endif
 #include "kernels/pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -56,12 +60,19 @@ static void *worker(void *arg)
     return NULL;
 }
 
+int pool_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    return c < 1 ? 1 : c > 4096 ? 4096 : (int)c;
+}
+
 pool *pool_create(int nthreads)
 {
-    if (nthreads <= 0) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        nthreads = c < 1 ? 1 : c > POOL_MAX_THREADS ? POOL_MAX_THREADS : (int)c;
-    }
+    if (nthreads <= 0)
+        nthreads = pool_cpus();
     if (nthreads > POOL_MAX_THREADS)
         nthreads = POOL_MAX_THREADS;
     pool *p = calloc(1, sizeof *p + (size_t)(nthreads - 1) * sizeof(pthread_t));

@@ -29,8 +29,13 @@ typedef void (*pool_fn)(void *arg, int ith, int nth);
 
 #define POOL_MAX_THREADS 64
 
+/* CPUs this process may run on: its affinity mask (taskset, or mpirun binding
+ * each rank to a core), else the online cores; at least 1. The default thread
+ * count of every pool and kernel. */
+int pool_cpus(void);
+
 /* A pool of nthreads threads counting the caller (nthreads - 1 workers, which
- * sleep between runs); nthreads <= 0 means the online cores. At most
+ * sleep between runs); nthreads <= 0 means pool_cpus(). At most
  * POOL_MAX_THREADS. A worker that cannot be started is left out (see
  * pool_threads). Returns NULL only when out of memory. */
 pool *pool_create(int nthreads);

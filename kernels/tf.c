@@ -5,7 +5,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define TF_MAX_THREADS 8
 #define TF_ATT_SCRATCH_BYTES (64u << 20) /* score buffers: more heads per threaded phase */
@@ -124,8 +123,8 @@ tf_ctx *tf_ctx_create(const tf_config *c, int max_n, int flags)
     t->c = *c;
     t->max_n = max_n;
     t->flags = flags;
-    long np = sysconf(_SC_NPROCESSORS_ONLN);
-    t->nthreads = np < 1 ? 1 : np > TF_MAX_THREADS ? TF_MAX_THREADS : (int)np;
+    int np = pool_cpus();
+    t->nthreads = np > TF_MAX_THREADS ? TF_MAX_THREADS : np;
     if (t->nthreads > c->n_heads)
         t->nthreads = c->n_heads;
     /* As many heads per attention phase as 64 MB of scores allow (fewer thread

@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "kernels/clock.h"
+#include "kernels/pool.h"
 #include "src/eval.h"
 #include "src/gptq_set.h"
+#include "src/shard.h"
 
 void score_opts_init(score_opts *o)
 {
@@ -43,16 +45,31 @@ int score_threads(const score_opts *o)
 {
     if (o->threads > 0)
         return o->threads;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)(n < 64 ? n : 64) : 1;
+    int n = pool_cpus();
+    return n < 64 ? n : 64;
 }
 
 int score_wanted(const score_run *r, int i) { return !r->o->only || r->o->only[i]; }
 
-void score_keep_fp32(score_run *r, double sum)
+int score_gather(score_run *r, double *rows, size_t per)
+{
+    return shard_gather(r->o->shard, rows, r->nw, per, r->e);
+}
+
+void score_window_time(score_run *r, double t0) { r->window_s += clock_now_s() - t0; }
+
+static double column_sum(const double *rows, long nw, size_t per, size_t col)
+{
+    double s = 0.0;
+    for (long k = 0; k < nw; k++)
+        s += rows[(size_t)k * per + col];
+    return s;
+}
+
+void score_keep_fp32(score_run *r, const double *rows, size_t per, size_t col)
 {
     if (!r->have_fp32) {
-        r->fp32_sum = sum;
+        r->fp32_sum = column_sum(rows, r->nw, per, col);
         r->have_fp32 = 1;
     }
 }
@@ -149,8 +166,8 @@ void score_window_stats(tf_ctx *t, const tf_weights *w, const int *tgt, const sc
 }
 
 /* The summed NLL over every calibration window with the modules in formats
- * fm (NULL: fp32), windows in order. */
-static int window_loss(score_run *r, tf_ctx *t, const mx_format *fm, double *sum)
+ * fm (NULL: fp32), windows in order; rows: [nw] scratch. */
+static int window_loss(score_run *r, tf_ctx *t, const mx_format *fm, double *rows, double *sum)
 {
     const model *m = r->m;
     int n = r->ctx, rc = 0;
@@ -161,16 +178,17 @@ static int window_loss(score_run *r, tf_ctx *t, const mx_format *fm, double *sum
             return rc;
         w = &q.w;
     }
-    *sum = 0.0;
-    for (long k = 0; k < r->nw && !rc; k++) {
+    double t0 = clock_now_s();
+    for (long k = r->w0; k < r->w1 && !rc; k++) {
         tf_forward(t, w, r->in + k * n, n, 0);
-        double s;
-        score_window_stats(t, w, r->tgt + k * n, NULL, r->bufq, r->bufp, &s, NULL);
-        *sum += s;
+        score_window_stats(t, w, r->tgt + k * n, NULL, r->bufq, r->bufp, &rows[k], NULL);
         rc = score_tick(r, score_fwd_units(&m->cfg, 0), n);
     }
+    score_window_time(r, t0);
     if (fm)
         eval_qweights_free(&q);
+    if (!rc && !(rc = score_gather(r, rows, 1)))
+        *sum = column_sum(rows, r->nw, 1, 0);
     return rc;
 }
 
@@ -181,9 +199,11 @@ static int run_uniform(score_run *r)
     int n = r->ctx, rc = 0;
     tf_ctx *t = tf_ctx_create(&m->cfg, n, 0);
     mx_format *fm = malloc(sizeof *fm * (size_t)(m->n_modules ? m->n_modules : 1));
-    if (!t || !fm) {
+    double *rows = malloc(sizeof *rows * (size_t)r->nw);
+    if (!t || !fm || !rows) {
         tf_ctx_free(t);
         free(fm);
+        free(rows);
         return err_set(r->e, ERR_NOMEM, "out of memory for the uniform-format pass");
     }
     double N = (double)r->nw * n;
@@ -196,7 +216,7 @@ static int run_uniform(score_run *r)
         for (int i = 0; i < m->n_modules; i++)
             fm[i] = f;
         double sum;
-        if ((rc = window_loss(r, t, f == MX_FP32 ? NULL : fm, &sum)))
+        if ((rc = window_loss(r, t, f == MX_FP32 ? NULL : fm, rows, &sum)))
             break;
         if (f == MX_FP32) {
             r->fp32_sum = sum;
@@ -209,6 +229,7 @@ static int run_uniform(score_run *r)
         r->t->uniform_loss[MX_FP32] = r->fp32_sum / N;
     tf_ctx_free(t);
     free(fm);
+    free(rows);
     return rc;
 }
 
@@ -227,9 +248,11 @@ static int run_anchors(score_run *r)
     int rc = 0;
     tf_ctx *t = tf_ctx_create(&m->cfg, r->ctx, 0);
     mx_format *fm = malloc(sizeof *fm * (size_t)(m->n_modules ? m->n_modules : 1));
-    if (!t || !fm) {
+    double *rows = malloc(sizeof *rows * (size_t)r->nw);
+    if (!t || !fm || !rows) {
         tf_ctx_free(t);
         free(fm);
+        free(rows);
         return err_set(r->e, ERR_NOMEM, "out of memory for the anchor pass");
     }
     r->p.phase = "anchors";
@@ -240,10 +263,10 @@ static int run_anchors(score_run *r)
             double budget = SCORE_ANCHOR_FROM + SCORE_ANCHOR_STEP * b, sum;
             if (r->o->anchor_alloc(tb, (score_method)s, budget, fm)) {
                 /* infeasible: its forward passes are not run */
-                rc = score_tick(r, (double)r->nw * score_fwd_units(&m->cfg, 0), 0);
+                rc = score_tick(r, (double)(r->w1 - r->w0) * score_fwd_units(&m->cfg, 0), 0);
                 continue;
             }
-            if (tb->n_anchors == SCORE_ANCHORS_MAX || (rc = window_loss(r, t, fm, &sum)))
+            if (tb->n_anchors == SCORE_ANCHORS_MAX || (rc = window_loss(r, t, fm, rows, &sum)))
                 break;
             score_anchor *a = &tb->anchors[tb->n_anchors++];
             a->method = s;
@@ -259,6 +282,7 @@ static int run_anchors(score_run *r)
         }
     tf_ctx_free(t);
     free(fm);
+    free(rows);
     return rc;
 }
 
@@ -336,7 +360,7 @@ static int table_setup(score_run *r)
 
 double score_cost_forwards(const model *m, const score_opts *o, score_method meth)
 {
-    score_run r = {.m = m, .o = o, .ctx = o->ctx, .nw = 1};
+    score_run r = {.m = m, .o = o, .ctx = o->ctx, .nw = 1, .w1 = 1};
     double u = meth == SCORE_KL ? score_kl_units(&r) : meth == SCORE_FISHER ? score_fisher_units(&r)
              : meth == SCORE_FISHER_OUT                  ? score_fisher_out_units(&r)
                                                           : 0.0;
@@ -360,6 +384,7 @@ int score_compute(const model *m, const int *tokens, long n_tokens, const score_
             return err_set(e, ERR_ARG, "calibration token %ld has id %d outside the vocabulary (%d)",
                            i, tokens[i], V);
     score_run r = {.m = m, .o = o, .t = out, .e = e, .ctx = o->ctx, .nw = nw};
+    shard_range(o->shard, nw, &r.w0, &r.w1);
     size_t cells = (size_t)nw * o->ctx;
     r.in = malloc(sizeof(int) * cells);
     r.tgt = malloc(sizeof(int) * cells);
@@ -382,12 +407,13 @@ int score_compute(const model *m, const int *tokens, long n_tokens, const score_
         r.p.total += score_fisher_units(&r);
     if (o->methods & (1u << SCORE_FISHER_OUT))
         r.p.total += score_fisher_out_units(&r);
+    long own = r.w1 - r.w0;
     for (int fi = 0; o->uniform && fi < o->n_formats; fi++)
         if (o->formats[fi] != MX_FP32)
-            r.p.total += (double)nw * score_fwd_units(&m->cfg, 0);
+            r.p.total += (double)own * score_fwd_units(&m->cfg, 0);
     for (int s = 0; s < SCORE_NMETHODS; s++)
         if (anchored(o, s))
-            r.p.total += (double)SCORE_ANCHOR_BUDGETS * nw * score_fwd_units(&m->cfg, 0);
+            r.p.total += (double)SCORE_ANCHOR_BUDGETS * own * score_fwd_units(&m->cfg, 0);
 
     if ((o->methods & (1u << SCORE_KL)) && (rc = score_run_kl(&r)))
         goto done;
@@ -422,6 +448,8 @@ int score_compute(const model *m, const int *tokens, long n_tokens, const score_
     if (o->anchor_alloc && !o->only)
         rc = run_anchors(&r);
 done:
+    if (o->shard)
+        o->shard->window_s = r.window_s;
     free(r.in);
     free(r.tgt);
     free(r.bufq);

@@ -44,7 +44,7 @@
 
 /* Bumped whenever the numbers a score file holds would change for the same
  * inputs; part of the cache key. */
-#define SCORE_ALGO_VERSION 1
+#define SCORE_ALGO_VERSION 2
 /* fisher_chunk value: squared per-position gradient terms (see above). */
 #define SCORE_FISHER_POSITIONS (-1)
 /* Default budget for cached activations (block inputs, fp32 logits). */
@@ -115,6 +115,10 @@ typedef struct score_opts {
      * second moments (src/gptq_set.h; mxalloc score --gptq), where it applies;
      * the table records it (score_table.gptq). NULL: rounded to nearest. */
     const struct gptq_set *gptq;
+    /* Non-NULL: this process scores its share of the windows and gathers the
+     * rest (src/shard.h; mpirun -np N mxalloc score): the table is the same,
+     * bit for bit, as one process's. NULL: all windows here. */
+    struct shard *shard;
     score_progress_fn progress;
     void *user;
 } score_opts;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/clock.h"
 #include "kernels/tf_backward.h"
 
 /* Keep every block's activations (saves recomputing them in the backward)
@@ -29,7 +30,7 @@ double score_fisher_units(const score_run *r)
     int n = r->ctx, B = chunk_len(r->o->fisher_chunk, n), samples = (n + B - 1) / B;
     double f = score_fwd_units(c, 0);
     double bwd = 2.0 * f + (score_keep_acts(c, n, r->o->mem_limit) ? 0.0 : f);
-    return (double)r->nw * (f + samples * bwd);
+    return (double)(r->w1 - r->w0) * (f + samples * bwd);
 }
 
 void score_fisher_stats_free(score_fisher_stats *st)
@@ -54,8 +55,12 @@ typedef struct fisher_win {
     int rc;           /* a failed quantization (score_quant) */
     float **q;        /* [n_modules][n_formats * len]: Q_f(W), or NULL: recomputed */
     float *scratch;   /* [max len], when recomputed */
-    double *acc;      /* [n_modules * n_formats]: this window's sums */
-    score_wstat *ws;  /* [n_modules * n_formats] */
+    /* [nw][per]: per window, the sums of every (module, format index) cell,
+     * then its fp32 NLL sum (column cells) */
+    double *rows;
+    size_t per, cells;
+    double *acc;      /* the current window's row */
+    score_wstat *ws;  /* [cells]: the windows so far, for the previews */
 } fisher_win;
 
 static void win_free(fisher_win *fw, int n_modules)
@@ -64,7 +69,7 @@ static void win_free(fisher_win *fw, int n_modules)
         free(fw->q[i]);
     free(fw->q);
     free(fw->scratch);
-    free(fw->acc);
+    free(fw->rows);
     free(fw->ws);
 }
 
@@ -84,9 +89,11 @@ static int win_init(fisher_win *fw, const score_run *r)
         if (score_wanted(r, i))
             total += len * nf;
     }
-    fw->acc = calloc((size_t)m->n_modules * nf, sizeof *fw->acc);
-    fw->ws = calloc((size_t)m->n_modules * nf, sizeof *fw->ws);
-    if (!fw->acc || !fw->ws)
+    fw->cells = (size_t)m->n_modules * nf;
+    fw->per = fw->cells + 1;
+    fw->rows = calloc((size_t)r->nw * fw->per, sizeof *fw->rows);
+    fw->ws = calloc(fw->cells, sizeof *fw->ws);
+    if (!fw->rows || !fw->ws)
         return ERR_NOMEM;
     size_t mem = o->mem_limit ? o->mem_limit : SCORE_DEFAULT_MEM;
     if (total * sizeof(float) > mem / 4)
@@ -130,24 +137,18 @@ static void win_sample(fisher_win *fw, const model_module *mm, int i, const floa
     }
 }
 
-/* The end of a window of n targets: its values into the statistics. */
-static void win_end(fisher_win *fw, int n_modules, int n)
-{
-    size_t cells = (size_t)n_modules * fw->o->n_formats;
-    for (size_t c = 0; c < cells; c++) {
-        score_wstat_add(&fw->ws[c], fw->acc[c] / n);
-        fw->acc[c] = 0.0;
-    }
-}
-
-/* The collection loop; r (may be NULL) gets progress ticks and the fp32 loss,
- * fw (may be NULL) the per-window values. */
-static int collect(const model *m, const int *in, const int *tgt, long nw, int n, int chunk,
-                   const unsigned char *only, size_t mem_limit, score_fisher_stats *st,
-                   score_run *r, fisher_win *fw, mx_error *e)
+/* The collection loop over windows [k0, k1) of nw; st (may be NULL) gets g
+ * and F, r (may be NULL) progress ticks, fw (may be NULL) the per-window
+ * values and fp32 losses. */
+static int collect(const model *m, const int *in, const int *tgt, long nw, long k0, long k1,
+                   int n, int chunk, const unsigned char *only, size_t mem_limit,
+                   score_fisher_stats *st, score_run *r, fisher_win *fw, mx_error *e)
 {
     const tf_config *c = &m->cfg;
     int L = c->n_layers, B = chunk_len(chunk, n), rc = 0;
+    score_fisher_stats none;
+    if (!st)
+        st = &none;
     memset(st, 0, sizeof *st);
     if (nw <= 0 || n <= 0 || n > c->max_seq)
         return err_set(e, ERR_ARG, "fisher: no calibration window (ctx %d)", n);
@@ -185,7 +186,7 @@ static int collect(const model *m, const int *in, const int *tgt, long nw, int n
                 gw.layers[l].lin_sq[k] = NULL;
             }
         }
-    for (int i = 0; i < m->n_modules; i++) {
+    for (int i = 0; st != &none && i < m->n_modules; i++) {
         if (only && !only[i])
             continue;
         size_t len = (size_t)m->modules[i].rows * m->modules[i].cols;
@@ -198,21 +199,22 @@ static int collect(const model *m, const int *in, const int *tgt, long nw, int n
     }
 
     const float inv_n = (float)(1.0 / ((double)nw * n));
-    double f_units = score_fwd_units(c, 0), fp32 = 0.0;
+    double f_units = score_fwd_units(c, 0);
     if (r) {
         r->p.phase = "fisher";
         r->p.module = -1;
     }
-    for (long k = 0; k < nw; k++) {
+    for (long k = k0; k < k1; k++) {
         const int *ik = in + k * n, *tk = tgt + k * n;
         if (tf_forward(t, &m->weights, ik, n, 0)) {
             rc = err_set(e, ERR_ARG, "fisher: the forward pass refused window %ld", k);
             goto out;
         }
-        if (r && !r->have_fp32) {
-            double s;
-            score_window_stats(t, &m->weights, tk, NULL, r->bufq, r->bufp, &s, NULL);
-            fp32 += s;
+        if (fw) {
+            fw->acc = fw->rows + (size_t)k * fw->per;
+            if (r && !r->have_fp32)
+                score_window_stats(t, &m->weights, tk, NULL, r->bufq, r->bufp,
+                                   &fw->acc[fw->cells], NULL);
         }
         if (r && (rc = score_tick(r, f_units, n)))
             goto out;
@@ -232,21 +234,23 @@ static int collect(const model *m, const int *in, const int *tgt, long nw, int n
                 goto out;
             }
             for (int i = 0; i < m->n_modules; i++) {
-                if (!st->g[i])
+                if (only && !only[i])
                     continue;
                 const model_module *mm = &m->modules[i];
                 const float *gi = gw.layers[mm->layer].lin[mm->kind];
-                size_t len = (size_t)mm->rows * mm->cols;
-                float *G = st->g[i];
-                for (size_t j = 0; j < len; j++)
-                    G[j] += gi[j] * inv_n;
                 const float *sq = pos ? gw.layers[mm->layer].lin_sq[mm->kind] : NULL;
-                if (pos) { /* sum over positions t of (dS/dy_t x_t^T)^2 */
-                    float *F = st->f[i];
+                size_t len = (size_t)mm->rows * mm->cols;
+                if (st->g[i]) {
+                    float *G = st->g[i];
                     for (size_t j = 0; j < len; j++)
-                        F[j] += sq[j] * inv_n;
-                } else {
-                    tf_bwd_sq_accum(gi, len, inv_n, st->f[i]);
+                        G[j] += gi[j] * inv_n;
+                    if (pos) { /* sum over positions t of (dS/dy_t x_t^T)^2 */
+                        float *F = st->f[i];
+                        for (size_t j = 0; j < len; j++)
+                            F[j] += sq[j] * inv_n;
+                    } else {
+                        tf_bwd_sq_accum(gi, len, inv_n, st->f[i]);
+                    }
                 }
                 if (fw)
                     win_sample(fw, mm, i, gi, sq);
@@ -255,11 +259,12 @@ static int collect(const model *m, const int *in, const int *tgt, long nw, int n
                 goto out;
         }
         if (fw) {
-            win_end(fw, m->n_modules, n);
+            for (size_t cl = 0; cl < fw->cells; cl++)
+                score_wstat_add(&fw->ws[cl], fw->acc[cl] / n);
             if (r) { /* the previews (score_progress) */
                 r->p.window_stats = fw->ws;
-                r->p.windows_done = k + 1;
-                r->p.n_windows = nw;
+                r->p.windows_done = k + 1 - k0;
+                r->p.n_windows = k1 - k0;
                 rc = score_tick(r, 0, 0);
                 r->p.window_stats = NULL;
                 if (rc)
@@ -267,15 +272,13 @@ static int collect(const model *m, const int *in, const int *tgt, long nw, int n
             }
         }
     }
-    if (r)
-        score_keep_fp32(r, fp32);
 out:
     if (have_gw)
         tf_grads_free(&gw);
     tf_ctx_free(t);
     tf_bwd_free(bw);
     free(tc);
-    if (rc)
+    if (rc || st == &none)
         score_fisher_stats_free(st);
     return rc;
 }
@@ -284,7 +287,7 @@ int score_fisher_collect(const model *m, const int *in, const int *tgt, long nw,
                          int chunk, const unsigned char *only, size_t mem_limit,
                          score_fisher_stats *st, mx_error *e)
 {
-    return collect(m, in, tgt, nw, ctx, chunk, only, mem_limit, st, NULL, NULL, e);
+    return collect(m, in, tgt, nw, 0, nw, ctx, chunk, only, mem_limit, st, NULL, NULL, e);
 }
 
 double score_fisher_module(const score_fisher_stats *st, int i, const float *w, const float *q,
@@ -304,49 +307,46 @@ int score_run_fisher(score_run *r)
 {
     const model *m = r->m;
     const score_opts *o = r->o;
-    score_fisher_stats st;
     fisher_win fw;
     if (win_init(&fw, r)) {
         win_free(&fw, m->n_modules);
         return err_set(r->e, ERR_NOMEM, "out of memory for the fisher window statistics (or quantizing)");
     }
-    int rc = collect(m, r->in, r->tgt, r->nw, r->ctx, o->fisher_chunk, o->only, o->mem_limit,
-                     &st, r, &fw, r->e);
+    double t0 = clock_now_s();
+    int rc = collect(m, r->in, r->tgt, r->nw, r->w0, r->w1, r->ctx, o->fisher_chunk, o->only,
+                     o->mem_limit, NULL, r, &fw, r->e);
+    score_window_time(r, t0);
+    if (!rc)
+        rc = fw.rc;
+    if (!rc)
+        rc = score_gather(r, fw.rows, fw.per);
     if (rc) {
         win_free(&fw, m->n_modules);
         return rc;
     }
-    size_t maxlen = 0;
+    score_keep_fp32(r, fw.rows, fw.per, fw.cells);
+    /* The score is the mean of the windows' values: g.d + 1/2 F.d^2 is linear
+     * in g and F, which are sums over the windows. */
+    double N = (double)r->nw * r->ctx;
     for (int i = 0; i < m->n_modules; i++) {
-        size_t len = (size_t)m->modules[i].rows * m->modules[i].cols;
-        if (len > maxlen)
-            maxlen = len;
-    }
-    float *q = malloc(sizeof(float) * (maxlen ? maxlen : 1));
-    if (!q) {
-        score_fisher_stats_free(&st);
-        win_free(&fw, m->n_modules);
-        return err_set(r->e, ERR_NOMEM, "out of memory");
-    }
-    for (int i = 0; i < m->n_modules; i++) {
-        if (!st.g[i])
+        if (!score_wanted(r, i))
             continue;
-        const model_module *mm = &m->modules[i];
-        size_t len = (size_t)mm->rows * mm->cols;
         for (int fi = 0; fi < o->n_formats; fi++) {
             mx_format f = o->formats[fi];
             if (f == MX_FP32)
                 continue;
-            const float *qf = fw.q ? fw.q[i] + (size_t)fi * len : q;
-            if (!fw.q && !fw.rc)
-                fw.rc = score_quant(r, i, f, q);
-            r->t->modules[i].score[SCORE_FISHER][f] = score_fisher_module(&st, i, mm->w, qf, len);
-            r->t->modules[i].se[SCORE_FISHER][f] =
-                score_wstat_se(&fw.ws[(size_t)i * o->n_formats + fi]);
+            size_t c = (size_t)i * o->n_formats + fi;
+            double sum = 0.0;
+            score_wstat ws = {0};
+            for (long k = 0; k < r->nw; k++) {
+                double v = fw.rows[(size_t)k * fw.per + c];
+                sum += v;
+                score_wstat_add(&ws, v / r->ctx);
+            }
+            r->t->modules[i].score[SCORE_FISHER][f] = sum / N;
+            r->t->modules[i].se[SCORE_FISHER][f] = score_wstat_se(&ws);
         }
     }
-    free(q);
-    score_fisher_stats_free(&st);
     win_free(&fw, m->n_modules);
-    return fw.rc;
+    return 0;
 }

@@ -12,15 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/clock.h"
 #include "kernels/gemm.h"
 #include "kernels/tf_backward.h"
 
 typedef struct fo_state {
     const score_run *r;
     int *module_of;      /* [n_layers * TF_NLIN]: module index or -1 */
-    double *acc;         /* [n_modules * n_formats]: sum of dy^2 dY^2 */
-    double *win;         /* [n_modules * n_formats]: the same, this window */
-    score_wstat *ws;     /* [n_modules * n_formats]: per-window values */
+    double *win;         /* [n_modules * n_formats]: this window's sums of dy^2 dY^2 (its row) */
     float **dq;          /* [n_modules][n_formats * params]: Q_f(W) - W once for every window, when
                           * it fits a quarter of the memory budget (GPTQ is dear); else NULL */
     float *q, *dy2;      /* scratch: [max params], [n * max rows] */
@@ -72,7 +71,7 @@ double score_fisher_out_units(const score_run *r)
     double f = score_fwd_units(c, 0);
     double bwd = 2.0 * f + (score_keep_acts(c, r->ctx, r->o->mem_limit) ? 0.0 : f);
     /* the GEMMs: about one forward's linears per format */
-    return (double)r->nw * (f + bwd + r->o->n_formats * f);
+    return (double)(r->w1 - r->w0) * (f + bwd + r->o->n_formats * f);
 }
 
 int score_run_fisher_out(score_run *r)
@@ -90,17 +89,16 @@ int score_run_fisher_out(score_run *r)
     }
     fo_state st = {.r = r, .n_formats = nf};
     st.module_of = malloc(sizeof(int) * (size_t)L * TF_NLIN);
-    size_t cells = (size_t)m->n_modules * nf;
-    st.acc = calloc(cells, sizeof(double));
-    st.win = calloc(cells, sizeof(double));
-    st.ws = calloc(cells, sizeof *st.ws);
+    /* a row per window: every cell's sum, then the fp32 NLL */
+    size_t cells = (size_t)m->n_modules * nf, per = cells + 1;
+    double *rows = calloc((size_t)r->nw * per, sizeof(double));
     st.q = malloc(sizeof(float) * maxlen);
     st.dy2 = malloc(sizeof(float) * maxrows * (size_t)n);
     fo_layer *fl = calloc((size_t)L, sizeof *fl);
     tf_grads g = {.layers = calloc((size_t)L, sizeof(tf_layer_grads)), .n_layers = L};
     tf_ctx *t = tf_ctx_create(c, n, keep ? TF_KEEP_ACTS : 0);
     tf_bwd *bw = tf_bwd_create(c, n);
-    if (!st.module_of || !st.acc || !st.win || !st.ws || !st.q || !st.dy2 || !fl || !g.layers || !t || !bw) {
+    if (!st.module_of || !rows || !st.q || !st.dy2 || !fl || !g.layers || !t || !bw) {
         rc = err_set(r->e, ERR_NOMEM, "out of memory for the fisher-out pass");
         goto out;
     }
@@ -142,37 +140,32 @@ int score_run_fisher_out(score_run *r)
     }
     r->p.phase = "fisher-out";
     r->p.module = -1;
-    double f_units = score_fwd_units(c, 0), fp32 = 0.0;
-    double rest = score_fisher_out_units(r) / (double)r->nw - f_units;
-    for (long k = 0; k < r->nw; k++) {
+    double f_units = score_fwd_units(c, 0), t0 = clock_now_s();
+    double rest = r->w1 > r->w0 ? score_fisher_out_units(r) / (double)(r->w1 - r->w0) - f_units : 0;
+    for (long k = r->w0; k < r->w1; k++) {
         const int *ik = r->in + k * n, *tk = r->tgt + k * n;
         if (tf_forward(t, &m->weights, ik, n, 0)) {
             rc = err_set(r->e, ERR_ARG, "fisher-out: the forward pass refused window %ld", k);
             goto out;
         }
-        if (!r->have_fp32) {
-            double s;
-            score_window_stats(t, &m->weights, tk, NULL, r->bufq, r->bufp, &s, NULL);
-            fp32 += s;
-        }
+        st.win = rows + (size_t)k * per;
+        if (!r->have_fp32)
+            score_window_stats(t, &m->weights, tk, NULL, r->bufq, r->bufp, &st.win[cells], NULL);
         if ((rc = score_tick(r, f_units, n)))
             goto out;
-        /* scale n: the gradient of the window's SUM of NLL */
+        /* scale n: the gradient of the window's SUM of NLL; every hook runs once */
         int brc = tf_backward(bw, t, &m->weights, NULL, tk, (float)n, &g, NULL, NULL);
         if (brc) {
             rc = err_set(r->e, brc, "fisher-out: backward pass failed on window %ld", k);
             goto out;
         }
-        /* every hook ran once for this window: its values, then the sums */
-        for (size_t c = 0; c < cells; c++) {
-            score_wstat_add(&st.ws[c], 0.5 * st.win[c] / n);
-            st.acc[c] += st.win[c];
-            st.win[c] = 0.0;
-        }
         if ((rc = score_tick(r, rest, 0)))
             goto out;
     }
-    score_keep_fp32(r, fp32);
+    score_window_time(r, t0);
+    if ((rc = score_gather(r, rows, per)))
+        goto out;
+    score_keep_fp32(r, rows, per, cells);
     double N = (double)r->nw * n;
     for (int i = 0; i < m->n_modules; i++) {
         if (!score_wanted(r, i))
@@ -180,8 +173,15 @@ int score_run_fisher_out(score_run *r)
         for (int fi = 0; fi < nf; fi++)
             if (o->formats[fi] != MX_FP32) {
                 size_t c = (size_t)i * nf + fi;
-                r->t->modules[i].score[SCORE_FISHER_OUT][o->formats[fi]] = 0.5 * st.acc[c] / N;
-                r->t->modules[i].se[SCORE_FISHER_OUT][o->formats[fi]] = score_wstat_se(&st.ws[c]);
+                double acc = 0.0;
+                score_wstat ws = {0};
+                for (long k = 0; k < r->nw; k++) {
+                    double v = rows[(size_t)k * per + c];
+                    acc += v;
+                    score_wstat_add(&ws, 0.5 * v / n);
+                }
+                r->t->modules[i].score[SCORE_FISHER_OUT][o->formats[fi]] = 0.5 * acc / N;
+                r->t->modules[i].se[SCORE_FISHER_OUT][o->formats[fi]] = score_wstat_se(&ws);
             }
     }
 out:
@@ -190,9 +190,7 @@ out:
     free(g.layers);
     free(fl);
     free(st.module_of);
-    free(st.acc);
-    free(st.win);
-    free(st.ws);
+    free(rows);
     for (int i = 0; st.dq && i < m->n_modules; i++)
         free(st.dq[i]);
     free(st.dq);

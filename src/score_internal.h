@@ -15,9 +15,11 @@ typedef struct score_run {
     mx_error *e;
     int ctx;
     long nw;           /* windows */
+    long w0, w1;       /* this process's windows (src/shard.h): [w0, w1) */
     int *in, *tgt;     /* [nw][ctx] */
     double fp32_sum;   /* sum of fp32 NLL over all calibration tokens */
     int have_fp32;
+    double window_s;   /* seconds in this process's window passes */
     float *bufq, *bufp; /* [SCORE_LOGIT_ROWS][vocab] */
     /* progress */
     score_progress p;
@@ -49,8 +51,16 @@ int score_tick(score_run *r, double units, long tokens);
 
 /* Worker threads for the kl pass: o->threads, or one per online core. */
 int score_threads(const score_opts *o);
-/* The fp32 loss summed over the windows, kept from the first pass that has it. */
-void score_keep_fp32(score_run *r, double sum);
+/* Every pass keeps one row of doubles per window, rows[nw][per]: after its
+ * own windows [w0, w1), score_gather fills the other processes' rows
+ * (src/shard.h), and each total is then summed over the rows in window order,
+ * so any number of processes gives the same bits. 0 or an error (in r->e). */
+int score_gather(score_run *r, double *rows, size_t per);
+/* Adds the seconds since t0 to r->window_s: the part processes divide. */
+void score_window_time(score_run *r, double t0);
+/* The fp32 loss from column col of a pass's gathered rows (each window's
+ * fp32 NLL sum), kept from the first pass that has it. */
+void score_keep_fp32(score_run *r, const double *rows, size_t per, size_t col);
 /* Module i is to be scored. */
 int score_wanted(const score_run *r, int i);
 /* out = module i quantized to f the way this run scores it: GPTQ with

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/clock.h"
 #include "kernels/pool.h"
 
 /* How many windows fit the memory budget at once, and whether their fp32
@@ -30,9 +31,10 @@ static void kl_plan(const score_run *r, long *group, int *store)
         *store = 0;
         g = (long)(mem / blk);
     }
+    long own = r->w1 - r->w0;
     if (g < 1)
         g = 1;
-    *group = g < r->nw ? g : r->nw;
+    *group = g < own ? g : own;
 }
 
 static int n_quant_formats(const score_opts *o)
@@ -49,11 +51,12 @@ double score_kl_units(const score_run *r)
     long g;
     int store;
     kl_plan(r, &g, &store);
-    double head = score_fwd_units(c, c->n_layers), u = r->nw * score_fwd_units(c, 0);
+    long own = r->w1 - r->w0;
+    double head = score_fwd_units(c, c->n_layers), u = own * score_fwd_units(c, 0);
     int nf = n_quant_formats(r->o);
     for (int i = 0; i < r->m->n_modules; i++)
         if (score_wanted(r, i))
-            u += (double)r->nw * nf * (score_fwd_units(c, r->m->modules[i].layer) +
+            u += (double)own * nf * (score_fwd_units(c, r->m->modules[i].layer) +
                                        (store ? 0.0 : head));
     return u;
 }
@@ -67,9 +70,10 @@ typedef struct kl_job {
     const double *lse;
     size_t per_win, nd, maxlen;
     const float *qbuf;
-    double *nll_q, *kl_q; /* [n_modules][MX_NFORMATS] */
-    const double *fp32_w; /* [nw]: each window's fp32 NLL sum */
-    score_wstat *ws_nll, *ws_kl; /* [n_modules][MX_NFORMATS]: per-window loss delta, KL */
+    /* [nw][per]: per window, the NLL sum of every (module, format index)
+     * cell, then their KL sums (from column cells), then the fp32 NLL sum */
+    double *rows;
+    size_t per, cells;
     pthread_mutex_t mu;
     int next_fi;          /* next format index to take */
     long passes;          /* window passes finished, all workers */
@@ -153,8 +157,7 @@ static void worker_run(void *arg)
         if (f == MX_FP32)
             continue;
         w->wq.layers[j->layer].lin[j->kind] = j->qbuf + fi * j->maxlen;
-        double nll = 0.0, kl = 0.0;
-        size_t cell = (size_t)j->i * MX_NFORMATS + f;
+        size_t cell = (size_t)j->i * o->n_formats + fi;
         for (long k = 0; k < j->gn; k++) {
             const float *saved = j->cache + k * j->per_win;
             memcpy(tf_block_input(w->t, j->layer), saved + j->layer * j->nd,
@@ -170,14 +173,10 @@ static void worker_run(void *arg)
                 ref.ctx = w->tref;
                 ref.w = &m->weights;
             }
-            double s, d;
+            /* each (window, cell) belongs to exactly one worker */
+            double *row = j->rows + (size_t)(j->g0 + k) * j->per;
             score_window_stats(w->t, &w->wq, r->tgt + (j->g0 + k) * n, &ref, w->bufq, w->bufp,
-                               &s, &d);
-            nll += s;
-            kl += d;
-            /* paired with the same window's fp32 loss: the delta's own noise */
-            score_wstat_add(&j->ws_nll[cell], (s - j->fp32_w[j->g0 + k]) / n);
-            score_wstat_add(&j->ws_kl[cell], d / n);
+                               &row[cell], &row[j->cells + cell]);
             pthread_mutex_lock(&j->mu);
             j->passes++;
             int cancel = j->cancel;
@@ -188,9 +187,6 @@ static void worker_run(void *arg)
                 break;
         }
         w->wq.layers[j->layer].lin[j->kind] = m->weights.layers[j->layer].lin[j->kind];
-        /* each (module, format) cell belongs to exactly one worker */
-        j->nll_q[cell] += nll;
-        j->kl_q[cell] += kl;
     }
 }
 
@@ -225,17 +221,15 @@ int score_run_kl(score_run *r)
     float *logits = store ? malloc(sizeof(float) * (size_t)G * n * V) : NULL;
     double *lse = store ? malloc(sizeof(double) * (size_t)G * n) : NULL;
     float *qbuf = malloc(sizeof(float) * maxlen * (size_t)o->n_formats);
-    double *nll_q = calloc((size_t)m->n_modules * MX_NFORMATS * 2, sizeof(double));
-    double *kl_q = nll_q ? nll_q + (size_t)m->n_modules * MX_NFORMATS : NULL;
-    double *fp32_w = malloc(sizeof(double) * (size_t)r->nw);
-    score_wstat *ws = calloc((size_t)m->n_modules * MX_NFORMATS * 2, sizeof *ws);
+    size_t cells = (size_t)m->n_modules * o->n_formats, per = 2 * cells + 1;
+    double *rows = calloc((size_t)r->nw * per, sizeof(double));
     kl_worker *wk = calloc((size_t)nt, sizeof *wk);
     pool *pl = NULL;
     int nwk = 0;
     kl_job job;
     memset(&job, 0, sizeof job);
     pthread_mutex_init(&job.mu, NULL);
-    if (!cache || (store && (!logits || !lse)) || !qbuf || !nll_q || !fp32_w || !ws || !wk) {
+    if (!cache || (store && (!logits || !lse)) || !qbuf || !rows || !wk) {
         rc = err_set(r->e, ERR_NOMEM, "out of memory for the kl pass (%ld windows cached)", G);
         goto out;
     }
@@ -251,9 +245,9 @@ int score_run_kl(score_run *r)
     }
     tf_ctx *t = wk[0].t; /* the fp32 pass runs on worker 0's workspace */
 
-    double fp32 = 0.0;
-    for (long g0 = 0; g0 < r->nw; g0 += G) {
-        long gn = r->nw - g0 < G ? r->nw - g0 : G;
+    double t0 = clock_now_s();
+    for (long g0 = r->w0; g0 < r->w1; g0 += G) {
+        long gn = r->w1 - g0 < G ? r->w1 - g0 : G;
         r->p.phase = "fp32";
         r->p.module = -1;
         for (long k = 0; k < gn; k++) {
@@ -263,10 +257,8 @@ int score_run_kl(score_run *r)
                 memcpy(cache + k * per_win + l * nd, tf_block_input(t, l), sizeof(float) * nd);
             if (store)
                 score_ref_fill(r, t, &m->weights, logits + (size_t)k * n * V, lse + k * n);
-            double s;
-            score_window_stats(t, &m->weights, tgt, NULL, r->bufq, r->bufp, &s, NULL);
-            fp32 += s;
-            fp32_w[g0 + k] = s;
+            score_window_stats(t, &m->weights, tgt, NULL, r->bufq, r->bufp,
+                               &rows[(size_t)(g0 + k) * per + 2 * cells], NULL);
             if ((rc = score_tick(r, score_fwd_units(c, 0), n)))
                 goto out;
         }
@@ -297,11 +289,9 @@ int score_run_kl(score_run *r)
             job.nd = nd;
             job.maxlen = maxlen;
             job.qbuf = qbuf;
-            job.nll_q = nll_q;
-            job.kl_q = kl_q;
-            job.fp32_w = fp32_w;
-            job.ws_nll = ws;
-            job.ws_kl = ws + (size_t)m->n_modules * MX_NFORMATS;
+            job.rows = rows;
+            job.per = per;
+            job.cells = cells;
             job.next_fi = 0;
             job.passes = 0;
             job.cancel = 0;
@@ -320,7 +310,10 @@ int score_run_kl(score_run *r)
         }
     }
     r->p.module = -1;
-    score_keep_fp32(r, fp32);
+    score_window_time(r, t0);
+    if ((rc = score_gather(r, rows, per)))
+        goto out;
+    score_keep_fp32(r, rows, per, 2 * cells);
     double N = (double)r->nw * n;
     for (int i = 0; i < m->n_modules; i++) {
         if (!score_wanted(r, i))
@@ -330,11 +323,21 @@ int score_run_kl(score_run *r)
             mx_format f = o->formats[fi];
             if (f == MX_FP32)
                 continue;
-            size_t cell = (size_t)i * MX_NFORMATS + f;
-            sm->score[SCORE_KL][f] = (nll_q[cell] - fp32) / N;
-            sm->kld[f] = kl_q[cell] / N;
-            sm->se[SCORE_KL][f] = score_wstat_se(&ws[cell]);
-            sm->kld_se[f] = score_wstat_se(&ws[(size_t)m->n_modules * MX_NFORMATS + cell]);
+            size_t cell = (size_t)i * o->n_formats + fi;
+            double nll = 0.0, kl = 0.0;
+            score_wstat ws_nll = {0}, ws_kl = {0};
+            for (long k = 0; k < r->nw; k++) {
+                const double *row = rows + (size_t)k * per;
+                nll += row[cell];
+                kl += row[cells + cell];
+                /* paired with the same window's fp32 loss: the delta's own noise */
+                score_wstat_add(&ws_nll, (row[cell] - row[2 * cells]) / n);
+                score_wstat_add(&ws_kl, row[cells + cell] / n);
+            }
+            sm->score[SCORE_KL][f] = (nll - r->fp32_sum) / N;
+            sm->kld[f] = kl / N;
+            sm->se[SCORE_KL][f] = score_wstat_se(&ws_nll);
+            sm->kld_se[f] = score_wstat_se(&ws_kl);
         }
     }
 out:
@@ -347,8 +350,6 @@ out:
     free(logits);
     free(lse);
     free(qbuf);
-    free(nll_q);
-    free(fp32_w);
-    free(ws);
+    free(rows);
     return rc;
 }

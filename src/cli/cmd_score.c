@@ -16,6 +16,7 @@
 #include "solver/alloc_setup.h"
 #include "src/cache.h"
 #include "src/cli/cli.h"
+#include "src/cli/cli_mpi.h"
 #include "src/cli/cmd.h"
 #include "src/corpus.h"
 #include "src/eval.h"
@@ -226,7 +227,9 @@ bad:
     return -1;
 }
 
-int cmd_score(int argc, char **argv)
+/* The command on this process; *shared is set once the processes exchange
+ * results (a failure after that must stop the others). */
+static int run_score(int argc, char **argv, shard *sh, int *shared)
 {
     static const struct option opts[] = {
         {"tokenizer", required_argument, NULL, 't'}, {"text", required_argument, NULL, 'x'},
@@ -328,12 +331,15 @@ int cmd_score(int argc, char **argv)
     int nq = 0;
     for (int i = 0; i < so.n_formats; i++)
         nq += so.formats[i] != MX_FP32;
+    int lead = sh->rank == 0; /* only the first process prints and writes */
     if (!method_given && kl_cost > SCORE_KL_MAX_FORWARDS_PER_FORMAT * (nq ? nq : 1)) {
         so.methods = 1u << SCORE_FISHER_OUT;
-        fprintf(stderr, "mxalloc score: method fisher-out (%.1f forward passes per window): kl would cost %.0f "
+        if (lead)
+            fprintf(stderr, "mxalloc score: method fisher-out (%.1f forward passes per window): kl would cost %.0f "
                 "on this model; --method kl forces it\n", score_cost_forwards(&m, &so, SCORE_FISHER_OUT), kl_cost);
     }
-    if (gptq) {
+    double t_start = clock_now_s();
+    if (gptq) { /* every process collects all windows: repeated, not shared */
         if (gptq_set_collect(&gs, &m, cp.tokens, cp.n_tokens, cp.bos, (int)ctx, max_tokens, &e)) {
             fprintf(stderr, "mxalloc score: --gptq: %s\n", e.msg);
             goto out;
@@ -352,10 +358,15 @@ int cmd_score(int argc, char **argv)
     }
     if (!force && access(path, F_OK) == 0) {
         if (cache_read(path, &t, &e)) {
-            fprintf(stderr, "mxalloc score: %s; recomputing\n", e.msg);
+            if (lead)
+                fprintf(stderr, "mxalloc score: %s; recomputing\n", e.msg);
         } else if (score_table_check(&t, &m, key, &so, &e)) {
-            fprintf(stderr, "mxalloc score: %s: %s; recomputing\n", path, e.msg);
+            if (lead)
+                fprintf(stderr, "mxalloc score: %s: %s; recomputing\n", path, e.msg);
         } else {
+            rc = 0;
+            if (!lead)
+                goto out;
             fprintf(stderr, "mxalloc score: using cached scores %s\n", path);
             print_summary(&t, path, 1, json);
             rc = fflush(stdout) ? 1 : 0;
@@ -364,7 +375,7 @@ int cmd_score(int argc, char **argv)
         score_table_free(&t);
     }
 
-    progress_state ps = {.tty = isatty(STDERR_FILENO)};
+    progress_state ps = {.tty = lead && isatty(STDERR_FILENO)};
     if (ps.tty) { /* what it will cost, before it starts */
         double f = 0.0;
         for (int s = 0; s < SCORE_NMETHODS; s++)
@@ -383,6 +394,10 @@ int cmd_score(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     interrupted = 0;
     sigaction(SIGINT, &sa, &old);
+    if (sh->size > 1) {
+        so.shard = sh;
+        *shared = 1;
+    }
     int src = score_compute(&m, cp.tokens, cp.n_tokens, &so, &t, &e);
     if (ps.tty)
         fprintf(stderr, "\r%*s\r", 79, "");
@@ -395,6 +410,21 @@ int cmd_score(int argc, char **argv)
     if (src) {
         sigaction(SIGINT, &old, NULL);
         fprintf(stderr, "mxalloc score: %s\n", e.msg);
+        goto out;
+    }
+    if (sh->size > 1) {
+        /* the windows divide, the rest (loading, GPTQ, quantizing) repeats */
+        double wall = clock_now_s() - t_start, sum, max;
+        cli_mpi_reduce(sh, sh->window_s, &sum, &max);
+        double one = wall - max + sum;
+        if (lead)
+            fprintf(stderr, "mxalloc score: %d processes: %.2f s; one process: about %.2f s (%.2fx)\n",
+                    sh->size, wall, one, wall > 0 ? one / wall : 1.0);
+        *shared = 0; /* no exchange after this: each process may finish alone */
+    }
+    if (!lead) {
+        sigaction(SIGINT, &old, NULL);
+        rc = 0;
         goto out;
     }
     /* Still catching SIGINT: a Ctrl-C now cannot cut the atomic write short. */
@@ -415,5 +445,15 @@ out:
     score_table_free(&t);
     corpus_free(&cp);
     model_free(&m);
+    return rc;
+}
+
+int cmd_score(int argc, char **argv)
+{
+    shard sh;
+    if (cli_mpi_begin("mxalloc score", &sh))
+        return 1;
+    int shared = 0, rc = run_score(argc, argv, &sh, &shared);
+    cli_mpi_end(&sh, rc == 0 || !shared);
     return rc;
 }
