@@ -17,8 +17,7 @@ OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM
 MPIRUN="mpirun -np 2 --bind-to core"
 
-# sums NAME: the summary's per-format lines (uniform and summed scores)
-close() { # close A B: every number of the two summaries within 1e-4 relative
+close() { # close A B: every number of two summaries (fp32, uniform, summed scores) within 1e-4 relative
     awk 'NR == FNR { a[FNR] = $0; next }
          { n = split(a[FNR], x); split($0, y)
            for (i = 1; i <= n; i++) if (x[i] ~ /^-?[0-9.]+$/) {
@@ -50,7 +49,7 @@ if [ -r "$H656K/model.safetensors" ]; then
 else
     echo "tinystories-656k absent: its half skipped"
 fi
-# a process that fails stops the others instead of leaving them waiting
+# bad input: every process refuses it, one line, exit 1, no file
 expect 1 $MPIRUN "$BIN" score "$MODEL" --tokenizer "$TOKZ" --text "$T/none.txt" --out "$T/x"
 has "none.txt" err
 [ ! -e "$T/x" ] || fail "a failed run left a file"
