@@ -58,18 +58,23 @@ int score_gather(score_run *r, double *rows, size_t per)
 
 void score_window_time(score_run *r, double t0) { r->window_s += clock_now_s() - t0; }
 
-static double column_sum(const double *rows, long nw, size_t per, size_t col)
+double score_column(const score_run *r, const double *rows, size_t per, size_t col, long minus,
+                    double mul, double div, score_wstat *ws)
 {
     double s = 0.0;
-    for (long k = 0; k < nw; k++)
-        s += rows[(size_t)k * per + col];
+    for (long k = 0; k < r->nw; k++) {
+        const double *row = rows + (size_t)k * per;
+        s += row[col];
+        if (ws)
+            score_wstat_add(ws, mul * (row[col] - (minus >= 0 ? row[minus] : 0.0)) / div);
+    }
     return s;
 }
 
 void score_keep_fp32(score_run *r, const double *rows, size_t per, size_t col)
 {
     if (!r->have_fp32) {
-        r->fp32_sum = column_sum(rows, r->nw, per, col);
+        r->fp32_sum = score_column(r, rows, per, col, -1, 1, 1, NULL);
         r->have_fp32 = 1;
     }
 }
@@ -188,7 +193,7 @@ static int window_loss(score_run *r, tf_ctx *t, const mx_format *fm, double *row
     if (fm)
         eval_qweights_free(&q);
     if (!rc && !(rc = score_gather(r, rows, 1)))
-        *sum = column_sum(rows, r->nw, 1, 0);
+        *sum = score_column(r, rows, 1, 0, -1, 1, 1, NULL);
     return rc;
 }
 

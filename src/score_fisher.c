@@ -336,13 +336,8 @@ int score_run_fisher(score_run *r)
             if (f == MX_FP32)
                 continue;
             size_t c = (size_t)i * o->n_formats + fi;
-            double sum = 0.0;
             score_wstat ws = {0};
-            for (long k = 0; k < r->nw; k++) {
-                double v = fw.rows[(size_t)k * fw.per + c];
-                sum += v;
-                score_wstat_add(&ws, v / r->ctx);
-            }
+            double sum = score_column(r, fw.rows, fw.per, c, -1, 1, r->ctx, &ws);
             r->t->modules[i].score[SCORE_FISHER][f] = sum / N;
             r->t->modules[i].se[SCORE_FISHER][f] = score_wstat_se(&ws);
         }

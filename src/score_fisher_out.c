@@ -173,13 +173,8 @@ int score_run_fisher_out(score_run *r)
         for (int fi = 0; fi < nf; fi++)
             if (o->formats[fi] != MX_FP32) {
                 size_t c = (size_t)i * nf + fi;
-                double acc = 0.0;
                 score_wstat ws = {0};
-                for (long k = 0; k < r->nw; k++) {
-                    double v = rows[(size_t)k * per + c];
-                    acc += v;
-                    score_wstat_add(&ws, 0.5 * v / n);
-                }
+                double acc = score_column(r, rows, per, c, -1, 0.5, n, &ws);
                 r->t->modules[i].score[SCORE_FISHER_OUT][o->formats[fi]] = 0.5 * acc / N;
                 r->t->modules[i].se[SCORE_FISHER_OUT][o->formats[fi]] = score_wstat_se(&ws);
             }

@@ -56,6 +56,10 @@ int score_threads(const score_opts *o);
  * (src/shard.h), and each total is then summed over the rows in window order,
  * so any number of processes gives the same bits. 0 or an error (in r->e). */
 int score_gather(score_run *r, double *rows, size_t per);
+/* Column col of rows summed over the windows in order; ws (may be NULL) gets
+ * each window's mul * (row[col] - row[minus]) / div (minus < 0: no term). */
+double score_column(const score_run *r, const double *rows, size_t per, size_t col, long minus,
+                    double mul, double div, score_wstat *ws);
 /* Adds the seconds since t0 to r->window_s: the part processes divide. */
 void score_window_time(score_run *r, double t0);
 /* The fp32 loss from column col of a pass's gathered rows (each window's

@@ -324,16 +324,10 @@ int score_run_kl(score_run *r)
             if (f == MX_FP32)
                 continue;
             size_t cell = (size_t)i * o->n_formats + fi;
-            double nll = 0.0, kl = 0.0;
             score_wstat ws_nll = {0}, ws_kl = {0};
-            for (long k = 0; k < r->nw; k++) {
-                const double *row = rows + (size_t)k * per;
-                nll += row[cell];
-                kl += row[cells + cell];
-                /* paired with the same window's fp32 loss: the delta's own noise */
-                score_wstat_add(&ws_nll, (row[cell] - row[2 * cells]) / n);
-                score_wstat_add(&ws_kl, row[cells + cell] / n);
-            }
+            /* paired with the same window's fp32 loss: the delta's own noise */
+            double nll = score_column(r, rows, per, cell, (long)(2 * cells), 1, n, &ws_nll);
+            double kl = score_column(r, rows, per, cells + cell, -1, 1, n, &ws_kl);
             sm->score[SCORE_KL][f] = (nll - r->fp32_sum) / N;
             sm->kld[f] = kl / N;
             sm->se[SCORE_KL][f] = score_wstat_se(&ws_nll);
