@@ -59,7 +59,10 @@ static void usage(FILE *f)
             "                    alloc's configs then need this text (ppl/quantize --gptq-text)\n"
             "  --out FILE        write (or reuse) this file instead of the cache\n"
             "  --force           recompute even when a valid cached file exists\n"
-            "  --json            print the summary as JSON\n",
+            "  --json            print the summary as JSON\n\n"
+            "mpirun -np N mxalloc score ... (built with ./configure --with-mpi) shares the\n"
+            "calibration windows among N processes; the file is the one a single process\n"
+            "with the same threads per process writes, byte for byte.\n",
             SCORE_DEFAULT_TOKENS, SCORE_DEFAULT_CTX_CAP);
 }
 
