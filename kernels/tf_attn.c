@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kernels/gemm.h"
+#include "kernels/vexp.h"
 
 #define TF_ATTN_MAX_THREADS 8
 #define TF_ATTN_MIN_THREADED_N 64
@@ -19,23 +20,9 @@ void tf_causal_softmax(float *S, int n)
 {
     for (int i = 0; i < n; i++) {
         float *row = S + (size_t)i * n;
-        float mx = row[0];
-        for (int j = 1; j <= i; j++)
-            mx = row[j] > mx ? row[j] : mx;
-        double s0 = 0.0, s1 = 0.0; /* two chains: the sum is not the bottleneck */
-        int j = 0;
-        for (; j + 1 <= i; j += 2) {
-            row[j] = expf(row[j] - mx);
-            row[j + 1] = expf(row[j + 1] - mx);
-            s0 += row[j];
-            s1 += row[j + 1];
-        }
-        for (; j <= i; j++) {
-            row[j] = expf(row[j] - mx);
-            s0 += row[j];
-        }
-        float inv = (float)(1.0 / (s0 + s1));
-        for (j = 0; j <= i; j++)
+        size_t len = (size_t)i + 1;
+        float inv = (float)(1.0 / vexp_shift(row, row, len, vexp_max(row, len)));
+        for (size_t j = 0; j < len; j++)
             row[j] *= inv;
         if (i + 1 < n)
             memset(row + i + 1, 0, sizeof(float) * (size_t)(n - i - 1));

@@ -9,6 +9,7 @@
 
 #include "kernels/err.h"
 #include "kernels/pool.h"
+#include "kernels/vexp.h"
 
 void tf_bwd_embedding(const int *tok, int n, int dim, const float *dx, float *d_emb)
 {
@@ -150,16 +151,9 @@ void tf_bwd_swiglu(const float *g, const float *u, const float *dh, size_t len, 
  * returns the row's NLL; c = scale / count. */
 static double ce_row(const float *l, float *g, int y, int vocab, double c)
 {
-    float ly = l[y], m = l[0];
-    for (int j = 1; j < vocab; j++)
-        m = l[j] > m ? l[j] : m;
+    float ly = l[y], m = vexp_max(l, (size_t)vocab);
     /* g may alias l: keep exp(l - m) in g, then scale it to probabilities. */
-    double sum = 0.0;
-    for (int j = 0; j < vocab; j++) {
-        float z = l[j] - m; /* exp(-64) ~ 1.6e-28: below that, 0 */
-        g[j] = z > -64.0f ? expf(z) : 0.0f;
-        sum += g[j];
-    }
+    double sum = vexp_shift(g, l, (size_t)vocab, m);
     float p = (float)(c / sum);
     /* Flush what would be (near-)subnormal: such probabilities change nothing
      * measurable but slow every later GEMM down many times. */

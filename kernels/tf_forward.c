@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernels/gemm.h"
+#include "kernels/vexp.h"
 
 #define TF_NLL_MAX_THREADS 8
 #define TF_NLL_MIN_PER_THREAD (1u << 17) /* logits per thread below which one thread does all */
@@ -91,11 +92,7 @@ void tf_block(tf_ctx *t, const tf_weights *w, int l)
                                   c->norm_eps);
     block_linear(t, lw, l, TF_GATE, n, hdim, d, A->xn2, 0.0f, A->g);
     block_linear(t, lw, l, TF_UP, n, hdim, d, A->xn2, 0.0f, A->u);
-    size_t nh = (size_t)n * hdim;
-    for (size_t i = 0; i < nh; i++) {
-        float gv = A->g[i];
-        A->a[i] = gv / (1.0f + expf(-gv)) * A->u[i];
-    }
+    vexp_swiglu(A->a, A->g, A->u, (size_t)n * hdim);
     memcpy(out, A->h, sizeof(float) * (size_t)n * d);
     block_linear(t, lw, l, TF_DOWN, n, d, hdim, A->a, 1.0f, out);
 }
@@ -131,22 +128,12 @@ void tf_logits(tf_ctx *t, const tf_weights *w, int r0, int nr, float *out)
     gemm_linear(nr, t->c.vocab_size, d, t->xf + (size_t)r0 * d, w->lm_head, 0.0f, out);
 }
 
-/* -log softmax(z)[target] for one row of V logits: stable log-sum-exp, expf
+/* -log softmax(z)[target] for one row of V logits: stable log-sum-exp, exp
  * of z - max <= 0 (exact enough in float), sum and log in double. */
 static double row_nll(const float *z, int V, int target)
 {
-    float mx = z[0];
-    for (int k = 1; k < V; k++)
-        mx = z[k] > mx ? z[k] : mx;
-    double s0 = 0.0, s1 = 0.0;
-    int k = 0;
-    for (; k + 1 < V; k += 2) {
-        s0 += expf(z[k] - mx);
-        s1 += expf(z[k + 1] - mx);
-    }
-    for (; k < V; k++)
-        s0 += expf(z[k] - mx);
-    return (double)mx + log(s0 + s1) - (double)z[target];
+    float mx = vexp_max(z, (size_t)V);
+    return (double)mx + log(vexp_shift(NULL, z, (size_t)V, mx)) - (double)z[target];
 }
 
 typedef struct nll_job {
