@@ -1,12 +1,14 @@
 /* Scoring time per 1K calibration tokens (kl, fisher and fisher-out) on synthetic models
- * shaped like stories260K and SmolLM2-135M, window 256, against the plain
- * forward pass measured in the same run (tf_forward + tf_nll): the ratio says
- * how many forward passes one scoring method costs. SmolLM2's kl pass would
- * take too long for a benchmark, so it scores the 7 modules of the middle block
- * and extrapolates by forward cost (block units, as the progress bar counts).
- * Also forward+backward tokens/s (the Fisher pass's core), and what GPTQ
- * (score --gptq) adds: its second moments and factors, and quantizing every
- * module once. */
+ * shaped like stories260K, SmolLM2-135M, Qwen3-0.6B, Llama-3.2-1B and
+ * Llama-3-8B, window 256, against the plain forward pass measured in the same
+ * run (tf_forward + tf_nll): the ratio says how many forward passes one
+ * scoring method costs. From SmolLM2 on, the kl pass would take too long for
+ * a benchmark: it scores the 7 modules of the middle block (one module from
+ * the 0.6B on) and extrapolates by forward cost (block units, as the progress
+ * bar counts). Llama-3-8B is measured with 1 and 2 of its 32 blocks and
+ * extrapolated along that line. Also forward+backward tokens/s (the Fisher
+ * pass's core), and, up to SmolLM2, what GPTQ (score --gptq) adds: its second
+ * moments and factors, and quantizing every module once. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,13 @@ static double fwd_units(const tf_config *c, int from)
     return (c->n_layers - from) + (double)c->vocab_size * d / block;
 }
 
+/* Forward passes' worth of every module's kl pass (from its block on), in
+ * units of one whole forward. */
+static double kl_units(const tf_config *c)
+{
+    return TF_NLIN * (c->n_layers * fwd_units(c, 0) - (double)c->n_layers * (c->n_layers - 1) / 2) / fwd_units(c, 0);
+}
+
 /* Seconds of one score_compute of method meth over the tokens. */
 static int time_method(const model *m, const int *tokens, int ntok, score_opts *o, score_method meth, double *secs)
 {
@@ -70,11 +79,30 @@ static int time_method(const model *m, const int *tokens, int ntok, score_opts *
     return 0;
 }
 
-static int run(const char *label, const tf_config *c, int kl_windows, int subset)
+enum { KL_ALL, KL_BLOCK, KL_MODULE }; /* which modules kl scores (the rest extrapolated) */
+
+typedef struct costs {
+    double fwd, kl, fi, fo; /* seconds per 1K tokens */
+    double fb_rate;         /* forward+backward tokens/s */
+} costs;
+
+static void print_costs(const char *label, const costs *r, int kl_extrapolated, const char *note)
+{
+    printf("%-22s fwd %8.3f s/1K tok | kl %9.2f s/1K tok (%6.0f fwd)%s | fisher %7.2f s/1K tok "
+           "(%5.1f fwd) | fisher-out %7.2f s/1K tok (%5.1f fwd) | fwd+bwd %8.0f tok/s%s\n",
+           label, r->fwd, r->kl, r->kl / r->fwd, kl_extrapolated ? " [extrapolated]" : "", r->fi, r->fi / r->fwd, r->fo,
+           r->fo / r->fwd, r->fb_rate, note);
+    fflush(stdout);
+}
+
+/* Measures c on kl_windows windows; prints the line unless out is given
+ * (then fills it). kl scores the modules `subset` says; gptq adds its line. */
+static int run(const char *label, const tf_config *c, int tied, int kl_windows, int subset, int gptq,
+               costs *out)
 {
     tf_rand_model rm;
     model m;
-    if (tf_rand_model_init(&rm, c, 1, 42) || wrap(&m, &rm)) {
+    if (tf_rand_model_init(&rm, c, tied, 42) || wrap(&m, &rm)) {
         fprintf(stderr, "bench_score: out of memory\n");
         return 1;
     }
@@ -120,14 +148,14 @@ static int run(const char *label, const tf_config *c, int kl_windows, int subset
     o.uniform = 0;
     unsigned char *only = NULL;
     double scale = 1.0;
-    if (subset) { /* the middle block's 7 modules; extrapolate by forward cost */
+    if (subset != KL_ALL) { /* the middle block's modules (or its first); extrapolate by forward cost */
         only = calloc((size_t)m.n_modules, 1);
         int mid = c->n_layers / 2;
         double all = 0, part = 0;
         for (int i = 0; i < m.n_modules; i++) {
             double u = fwd_units(c, m.modules[i].layer);
             all += u;
-            if (m.modules[i].layer == mid) {
+            if (m.modules[i].layer == mid && (subset == KL_BLOCK || m.modules[i].kind == 0)) {
                 only[i] = 1;
                 part += u;
             }
@@ -147,6 +175,13 @@ static int run(const char *label, const tf_config *c, int kl_windows, int subset
         time_method(&m, tokens, ntok, &o, SCORE_FISHER_OUT, &fo_s))
         return 1;
     double fi_per_k = fi_s / ntok * 1024, fo_per_k = fo_s / ntok * 1024;
+    costs r = {fwd_per_k, kl_per_k, fi_per_k, fo_per_k, fb_rate};
+    if (out)
+        *out = r;
+    else
+        print_costs(label, &r, subset != KL_ALL, "");
+    if (!gptq)
+        goto done;
 
     /* GPTQ (score --gptq): the second moments and factors over these windows,
      * then every module quantized once in MXFP4, against rounding */
@@ -174,13 +209,10 @@ static int run(const char *label, const tf_config *c, int kl_windows, int subset
     free(q);
     gptq_set_free(&gs);
 
-    printf("%-22s fwd %8.3f s/1K tok | kl %9.2f s/1K tok (%6.0f fwd)%s | fisher %7.2f s/1K tok "
-           "(%5.1f fwd) | fisher-out %7.2f s/1K tok (%5.1f fwd) | fwd+bwd %8.0f tok/s\n",
-           label, fwd_per_k, kl_per_k, kl_per_k / fwd_per_k, subset ? " [extrapolated]" : "",
-           fi_per_k, fi_per_k / fwd_per_k, fo_per_k, fo_per_k / fwd_per_k, fb_rate);
     printf("%-22s gptq: second moments + factors %.2f s (%d windows: %.1f fwd), every module in mxfp4 %.1f ms "
            "(rounding %.2f ms)\n", "", g_collect, nw, g_collect / (fwd_per_k * ntok / 1024), 1e3 * g_quant, 1e3 * rtn);
     fflush(stdout);
+done:
     free(only);
     free(tokens);
     free(m.modules);
@@ -198,11 +230,41 @@ int main(void)
                       .n_kv_heads = 3, .head_dim = 64, .vocab_size = 49152, .max_seq = 2048,
                       .rope_theta = 100000.0f, .norm_eps = 1e-5f, .rope_style = TF_ROPE_HALF,
                       .qk_norm = 0};
+    tf_config qwen = {.dim = 1024, .hidden_dim = 3072, .n_layers = 28, .n_heads = 16,
+                      .n_kv_heads = 8, .head_dim = 128, .vocab_size = 151936, .max_seq = 2048,
+                      .rope_theta = 1000000.0f, .norm_eps = 1e-6f, .rope_style = TF_ROPE_HALF,
+                      .qk_norm = 1};
+    tf_config l1b = {.dim = 2048, .hidden_dim = 8192, .n_layers = 16, .n_heads = 32,
+                     .n_kv_heads = 8, .head_dim = 64, .vocab_size = 128256, .max_seq = 2048,
+                     .rope_theta = 500000.0f, .norm_eps = 1e-5f, .rope_style = TF_ROPE_HALF,
+                     .qk_norm = 0};
+    tf_config l8b = {.dim = 4096, .hidden_dim = 14336, .n_layers = 1, .n_heads = 32,
+                     .n_kv_heads = 8, .head_dim = 128, .vocab_size = 128256, .max_seq = 2048,
+                     .rope_theta = 500000.0f, .norm_eps = 1e-5f, .rope_style = TF_ROPE_HALF,
+                     .qk_norm = 0};
     printf("window %d, six MX formats; 'fwd' = plain forward + NLL in this run (reference)\n",
            WINDOW);
-    if (run("stories260K-shaped", &s260, 4, 0))
+    if (run("stories260K-shaped", &s260, 1, 4, KL_ALL, 1, NULL) ||
+        run("SmolLM2-135M-shaped", &smol, 1, 1, KL_BLOCK, 1, NULL) ||
+        run("Qwen3-0.6B-shaped", &qwen, 1, 1, KL_MODULE, 0, NULL) ||
+        run("Llama-3.2-1B-shaped", &l1b, 1, 1, KL_MODULE, 0, NULL))
         return 1;
-    if (run("SmolLM2-135M-shaped", &smol, 1, 1))
+    /* Llama-3-8B: 1 and 2 blocks; 32 along the line through them */
+    costs one, two, full;
+    if (run("", &l8b, 0, 1, KL_MODULE, 0, &one))
         return 1;
+    l8b.n_layers = 2;
+    if (run("", &l8b, 0, 1, KL_MODULE, 0, &two))
+        return 1;
+    full.fwd = one.fwd + 31 * (two.fwd - one.fwd);
+    /* kl is not linear in the blocks (each module's pass runs to the end):
+     * its forward count scales with the summed per-module forward cost */
+    tf_config l32 = l8b;
+    l32.n_layers = 32;
+    full.kl = two.kl / two.fwd * (kl_units(&l32) / kl_units(&l8b)) * full.fwd;
+    full.fi = one.fi + 31 * (two.fi - one.fi);
+    full.fo = one.fo + 31 * (two.fo - one.fo);
+    full.fb_rate = 1.0 / (1.0 / one.fb_rate + 31 * (1.0 / two.fb_rate - 1.0 / one.fb_rate));
+    print_costs("Llama-3-8B-shaped", &full, 1, " [1 and 2 of 32 blocks measured, extrapolated]");
     return 0;
 }
