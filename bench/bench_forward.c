@@ -105,12 +105,15 @@ static double bench_model(const shape *s, int reps, int single_too)
         layers = s->full_layers;
     }
     double fl = linear_flops(&s->c, layers, n);
+    char note[64] = "";
+    if (s->full_layers)
+        snprintf(note, sizeof note, " [%d of %d blocks measured, extrapolated]", s->c.n_layers, s->full_layers);
     printf("%-14s ctx %4d: prefill %7.0f tok/s, %.3f s/window (blocks %.3f, lm_head+nll %.3f),"
            " %.1f GFLOP/s on linears+head%s\n"
            "               bare cblas_sgemm of the same linears+head: %.3f s (%.1f GFLOP/s);"
            " bare / forward = %.2f\n",
            s->name, n, n / best, best, best_blocks, best_head, fl / best * 1e-9,
-           s->full_layers ? " [2 blocks measured, extrapolated]" : "", bare, fl / bare * 1e-9,
+           note, bare, fl / bare * 1e-9,
            bare / best);
     if (single_too) { /* the same forward with our own threads off (OpenBLAS keeps its threads) */
         int nt = tf_ctx_threads(t);

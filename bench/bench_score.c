@@ -256,15 +256,17 @@ int main(void)
     l8b.n_layers = 2;
     if (run("", &l8b, 0, 1, KL_MODULE, 0, &two))
         return 1;
-    full.fwd = one.fwd + 31 * (two.fwd - one.fwd);
+#define ALONG(x) (one.x + 31 * (two.x - one.x)) /* block 1's cost plus 31 more like block 2's */
+    full.fwd = ALONG(fwd);
     /* kl is not linear in the blocks (each module's pass runs to the end):
      * its forward count scales with the summed per-module forward cost */
     tf_config l32 = l8b;
     l32.n_layers = 32;
     full.kl = two.kl / two.fwd * (kl_units(&l32) / kl_units(&l8b)) * full.fwd;
-    full.fi = one.fi + 31 * (two.fi - one.fi);
-    full.fo = one.fo + 31 * (two.fo - one.fo);
-    full.fb_rate = 1.0 / (1.0 / one.fb_rate + 31 * (1.0 / two.fb_rate - 1.0 / one.fb_rate));
+    full.fi = ALONG(fi);
+    full.fo = ALONG(fo);
+    full.fb_rate = 1.0 / (1.0 / one.fb_rate + 31 * (1.0 / two.fb_rate - 1.0 / one.fb_rate)); /* time per token */
+#undef ALONG
     print_costs("Llama-3-8B-shaped", &full, 1, " [1 and 2 of 32 blocks measured, extrapolated]");
     return 0;
 }
