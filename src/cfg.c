@@ -1,5 +1,6 @@
 /* Reading and writing the assignment config (JSON via jansson). */
 #include "src/cfg.h"
+#include "src/cfg_internal.h"
 
 #include <jansson.h>
 #include <limits.h>
@@ -28,6 +29,7 @@ void cfg_free(mx_cfg *c)
 {
     free(c->formats);
     free(c->pins);
+    cfg_prune_free(c);
     cfg_init(c);
 }
 
@@ -201,6 +203,9 @@ static int load_root(json_t *root, mx_cfg *c, mx_error *e)
     json_t *pins = json_object_get(root, "pins");
     if (!rc && pins && !json_is_null(pins))
         rc = load_map(pins, "pins", &c->pins, &c->n_pins, e);
+    json_t *pr = json_object_get(root, "prune");
+    if (!rc && pr && !json_is_null(pr))
+        rc = cfg_prune_load(pr, c, e);
     json_t *shapes = json_object_get(root, "shapes");
     if (!rc && shapes && !json_is_null(shapes))
         rc = load_shapes(shapes, c, e);
@@ -307,6 +312,8 @@ char *cfg_to_json(const mx_cfg *c, mx_error *e)
         bad |= json_object_set_new(o, "formats", items_json(c->formats, c->n_formats));
         if (c->n_pins)
             bad |= json_object_set_new(o, "pins", items_json(c->pins, c->n_pins));
+        if (c->n_prune)
+            bad |= json_object_set_new(o, "prune", cfg_prune_json(c));
         bad |= set_num(o, "projected_ppl", c->projected_ppl);
         if (c->target != MX_TARGET_MX)
             bad |= json_object_set_new(o, "target", json_string(mx_target_name(c->target)));

@@ -16,7 +16,13 @@
  * (32, "ocp-floor", "nearest-even" or "gptq"). "target" (default "mx") is what the
  * bits were counted for (alloc --target); "shapes" gives the weight shape of
  * listed modules, so an export can choose storage types per row width
- * without the model. */
+ * without the model.
+ * "prune" (written by `mxalloc prune`) removes structure: {GROUP: {"units": N,
+ * "keep": [i, ...]}} with GROUP "model.layers.L.self_attn" (units: GQA groups)
+ * or "model.layers.L.mlp" (units: intermediate channels), N the group's units
+ * in the unpruned model and "keep" the kept ones, ascending (src/prune.h);
+ * "keep": [] skips the sublayer. Only commands that apply pruning (ppl,
+ * generate) accept such a config; the others refuse it by name. */
 #ifndef MXALLOC_CFG_H
 #define MXALLOC_CFG_H
 
@@ -32,6 +38,13 @@ typedef struct cfg_item {
     mx_format fmt;
     int rows, cols;            /* weight shape; 0 when not known */
 } cfg_item;
+
+typedef struct cfg_prune {
+    char name[CFG_NAME_MAX];   /* pruning group (src/prune.h's prune_group_name) */
+    int units;                 /* units of the unpruned group */
+    int n_keep;
+    int *keep;                 /* [n_keep] kept unit indices, ascending */
+} cfg_prune;
 
 typedef struct mx_cfg {
     char model[256];           /* "" when absent */
@@ -51,6 +64,8 @@ typedef struct mx_cfg {
     cfg_item *formats;         /* in file order (written in the order given) */
     int n_pins;
     cfg_item *pins;
+    int n_prune;
+    cfg_prune *prune;          /* in file order */
 } mx_cfg;
 
 /* An empty config with the defaults above (no allocation). */
@@ -63,6 +78,18 @@ int cfg_set_pin(mx_cfg *c, const char *name, mx_format f, mx_error *e);
 
 /* Record the weight shape of a listed module (ERR_ARG when not listed). */
 int cfg_set_shape(mx_cfg *c, const char *name, int rows, int cols, mx_error *e);
+
+/* Record a pruning group: keep[units] 0/1 (replaces an entry of that name). */
+int cfg_set_prune(mx_cfg *c, const char *name, int units, const unsigned char *keep, mx_error *e);
+/* ERR_ARG "CFG prunes blocks (GROUP ...): WHAT does not apply pruning" when c
+ * has a "prune" section, else 0: for the commands that only read formats. */
+int cfg_refuse_prune(const mx_cfg *c, const char *path, const char *what, mx_error *e);
+/* Unit masks per pruning group of m (group layer * PRUNE_NPARTS + part):
+ * masks[g] malloc'ed for a listed group, NULL otherwise; *masks NULL when the
+ * config prunes nothing. ERR_FORMAT when a group is not one of m's or its
+ * unit count differs. Free with cfg_prune_masks_free(masks, n_groups). */
+int cfg_prune_masks(const mx_cfg *c, const model *m, unsigned char ***masks, mx_error *e);
+void cfg_prune_masks_free(unsigned char **masks, int n_groups);
 
 /* Index of a module in c->formats, or -1. */
 int cfg_find(const mx_cfg *c, const char *name);

@@ -52,6 +52,13 @@ typedef struct eval_qweights {
 struct gptq_set;
 int eval_qweights_init(eval_qweights *q, const model *m, const mx_format *formats, const struct gptq_set *g,
                        mx_error *e);
+/* The same with structured pruning: masks[layer * PRUNE_NPARTS + part] the
+ * kept units of each pruning group (src/prune.h; NULL entries, or masks
+ * NULL: none), applied by prune_apply (the kept submatrix quantized as such,
+ * zeros elsewhere). A pruned module with g non-NULL is ERR_ARG (GPTQ runs on
+ * whole matrices). */
+int eval_qweights_init_pruned(eval_qweights *q, const model *m, const mx_format *formats,
+                              const struct gptq_set *g, unsigned char *const *masks, mx_error *e);
 void eval_qweights_free(eval_qweights *q);
 
 #endif

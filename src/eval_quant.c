@@ -4,9 +4,16 @@
 #include <stdlib.h>
 
 #include "src/gptq_set.h"
+#include "src/prune.h"
 
 int eval_qweights_init(eval_qweights *q, const model *m, const mx_format *formats, const gptq_set *g,
                        mx_error *e)
+{
+    return eval_qweights_init_pruned(q, m, formats, g, NULL, e);
+}
+
+int eval_qweights_init_pruned(eval_qweights *q, const model *m, const mx_format *formats, const gptq_set *g,
+                              unsigned char *const *masks, mx_error *e)
 {
     q->copies = NULL;
     q->n = 0;
@@ -25,8 +32,13 @@ int eval_qweights_init(eval_qweights *q, const model *m, const mx_format *format
             eval_qweights_free(q);
             return err_set(e, ERR_ARG, "%s: invalid format index %d", mod->name, (int)formats[i]);
         }
-        if (formats[i] == MX_FP32)
+        const unsigned char *keep = masks ? masks[mod->layer * PRUNE_NPARTS + prune_part_of(mod->kind)] : NULL;
+        if (formats[i] == MX_FP32 && !keep)
             continue;
+        if (keep && g) {
+            eval_qweights_free(q);
+            return err_set(e, ERR_ARG, "%s is pruned: GPTQ does not apply to pruned modules", mod->name);
+        }
         size_t cnt = (size_t)mod->rows * (size_t)mod->cols;
         float *cp = malloc(sizeof(float) * cnt);
         if (!cp) {
@@ -34,7 +46,8 @@ int eval_qweights_init(eval_qweights *q, const model *m, const mx_format *format
             return err_set(e, ERR_NOMEM, "out of memory quantizing %s", mod->name);
         }
         q->copies[i] = cp;
-        if ((rc = gptq_set_quant(g, m, i, formats[i], cp, e))) {
+        if ((rc = keep ? prune_apply(m, i, NULL, keep, formats[i], cp, e)
+                       : gptq_set_quant(g, m, i, formats[i], cp, e))) {
             eval_qweights_free(q);
             return rc;
         }

@@ -9,6 +9,7 @@
 
 #include "src/cfg.h"
 #include "src/gptq_set.h"
+#include "src/prune.h"
 #include "src/score.h"
 
 int cli_parse_long(const char *s, long lo, long *out)
@@ -138,6 +139,8 @@ int cli_module_formats(const model *m, mx_format uniform, const char *cfg_path, 
     int rc = cfg_load(cfg_path, &cfg, e);
     if (!rc)
         rc = cfg_formats_for_model(&cfg, m, fmts, e);
+    if (!rc)
+        rc = cfg_refuse_prune(&cfg, cfg_path, "the packed path", e);
     if (!rc && !strcmp(cfg.rounding, "gptq"))
         rc = err_set(e, ERR_ARG, "%s was quantized by GPTQ: the packed path rounds to nearest", cfg_path);
     cfg_free(&cfg);
@@ -149,6 +152,7 @@ const tf_weights *cli_quant_weights(const model *m, mx_format uniform, const cha
 {
     mx_format *fmts = malloc(sizeof *fmts * (size_t)(m->n_modules ? m->n_modules : 1));
     const tf_weights *w = NULL;
+    unsigned char **masks = NULL;
     mx_cfg cfg;
     cfg_init(&cfg);
     *have_q = 0;
@@ -158,19 +162,20 @@ const tf_weights *cli_quant_weights(const model *m, mx_format uniform, const cha
     }
     for (int i = 0; i < m->n_modules; i++)
         fmts[i] = uniform;
-    if (cfg_path && (cfg_load(cfg_path, &cfg, e) || cfg_formats_for_model(&cfg, m, fmts, e)))
+    if (cfg_path && (cfg_load(cfg_path, &cfg, e) || cfg_formats_for_model(&cfg, m, fmts, e) ||
+                     cfg_prune_masks(&cfg, m, &masks, e)))
         goto out;
     if (!g && !strcmp(cfg.rounding, "gptq")) {
         err_set(e, ERR_ARG, "%s was quantized by GPTQ: this command rounds to nearest (ppl and quantize take "
                 "--gptq-text FILE)", cfg_path);
         goto out;
     }
-    int any_q = 0;
+    int any_q = masks != NULL;
     for (int i = 0; i < m->n_modules; i++)
         any_q |= fmts[i] != MX_FP32;
     w = &m->weights;
     if (any_q) {
-        if (eval_qweights_init(q, m, fmts, g, e)) {
+        if (eval_qweights_init_pruned(q, m, fmts, g, masks, e)) {
             w = NULL;
             goto out;
         }
@@ -178,6 +183,7 @@ const tf_weights *cli_quant_weights(const model *m, mx_format uniform, const cha
         w = &q->w;
     }
 out:
+    cfg_prune_masks_free(masks, m->cfg.n_layers * PRUNE_NPARTS);
     cfg_free(&cfg);
     free(fmts);
     return w;

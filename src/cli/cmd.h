@@ -13,6 +13,7 @@ int cmd_sweep(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_anneal(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
 int cmd_tui(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_hwprofile(int argc, char **argv);

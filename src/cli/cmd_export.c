@@ -65,6 +65,8 @@ int cmd_export(int argc, char **argv)
     mx_error e = {0};
     char *text = NULL;
     int rc = cfg_load(cfg_path, &c, &e);
+    if (!rc)
+        rc = cfg_refuse_prune(&c, cfg_path, "export", &e);
     if (!rc && model_path) {
         model m;
         rc = model_load(model_path, &m, &e);

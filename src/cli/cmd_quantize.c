@@ -113,7 +113,7 @@ int cmd_quantize(int argc, char **argv)
         fprintf(stderr, "mxalloc quantize: out of memory\n");
         goto done;
     }
-    if (cfg_formats_for_model(&cfg, &m, fmts, &e)) {
+    if (cfg_formats_for_model(&cfg, &m, fmts, &e) || cfg_refuse_prune(&cfg, cfg_path, "quantize", &e)) {
         fprintf(stderr, "mxalloc quantize: %s\n", e.msg);
         goto done;
     }

@@ -24,6 +24,7 @@ static const command commands[] = {
     {"sweep", cmd_sweep, "print the Pareto table over a range of budgets"},
     {"export", cmd_export, "export a config for llama.cpp or as normalized JSON"},
     {"quantize", cmd_quantize, "write the model in its assigned formats (GGUF or packed MX)"},
+    {"prune", cmd_prune, "joint structured pruning and format choice at a budget (below 4.25 bits)"},
     {"anneal", cmd_anneal, "differentiable search (dMX or GAMMA)"},
     {"hwprofile", cmd_hwprofile, "time this machine's packed linears, write a latency cost table"},
     {"generate", cmd_generate, "greedy text generation (sanity check of a model or config)"},

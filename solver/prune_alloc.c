@@ -1,0 +1,226 @@
+/* The joint search: prune_scores -> joint_problem -> config. */
+#include "solver/prune_alloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "solver/joint.h"
+#include "src/eval.h"
+
+static const char *const mode_names[] = {"joint", "prune", "quant"};
+
+int prune_mode_parse(const char *s, prune_mode *out)
+{
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(s, mode_names[i])) {
+            *out = (prune_mode)i;
+            return 0;
+        }
+    return -1;
+}
+
+const char *prune_mode_name(prune_mode m) { return (unsigned)m < 3 ? mode_names[m] : "?"; }
+
+int prune_alloc_solve(const prune_scores *s, const model *m, const prune_alloc_opts *o, int *fmt,
+                      int *level, ilp_result *res, mx_error *e)
+{
+    int nm = s->n_modules, nf = s->n_formats, nl = s->n_levels;
+    size_t cells = (size_t)nm * nf * nl;
+    double *cost = malloc(cells * sizeof *cost), *params = malloc((size_t)nm * sizeof *params);
+    unsigned char *allowed = malloc(cells);
+    int *group = malloc((size_t)nm * sizeof *group), rc = 0;
+    if (!cost || !params || !allowed || !group) {
+        rc = err_set(e, ERR_NOMEM, "out of memory for the joint problem");
+        goto out;
+    }
+    if (o->mode == PRUNE_MODE_PRUNE && (o->prune_format < 0 || o->prune_format >= nf)) {
+        rc = err_set(e, ERR_ARG, "pruning only: the format is not a candidate");
+        goto out;
+    }
+    prune_scores_cost(s, m, o->prune_weight > 0 ? o->prune_weight : 1.0, cost);
+    for (int i = 0; i < nm; i++) {
+        params[i] = (double)m->modules[i].params;
+        group[i] = prune_group_of(m, i);
+        for (int f = 0; f < nf; f++)
+            for (int k = 0; k < nl; k++) {
+                int whole = s->kept[group[i] * nl + k] == prune_units(&m->cfg, group[i] % PRUNE_NPARTS);
+                int ok = 1;
+                if (o->mode == PRUNE_MODE_PRUNE)
+                    ok = f == o->prune_format;
+                if (o->mode == PRUNE_MODE_QUANT || (o->keep_all && o->keep_all[i]))
+                    ok &= whole;
+                allowed[((size_t)i * nf + f) * nl + k] = (unsigned char)ok;
+            }
+    }
+    joint_problem jp = {.n_modules = nm, .n_formats = nf, .n_keeps = nl, .params = params, .bits = s->bits,
+                        .cost = cost, .allowed = allowed, .group = group, .budget_bits = o->budget_bits};
+    rc = joint_solve(&jp, fmt, level, res, e);
+out:
+    free(cost);
+    free(params);
+    free(allowed);
+    free(group);
+    return rc;
+}
+
+int prune_alloc_config(const prune_scores *s, const prune_plan *p, const model *m, const int *fmt,
+                       const int *level, mx_cfg *c, mx_error *e)
+{
+    int rc = 0, nl = s->n_levels;
+    unsigned char *mask = NULL;
+    for (int i = 0; i < m->n_modules && !rc; i++)
+        rc = cfg_set_format(c, m->modules[i].name, s->formats[fmt[i]], e);
+    for (int g = 0; g < p->n_groups && !rc; g++) {
+        int k = -1;
+        for (int i = 0; i < m->n_modules && k < 0; i++)
+            if (prune_group_of(m, i) == g)
+                k = level[i];
+        const prune_group *pg = &p->g[g];
+        int n = k < 0 ? pg->n_units : s->kept[g * nl + k];
+        if (n == pg->n_units)
+            continue;
+        if (!(mask = realloc(mask, (size_t)pg->n_units))) {
+            rc = err_set(e, ERR_NOMEM, "out of memory");
+            break;
+        }
+        prune_mask(pg, n, mask);
+        char name[CFG_NAME_MAX];
+        prune_group_name(pg->layer, pg->part, name, sizeof name);
+        rc = cfg_set_prune(c, name, pg->n_units, mask, e);
+    }
+    free(mask);
+    return rc;
+}
+
+/* Unit masks per group of an answer (NULL where a group is kept whole). */
+static unsigned char **answer_masks(const prune_scores *s, const prune_plan *p, const model *m, const int *level)
+{
+    unsigned char **masks = calloc((size_t)p->n_groups, sizeof *masks);
+    for (int i = 0; masks && i < m->n_modules; i++) {
+        int g = prune_group_of(m, i), n = s->kept[g * s->n_levels + level[i]];
+        if (masks[g] || n == p->g[g].n_units)
+            continue;
+        if (!(masks[g] = malloc((size_t)p->g[g].n_units))) {
+            for (int k = 0; k < p->n_groups; k++)
+                free(masks[k]);
+            free(masks);
+            return NULL;
+        }
+        prune_mask(&p->g[g], n, masks[g]);
+    }
+    return masks;
+}
+
+int prune_alloc_measure(const prune_scores *s, const prune_plan *p, const model *m, const int *fmt,
+                        const int *level, const prune_calib *cal, double *loss, mx_error *e)
+{
+    mx_format *fm = malloc((size_t)m->n_modules * sizeof *fm);
+    unsigned char **masks = answer_masks(s, p, m, level);
+    tf_ctx *t = tf_ctx_create(&m->cfg, cal->ctx, 0);
+    eval_qweights q = {0};
+    eval_result r;
+    int rc = 0;
+    if (!fm || !masks || !t)
+        rc = err_set(e, ERR_NOMEM, "out of memory measuring an answer");
+    for (int i = 0; !rc && i < m->n_modules; i++)
+        fm[i] = s->formats[fmt[i]];
+    if (!rc && !(rc = eval_qweights_init_pruned(&q, m, fm, NULL, masks, e))) {
+        if (!(rc = eval_perplexity_ctx(t, &q.w, cal->tokens, cal->n_tokens, cal->bos, cal->ctx, cal->max_tokens,
+                                       NULL, NULL, &r, e)))
+            *loss = r.nll;
+        eval_qweights_free(&q);
+    }
+    for (int g = 0; masks && g < p->n_groups; g++)
+        free(masks[g]);
+    free(masks);
+    free(fm);
+    tf_ctx_free(t);
+    return rc;
+}
+
+/* The scores of an answer summed at weight 1. */
+static double additive(const prune_scores *s, const model *m, const int *fmt, const int *level)
+{
+    double sum = 0.0;
+    for (int i = 0; i < m->n_modules; i++) {
+        size_t c = ((size_t)i * s->n_formats + fmt[i]) * s->n_levels + level[i];
+        int g = prune_group_of(m, i);
+        sum += s->quant[c];
+        /* the group's loss once, at its first module */
+        int first = 1;
+        for (int j = 0; j < i && first; j++)
+            first = prune_group_of(m, j) != g;
+        if (first)
+            sum += s->group_loss[g * s->n_levels + level[i]];
+    }
+    return sum;
+}
+
+int prune_alloc_search(const prune_scores *s, const prune_plan *p, const model *m, const prune_alloc_opts *o,
+                       const prune_calib *cal, int *fmt, int *level, prune_answer *a, mx_error *e)
+{
+    static const double weights[] = PRUNE_WEIGHTS;
+    int nw = (int)(sizeof weights / sizeof *weights), nm = m->n_modules, rc = 0, have = 0;
+    int *cf = malloc((size_t)nm * sizeof *cf), *cl = malloc((size_t)nm * sizeof *cl);
+    int *seen = malloc((size_t)(nw + 2) * 2 * nm * sizeof *seen);
+    memset(a, 0, sizeof *a);
+    if (!cf || !cl || !seen) {
+        rc = err_set(e, ERR_NOMEM, "out of memory for the search");
+        goto out;
+    }
+    mx_error last = {0};
+    int n_try = o->mode == PRUNE_MODE_JOINT ? nw + 2 : 1;
+    for (int c = 0; c < n_try; c++) {
+        prune_alloc_opts co = *o;
+        char from[24];
+        if (o->mode != PRUNE_MODE_JOINT) {
+            co.prune_weight = 1.0;
+            snprintf(from, sizeof from, "%s", prune_mode_name(o->mode));
+        } else if (c < nw) {
+            co.prune_weight = weights[c];
+            snprintf(from, sizeof from, "joint x%g", weights[c]);
+        } else {
+            co.mode = c == nw ? PRUNE_MODE_QUANT : PRUNE_MODE_PRUNE;
+            co.prune_weight = 1.0;
+            snprintf(from, sizeof from, "%s", prune_mode_name(co.mode));
+        }
+        ilp_result r;
+        int src = prune_alloc_solve(s, m, &co, cf, cl, &r, &last);
+        if (src == ERR_INFEASIBLE || (src == ERR_ARG && co.mode == PRUNE_MODE_PRUNE && o->mode == PRUNE_MODE_JOINT))
+            continue; /* this candidate cannot meet the budget; others may */
+        if (src) {
+            rc = err_set(e, src, "%s", last.msg);
+            goto out;
+        }
+        /* the same answer from another weight: measured once */
+        int dup = 0;
+        for (int k = 0; k < a->candidates && !dup; k++)
+            dup = !memcmp(seen + (size_t)k * 2 * nm, cf, (size_t)nm * sizeof *cf) &&
+                  !memcmp(seen + (size_t)k * 2 * nm + nm, cl, (size_t)nm * sizeof *cl);
+        if (dup)
+            continue;
+        memcpy(seen + (size_t)a->candidates * 2 * nm, cf, (size_t)nm * sizeof *cf);
+        memcpy(seen + (size_t)a->candidates * 2 * nm + nm, cl, (size_t)nm * sizeof *cl);
+        a->candidates++;
+        double loss;
+        if ((rc = prune_alloc_measure(s, p, m, cf, cl, cal, &loss, e)))
+            goto out;
+        if (!have || loss < a->measured_loss) {
+            have = 1;
+            a->measured_loss = loss;
+            a->res = r;
+            a->additive_loss = s->fp32_loss + additive(s, m, cf, cl);
+            snprintf(a->from, sizeof a->from, "%s", from);
+            memcpy(fmt, cf, (size_t)nm * sizeof *cf);
+            memcpy(level, cl, (size_t)nm * sizeof *cl);
+        }
+    }
+    if (!have)
+        rc = err_set(e, last.code ? last.code : ERR_INFEASIBLE, "%s", last.msg[0] ? last.msg : "no answer meets the budget");
+out:
+    free(cf);
+    free(cl);
+    free(seen);
+    return rc;
+}
