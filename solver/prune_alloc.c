@@ -1,6 +1,7 @@
 /* The joint search: prune_scores -> joint_problem -> config. */
 #include "solver/prune_alloc.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,21 +23,39 @@ int prune_mode_parse(const char *s, prune_mode *out)
 
 const char *prune_mode_name(prune_mode m) { return (unsigned)m < 3 ? mode_names[m] : "?"; }
 
-int prune_alloc_solve(const prune_scores *s, const model *m, const prune_alloc_opts *o, int *fmt,
-                      int *level, ilp_result *res, mx_error *e)
+/* The joint problem of the options; *jp points into the arrays it allocates
+ * (free with problem_free). 0 or ERR_*. */
+typedef struct problem {
+    joint_problem jp;
+    double *cost, *params;
+    unsigned char *allowed;
+    int *group;
+} problem;
+
+static void problem_free(problem *pb)
+{
+    free(pb->cost);
+    free(pb->params);
+    free(pb->allowed);
+    free(pb->group);
+}
+
+static int problem_build(const prune_scores *s, const model *m, const prune_alloc_opts *o, problem *pb,
+                         mx_error *e)
 {
     int nm = s->n_modules, nf = s->n_formats, nl = s->n_levels;
     size_t cells = (size_t)nm * nf * nl;
     double *cost = malloc(cells * sizeof *cost), *params = malloc((size_t)nm * sizeof *params);
     unsigned char *allowed = malloc(cells);
-    int *group = malloc((size_t)nm * sizeof *group), rc = 0;
+    int *group = malloc((size_t)nm * sizeof *group);
+    *pb = (problem){.cost = cost, .params = params, .allowed = allowed, .group = group};
     if (!cost || !params || !allowed || !group) {
-        rc = err_set(e, ERR_NOMEM, "out of memory for the joint problem");
-        goto out;
+        problem_free(pb);
+        return err_set(e, ERR_NOMEM, "out of memory for the joint problem");
     }
     if (o->mode == PRUNE_MODE_PRUNE && (o->prune_format < 0 || o->prune_format >= nf)) {
-        rc = err_set(e, ERR_ARG, "pruning only: the format is not a candidate");
-        goto out;
+        problem_free(pb);
+        return err_set(e, ERR_ARG, "pruning only: the format is not a candidate");
     }
     prune_scores_cost(s, m, o->prune_weight > 0 ? o->prune_weight : 1.0, cost);
     for (int i = 0; i < nm; i++) {
@@ -50,18 +69,35 @@ int prune_alloc_solve(const prune_scores *s, const model *m, const prune_alloc_o
                     ok = f == o->prune_format;
                 if (o->mode == PRUNE_MODE_QUANT || (o->keep_all && o->keep_all[i]))
                     ok &= whole;
+                if (o->fmt_ok)
+                    ok &= o->fmt_ok[(size_t)i * nf + f];
                 allowed[((size_t)i * nf + f) * nl + k] = (unsigned char)ok;
             }
     }
-    joint_problem jp = {.n_modules = nm, .n_formats = nf, .n_keeps = nl, .params = params, .bits = s->bits,
-                        .cost = cost, .allowed = allowed, .group = group, .budget_bits = o->budget_bits};
-    rc = joint_solve(&jp, fmt, level, res, e);
-out:
-    free(cost);
-    free(params);
-    free(allowed);
-    free(group);
+    pb->jp = (joint_problem){.n_modules = nm, .n_formats = nf, .n_keeps = nl, .params = params, .bits = s->bits,
+                             .cost = cost, .allowed = allowed, .group = group, .budget_bits = o->budget_bits};
+    return 0;
+}
+
+int prune_alloc_solve(const prune_scores *s, const model *m, const prune_alloc_opts *o, int *fmt,
+                      int *level, ilp_result *res, mx_error *e)
+{
+    problem pb;
+    int rc = problem_build(s, m, o, &pb, e);
+    if (!rc)
+        rc = joint_solve(&pb.jp, fmt, level, res, e);
+    problem_free(&pb);
     return rc;
+}
+
+double prune_alloc_min_budget(const prune_scores *s, const model *m, const prune_alloc_opts *o)
+{
+    problem pb;
+    if (problem_build(s, m, o, &pb, NULL))
+        return NAN;
+    double b = joint_min_budget(&pb.jp);
+    problem_free(&pb);
+    return b;
 }
 
 int prune_alloc_config(const prune_scores *s, const prune_plan *p, const model *m, const int *fmt,
@@ -93,8 +129,7 @@ int prune_alloc_config(const prune_scores *s, const prune_plan *p, const model *
     return rc;
 }
 
-/* Unit masks per group of an answer (NULL where a group is kept whole). */
-static unsigned char **answer_masks(const prune_scores *s, const prune_plan *p, const model *m, const int *level)
+unsigned char **prune_alloc_masks(const prune_scores *s, const prune_plan *p, const model *m, const int *level)
 {
     unsigned char **masks = calloc((size_t)p->n_groups, sizeof *masks);
     for (int i = 0; masks && i < m->n_modules; i++) {
@@ -116,7 +151,7 @@ int prune_alloc_measure(const prune_scores *s, const prune_plan *p, const model 
                         const int *level, const prune_calib *cal, double *loss, mx_error *e)
 {
     mx_format *fm = malloc((size_t)m->n_modules * sizeof *fm);
-    unsigned char **masks = answer_masks(s, p, m, level);
+    unsigned char **masks = prune_alloc_masks(s, p, m, level);
     tf_ctx *t = tf_ctx_create(&m->cfg, cal->ctx, 0);
     eval_qweights q = {0};
     eval_result r;
@@ -139,8 +174,7 @@ int prune_alloc_measure(const prune_scores *s, const prune_plan *p, const model 
     return rc;
 }
 
-/* The scores of an answer summed at weight 1. */
-static double additive(const prune_scores *s, const model *m, const int *fmt, const int *level)
+double prune_alloc_additive(const prune_scores *s, const model *m, const int *fmt, const int *level)
 {
     double sum = 0.0;
     for (int i = 0; i < m->n_modules; i++) {
@@ -210,7 +244,7 @@ int prune_alloc_search(const prune_scores *s, const prune_plan *p, const model *
             have = 1;
             a->measured_loss = loss;
             a->res = r;
-            a->additive_loss = s->fp32_loss + additive(s, m, cf, cl);
+            a->additive_loss = s->fp32_loss + prune_alloc_additive(s, m, cf, cl);
             snprintf(a->from, sizeof a->from, "%s", from);
             memcpy(fmt, cf, (size_t)nm * sizeof *cf);
             memcpy(level, cl, (size_t)nm * sizeof *cl);

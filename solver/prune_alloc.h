@@ -25,6 +25,7 @@ typedef struct prune_alloc_opts {
     double budget_bits;          /* average over the unpruned weights, scales included */
     const unsigned char *keep_all; /* [n_modules] or NULL: 1 = its group is never pruned */
     double prune_weight;         /* the groups' losses count this many times (0: 1) */
+    const unsigned char *fmt_ok; /* [n_modules][n_formats] or NULL: formats module m may take (pins) */
 } prune_alloc_opts;
 
 /* fmt[m] (index in s->formats) and level[m] (index in s->levels) at the
@@ -64,6 +65,14 @@ typedef struct prune_answer {
 #define PRUNE_WEIGHTS {0.25, 0.5, 1.0, 2.0, 4.0, 8.0}
 int prune_alloc_search(const prune_scores *s, const prune_plan *p, const model *m, const prune_alloc_opts *o,
                        const prune_calib *cal, int *fmt, int *level, prune_answer *a, mx_error *e);
+
+/* The scores of an answer summed at weight 1: the projected loss increase. */
+double prune_alloc_additive(const prune_scores *s, const model *m, const int *fmt, const int *level);
+/* The smallest budget the options reach; NAN when none. */
+double prune_alloc_min_budget(const prune_scores *s, const model *m, const prune_alloc_opts *o);
+/* Unit masks per group of an answer (NULL where a group is kept whole), [p->n_groups];
+ * NULL when out of memory. Free with cfg_prune_masks_free(masks, p->n_groups). */
+unsigned char **prune_alloc_masks(const prune_scores *s, const prune_plan *p, const model *m, const int *level);
 
 /* The mean NLL of the calibration windows with an answer applied. */
 int prune_alloc_measure(const prune_scores *s, const prune_plan *p, const model *m, const int *fmt,

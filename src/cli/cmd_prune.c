@@ -253,7 +253,7 @@ int cmd_prune(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", prog, e.msg);
         goto out;
     }
-    prune_alloc_opts po = {mode, pfi, budget, keep_all, 1.0};
+    prune_alloc_opts po = {mode, pfi, budget, keep_all, 1.0, NULL};
     prune_calib cal = {cp.tokens, cp.n_tokens, cp.bos, (int)ctx, max_tokens};
     prune_answer a;
     if (prune_alloc_search(&sc, &plan, &m, &po, &cal, fmt, level, &a, &e)) {
