@@ -25,6 +25,7 @@ static const struct {
     [UI_CMD_METHOD] = {"method", 1, 1, "method kl|fisher|fisher-out|gamma -- which scores drive the solver"},
     [UI_CMD_SCORE] = {"score", 0, 2, "score [--method kl|fisher|fisher-out|both] -- compute sensitivity scores"},
     [UI_CMD_ANNEAL] = {"anneal", 1, 7, "anneal dmx|gamma [--steps N] [--refine N] [--seed N] -- a differentiable search; its result becomes current"},
+    [UI_CMD_PRUNE] = {"prune", 1, 2, "prune on|off|weight W -- prune heads/channels and choose formats together (budgets down to 2 bits)"},
     [UI_CMD_EVAL] = {"eval", 0, 0, "eval -- measure the perplexity of the current allocation"},
     [UI_CMD_GENERATE] = {"generate", 0, UI_CMD_MAXARGS, "generate [N] [PROMPT] -- a greedy sample of N tokens with the current allocation"},
     [UI_CMD_CANCEL] = {"cancel", 0, 0, "cancel -- stop the running background job"},
@@ -153,6 +154,19 @@ int ui_cmd_parse(const char *line, ui_cmd *out, char *err, size_t err_len)
             out->flag = 0;
         else
             return fail(err, err_len, "group: '%s' is not on or off%s", out->argv[1], "");
+        break;
+    case UI_CMD_PRUNE:
+        if (!strcmp(out->argv[0], "weight") && argc == 2) {
+            char *end;
+            errno = 0;
+            double w = strtod(out->argv[1], &end);
+            if (errno || end == out->argv[1] || *end || !isfinite(w) || w <= 0)
+                return fail(err, err_len, "prune weight: '%s' is not a positive number%s", out->argv[1], "");
+            out->number = w;
+        } else if ((!strcmp(out->argv[0], "on") || !strcmp(out->argv[0], "off")) && argc == 1)
+            out->flag = !strcmp(out->argv[0], "on");
+        else
+            return fail(err, err_len, "usage: %s%s", specs[id].usage, "");
         break;
     case UI_CMD_TARGET: {
         mx_target t;

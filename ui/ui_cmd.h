@@ -20,6 +20,7 @@ typedef enum ui_cmd_id {
     UI_CMD_METHOD,     /* method kl|fisher|gamma : which score drives the solver */
     UI_CMD_SCORE,      /* score [--method kl|fisher|both] */
     UI_CMD_ANNEAL,     /* anneal dmx|gamma [--steps N] [--refine N] [--seed N] */
+    UI_CMD_PRUNE,      /* prune on|off|weight W : joint pruning + formats (number: W; flag: on/off; argv[0] the verb) */
     UI_CMD_EVAL,       /* eval */
     UI_CMD_GENERATE,   /* generate [N] [PROMPT] : N in number (0 = default), PROMPT joined in argv[0] */
     UI_CMD_CANCEL,     /* cancel */

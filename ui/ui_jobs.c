@@ -94,7 +94,7 @@ int ui_queue_pop(ui_queue *q, ui_event *ev)
     return 1;
 }
 
-static const char *const job_names[] = {"none", "eval", "score", "search", "generate"};
+static const char *const job_names[] = {"none", "eval", "score", "search", "generate", "prune"};
 
 const char *ui_job_name(ui_job_kind k)
 {

@@ -57,7 +57,7 @@ int ui_queue_fd(const ui_queue *q);
 int ui_queue_pop(ui_queue *q, ui_event *ev);
 void ui_event_clear(ui_event *ev);
 
-typedef enum ui_job_kind { UI_JOB_NONE = 0, UI_JOB_EVAL, UI_JOB_SCORE, UI_JOB_SEARCH, UI_JOB_GENERATE } ui_job_kind;
+typedef enum ui_job_kind { UI_JOB_NONE = 0, UI_JOB_EVAL, UI_JOB_SCORE, UI_JOB_SEARCH, UI_JOB_GENERATE, UI_JOB_PRUNE } ui_job_kind;
 
 typedef struct ui_job {
     ui_job_kind kind;      /* UI_JOB_NONE when idle */

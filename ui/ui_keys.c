@@ -46,6 +46,13 @@ static unsigned act_latency(ui_app *a, const int *arg)
     return ui_ctl_run_line(a, line);
 }
 
+/* P: prune mode on (computing its scores the first time) or off. */
+static unsigned act_prune(ui_app *a, const int *arg)
+{
+    (void)arg;
+    return ui_ctl_run_line(a, a->wb->st.prune_on ? "prune off" : "prune on");
+}
+
 static unsigned act_move(ui_app *a, const int *arg)
 {
     ui_ctl_move_cursor(a, arg[0], arg[1]);
@@ -274,6 +281,7 @@ static const ui_key_binding bindings[] = {
     {{'U'}, "undo the last edit", act_line, {UI_CMD_UNDO}},
     {{18}, "redo what U undid", act_line, {UI_CMD_REDO}},
     {{'e'}, "measure perplexity (eval)", act_eval, {0}},
+    {{'P'}, "prune + formats on/off", act_prune, {0}},
     {{'S'}, "compute kl scores (score)", act_score, {0}},
     {{'s'}, "text sample (generate)", act_sample, {0}},
     {{27}, "cancel the running job", act_cancel, {0}},

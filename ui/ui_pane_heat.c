@@ -39,7 +39,15 @@ void ui_pane_heat(const ui_app *a)
                 if (f < 0)
                     f = s->solved ? s->choice[m] : -1;
                 bin = f >= 0 ? ui_bits_bin(s->t.modules[m].bits[f]) : -1;
-                snprintf(cell, sizeof cell, "%-*.*s", tw, tw, f >= 0 ? ui_format_short((mx_format)f) : "?");
+                double keep = ui_state_keep_frac(s, m);
+                if (keep < 1.0 && f >= 0) { /* pruned: the share kept, coloured by its format */
+                    char pc[8];
+                    snprintf(pc, sizeof pc, keep > 0 ? "%.0f%%" : "off", 100.0 * keep);
+                    snprintf(cell, sizeof cell, "%-*.*s", tw, tw, pc);
+                    if (keep == 0)
+                        bin = -1;
+                } else
+                    snprintf(cell, sizeof cell, "%-*.*s", tw, tw, f >= 0 ? ui_format_short((mx_format)f) : "?");
             } else {
                 double v = s->t.modules[m].score[s->method][a->view_fmt];
                 bin = ui_scale_bin(v, lo, hi, UI_NBINS);
@@ -86,7 +94,8 @@ void ui_pane_heat(const ui_app *a)
             attrset(A_NORMAL);
             xx += 5;
         }
-        mvaddnstr(ly + 1, x, "! = pinned", r->w - 2);
+        mvaddnstr(ly + 1, x, s->prune_on ? "! = pinned (kept whole)  NN% = kept, off = skipped" : "! = pinned",
+                  r->w - 2);
     } else {
         char e0[16], e1[16];
         mvaddnstr(ly, x, "low", r->w - 2);

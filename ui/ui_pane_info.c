@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kernels/tf.h"
 #include "ui/ui_app.h"
 
 void ui_pane_info(const ui_app *a)
@@ -29,7 +30,11 @@ void ui_pane_info(const ui_app *a)
     if (!ui_state_has_scores(s))
         return;
     int f = s->solved ? s->choice[m] : -1;
-    snprintf(buf, sizeof buf, "format %s%s%s", f >= 0 ? mx_format_name((mx_format)f) : "-",
+    double keep = ui_state_keep_frac(s, m);
+    char kept[48] = "";
+    if (s->prune_on && s->solved)
+        snprintf(kept, sizeof kept, "  keep %.0f%% of its %s", 100.0 * keep, mm->kind <= TF_O ? "attention" : "MLP");
+    snprintf(buf, sizeof buf, "format %s%s%s%s", f >= 0 && keep > 0 ? mx_format_name((mx_format)f) : "-", kept,
              s->pin[m] >= 0 ? "  (pinned)" : "",
              ui_ctl_search_format(a, m) >= 0 ? "  (search settled)" : "");
     mvaddnstr(y++, x, buf, w);

@@ -73,6 +73,7 @@ static void free_arrays(ui_state *s)
 
 void ui_state_free(ui_state *s)
 {
+    ui_prune_free(s);
     free_arrays(s);
     score_table_free(&s->t);
 }
@@ -210,6 +211,8 @@ int ui_state_set_formats(ui_state *s, const char *list, mx_error *e)
 void ui_state_set_target(ui_state *s, mx_target t)
 {
     s->target = t;
+    if (t != MX_TARGET_MX)
+        s->prune_on = 0; /* the joint bits are packed MX's */
     mark_stale(s);
 }
 
@@ -289,6 +292,10 @@ void ui_state_budget_range(ui_state *s, double *lo, double *hi)
     *lo = *hi = NAN;
     if (!ui_state_has_scores(s))
         return;
+    if (s->prune_on) {
+        ui_prune_range(s, lo, hi);
+        return;
+    }
     alloc_setup as;
     if (build_problem(s, &as, NULL))
         return;
@@ -328,6 +335,12 @@ int ui_state_solve(ui_state *s, mx_error *e)
     s->solved = 0;
     if (!ui_state_has_scores(s))
         return err_set(e, ERR_ARG, "no scores: run `mxalloc score ...` or :load-scores FILE");
+    if (s->prune_on) {
+        int rc = ui_prune_solve(s, e);
+        if (!rc)
+            nearest_uniform(s);
+        return rc;
+    }
     double t0 = 1e3 * clock_now_s();
     alloc_setup as;
     mx_error le = {0};
@@ -367,6 +380,8 @@ int ui_state_sweep(ui_state *s, int n, mx_error *e)
         n = UI_CURVE_MAX;
     if (n < 2)
         n = 2;
+    if (s->prune_on)
+        return ui_prune_sweep(s, n, e);
     alloc_setup as;
     int rc = build_problem(s, &as, e);
     if (rc)
@@ -597,6 +612,8 @@ int ui_state_apply(ui_state *s, const int *fmts, const char *name, mx_error *e)
 {
     if (!ui_state_has_scores(s))
         return err_set(e, ERR_ARG, "no scores");
+    if (s->prune_on) /* a candidate holds formats only */
+        return err_set(e, ERR_ARG, "prune is on: candidates hold formats only (prune off first)");
     const score_table *t = &s->t;
     alloc_setup as;
     int rc = build_problem(s, &as, e);
@@ -628,6 +645,8 @@ int ui_state_keep(ui_state *s, const char *name, char kept[UI_CAND_NAME], mx_err
 {
     if (!s->solved)
         return err_set(e, ERR_ARG, "keep: %s", s->err[0] ? s->err : "no allocation to keep");
+    if (s->prune_on)
+        return err_set(e, ERR_ARG, "keep: prune is on and candidates hold formats only (export FILE keeps it)");
     char def[UI_CAND_NAME];
     if (!name || !*name) {
         /* "ilp@6.00"; a candidate kept again keeps its name */

@@ -78,6 +78,18 @@ typedef struct ui_state {
     double meas_bits[UI_MEAS_MAX], meas_ppl[UI_MEAS_MAX];
     char meas_mark[UI_MEAS_MAX];   /* ui_state_alloc_mark of each, when measured */
 
+    /* Joint pruning (`prune on`): the scores of src/prune_score.h and the plan
+     * they were made with (owned), for the model pm (the workbench's). While
+     * prune_on the solver chooses a format and a keep level per module
+     * (solver/prune_alloc.h at weight prune_weight of the pruning losses);
+     * level[i] is choice[i]'s level (index in ps->levels). A pin fixes the
+     * format and keeps its group whole. */
+    struct prune_scores *ps;
+    struct prune_plan *plan;
+    const struct model *pm;
+    int prune_on;
+    double prune_weight;
+    int *level;                    /* [n_modules] */
     int *tmp_choice;               /* [n_modules] scratch */
     int n_undo, n_redo;            /* constraint history (budget, pins, formats, groups, method, target) */
     ui_snap undo[UI_UNDO_MAX], redo[UI_UNDO_MAX];
@@ -158,6 +170,28 @@ void ui_state_clear_history(ui_state *s);
 char ui_state_alloc_mark(const ui_state *s);
 /* Add a measured point to the plot, drawn as mark. */
 void ui_state_add_measured(ui_state *s, double bits, double ppl, char mark);
+
+/* Take ownership of *ps and *plan (left empty), made for m (whose modules
+ * must be the table's, in order); prune_on is unchanged. 0 or ERR_*. */
+int ui_state_set_prune(ui_state *s, struct prune_scores *ps, struct prune_plan *plan, const struct model *m,
+                       mx_error *e);
+/* `prune on|off`: ERR_ARG without prune scores or with target llama-cpp (the
+ * joint bits are counted for packed MX). Marks the solution stale. */
+int ui_state_set_prune_on(ui_state *s, int on, mx_error *e);
+/* The pruning losses' weight (> 0); marks the solution stale. */
+void ui_state_set_prune_weight(ui_state *s, double w);
+/* Fraction of module i's group the current allocation keeps (1 when nothing is pruned). */
+double ui_state_keep_frac(const ui_state *s, int i);
+/* The current allocation's unit masks per pruning group (solver/prune_alloc.h's
+ * prune_alloc_masks), or NULL (not pruning, or out of memory: *nomem = 1). */
+unsigned char **ui_state_prune_masks(const ui_state *s, int *nomem);
+/* The solver, range and curve of prune mode (ui_prune.c; ui_state.c calls them). */
+int ui_prune_solve(ui_state *s, mx_error *e);
+void ui_prune_range(ui_state *s, double *lo, double *hi);
+int ui_prune_sweep(ui_state *s, int n, mx_error *e);
+void ui_prune_free(ui_state *s);
+/* The lowest budget the bar offers in prune mode (everything skipped would be 0). */
+#define UI_PRUNE_MIN_BUDGET 2.0
 
 /* Column label of a format for the heatmap ("e2m1", "int8", "bf16", ...):
  * mx_format_label, accepted by the `:` commands and the CLI. */

@@ -15,11 +15,12 @@
 #include "kernels/mx.h"
 #include "src/cache.h"
 #include "src/cfg.h"
-#include "src/gptq_set.h"
 #include "src/eval.h"
 #include "src/export.h"
 #include "src/file_map.h"
 #include "src/file_write.h"
+#include "src/gptq_set.h"
+#include "src/prune.h"
 #include "src/score_lookup.h"
 
 void ui_wb_say(ui_wb *wb, ui_msg_level lv, const char *fmt, ...)
@@ -161,6 +162,8 @@ void ui_wb_close(ui_wb *wb)
     }
     free(wb->eval.fmts);
     free(wb->eval.alloc);
+    cfg_prune_masks_free(wb->eval.masks, wb->m.cfg.n_layers * PRUNE_NPARTS);
+    wb->eval.masks = NULL;
     free(wb->meas_fmts);
     ui_work_free(wb);
     free(wb->text);
@@ -265,7 +268,7 @@ static void *eval_main(void *arg)
     int have_g = 0;
     int rc = ui_wb_gptq(wb, &gs, &have_g, &e);
     if (!rc)
-        rc = eval_qweights_init(&q, m, wb->eval.fmts, have_g ? &gs : NULL, &e);
+        rc = eval_qweights_init_pruned(&q, m, wb->eval.fmts, have_g ? &gs : NULL, wb->eval.masks, &e);
     if (have_g)
         gptq_set_free(&gs);
     if (!rc) {
@@ -293,6 +296,11 @@ static int start_eval(ui_wb *wb)
         return fail(wb, ERR_ARG, "a job is already running (cancel it first)");
     free(wb->eval.fmts);
     free(wb->eval.alloc);
+    cfg_prune_masks_free(wb->eval.masks, wb->m.cfg.n_layers * PRUNE_NPARTS);
+    int nomem;
+    wb->eval.masks = ui_state_prune_masks(&wb->st, &nomem);
+    if (nomem)
+        return fail(wb, ERR_NOMEM, "out of memory");
     wb->eval.fmts = malloc((size_t)wb->m.n_modules * sizeof *wb->eval.fmts);
     wb->eval.alloc = malloc((size_t)wb->m.n_modules * sizeof *wb->eval.alloc);
     if (!wb->eval.fmts || !wb->eval.alloc)
@@ -383,10 +391,13 @@ void ui_wb_status_line(const ui_wb *wb, char *out, size_t len)
                          : s->group_gateup                 ? "gateup"
                                                            : "none";
     /* the short settings first: the status line shows as much as fits */
-    snprintf(out, len, "allocation %s  method %s (of %s)  formats %s  groups %s  target %s%s  text %.300s (%ld tokens, "
+    char prune[64] = "";
+    if (s->prune_on)
+        snprintf(prune, sizeof prune, "  prune on (weight %g)", s->prune_weight);
+    snprintf(out, len, "allocation %s  method %s (of %s)  formats %s  groups %s  target %s%s%s  text %.300s (%ld tokens, "
              "ctx %d)  scores %.300s",
              s->alloc_name, score_method_name(s->method), methods[0] ? methods : "-", formats, groups,
-             mx_target_name(s->target), s->t.gptq ? "  rounding gptq" : "",
+             mx_target_name(s->target), s->t.gptq ? "  rounding gptq" : "", prune,
              wb->opts.text_path ? wb->opts.text_path : "none", wb->n_tokens, wb->ctx,
              s->scores_path[0] ? s->scores_path : "none");
 }
@@ -581,6 +592,20 @@ int ui_wb_export(ui_wb *wb, const char *path, int llama, mx_error *e)
     for (int i = 0; !rc && i < s->t.n_modules; i++)
         if (s->pin[i] >= 0)
             rc = cfg_set_pin(&c, s->t.modules[i].name, (mx_format)s->pin[i], e);
+    int nomem;
+    unsigned char **masks = ui_state_prune_masks(s, &nomem);
+    if (!rc && nomem)
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+    for (int g = 0; !rc && masks && g < s->plan->n_groups; g++)
+        if (masks[g]) {
+            char name[CFG_NAME_MAX];
+            prune_group_name(s->plan->g[g].layer, s->plan->g[g].part, name, sizeof name);
+            rc = cfg_set_prune(&c, name, s->plan->g[g].n_units, masks[g], e);
+        }
+    if (masks)
+        cfg_prune_masks_free(masks, s->plan->n_groups);
+    if (!rc && llama && c.n_prune)
+        rc = cfg_refuse_prune(&c, path, "export --to llama-cpp", e);
     /* the texts `mxalloc export --to json|llama-cpp` give for this config */
     if (!rc)
         rc = llama ? export_llama_cpp_file(path, &c, 1, NULL, e) : cfg_save(path, &c, e);
@@ -710,6 +735,44 @@ static int exec_cmd(ui_wb *wb, const ui_cmd *c)
         ui_wb_say(wb, UI_MSG_INFO, "anneal %s: searching at budget %.2f...", c->argv[0], wb->st.budget);
         return 0;
     }
+    case UI_CMD_PRUNE:
+        if (need_scores(wb))
+            return ERR_ARG;
+        if (!strcmp(c->argv[0], "weight")) {
+            ui_state_set_prune_weight(s, c->number);
+            ui_wb_say(wb, UI_MSG_INFO, "prune weight %g (the pruning losses count %g times)", c->number, c->number);
+            return s->prune_on ? ui_wb_resolve(wb, 1) : 0;
+        }
+        if (c->flag && !s->ps) {
+            if (wb->job.kind != UI_JOB_NONE)
+                return fail(wb, ERR_ARG, "a job is already running (cancel it first)");
+            if (s->target != MX_TARGET_MX)
+                return fail(wb, ERR_ARG, "prune: the joint budget counts packed MX bits (target mx first)");
+            rc = ui_work_start_prune(wb);
+            if (rc == -1)
+                return fail(wb, ERR_ARG, "prune: no calibration text (start with --text FILE)");
+            if (rc == -2)
+                return fail(wb, ERR_ARG, "prune: the text is shorter than one window");
+            if (rc)
+                return fail(wb, ERR_INTERNAL, "prune: cannot start a worker thread");
+            ui_wb_say(wb, UI_MSG_INFO, "prune: measuring the pruning groups and scoring the kept parts...");
+            return 0;
+        }
+        if ((rc = ui_state_set_prune_on(s, c->flag, &e)))
+            return fail(wb, rc, e.msg);
+        if (c->flag) {
+            double lo, hi;
+            ui_state_budget_range(s, &lo, &hi);
+            if (isfinite(lo) && (s->budget < lo || s->budget > hi))
+                s->budget = lo + 0.5 * (hi - lo);
+        } else {
+            double lo, hi;
+            ui_state_budget_range(s, &lo, &hi);
+            if (isfinite(lo) && s->budget < lo)
+                s->budget = lo;
+        }
+        ui_wb_say(wb, UI_MSG_INFO, "prune %s", c->flag ? "on" : "off");
+        return ui_wb_resolve(wb, 1);
     case UI_CMD_EVAL:
         return start_eval(wb);
     case UI_CMD_GENERATE:
@@ -752,8 +815,14 @@ static int exec_cmd(ui_wb *wb, const ui_cmd *c)
             if (only >= 0 && i != only)
                 continue;
             const score_module *m = &s->t.modules[i];
-            ui_wb_say(wb, UI_MSG_RESULT, "%s %s%s score %.6g", m->name, mx_format_name((mx_format)s->choice[i]),
-                s->pin[i] >= 0 ? " (pinned)" : "", m->score[s->method][s->choice[i]]);
+            double keep = ui_state_keep_frac(s, i);
+            if (s->prune_on)
+                ui_wb_say(wb, UI_MSG_RESULT, "%s %s keep %.0f%%%s", m->name,
+                    keep > 0 ? mx_format_name((mx_format)s->choice[i]) : "-", 100.0 * keep,
+                    s->pin[i] >= 0 ? " (pinned)" : "");
+            else
+                ui_wb_say(wb, UI_MSG_RESULT, "%s %s%s score %.6g", m->name, mx_format_name((mx_format)s->choice[i]),
+                    s->pin[i] >= 0 ? " (pinned)" : "", m->score[s->method][s->choice[i]]);
         }
         return 0;
     }

@@ -7,6 +7,8 @@
 #include "solver/search.h"
 #include "src/hw_table.h"
 #include "src/model.h"
+#include "src/prune.h"
+#include "src/prune_score.h"
 #include "src/score.h"
 #include "src/tok.h"
 #include "ui/ui_cmd.h"
@@ -35,6 +37,7 @@ typedef void (*ui_msg_fn)(void *user, ui_msg_level level, const char *text);
 typedef struct ui_eval_job {
     struct ui_wb *wb;
     mx_format *fmts;              /* snapshot of the allocation being measured */
+    unsigned char **masks;        /* its pruning (prune on), [n_layers * PRUNE_NPARTS], or NULL */
     int *alloc;                   /* the same as ui_state holds it (int per module) */
     double avg_bits, proj_ppl;    /* of that snapshot */
     char mark;                    /* its plot mark (ui_state_alloc_mark) */
@@ -70,6 +73,13 @@ typedef struct ui_anneal_job {
     long steps, refine, seed;     /* `anneal ... --steps N --refine N --seed N`; -1: the defaults */
 } ui_anneal_job;
 
+/* State of a pruning-scores run (`prune on` without them: prune_plan_collect
+ * + prune_scores_compute on the workbench's text in a worker). */
+typedef struct ui_prune_job {
+    prune_plan plan;
+    prune_scores ps;              /* filled by the worker, taken by the UI on success */
+} ui_prune_job;
+
 /* State of a greedy sample (gen_text in a worker, ui_work.c). */
 typedef struct ui_gen_job {
     int n;                        /* tokens asked for */
@@ -102,6 +112,7 @@ typedef struct ui_wb {
     ui_score_job score;
     ui_anneal_job anneal;
     ui_gen_job gen;
+    ui_prune_job prune;
     ui_progress prog;             /* phase, count, rate of the running job */
     ui_search_hist search;
     int *meas_fmts;               /* the allocation last measured (NULL: none) ... */
@@ -146,6 +157,9 @@ int ui_wb_export(ui_wb *wb, const char *path, int llama, mx_error *e);
  * by ui_wb_handle_event through ui_work_finish. */
 int ui_work_start_score(ui_wb *wb, unsigned methods);
 int ui_work_start_anneal(ui_wb *wb, int method);
+/* `prune on` without pruning scores: compute them (0, or -1 no text, -2 too
+ * short, -3 no thread); prune mode goes on when they arrive. */
+int ui_work_start_prune(ui_wb *wb);
 void ui_work_finish(ui_wb *wb, const ui_event *ev);
 /* A first run's scoring: show the worker's newest fisher previews (if any
  * are newer than those shown) as the open table, re-solved. 1 when shown. */

@@ -17,6 +17,8 @@
 #include "src/gptq_set.h"
 #include "src/eval.h"
 #include "src/generate.h"
+#include "src/prune.h"
+#include "src/prune_score.h"
 #include "src/score.h"
 #include "src/score_lookup.h"
 #include "ui/ui_wb.h"
@@ -360,6 +362,10 @@ int ui_work_generate(ui_wb *wb, const ui_cmd *c)
             return e.code ? e.code : ERR_IO;
         }
     }
+    if (wb->st.prune_on) {
+        ui_wb_say(wb, UI_MSG_ERROR, "generate: prune is on; export FILE, then `mxalloc generate --config FILE`");
+        return ERR_ARG;
+    }
     free(g->fmts);
     free(g->text);
     g->fmts = NULL;
@@ -414,6 +420,51 @@ void ui_work_free(ui_wb *wb)
     score_table_free(&wb->score.out);
 }
 
+/* ---- pruning scores ---- */
+
+/* The candidate formats of the open table (MX only) and prune's default levels. */
+static void prune_candidates(const ui_wb *wb, mx_format *fm, int *nf)
+{
+    *nf = 0;
+    for (int j = 0; j < wb->st.t.n_formats; j++)
+        if (wb->st.t.formats[j] != MX_FP32 && wb->st.t.formats[j] != MX_BF16)
+            fm[(*nf)++] = wb->st.t.formats[j];
+}
+
+static void *prune_main(void *arg)
+{
+    ui_wb *wb = arg;
+    mx_error e = {0};
+    static const double levels[] = {1.0, 0.75, 0.5, 0.25, 0.0};
+    mx_format fm[MX_NFORMATS];
+    int nf, bos = tok_window_bos(wb->tk);
+    prune_candidates(wb, fm, &nf);
+    ui_job_progress(&wb->job, 0, 2, "importance", NULL);
+    int rc = prune_plan_collect(&wb->prune.plan, &wb->m, wb->tokens, wb->n_tokens, bos, wb->ctx,
+                                SCORE_DEFAULT_TOKENS, &e);
+    if (!rc) {
+        ui_job_progress(&wb->job, 1, 2, "prune scores", NULL);
+        rc = prune_scores_compute(&wb->m, &wb->prune.plan, wb->tokens, wb->n_tokens, bos, wb->ctx,
+                                  SCORE_DEFAULT_TOKENS, fm, nf, levels, 5, &wb->prune.ps, &e);
+        if (rc)
+            prune_plan_free(&wb->prune.plan);
+    }
+    ui_job_end(&wb->job, rc, NAN, NAN, "prune cancelled", "prune", e.msg, "pruning scores of %d groups",
+               wb->prune.plan.n_groups);
+    return NULL;
+}
+
+int ui_work_start_prune(ui_wb *wb)
+{
+    if (!wb->tokens)
+        return -1;
+    if (eval_window_count(wb->n_tokens, wb->ctx, SCORE_DEFAULT_TOKENS) == 0)
+        return -2;
+    memset(&wb->prune, 0, sizeof wb->prune);
+    ui_progress_reset(&wb->prog);
+    return ui_job_start(&wb->job, &wb->q, UI_JOB_PRUNE, prune_main, wb) ? -3 : 0;
+}
+
 /* GAMMA's exported scores become the table's "gamma" method. */
 static void merge_gamma(ui_wb *wb)
 {
@@ -464,6 +515,21 @@ void ui_work_finish(ui_wb *wb, const ui_event *ev)
             ui_state_solve(&wb->st, NULL);
         }
         score_table_free(&wb->score.out);
+    }
+    if (ev->job == UI_JOB_PRUNE && ev->code == 0) {
+        mx_error e = {0};
+        if (ui_state_set_prune(&wb->st, &wb->prune.ps, &wb->prune.plan, &wb->m, &e) ||
+            ui_state_set_prune_on(&wb->st, 1, &e))
+            ui_wb_say(wb, UI_MSG_ERROR, "prune: %s", e.msg);
+        else {
+            double lo, hi;
+            ui_state_budget_range(&wb->st, &lo, &hi);
+            if (isfinite(lo) && (wb->st.budget < lo || wb->st.budget > hi))
+                wb->st.budget = lo + 0.5 * (hi - lo);
+            ui_state_solve(&wb->st, NULL);
+        }
+        prune_scores_free(&wb->prune.ps);
+        prune_plan_free(&wb->prune.plan);
     }
     if (ev->job == UI_JOB_GENERATE && ev->code == 0 && wb->gen.text) {
         /* the prompt, then its continuation; the curses app shows the whole
