@@ -21,36 +21,96 @@ void prune_scores_free(prune_scores *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Loss of the windows with group g's modules pruned to mask keep (fp32). */
-static int group_loss(const model *m, int g, const unsigned char *keep, tf_ctx *t, const int *tokens,
-                      long n_tokens, int bos, int ctx, long max_tokens, double *loss, mx_error *e)
+/* The calibration windows with the fp32 residual stream entering every block
+ * cached, so a loss with block l's weights changed re-runs blocks l.. only
+ * (as score kl does). */
+typedef struct wcache {
+    tf_ctx *t;
+    long nw;
+    int ctx, n_layers, dim;
+    int *in, *tgt;  /* [nw][ctx] */
+    float *res;     /* [nw][n_layers][ctx * dim] */
+} wcache;
+
+static void wcache_free(wcache *c)
 {
-    tf_weights w;
-    float *cp[TF_NLIN] = {0};
-    int rc = model_weights_copy(m, &w, e);
-    if (rc)
-        return rc;
-    for (int i = 0; i < m->n_modules && !rc; i++) {
+    tf_ctx_free(c->t);
+    free(c->in);
+    free(c->res);
+    memset(c, 0, sizeof *c);
+}
+
+/* The cache is most of the memory: at most this much. */
+#define PRUNE_CACHE_MAX ((size_t)2 << 30)
+
+static int wcache_init(wcache *c, const model *m, const int *tokens, long nw, int bos, int ctx, mx_error *e)
+{
+    memset(c, 0, sizeof *c);
+    c->nw = nw;
+    c->ctx = ctx;
+    c->n_layers = m->cfg.n_layers;
+    c->dim = m->cfg.dim;
+    size_t per = (size_t)ctx * c->dim, bytes = (size_t)nw * c->n_layers * per * sizeof(float);
+    if (bytes > PRUNE_CACHE_MAX)
+        return err_set(e, ERR_ARG, "prune: caching the block inputs of %ld windows takes %.1f GiB (more than %.0f): "
+                       "fewer --tokens", nw, bytes / 1073741824.0, PRUNE_CACHE_MAX / 1073741824.0);
+    c->t = tf_ctx_create(&m->cfg, ctx, 0);
+    c->in = malloc(2 * (size_t)nw * ctx * sizeof *c->in);
+    c->res = malloc(bytes ? bytes : 1);
+    if (!c->t || !c->in || !c->res) {
+        wcache_free(c);
+        return err_set(e, ERR_NOMEM, "prune: out of memory for the cached block inputs");
+    }
+    c->tgt = c->in + (size_t)nw * ctx;
+    for (long k = 0; k < nw; k++) {
+        eval_window_tokens(tokens, k, ctx, bos, c->in + k * ctx, c->tgt + k * ctx);
+        if (tf_forward(c->t, &m->weights, c->in + k * ctx, ctx, 0)) {
+            wcache_free(c);
+            return err_set(e, ERR_ARG, "prune: a calibration token is outside the vocabulary");
+        }
+        for (int l = 0; l < c->n_layers; l++)
+            memcpy(c->res + ((size_t)k * c->n_layers + l) * per, tf_block_input(c->t, l), per * sizeof(float));
+    }
+    return 0;
+}
+
+/* Mean NLL of the windows under weights w, which differ from the model's
+ * from block `from` on. */
+static double wcache_loss(wcache *c, const tf_weights *w, int from)
+{
+    double sum = 0.0;
+    size_t per = (size_t)c->ctx * c->dim;
+    for (long k = 0; k < c->nw; k++) {
+        memcpy(tf_block_input(c->t, from), c->res + ((size_t)k * c->n_layers + from) * per, per * sizeof(float));
+        tf_forward(c->t, w, NULL, c->ctx, from);
+        sum += tf_nll(c->t, w, c->tgt + k * c->ctx, NULL);
+    }
+    return sum / ((double)c->nw * c->ctx);
+}
+
+/* w's modules of group g pruned to mask keep in fp32, into cp[] (owned by the caller). */
+static int prune_group_into(const model *m, int g, const unsigned char *keep, tf_weights *w, float **cp,
+                            mx_error *e)
+{
+    for (int i = 0; i < m->n_modules; i++) {
         const model_module *mm = &m->modules[i];
         if (prune_group_of(m, i) != g)
             continue;
-        if (!(cp[mm->kind] = malloc((size_t)mm->rows * mm->cols * sizeof(float))))
-            rc = err_set(e, ERR_NOMEM, "out of memory pruning %s", mm->name);
-        else if (!(rc = prune_apply(m, i, NULL, keep, MX_FP32, cp[mm->kind], e)))
-            w.layers[mm->layer].lin[mm->kind] = cp[mm->kind];
+        if (!cp[mm->kind] && !(cp[mm->kind] = malloc((size_t)mm->rows * mm->cols * sizeof(float))))
+            return err_set(e, ERR_NOMEM, "out of memory pruning %s", mm->name);
+        int rc = prune_apply(m, i, NULL, keep, MX_FP32, cp[mm->kind], e);
+        if (rc)
+            return rc;
+        w->layers[mm->layer].lin[mm->kind] = cp[mm->kind];
     }
-    eval_result r;
-    if (!rc && !(rc = eval_perplexity_ctx(t, &w, tokens, n_tokens, bos, ctx, max_tokens, NULL, NULL, &r, e)))
-        *loss = r.nll;
-    for (int k = 0; k < TF_NLIN; k++)
-        free(cp[k]);
-    model_weights_free(&w);
-    return rc;
+    return 0;
 }
+
+const char *prune_method_name(int method) { return method == PRUNE_QUANT_KL ? "kl" : "fisher"; }
 
 int prune_scores_compute(const model *m, const prune_plan *p, const int *tokens, long n_tokens, int bos,
                          int ctx, long max_tokens, const mx_format *formats, int n_formats,
-                         const double *levels, int n_levels, prune_scores *s, mx_error *e)
+                         const double *levels, int n_levels, int method, prune_scores *s, mx_error *e)
 {
     memset(s, 0, sizeof *s);
     if (n_formats < 1 || n_formats > MX_NFORMATS || n_levels < 1 || n_levels > PRUNE_MAX_LEVELS)
@@ -68,6 +128,7 @@ int prune_scores_compute(const model *m, const prune_plan *p, const int *tokens,
     s->n_groups = p->n_groups;
     s->n_formats = n_formats;
     s->n_levels = n_levels;
+    s->method = method;
     s->calib_tokens = nw * ctx;
     memcpy(s->formats, formats, (size_t)n_formats * sizeof *formats);
     memcpy(s->levels, levels, (size_t)n_levels * sizeof *levels);
@@ -77,10 +138,12 @@ int prune_scores_compute(const model *m, const prune_plan *p, const int *tokens,
     s->quant = calloc(cells, sizeof *s->quant);
     s->bits = calloc(cells, sizeof *s->bits);
     unsigned char *mask = NULL;
-    float *wp = NULL, *q = NULL;
+    float *wp = NULL, *q = NULL, *cp[TF_NLIN] = {0};
     tf_ctx *t = tf_ctx_create(&m->cfg, ctx, 0);
     score_fisher_stats st = {0};
-    int rc = 0, maxu = 1;
+    wcache wc = {0};
+    tf_weights w = {0};
+    int rc = 0, maxu = 1, have_w = 0;
     size_t maxw = 1;
     for (int g = 0; g < p->n_groups; g++)
         maxu = p->g[g].n_units > maxu ? p->g[g].n_units : maxu;
@@ -98,6 +161,10 @@ int prune_scores_compute(const model *m, const prune_plan *p, const int *tokens,
     if ((rc = eval_perplexity_ctx(t, &m->weights, tokens, n_tokens, bos, ctx, max_tokens, NULL, NULL, &r0, e)))
         goto done;
     s->fp32_loss = r0.nll;
+    if ((rc = wcache_init(&wc, m, tokens, nw, bos, ctx, e)) || (rc = model_weights_copy(m, &w, e)))
+        goto done;
+    have_w = 1;
+    double base = wcache_loss(&wc, &m->weights, 0); /* the fp32 loss by the cached path */
     for (int g = 0; g < p->n_groups; g++)
         for (int k = 0; k < n_levels; k++) {
             int n = prune_count(&p->g[g], levels[k]);
@@ -114,23 +181,13 @@ int prune_scores_compute(const model *m, const prune_plan *p, const int *tokens,
             if (done)
                 continue;
             prune_mask(&p->g[g], n, mask);
-            double loss = 0.0;
-            if ((rc = group_loss(m, g, mask, t, tokens, n_tokens, bos, ctx, max_tokens, &loss, e)))
+            if ((rc = prune_group_into(m, g, mask, &w, cp, e)))
                 goto done;
-            s->group_loss[g * n_levels + k] = loss - s->fp32_loss;
+            s->group_loss[g * n_levels + k] = wcache_loss(&wc, &w, p->g[g].layer) - base;
+            w.layers[p->g[g].layer] = m->weights.layers[p->g[g].layer];
         }
-    /* The Fisher statistics on the same windows. */
-    long nt = nw * ctx;
-    int *win = malloc(2 * (size_t)nt * sizeof *win);
-    if (!win) {
-        rc = err_set(e, ERR_NOMEM, "prune: out of memory for the windows");
-        goto done;
-    }
-    for (long k = 0; k < nw; k++)
-        eval_window_tokens(tokens, k, ctx, bos, win + k * ctx, win + nt + k * ctx);
-    rc = score_fisher_collect(m, win, win + nt, nw, ctx, 0, NULL, 0, &st, e);
-    free(win);
-    if (rc)
+    /* kl: measured on the cached windows; fisher: the statistics of the same windows. */
+    if (method != PRUNE_QUANT_KL && (rc = score_fisher_collect(m, wc.in, wc.tgt, nw, ctx, 0, NULL, 0, &st, e)))
         goto done;
     for (int i = 0; i < m->n_modules; i++) {
         const model_module *mm = &m->modules[i];
@@ -142,6 +199,11 @@ int prune_scores_compute(const model *m, const prune_plan *p, const int *tokens,
             const unsigned char *keep = n == pg->n_units ? NULL : mask;
             if ((rc = prune_apply(m, i, NULL, keep, MX_FP32, wp, e)))
                 goto done;
+            /* kl: the group pruned at this level, module i quantized on top */
+            int g = prune_group_of(m, i);
+            double at_k = base + s->group_loss[g * n_levels + k];
+            if (method == PRUNE_QUANT_KL && n && keep && (rc = prune_group_into(m, g, keep, &w, cp, e)))
+                goto done;
             for (int f = 0; f < n_formats; f++) {
                 size_t c = ((size_t)i * n_formats + f) * n_levels + k;
                 s->bits[c] = prune_bits(m, i, keep, formats[f]);
@@ -149,11 +211,21 @@ int prune_scores_compute(const model *m, const prune_plan *p, const int *tokens,
                     continue;
                 if ((rc = prune_apply(m, i, wp, keep, formats[f], q, e)))
                     goto done;
-                s->quant[c] = score_fisher_module(&st, i, wp, q, len);
+                if (method == PRUNE_QUANT_KL) {
+                    w.layers[mm->layer].lin[mm->kind] = q;
+                    s->quant[c] = wcache_loss(&wc, &w, mm->layer) - at_k;
+                } else
+                    s->quant[c] = score_fisher_module(&st, i, wp, q, len);
             }
+            w.layers[mm->layer] = m->weights.layers[mm->layer];
         }
     }
 done:
+    for (int k = 0; k < TF_NLIN; k++)
+        free(cp[k]);
+    if (have_w)
+        model_weights_free(&w);
+    wcache_free(&wc);
     score_fisher_stats_free(&st);
     tf_ctx_free(t);
     free(mask);

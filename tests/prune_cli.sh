@@ -55,6 +55,14 @@ check() { # NAME MODEL [--tokenizer T]
 check stories260K "$MODEL" --tokenizer "$TOKZ"
 check 656k "$H656K"
 
+# kl: the kept parts' quantization measured; its config applies the same way
+"$BIN" prune "$H656K" --text "$TMP/calib.txt" --ctx 128 --tokens 512 --budget 3.0 --method kl --json \
+    --out "$TMP/kl.json" > "$TMP/kl.out" || bad "prune --method kl"
+grep -q '"method": "kl"' "$TMP/kl.out" || bad "kl: $(cat "$TMP/kl.out")"
+"$BIN" ppl "$H656K" --text "$TMP/calib.txt" --ctx 128 --max-tokens 512 --config "$TMP/kl.json" --json > "$TMP/p.out"
+close "$(num nll "$TMP/p.out")" "$(num measured_loss "$TMP/kl.out")" 1e-5 || bad "kl: ppl --config differs"
+expect_sub prune 2 "$H656K" --text "$TMP/calib.txt" --budget 3 --method fisher-out
+
 # bad input
 expect_sub prune 2 "$H656K" --text "$TMP/calib.txt"
 expect_sub prune 2 "$H656K" --text "$TMP/calib.txt" --budget 3 --levels 1,2

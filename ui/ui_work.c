@@ -445,7 +445,7 @@ static void *prune_main(void *arg)
     if (!rc) {
         ui_job_progress(&wb->job, 1, 2, "prune scores", NULL);
         rc = prune_scores_compute(&wb->m, &wb->prune.plan, wb->tokens, wb->n_tokens, bos, wb->ctx,
-                                  SCORE_DEFAULT_TOKENS, fm, nf, levels, 5, &wb->prune.ps, &e);
+                                  SCORE_DEFAULT_TOKENS, fm, nf, levels, 5, PRUNE_QUANT_FISHER, &wb->prune.ps, &e);
         if (rc)
             prune_plan_free(&wb->prune.plan);
     }

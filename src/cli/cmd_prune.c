@@ -24,7 +24,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: mxalloc prune MODEL [--tokenizer FILE] --text FILE --budget B\n"
             "                     [--mode joint|prune|quant] [--formats LIST] [--levels LIST]\n"
-            "                     [--prune-format F] [--keep-whole NAME]... [--ctx N] [--tokens N]\n"
+            "                     [--method fisher|kl] [--prune-format F] [--keep-whole NAME]...\n"
+            "                     [--ctx N] [--tokens N]\n"
             "                     [--out CFG.json] [--json]\n\n"
             "Choose, per block, how much of the attention (whole GQA groups) and of the MLP\n"
             "(intermediate channels) to keep, and per module an MX format, so that the\n"
@@ -39,6 +40,9 @@ static void usage(FILE *f)
             "  --mode M           joint (default): formats and keep levels together;\n"
             "                     prune: every module in --prune-format, levels chosen;\n"
             "                     quant: nothing pruned, formats chosen\n"
+            "  --method M         how the kept part's quantization is scored: fisher\n"
+            "                     (default) or kl (measured per module, format and level:\n"
+            "                     small models)\n"
             "  --formats LIST     candidate MX formats (default: the six MX formats)\n"
             "  --levels LIST      kept fractions per group (default " PRUNE_DEFAULT_LEVELS ";\n"
             "                     0 skips the sublayer)\n"
@@ -77,15 +81,16 @@ static void report(const model *m, const prune_scores *s, const prune_plan *p, c
 {
     const ilp_result *r = &a->res;
     if (json) {
-        printf("{\"mode\": \"%s\", \"budget_bits\": %.9g, \"avg_bits\": %.9g, \"optimal\": %s, "
+        printf("{\"mode\": \"%s\", \"method\": \"%s\", \"budget_bits\": %.9g, \"avg_bits\": %.9g, \"optimal\": %s, "
                "\"from\": \"%s\", \"candidates\": %d, \"fp32_loss\": %.9g, \"additive_loss\": %.9g, "
                "\"measured_loss\": %.9g, \"projected_ppl\": %.9g, \"calib_tokens\": %ld, \"seconds\": %.3f, "
-               "\"kept\": {", prune_mode_name(mode), budget, r->avg_bits, r->optimal ? "true" : "false", a->from,
+               "\"kept\": {", prune_mode_name(mode), prune_method_name(s->method), budget, r->avg_bits, r->optimal ? "true" : "false", a->from,
                a->candidates, s->fp32_loss, a->additive_loss, a->measured_loss, exp(a->measured_loss),
                s->calib_tokens, secs);
     } else
-        printf("mode %s  budget %.4g bits  avg %.4f bits  (%s, best of %d measured)\n"
-               "calibration ppl: fp32 %.4f, scores' sum %.4f, measured %.4f\n", prune_mode_name(mode), budget,
+        printf("mode %s (%s)  budget %.4g bits  avg %.4f bits  (%s, best of %d measured)\n"
+               "calibration ppl: fp32 %.4f, scores' sum %.4f, measured %.4f\n", prune_mode_name(mode),
+               prune_method_name(s->method), budget,
                r->avg_bits, a->from, a->candidates, exp(s->fp32_loss), exp(a->additive_loss),
                exp(a->measured_loss));
     for (int g = 0; g < p->n_groups; g++) {
@@ -120,10 +125,11 @@ int cmd_prune(int argc, char **argv)
         {"prune-format", required_argument, NULL, 'P'}, {"keep-whole", required_argument, NULL, 'K'},
         {"ctx", required_argument, NULL, 'c'},       {"tokens", required_argument, NULL, 'n'},
         {"out", required_argument, NULL, 'o'},       {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+        {"method", required_argument, NULL, 'm'},    {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     const char *prog = "mxalloc prune", *tok_path = NULL, *text_path = NULL, *out_path = NULL;
     const char *keep_names[64];
-    int n_keep_names = 0, json = 0, ch, started = 0, nf = 0, nl = 0;
+    int n_keep_names = 0, json = 0, ch, started = 0, nf = 0, nl = 0, method = PRUNE_QUANT_FISHER;
     double budget = NAN, levels[PRUNE_MAX_LEVELS];
     long ctx = 0, max_tokens = SCORE_DEFAULT_TOKENS;
     mx_format formats[MX_NFORMATS], pf = MX_FP8_E4M3;
@@ -139,6 +145,14 @@ int cmd_prune(int argc, char **argv)
         case 'b':
             if (cli_positive(prog, "--budget", optarg, &budget))
                 return 2;
+            break;
+        case 'm':
+            if (!strcmp(optarg, "kl"))
+                method = PRUNE_QUANT_KL;
+            else if (strcmp(optarg, "fisher")) {
+                fprintf(stderr, "%s: --method: '%s' is not fisher or kl\n", prog, optarg);
+                return 2;
+            }
             break;
         case 'M':
             if (prune_mode_parse(optarg, &mode)) {
@@ -249,7 +263,7 @@ int cmd_prune(int argc, char **argv)
     if (corpus_load(&cp, &m, tok_path, text_path, (int)ctx, max_tokens, &e) ||
         prune_plan_collect(&plan, &m, cp.tokens, cp.n_tokens, cp.bos, (int)ctx, max_tokens, &e) ||
         prune_scores_compute(&m, &plan, cp.tokens, cp.n_tokens, cp.bos, (int)ctx, max_tokens, formats, nf, levels,
-                             nl, &sc, &e)) {
+                             nl, method, &sc, &e)) {
         fprintf(stderr, "%s: %s\n", prog, e.msg);
         goto out;
     }
