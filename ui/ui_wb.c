@@ -475,7 +475,10 @@ int ui_wb_session_save(ui_wb *wb, mx_error *e)
     for (int i = 0; i < s->t.n_modules; i++)
         if (s->pin[i] >= 0)
             PUT("pin %s %s\n", s->t.modules[i].name, mx_format_name((mx_format)s->pin[i]));
-    PUT("budget %.3f\n", s->budget);
+    if (s->prune_on) /* below the formats-only range: the next session starts without prune scores */
+        PUT("# prune was on at budget %.3f (P or :prune on computes its scores again)\n", s->budget);
+    else
+        PUT("budget %.3f\n", s->budget);
     /* Candidates: not commands (a search's answer cannot be re-derived), read
      * back by ui_wb_session_restore itself: name, measured ppl on the text
      * named before them (NAN: none), one label per module in table order. */
