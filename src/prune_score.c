@@ -110,7 +110,8 @@ const char *prune_method_name(int method) { return method == PRUNE_QUANT_KL ? "k
 
 int prune_scores_compute(const model *m, const prune_plan *p, const int *tokens, long n_tokens, int bos,
                          int ctx, long max_tokens, const mx_format *formats, int n_formats,
-                         const double *levels, int n_levels, int method, prune_scores *s, mx_error *e)
+                         const double *levels, int n_levels, int method, prune_progress_fn progress, void *user,
+                         prune_scores *s, mx_error *e)
 {
     memset(s, 0, sizeof *s);
     if (n_formats < 1 || n_formats > MX_NFORMATS || n_levels < 1 || n_levels > PRUNE_MAX_LEVELS)
@@ -165,6 +166,15 @@ int prune_scores_compute(const model *m, const prune_plan *p, const int *tokens,
         goto done;
     have_w = 1;
     double base = wcache_loss(&wc, &m->weights, 0); /* the fp32 loss by the cached path */
+    double ticks = 0, total = (double)p->n_groups * n_levels + (double)m->n_modules;
+#define TICK()                                                                                   \
+    do {                                                                                         \
+        ticks++;                                                                                 \
+        if (progress && progress(user, ticks, total)) {                                             \
+            rc = err_set(e, ERR_CANCELLED, "prune: cancelled");                                  \
+            goto done;                                                                           \
+        }                                                                                        \
+    } while (0)
     for (int g = 0; g < p->n_groups; g++)
         for (int k = 0; k < n_levels; k++) {
             int n = prune_count(&p->g[g], levels[k]);
@@ -185,6 +195,7 @@ int prune_scores_compute(const model *m, const prune_plan *p, const int *tokens,
                 goto done;
             s->group_loss[g * n_levels + k] = wcache_loss(&wc, &w, p->g[g].layer) - base;
             w.layers[p->g[g].layer] = m->weights.layers[p->g[g].layer];
+            TICK();
         }
     /* kl: measured on the cached windows; fisher: the statistics of the same windows. */
     if (method != PRUNE_QUANT_KL && (rc = score_fisher_collect(m, wc.in, wc.tgt, nw, ctx, 0, NULL, 0, &st, e)))
@@ -219,7 +230,9 @@ int prune_scores_compute(const model *m, const prune_plan *p, const int *tokens,
             }
             w.layers[mm->layer] = m->weights.layers[mm->layer];
         }
+        TICK();
     }
+#undef TICK
 done:
     for (int k = 0; k < TF_NLIN; k++)
         free(cp[k]);

@@ -49,9 +49,13 @@ int prune_group_of(const model *m, int i);
  * losses and kl terms re-run blocks l.. from cached fp32 block inputs
  * (windows x layers x ctx x dim floats, at most 2 GiB). 0 or ERR_*; on error
  * *s holds nothing to free. */
+/* progress(user, done, total) after each measured group level and each
+ * module (may be NULL); non-zero stops the run (ERR_CANCELLED). */
+typedef int (*prune_progress_fn)(void *user, double done, double total);
 int prune_scores_compute(const model *m, const prune_plan *p, const int *tokens, long n_tokens, int bos,
                          int ctx, long max_tokens, const mx_format *formats, int n_formats,
-                         const double *levels, int n_levels, int method, prune_scores *s, mx_error *e);
+                         const double *levels, int n_levels, int method, prune_progress_fn progress, void *user,
+                         prune_scores *s, mx_error *e);
 void prune_scores_free(prune_scores *s);
 
 /* The cost the solver minimizes, [n_modules][n_formats][n_levels]: quant plus

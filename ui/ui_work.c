@@ -431,6 +431,13 @@ static void prune_candidates(const ui_wb *wb, mx_format *fm, int *nf)
             fm[(*nf)++] = wb->st.t.formats[j];
 }
 
+static int prune_progress(void *user, double done, double total)
+{
+    ui_wb *wb = user;
+    ui_job_progress(&wb->job, done, total, "prune", NULL);
+    return ui_job_cancelled(&wb->job);
+}
+
 static void *prune_main(void *arg)
 {
     ui_wb *wb = arg;
@@ -439,13 +446,13 @@ static void *prune_main(void *arg)
     mx_format fm[MX_NFORMATS];
     int nf, bos = tok_window_bos(wb->tk);
     prune_candidates(wb, fm, &nf);
-    ui_job_progress(&wb->job, 0, 2, "importance", NULL);
+    ui_job_progress(&wb->job, 0, 1, "importance", NULL);
     int rc = prune_plan_collect(&wb->prune.plan, &wb->m, wb->tokens, wb->n_tokens, bos, wb->ctx,
                                 SCORE_DEFAULT_TOKENS, &e);
     if (!rc) {
-        ui_job_progress(&wb->job, 1, 2, "prune scores", NULL);
         rc = prune_scores_compute(&wb->m, &wb->prune.plan, wb->tokens, wb->n_tokens, bos, wb->ctx,
-                                  SCORE_DEFAULT_TOKENS, fm, nf, levels, 5, PRUNE_QUANT_FISHER, &wb->prune.ps, &e);
+                                  SCORE_DEFAULT_TOKENS, fm, nf, levels, 5, PRUNE_QUANT_FISHER, prune_progress, wb,
+                                  &wb->prune.ps, &e);
         if (rc)
             prune_plan_free(&wb->prune.plan);
     }

@@ -263,7 +263,7 @@ int cmd_prune(int argc, char **argv)
     if (corpus_load(&cp, &m, tok_path, text_path, (int)ctx, max_tokens, &e) ||
         prune_plan_collect(&plan, &m, cp.tokens, cp.n_tokens, cp.bos, (int)ctx, max_tokens, &e) ||
         prune_scores_compute(&m, &plan, cp.tokens, cp.n_tokens, cp.bos, (int)ctx, max_tokens, formats, nf, levels,
-                             nl, method, &sc, &e)) {
+                             nl, method, NULL, NULL, &sc, &e)) {
         fprintf(stderr, "%s: %s\n", prog, e.msg);
         goto out;
     }
