@@ -167,13 +167,13 @@ int prune_scores_compute(const model *m, const prune_plan *p, const int *tokens,
     have_w = 1;
     double base = wcache_loss(&wc, &m->weights, 0); /* the fp32 loss by the cached path */
     double ticks = 0, total = (double)p->n_groups * n_levels + (double)m->n_modules;
-#define TICK()                                                                                   \
-    do {                                                                                         \
-        ticks++;                                                                                 \
-        if (progress && progress(user, ticks, total)) {                                             \
-            rc = err_set(e, ERR_CANCELLED, "prune: cancelled");                                  \
-            goto done;                                                                           \
-        }                                                                                        \
+#define TICK()                                                                               \
+    do {                                                                                     \
+        ticks++;                                                                             \
+        if (progress && progress(user, ticks, total)) {                                      \
+            rc = err_set(e, ERR_CANCELLED, "prune: cancelled");                              \
+            goto done;                                                                       \
+        }                                                                                    \
     } while (0)
     for (int g = 0; g < p->n_groups; g++)
         for (int k = 0; k < n_levels; k++) {
