@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/gemm.h"
+#include "kernels/tf_backward.h"
 #include "src/eval.h"
 #include "src/score.h"
 
@@ -106,7 +108,125 @@ static int prune_group_into(const model *m, int g, const unsigned char *keep, tf
     return 0;
 }
 
-const char *prune_method_name(int method) { return method == PRUNE_QUANT_KL ? "kl" : "fisher"; }
+const char *prune_method_name(int method)
+{
+    return method == PRUNE_QUANT_KL ? "kl" : method == PRUNE_QUANT_FISHER_OUT ? "fisher-out" : "fisher";
+}
+
+/* fisher-out: per module, the candidates' errors dW (kept part quantized minus
+ * kept part in fp32, zero elsewhere) and the sums of (dS/dy)^2 (X dW^T)^2 over
+ * the windows, from the backward's per-linear hook (as score fisher-out). */
+typedef struct fo_acc {
+    const model *m;
+    const prune_scores *s;
+    int layer;
+    float **dw;     /* [n_modules]: [n_formats * n_levels][rows * cols], NULL where a level keeps nothing */
+    double *sum;    /* [n_modules][n_formats][n_levels] */
+    float *dy2;     /* scratch [ctx * max rows] */
+} fo_acc;
+
+static int fo_hook(void *user, int kind, const float *x, const float *dy, int n)
+{
+    fo_acc *a = user;
+    const model *m = a->m;
+    int i = a->layer * TF_NLIN + kind; /* module order is layer-major */
+    const model_module *mm = &m->modules[i];
+    size_t len = (size_t)mm->rows * mm->cols, ny = (size_t)n * mm->rows;
+    int nc = a->s->n_formats * a->s->n_levels;
+    for (int c = 0; a->dw[i] && c < nc; c++) {
+        const float *d = a->dw[i] + (size_t)c * len;
+        if (a->s->kept[prune_group_of(m, i) * a->s->n_levels + c % a->s->n_levels] == 0)
+            continue;
+        gemm_linear(n, mm->rows, mm->cols, x, d, 0.0f, a->dy2);
+        double acc = 0.0;
+        for (size_t j = 0; j < ny; j++) {
+            double g = dy[j], e = a->dy2[j];
+            acc += g * g * e * e;
+        }
+        a->sum[(size_t)i * nc + c] += acc;
+    }
+    return 0;
+}
+
+/* The fisher-out terms of s (bits, kept and masks known) over the cached windows. */
+#define PRUNE_FO_MAX ((size_t)1 << 30)
+static int fisher_out(const model *m, const prune_plan *p, prune_scores *s, const wcache *wc, mx_error *e)
+{
+    const tf_config *c = &m->cfg;
+    int nm = m->n_modules, nc = s->n_formats * s->n_levels, L = c->n_layers, rc = 0;
+    size_t total = 0, maxrows = 1;
+    for (int i = 0; i < nm; i++) {
+        total += (size_t)m->modules[i].rows * m->modules[i].cols * nc * sizeof(float);
+        maxrows = (size_t)m->modules[i].rows > maxrows ? (size_t)m->modules[i].rows : maxrows;
+    }
+    if (total > PRUNE_FO_MAX)
+        return err_set(e, ERR_ARG, "prune: fisher-out holds every candidate's error (%.1f GiB, more than %.0f): "
+                       "use --method fisher", total / 1073741824.0, PRUNE_FO_MAX / 1073741824.0);
+    fo_acc *acc = calloc((size_t)L, sizeof *acc);
+    float **dw = calloc((size_t)nm, sizeof *dw), *wp = NULL;
+    double *sum = calloc((size_t)nm * nc, sizeof *sum);
+    float *dy2 = malloc(maxrows * (size_t)wc->ctx * sizeof *dy2);
+    unsigned char *mask = NULL;
+    tf_grads g = {.layers = calloc((size_t)L, sizeof(tf_layer_grads)), .n_layers = L};
+    tf_ctx *t = tf_ctx_create(c, wc->ctx, 0);
+    tf_bwd *bw = tf_bwd_create(c, wc->ctx);
+    if (!acc || !dw || !sum || !dy2 || !g.layers || !t || !bw)
+        goto nomem;
+    for (int i = 0; i < nm; i++) {
+        const model_module *mm = &m->modules[i];
+        const prune_group *pg = &p->g[prune_group_of(m, i)];
+        size_t len = (size_t)mm->rows * mm->cols;
+        if (!(dw[i] = malloc(len * nc * sizeof **dw)) || !(wp = realloc(wp, len * sizeof *wp)) ||
+            !(mask = realloc(mask, (size_t)pg->n_units)))
+            goto nomem;
+        for (int k = 0; k < s->n_levels; k++) {
+            int n = s->kept[prune_group_of(m, i) * s->n_levels + k];
+            prune_mask(pg, n, mask);
+            const unsigned char *keep = n == pg->n_units ? NULL : mask;
+            if ((rc = prune_apply(m, i, NULL, keep, MX_FP32, wp, e)))
+                goto out;
+            for (int f = 0; f < s->n_formats; f++) {
+                float *d = dw[i] + ((size_t)f * s->n_levels + k) * len;
+                if ((rc = prune_apply(m, i, wp, keep, s->formats[f], d, e)))
+                    goto out;
+                for (size_t j = 0; j < len; j++)
+                    d[j] -= wp[j];
+            }
+        }
+    }
+    for (int l = 0; l < L; l++) {
+        acc[l] = (fo_acc){m, s, l, dw, sum, dy2};
+        g.layers[l].out_hook = fo_hook;
+        g.layers[l].out_user = &acc[l];
+    }
+    for (long k = 0; k < wc->nw && !rc; k++) {
+        const int *in = wc->in + k * wc->ctx, *tgt = wc->tgt + k * wc->ctx;
+        if (tf_forward(t, &m->weights, in, wc->ctx, 0))
+            rc = err_set(e, ERR_ARG, "prune: the forward pass refused window %ld", k);
+        else if ((rc = tf_backward(bw, t, &m->weights, NULL, tgt, (float)wc->ctx, &g, NULL, NULL)))
+            err_set(e, rc, "prune: the backward pass failed on window %ld", k);
+    }
+    /* (f, k) of module i at index (f * n_levels + k), as quant[] */
+    double N = (double)wc->nw * wc->ctx;
+    for (size_t j = 0; !rc && j < (size_t)nm * nc; j++)
+        s->quant[j] = 0.5 * sum[j] / N;
+    goto out;
+nomem:
+    rc = err_set(e, ERR_NOMEM, "prune: out of memory for the fisher-out pass");
+out:
+    for (int i = 0; dw && i < nm; i++)
+        free(dw[i]);
+    free(dw);
+    free(acc);
+    free(sum);
+    free(dy2);
+    free(wp);
+    free(mask);
+    free(g.layers);
+    tf_ctx_free(t);
+    tf_bwd_free(bw);
+    return rc;
+}
 
 int prune_scores_compute(const model *m, const prune_plan *p, const int *tokens, long n_tokens, int bos,
                          int ctx, long max_tokens, const mx_format *formats, int n_formats,
@@ -197,8 +317,9 @@ int prune_scores_compute(const model *m, const prune_plan *p, const int *tokens,
             w.layers[p->g[g].layer] = m->weights.layers[p->g[g].layer];
             TICK();
         }
-    /* kl: measured on the cached windows; fisher: the statistics of the same windows. */
-    if (method != PRUNE_QUANT_KL && (rc = score_fisher_collect(m, wc.in, wc.tgt, nw, ctx, 0, NULL, 0, &st, e)))
+    /* kl: measured on the cached windows; fisher: the statistics of the same
+     * windows; fisher-out: its own pass after the bits are known. */
+    if (method == PRUNE_QUANT_FISHER && (rc = score_fisher_collect(m, wc.in, wc.tgt, nw, ctx, 0, NULL, 0, &st, e)))
         goto done;
     for (int i = 0; i < m->n_modules; i++) {
         const model_module *mm = &m->modules[i];
@@ -225,7 +346,7 @@ int prune_scores_compute(const model *m, const prune_plan *p, const int *tokens,
                 if (method == PRUNE_QUANT_KL) {
                     w.layers[mm->layer].lin[mm->kind] = q;
                     s->quant[c] = wcache_loss(&wc, &w, mm->layer) - at_k;
-                } else
+                } else if (method == PRUNE_QUANT_FISHER)
                     s->quant[c] = score_fisher_module(&st, i, wp, q, len);
             }
             w.layers[mm->layer] = m->weights.layers[mm->layer];
@@ -233,6 +354,8 @@ int prune_scores_compute(const model *m, const prune_plan *p, const int *tokens,
         TICK();
     }
 #undef TICK
+    if (method == PRUNE_QUANT_FISHER_OUT)
+        rc = fisher_out(m, p, s, &wc, e);
 done:
     for (int k = 0; k < TF_NLIN; k++)
         free(cp[k]);

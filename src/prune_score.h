@@ -10,6 +10,10 @@
  *                     the loss with g pruned at k and m quantized minus the
  *                     loss with g pruned at k (one pass of blocks l.. per
  *                     module, format and level: small models);
+ *                     PRUNE_QUANT_FISHER_OUT: the output-space Fisher of
+ *                     score fisher-out, 1/(2N) sum (dS/dy)^2 (X dW^T)^2 with
+ *                     dW that same error (one forward + backward per
+ *                     window, a GEMM per module, format and level);
  *   bits[m][f][k]     bits per original weight (prune_bits).
  * A configuration's projected loss is fp32_loss + the sum of its groups'
  * losses and its modules' quant terms: additive across groups and modules,
@@ -23,8 +27,8 @@
 #include "src/prune.h"
 
 #define PRUNE_MAX_LEVELS 8
-enum { PRUNE_QUANT_FISHER = 0, PRUNE_QUANT_KL };
-/* "fisher" or "kl". */
+enum { PRUNE_QUANT_FISHER = 0, PRUNE_QUANT_KL, PRUNE_QUANT_FISHER_OUT };
+/* "fisher", "kl" or "fisher-out". */
 const char *prune_method_name(int method);
 
 typedef struct prune_scores {

@@ -61,7 +61,7 @@ check 656k "$H656K"
 grep -q '"method": "kl"' "$TMP/kl.out" || bad "kl: $(cat "$TMP/kl.out")"
 "$BIN" ppl "$H656K" --text "$TMP/calib.txt" --ctx 128 --max-tokens 512 --config "$TMP/kl.json" --json > "$TMP/p.out"
 close "$(num nll "$TMP/p.out")" "$(num measured_loss "$TMP/kl.out")" 1e-5 || bad "kl: ppl --config differs"
-expect_sub prune 2 "$H656K" --text "$TMP/calib.txt" --budget 3 --method fisher-out
+expect_sub prune 2 "$H656K" --text "$TMP/calib.txt" --budget 3 --method hessian
 
 # bad input
 expect_sub prune 2 "$H656K" --text "$TMP/calib.txt"

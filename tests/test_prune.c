@@ -19,6 +19,8 @@
 #include "src/cfg.h"
 #include "src/eval.h"
 #include "src/prune.h"
+#include "src/prune_score.h"
+#include "src/score.h"
 #include "tests/testmodel.h"
 
 #define NT 12 /* tokens of a forward */
@@ -596,12 +598,73 @@ static void test_qweights(void **state)
     }
 }
 
+/* A second path for the joint scores: at keep level 1 nothing is pruned, so
+ * every method's quantization term must be what `score` computes for that
+ * module and format on the same windows (kl, fisher, fisher-out); and a group
+ * loss must be the measured loss increase of that pruned model. */
+static void test_methods(void **state)
+{
+    (void)state;
+    static const double levels[2] = {1.0, 0.5};
+    static const mx_format fm[2] = {MX_FP8_E4M3, MX_FP4_E2M1};
+    static const int meth[3] = {PRUNE_QUANT_KL, PRUNE_QUANT_FISHER, PRUNE_QUANT_FISHER_OUT};
+    static const score_method smeth[3] = {SCORE_KL, SCORE_FISHER, SCORE_FISHER_OUT};
+    for (int k = 0; k < 2; k++) {
+        const model *m = &g_m[k];
+        mx_error e = {0};
+        long n = 3 * CTX;
+        score_opts o;
+        score_opts_init(&o);
+        o.methods = (1u << SCORE_KL) | (1u << SCORE_FISHER) | (1u << SCORE_FISHER_OUT);
+        o.ctx = CTX;
+        o.bos = BOS;
+        o.n_formats = 2;
+        o.formats[0] = fm[0];
+        o.formats[1] = fm[1];
+        o.uniform = 0;
+        score_table t;
+        assert_int_equal(score_compute(m, g_tokens, n, &o, &t, &e), 0);
+        prune_plan p;
+        assert_int_equal(prune_plan_collect(&p, m, g_tokens, n, BOS, CTX, 0, &e), 0);
+        for (int j = 0; j < 3; j++) {
+            prune_scores s;
+            assert_int_equal(prune_scores_compute(m, &p, g_tokens, n, BOS, CTX, 0, fm, 2, levels, 2, meth[j], NULL,
+                                                  NULL, &s, &e),
+                             0);
+            assert_near(s.fp32_loss, t.fp32_loss, 1e-6 * fabs(t.fp32_loss));
+            for (int i = 0; i < m->n_modules; i++)
+                for (int f = 0; f < 2; f++) {
+                    double want = t.modules[i].score[smeth[j]][fm[f]], got = s.quant[((size_t)i * 2 + f) * 2];
+                    assert_near(got, want, 2e-5 * fabs(want) + 1e-7);
+                }
+            /* a group loss: the pruned model measured by eval_perplexity */
+            int g = 1; /* layer 0's MLP */
+            unsigned char *mask = malloc((size_t)p.g[g].n_units), *masks[2 * PRUNE_NPARTS] = {0};
+            prune_mask(&p.g[g], s.kept[g * 2 + 1], mask);
+            masks[g] = mask;
+            mx_format f32[64];
+            for (int i = 0; i < m->n_modules; i++)
+                f32[i] = MX_FP32;
+            eval_qweights q;
+            eval_result r;
+            assert_int_equal(eval_qweights_init_pruned(&q, m, f32, NULL, masks, &e), 0);
+            assert_int_equal(eval_perplexity(&m->cfg, &q.w, g_tokens, n, BOS, CTX, 0, NULL, NULL, &r, &e), 0);
+            assert_near(s.group_loss[g * 2 + 1], r.nll - t.fp32_loss, 1e-5 * fabs(r.nll - t.fp32_loss) + 1e-7);
+            eval_qweights_free(&q);
+            free(mask);
+            prune_scores_free(&s);
+        }
+        prune_plan_free(&p);
+        score_table_free(&t);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact),      cmocka_unit_test(test_skip),    cmocka_unit_test(test_bits),
         cmocka_unit_test(test_count_mask), cmocka_unit_test(test_collect), cmocka_unit_test(test_cfg),
-        cmocka_unit_test(test_qweights),
+        cmocka_unit_test(test_qweights),   cmocka_unit_test(test_methods),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -24,7 +24,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: mxalloc prune MODEL [--tokenizer FILE] --text FILE --budget B\n"
             "                     [--mode joint|prune|quant] [--formats LIST] [--levels LIST]\n"
-            "                     [--method fisher|kl] [--prune-format F] [--keep-whole NAME]...\n"
+            "                     [--method fisher|fisher-out|kl] [--prune-format F]\n"
+            "                     [--keep-whole NAME]...\n"
             "                     [--ctx N] [--tokens N]\n"
             "                     [--out CFG.json] [--json]\n\n"
             "Choose, per block, how much of the attention (whole GQA groups) and of the MLP\n"
@@ -41,8 +42,8 @@ static void usage(FILE *f)
             "                     prune: every module in --prune-format, levels chosen;\n"
             "                     quant: nothing pruned, formats chosen\n"
             "  --method M         how the kept part's quantization is scored: fisher\n"
-            "                     (default) or kl (measured per module, format and level:\n"
-            "                     small models)\n"
+            "                     (default), fisher-out (output-space Fisher) or kl\n"
+            "                     (measured per module, format and level: small models)\n"
             "  --formats LIST     candidate MX formats (default: the six MX formats)\n"
             "  --levels LIST      kept fractions per group (default " PRUNE_DEFAULT_LEVELS ";\n"
             "                     0 skips the sublayer)\n"
@@ -149,8 +150,10 @@ int cmd_prune(int argc, char **argv)
         case 'm':
             if (!strcmp(optarg, "kl"))
                 method = PRUNE_QUANT_KL;
+            else if (!strcmp(optarg, "fisher-out"))
+                method = PRUNE_QUANT_FISHER_OUT;
             else if (strcmp(optarg, "fisher")) {
-                fprintf(stderr, "%s: --method: '%s' is not fisher or kl\n", prog, optarg);
+                fprintf(stderr, "%s: --method: '%s' is not fisher, fisher-out or kl\n", prog, optarg);
                 return 2;
             }
             break;
