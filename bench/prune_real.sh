@@ -55,5 +55,21 @@ run() { # NAME MODEL [--tokenizer T]
     done
 }
 run stories260K "$MODEL" --tokenizer "$TOKZ"
-if [ -f "$H656K/config.json" ]; then run 656k "$H656K"; else echo "656k: no model under $DATA, skipped"; fi
+if [ -f "$H656K/config.json" ]; then
+    run 656k "$H656K"
+    # The score methods' projections of the joint answer at 3 bits (656k: kl fits in ~30 s here).
+    "$bin" ppl "$H656K" --text "$w/eval.txt" --ctx 256 --json > "$w/fp.json"
+    fp=$(num ppl "$w/fp.json")
+    printf '%-11s %-10s %10s %10s %10s %8s\n' 656k method scores calib measured seconds
+    for meth in fisher fisher-out kl; do
+        "$bin" prune "$H656K" --text "$w/calib.txt" --ctx 256 --tokens 0 --budget 3.0 --method "$meth" --json \
+            --out "$w/c.json" > "$w/a.json"
+        "$bin" ppl "$H656K" --text "$w/eval.txt" --ctx 256 --config "$w/c.json" --json > "$w/p.json"
+        l0=$(num fp32_loss "$w/a.json")
+        printf '%-11s %-10s %10.4f %10.4f %10.4f %8s\n' 656k "$meth" \
+            "$(awk -v fp="$fp" -v l="$(num additive_loss "$w/a.json")" -v l0="$l0" 'BEGIN { print fp * exp(l - l0) }')" \
+            "$(awk -v fp="$fp" -v l="$(num measured_loss "$w/a.json")" -v l0="$l0" 'BEGIN { print fp * exp(l - l0) }')" \
+            "$(num ppl "$w/p.json")" "$(num seconds "$w/a.json")"
+    done
+else echo "656k: no model under $DATA, skipped"; fi
 exit $status
