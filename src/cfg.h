@@ -22,7 +22,8 @@
  * or "model.layers.L.mlp" (units: intermediate channels), N the group's units
  * in the unpruned model and "keep" the kept ones, ascending (src/prune.h);
  * "keep": [] skips the sublayer. Only commands that apply pruning (ppl,
- * generate) accept such a config; the others refuse it by name. */
+ * generate, quantize to GGUF) accept such a config; the others refuse it by
+ * name. */
 #ifndef MXALLOC_CFG_H
 #define MXALLOC_CFG_H
 

@@ -121,7 +121,7 @@ int cfg_refuse_prune(const mx_cfg *c, const char *path, const char *what, mx_err
 {
     if (!c->n_prune)
         return 0;
-    return err_set(e, ERR_ARG, "%s prunes blocks (%s%s): %s does not apply pruning (ppl and generate do)",
+    return err_set(e, ERR_ARG, "%s prunes blocks (%s%s): %s does not apply pruning (ppl, generate and quantize to GGUF do)",
                    path && *path ? path : "the config", c->prune[0].name, c->n_prune > 1 ? ", ..." : "", what);
 }
 

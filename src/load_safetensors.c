@@ -547,7 +547,7 @@ int model_load_hf(const char *dir, model *m, mx_error *e)
         goto out;
     if ((rc = unpack_mx(cj, m, tied, &ctx, &mxbufs, &n_mxbufs, dir, e)) < 0)
         goto out;
-    rc = model_fill(m, tied, ctx.t, ctx.nt, 0, 0, dir, e);
+    rc = model_fill(m, tied, ctx.t, ctx.nt, 0, 0, NULL, dir, e);
     if (rc < 0)
         goto out;
     /* mxalloc quantize from a llama2.c checkpoint: HF-order q/k rows here, but

@@ -425,8 +425,29 @@ static void shape_str(char *buf, size_t n, int nd, const uint64_t *d)
         snprintf(buf + k, n - k, "]");
 }
 
+/* The stored shape of slot s under per-layer sizes ls (the full one without). */
+static void stored_shape(const tf_config *c, const model_layer_sizes *ls, const model_slot *s, uint64_t *r,
+                         uint64_t *co, int *rope_heads)
+{
+    *r = (uint64_t)s->rows;
+    *co = (uint64_t)s->cols;
+    *rope_heads = s->rope_heads;
+    if (!ls || s->what < MS_LIN)
+        return;
+    int l = s->layer, hd = c->head_dim;
+    switch (s->what - MS_LIN) {
+    case TF_Q: *r = (uint64_t)ls->n_heads[l] * hd; *rope_heads = ls->n_heads[l]; break;
+    case TF_K: *r = (uint64_t)ls->n_kv_heads[l] * hd; *rope_heads = ls->n_kv_heads[l]; break;
+    case TF_V: *r = (uint64_t)ls->n_kv_heads[l] * hd; break;
+    case TF_O: *co = (uint64_t)ls->n_heads[l] * hd; break;
+    case TF_GATE:
+    case TF_UP: *r = (uint64_t)ls->hidden[l]; break;
+    case TF_DOWN: *co = (uint64_t)ls->hidden[l]; break;
+    }
+}
+
 int model_fill(model *m, int tied, model_src *t, int nt, int gguf_names, int unpermute_qk,
-               const char *file, mx_error *e)
+               const model_layer_sizes *ls, const char *file, mx_error *e)
 {
     int ns, rc = 0;
     uint64_t n_floats;
@@ -479,7 +500,9 @@ int model_fill(model *m, int tied, model_src *t, int nt, int gguf_names, int unp
             break;
         }
         model_src *x = &t[match[i]];
-        uint64_t want_dims[2] = {(uint64_t)s[i].rows, (uint64_t)s[i].cols};
+        uint64_t want_dims[2];
+        int rh;
+        stored_shape(&m->cfg, ls, &s[i], &want_dims[0], &want_dims[1], &rh);
         int ok = x->n_dims == s[i].n_dims && x->dims[0] == want_dims[0] &&
                  (s[i].n_dims == 1 || x->dims[1] == want_dims[1]);
         if (!ok) {
@@ -492,17 +515,15 @@ int model_fill(model *m, int tied, model_src *t, int nt, int gguf_names, int unp
             rc = err_set(e, ERR_FORMAT, "%s: tensor %s has type %s, which mxalloc cannot read (it reads "
                          "%s)", x->file, want, x->dtype_name,
                          gguf_names ? gq_supported_list() : "F32, F16, BF16");
-        } else if (x->nbytes == 0 ||
-                   x->nbytes != model_dtype_bytes(x->dtype, (uint64_t)s[i].rows * (uint64_t)s[i].cols)) {
+        } else if (x->nbytes == 0 || x->nbytes != model_dtype_bytes(x->dtype, want_dims[0] * want_dims[1])) {
             const gq_traits *q = gq_traits_of((uint32_t)x->dtype);
-            if ((uint64_t)s[i].cols % (uint64_t)q->block)
+            if (want_dims[1] % (uint64_t)q->block)
                 rc = err_set(e, ERR_FORMAT, "%s: tensor %s: row length %lld is not a multiple of the %s "
-                             "block size %d", x->file, want, (long long)s[i].cols, q->name, q->block);
+                             "block size %d", x->file, want, (long long)want_dims[1], q->name, q->block);
             else
                 rc = err_set(e, ERR_FORMAT, "%s: tensor %s has %llu bytes, its shape needs %llu", x->file,
                              want, (unsigned long long)x->nbytes,
-                             (unsigned long long)model_dtype_bytes(x->dtype, (uint64_t)s[i].rows *
-                                                                             (uint64_t)s[i].cols));
+                             (unsigned long long)model_dtype_bytes(x->dtype, want_dims[0] * want_dims[1]));
         }
     }
     if (rc == 0)
@@ -515,17 +536,31 @@ int model_fill(model *m, int tied, model_src *t, int nt, int gguf_names, int unp
             p->lin_type[s[i].layer * TF_NLIN + s[i].what - MS_LIN] = t[match[i]].dtype;
     for (int i = 0; i < ns && rc == 0; i++) {
         model_src *x = &t[match[i]];
-        uint64_t n = (uint64_t)s[i].rows * (uint64_t)s[i].cols;
-        rc = model_convert(s[i].dst, x->data, n, x->dtype, x->file, x->name, e);
+        uint64_t r, c;
+        int rh;
+        stored_shape(&m->cfg, ls, &s[i], &r, &c, &rh);
+        uint64_t n = r * c, R = (uint64_t)s[i].rows, C = (uint64_t)s[i].cols;
+        /* a smaller stored matrix goes to the front of the full one, zeros after */
+        float *dst = n == R * C ? s[i].dst : malloc((n ? n : 1) * sizeof *dst);
+        if (!dst) {
+            rc = err_set(e, ERR_NOMEM, "out of memory");
+            break;
+        }
+        rc = model_convert(dst, x->data, n, x->dtype, x->file, x->name, e);
         if (rc == 0 && tscale[i] >= 0) {
             float ts;
             memcpy(&ts, t[tscale[i]].data, 4);
             for (uint64_t k = 0; k < n; k++)
-                s[i].dst[k] *= ts;
+                dst[k] *= ts;
         }
-        if (rc == 0 && unpermute_qk && s[i].rope_heads > 0 &&
-            model_rows_interleaved_to_half(s[i].dst, s[i].rows, s[i].cols, s[i].rope_heads) < 0)
+        if (rc == 0 && unpermute_qk && rh > 0 && model_rows_interleaved_to_half(dst, (int64_t)r, (int64_t)c, rh) < 0)
             rc = err_set(e, ERR_NOMEM, "out of memory");
+        if (dst != s[i].dst) {
+            memset(s[i].dst, 0, R * C * sizeof *dst);
+            for (uint64_t y = 0; rc == 0 && y < r; y++)
+                memcpy(s[i].dst + y * C, dst + y * c, c * sizeof *dst);
+            free(dst);
+        }
     }
     free(match);
     free(s);

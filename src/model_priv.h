@@ -83,12 +83,23 @@ typedef struct model_src {
     int used;
 } model_src;
 
+/* Per-layer sizes of a file whose layers differ (a pruned GGUF: llama.cpp's
+ * deci, per-layer head counts and feed-forward lengths). m->cfg holds the
+ * largest of each; a layer's linears are its own smaller matrices, loaded
+ * into the full shape with zeros after the kept rows/columns: extra GQA groups
+ * (zero q/k/v rows, zero o columns) and channels (zero gate/up rows, zero down
+ * columns) compute nothing, so the model is the file's function. */
+typedef struct model_layer_sizes {
+    const int *n_heads, *n_kv_heads, *hidden; /* [n_layers] */
+} model_layer_sizes;
+
 /* Match every tensor m->cfg needs against t[] by HF or GGUF name, check
  * shapes and dtypes, reject unexpected tensors (biases explicitly), then
  * allocate and convert. unpermute_qk: GGUF llama q/k rows go back to the
- * HF rotate-half order. `file` names the model in messages. */
+ * HF rotate-half order. ls: per-layer sizes (NULL: every layer is m->cfg's).
+ * `file` names the model in messages. */
 int model_fill(model *m, int tied, model_src *t, int nt, int gguf_names, int unpermute_qk,
-               const char *file, mx_error *e);
+               const model_layer_sizes *ls, const char *file, mx_error *e);
 
 /* Fill m->modules from m->weights. */
 int model_build_modules(model *m, mx_error *e);

@@ -22,6 +22,7 @@
 #include "src/gguf_write.h"
 #include "src/gptq_set.h"
 #include "src/model_priv.h"
+#include "src/prune.h"
 #include "src/tok_export.h"
 
 static void warnf(const quant_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -140,11 +141,14 @@ static uint32_t source_type(const model_module *mm)
 /* A copy of a linear's rows, permuted between the RoPE layouts when asked
  * (dir > 0: half -> interleaved, dir < 0: interleaved -> half): its weights,
  * or, when o->gptq applies to f, its GPTQ values (on f's grid, so the writers
- * below store them exactly). */
+ * below store them exactly). keep (the unit mask of the module's pruning
+ * group, or NULL): only the kept rows and columns, as prune_apply gathers
+ * them, all zero when zero is set; the permutation then runs over the kept
+ * heads. *rows and *cols get the shape returned. */
 static float *linear_rows(const model *m, const model_module *mm, mx_format f, const quant_opts *o, int dir,
-                          mx_error *e)
+                          const unsigned char *keep, int zero, int *rows, int *cols, mx_error *e)
 {
-    size_t n = (size_t)mm->rows * (size_t)mm->cols;
+    size_t R = (size_t)mm->rows, C = (size_t)mm->cols, n = R * C;
     float *x = malloc(n * sizeof *x + 1);
     if (!x) {
         err_set(e, ERR_NOMEM, "out of memory");
@@ -158,10 +162,40 @@ static float *linear_rows(const model *m, const model_module *mm, mx_format f, c
     } else {
         memcpy(x, mm->w, n * sizeof *x);
     }
-    int heads = mm->kind == TF_Q ? m->cfg.n_heads : mm->kind == TF_K ? m->cfg.n_kv_heads : 0;
+    *rows = mm->rows;
+    *cols = mm->cols;
+    if (keep) {
+        unsigned char *ron = malloc(R + 1), *con = malloc(C + 1);
+        float *y = NULL;
+        int r = 0, c = 0;
+        if (ron && con) {
+            prune_shape(m, (int)(mm - m->modules), keep, &r, &c, ron, con);
+            y = malloc((size_t)r * (size_t)c * sizeof *y + 1);
+        }
+        if (!y) {
+            free(ron);
+            free(con);
+            free(x);
+            err_set(e, ERR_NOMEM, "out of memory");
+            return NULL;
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < R; i++)
+            for (size_t j = 0; ron[i] && j < C; j++)
+                if (con[j])
+                    y[k++] = zero ? 0.0f : x[i * C + j];
+        free(ron);
+        free(con);
+        free(x);
+        x = y;
+        *rows = r;
+        *cols = c;
+    }
+    /* q and k rows are whole heads of head_dim (kept heads, when pruned) */
+    int heads = mm->kind == TF_Q || mm->kind == TF_K ? *rows / m->cfg.head_dim : 0;
     if (dir && heads) {
-        int rc = dir > 0 ? model_rows_half_to_interleaved(x, mm->rows, mm->cols, heads)
-                         : model_rows_interleaved_to_half(x, mm->rows, mm->cols, heads);
+        int rc = dir > 0 ? model_rows_half_to_interleaved(x, *rows, *cols, heads)
+                         : model_rows_interleaved_to_half(x, *rows, *cols, heads);
         if (rc < 0) {
             free(x);
             err_set(e, ERR_NOMEM, "out of memory");
@@ -210,12 +244,13 @@ static int gguf_nvfp4(mx_format f, const float *x, size_t rows, size_t cols, qt 
     return 0;
 }
 
-/* A linear for GGUF: MXFP4 / Q8_0 / NVFP4 when the format and the row width
- * allow, else BF16 (or F32) holding the fake-quantized values exactly. */
-static int gguf_linear(const model_module *mm, const float *x, mx_format f, const char *gname,
-                       const quant_opts *o, qt *t, int *widened, mx_error *e)
+/* A linear for GGUF (x: rows x cols, the stored shape, pruned or not):
+ * MXFP4 / Q8_0 / NVFP4 when the format and the row width allow, else BF16
+ * (or F32) holding the fake-quantized values exactly. */
+static int gguf_linear(const model_module *mm, const float *x, size_t rows, size_t cols, mx_format f,
+                       const char *gname, const quant_opts *o, qt *t, int *widened, mx_error *e)
 {
-    size_t rows = (size_t)mm->rows, cols = (size_t)mm->cols, n = rows * cols;
+    size_t n = rows * cols;
     mx_format b = mx_format_base(f); /* the storage; mx_pack(f) chooses f's scales */
     *widened = 0;
     if (b == MX_NVFP4 && cols % 64 == 0) {
@@ -305,6 +340,94 @@ static uint32_t matrix_type(const model *m)
 }
 
 /* ------------------------------------------------------------------ GGUF */
+
+/* What a pruned GGUF stores: per pruning group the unit mask written (the
+ * config's, or one unit where it keeps none: then written as zeros) and per
+ * layer the counts its metadata gives. */
+typedef struct qlayout {
+    int n_groups;
+    unsigned char **mask;  /* [n_groups], NULL entries: the group whole; NULL when nothing is pruned */
+    unsigned char *zero;   /* [n_groups] 1: the group's one unit is written as zeros */
+    int *heads, *kv, *ff;  /* [n_layers] q heads, kv heads, MLP channels */
+    int same_heads, same_kv, same_ff; /* every layer has layer 0's count */
+} qlayout;
+
+/* The layout of m under masks prune (NULL: nothing pruned). Entries of L->mask
+ * that are new (a group keeping no unit) are the ones L->zero marks; the
+ * others point into prune. */
+static int qlayout_make(const model *m, unsigned char *const *prune, const quant_opts *o, qlayout *L,
+                        int *n_zero, mx_error *e)
+{
+    const tf_config *c = &m->cfg;
+    memset(L, 0, sizeof *L);
+    *n_zero = 0;
+    L->n_groups = c->n_layers * PRUNE_NPARTS;
+    L->heads = malloc((size_t)c->n_layers * 3 * sizeof *L->heads + 1);
+    if (!L->heads)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    L->kv = L->heads + c->n_layers;
+    L->ff = L->kv + c->n_layers;
+    int any = 0;
+    for (int g = 0; prune && g < L->n_groups; g++)
+        any |= prune[g] != NULL;
+    if (any) {
+        L->mask = calloc((size_t)L->n_groups, sizeof *L->mask);
+        L->zero = calloc((size_t)L->n_groups, 1);
+        if (!L->mask || !L->zero)
+            return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    int rep = c->n_heads / c->n_kv_heads;
+    for (int l = 0; l < c->n_layers; l++)
+        for (int part = 0; part < PRUNE_NPARTS; part++) {
+            int g = l * PRUNE_NPARTS + part, units = prune_units(c, part), n = units;
+            if (any && prune[g]) {
+                n = 0;
+                for (int u = 0; u < units; u++)
+                    n += prune[g][u] != 0;
+                if (n == 0) {
+                    /* llama.cpp runs no layer of 0 heads or 0 channels: one unit of zeros */
+                    if (!(L->mask[g] = calloc((size_t)units, 1)))
+                        return err_set(e, ERR_NOMEM, "out of memory");
+                    L->mask[g][0] = 1;
+                    L->zero[g] = 1;
+                    n = 1;
+                    ++*n_zero;
+                    char name[MODEL_NAME_MAX];
+                    prune_group_name(l, part, name, sizeof name);
+                    warnf(o, "%s keeps no unit: written as one %s of zeros (llama.cpp runs no layer of 0 %s), "
+                          "which computes the same", name, part == PRUNE_ATTN ? "GQA group" : "channel",
+                          part == PRUNE_ATTN ? "heads" : "channels");
+                } else {
+                    L->mask[g] = prune[g];
+                }
+            }
+            if (part == PRUNE_ATTN) {
+                L->kv[l] = n;
+                L->heads[l] = n * rep;
+            } else {
+                L->ff[l] = n;
+            }
+        }
+    L->same_heads = L->same_kv = L->same_ff = 1;
+    for (int l = 1; l < c->n_layers; l++) {
+        L->same_heads &= L->heads[l] == L->heads[0];
+        L->same_kv &= L->kv[l] == L->kv[0];
+        L->same_ff &= L->ff[l] == L->ff[0];
+    }
+    return 0;
+}
+
+/* Free a layout made by qlayout_make: only the masks it allocated. */
+static void qlayout_release(qlayout *L)
+{
+    for (int g = 0; L->mask && L->zero && g < L->n_groups; g++)
+        if (L->zero[g])
+            free(L->mask[g]);
+    free(L->mask);
+    free(L->zero);
+    free(L->heads);
+    memset(L, 0, sizeof *L);
+}
 
 static int copy_gguf_tokenizer(const char *src, gguf_writer *w, mx_error *e)
 {
@@ -398,10 +521,35 @@ static const char *base_name(const char *p)
     return s ? s + 1 : p;
 }
 
-static int gguf_meta(const model *m, gguf_writer *w)
+/* A per-layer count: the scalar when every layer has it, else the array. */
+static int layer_key(gguf_writer *w, const char *key, const int *v, int n, int same)
+{
+    if (same)
+        return gw_u32(w, key, (uint32_t)v[0]);
+    int32_t *a = malloc((size_t)n * sizeof *a + 1);
+    if (!a)
+        return ERR_NOMEM;
+    for (int i = 0; i < n; i++)
+        a[i] = v[i];
+    int rc = gw_arr_i32(w, key, (size_t)n, a);
+    free(a);
+    return rc;
+}
+
+/* The architecture a file of layout L is written as: llama.cpp's llama and
+ * qwen3 size every layer's tensors by layer 0's counts; its deci (the Llama
+ * of Nemotron-NAS: llama's tensors, norms and RoPE) sizes them per layer. */
+static const char *gguf_arch(const model *m, const qlayout *L)
+{
+    if (m->arch == MODEL_ARCH_QWEN3)
+        return "qwen3";
+    return L->same_heads && L->same_kv && L->same_ff ? "llama" : "deci";
+}
+
+static int gguf_meta(const model *m, const qlayout *L, gguf_writer *w)
 {
     const tf_config *c = &m->cfg;
-    const char *a = m->arch == MODEL_ARCH_QWEN3 ? "qwen3" : "llama";
+    const char *a = gguf_arch(m, L);
     char k[96], name[128];
     int rc = 0;
     snprintf(name, sizeof name, "%.*s", (int)strcspn(base_name(m->path), "/"), base_name(m->path));
@@ -415,9 +563,11 @@ static int gguf_meta(const model *m, gguf_writer *w)
     U("context_length", m->trained_ctx > 0 ? m->trained_ctx : c->max_seq);
     U("embedding_length", c->dim);
     U("block_count", c->n_layers);
-    U("feed_forward_length", c->hidden_dim);
-    U("attention.head_count", c->n_heads);
-    U("attention.head_count_kv", c->n_kv_heads);
+#define A(S, V, SAME) (snprintf(k, sizeof k, "%s." S, a), rc |= layer_key(w, k, (V), c->n_layers, (SAME)))
+    A("feed_forward_length", L->ff, L->same_ff);
+    A("attention.head_count", L->heads, L->same_heads);
+    A("attention.head_count_kv", L->kv, L->same_kv);
+#undef A
     U("attention.key_length", c->head_dim);
     U("attention.value_length", c->head_dim);
     U("rope.dimension_count", c->head_dim);
@@ -443,10 +593,30 @@ int quant_write_gguf(const model *m, const mx_format *fmts, const quant_opts *o,
     int ns = 0, rc;
     uint64_t nf;
     int tied = m->weights.lm_head == m->weights.tok_emb;
+    qlayout L;
+    int n_zero = 0;
+    if ((rc = qlayout_make(m, o->prune, o, &L, &n_zero, e)) < 0) {
+        qlayout_release(&L);
+        return rc;
+    }
+    if (L.mask && m->arch == MODEL_ARCH_QWEN3 && !(L.same_heads && L.same_kv && L.same_ff)) {
+        qlayout_release(&L);
+        return err_set(e, ERR_ARG, "the config prunes qwen3 blocks to different sizes, which llama.cpp's qwen3 "
+                       "cannot load (its tensors are sized by layer 0's counts): not written");
+    }
+    for (int i = 0; L.mask && o->gptq && i < m->n_modules; i++)
+        if (L.mask[m->modules[i].layer * PRUNE_NPARTS + prune_part_of(m->modules[i].kind)]) {
+            qlayout_release(&L);
+            return err_set(e, ERR_ARG, "%s is pruned: GPTQ does not apply to pruned modules",
+                           m->modules[i].name);
+        }
     model_slot *s = model_slots(&m->cfg, tied, &ns, &nf, e);
-    if (!s)
+    if (!s) {
+        qlayout_release(&L);
         return ERR_NOMEM;
-    if ((rc = gguf_meta(m, &w)) < 0 || (rc = gguf_tokenizer(m, o, &w, e)) < 0) {
+    }
+    st->n_zero_units = n_zero;
+    if ((rc = gguf_meta(m, &L, &w)) < 0 || (rc = gguf_tokenizer(m, o, &w, e)) < 0) {
         if (rc == ERR_NOMEM && !e->msg[0])
             err_set(e, ERR_NOMEM, "out of memory");
         goto out;
@@ -459,15 +629,20 @@ int quant_write_gguf(const model *m, const mx_format *fmts, const quant_opts *o,
     for (int i = 0; i < ns && rc == 0; i++) {
         qt t = {0};
         uint64_t n = (uint64_t)s[i].rows * (uint64_t)s[i].cols;
+        int rows = (int)s[i].rows, cols = (int)s[i].cols;
         if (s[i].what >= MS_LIN) {
             int mi = s[i].layer * TF_NLIN + (s[i].what - MS_LIN), wide;
             const model_module *mm = &m->modules[mi];
-            float *x = linear_rows(m, mm, fmts[mi], o, permute, e);
+            int g = mm->layer * PRUNE_NPARTS + prune_part_of(mm->kind);
+            float *x = linear_rows(m, mm, fmts[mi], o, permute, L.mask ? L.mask[g] : NULL,
+                                   L.zero ? L.zero[g] : 0, &rows, &cols, e);
             if (!x) {
                 rc = ERR_NOMEM;
                 break;
             }
-            rc = gguf_linear(mm, x, fmts[mi], s[i].gguf, o, &t, &wide, e);
+            st->lin_params_full += n;
+            n = (uint64_t)rows * (uint64_t)cols;
+            rc = gguf_linear(mm, x, (size_t)rows, (size_t)cols, fmts[mi], s[i].gguf, o, &t, &wide, e);
             free(x);
             if (rc == 0 && wide) {
                 st->n_widened++;
@@ -481,7 +656,7 @@ int quant_write_gguf(const model *m, const mx_format *fmts, const quant_opts *o,
             rc = rc > 0 ? 0 : rc;
         }
         if (rc == 0) {
-            uint64_t ne[2] = {(uint64_t)s[i].cols, (uint64_t)s[i].rows};
+            uint64_t ne[2] = {(uint64_t)cols, (uint64_t)rows};
             rc = gw_tensor(&w, s[i].gguf, t.type, s[i].n_dims, s[i].n_dims == 2 ? ne : ne + 1, t.data,
                            t.nbytes, e);
         }
@@ -510,6 +685,7 @@ int quant_write_gguf(const model *m, const mx_format *fmts, const quant_opts *o,
 out:
     free(s);
     gw_free(&w);
+    qlayout_release(&L);
     return rc;
 }
 
@@ -704,6 +880,10 @@ int quant_write_mx_dir(const model *m, const mx_format *fmts, const quant_opts *
                        quant_stats *st, mx_error *e)
 {
     memset(st, 0, sizeof *st);
+    for (int g = 0; o->prune && g < m->cfg.n_layers * PRUNE_NPARTS; g++)
+        if (o->prune[g])
+            return err_set(e, ERR_ARG, "the packed MX layout cannot hold pruned blocks (its config.json has one "
+                           "head count and intermediate size for every layer): use --layout gguf");
     for (int i = 0; i < m->n_modules; i++)
         if (mx_traits_of(fmts[i])->scale_type != MX_SCALE_E8M0 && mx_is_block_format(fmts[i]))
             return err_set(e, ERR_ARG, "%s is %s, which is not an OCP MX format: the MX layout cannot hold it "
@@ -753,7 +933,8 @@ int quant_write_mx_dir(const model *m, const mx_format *fmts, const quant_opts *
         int mi = s[i].layer * TF_NLIN + (s[i].what - MS_LIN);
         const model_module *mm = &m->modules[mi];
         mx_format f = fmts[mi];
-        float *w = linear_rows(m, mm, f, o, unpermute, e);
+        int wr, wc;
+        float *w = linear_rows(m, mm, f, o, unpermute, NULL, 0, &wr, &wc, e);
         if (!w) {
             rc = ERR_NOMEM;
             break;
@@ -798,6 +979,7 @@ int quant_write_mx_dir(const model *m, const mx_format *fmts, const quant_opts *
         }
         free(w);
         st->lin_params += n;
+        st->lin_params_full += n;
         st->all_params += n;
     }
     json_t *cj = rc == 0 ? mx_config(m, fmts, mt, e) : NULL;

@@ -71,9 +71,9 @@ expect_sub prune 2 "$H656K" --text "$TMP/calib.txt" --budget 3 --formats bf16
 expect_sub prune 1 "$H656K" --text "$TMP/calib.txt" $C --budget 3 --mode quant
 grep -q "smallest feasible budget" "$TMP/err" || bad "quant at 3 bits: $(cat "$TMP/err")"
 expect_sub prune 2 "$H656K" --text "$TMP/calib.txt" $C --budget 3 --keep-whole 9.q
-expect_sub quantize 1 "$H656K" "$TMP/j3.json" --out "$TMP/x.gguf"
-grep -q "prunes blocks" "$TMP/err" || bad "quantize of a pruned config: $(cat "$TMP/err")"
-[ ! -e "$TMP/x.gguf" ] || bad "quantize wrote a file for a pruned config"
+expect_sub quantize 1 "$H656K" "$TMP/j3.json" --out "$TMP/x.mx" --layout mx
+grep -q "prunes blocks" "$TMP/err" || bad "quantize --layout mx of a pruned config: $(cat "$TMP/err")"
+[ ! -e "$TMP/x.mx" ] || bad "quantize --layout mx wrote a file for a pruned config"
 expect_sub ppl 1 "$H656K" --text "$TMP/eval.txt" --config "$TMP/j3.json" --packed
 expect_sub export 1 "$TMP/j3.json" --to llama-cpp
 expect_sub ppl 1 "$MODEL" --tokenizer "$TOKZ" --text "$TMP/eval.txt" --config "$TMP/j3.json"

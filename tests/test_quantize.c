@@ -19,6 +19,8 @@
 #include "src/gguf.h"
 #include "src/gguf_write.h"
 #include "src/model.h"
+#include "src/model_priv.h"
+#include "src/prune.h"
 #include "src/quantize.h"
 #include "src/tok.h"
 #include "tests/testmodel.h"
@@ -274,7 +276,7 @@ static void quantize_both(const char *src_path, const char *tok_path, const char
     assert_non_null(f);
     for (int i = 0; i < m.n_modules; i++)
         f[i] = cycle[i % 8];
-    quant_opts o = {t, tok_path, count_warn, NULL};
+    quant_opts o = {.tok = t, .tok_path = tok_path, .warn = count_warn};
     quant_stats st;
     char g[4200], d[4200];
     snprintf(g, sizeof g, "%s/%s.gguf", tm_dir, tag);
@@ -423,7 +425,7 @@ static void test_widening(void **state)
     assert_int_equal(tm_write_bpe_tokenizer(tk, merges, 1, &e), 0);
     tok *tk1 = tok_open(tk, NULL, 0, &e);
     assert_non_null(tk1);
-    quant_opts o = {tk1, tk, count_warn, NULL};
+    quant_opts o = {.tok = tk1, .tok_path = tk, .warn = count_warn};
     quant_stats st;
     n_warn = 0;
     if (quant_write_gguf(&m, f, &o, g, &st, &e) < 0)
@@ -442,6 +444,219 @@ static void test_widening(void **state)
     model_free(&m);
 }
 
+/* ---------------------------------------------------------------- pruned */
+
+/* Unit masks for m's groups: kind 0 the same counts in every layer (half the
+ * GQA groups, the channels j % 3 != 0), kind 1 different ones with a group of
+ * each part keeping nothing (layer 0 attention, the last layer's MLP).
+ * Every group gets a mask (all kept is a mask too). */
+static unsigned char **make_masks(const model *m, int kind)
+{
+    int L = m->cfg.n_layers, ng = L * PRUNE_NPARTS;
+    unsigned char **k = calloc((size_t)ng, sizeof *k);
+    assert_non_null(k);
+    for (int l = 0; l < L; l++)
+        for (int part = 0; part < PRUNE_NPARTS; part++) {
+            int g = l * PRUNE_NPARTS + part, n = prune_units(&m->cfg, part);
+            k[g] = calloc((size_t)n, 1);
+            assert_non_null(k[g]);
+            for (int u = 0; u < n; u++)
+                if (kind == 0)
+                    k[g][u] = part == PRUNE_ATTN ? u % 2 == 1 : u % 3 != 0;
+                else if (part == PRUNE_ATTN)
+                    k[g][u] = l > 0;
+                else
+                    k[g][u] = l < L - 1 && u % 2 == 0;
+        }
+    return k;
+}
+
+/* What the file holds for module i under keep: the kept submatrix of
+ * prune_apply's output (a group keeping nothing: its unit 0, zeros). */
+static float *kept_values(const model *m, int i, const unsigned char *keep, mx_format f, int *r, int *c)
+{
+    const model_module *mm = &m->modules[i];
+    size_t R = (size_t)mm->rows, C = (size_t)mm->cols;
+    int units = prune_units(&m->cfg, prune_part_of(mm->kind)), any = 0;
+    for (int u = 0; u < units; u++)
+        any |= keep[u];
+    unsigned char *one = calloc((size_t)units, 1), *ron = malloc(R), *con = malloc(C);
+    float *full = malloc(R * C * sizeof *full);
+    mx_error e = {0};
+    assert_true(one && ron && con && full);
+    one[0] = 1;
+    assert_int_equal(prune_apply(m, i, NULL, keep, f, full, &e), 0);
+    prune_shape(m, i, any ? keep : one, r, c, ron, con);
+    float *sub = malloc((size_t)*r * (size_t)*c * sizeof *sub + 1);
+    assert_non_null(sub);
+    size_t k = 0;
+    for (size_t y = 0; y < R; y++)
+        for (size_t x = 0; ron[y] && x < C; x++)
+            if (con[x])
+                sub[k++] = any ? full[y * C + x] : 0.0f;
+    free(one);
+    free(ron);
+    free(con);
+    free(full);
+    return sub;
+}
+
+static void pruned_case(const char *src, int kind, const char *tag)
+{
+    model m;
+    mx_error e = {0};
+    if (model_load(src, &m, &e) < 0)
+        fail_msg("load %s: %s", src, e.msg);
+    const tf_config *c = &m.cfg;
+    int rep = c->n_heads / c->n_kv_heads, L = c->n_layers;
+    mx_format *f = malloc((size_t)m.n_modules * sizeof *f);
+    assert_non_null(f);
+    for (int i = 0; i < m.n_modules; i++)
+        f[i] = cycle[(i + 3) % 8];
+    unsigned char **k = make_masks(&m, kind);
+    quant_opts o = {.warn = count_warn, .prune = k};
+    quant_stats st;
+    char g[4200], d[4200];
+    snprintf(g, sizeof g, "%s/%s.gguf", tm_dir, tag);
+    snprintf(d, sizeof d, "%s/%s.mx", tm_dir, tag);
+    /* the MX layout refuses pruning, writing nothing */
+    assert_int_equal(quant_write_mx_dir(&m, f, &o, d, &st, &e), ERR_ARG);
+    assert_non_null(strstr(e.msg, "pruned"));
+    assert_int_equal(access(d, F_OK), -1);
+    int rc = quant_write_gguf(&m, f, &o, g, &st, &e);
+    if (kind == 1 && m.arch == MODEL_ARCH_QWEN3) {
+        /* llama.cpp's qwen3 has no per-layer shapes */
+        assert_int_equal(rc, ERR_ARG);
+        assert_non_null(strstr(e.msg, "qwen3"));
+        assert_int_equal(access(g, F_OK), -1);
+        goto done;
+    }
+    if (rc < 0)
+        fail_msg("%s: %s", tag, e.msg);
+    assert_int_equal(st.n_zero_units, kind == 1 ? 2 : 0);
+    assert_true(st.lin_params < st.lin_params_full);
+    /* metadata: per layer q heads, kv heads, channels */
+    int heads[8], kv[8], ff[8], varies = 0;
+    assert_true(L <= 8);
+    for (int l = 0; l < L; l++) {
+        int na = 0, nm = 0;
+        for (int u = 0; u < c->n_kv_heads; u++)
+            na += k[l * PRUNE_NPARTS + PRUNE_ATTN][u];
+        for (int u = 0; u < c->hidden_dim; u++)
+            nm += k[l * PRUNE_NPARTS + PRUNE_MLP][u];
+        kv[l] = na ? na : 1;
+        heads[l] = kv[l] * rep;
+        ff[l] = nm ? nm : 1;
+        varies |= l && (kv[l] != kv[0] || ff[l] != ff[0]);
+    }
+    assert_int_equal(varies, kind);
+    gguf_file gf;
+    if (gguf_open(&gf, g, &e) < 0)
+        fail_msg("%s", e.msg);
+    const char *arch;
+    uint64_t al;
+    assert_int_equal(gguf_str(&gf, gguf_find(&gf, "general.architecture"), &arch, &al), 0);
+    const char *want = m.arch == MODEL_ARCH_QWEN3 ? "qwen3" : kind ? "deci" : "llama";
+    assert_int_equal(al, strlen(want));
+    assert_memory_equal(arch, want, al);
+    static const char *const keys[3] = {"attention.head_count", "attention.head_count_kv", "feed_forward_length"};
+    const int *vals[3] = {heads, kv, ff};
+    for (int j = 0; j < 3; j++) {
+        char key[96];
+        snprintf(key, sizeof key, "%s.%s", want, keys[j]);
+        const gguf_kv *kk = gguf_find(&gf, key);
+        assert_non_null(kk);
+        if (kind) { /* every one of them varies here: arrays */
+            int got[8];
+            assert_int_equal(kk->type, GGUF_ARRAY);
+            assert_int_equal(kk->arr_n, (uint64_t)L);
+            assert_int_equal(gguf_ints(&gf, kk, got), 0);
+            assert_memory_equal(got, vals[j], (size_t)L * sizeof *got);
+        } else {
+            int64_t v;
+            assert_int_equal(gguf_int(&gf, kk, &v), 0);
+            assert_int_equal(v, vals[j][0]);
+        }
+    }
+    char key[96];
+    int64_t hd;
+    snprintf(key, sizeof key, "%s.attention.key_length", want);
+    assert_int_equal(gguf_int(&gf, gguf_find(&gf, key), &hd), 0);
+    assert_int_equal(hd, c->head_dim);
+    /* every linear: the pruned shape, its storage by the pruned row width,
+     * and exactly the kept values prune_apply computes (q/k rows put back
+     * from llama.cpp's per-head permutation, as the loader does) */
+    int permute = m.arch == MODEL_ARCH_LLAMA && c->rope_style == TF_ROPE_HALF;
+    static const char *const gn[TF_NLIN] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up",
+                                            "ffn_down"};
+    for (int i = 0; i < m.n_modules; i++) {
+        const model_module *mm = &m.modules[i];
+        int r, cc;
+        const unsigned char *keep = k[mm->layer * PRUNE_NPARTS + prune_part_of(mm->kind)];
+        float *want_v = kept_values(&m, i, keep, f[i], &r, &cc);
+        char tn[64];
+        snprintf(tn, sizeof tn, "blk.%d.%s.weight", mm->layer, gn[mm->kind]);
+        const gguf_tensor *t = gguf_tensor_find(&gf, tn);
+        assert_non_null(t);
+        assert_int_equal(t->ne[0], (uint64_t)cc);
+        assert_int_equal(t->ne[1], (uint64_t)r);
+        mx_format b = mx_format_base(f[i]);
+        if ((b == MX_FP4_E2M1 || b == MX_INT8) && cc % 32 == 0)
+            assert_int_equal(t->type, b == MX_FP4_E2M1 ? GQ_MXFP4 : GQ_Q8_0);
+        else if (f[i] != MX_FP32)
+            assert_int_equal(t->type, GQ_BF16);
+        float *got = malloc((size_t)r * (size_t)cc * sizeof *got + 1);
+        assert_non_null(got);
+        assert_int_equal(model_convert(got, gf.f.data + t->offset, (uint64_t)r * (uint64_t)cc, (int)t->type, g, tn,
+                                       &e), 0);
+        if (permute && (mm->kind == TF_Q || mm->kind == TF_K))
+            assert_int_equal(model_rows_interleaved_to_half(got, r, cc, r / c->head_dim), 0);
+        same_values(want_v, got, (size_t)r * (size_t)cc, tn);
+        free(got);
+        free(want_v);
+    }
+    gguf_close(&gf);
+    /* same counts in every layer: model_load reads it back, to those values */
+    if (kind == 0) {
+        model b;
+        if (model_load(g, &b, &e) < 0)
+            fail_msg("load %s: %s", g, e.msg);
+        assert_int_equal(b.cfg.n_heads, heads[0]);
+        assert_int_equal(b.cfg.n_kv_heads, kv[0]);
+        assert_int_equal(b.cfg.hidden_dim, ff[0]);
+        assert_int_equal(b.cfg.head_dim, c->head_dim);
+        for (int i = 0; i < m.n_modules; i++) {
+            int r, cc;
+            const model_module *mm = &m.modules[i];
+            float *want_v = kept_values(&m, i, k[mm->layer * PRUNE_NPARTS + prune_part_of(mm->kind)], f[i], &r, &cc);
+            assert_int_equal(b.modules[i].rows, r);
+            assert_int_equal(b.modules[i].cols, cc);
+            same_values(want_v, b.modules[i].w, (size_t)r * (size_t)cc, mm->name);
+            free(want_v);
+        }
+        model_free(&b);
+    }
+done:
+    for (int j = 0; j < L * PRUNE_NPARTS; j++)
+        free(k[j]);
+    free(k);
+    free(f);
+    model_free(&m);
+}
+
+/* A pruned config's GGUF: the kept rows and columns only, per-layer counts. */
+static void test_pruned(void **state)
+{
+    (void)state;
+    char p[4200];
+    write_preset(TM_SMOLLM, 21, TM_FMT_GGUF, GQ_F32, "pr-llama.gguf", p, sizeof p);
+    pruned_case(p, 0, "pr-llama-same");
+    pruned_case(p, 1, "pr-llama-diff");
+    write_preset(TM_QWEN3, 23, TM_FMT_GGUF, GQ_F32, "pr-qwen.gguf", p, sizeof p);
+    pruned_case(p, 0, "pr-qwen-same");
+    pruned_case(p, 1, "pr-qwen-diff");
+}
+
 /* Failures leave nothing behind. */
 static void test_no_partial_output(void **state)
 {
@@ -454,7 +669,7 @@ static void test_no_partial_output(void **state)
     mx_format f[64];
     for (int i = 0; i < m.n_modules; i++)
         f[i] = MX_FP4_E2M1;
-    quant_opts o = {NULL, NULL, NULL, NULL};
+    quant_opts o = {.tok = NULL};
     quant_stats st;
     snprintf(out, sizeof out, "%s/no-such-dir/x.gguf", tm_dir);
     assert_true(quant_write_gguf(&m, f, &o, out, &st, &e) < 0);
@@ -480,6 +695,7 @@ int main(void)
         cmocka_unit_test(test_model_hf),
         cmocka_unit_test(test_model_gguf_source),
         cmocka_unit_test(test_widening),
+        cmocka_unit_test(test_pruned),
         cmocka_unit_test(test_no_partial_output),
     };
     return cmocka_run_group_tests(tests, tm_dir_setup, tm_dir_teardown);

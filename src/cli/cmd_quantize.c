@@ -12,6 +12,7 @@
 #include "src/gptq_set.h"
 #include "src/cli/cmd.h"
 #include "src/model.h"
+#include "src/prune.h"
 #include "src/quantize.h"
 #include "src/tok.h"
 
@@ -31,6 +32,10 @@ static void usage(FILE *f)
             "                    is not whole blocks of 32 as BF16;\n"
             "                    mx: packed OCP MX safetensors with a quantization_config\n"
             "                    (AMD Quark's layout; see QUANTIZE in the manual)\n"
+            "                    A config with a \"prune\" section (mxalloc prune) is written pruned:\n"
+            "                    the GGUF holds only the kept rows and columns, head counts and\n"
+            "                    feed_forward_length per layer (llama.cpp's deci architecture when\n"
+            "                    layers differ); the mx layout refuses it\n"
             "  --tokenizer FILE  the tokenizer (default: the model's own, as for ppl)\n"
             "  --gptq-text FILE  the calibration text of a config made by GPTQ (`score --gptq`;\n"
             "                    required for one, checked against it): the MX modules are\n"
@@ -98,6 +103,7 @@ int cmd_quantize(int argc, char **argv)
     mx_format *fmts = NULL;
     gptq_set gs;
     int have_g = 0;
+    unsigned char **masks = NULL;
     /* The config first: a bad one is refused before any work. */
     if (cfg_load(cfg_path, &cfg, &e)) {
         fprintf(stderr, "mxalloc quantize: %s\n", e.msg);
@@ -113,8 +119,18 @@ int cmd_quantize(int argc, char **argv)
         fprintf(stderr, "mxalloc quantize: out of memory\n");
         goto done;
     }
-    if (cfg_formats_for_model(&cfg, &m, fmts, &e) || cfg_refuse_prune(&cfg, cfg_path, "quantize", &e)) {
+    if (cfg_formats_for_model(&cfg, &m, fmts, &e) || cfg_prune_masks(&cfg, &m, &masks, &e)) {
         fprintf(stderr, "mxalloc quantize: %s\n", e.msg);
+        goto done;
+    }
+    if (masks && !strcmp(cfg.rounding, "gptq")) {
+        fprintf(stderr, "mxalloc quantize: %s prunes blocks and was made by GPTQ: GPTQ does not apply to pruned "
+                "modules\n", cfg_path);
+        goto done;
+    }
+    if (masks && mx) {
+        fprintf(stderr, "mxalloc quantize: %s prunes blocks: --layout mx cannot hold pruned shapes (config.json "
+                "has one head count and intermediate size for every layer); use --layout gguf\n", cfg_path);
         goto done;
     }
     if ((rc = cli_gptq("mxalloc quantize", &m, cfg_path, gptq_text, tok_path, &gs, &have_g)))
@@ -136,32 +152,40 @@ int cmd_quantize(int argc, char **argv)
                  model_path);
         tok_path = found;
     }
-    quant_opts o = {t, tok_path, warn_line, NULL, have_g ? &gs : NULL};
+    quant_opts o = {.tok = t, .tok_path = tok_path, .warn = warn_line, .gptq = have_g ? &gs : NULL, .prune = masks};
     quant_stats st;
     if ((mx ? quant_write_mx_dir(&m, fmts, &o, out, &st, &e) : quant_write_gguf(&m, fmts, &o, out, &st, &e)) < 0) {
         fprintf(stderr, "mxalloc quantize: %s\n", e.msg);
         goto done;
     }
     double lin = st.lin_params ? 8.0 * (double)st.lin_bytes / (double)st.lin_params : 0,
+           full = st.lin_params_full ? 8.0 * (double)st.lin_bytes / (double)st.lin_params_full : 0,
            all = st.all_params ? 8.0 * (double)st.all_bytes / (double)st.all_params : 0,
            file = st.all_params ? 8.0 * (double)st.file_bytes / (double)st.all_params : 0;
     if (json)
         printf("{\"out\": \"%s\", \"layout\": \"%s\", \"linear_bits\": %.6f, \"all_bits\": %.6f, "
                "\"file_bits\": %.6f, \"file_bytes\": %llu, \"linear_params\": %llu, \"params\": %llu, "
-               "\"widened\": %d}\n",
+               "\"widened\": %d, \"pruned\": %s, \"linear_params_unpruned\": %llu, \"unpruned_bits\": %.6f, "
+               "\"zero_units\": %d}\n",
                out, layout, lin, all, file, (unsigned long long)st.file_bytes,
-               (unsigned long long)st.lin_params, (unsigned long long)st.all_params, st.n_widened);
-    else
+               (unsigned long long)st.lin_params, (unsigned long long)st.all_params, st.n_widened,
+               masks ? "true" : "false", (unsigned long long)st.lin_params_full, full, st.n_zero_units);
+    else {
         printf("wrote %s (%s, %llu bytes)\n"
                "bits per weight: %.4f over the block linears (%llu weights), %.4f over every tensor, "
                "%.4f counting the whole %s\n",
                out, mx ? "packed MX safetensors" : "GGUF", (unsigned long long)st.file_bytes, lin,
                (unsigned long long)st.lin_params, all, file, mx ? "model.safetensors" : "file");
+        if (masks)
+            printf("pruned: %llu of %llu linear weights kept, %.4f bits per weight of the unpruned linears\n",
+                   (unsigned long long)st.lin_params, (unsigned long long)st.lin_params_full, full);
+    }
     rc = fflush(stdout) ? 1 : 0;
 done:
     if (have_g)
         gptq_set_free(&gs);
     tok_free(t);
+    cfg_prune_masks_free(masks, m.cfg.n_layers * PRUNE_NPARTS);
     free(fmts);
     cfg_free(&cfg);
     model_free(&m);
