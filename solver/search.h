@@ -92,6 +92,11 @@ typedef struct search_event {
      * calibration evaluations done / allowed; task_loss is then the best
      * calibration cross-entropy so far and argmax the current assignment. */
     int refine_evals, refine_max;
+    /* Joint mode (data.prune): formats[n_formats] are the candidates'
+     * formats and keep[n_formats] their kept fractions (argmax indexes
+     * both; during annealing a group's modules may still differ in level);
+     * NULL otherwise. */
+    const double *keep;
 } search_event;
 
 /* Called after every step, from the thread running the search; return
@@ -113,7 +118,70 @@ typedef struct search_data {
     /* Non-NULL: the MX candidates quantized by GPTQ with this calibration
      * data (src/gptq_set.h; module m = layer * TF_NLIN + kind), else rounded. */
     const struct gptq_set *gptq;
+    /* Non-NULL: the joint search over formats and structured-pruning keep
+     * levels (search_prune below; GAMMA only, not with gptq or init_cost). */
+    const struct search_prune *prune;
 } search_data;
+
+/* ---- joint choice: formats x keep levels (issue 15) ----
+ * With d->prune set, module m's candidates are the pairs (format f, level l)
+ * of d->formats x levels; candidate weights are prune_apply(model, m, W,
+ * mask[group(m)][l], f) (src/prune.h: zeros outside the kept submatrix,
+ * which is quantized as its own matrix) and their bits are bits[m][f][l],
+ * per ORIGINAL weight (prune_bits), so E[bits] and the budget count the
+ * unpruned model's weights. Candidates that would repeat another's weights
+ * (a level keeping as many units as an earlier level of the list; every
+ * format but the first at a level keeping nothing) are left out (p = 0).
+ * GAMMA's logits alpha[m][c] span the remaining pairs with the same
+ * augmented Lagrangian; during annealing every module's level is free (the
+ * relaxation). The final assignment respects that the modules of a pruning
+ * group (q,k,v,o of a layer; gate,up,down of a layer) share one level: it is
+ * joint_solve's exact optimum (solver/joint.h) of the costs -log p at T = 1
+ * per (module, format, level) under the budget, then the greedy fill spends
+ * the unused budget on FORMAT upgrades at the module's level only (levels,
+ * and so the coupling, stay as solved). The measured refinement is off in
+ * this mode (opts.refine is ignored), GAMMA's score export too (r->score
+ * NULL: the score table is per format). Candidates are ordered by their
+ * params-weighted average bits b_c ascending (ties: level-major in the given
+ * order, formats as given); the start is a bump in bits around the budget,
+ * alpha[m][c] = -(b_c - budget)^2 / 4 (the index bump of the format list
+ * spans ~2 bits per step; over 20-30 joint candidates it stranded the
+ * search on one level). result.repaired: joint_solve's answer differs from
+ * some module's argmax (the coupling or the budget moved it). Only GAMMA:
+ * dMX's one offset per module needs an order in which neighbouring
+ * candidates are similar, and (format, level) pairs sorted by bits are not
+ * (mxfp8 at 25% sits next to mxfp4 at 50%); a 2-D offset (format axis x
+ * level axis) would be the way, not done. */
+#define SEARCH_MAX_LEVELS 8
+#define SEARCH_MAX_CAND (MX_NFORMATS * SEARCH_MAX_LEVELS)
+struct model;
+struct prune_plan;
+typedef struct search_prune {
+    const struct model *model;  /* its modules' shapes and config (prune_apply) */
+    int n_formats;              /* the formats bits was made for: must equal d->formats */
+    mx_format formats[MX_NFORMATS];
+    int n_levels;
+    double levels[SEARCH_MAX_LEVELS]; /* kept fractions, as given */
+    int n_groups;               /* pruning groups: layer * PRUNE_NPARTS + part */
+    int *group;                 /* [n_modules] group of module m */
+    int *units;                 /* [n_groups] units of the unpruned group */
+    int *kept;                  /* [n_groups][n_levels] units kept (prune_count) */
+    unsigned char **mask;       /* [n_groups][n_levels] unit masks (prune_mask); NULL = whole */
+    double *bits;               /* [n_modules][n_formats][n_levels] bits per original weight */
+} search_prune;
+
+/* The descriptor of plan p (prune_plan_collect on the calibration windows)
+ * at kept fractions levels[n_levels] (each in [0, 1], distinct, at most
+ * SEARCH_MAX_LEVELS) for the candidate formats (MX formats, data order).
+ * 0, ERR_ARG or ERR_NOMEM; free with search_prune_free. */
+int search_prune_init(search_prune *sp, const struct model *m, const struct prune_plan *p,
+                      const double *levels, int n_levels, const mx_format *formats, int n_formats,
+                      mx_error *e);
+void search_prune_free(search_prune *sp);
+/* search_eval_assignment with module m also pruned to level[m] of d->prune
+ * (level NULL or d->prune NULL: search_eval_assignment). */
+int search_eval_pruned(const search_data *d, const mx_format *assign, const int *level, int threads,
+                       double *nll, mx_error *e);
 
 typedef struct search_opts {
     search_method method;
@@ -172,6 +240,19 @@ typedef struct search_result {
     /* GAMMA only (else NULL): [n_modules][n_formats] estimated loss increase
      * (nats/token) of module m in format k relative to fp32, see gamma.h. */
     double *score;
+    /* Joint mode only (else NULL / 0): formats/n_formats are then d's
+     * formats in d's order; level[m] is module m's keep level (index into
+     * d->prune->levels, equal across a pruning group); the candidates (the
+     * columns of param, alpha [n_modules][n_cand], and choice's range) are
+     * (cand_format[c], cand_level[c]); disabled[n_modules][n_cand] marks the
+     * candidates left out (repeats). objective: the summed -log p at T = 1
+     * of joint_solve's answer (before the fill). */
+    int *level;
+    int n_cand;
+    mx_format *cand_format;
+    int *cand_level;
+    unsigned char *disabled;
+    double objective;
 } search_result;
 
 /* Run a search. Returns 0 (also when cancelled: r->cancelled = 1), ERR_ARG

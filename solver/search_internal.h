@@ -16,8 +16,13 @@ struct search_state {
     search_opts o;
     tf_config c;
     int M, K, V, n;
-    mx_format fmt[MX_NFORMATS];  /* bits ascending */
-    int data_index[MX_NFORMATS]; /* position of fmt[k] in d.formats */
+    mx_format fmt[SEARCH_MAX_CAND];  /* bits ascending */
+    int data_index[SEARCH_MAX_CAND]; /* position of fmt[k] in d.formats */
+    /* joint mode (d.prune): candidate k is (fmt[k], level clev[k]) of kept
+     * fraction ckeep[k]; off[m][k] = 1 for the left-out repeats */
+    int clev[SEARCH_MAX_CAND];
+    double ckeep[SEARCH_MAX_CAND];
+    unsigned char *off;
     double *params, ptot;        /* [M] */
     double *bits;                /* [M][K] */
     size_t *len;                 /* [M] weights per module */
@@ -60,6 +65,14 @@ void search_all_probs(search_state *s);
 double search_expected_bits(const search_state *s);
 /* Params-weighted average bits of (sorted) format k over all modules. */
 double search_format_avg_bits(const search_state *s, int k);
+/* Joint mode (search_prune.c): candidates, the exact group-coupled repair
+ * and fill. search_joint_candidates sets K, fmt, data_index, clev, ckeep and
+ * off (after params/ptot are known; off allocated here). */
+int search_joint_candidates(search_state *s, mx_error *e);
+/* Q_k(W_m) of joint candidate k into out (prune_apply). */
+int search_joint_quantize(const search_state *s, int m, int k, float *out, mx_error *e);
+int search_joint_finalize(search_state *s, search_result *r, mx_error *e);
+
 /* The measured refinement (search_opts.refine evaluations) from r->choice;
  * updates r's assignment and refinement fields. */
 int search_refine(search_state *s, search_result *r, mx_error *e);

@@ -72,7 +72,7 @@ static int refine_emit(search_state *s, search_result *r, const int *cur, int ev
         ab += s->params[m] * s->bits[(size_t)m * s->K + cur[m]];
     search_event ev = {s->o.method, r->steps_done, s->o.steps, s->temp, r->mu, r->rho, best, 0.0,
                        r->exp_bits, ab / s->ptot, s->M, s->K, s->fmt, cur, -1, evals,
-                       s->o.refine};
+                       s->o.refine, NULL};
     return s->o.on_event(s->o.user, &ev);
 }
 

@@ -96,6 +96,11 @@ const float *search_qk(search_state *s, int m, int k)
     float *c = s->q[(size_t)m * s->K + k];
     if (c)
         return c;
+    if (s->d.prune) {
+        if (search_joint_quantize(s, m, k, s->qscratch, NULL))
+            s->quant_failed = 1;
+        return s->qscratch;
+    }
     int rows, cols;
     tf_linear_shape(&s->c, m % TF_NLIN, &rows, &cols);
     if (search_quantize(&s->d, tf_ctx_pool(s->t), m, s->fmt[k], s->w0[m], s->qscratch, rows, cols, NULL))
@@ -139,6 +144,7 @@ void search_state_free(search_state *s)
     free(s->err2);
     free(s->curv);
     free(s->dldp);
+    free(s->off);
     tf_bwd_free(s->bwd);
     free(s->glayers);
     tf_ctx_free(s->t);
@@ -186,6 +192,23 @@ static int check_data(const search_data *d, const search_opts *o, mx_error *e)
                        SEARCH_MAX_PENALTY);
     if (!isfinite(o->lr) || !isfinite(o->t0))
         return err_set(e, ERR_ARG, "search: lr and t0 must be finite");
+    if (d->prune) {
+        const search_prune *sp = d->prune;
+        if (o->method != SEARCH_GAMMA)
+            return err_set(e, ERR_ARG, "search: the joint choice with pruning needs gamma (dmx's one "
+                                       "ordered offset has no order over format x keep level)");
+        if (d->gptq || o->init_cost)
+            return err_set(e, ERR_ARG, "search: the joint choice with pruning takes no gptq or init costs");
+        if (!sp->model || !sp->group || !sp->kept || !sp->bits || !sp->units || !sp->mask ||
+            sp->n_levels < 1 || sp->n_levels > SEARCH_MAX_LEVELS ||
+            sp->model->cfg.n_layers != d->cfg->n_layers || sp->model->cfg.dim != d->cfg->dim ||
+            sp->model->cfg.hidden_dim != d->cfg->hidden_dim ||
+            sp->model->n_modules != d->cfg->n_layers * TF_NLIN)
+            return err_set(e, ERR_ARG, "search: the pruning descriptor does not fit the model");
+        if (sp->n_formats != d->n_formats ||
+            memcmp(sp->formats, d->formats, (size_t)d->n_formats * sizeof *d->formats))
+            return err_set(e, ERR_ARG, "search: the pruning descriptor was made for other formats");
+    }
     return 0;
 }
 
@@ -217,6 +240,8 @@ int search_state_create(const search_data *d, const search_opts *o, search_state
     s->K = d->n_formats;
     s->V = s->c.vocab_size;
     s->n = d->ctx;
+    if (d->prune)
+        s->K = d->n_formats * d->prune->n_levels;
     int M = s->M, K = s->K;
 
     /* Candidates sorted by bits ascending (stable: ties keep the given order).
@@ -224,9 +249,9 @@ int search_state_create(const search_data *d, const search_opts *o, search_state
      * representative shape. */
     int rows0, cols0;
     tf_linear_shape(&s->c, 0, &rows0, &cols0);
-    for (int i = 0; i < K; i++)
+    for (int i = 0; i < K && !d->prune; i++)
         s->data_index[i] = i;
-    for (int i = 1; i < K; i++)
+    for (int i = 1; i < K && !d->prune; i++)
         for (int j = i; j > 0; j--) {
             double a = mx_bits_per_weight(d->formats[s->data_index[j - 1]], 1, (size_t)cols0);
             double b = mx_bits_per_weight(d->formats[s->data_index[j]], 1, (size_t)cols0);
@@ -236,7 +261,7 @@ int search_state_create(const search_data *d, const search_opts *o, search_state
                 s->data_index[j - 1] = tmp;
             }
         }
-    for (int k = 0; k < K; k++)
+    for (int k = 0; k < K && !d->prune; k++)
         s->fmt[k] = d->formats[s->data_index[k]];
 
     size_t MK = (size_t)M * K;
@@ -275,7 +300,7 @@ int search_state_create(const search_data *d, const search_opts *o, search_state
         if (s->len[m] > maxlen)
             maxlen = s->len[m];
         s->w0[m] = d->w->layers[m / TF_NLIN].lin[m % TF_NLIN];
-        for (int k = 0; k < K; k++)
+        for (int k = 0; k < K && !d->prune; k++)
             s->bits[(size_t)m * K + k] = mx_bits_per_weight(s->fmt[k], (size_t)rows, (size_t)cols);
         if (!(s->weff[m] = malloc(s->len[m] * sizeof(float))) ||
             !(s->grad[m] = malloc(s->len[m] * sizeof(float))))
@@ -284,6 +309,17 @@ int search_state_create(const search_data *d, const search_opts *o, search_state
     }
     if (!(s->qscratch = malloc(maxlen * sizeof(float))))
         goto nomem;
+    if (d->prune) { /* the (format, level) candidates and their bits */
+        int jrc = search_joint_candidates(s, e);
+        if (jrc) {
+            search_state_free(s);
+            return jrc;
+        }
+        qbytes = 0;
+        for (int m = 0; m < M; m++)
+            for (int k = 0; k < K; k++)
+                qbytes += s->off[(size_t)m * K + k] ? 0 : s->len[m] * sizeof(float);
+    }
     /* The context first: its threads also quantize (rows split, same bits). */
     if (!(s->t = tf_ctx_create(&s->c, s->n, TF_KEEP_ACTS)))
         goto nomem;
@@ -295,11 +331,14 @@ int search_state_create(const search_data *d, const search_opts *o, search_state
             int rows, cols;
             tf_linear_shape(&s->c, m % TF_NLIN, &rows, &cols);
             for (int k = 0; k < K; k++) {
+                if (s->off && s->off[(size_t)m * K + k])
+                    continue; /* a left-out repeat: never used */
                 float *q = malloc(s->len[m] * sizeof(float));
                 if (!q)
                     goto nomem;
                 s->q[(size_t)m * K + k] = q;
-                if (search_quantize(&s->d, tf_ctx_pool(s->t), m, s->fmt[k], s->w0[m], q, rows, cols, NULL))
+                if (s->d.prune ? search_joint_quantize(s, m, k, q, NULL)
+                               : search_quantize(&s->d, tf_ctx_pool(s->t), m, s->fmt[k], s->w0[m], q, rows, cols, NULL))
                     goto nomem;
             }
         }
@@ -307,6 +346,8 @@ int search_state_create(const search_data *d, const search_opts *o, search_state
     }
     for (int m = 0; m < M; m++)
         for (int k = 0; k < K; k++) {
+            if (s->off && s->off[(size_t)m * K + k])
+                continue;
             const float *q = search_qk(s, m, k);
             double acc = 0.0;
             for (size_t i = 0; i < s->len[m]; i++)
@@ -499,7 +540,7 @@ int search_state_loss_grad(search_state *s, long window, double *task, double *r
         for (int k = 0; k < K; k++) {
             size_t i = (size_t)m * K + k;
             /* Every format's product is kept (GAMMA exports them as scores). */
-            s->h[i] = dot(g, search_qk(s, m, k), s->len[m]);
+            s->h[i] = s->off && s->off[i] ? 0.0 : dot(g, search_qk(s, m, k), s->len[m]);
             s->dldp[i] = s->h[i] + coef * s->params[m] * s->bits[i] / s->ptot;
         }
         const double *p = s->p + (size_t)m * K;

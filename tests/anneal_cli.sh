@@ -2,7 +2,9 @@
 # mxalloc anneal on the real stories260K model: short dMX and GAMMA runs write
 # a config within the budget that `ppl --config` accepts (and GAMMA a score
 # file); impossible budgets, unknown formats and bad values fail with exit
-# status 1/2 and leave no output file; --gptq configs measure what anneal said.
+# status 1/2 and leave no output file; --gptq configs measure what anneal said;
+# --prune (GAMMA over formats x keep levels) on stories260K and, when present,
+# the 656k HF model at 3 bits, measured on held-out text.
 . "$(dirname "$0")/cli_lib.sh"
 M=$MODEL T=$TOKZ X=$TEXT
 need_files absent "$M" "$T" "$X"
@@ -60,6 +62,42 @@ avg=$(field avg_bits "$out")
 nll=$(field calib_nll "$out")
 [ -n "$nll" ] && le "$nll" "${nll_dmx:-0}" || bad "refine: calib_nll $nll above the unrefined ${nll_dmx:-?}"
 
+# --prune: GAMMA over formats x keep levels. stories260K: the text report lists
+# every group's kept fraction and the progress its keep string
+out=$(run --search gamma --prune --budget 3.0 --steps 6 --out "$TMP/p260.json" 2> "$TMP/p260.err") ||
+    bad "prune 260k run failed: $(cat "$TMP/p260.err")"
+printf '%s\n' "$out" | grep -q 'model.layers.4.mlp  *keep  *[0-9]*%' || bad "prune 260k: no kept fraction per group: $out"
+grep -q 'step *6/6.* keep [0-9+]' "$TMP/p260.err" || bad "prune 260k: no keep string in the progress"
+grep -q '"prune"' "$TMP/p260.json" || bad "prune 260k: a 3-bit config prunes nothing"
+# 656k (an HF model, LF text): calibrated on the first half, measured on the
+# second; within the budget, something pruned, one level per group (the config
+# holds one mask per group by construction), ppl --config on the calibration
+# half gives anneal's calib nll, the held-out ppl finite and under 10x fp32's
+if [ -r "$H656K/config.json" ]; then
+    tr -d '\r' < "$TEXT" > "$TMP/lf.txt"
+    half=$(($(wc -c < "$TMP/lf.txt") / 2))
+    head -c "$half" "$TMP/lf.txt" > "$TMP/lf_calib.txt"
+    tail -c +$((half + 1)) "$TMP/lf.txt" > "$TMP/lf_eval.txt"
+    out=$("$BIN" anneal "$H656K" --text "$TMP/lf_calib.txt" --ctx 128 --search gamma --prune --budget 3.0 \
+          --steps 100 --out "$TMP/p656.json" --json 2> "$TMP/p656.err") || bad "prune 656k run failed: $(cat "$TMP/p656.err")"
+    avg=$(field avg_bits "$out") kw=$(field kept_weights "$out") an=$(field calib_nll "$out")
+    [ -n "$avg" ] && le "$avg" 3.0 || bad "prune 656k: avg_bits '$avg' over the 3.0 budget"
+    [ -n "$kw" ] && awk -v k="$kw" 'BEGIN { exit !(k < 1) }' || bad "prune 656k: kept_weights '$kw': nothing pruned"
+    grep -q '"prune"' "$TMP/p656.json" || bad "prune 656k: the config has no prune section"
+    p=$("$BIN" ppl "$H656K" --text "$TMP/lf_calib.txt" --ctx 128 --config "$TMP/p656.json" --json 2>&1) ||
+        bad "prune 656k: ppl --config failed: $p"
+    pn=$(field nll "$p")
+    [ -n "$pn" ] && [ -n "$an" ] && awk -v a="$pn" -v b="$an" 'BEGIN { d = a - b; exit !(d < 1e-5 && d > -1e-5) }' ||
+        bad "prune 656k: ppl --config nll $pn, anneal's calib_nll $an"
+    p32=$("$BIN" ppl "$H656K" --text "$TMP/lf_eval.txt" --ctx 128 --json 2>&1) || bad "656k fp32 ppl failed: $p32"
+    p=$("$BIN" ppl "$H656K" --text "$TMP/lf_eval.txt" --ctx 128 --config "$TMP/p656.json" --json 2>&1) ||
+        bad "prune 656k: held-out ppl --config failed: $p"
+    hp=$(field ppl "$p") fp=$(field ppl "$p32")
+    echo "anneal --prune 656k at 3.0 bits: avg $avg bits, kept $kw of the weights, held-out ppl $hp (fp32 $fp)"
+    [ -n "$hp" ] && [ -n "$fp" ] && awk -v a="$hp" -v b="$fp" 'BEGIN { exit !(a == a && a > 0 && a < 10 * b) }' ||
+        bad "prune 656k: held-out ppl '$hp' not finite or over 10x fp32's '$fp'"
+fi
+
 # errors: exit 1 (bad input) or 2 (usage), and no output file
 expect() {
     want=$1; shift
@@ -80,5 +118,16 @@ expect 2 --budget 5 --steps 0
 expect 2 --budget 5 --refine -3
 expect 2 --budget 5 --scores-out "$TMP/x.scores"
 expect 1 --budget 5 --ctx 100000
+# --prune: gamma only, no gptq / scores / init scores / refinement; --levels needs it
+expect 2 --budget 3 --prune
+expect 2 --budget 3 --prune --search dmx
+expect 2 --budget 3 --prune --search gamma --gptq
+expect 2 --budget 3 --prune --search gamma --scores-out "$TMP/x.scores"
+expect 2 --budget 3 --prune --search gamma --refine 10
+expect 2 --budget 3 --prune --search gamma --init-scores "$TMP/gamma.scores"
+expect 2 --budget 3 --prune --search gamma --levels 1,0.5,2
+expect 2 --budget 3 --search gamma --levels 1,0.5
+expect 2 --budget 3 --prune --search gamma --target llama-cpp
+expect 1 --budget 0.5 --prune --search gamma --levels 1,0.5
 [ ! -e "$TMP/x.scores" ] || bad "score file written on a usage error"
 exit $fail

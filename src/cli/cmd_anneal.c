@@ -22,10 +22,12 @@
 #include "src/eval.h"
 #include "src/gptq_set.h"
 #include "src/model.h"
+#include "src/prune.h"
 #include "src/score.h"
 #include "src/tok.h"
 
 #define ANNEAL_CTX_CAP 256
+#define ANNEAL_DEFAULT_LEVELS "1,0.75,0.5,0.25,0" /* as mxalloc prune's */
 
 /* The one piece of process state a signal handler may touch. */
 static volatile sig_atomic_t interrupted;
@@ -45,7 +47,7 @@ static void usage(FILE *f)
             "                      [--tokens N] [--ctx N] [--formats LIST] [--every K]\n"
             "                      [--init-scores FILE] [--refine N] [--out CFG.json]\n"
             "                      [--scores-out FILE] [--gptq]\n"
-            "                      [--json]\n\n"
+            "                      [--prune [--levels LIST]] [--json]\n\n"
             "Differentiable search for one MX format per linear module at an average of B\n"
             "bits per weight (scales included). Every module is a soft mixture of its\n"
             "fake-quantized copies; only the mixture parameters are learned (Adam) on the\n"
@@ -78,6 +80,13 @@ static void usage(FILE *f)
             "  --gptq            the MX candidates quantized by GPTQ with the second moments\n"
             "                    of these calibration windows (score --gptq); the config then\n"
             "                    needs this text (ppl/quantize --gptq-text)\n"
+            "  --prune           gamma only: choose per module a format AND per block how much\n"
+            "                    of the attention (GQA groups) and of the MLP (channels) to\n"
+            "                    keep (units ranked as mxalloc prune ranks them); B counts the\n"
+            "                    unpruned weights; the groups' shared level is solved exactly\n"
+            "                    at the end; no refinement; the config gets a \"prune\" section\n"
+            "  --levels LIST     kept fractions with --prune (default " ANNEAL_DEFAULT_LEVELS ";\n"
+            "                    0 skips the sublayer)\n"
             "  --json            print the result as JSON on stdout\n"
             "Ctrl-C stops the search early; the assignment reached is still written.\n");
 }
@@ -92,17 +101,30 @@ static char format_letter(mx_format f)
 typedef struct progress {
     int every;
     char *line; /* n_modules + 1 */
+    char *kline; /* n_modules + 1: per module kept tenths ('+' all, '0' none), joint mode */
     double t_start;
 } progress;
+
+/* The per-module strings of an assignment: format glyphs ('.' where nothing
+ * is kept) and, with keep, the kept fractions in tenths. */
+static void progress_strings(progress *p, const search_event *ev)
+{
+    for (int m = 0; m < ev->n_modules; m++) {
+        int k = ev->argmax[m];
+        double kf = ev->keep ? ev->keep[k] : 1.0;
+        p->line[m] = kf > 0 ? format_letter(ev->formats[k]) : '.';
+        p->kline[m] = kf >= 1.0 ? '+' : (char)('0' + (int)floor(kf * 10.0));
+    }
+    p->line[ev->n_modules] = 0;
+    p->kline[ev->n_modules] = 0;
+}
 
 static int on_event(void *user, const search_event *ev)
 {
     progress *p = user;
     if (ev->refine_max > 0) { /* refinement: a line every 50 evaluations */
         if (ev->refine_evals % 50 == 0 || interrupted) {
-            for (int m = 0; m < ev->n_modules; m++)
-                p->line[m] = format_letter(ev->formats[ev->argmax[m]]);
-            p->line[ev->n_modules] = 0;
+            progress_strings(p, ev);
             fprintf(stderr, "refine %4d/%d  calib ce %.5f  bits %.3f  %s  (%.1fs)\n",
                     ev->refine_evals, ev->refine_max, ev->task_loss, ev->argmax_bits, p->line,
                     clock_now_s() - p->t_start);
@@ -110,17 +132,17 @@ static int on_event(void *user, const search_event *ev)
         return interrupted != 0;
     }
     if (ev->step % p->every == 0 || ev->step == ev->n_steps || interrupted) {
-        for (int m = 0; m < ev->n_modules; m++)
-            p->line[m] = format_letter(ev->formats[ev->argmax[m]]);
-        p->line[ev->n_modules] = 0;
+        progress_strings(p, ev);
         if (ev->method == SEARCH_DMX)
             fprintf(stderr, "step %4d/%d  T %.3f", ev->step, ev->n_steps, ev->temperature);
         else
             fprintf(stderr, "step %4d/%d  mu %+.3g rho %.3g", ev->step, ev->n_steps, ev->mu,
                     ev->rho);
-        fprintf(stderr, "  task %.5f  reg %.2e  E[bits] %.3f  argmax %.3f  %s  (%.1fs)\n",
-                ev->task_loss, ev->reg, ev->exp_bits, ev->argmax_bits, p->line,
-                clock_now_s() - p->t_start);
+        fprintf(stderr, "  task %.5f  reg %.2e  E[bits] %.3f  argmax %.3f  %s", ev->task_loss, ev->reg,
+                ev->exp_bits, ev->argmax_bits, p->line);
+        if (ev->keep)
+            fprintf(stderr, "  keep %s", p->kline);
+        fprintf(stderr, "  (%.1fs)\n", clock_now_s() - p->t_start);
     }
     return interrupted != 0;
 }
@@ -161,6 +183,53 @@ static double *load_init_cost(const char *path, const model *m, const search_dat
     return c;
 }
 
+/* Kept fractions, comma separated: 1..SEARCH_MAX_LEVELS distinct values in [0, 1]. */
+static int parse_levels(const char *list, double *lv, int *n)
+{
+    char buf[256];
+    if (strlen(list) >= sizeof buf)
+        return -1;
+    snprintf(buf, sizeof buf, "%s", list);
+    *n = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        double v;
+        if (*n == SEARCH_MAX_LEVELS || cli_parse_double(t, &v) || !(v >= 0.0 && v <= 1.0))
+            return -1;
+        for (int k = 0; k < *n; k++)
+            if (lv[k] == v)
+                return -1;
+        lv[(*n)++] = v;
+    }
+    return *n ? 0 : -1;
+}
+
+/* The level of group g in an answer (its modules share it). */
+static int group_level(const search_prune *sp, const int *level, int n_modules, int g)
+{
+    for (int i = 0; i < n_modules; i++)
+        if (sp->group[i] == g)
+            return level[i];
+    return 0;
+}
+
+static double group_kept(const search_prune *sp, const int *level, int n_modules, int g)
+{
+    return (double)sp->kept[g * sp->n_levels + group_level(sp, level, n_modules, g)] / sp->units[g];
+}
+
+/* Fraction of the linear weights kept (params-weighted, before quantization). */
+static double kept_weights(const search_prune *sp, const model *m, const int *level)
+{
+    double kept = 0.0, all = 0.0;
+    for (int i = 0; i < m->n_modules; i++) {
+        int r, c;
+        prune_shape(m, i, sp->mask[sp->group[i] * sp->n_levels + level[i]], &r, &c, NULL, NULL);
+        kept += (double)r * c;
+        all += (double)m->modules[i].params;
+    }
+    return all > 0 ? kept / all : 1.0;
+}
+
 int cmd_anneal(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -174,7 +243,8 @@ int cmd_anneal(int argc, char **argv)
         {"tokens", required_argument, NULL, 'n'},    {"ctx", required_argument, NULL, 'c'},
         {"formats", required_argument, NULL, 'f'},   {"every", required_argument, NULL, 'e'},
         {"init-scores", required_argument, NULL, 'I'}, {"refine", required_argument, NULL, 'F'},
-        {"gptq", no_argument, NULL, 'G'},
+        {"gptq", no_argument, NULL, 'G'},            {"prune", no_argument, NULL, 'P'},
+        {"levels", required_argument, NULL, 'V'},
         {"out", required_argument, NULL, 'o'},       {"scores-out", required_argument, NULL, 'O'},
         {"json", no_argument, NULL, 'j'},            {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -182,7 +252,9 @@ int cmd_anneal(int argc, char **argv)
     const char *method_s = "dmx", *loss_s = NULL, *formats_s = NULL, *init_path = NULL;
     double budget = NAN, lr = NAN, t0 = NAN, tmin = NAN, lambda = NAN, rho = NAN;
     long steps = -1, seed = -1, refine = -1, tokens = 0, ctx = 0, every = 0;
-    int json = 0, ch, started = 0, gptq = 0, have_g = 0;
+    int json = 0, ch, started = 0, gptq = 0, have_g = 0, prune = 0, n_levels = 0;
+    const char *levels_s = NULL;
+    double levels[SEARCH_MAX_LEVELS];
     gptq_set gs;
     while ((ch = cli_getopt("mxalloc anneal", argc, argv, NULL, opts, &started)) != -1) {
         const char *name = NULL;
@@ -198,6 +270,8 @@ int cmd_anneal(int argc, char **argv)
         case 'I': init_path = optarg; break;
         case 'j': json = 1; break;
         case 'G': gptq = 1; break;
+        case 'P': prune = 1; break;
+        case 'V': levels_s = optarg; break;
         case 'h': usage(stdout); return 0;
         case 'b': name = "--budget"; bad = cli_parse_double(optarg, &budget) || budget <= 0; break;
         case 'r': name = "--lr"; bad = cli_parse_double(optarg, &lr) || lr <= 0; break;
@@ -242,6 +316,28 @@ int cmd_anneal(int argc, char **argv)
         fprintf(stderr, "mxalloc anneal: --scores-out needs --search gamma\n");
         return 2;
     }
+    if (levels_s && !prune) {
+        fprintf(stderr, "mxalloc anneal: --levels needs --prune\n");
+        return 2;
+    }
+    if (prune) {
+        const char *why = method != SEARCH_GAMMA ? "needs --search gamma (dmx's one ordered offset per module "
+                                                   "has no order over format x keep level)"
+                          : gptq        ? "does not take --gptq (GPTQ does not apply to pruned modules)"
+                          : scores_path ? "does not take --scores-out (the score table is per format)"
+                          : init_path   ? "does not take --init-scores"
+                          : refine > 0  ? "does not take --refine (no refinement over the joint choice)"
+                                        : NULL;
+        if (why) {
+            fprintf(stderr, "mxalloc anneal: --prune %s\n", why);
+            return 2;
+        }
+        if (parse_levels(levels_s ? levels_s : ANNEAL_DEFAULT_LEVELS, levels, &n_levels)) {
+            fprintf(stderr, "mxalloc anneal: --levels: '%s' is not a list of 1..%d distinct fractions in [0, 1]\n",
+                    levels_s ? levels_s : ANNEAL_DEFAULT_LEVELS, SEARCH_MAX_LEVELS);
+            return 2;
+        }
+    }
     search_opts so;
     search_opts_init(&so, method);
     so.loss = loss;
@@ -261,6 +357,8 @@ int cmd_anneal(int argc, char **argv)
         so.seed = (uint64_t)seed;
     if (refine >= 0)
         so.refine = (int)refine;
+    if (prune)
+        so.refine = 0;
     if (so.tmin > so.t0) {
         fprintf(stderr, "mxalloc anneal: --tmin %g exceeds --t0 %g\n", so.tmin, so.t0);
         return 2;
@@ -286,8 +384,11 @@ int cmd_anneal(int argc, char **argv)
     score_table_init(&st);
     mx_cfg cfg;
     cfg_init(&cfg);
-    progress pg = {0, NULL, clock_now_s()};
+    progress pg = {0, NULL, NULL, clock_now_s()};
     double *init_cost = NULL;
+    prune_plan plan = {0};
+    search_prune sp;
+    memset(&sp, 0, sizeof sp);
     struct sigaction sa, old_sa;
     int have_sig = 0;
 
@@ -307,7 +408,8 @@ int cmd_anneal(int argc, char **argv)
     in = malloc(sizeof *in * (size_t)nw * ctx);
     tgt = malloc(sizeof *tgt * (size_t)nw * ctx);
     pg.line = malloc((size_t)m.n_modules + 1);
-    if (!in || !tgt || !pg.line) {
+    pg.kline = malloc((size_t)m.n_modules + 1);
+    if (!in || !tgt || !pg.line || !pg.kline) {
         fprintf(stderr, "mxalloc anneal: out of memory\n");
         goto out;
     }
@@ -328,6 +430,14 @@ int cmd_anneal(int argc, char **argv)
         have_g = 1;
         d.gptq = &gs;
     }
+    if (prune) { /* units ranked on these windows, as mxalloc prune ranks them */
+        if (prune_plan_collect(&plan, &m, cp.tokens, cp.n_tokens, cp.bos, (int)ctx, tokens, &e) ||
+            search_prune_init(&sp, &m, &plan, levels, n_levels, d.formats, d.n_formats, &e)) {
+            fprintf(stderr, "mxalloc anneal: --prune: %s\n", e.msg);
+            goto out;
+        }
+        d.prune = &sp;
+    }
     pg.every = every > 0 ? (int)every : (so.steps >= 20 ? so.steps / 20 : 1);
     so.on_event = on_event;
     so.user = &pg;
@@ -346,6 +456,12 @@ int cmd_anneal(int argc, char **argv)
     fprintf(stderr, "anneal: %s, %s loss, budget %.3f bits, %d steps over %ld windows of %ld;"
                     " letters:",
             search_method_name(method), search_loss_name(loss), budget, so.steps, nw, ctx);
+    if (prune) {
+        fprintf(stderr, " (joint with keep levels");
+        for (int k = 0; k < n_levels; k++)
+            fprintf(stderr, "%s%g", k ? "," : " ", levels[k]);
+        fprintf(stderr, "; '.' = nothing kept, keep string in tenths, '+' = all)");
+    }
     for (int k = 0; k < d.n_formats; k++)
         fprintf(stderr, " %c=%s", format_letter(d.formats[k]), mx_format_name(d.formats[k]));
     fprintf(stderr, "\n");
@@ -361,7 +477,7 @@ int cmd_anneal(int argc, char **argv)
         goto out;
     }
     double nll = NAN, nll32 = NAN;
-    if (search_eval_assignment(&d, r.assign, so.threads, &nll, &e) ||
+    if (search_eval_pruned(&d, r.assign, r.level, so.threads, &nll, &e) ||
         search_eval_assignment(&d, NULL, so.threads, &nll32, &e)) {
         fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
         goto out;
@@ -379,6 +495,17 @@ int cmd_anneal(int argc, char **argv)
                 fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
                 goto out;
             }
+        for (int g = 0; prune && g < sp.n_groups; g++) {
+            int lv = group_level(&sp, r.level, m.n_modules, g), n = sp.kept[g * sp.n_levels + lv];
+            char name[CFG_NAME_MAX];
+            if (n == sp.units[g])
+                continue;
+            prune_group_name(g / PRUNE_NPARTS, g % PRUNE_NPARTS, name, sizeof name);
+            if (cfg_set_prune(&cfg, name, sp.units[g], sp.mask[g * sp.n_levels + lv], &e)) {
+                fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
+                goto out;
+            }
+        }
         if (cfg_save(out_path, &cfg, &e)) {
             fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
             goto out;
@@ -436,6 +563,16 @@ int cmd_anneal(int argc, char **argv)
         for (int i = 0; i < m.n_modules; i++)
             json_object_set_new(f, m.modules[i].name, json_string(mx_format_name(r.assign[i])));
         json_object_set_new(j, "formats", f);
+        if (prune) {
+            json_t *kj = json_object();
+            for (int g = 0; g < sp.n_groups; g++) {
+                char name[CFG_NAME_MAX];
+                prune_group_name(g / PRUNE_NPARTS, g % PRUNE_NPARTS, name, sizeof name);
+                json_object_set_new(kj, name, json_real(group_kept(&sp, r.level, m.n_modules, g)));
+            }
+            json_object_set_new(j, "kept", kj);
+            json_object_set_new(j, "kept_weights", json_real(kept_weights(&sp, &m, r.level)));
+        }
         char *txt = json_dumps(j, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
         if (txt)
             printf("%s\n", txt);
@@ -462,6 +599,21 @@ int cmd_anneal(int argc, char **argv)
             if (count[d.formats[k]])
                 printf(" %s x%d", mx_format_name(d.formats[k]), count[d.formats[k]]);
         printf("\n");
+        if (prune) {
+            printf("kept        %.1f%% of the linear weights (one keep level per group, solved exactly)\n",
+                   100.0 * kept_weights(&sp, &m, r.level));
+            for (int g = 0; g < sp.n_groups; g++) {
+                char name[CFG_NAME_MAX];
+                prune_group_name(g / PRUNE_NPARTS, g % PRUNE_NPARTS, name, sizeof name);
+                double frac = group_kept(&sp, r.level, m.n_modules, g);
+                printf("  %-28s keep %3.0f%%", name, 100.0 * frac);
+                for (int i = 0; i < m.n_modules; i++)
+                    if (sp.group[i] == g)
+                        printf("  %s %s", model_kind_label(m.modules[i].kind),
+                               frac > 0 ? mx_format_name(r.assign[i]) : "-");
+                printf("\n");
+            }
+        }
         if (out_path)
             printf("config      %s\n", out_path);
         if (scores_path)
@@ -474,7 +626,10 @@ out:
     if (have_g)
         gptq_set_free(&gs);
     free(pg.line);
+    free(pg.kline);
     free(init_cost);
+    search_prune_free(&sp);
+    prune_plan_free(&plan);
     search_result_free(&r);
     score_table_free(&st);
     cfg_free(&cfg);

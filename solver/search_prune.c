@@ -1,0 +1,292 @@
+/* The differentiable search over the joint choice of format and keep level
+ * (search.h, "joint choice"): the pruning descriptor, the (format, level)
+ * candidates, their pruned-and-quantized weights, the exact group-coupled
+ * discretisation by joint_solve and the level-preserving fill, and the
+ * measurement of a pruned assignment. */
+#include "solver/search.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "solver/gamma.h"
+#include "solver/joint.h"
+#include "solver/search_internal.h"
+#include "src/model.h"
+#include "src/prune.h"
+#include "src/prune_score.h"
+
+void search_prune_free(search_prune *sp)
+{
+    if (sp->mask)
+        for (int i = 0; i < sp->n_groups * sp->n_levels; i++)
+            free(sp->mask[i]);
+    free(sp->mask);
+    free(sp->group);
+    free(sp->units);
+    free(sp->kept);
+    free(sp->bits);
+    memset(sp, 0, sizeof *sp);
+}
+
+int search_prune_init(search_prune *sp, const model *m, const prune_plan *p, const double *levels,
+                      int n_levels, const mx_format *formats, int n_formats, mx_error *e)
+{
+    memset(sp, 0, sizeof *sp);
+    if (n_levels < 1 || n_levels > SEARCH_MAX_LEVELS || n_formats < 1 || n_formats > MX_NFORMATS)
+        return err_set(e, ERR_ARG, "search: 1..%d keep levels and 1..%d formats", SEARCH_MAX_LEVELS,
+                       MX_NFORMATS);
+    for (int l = 0; l < n_levels; l++) {
+        if (!(levels[l] >= 0.0 && levels[l] <= 1.0))
+            return err_set(e, ERR_ARG, "search: keep level %g outside [0, 1]", levels[l]);
+        for (int k = 0; k < l; k++)
+            if (levels[k] == levels[l])
+                return err_set(e, ERR_ARG, "search: keep level %g listed twice", levels[l]);
+    }
+    if (p->n_groups != m->cfg.n_layers * PRUNE_NPARTS)
+        return err_set(e, ERR_ARG, "search: the prune plan is not this model's");
+    int nm = m->n_modules, ng = p->n_groups, nl = n_levels, nf = n_formats;
+    sp->model = m;
+    sp->n_formats = nf;
+    memcpy(sp->formats, formats, (size_t)nf * sizeof *formats);
+    sp->n_levels = nl;
+    memcpy(sp->levels, levels, (size_t)nl * sizeof *levels);
+    sp->n_groups = ng;
+    sp->group = malloc((size_t)nm * sizeof *sp->group);
+    sp->units = malloc((size_t)ng * sizeof *sp->units);
+    sp->kept = malloc((size_t)ng * nl * sizeof *sp->kept);
+    sp->mask = calloc((size_t)ng * nl, sizeof *sp->mask);
+    sp->bits = malloc((size_t)nm * nf * nl * sizeof *sp->bits);
+    if (!sp->group || !sp->units || !sp->kept || !sp->mask || !sp->bits)
+        goto nomem;
+    for (int g = 0; g < ng; g++) {
+        sp->units[g] = p->g[g].n_units;
+        for (int l = 0; l < nl; l++) {
+            int n = prune_count(&p->g[g], levels[l]);
+            sp->kept[g * nl + l] = n;
+            if (n == p->g[g].n_units)
+                continue;
+            if (!(sp->mask[g * nl + l] = malloc((size_t)p->g[g].n_units)))
+                goto nomem;
+            prune_mask(&p->g[g], n, sp->mask[g * nl + l]);
+        }
+    }
+    for (int i = 0; i < nm; i++) {
+        int g = sp->group[i] = prune_group_of(m, i);
+        for (int f = 0; f < nf; f++)
+            for (int l = 0; l < nl; l++)
+                sp->bits[((size_t)i * nf + f) * nl + l] = prune_bits(m, i, sp->mask[g * nl + l], formats[f]);
+    }
+    return 0;
+nomem:
+    search_prune_free(sp);
+    return err_set(e, ERR_NOMEM, "search: out of memory for the pruning descriptor");
+}
+
+int search_joint_candidates(search_state *s, mx_error *e)
+{
+    const search_prune *sp = s->d.prune;
+    int M = s->M, K = s->K, nf = sp->n_formats, nl = sp->n_levels;
+    double avg[SEARCH_MAX_CAND];
+    int order[SEARCH_MAX_CAND];
+    /* listed level-major, formats as given; then by average bits (stable) */
+    for (int c = 0; c < K; c++) {
+        int l = c / nf, f = c % nf;
+        double b = 0.0;
+        for (int m = 0; m < M; m++)
+            b += s->params[m] * sp->bits[((size_t)m * nf + f) * nl + l];
+        avg[c] = b / s->ptot;
+        order[c] = c;
+    }
+    for (int i = 1; i < K; i++)
+        for (int j = i; j > 0 && avg[order[j]] < avg[order[j - 1]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    if (!(s->off = calloc((size_t)M * K, 1)))
+        return err_set(e, ERR_NOMEM, "search: out of memory");
+    for (int k = 0; k < K; k++) {
+        int l = order[k] / nf, f = order[k] % nf;
+        s->fmt[k] = sp->formats[f];
+        s->data_index[k] = f;
+        s->clev[k] = l;
+        s->ckeep[k] = sp->levels[l];
+        for (int m = 0; m < M; m++) {
+            int g = sp->group[m], n = sp->kept[g * nl + l], rep = n == 0 && f != 0;
+            for (int l2 = 0; l2 < l && !rep; l2++)
+                rep = sp->kept[g * nl + l2] == n;
+            s->off[(size_t)m * K + k] = (unsigned char)rep;
+            s->bits[(size_t)m * K + k] = sp->bits[((size_t)m * nf + f) * nl + l];
+        }
+    }
+    return 0;
+}
+
+int search_joint_quantize(const search_state *s, int m, int k, float *out, mx_error *e)
+{
+    const search_prune *sp = s->d.prune;
+    const unsigned char *mask = sp->mask[sp->group[m] * sp->n_levels + s->clev[k]];
+    return prune_apply(sp->model, m, s->w0[m], mask, s->fmt[k], out, e);
+}
+
+int search_joint_finalize(search_state *s, search_result *r, mx_error *e)
+{
+    const search_prune *sp = s->d.prune;
+    int M = s->M, K = s->K, nf = sp->n_formats, nl = sp->n_levels, rc = 0;
+    size_t cells = (size_t)M * nf * nl;
+    double *cost = calloc(cells, sizeof *cost), *ck = malloc((size_t)M * K * sizeof *ck);
+    double *pr = malloc((size_t)K * sizeof *pr);
+    unsigned char *allowed = calloc(cells, 1);
+    int *fmt = malloc((size_t)M * sizeof *fmt), *keep = malloc((size_t)M * sizeof *keep);
+    int *am = malloc((size_t)M * sizeof *am), cand_of[SEARCH_MAX_CAND];
+    r->level = malloc((size_t)M * sizeof *r->level);
+    r->cand_format = malloc((size_t)K * sizeof *r->cand_format);
+    r->cand_level = malloc((size_t)K * sizeof *r->cand_level);
+    r->disabled = malloc((size_t)M * K);
+    if (!cost || !ck || !pr || !allowed || !fmt || !keep || !am || !r->level || !r->cand_format ||
+        !r->cand_level || !r->disabled) {
+        rc = err_set(e, ERR_NOMEM, "search: out of memory");
+        goto out;
+    }
+    r->n_cand = K;
+    for (int k = 0; k < K; k++) {
+        r->cand_format[k] = s->fmt[k];
+        r->cand_level[k] = s->clev[k];
+        cand_of[s->data_index[k] * nl + s->clev[k]] = k;
+    }
+    memcpy(r->disabled, s->off, (size_t)M * K);
+    /* the learned preferences at T = 1 as costs; the repeats not allowed */
+    for (int m = 0; m < M; m++) {
+        gamma_probs(s->param + (size_t)m * K, 1.0, K, pr);
+        am[m] = -1;
+        for (int k = 0; k < K; k++) {
+            size_t i = (size_t)m * K + k, c = ((size_t)m * nf + s->data_index[k]) * nl + s->clev[k];
+            ck[i] = -log(pr[k] > 1e-300 ? pr[k] : 1e-300);
+            if (s->off[i])
+                continue;
+            cost[c] = ck[i];
+            allowed[c] = 1;
+            if (am[m] < 0 || ck[i] < ck[(size_t)m * K + am[m]])
+                am[m] = k;
+        }
+    }
+    joint_problem jp = {.n_modules = M, .n_formats = nf, .n_keeps = nl, .params = s->params, .bits = sp->bits,
+                        .cost = cost, .allowed = allowed, .group = sp->group, .budget_bits = s->d.budget};
+    ilp_result res;
+    if ((rc = joint_solve(&jp, fmt, keep, &res, e)))
+        goto out;
+    r->repaired = 0;
+    r->objective = 0.0;
+    for (int m = 0; m < M; m++) {
+        r->choice[m] = cand_of[fmt[m] * nl + keep[m]];
+        r->objective += ck[(size_t)m * K + r->choice[m]];
+        r->repaired |= r->choice[m] != am[m]; /* coupling or budget moved it off its argmax */
+    }
+    /* Fill: format upgrades at the module's own level (levels stay as solved,
+     * so the group coupling holds), least cost increase first, while they fit. */
+    double used = 0.0, cap = s->d.budget * s->ptot;
+    for (int m = 0; m < M; m++)
+        used += s->params[m] * s->bits[(size_t)m * K + r->choice[m]];
+    r->filled = 0;
+    for (;;) {
+        int bm = -1, bk = -1;
+        double bd = INFINITY;
+        for (int m = 0; m < M; m++) {
+            size_t i0 = (size_t)m * K + r->choice[m];
+            for (int k = 0; k < K; k++) {
+                size_t i = (size_t)m * K + k;
+                double extra = s->params[m] * (s->bits[i] - s->bits[i0]);
+                if (s->off[i] || s->clev[k] != s->clev[r->choice[m]] || s->bits[i] <= s->bits[i0] ||
+                    used + extra > cap * (1 + 1e-12))
+                    continue;
+                if (ck[i] - ck[i0] < bd) {
+                    bd = ck[i] - ck[i0];
+                    bm = m;
+                    bk = k;
+                }
+            }
+        }
+        if (bm < 0)
+            break;
+        used += s->params[bm] * (s->bits[(size_t)bm * K + bk] - s->bits[(size_t)bm * K + r->choice[bm]]);
+        r->choice[bm] = bk;
+        r->filled++;
+    }
+    double b = 0.0;
+    for (int m = 0; m < M; m++) {
+        r->assign[m] = s->fmt[r->choice[m]];
+        r->level[m] = s->clev[r->choice[m]];
+        b += s->params[m] * s->bits[(size_t)m * K + r->choice[m]];
+    }
+    r->avg_bits = b / s->ptot;
+out:
+    free(cost);
+    free(ck);
+    free(pr);
+    free(allowed);
+    free(fmt);
+    free(keep);
+    free(am);
+    return rc;
+}
+
+int search_eval_pruned(const search_data *d, const mx_format *assign, const int *level, int threads,
+                       double *nll, mx_error *e)
+{
+    const search_prune *sp = d->prune;
+    if (!sp || !level || !assign)
+        return search_eval_assignment(d, assign, threads, nll, e);
+    const tf_config *c = d->cfg;
+    int M = c->n_layers * TF_NLIN, rc = 0;
+    tf_layer_weights *lw = malloc((size_t)c->n_layers * sizeof *lw);
+    float **copies = calloc((size_t)M, sizeof *copies);
+    tf_ctx *t = tf_ctx_create(c, d->ctx, 0);
+    if (!lw || !copies || !t) {
+        rc = err_set(e, ERR_NOMEM, "search: out of memory");
+        goto out;
+    }
+    if (threads > 0)
+        tf_ctx_set_threads(t, threads);
+    tf_weights w = *d->w;
+    w.layers = lw;
+    for (int l = 0; l < c->n_layers; l++)
+        lw[l] = d->w->layers[l];
+    for (int m = 0; m < M; m++) {
+        const unsigned char *mask = sp->mask[sp->group[m] * sp->n_levels + level[m]];
+        if (assign[m] == MX_FP32 && !mask)
+            continue;
+        int rows, cols;
+        tf_linear_shape(c, m % TF_NLIN, &rows, &cols);
+        if (!(copies[m] = malloc((size_t)rows * cols * sizeof(float)))) {
+            rc = err_set(e, ERR_NOMEM, "search: out of memory");
+            goto out;
+        }
+        if ((rc = prune_apply(sp->model, m, d->w->layers[m / TF_NLIN].lin[m % TF_NLIN], mask, assign[m],
+                              copies[m], e)))
+            goto out;
+        lw[m / TF_NLIN].lin[m % TF_NLIN] = copies[m];
+    }
+    double sum = 0.0;
+    for (long k = 0; k < d->n_windows; k++) {
+        if (tf_forward(t, &w, d->in + (size_t)k * d->ctx, d->ctx, 0)) {
+            rc = err_set(e, ERR_ARG, "search: forward pass rejected window %ld", k);
+            goto out;
+        }
+        double v = tf_nll(t, &w, d->tgt + (size_t)k * d->ctx, NULL);
+        if (v < 0) {
+            rc = err_set(e, ERR_ARG, "search: target outside the vocabulary");
+            goto out;
+        }
+        sum += v;
+    }
+    *nll = sum / ((double)d->n_windows * d->ctx);
+out:
+    if (copies)
+        for (int m = 0; m < M; m++)
+            free(copies[m]);
+    free(copies);
+    free(lw);
+    tf_ctx_free(t);
+    return rc;
+}
