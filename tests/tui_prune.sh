@@ -37,6 +37,26 @@ EOS
 }
 check stories260K "$MODEL" --tokenizer "$TOKZ"
 check 656k "$H656K"
+# the joint GAMMA search from the workbench: its answer (formats and shared
+# levels) becomes current, and eval measures what ppl --config of its export does
+printf 'score --method fisher\nprune on\nbudget 3\nanneal gamma --steps 40\nshow\neval\nexport %s\n' "$TMP/g.json" > "$TMP/g.txt"
+"$BIN" "$H656K" --text "$TMP/lf.txt" --ctx 256 --eval-tokens 2048 --script "$TMP/g.txt" > "$TMP/out" 2> "$TMP/err" ||
+    bad "anneal gamma under prune: $(tail -2 "$TMP/err")"
+grep -q 'anneal gamma: avg_bits 2\.9' "$TMP/err" "$TMP/out" || bad "anneal gamma under prune: no 3-bit answer"
+for l in 0 1; do
+    for part in self_attn mlp; do
+        n=$(grep "model.layers.$l.$part" "$TMP/out" | sed -n 's/.* keep \([0-9]*\)%.*/\1/p' | sort -u | wc -l)
+        [ "$n" = 1 ] || bad "anneal gamma: layer $l $part modules differ in their keep level"
+    done
+done
+wb=$(sed -n 's/^eval: .*measured_ppl \([0-9.]*\).*/\1/p' "$TMP/out")
+cli=$("$BIN" ppl "$H656K" --text "$TMP/lf.txt" --ctx 256 --max-tokens 2048 --config "$TMP/g.json" --json |
+      sed -n 's/.*"ppl": *\([0-9.eE+-]*\).*/\1/p')
+awk -v a="$wb" -v b="$cli" 'BEGIN { d = a / b - 1; exit !(a != "" && b != "" && d < 1e-4 && d > -1e-4) }' ||
+    bad "anneal gamma: workbench eval $wb != ppl --config $cli"
+printf 'score --method fisher\nprune on\nbudget 3\nanneal dmx\n' > "$TMP/k.txt"
+"$BIN" "$H656K" --text "$TMP/lf.txt" --ctx 256 --script "$TMP/k.txt" > "$TMP/out" 2> "$TMP/err"
+[ $? = 1 ] && grep -q 'dmx does not search keep levels' "$TMP/err" || bad "anneal dmx under prune: $(cat "$TMP/err")"
 # refused while prune is on, with a reason
 printf 'score --method fisher\nprune on\nbudget 3\nkeep\n' > "$TMP/k.txt"
 "$BIN" "$H656K" --text "$TMP/lf.txt" --ctx 256 --script "$TMP/k.txt" > "$TMP/out" 2> "$TMP/err"

@@ -238,3 +238,44 @@ int ui_prune_sweep(ui_state *s, int n, mx_error *e)
     free(keep_all);
     return 0;
 }
+
+int ui_state_apply_pruned(ui_state *s, const int *fmts, const int *level, const char *name, mx_error *e)
+{
+    if (!s->prune_on || !s->ps)
+        return err_set(e, ERR_ARG, "prune is off: a joint answer needs prune on");
+    const prune_scores *ps = s->ps;
+    int nm = ps->n_modules;
+    int *fi = calloc((size_t)(nm > 0 ? nm : 1), sizeof *fi);
+    if (!fi)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    double bits = 0.0, params = 0.0;
+    for (int i = 0; i < nm; i++) {
+        fi[i] = -1;
+        for (int f = 0; f < ps->n_formats && fi[i] < 0; f++)
+            if ((int)ps->formats[f] == fmts[i])
+                fi[i] = f;
+        if (fi[i] < 0 || level[i] < 0 || level[i] >= ps->n_levels) {
+            free(fi);
+            return err_set(e, ERR_ARG, "%s: %s at level %d is not a candidate of the pruning scores",
+                           s->pm->modules[i].name, mx_format_name((mx_format)fmts[i]), level[i]);
+        }
+        double p = (double)s->pm->modules[i].params;
+        bits += p * ps->bits[((size_t)i * ps->n_formats + fi[i]) * ps->n_levels + level[i]];
+        params += p;
+    }
+    for (int i = 0; i < nm; i++) {
+        s->choice[i] = fmts[i];
+        s->level[i] = level[i];
+    }
+    memset(&s->res, 0, sizeof s->res);
+    s->res.objective = prune_alloc_additive(ps, s->pm, fi, level);
+    s->res.avg_bits = params > 0 ? bits / params : NAN;
+    s->res.bytes = bits / 8;
+    s->res.latency = NAN;
+    s->proj_ppl = project(s, fi, level);
+    snprintf(s->alloc_name, sizeof s->alloc_name, "%s", name);
+    s->solved = 1;
+    s->err[0] = '\0';
+    free(fi);
+    return 0;
+}

@@ -178,6 +178,11 @@ int ui_state_set_prune(ui_state *s, struct prune_scores *ps, struct prune_plan *
 /* `prune on|off`: ERR_ARG without prune scores or with target llama-cpp (the
  * joint bits are counted for packed MX). Marks the solution stale. */
 int ui_state_set_prune_on(ui_state *s, int on, mx_error *e);
+/* Prune mode's ui_state_apply: fmts (mx_format) and level (index in
+ * ps->levels, shared by each pruning group) per module become the current
+ * allocation named name (a joint search's answer). 0 or ERR_ARG (prune off,
+ * a format the pruning scores lack). */
+int ui_state_apply_pruned(ui_state *s, const int *fmts, const int *level, const char *name, mx_error *e);
 /* The pruning losses' weight (> 0); marks the solution stale. */
 void ui_state_set_prune_weight(ui_state *s, double w);
 /* Fraction of module i's group the current allocation keeps (1 when nothing is pruned). */

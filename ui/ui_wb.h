@@ -71,6 +71,8 @@ typedef struct ui_anneal_job {
     search_result res;
     int have_res;
     long steps, refine, seed;     /* `anneal ... --steps N --refine N --seed N`; -1: the defaults */
+    search_prune sp;              /* prune on: GAMMA over (format, keep level), solver/search.h */
+    int have_sp;
 } ui_anneal_job;
 
 /* State of a pruning-scores run (`prune on` without them: prune_plan_collect
@@ -157,6 +159,9 @@ int ui_wb_export(ui_wb *wb, const char *path, int llama, mx_error *e);
  * by ui_wb_handle_event through ui_work_finish. */
 int ui_work_start_score(ui_wb *wb, unsigned methods);
 int ui_work_start_anneal(ui_wb *wb, int method);
+/* ui_work_start_anneal's codes besides 0: -1 no text, -2 too short, -3 no
+ * thread, -4 out of memory, -5 prune on with dmx (only GAMMA searches keep
+ * levels), -6 the joint search's set-up failed (message in *e of the job). */
 /* `prune on` without pruning scores: compute them (0, or -1 no text, -2 too
  * short, -3 no thread); prune mode goes on when they arrive. */
 int ui_work_start_prune(ui_wb *wb);

@@ -222,10 +222,11 @@ static void *anneal_main(void *arg)
         o.seed = (uint64_t)a->seed;
     o.on_event = search_cb;
     o.user = wb;
-    /* with scores made by GPTQ, the search quantizes as they did */
+    d.prune = a->have_sp ? &a->sp : NULL;
+    /* with scores made by GPTQ, the search quantizes as they did (not the joint search) */
     gptq_set gs;
     int have_g = 0;
-    int rc = ui_wb_gptq(wb, &gs, &have_g, &e);
+    int rc = d.prune ? 0 : ui_wb_gptq(wb, &gs, &have_g, &e);
     d.gptq = have_g ? &gs : NULL;
     if (!rc)
         rc = search_run(&d, &o, &a->res, &e);
@@ -255,6 +256,8 @@ int ui_work_start_anneal(ui_wb *wb, int method)
     long nw = eval_window_count(wb->n_tokens, ctx, SCORE_DEFAULT_TOKENS);
     if (nw == 0)
         return -2;
+    if (wb->st.prune_on && method != SEARCH_GAMMA)
+        return -5;
     ui_work_free(wb);
     a->method = method;
     a->budget = wb->st.budget;
@@ -272,8 +275,19 @@ int ui_work_start_anneal(ui_wb *wb, int method)
     }
     for (long k = 0; k < nw; k++)
         eval_window_tokens(wb->tokens, k, ctx, tok_window_bos(wb->tk), a->in + k * ctx, a->tgt + k * ctx);
-    /* start from the kl solution when the table has kl scores */
-    if (ui_state_has_scores(&wb->st) && score_table_has(t, SCORE_KL) && t->n_modules == wb->m.n_modules) {
+    if (wb->st.prune_on) { /* the joint search: the workbench's plan and keep levels */
+        mx_error e = {0};
+        if (search_prune_init(&a->sp, &wb->m, wb->st.plan, wb->st.ps->levels, wb->st.ps->n_levels, a->formats,
+                              a->n_formats, &e)) {
+            ui_wb_say(wb, UI_MSG_ERROR, "anneal: %s", e.msg);
+            ui_work_free(wb);
+            return -6;
+        }
+        a->have_sp = 1;
+    }
+    /* start from the kl solution when the table has kl scores (not the joint search) */
+    if (!a->have_sp && ui_state_has_scores(&wb->st) && score_table_has(t, SCORE_KL) &&
+        t->n_modules == wb->m.n_modules) {
         a->init_cost = malloc((size_t)t->n_modules * a->n_formats * sizeof(double));
         if (a->init_cost)
             for (int m = 0; m < t->n_modules; m++)
@@ -417,6 +431,9 @@ void ui_work_free(ui_wb *wb)
     if (a->have_res)
         search_result_free(&a->res);
     a->have_res = 0;
+    if (a->have_sp)
+        search_prune_free(&a->sp);
+    a->have_sp = 0;
     score_table_free(&wb->score.out);
 }
 
@@ -562,7 +579,7 @@ void ui_work_finish(ui_wb *wb, const ui_event *ev)
         if (f && r->n_modules == wb->st.t.n_modules) {
             for (int m = 0; m < r->n_modules; m++)
                 f[m] = (int)r->assign[m];
-            if (ui_state_apply(&wb->st, f, name, &e))
+            if (r->level ? ui_state_apply_pruned(&wb->st, f, r->level, name, &e) : ui_state_apply(&wb->st, f, name, &e))
                 ui_wb_say(wb, UI_MSG_ERROR, "anneal: %s", e.msg);
         }
         free(f);
