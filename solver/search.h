@@ -119,7 +119,7 @@ typedef struct search_data {
      * data (src/gptq_set.h; module m = layer * TF_NLIN + kind), else rounded. */
     const struct gptq_set *gptq;
     /* Non-NULL: the joint search over formats and structured-pruning keep
-     * levels (search_prune below; GAMMA only, not with gptq or init_cost). */
+     * levels (search_prune below; dMX or GAMMA, not with gptq or init_cost). */
     const struct search_prune *prune;
 } search_data;
 
@@ -147,11 +147,26 @@ typedef struct search_data {
  * alpha[m][c] = -(b_c - budget)^2 / 4 (the index bump of the format list
  * spans ~2 bits per step; over 20-30 joint candidates it stranded the
  * search on one level). result.repaired: joint_solve's answer differs from
- * some module's argmax (the coupling or the budget moved it). Only GAMMA:
- * dMX's one offset per module needs an order in which neighbouring
- * candidates are similar, and (format, level) pairs sorted by bits are not
- * (mxfp8 at 25% sits next to mxfp4 at 50%); a 2-D offset (format axis x
- * level axis) would be the way, not done. */
+ * some module's argmax (the coupling or the budget moved it).
+ * dMX: one offset per module over the pairs sorted by bits would need
+ * neighbouring candidates to be alike, and they are not (mxfp8 at 25% sits
+ * next to mxfp4 at 50%), so its relaxation is 2-D: theta[m] per module over
+ * the module's formats by bits ascending (the format-only ordering) and
+ * phi[g] per PRUNING GROUP over the levels by kept fraction ascending,
+ *     p[m][(f, l)] = softmax_f(-(theta_m - f)^2 / T) * softmax_l(-(phi_g - l)^2 / T),
+ * g = group(m): the group's modules share one level distribution, so the
+ * relaxation itself respects the coupling. A left-out repeat keeps its
+ * share of the product and contributes its representative's weights (the
+ * same weights and bits), so nothing is renormalised. Same loss, penalty
+ * lambda * (E - budget)^2 and annealing as format-only dMX; dL/dtheta_m
+ * from the module's candidates, dL/dphi_g summed over the group's modules.
+ * Parameters: theta [n_modules] then phi [n_groups] (n_param = n_modules +
+ * n_groups; offsets kept in [-0.5, axis length - 0.5]). Start: theta at the
+ * budget's position on the format axis with everything kept (interpolated
+ * as format-only dMX does; the smallest format when the budget is below
+ * it), phi at the top level. Final assignment as GAMMA's, with the costs
+ * (theta_m - f)^2 + (phi_g - l)^2 / |group| per (module, format, level)
+ * (the group's level cost summed over its modules is (phi_g - l)^2). */
 #define SEARCH_MAX_LEVELS 8
 #define SEARCH_MAX_CAND (MX_NFORMATS * SEARCH_MAX_LEVELS)
 struct model;
@@ -229,7 +244,9 @@ typedef struct search_result {
     int steps_done, cancelled;
     int repaired;            /* the ILP moved some module below its argmax to fit */
     int filled;              /* upgrades made afterwards with the unused budget */
-    /* Learned parameters: dMX theta [n_modules]; GAMMA alpha [n_modules][n_formats]. */
+    /* Learned parameters: dMX theta [n_modules] (joint mode: then phi
+     * [n_groups], n_param = n_modules + n_groups); GAMMA alpha
+     * [n_modules][n_formats] (joint mode: [n_modules][n_cand]). */
     double *param;
     int n_param;
     double mu, rho;
@@ -242,11 +259,12 @@ typedef struct search_result {
     double *score;
     /* Joint mode only (else NULL / 0): formats/n_formats are then d's
      * formats in d's order; level[m] is module m's keep level (index into
-     * d->prune->levels, equal across a pruning group); the candidates (the
-     * columns of param, alpha [n_modules][n_cand], and choice's range) are
+     * d->prune->levels, equal across a pruning group); the candidates (GAMMA:
+     * the columns of param, alpha [n_modules][n_cand]; choice's range) are
      * (cand_format[c], cand_level[c]); disabled[n_modules][n_cand] marks the
-     * candidates left out (repeats). objective: the summed -log p at T = 1
-     * of joint_solve's answer (before the fill). */
+     * candidates left out (repeats). objective: the summed learned costs
+     * (GAMMA -log p at T = 1, dMX the squared offset distances, see the
+     * joint choice above) of joint_solve's answer (before the fill). */
     int *level;
     int n_cand;
     mx_format *cand_format;

@@ -23,6 +23,15 @@ struct search_state {
     int clev[SEARCH_MAX_CAND];
     double ckeep[SEARCH_MAX_CAND];
     unsigned char *off;
+    /* joint dMX: rep[m][k] = the allowed candidate with k's weights and bits
+     * (k itself unless off); the format axis (rank by bits ascending, fpos of
+     * a data-order format) and the level axis (rank by kept fraction
+     * ascending, lpos of a level); candidate k sits at (cf[k], cl[k]) of them;
+     * pf [M][nfa] and pl [n_groups][nla] the two factors of p; gsize [groups] */
+    int *rep;
+    int nfa, nla, ng, cf[SEARCH_MAX_CAND], cl[SEARCH_MAX_CAND];
+    double *pf, *pl;
+    int *gsize;
     double *params, ptot;        /* [M] */
     double *bits;                /* [M][K] */
     size_t *len;                 /* [M] weights per module */
@@ -72,6 +81,15 @@ int search_joint_candidates(search_state *s, mx_error *e);
 /* Q_k(W_m) of joint candidate k into out (prune_apply). */
 int search_joint_quantize(const search_state *s, int m, int k, float *out, mx_error *e);
 int search_joint_finalize(search_state *s, search_result *r, mx_error *e);
+/* Joint dMX (search.h): the factored mixture p[m][k] = pf[m][cf[k]] *
+ * pl[group(m)][cl[k]] at s->temp; the chain rule from s->dldp to theta
+ * (grad[0..M-1]) and phi (grad[M..M+groups-1]); the start (theta at the
+ * budget's position on the format axis with everything kept, phi at the
+ * top level); keeping the offsets on their axes. */
+void search_joint_dmx_probs(search_state *s);
+void search_joint_dmx_grad(search_state *s, double *grad);
+void search_joint_dmx_init(search_state *s);
+void search_joint_dmx_clamp(search_state *s);
 
 /* The measured refinement (search_opts.refine evaluations) from r->choice;
  * updates r's assignment and refinement fields. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "solver/dmx.h"
 #include "solver/gamma.h"
 #include "solver/joint.h"
 #include "solver/search_internal.h"
@@ -120,7 +121,144 @@ int search_joint_candidates(search_state *s, mx_error *e)
             s->bits[(size_t)m * K + k] = sp->bits[((size_t)m * nf + f) * nl + l];
         }
     }
+    /* the representatives of the repeats: the first level keeping as many
+     * units, at a level keeping nothing the first format */
+    int cand_of[SEARCH_MAX_CAND];
+    for (int k = 0; k < K; k++)
+        cand_of[s->data_index[k] * nl + s->clev[k]] = k;
+    if (!(s->rep = malloc((size_t)M * K * sizeof *s->rep)))
+        return err_set(e, ERR_NOMEM, "search: out of memory");
+    for (int m = 0; m < M; m++) {
+        int g = sp->group[m];
+        for (int k = 0; k < K; k++) {
+            int l = s->clev[k], f = s->data_index[k], n = sp->kept[g * nl + l], l0 = l;
+            for (int l2 = 0; l2 < l; l2++)
+                if (sp->kept[g * nl + l2] == n) {
+                    l0 = l2;
+                    break;
+                }
+            s->rep[(size_t)m * K + k] = cand_of[(n == 0 ? 0 : f) * nl + l0];
+        }
+    }
+    if (s->o.method != SEARCH_DMX)
+        return 0;
+    /* joint dMX's two axes: formats by bits ascending (stable, as the
+     * format-only search sorts them), levels by kept fraction ascending */
+    int rows0, cols0, ford[MX_NFORMATS], lord[SEARCH_MAX_LEVELS], fpos[MX_NFORMATS], lpos[SEARCH_MAX_LEVELS];
+    tf_linear_shape(&s->c, 0, &rows0, &cols0);
+    for (int f = 0; f < nf; f++)
+        ford[f] = f;
+    for (int i = 1; i < nf; i++)
+        for (int j = i; j > 0 && mx_bits_per_weight(sp->formats[ford[j]], 1, (size_t)cols0) <
+                                     mx_bits_per_weight(sp->formats[ford[j - 1]], 1, (size_t)cols0);
+             j--) {
+            int t = ford[j];
+            ford[j] = ford[j - 1];
+            ford[j - 1] = t;
+        }
+    for (int l = 0; l < nl; l++)
+        lord[l] = l;
+    for (int i = 1; i < nl; i++)
+        for (int j = i; j > 0 && sp->levels[lord[j]] < sp->levels[lord[j - 1]]; j--) {
+            int t = lord[j];
+            lord[j] = lord[j - 1];
+            lord[j - 1] = t;
+        }
+    for (int i = 0; i < nf; i++)
+        fpos[ford[i]] = i;
+    for (int i = 0; i < nl; i++)
+        lpos[lord[i]] = i;
+    s->nfa = nf;
+    s->nla = nl;
+    s->ng = sp->n_groups;
+    for (int k = 0; k < K; k++) {
+        s->cf[k] = fpos[s->data_index[k]];
+        s->cl[k] = lpos[s->clev[k]];
+    }
+    s->pf = malloc((size_t)M * nf * sizeof *s->pf);
+    s->pl = malloc((size_t)s->ng * nl * sizeof *s->pl);
+    s->gsize = calloc((size_t)s->ng, sizeof *s->gsize);
+    if (!s->pf || !s->pl || !s->gsize)
+        return err_set(e, ERR_NOMEM, "search: out of memory");
+    for (int m = 0; m < M; m++)
+        s->gsize[sp->group[m]]++;
     return 0;
+}
+
+void search_joint_dmx_probs(search_state *s)
+{
+    const search_prune *sp = s->d.prune;
+    int M = s->M, K = s->K;
+    for (int m = 0; m < M; m++)
+        dmx_probs(s->param[m], s->temp, s->nfa, s->pf + (size_t)m * s->nfa);
+    for (int g = 0; g < s->ng; g++)
+        dmx_probs(s->param[M + g], s->temp, s->nla, s->pl + (size_t)g * s->nla);
+    for (int m = 0; m < M; m++) {
+        const double *pf = s->pf + (size_t)m * s->nfa, *pl = s->pl + (size_t)sp->group[m] * s->nla;
+        for (int k = 0; k < K; k++)
+            s->p[(size_t)m * K + k] = pf[s->cf[k]] * pl[s->cl[k]];
+    }
+}
+
+void search_joint_dmx_grad(search_state *s, double *grad)
+{
+    const search_prune *sp = s->d.prune;
+    int M = s->M, K = s->K, nfa = s->nfa, nla = s->nla;
+    /* dL/dphi_g sums its modules' chains (dmx_grad is linear in dl_dp) */
+    for (int g = 0; g < s->ng; g++)
+        grad[M + g] = 0.0;
+    for (int m = 0; m < M; m++) {
+        int g = sp->group[m];
+        const double *pf = s->pf + (size_t)m * nfa, *pl = s->pl + (size_t)g * nla, *dl = s->dldp + (size_t)m * K;
+        double dpf[MX_NFORMATS] = {0}, dpl[SEARCH_MAX_LEVELS] = {0};
+        for (int k = 0; k < K; k++) {
+            dpf[s->cf[k]] += pl[s->cl[k]] * dl[k];
+            dpl[s->cl[k]] += pf[s->cf[k]] * dl[k];
+        }
+        grad[m] = dmx_grad(s->param[m], s->temp, nfa, pf, dpf);
+        grad[M + g] += dmx_grad(s->param[M + g], s->temp, nla, pl, dpl);
+    }
+}
+
+/* theta at the budget's position on the format axis with everything kept
+ * (interpolated between the formats' params-weighted bits at the top
+ * level), phi at the top level */
+void search_joint_dmx_init(search_state *s)
+{
+    const search_prune *sp = s->d.prune;
+    int M = s->M, nf = sp->n_formats, nl = sp->n_levels, top = 0;
+    for (int l = 1; l < nl; l++)
+        if (sp->levels[l] > sp->levels[top])
+            top = l;
+    double fb[MX_NFORMATS];
+    for (int k = 0; k < s->K; k++)
+        if (s->clev[k] == top) {
+            double b = 0.0;
+            for (int m = 0; m < M; m++)
+                b += s->params[m] * s->bits[(size_t)m * s->K + k];
+            fb[s->cf[k]] = b / s->ptot;
+        }
+    double B = s->d.budget, pos = nf - 1;
+    if (B <= fb[0])
+        pos = 0.0;
+    else
+        for (int j = 0; j + 1 < nf; j++)
+            if (B >= fb[j] && B <= fb[j + 1] && fb[j + 1] > fb[j]) {
+                pos = j + (B - fb[j]) / (fb[j + 1] - fb[j]);
+                break;
+            }
+    for (int m = 0; m < M; m++)
+        s->param[m] = pos;
+    for (int g = 0; g < s->ng; g++)
+        s->param[M + g] = nl - 1;
+}
+
+void search_joint_dmx_clamp(search_state *s)
+{
+    for (int m = 0; m < s->M; m++)
+        s->param[m] = fmin(fmax(s->param[m], -0.5), s->nfa - 0.5);
+    for (int g = 0; g < s->ng; g++)
+        s->param[s->M + g] = fmin(fmax(s->param[s->M + g], -0.5), s->nla - 0.5);
 }
 
 int search_joint_quantize(const search_state *s, int m, int k, float *out, mx_error *e)
@@ -156,13 +294,23 @@ int search_joint_finalize(search_state *s, search_result *r, mx_error *e)
         cand_of[s->data_index[k] * nl + s->clev[k]] = k;
     }
     memcpy(r->disabled, s->off, (size_t)M * K);
-    /* the learned preferences at T = 1 as costs; the repeats not allowed */
+    /* the learned preferences as costs (GAMMA: -log p at T = 1; dMX: the
+     * squared distances to the offsets, the level's shared by the group's
+     * modules); the repeats not allowed */
+    int dmx = s->o.method == SEARCH_DMX;
     for (int m = 0; m < M; m++) {
-        gamma_probs(s->param + (size_t)m * K, 1.0, K, pr);
+        if (!dmx)
+            gamma_probs(s->param + (size_t)m * K, 1.0, K, pr);
         am[m] = -1;
         for (int k = 0; k < K; k++) {
             size_t i = (size_t)m * K + k, c = ((size_t)m * nf + s->data_index[k]) * nl + s->clev[k];
-            ck[i] = -log(pr[k] > 1e-300 ? pr[k] : 1e-300);
+            if (dmx) {
+                int g = sp->group[m];
+                double df = s->param[m] - s->cf[k], dl = s->param[M + g] - s->cl[k];
+                ck[i] = df * df + dl * dl / s->gsize[g];
+            } else {
+                ck[i] = -log(pr[k] > 1e-300 ? pr[k] : 1e-300);
+            }
             if (s->off[i])
                 continue;
             cost[c] = ck[i];

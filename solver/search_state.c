@@ -145,6 +145,10 @@ void search_state_free(search_state *s)
     free(s->curv);
     free(s->dldp);
     free(s->off);
+    free(s->rep);
+    free(s->pf);
+    free(s->pl);
+    free(s->gsize);
     tf_bwd_free(s->bwd);
     free(s->glayers);
     tf_ctx_free(s->t);
@@ -194,9 +198,6 @@ static int check_data(const search_data *d, const search_opts *o, mx_error *e)
         return err_set(e, ERR_ARG, "search: lr and t0 must be finite");
     if (d->prune) {
         const search_prune *sp = d->prune;
-        if (o->method != SEARCH_GAMMA)
-            return err_set(e, ERR_ARG, "search: the joint choice with pruning needs gamma (dmx's one "
-                                       "ordered offset has no order over format x keep level)");
         if (d->gptq || o->init_cost)
             return err_set(e, ERR_ARG, "search: the joint choice with pruning takes no gptq or init costs");
         if (!sp->model || !sp->group || !sp->kept || !sp->bits || !sp->units || !sp->mask ||
@@ -277,7 +278,8 @@ int search_state_create(const search_data *d, const search_opts *o, search_state
     s->logits = malloc((size_t)s->n * s->V * sizeof(float));
     s->dlog = malloc((size_t)s->n * s->V * sizeof(float));
     s->tscratch = malloc((size_t)s->n * s->V * sizeof(float));
-    s->np = o->method == SEARCH_DMX ? M : (int)MK;
+    /* joint dMX: theta [M] then phi [n_groups] */
+    s->np = o->method == SEARCH_DMX ? M + (d->prune ? d->prune->n_groups : 0) : (int)MK;
     s->param = calloc((size_t)s->np, sizeof *s->param);
     s->p = calloc(MK, sizeof *s->p);
     s->h = calloc(MK, sizeof *s->h);
@@ -395,6 +397,10 @@ void search_state_set(search_state *s, double temperature, double mu, double rho
 
 void search_all_probs(search_state *s)
 {
+    if (s->d.prune && s->o.method == SEARCH_DMX) {
+        search_joint_dmx_probs(s);
+        return;
+    }
     for (int m = 0; m < s->M; m++) {
         double *p = s->p + (size_t)m * s->K;
         if (s->o.method == SEARCH_DMX)
@@ -498,7 +504,8 @@ int search_state_loss_grad(search_state *s, long window, double *task, double *r
             double pk = s->p[(size_t)m * K + k];
             if (pk < P_EPS)
                 continue;
-            const float *q = search_qk(s, m, k);
+            /* joint dMX gives the repeats weight: their representative's copy */
+            const float *q = search_qk(s, m, s->off && s->off[(size_t)m * K + k] ? s->rep[(size_t)m * K + k] : k);
             float a = (float)pk;
             for (size_t i = 0; i < s->len[m]; i++)
                 w[i] += a * q[i];
@@ -534,6 +541,7 @@ int search_state_loss_grad(search_state *s, long window, double *task, double *r
     int rc = tf_backward_logits(s->bwd, s->t, &s->wq, NULL, s->dlog, &s->g);
     if (rc)
         return err_set(e, rc, "search: backward pass failed (out of memory)");
+    int jdmx = s->d.prune && s->o.method == SEARCH_DMX;
     for (int m = 0; m < M; m++) {
         const float *g = s->grad[m];
         s->hw[m] = dot(g, s->w0[m], s->len[m]);
@@ -541,6 +549,11 @@ int search_state_loss_grad(search_state *s, long window, double *task, double *r
             size_t i = (size_t)m * K + k;
             /* Every format's product is kept (GAMMA exports them as scores). */
             s->h[i] = s->off && s->off[i] ? 0.0 : dot(g, search_qk(s, m, k), s->len[m]);
+        }
+        for (int k = 0; k < K; k++) {
+            size_t i = (size_t)m * K + k;
+            if (jdmx && s->off[i]) /* a repeat: its representative's weights (and bits) */
+                s->h[i] = s->h[(size_t)m * K + s->rep[i]];
             s->dldp[i] = s->h[i] + coef * s->params[m] * s->bits[i] / s->ptot;
         }
         const double *p = s->p + (size_t)m * K;
@@ -553,11 +566,15 @@ int search_state_loss_grad(search_state *s, long window, double *task, double *r
             e2 += dv * dv;
         }
         s->curv[m] = e2 > 0 ? gd / e2 : 0.0;
+        if (jdmx)
+            continue; /* chained below, the groups' levels shared */
         if (s->o.method == SEARCH_DMX)
             grad[m] = dmx_grad(s->param[m], s->temp, K, p, s->dldp + (size_t)m * K);
         else
             gamma_grad(p, s->temp, K, s->dldp + (size_t)m * K, grad + (size_t)m * K);
     }
+    if (jdmx)
+        search_joint_dmx_grad(s, grad);
     return 0;
 }
 

@@ -84,6 +84,10 @@ static int init_params(search_state *s, mx_error *e)
             return rc;
         }
     }
+    if (s->d.prune && s->o.method == SEARCH_DMX) {
+        search_joint_dmx_init(s);
+        return 0;
+    }
     for (int m = 0; m < M; m++) {
         double c = choice ? choice[m] : pos;
         if (s->o.method == SEARCH_DMX)
@@ -298,7 +302,9 @@ int search_run(const search_data *d, const search_opts *o, search_result *r, mx_
                              "(lower --lr)", step + 1);
                 goto out;
             }
-        if (o->method == SEARCH_DMX)
+        if (o->method == SEARCH_DMX && d->prune)
+            search_joint_dmx_clamp(s);
+        else if (o->method == SEARCH_DMX)
             for (int m = 0; m < M; m++) /* keep theta on the format axis */
                 s->param[m] = fmin(fmax(s->param[m], -0.5), K - 0.5);
         if (o->method == SEARCH_GAMMA && (step + 1) % o->mu_every == 0) {
@@ -313,6 +319,8 @@ int search_run(const search_data *d, const search_opts *o, search_result *r, mx_
         double ab = 0.0;
         for (int m = 0; m < M; m++) {
             amax[m] = argmax_row(s->p + (size_t)m * K, K);
+            if (s->off && s->off[(size_t)m * K + amax[m]]) /* joint dMX: a repeat shows as its representative */
+                amax[m] = s->rep[(size_t)m * K + amax[m]];
             ab += s->params[m] * s->bits[(size_t)m * K + amax[m]];
         }
         if (o->on_event) {

@@ -4,7 +4,8 @@
 # file); impossible budgets, unknown formats and bad values fail with exit
 # status 1/2 and leave no output file; --gptq configs measure what anneal said;
 # --prune (GAMMA over formats x keep levels) on stories260K and, when present,
-# the 656k HF model at 3 bits, measured on held-out text.
+# the 656k HF model at 3 bits, measured on held-out text; dMX's joint mode
+# (theta per module, phi per pruning group) on stories260K.
 . "$(dirname "$0")/cli_lib.sh"
 M=$MODEL T=$TOKZ X=$TEXT
 need_files absent "$M" "$T" "$X"
@@ -69,6 +70,16 @@ out=$(run --search gamma --prune --budget 3.0 --steps 6 --out "$TMP/p260.json" 2
 printf '%s\n' "$out" | grep -q 'model.layers.4.mlp  *keep  *[0-9]*%' || bad "prune 260k: no kept fraction per group: $out"
 grep -q 'step *6/6.* keep [0-9+]' "$TMP/p260.err" || bad "prune 260k: no keep string in the progress"
 grep -q '"prune"' "$TMP/p260.json" || bad "prune 260k: a 3-bit config prunes nothing"
+# dMX joint: within the budget, something pruned, the config accepted by ppl --config
+out=$(run --search dmx --prune --budget 3.0 --steps 6 --json --out "$TMP/d260.json" 2> "$TMP/d260.err") ||
+    bad "dmx prune 260k run failed: $(cat "$TMP/d260.err")"
+avg=$(field avg_bits "$out") kw=$(field kept_weights "$out")
+[ -n "$avg" ] && le "$avg" 3.0 || bad "dmx prune 260k: avg_bits '$avg' over the 3.0 budget"
+[ -n "$kw" ] && awk -v k="$kw" 'BEGIN { exit !(k < 1) }' || bad "dmx prune 260k: kept_weights '$kw': nothing pruned"
+grep -q 'step *6/6  T .* keep [0-9+]' "$TMP/d260.err" || bad "dmx prune 260k: no keep string in the progress"
+grep -q '"prune"' "$TMP/d260.json" || bad "dmx prune 260k: the config has no prune section"
+"$BIN" ppl "$M" --tokenizer "$T" --text "$TMP/calib.txt" --ctx 128 --config "$TMP/d260.json" > /dev/null 2>&1 ||
+    bad "dmx prune 260k: ppl --config refused the config"
 # 656k (an HF model, LF text): calibrated on the first half, measured on the
 # second; within the budget, something pruned, one level per group (the config
 # holds one mask per group by construction), ppl --config on the calibration
@@ -118,9 +129,9 @@ expect 2 --budget 5 --steps 0
 expect 2 --budget 5 --refine -3
 expect 2 --budget 5 --scores-out "$TMP/x.scores"
 expect 1 --budget 5 --ctx 100000
-# --prune: gamma only, no gptq / scores / init scores / refinement; --levels needs it
-expect 2 --budget 3 --prune
-expect 2 --budget 3 --prune --search dmx
+# --prune: no gptq / scores / init scores / refinement; --levels needs it
+expect 2 --budget 3 --prune --search dmx --refine 10
+expect 2 --budget 3 --prune --gptq
 expect 2 --budget 3 --prune --search gamma --gptq
 expect 2 --budget 3 --prune --search gamma --scores-out "$TMP/x.scores"
 expect 2 --budget 3 --prune --search gamma --refine 10

@@ -1,11 +1,13 @@
-/* GAMMA over the joint choice of format and keep level (solver/search.h,
- * "joint choice") on a small random SmolLM-shaped model: the gradient of the
- * pruned mixture against central differences; the result honours the budget
- * and one level per pruning group; the final repair is joint_solve's exact
- * optimum of the learned costs (-log p at T = 1), the fill only upgrading
- * formats at the solved levels; the calibration loss of the answer equals
- * the model-level measurement of the same pruned config; deterministic;
- * dMX and init costs refused. */
+/* GAMMA and dMX over the joint choice of format and keep level
+ * (solver/search.h, "joint choice") on a small random SmolLM-shaped model:
+ * the gradient of the pruned mixture against central differences (GAMMA's
+ * logits; dMX's format offsets theta and group level offsets phi apart); the
+ * result honours the budget and one level per pruning group; the final
+ * repair is joint_solve's exact optimum of the learned costs (GAMMA -log p
+ * at T = 1, dMX (theta - f)^2 + (phi - l)^2 / |group|), the fill only
+ * upgrading formats at the solved levels; the calibration loss of the answer
+ * equals the model-level measurement of the same pruned config;
+ * deterministic; init costs refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -135,12 +137,60 @@ static void test_joint_grad(void **st)
     search_state_free(s);
 }
 
-static void run(double budget, uint64_t seed, search_result *r)
+/* Joint dMX: theta [M] then phi [n_groups]; the gradient of each block
+ * against central differences. */
+static void test_joint_dmx_grad(void **st)
+{
+    (void)st;
+    search_data d;
+    data_init(&d, 3.0);
+    search_opts o;
+    search_opts_init(&o, SEARCH_DMX);
+    search_state *s;
+    mx_error e;
+    assert_int_equal(search_state_create(&d, &o, &s, &e), 0);
+    int np, M = g_m.n_modules, nf = g_sp.n_formats;
+    double *par = search_state_param(s, &np);
+    assert_int_equal(np, M + g_sp.n_groups);
+    uint64_t r = 9;
+    for (int i = 0; i < np; i++) { /* anywhere on the axes */
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        double u = (double)(r >> 11) / 9007199254740992.0;
+        par[i] = i < M ? u * (nf - 1) : u * (NL - 1);
+    }
+    search_state_set(s, 0.7, 0.0, 5.0);
+    double *g = calloc((size_t)np, sizeof *g), task, reg, E;
+    assert_non_null(g);
+    assert_int_equal(search_state_loss_grad(s, 1, &task, &reg, &E, g, &e), 0);
+    assert_true(isfinite(task) && task > 0 && isfinite(E));
+    double h = 1e-3, num[2] = {0}, den[2] = {0};
+    for (int i = 0; i < np; i++) {
+        double keep = par[i], lp, lm, t1, r1;
+        par[i] = keep + h;
+        assert_int_equal(search_state_loss_grad(s, 1, &t1, &r1, NULL, NULL, &e), 0);
+        lp = t1 + r1;
+        par[i] = keep - h;
+        assert_int_equal(search_state_loss_grad(s, 1, &t1, &r1, NULL, NULL, &e), 0);
+        lm = t1 + r1;
+        par[i] = keep;
+        double fd = (lp - lm) / (2 * h);
+        num[i >= M] += (g[i] - fd) * (g[i] - fd);
+        den[i >= M] += fd * fd;
+    }
+    print_message("joint dmx gradient: relative error theta %.2e (%d), phi %.2e (%d)\n", sqrt(num[0] / den[0]), M,
+                  sqrt(num[1] / den[1]), np - M);
+    assert_true(den[0] > 0 && sqrt(num[0] / den[0]) < 2e-2);
+    assert_true(den[1] > 0 && sqrt(num[1] / den[1]) < 2e-2);
+    free(g);
+    search_state_free(s);
+}
+
+static void run_as(search_method meth, double budget, uint64_t seed, search_result *r)
 {
     search_data d;
     data_init(&d, budget);
     search_opts o;
-    search_opts_init(&o, SEARCH_GAMMA);
+    search_opts_init(&o, meth);
     o.steps = 40;
     o.seed = seed;
     mx_error e = {0};
@@ -150,8 +200,31 @@ static void run(double budget, uint64_t seed, search_result *r)
     assert_int_equal(rc, 0);
 }
 
+static void run(double budget, uint64_t seed, search_result *r) { run_as(SEARCH_GAMMA, budget, seed, r); }
+
+/* Rank of data-order format f on dMX's format axis (bits ascending, stable)
+ * and of level l on its level axis (kept fraction ascending). */
+static int fmt_rank(int f)
+{
+    int cols = g_m.modules[0].cols, r = 0;
+    double b = mx_bits_per_weight(g_sp.formats[f], 1, (size_t)cols);
+    for (int j = 0; j < g_sp.n_formats; j++) {
+        double bj = mx_bits_per_weight(g_sp.formats[j], 1, (size_t)cols);
+        r += bj < b || (bj == b && j < f);
+    }
+    return r;
+}
+
+static int lvl_rank(int l)
+{
+    int r = 0;
+    for (int j = 0; j < NL; j++)
+        r += g_levels[j] < g_levels[l];
+    return r;
+}
+
 /* Budget, one level per group, and the repair against joint_solve. */
-static void check_result(const search_result *r, double budget)
+static void check_result_as(search_method meth, const search_result *r, double budget)
 {
     int M = g_m.n_modules, nf = g_sp.n_formats, K = r->n_cand;
     assert_non_null(r->level);
@@ -188,9 +261,15 @@ static void check_result(const search_result *r, double budget)
     int *fmt = malloc((size_t)M * sizeof *fmt), *keep = malloc((size_t)M * sizeof *keep);
     double *params = malloc((size_t)M * sizeof *params);
     assert_true(cost && pr && allowed && fmt && keep && params);
+    if (meth == SEARCH_DMX)
+        assert_int_equal(r->n_param, M + g_sp.n_groups);
     for (int m = 0; m < M; m++) {
         params[m] = (double)g_m.modules[m].params;
-        gamma_probs(r->param + (size_t)m * K, 1.0, K, pr);
+        int gsize = 0;
+        for (int j = 0; j < M; j++)
+            gsize += g_sp.group[j] == g_sp.group[m];
+        if (meth == SEARCH_GAMMA)
+            gamma_probs(r->param + (size_t)m * K, 1.0, K, pr);
         for (int c = 0; c < K; c++) {
             int fi = -1;
             for (int f = 0; f < nf; f++)
@@ -201,7 +280,12 @@ static void check_result(const search_result *r, double budget)
                 continue;
             assert_false(allowed[i]); /* every (format, level) once */
             allowed[i] = 1;
-            cost[i] = -log(pr[c] > 1e-300 ? pr[c] : 1e-300);
+            if (meth == SEARCH_GAMMA) {
+                cost[i] = -log(pr[c] > 1e-300 ? pr[c] : 1e-300);
+            } else {
+                double df = r->param[m] - fmt_rank(fi), dl = r->param[M + g_sp.group[m]] - lvl_rank(r->cand_level[c]);
+                cost[i] = df * df + dl * dl / gsize;
+            }
         }
     }
     joint_problem jp = {.n_modules = M, .n_formats = nf, .n_keeps = NL, .params = params, .bits = g_sp.bits,
@@ -233,6 +317,28 @@ static void check_result(const search_result *r, double budget)
     free(fmt);
     free(keep);
     free(params);
+}
+
+static void check_result(const search_result *r, double budget) { check_result_as(SEARCH_GAMMA, r, budget); }
+
+/* Joint dMX at 3.0 and 2.0 bits: budget, shared levels, the exact repair of
+ * its costs; deterministic for a seed. */
+static void test_joint_dmx_budget(void **st)
+{
+    (void)st;
+    static const double budgets[] = {3.0, 2.0};
+    for (size_t b = 0; b < sizeof budgets / sizeof *budgets; b++) {
+        search_result r, r2;
+        run_as(SEARCH_DMX, budgets[b], 1, &r);
+        check_result_as(SEARCH_DMX, &r, budgets[b]);
+        run_as(SEARCH_DMX, budgets[b], 1, &r2);
+        assert_memory_equal(r.choice, r2.choice, (size_t)g_m.n_modules * sizeof *r.choice);
+        assert_memory_equal(r.level, r2.level, (size_t)g_m.n_modules * sizeof *r.level);
+        assert_int_equal(r.n_param, r2.n_param);
+        assert_memory_equal(r.param, r2.param, (size_t)r.n_param * sizeof *r.param);
+        search_result_free(&r2);
+        search_result_free(&r);
+    }
 }
 
 static void test_joint_budget_and_repair(void **st)
@@ -287,8 +393,6 @@ static void test_joint_refusals(void **st)
     search_opts o;
     search_result r;
     mx_error e = {0};
-    search_opts_init(&o, SEARCH_DMX);
-    assert_int_equal(search_run(&d, &o, &r, &e), ERR_ARG);
     search_opts_init(&o, SEARCH_GAMMA);
     double *cost = calloc((size_t)g_m.n_modules * d.n_formats, sizeof *cost);
     o.init_cost = cost;
@@ -303,6 +407,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_joint_grad),
+        cmocka_unit_test(test_joint_dmx_grad),
+        cmocka_unit_test(test_joint_dmx_budget),
         cmocka_unit_test(test_joint_budget_and_repair),
         cmocka_unit_test(test_joint_eval_matches_config),
         cmocka_unit_test(test_joint_refusals),

@@ -54,9 +54,12 @@ cli=$("$BIN" ppl "$H656K" --text "$TMP/lf.txt" --ctx 256 --max-tokens 2048 --con
       sed -n 's/.*"ppl": *\([0-9.eE+-]*\).*/\1/p')
 awk -v a="$wb" -v b="$cli" 'BEGIN { d = a / b - 1; exit !(a != "" && b != "" && d < 1e-4 && d > -1e-4) }' ||
     bad "anneal gamma: workbench eval $wb != ppl --config $cli"
-printf 'score --method fisher\nprune on\nbudget 3\nanneal dmx\n' > "$TMP/k.txt"
-"$BIN" "$H656K" --text "$TMP/lf.txt" --ctx 256 --script "$TMP/k.txt" > "$TMP/out" 2> "$TMP/err"
-[ $? = 1 ] && grep -q 'dmx does not search keep levels' "$TMP/err" || bad "anneal dmx under prune: $(cat "$TMP/err")"
+# the joint dMX search likewise (theta per module, phi per pruning group)
+printf 'score --method fisher\nprune on\nbudget 3\nanneal dmx --steps 10\nshow\neval\n' > "$TMP/k.txt"
+"$BIN" "$H656K" --text "$TMP/lf.txt" --ctx 256 --eval-tokens 2048 --script "$TMP/k.txt" > "$TMP/out" 2> "$TMP/err" ||
+    bad "anneal dmx under prune: $(tail -2 "$TMP/err")"
+grep -q 'anneal dmx: avg_bits [0-2]\.' "$TMP/err" "$TMP/out" || bad "anneal dmx under prune: no answer within 3 bits"
+grep -q 'measured_ppl' "$TMP/out" || bad "anneal dmx under prune: no eval of its answer"
 # refused while prune is on, with a reason
 printf 'score --method fisher\nprune on\nbudget 3\nkeep\n' > "$TMP/k.txt"
 "$BIN" "$H656K" --text "$TMP/lf.txt" --ctx 256 --script "$TMP/k.txt" > "$TMP/out" 2> "$TMP/err"

@@ -733,8 +733,6 @@ static int exec_cmd(ui_wb *wb, const ui_cmd *c)
             return fail(wb, ERR_ARG, "anneal: no calibration text (start with --text FILE)");
         if (rc == -2)
             return fail(wb, ERR_ARG, "anneal: the text is shorter than one window");
-        if (rc == -5)
-            return fail(wb, ERR_ARG, "anneal: prune is on and dmx does not search keep levels (anneal gamma does)");
         if (rc == -6)
             return ERR_ARG; /* said */
         if (rc)

@@ -160,8 +160,7 @@ int ui_wb_export(ui_wb *wb, const char *path, int llama, mx_error *e);
 int ui_work_start_score(ui_wb *wb, unsigned methods);
 int ui_work_start_anneal(ui_wb *wb, int method);
 /* ui_work_start_anneal's codes besides 0: -1 no text, -2 too short, -3 no
- * thread, -4 out of memory, -5 prune on with dmx (only GAMMA searches keep
- * levels), -6 the joint search's set-up failed (message in *e of the job). */
+ * thread, -4 out of memory, -6 the joint search's set-up failed (already said). */
 /* `prune on` without pruning scores: compute them (0, or -1 no text, -2 too
  * short, -3 no thread); prune mode goes on when they arrive. */
 int ui_work_start_prune(ui_wb *wb);

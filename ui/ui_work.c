@@ -256,8 +256,6 @@ int ui_work_start_anneal(ui_wb *wb, int method)
     long nw = eval_window_count(wb->n_tokens, ctx, SCORE_DEFAULT_TOKENS);
     if (nw == 0)
         return -2;
-    if (wb->st.prune_on && method != SEARCH_GAMMA)
-        return -5;
     ui_work_free(wb);
     a->method = method;
     a->budget = wb->st.budget;

@@ -80,11 +80,13 @@ static void usage(FILE *f)
             "  --gptq            the MX candidates quantized by GPTQ with the second moments\n"
             "                    of these calibration windows (score --gptq); the config then\n"
             "                    needs this text (ppl/quantize --gptq-text)\n"
-            "  --prune           gamma only: choose per module a format AND per block how much\n"
+            "  --prune           choose per module a format AND per block how much\n"
             "                    of the attention (GQA groups) and of the MLP (channels) to\n"
             "                    keep (units ranked as mxalloc prune ranks them); B counts the\n"
             "                    unpruned weights; the groups' shared level is solved exactly\n"
-            "                    at the end; no refinement; the config gets a \"prune\" section\n"
+            "                    at the end (dmx: an offset per module over the formats and\n"
+            "                    one per group over the levels); no refinement; the config\n"
+            "                    gets a \"prune\" section\n"
             "  --levels LIST     kept fractions with --prune (default " ANNEAL_DEFAULT_LEVELS ";\n"
             "                    0 skips the sublayer)\n"
             "  --json            print the result as JSON on stdout\n"
@@ -321,9 +323,7 @@ int cmd_anneal(int argc, char **argv)
         return 2;
     }
     if (prune) {
-        const char *why = method != SEARCH_GAMMA ? "needs --search gamma (dmx's one ordered offset per module "
-                                                   "has no order over format x keep level)"
-                          : gptq        ? "does not take --gptq (GPTQ does not apply to pruned modules)"
+        const char *why = gptq          ? "does not take --gptq (GPTQ does not apply to pruned modules)"
                           : scores_path ? "does not take --scores-out (the score table is per format)"
                           : init_path   ? "does not take --init-scores"
                           : refine > 0  ? "does not take --refine (no refinement over the joint choice)"
