@@ -9,6 +9,7 @@
 
 #include "solver/ilp.h"
 #include "solver/search_internal.h"
+#include "src/prune.h"
 
 typedef struct refiner {
     search_state *s;
@@ -226,6 +227,13 @@ out:
 int search_eval_assignment(const search_data *d, const mx_format *assign, int threads,
                            double *nll, mx_error *e)
 {
+    return search_eval_pruned(d, assign, NULL, threads, nll, e);
+}
+
+int search_eval_pruned(const search_data *d, const mx_format *assign, const int *level, int threads,
+                       double *nll, mx_error *e)
+{
+    const search_prune *sp = level ? d->prune : NULL;
     const tf_config *c = d->cfg;
     int M = c->n_layers * TF_NLIN, rc = 0;
     tf_layer_weights *lw = malloc((size_t)c->n_layers * sizeof *lw);
@@ -242,7 +250,8 @@ int search_eval_assignment(const search_data *d, const mx_format *assign, int th
     for (int l = 0; l < c->n_layers; l++)
         lw[l] = d->w->layers[l];
     for (int m = 0; assign && m < M; m++) {
-        if (assign[m] == MX_FP32)
+        const unsigned char *mask = sp ? sp->mask[sp->group[m] * sp->n_levels + level[m]] : NULL;
+        if (assign[m] == MX_FP32 && !mask)
             continue;
         int rows, cols;
         tf_linear_shape(c, m % TF_NLIN, &rows, &cols);
@@ -250,8 +259,9 @@ int search_eval_assignment(const search_data *d, const mx_format *assign, int th
             rc = err_set(e, ERR_NOMEM, "search: out of memory");
             goto out;
         }
-        if ((rc = search_quantize(d, tf_ctx_pool(t), m, assign[m], d->w->layers[m / TF_NLIN].lin[m % TF_NLIN],
-                                  copies[m], rows, cols, e)))
+        const float *wm = d->w->layers[m / TF_NLIN].lin[m % TF_NLIN];
+        if ((rc = mask ? prune_apply(sp->model, m, wm, mask, assign[m], copies[m], e)
+                       : search_quantize(d, tf_ctx_pool(t), m, assign[m], wm, copies[m], rows, cols, e)))
             goto out;
         lw[m / TF_NLIN].lin[m % TF_NLIN] = copies[m];
     }

@@ -274,3 +274,22 @@ out:
     cfg_free(&cfg);
     return rc;
 }
+
+int cli_levels(const char *list, double *lv, int *n, int max)
+{
+    char buf[256];
+    if (strlen(list) >= sizeof buf)
+        return -1;
+    snprintf(buf, sizeof buf, "%s", list);
+    *n = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        double v;
+        if (*n == max || cli_parse_double(t, &v) || !(v >= 0.0 && v <= 1.0))
+            return -1;
+        for (int k = 0; k < *n; k++)
+            if (lv[k] == v)
+                return -1;
+        lv[(*n)++] = v;
+    }
+    return *n ? 0 : -1;
+}

@@ -75,6 +75,10 @@ int cli_gptq(const char *prog, const model *m, const char *cfg_path, const char 
  * message naming the unknown, duplicate or missing entry. */
 int cli_format_list(const char *prog, const char *opt, const char *list, mx_format out[MX_NFORMATS], int *n);
 
+/* Kept fractions, comma separated (prune and anneal --prune --levels): 0 with
+ * 1..max distinct values in [0, 1] in lv[0 .. *n), else -1. */
+int cli_levels(const char *list, double *lv, int *n, int max);
+
 /* Keep a malloc'ed string until cli_release (names an option rewrote, e.g. a
  * LAYER.KIND pin made an HF name). Returns s, or NULL (s freed) when out of memory. */
 char *cli_keep(char *s);

@@ -185,26 +185,6 @@ static double *load_init_cost(const char *path, const model *m, const search_dat
     return c;
 }
 
-/* Kept fractions, comma separated: 1..SEARCH_MAX_LEVELS distinct values in [0, 1]. */
-static int parse_levels(const char *list, double *lv, int *n)
-{
-    char buf[256];
-    if (strlen(list) >= sizeof buf)
-        return -1;
-    snprintf(buf, sizeof buf, "%s", list);
-    *n = 0;
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        double v;
-        if (*n == SEARCH_MAX_LEVELS || cli_parse_double(t, &v) || !(v >= 0.0 && v <= 1.0))
-            return -1;
-        for (int k = 0; k < *n; k++)
-            if (lv[k] == v)
-                return -1;
-        lv[(*n)++] = v;
-    }
-    return *n ? 0 : -1;
-}
-
 /* The level of group g in an answer (its modules share it). */
 static int group_level(const search_prune *sp, const int *level, int n_modules, int g)
 {
@@ -332,7 +312,7 @@ int cmd_anneal(int argc, char **argv)
             fprintf(stderr, "mxalloc anneal: --prune %s\n", why);
             return 2;
         }
-        if (parse_levels(levels_s ? levels_s : ANNEAL_DEFAULT_LEVELS, levels, &n_levels)) {
+        if (cli_levels(levels_s ? levels_s : ANNEAL_DEFAULT_LEVELS, levels, &n_levels, SEARCH_MAX_LEVELS)) {
             fprintf(stderr, "mxalloc anneal: --levels: '%s' is not a list of 1..%d distinct fractions in [0, 1]\n",
                     levels_s ? levels_s : ANNEAL_DEFAULT_LEVELS, SEARCH_MAX_LEVELS);
             return 2;

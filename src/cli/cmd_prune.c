@@ -57,25 +57,6 @@ static void usage(FILE *f)
             SCORE_DEFAULT_TOKENS);
 }
 
-static int parse_levels(const char *list, double *lv, int *n)
-{
-    char buf[256];
-    if (strlen(list) >= sizeof buf)
-        return -1;
-    snprintf(buf, sizeof buf, "%s", list);
-    *n = 0;
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        double v;
-        if (*n == PRUNE_MAX_LEVELS || cli_parse_double(t, &v) || !(v >= 0.0 && v <= 1.0))
-            return -1;
-        for (int k = 0; k < *n; k++)
-            if (lv[k] == v)
-                return -1;
-        lv[(*n)++] = v;
-    }
-    return *n ? 0 : -1;
-}
-
 /* Print the answer: per group the kept fraction, per module the format. */
 static void report(const model *m, const prune_scores *s, const prune_plan *p, const int *fmt, const int *level,
                    const prune_answer *a, prune_mode mode, double budget, double secs, int json)
@@ -135,7 +116,7 @@ int cmd_prune(int argc, char **argv)
     long ctx = 0, max_tokens = SCORE_DEFAULT_TOKENS;
     mx_format formats[MX_NFORMATS], pf = MX_FP8_E4M3;
     prune_mode mode = PRUNE_MODE_JOINT;
-    parse_levels(PRUNE_DEFAULT_LEVELS, levels, &nl);
+    cli_levels(PRUNE_DEFAULT_LEVELS, levels, &nl, PRUNE_MAX_LEVELS);
     while ((ch = cli_getopt(prog, argc, argv, NULL, opts, &started)) != -1) {
         switch (ch) {
         case 't': tok_path = optarg; break;
@@ -168,7 +149,7 @@ int cmd_prune(int argc, char **argv)
                 return 2;
             break;
         case 'L':
-            if (parse_levels(optarg, levels, &nl)) {
+            if (cli_levels(optarg, levels, &nl, PRUNE_MAX_LEVELS)) {
                 fprintf(stderr, "%s: --levels: '%s' is not a list of 1..%d distinct fractions in [0, 1]\n", prog,
                         optarg, PRUNE_MAX_LEVELS);
                 return 2;
