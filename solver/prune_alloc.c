@@ -203,7 +203,7 @@ int prune_alloc_search(const prune_scores *s, const prune_plan *p, const model *
         rc = err_set(e, ERR_NOMEM, "out of memory for the search");
         goto out;
     }
-    mx_error last = {0};
+    mx_error last = {0}, first = {0}; /* first: the mode's own (joint's widest) infeasibility */
     int n_try = o->mode == PRUNE_MODE_JOINT ? nw + 2 : 1;
     for (int c = 0; c < n_try; c++) {
         prune_alloc_opts co = *o;
@@ -221,6 +221,8 @@ int prune_alloc_search(const prune_scores *s, const prune_plan *p, const model *
         }
         ilp_result r;
         int src = prune_alloc_solve(s, m, &co, cf, cl, &r, &last);
+        if (src && !first.code)
+            first = last;
         if (src == ERR_INFEASIBLE || (src == ERR_ARG && co.mode == PRUNE_MODE_PRUNE && o->mode == PRUNE_MODE_JOINT))
             continue; /* this candidate cannot meet the budget; others may */
         if (src) {
@@ -251,7 +253,8 @@ int prune_alloc_search(const prune_scores *s, const prune_plan *p, const model *
         }
     }
     if (!have)
-        rc = err_set(e, last.code ? last.code : ERR_INFEASIBLE, "%s", last.msg[0] ? last.msg : "no answer meets the budget");
+        rc = err_set(e, first.code ? first.code : ERR_INFEASIBLE, "%s",
+                     first.msg[0] ? first.msg : "no answer meets the budget");
 out:
     free(cf);
     free(cl);

@@ -70,6 +70,9 @@ expect_sub prune 2 "$H656K" --text "$TMP/calib.txt" --budget 3 --mode half
 expect_sub prune 2 "$H656K" --text "$TMP/calib.txt" --budget 3 --formats bf16
 expect_sub prune 1 "$H656K" --text "$TMP/calib.txt" $C --budget 3 --mode quant
 grep -q "smallest feasible budget" "$TMP/err" || bad "quant at 3 bits: $(cat "$TMP/err")"
+# joint's infeasibility names joint's smallest budget (every group at half in MXFP4), not a single axis's
+expect_sub prune 1 "$H656K" --text "$TMP/calib.txt" $C --budget 1 --levels 1,0.5
+grep -q "smallest feasible budget is 2.125 bits" "$TMP/err" || bad "joint infeasible: $(cat "$TMP/err")"
 expect_sub prune 2 "$H656K" --text "$TMP/calib.txt" $C --budget 3 --keep-whole 9.q
 expect_sub quantize 1 "$H656K" "$TMP/j3.json" --out "$TMP/x.mx" --layout mx
 grep -q "prunes blocks" "$TMP/err" || bad "quantize --layout mx of a pruned config: $(cat "$TMP/err")"
