@@ -81,6 +81,8 @@ int search_joint_candidates(search_state *s, mx_error *e);
 /* Q_k(W_m) of joint candidate k into out (prune_apply). */
 int search_joint_quantize(const search_state *s, int m, int k, float *out, mx_error *e);
 int search_joint_finalize(search_state *s, search_result *r, mx_error *e);
+/* Spend the budget left after rounding on upgrades (search_step.c; both modes). Returns their count. */
+int search_fill(const search_state *s, const double *cost, int *choice);
 /* Joint dMX (search.h): the factored mixture p[m][k] = pf[m][cf[k]] *
  * pl[group(m)][cl[k]] at s->temp; the chain rule from s->dldp to theta
  * (grad[0..M-1]) and phi (grad[M..M+groups-1]); the start (theta at the

@@ -331,36 +331,7 @@ int search_joint_finalize(search_state *s, search_result *r, mx_error *e)
         r->objective += ck[(size_t)m * K + r->choice[m]];
         r->repaired |= r->choice[m] != am[m]; /* coupling or budget moved it off its argmax */
     }
-    /* Fill: format upgrades at the module's own level (levels stay as solved,
-     * so the group coupling holds), least cost increase first, while they fit. */
-    double used = 0.0, cap = s->d.budget * s->ptot;
-    for (int m = 0; m < M; m++)
-        used += s->params[m] * s->bits[(size_t)m * K + r->choice[m]];
-    r->filled = 0;
-    for (;;) {
-        int bm = -1, bk = -1;
-        double bd = INFINITY;
-        for (int m = 0; m < M; m++) {
-            size_t i0 = (size_t)m * K + r->choice[m];
-            for (int k = 0; k < K; k++) {
-                size_t i = (size_t)m * K + k;
-                double extra = s->params[m] * (s->bits[i] - s->bits[i0]);
-                if (s->off[i] || s->clev[k] != s->clev[r->choice[m]] || s->bits[i] <= s->bits[i0] ||
-                    used + extra > cap * (1 + 1e-12))
-                    continue;
-                if (ck[i] - ck[i0] < bd) {
-                    bd = ck[i] - ck[i0];
-                    bm = m;
-                    bk = k;
-                }
-            }
-        }
-        if (bm < 0)
-            break;
-        used += s->params[bm] * (s->bits[(size_t)bm * K + bk] - s->bits[(size_t)bm * K + r->choice[bm]]);
-        r->choice[bm] = bk;
-        r->filled++;
-    }
+    r->filled = search_fill(s, ck, r->choice); /* format upgrades at the solved levels */
     double b = 0.0;
     for (int m = 0; m < M; m++) {
         r->assign[m] = s->fmt[r->choice[m]];

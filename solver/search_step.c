@@ -118,6 +118,41 @@ void search_result_free(search_result *r)
 
 /* argmax of the relaxation, then the ILP with the learned preferences as
  * costs (it returns the argmax itself whenever that fits the budget). */
+/* The budget the rounding left: upgrades to more bits of least cost increase
+ * first, while they fit. In joint mode (s->off set) only to a candidate that
+ * is not a repeat and at the module's own level, so the group coupling holds. */
+int search_fill(const search_state *s, const double *cost, int *choice)
+{
+    int M = s->M, K = s->K, filled = 0;
+    double used = 0.0, cap = s->d.budget * s->ptot;
+    for (int m = 0; m < M; m++)
+        used += s->params[m] * s->bits[(size_t)m * K + choice[m]];
+    for (;;) {
+        int bm = -1, bk = -1;
+        double bd = INFINITY;
+        for (int m = 0; m < M; m++) {
+            size_t i0 = (size_t)m * K + choice[m];
+            for (int k = 0; k < K; k++) {
+                size_t i = (size_t)m * K + k;
+                double extra = s->params[m] * (s->bits[i] - s->bits[i0]);
+                if ((s->off && (s->off[i] || s->clev[k] != s->clev[choice[m]])) || s->bits[i] <= s->bits[i0] ||
+                    used + extra > cap * (1 + 1e-12))
+                    continue;
+                if (cost[i] - cost[i0] < bd) {
+                    bd = cost[i] - cost[i0];
+                    bm = m;
+                    bk = k;
+                }
+            }
+        }
+        if (bm < 0)
+            return filled;
+        used += s->params[bm] * (s->bits[(size_t)bm * K + bk] - s->bits[(size_t)bm * K + choice[bm]]);
+        choice[bm] = bk;
+        filled++;
+    }
+}
+
 static int finalize(search_state *s, search_result *r, mx_error *e)
 {
     int M = s->M, K = s->K;
@@ -157,33 +192,7 @@ static int finalize(search_state *s, search_result *r, mx_error *e)
     /* Fill: rounding usually leaves part of the budget unused; spend it on
      * the upgrades the learned preferences object to least (lowest cost
      * increase to a format with more bits), one at a time, while they fit. */
-    double used = 0.0, cap = s->d.budget * s->ptot;
-    for (int m = 0; m < M; m++)
-        used += s->params[m] * s->bits[(size_t)m * K + r->choice[m]];
-    r->filled = 0;
-    for (;;) {
-        int bm = -1, bk = -1;
-        double bd = INFINITY;
-        for (int m = 0; m < M; m++) {
-            size_t i0 = (size_t)m * K + r->choice[m];
-            for (int k = 0; k < K; k++) {
-                size_t i = (size_t)m * K + k;
-                double extra = s->params[m] * (s->bits[i] - s->bits[i0]);
-                if (s->bits[i] <= s->bits[i0] || used + extra > cap * (1 + 1e-12))
-                    continue;
-                if (cost[i] - cost[i0] < bd) {
-                    bd = cost[i] - cost[i0];
-                    bm = m;
-                    bk = k;
-                }
-            }
-        }
-        if (bm < 0)
-            break;
-        used += s->params[bm] * (s->bits[(size_t)bm * K + bk] - s->bits[(size_t)bm * K + r->choice[bm]]);
-        r->choice[bm] = bk;
-        r->filled++;
-    }
+    r->filled = search_fill(s, cost, r->choice);
     free(cost);
     double b = 0.0;
     r->repaired = 0;
