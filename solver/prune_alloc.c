@@ -103,29 +103,16 @@ double prune_alloc_min_budget(const prune_scores *s, const model *m, const prune
 int prune_alloc_config(const prune_scores *s, const prune_plan *p, const model *m, const int *fmt,
                        const int *level, mx_cfg *c, mx_error *e)
 {
-    int rc = 0, nl = s->n_levels;
-    unsigned char *mask = NULL;
+    int rc = 0;
     for (int i = 0; i < m->n_modules && !rc; i++)
         rc = cfg_set_format(c, m->modules[i].name, s->formats[fmt[i]], e);
-    for (int g = 0; g < p->n_groups && !rc; g++) {
-        int k = -1;
-        for (int i = 0; i < m->n_modules && k < 0; i++)
-            if (prune_group_of(m, i) == g)
-                k = level[i];
-        const prune_group *pg = &p->g[g];
-        int n = k < 0 ? pg->n_units : s->kept[g * nl + k];
-        if (n == pg->n_units)
-            continue;
-        if (!(mask = realloc(mask, (size_t)pg->n_units))) {
-            rc = err_set(e, ERR_NOMEM, "out of memory");
-            break;
-        }
-        prune_mask(pg, n, mask);
-        char name[CFG_NAME_MAX];
-        prune_group_name(pg->layer, pg->part, name, sizeof name);
-        rc = cfg_set_prune(c, name, pg->n_units, mask, e);
-    }
-    free(mask);
+    if (rc)
+        return rc;
+    unsigned char **masks = prune_alloc_masks(s, p, m, level);
+    if (!masks)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    rc = cfg_set_prune_masks(c, m, masks, e);
+    cfg_prune_masks_free(masks, p->n_groups);
     return rc;
 }
 

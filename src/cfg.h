@@ -91,6 +91,9 @@ int cfg_refuse_prune(const mx_cfg *c, const char *path, const char *what, mx_err
  * unit count differs. Free with cfg_prune_masks_free(masks, n_groups). */
 int cfg_prune_masks(const mx_cfg *c, const model *m, unsigned char ***masks, mx_error *e);
 void cfg_prune_masks_free(unsigned char **masks, int n_groups);
+/* The inverse: a "prune" entry for every group g of m with masks[g] non-NULL
+ * (masks[layer * PRUNE_NPARTS + part], prune_units(part) entries each). 0 or ERR_*. */
+int cfg_set_prune_masks(mx_cfg *c, const model *m, unsigned char *const *masks, mx_error *e);
 
 /* Index of a module in c->formats, or -1. */
 int cfg_find(const mx_cfg *c, const char *name);

@@ -169,3 +169,15 @@ int cfg_prune_masks(const mx_cfg *c, const model *m, unsigned char ***masks, mx_
     *masks = out;
     return 0;
 }
+
+int cfg_set_prune_masks(mx_cfg *c, const model *m, unsigned char *const *masks, mx_error *e)
+{
+    int rc = 0;
+    for (int g = 0; masks && g < m->cfg.n_layers * PRUNE_NPARTS && !rc; g++)
+        if (masks[g]) {
+            char name[CFG_NAME_MAX];
+            prune_group_name(g / PRUNE_NPARTS, g % PRUNE_NPARTS, name, sizeof name);
+            rc = cfg_set_prune(c, name, prune_units(&m->cfg, g % PRUNE_NPARTS), masks[g], e);
+        }
+    return rc;
+}

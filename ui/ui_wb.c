@@ -599,12 +599,8 @@ int ui_wb_export(ui_wb *wb, const char *path, int llama, mx_error *e)
     unsigned char **masks = ui_state_prune_masks(s, &nomem);
     if (!rc && nomem)
         rc = err_set(e, ERR_NOMEM, "out of memory");
-    for (int g = 0; !rc && masks && g < s->plan->n_groups; g++)
-        if (masks[g]) {
-            char name[CFG_NAME_MAX];
-            prune_group_name(s->plan->g[g].layer, s->plan->g[g].part, name, sizeof name);
-            rc = cfg_set_prune(&c, name, s->plan->g[g].n_units, masks[g], e);
-        }
+    if (!rc && masks)
+        rc = cfg_set_prune_masks(&c, s->pm, masks, e);
     if (masks)
         cfg_prune_masks_free(masks, s->plan->n_groups);
     if (!rc && llama && c.n_prune)

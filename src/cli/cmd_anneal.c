@@ -475,13 +475,13 @@ int cmd_anneal(int argc, char **argv)
                 fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
                 goto out;
             }
-        for (int g = 0; prune && g < sp.n_groups; g++) {
-            int lv = group_level(&sp, r.level, m.n_modules, g), n = sp.kept[g * sp.n_levels + lv];
-            char name[CFG_NAME_MAX];
-            if (n == sp.units[g])
-                continue;
-            prune_group_name(g / PRUNE_NPARTS, g % PRUNE_NPARTS, name, sizeof name);
-            if (cfg_set_prune(&cfg, name, sp.units[g], sp.mask[g * sp.n_levels + lv], &e)) {
+        if (prune) { /* the groups' masks at their levels (NULL: kept whole) */
+            unsigned char **gm = calloc((size_t)sp.n_groups, sizeof *gm);
+            for (int g = 0; gm && g < sp.n_groups; g++)
+                gm[g] = sp.mask[g * sp.n_levels + group_level(&sp, r.level, m.n_modules, g)];
+            int bad = !gm ? err_set(&e, ERR_NOMEM, "out of memory") : cfg_set_prune_masks(&cfg, &m, gm, &e);
+            free(gm);
+            if (bad) {
                 fprintf(stderr, "mxalloc anneal: %s\n", e.msg);
                 goto out;
             }
