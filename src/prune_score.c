@@ -32,6 +32,7 @@ typedef struct wcache {
     int ctx, n_layers, dim;
     int *in, *tgt;  /* [nw][ctx] */
     float *res;     /* [nw][n_layers][ctx * dim] */
+    double fp32_loss; /* mean NLL of the windows, from the caching passes */
 } wcache;
 
 static void wcache_free(wcache *c)
@@ -72,7 +73,14 @@ static int wcache_init(wcache *c, const model *m, const int *tokens, long nw, in
         }
         for (int l = 0; l < c->n_layers; l++)
             memcpy(c->res + ((size_t)k * c->n_layers + l) * per, tf_block_input(c->t, l), per * sizeof(float));
+        double v = tf_nll(c->t, &m->weights, c->tgt + k * ctx, NULL);
+        if (v < 0) {
+            wcache_free(c);
+            return err_set(e, ERR_ARG, "prune: a calibration target is outside the vocabulary");
+        }
+        c->fp32_loss += v;
     }
+    c->fp32_loss /= (double)nw * ctx;
     return 0;
 }
 
@@ -150,7 +158,7 @@ static int fo_hook(void *user, int kind, const float *x, const float *dy, int n)
 
 /* The fisher-out terms of s (bits, kept and masks known) over the cached windows. */
 #define PRUNE_FO_MAX ((size_t)1 << 30)
-static int fisher_out(const model *m, const prune_plan *p, prune_scores *s, const wcache *wc, mx_error *e)
+static int fisher_out(const model *m, const prune_plan *p, prune_scores *s, wcache *wc, mx_error *e)
 {
     const tf_config *c = &m->cfg;
     int nm = m->n_modules, nc = s->n_formats * s->n_levels, L = c->n_layers, rc = 0;
@@ -168,9 +176,9 @@ static int fisher_out(const model *m, const prune_plan *p, prune_scores *s, cons
     float *dy2 = malloc(maxrows * (size_t)wc->ctx * sizeof *dy2);
     unsigned char *mask = NULL;
     tf_grads g = {.layers = calloc((size_t)L, sizeof(tf_layer_grads)), .n_layers = L};
-    tf_ctx *t = tf_ctx_create(c, wc->ctx, 0);
+    tf_ctx *t = wc->t; /* its forwards are done: the backward's own passes */
     tf_bwd *bw = tf_bwd_create(c, wc->ctx);
-    if (!acc || !dw || !sum || !dy2 || !g.layers || !t || !bw)
+    if (!acc || !dw || !sum || !dy2 || !g.layers || !bw)
         goto nomem;
     for (int i = 0; i < nm; i++) {
         const model_module *mm = &m->modules[i];
@@ -223,7 +231,6 @@ out:
     free(wp);
     free(mask);
     free(g.layers);
-    tf_ctx_free(t);
     tf_bwd_free(bw);
     return rc;
 }
@@ -260,7 +267,6 @@ int prune_scores_compute(const model *m, const prune_plan *p, const int *tokens,
     s->bits = calloc(cells, sizeof *s->bits);
     unsigned char *mask = NULL;
     float *wp = NULL, *q = NULL, *cp[TF_NLIN] = {0};
-    tf_ctx *t = tf_ctx_create(&m->cfg, ctx, 0);
     score_fisher_stats st = {0};
     wcache wc = {0};
     tf_weights w = {0};
@@ -274,18 +280,14 @@ int prune_scores_compute(const model *m, const prune_plan *p, const int *tokens,
     mask = malloc((size_t)maxu);
     wp = malloc(maxw * sizeof *wp);
     q = malloc(maxw * sizeof *q);
-    if (!s->group_loss || !s->kept || !s->quant || !s->bits || !t || !mask || !wp || !q) {
+    if (!s->group_loss || !s->kept || !s->quant || !s->bits || !mask || !wp || !q) {
         rc = err_set(e, ERR_NOMEM, "prune: out of memory for the scores");
         goto done;
     }
-    eval_result r0;
-    if ((rc = eval_perplexity_ctx(t, &m->weights, tokens, n_tokens, bos, ctx, max_tokens, NULL, NULL, &r0, e)))
-        goto done;
-    s->fp32_loss = r0.nll;
     if ((rc = wcache_init(&wc, m, tokens, nw, bos, ctx, e)) || (rc = model_weights_copy(m, &w, e)))
         goto done;
     have_w = 1;
-    double base = wcache_loss(&wc, &m->weights, 0); /* the fp32 loss by the cached path */
+    double base = s->fp32_loss = wc.fp32_loss;
     double ticks = 0, total = (double)p->n_groups * n_levels + (double)m->n_modules;
 #define TICK()                                                                               \
     do {                                                                                     \
@@ -363,7 +365,6 @@ done:
         model_weights_free(&w);
     wcache_free(&wc);
     score_fisher_stats_free(&st);
-    tf_ctx_free(t);
     free(mask);
     free(wp);
     free(q);
