@@ -211,6 +211,52 @@ double prune_bits(const model *m, int i, const unsigned char *keep, mx_format f)
     return mx_bits_per_weight(f, (size_t)r, (size_t)c) * ((double)r * c) / ((double)mm->rows * mm->cols);
 }
 
+/* The kept rows/columns of module i; row_on, col_on [rows], [cols] (malloc'ed). */
+static int kept_lines(const model *m, int i, const unsigned char *keep, int *r, int *c, unsigned char **row_on,
+                      unsigned char **col_on, mx_error *e)
+{
+    const model_module *mm = &m->modules[i];
+    *row_on = malloc((size_t)mm->rows);
+    *col_on = malloc((size_t)mm->cols);
+    if (!*row_on || !*col_on) {
+        free(*row_on);
+        free(*col_on);
+        return err_set(e, ERR_NOMEM, "out of memory pruning %s", mm->name);
+    }
+    prune_shape(m, i, keep, r, c, *row_on, *col_on);
+    return 0;
+}
+
+/* Between a full R x C matrix and its kept submatrix (row-major): gather
+ * full -> sub, or scatter sub -> full (the other entries untouched). */
+static void copy_kept(size_t R, size_t C, const unsigned char *row_on, const unsigned char *col_on, float *full,
+                      float *sub, int scatter)
+{
+    size_t k = 0;
+    for (size_t y = 0; y < R; y++)
+        for (size_t x = 0; row_on[y] && x < C; x++)
+            if (col_on[x]) {
+                if (scatter)
+                    full[y * C + x] = sub[k++];
+                else
+                    sub[k++] = full[y * C + x];
+            }
+}
+
+int prune_gather(const model *m, int i, const float *w, const unsigned char *keep, float *sub, int *rows,
+                 int *cols, mx_error *e)
+{
+    const model_module *mm = &m->modules[i];
+    unsigned char *row_on, *col_on;
+    int rc = kept_lines(m, i, keep, rows, cols, &row_on, &col_on, e);
+    if (rc)
+        return rc;
+    copy_kept((size_t)mm->rows, (size_t)mm->cols, row_on, col_on, (float *)(w ? w : mm->w), sub, 0);
+    free(row_on);
+    free(col_on);
+    return 0;
+}
+
 int prune_apply(const model *m, int i, const float *w, const unsigned char *keep, mx_format f,
                 float *out, mx_error *e)
 {
@@ -225,40 +271,23 @@ int prune_apply(const model *m, int i, const float *w, const unsigned char *keep
             mx_fake_quant(f, w, out, R, C);
         return 0;
     }
-    unsigned char *row_on = malloc(R), *col_on = malloc(C);
-    int r, c;
-    float *sub = NULL, *q = NULL;
-    if (!row_on || !col_on)
-        goto nomem;
-    prune_shape(m, i, keep, &r, &c, row_on, col_on);
-    memset(out, 0, R * C * sizeof *out);
-    if (r && c) {
-        size_t n = (size_t)r * c, k = 0;
-        if (!(sub = malloc(n * sizeof *sub)) || !(q = malloc(n * sizeof *q)))
-            goto nomem;
-        for (size_t y = 0; y < R; y++)
-            for (size_t x = 0; row_on[y] && x < C; x++)
-                if (col_on[x])
-                    sub[k++] = w[y * C + x];
-        if (f == MX_FP32)
-            memcpy(q, sub, n * sizeof *q);
+    float *sub = malloc(R * C * sizeof *sub + 1), *q = malloc(R * C * sizeof *q + 1);
+    unsigned char *row_on = NULL, *col_on = NULL;
+    int r, c, rc = 0;
+    if (!sub || !q)
+        rc = err_set(e, ERR_NOMEM, "out of memory pruning %s", mm->name);
+    if (!rc && !(rc = kept_lines(m, i, keep, &r, &c, &row_on, &col_on, e))) {
+        copy_kept(R, C, row_on, col_on, (float *)w, sub, 0);
+        if (f == MX_FP32 || !r || !c)
+            memcpy(q, sub, (size_t)r * c * sizeof *q);
         else
             mx_fake_quant(f, sub, q, (size_t)r, (size_t)c);
-        k = 0;
-        for (size_t y = 0; y < R; y++)
-            for (size_t x = 0; row_on[y] && x < C; x++)
-                if (col_on[x])
-                    out[y * C + x] = q[k++];
+        memset(out, 0, R * C * sizeof *out);
+        copy_kept(R, C, row_on, col_on, out, q, 1);
     }
     free(sub);
     free(q);
     free(row_on);
     free(col_on);
-    return 0;
-nomem:
-    free(sub);
-    free(q);
-    free(row_on);
-    free(col_on);
-    return err_set(e, ERR_NOMEM, "out of memory pruning %s", mm->name);
+    return rc;
 }

@@ -69,6 +69,12 @@ void prune_mask(const prune_group *g, int n, unsigned char *keep);
 void prune_shape(const model *m, int i, const unsigned char *keep, int *rows, int *cols,
                  unsigned char *row_on, unsigned char *col_on);
 
+/* The kept submatrix of w (rows x cols of module i; NULL: its weights) under
+ * keep into sub (room for rows * cols floats; sub == w works: in place),
+ * row-major; *rows, *cols its shape. 0 or ERR_NOMEM. */
+int prune_gather(const model *m, int i, const float *w, const unsigned char *keep, float *sub, int *rows,
+                 int *cols, mx_error *e);
+
 /* out (full rows x cols of module i) = the kept submatrix of w (NULL:
  * module i's weights) in format f (MX_FP32: as is), zeros elsewhere. keep
  * NULL: no pruning. 0 or ERR_NOMEM. */

@@ -148,7 +148,7 @@ static uint32_t source_type(const model_module *mm)
 static float *linear_rows(const model *m, const model_module *mm, mx_format f, const quant_opts *o, int dir,
                           const unsigned char *keep, int zero, int *rows, int *cols, mx_error *e)
 {
-    size_t R = (size_t)mm->rows, C = (size_t)mm->cols, n = R * C;
+    size_t n = (size_t)mm->rows * (size_t)mm->cols;
     float *x = malloc(n * sizeof *x + 1);
     if (!x) {
         err_set(e, ERR_NOMEM, "out of memory");
@@ -164,32 +164,13 @@ static float *linear_rows(const model *m, const model_module *mm, mx_format f, c
     }
     *rows = mm->rows;
     *cols = mm->cols;
-    if (keep) {
-        unsigned char *ron = malloc(R + 1), *con = malloc(C + 1);
-        float *y = NULL;
-        int r = 0, c = 0;
-        if (ron && con) {
-            prune_shape(m, (int)(mm - m->modules), keep, &r, &c, ron, con);
-            y = malloc((size_t)r * (size_t)c * sizeof *y + 1);
-        }
-        if (!y) {
-            free(ron);
-            free(con);
+    if (keep) { /* in place: the submatrix is no larger */
+        if (prune_gather(m, (int)(mm - m->modules), x, keep, x, rows, cols, e)) {
             free(x);
-            err_set(e, ERR_NOMEM, "out of memory");
             return NULL;
         }
-        size_t k = 0;
-        for (size_t i = 0; i < R; i++)
-            for (size_t j = 0; ron[i] && j < C; j++)
-                if (con[j])
-                    y[k++] = zero ? 0.0f : x[i * C + j];
-        free(ron);
-        free(con);
-        free(x);
-        x = y;
-        *rows = r;
-        *cols = c;
+        if (zero)
+            memset(x, 0, (size_t)*rows * (size_t)*cols * sizeof *x);
     }
     /* q and k rows are whole heads of head_dim (kept heads, when pruned) */
     int heads = mm->kind == TF_Q || mm->kind == TF_K ? *rows / m->cfg.head_dim : 0;
