@@ -331,7 +331,7 @@ int prune_scores_compute(const model *m, const prune_plan *p, const int *tokens,
             int n = s->kept[prune_group_of(m, i) * n_levels + k];
             prune_mask(pg, n, mask);
             const unsigned char *keep = n == pg->n_units ? NULL : mask;
-            if ((rc = prune_apply(m, i, NULL, keep, MX_FP32, wp, e)))
+            if (method != PRUNE_QUANT_FISHER_OUT && (rc = prune_apply(m, i, NULL, keep, MX_FP32, wp, e)))
                 goto done;
             /* kl: the group pruned at this level, module i quantized on top */
             int g = prune_group_of(m, i);
@@ -341,7 +341,7 @@ int prune_scores_compute(const model *m, const prune_plan *p, const int *tokens,
             for (int f = 0; f < n_formats; f++) {
                 size_t c = ((size_t)i * n_formats + f) * n_levels + k;
                 s->bits[c] = prune_bits(m, i, keep, formats[f]);
-                if (n == 0)
+                if (n == 0 || method == PRUNE_QUANT_FISHER_OUT) /* fisher-out quantizes in its own pass */
                     continue;
                 if ((rc = prune_apply(m, i, wp, keep, formats[f], q, e)))
                     goto done;
