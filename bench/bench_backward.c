@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bench/bench_clock.h"
+#include "bench/bench_shapes.h"
 #include "kernels/tf_backward.h"
 #include "tests/tf_rand.h"
 
@@ -177,13 +178,7 @@ int main(void)
     printf("threads: OpenBLAS %d, attention/cross-entropy: the context's persistent pool "
            "(online cores, at most 8 and n_heads)\n",
            openblas_get_num_threads());
-    tf_config smol = {.dim = 576, .hidden_dim = 1536, .n_layers = 30, .n_heads = 9,
-                      .n_kv_heads = 3, .head_dim = 64, .vocab_size = 49152, .max_seq = 2048,
-                      .rope_theta = 100000.0f, .norm_eps = 1e-5f, .rope_style = TF_ROPE_HALF};
-    tf_config s260 = {.dim = 64, .hidden_dim = 172, .n_layers = 5, .n_heads = 8,
-                      .n_kv_heads = 4, .head_dim = 8, .vocab_size = 512, .max_seq = 512,
-                      .rope_theta = 10000.0f, .norm_eps = 1e-5f,
-                      .rope_style = TF_ROPE_INTERLEAVED};
+    tf_config smol = BENCH_SMOLLM2_135M, s260 = BENCH_STORIES260K;
     int rc = bench_model("stories260K shapes", &s260, 1, 20);
     rc |= bench_model("SmolLM2-135M shapes", &smol, 1, 2);
     return rc;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bench/bench_clock.h"
+#include "bench/bench_shapes.h"
 #include "kernels/gemm.h"
 #include "kernels/tf.h"
 #include "tests/tf_rand.h"
@@ -173,31 +174,12 @@ static void bench_gemm(const char *what, int n, int rows, int cols)
 
 int main(void)
 {
-    shape smol = {"SmolLM2-135M",
-                  {.dim = 576, .hidden_dim = 1536, .n_layers = 30, .n_heads = 9, .n_kv_heads = 3,
-                   .head_dim = 64, .vocab_size = 49152, .max_seq = 8192, .rope_theta = 100000.0f,
-                   .norm_eps = 1e-5f, .rope_style = TF_ROPE_HALF, .qk_norm = 0},
-                  1, 512, 0};
-    shape s15 = {"stories15M",
-                 {.dim = 288, .hidden_dim = 768, .n_layers = 6, .n_heads = 6, .n_kv_heads = 6,
-                  .head_dim = 48, .vocab_size = 32000, .max_seq = 256, .rope_theta = 10000.0f,
-                  .norm_eps = 1e-5f, .rope_style = TF_ROPE_INTERLEAVED, .qk_norm = 0},
-                 0, 256, 0};
-    shape qwen = {"Qwen3-0.6B",
-                  {.dim = 1024, .hidden_dim = 3072, .n_layers = 28, .n_heads = 16, .n_kv_heads = 8,
-                   .head_dim = 128, .vocab_size = 151936, .max_seq = 40960, .rope_theta = 1000000.0f,
-                   .norm_eps = 1e-6f, .rope_style = TF_ROPE_HALF, .qk_norm = 1},
-                  1, 512, 0};
-    shape l1b = {"Llama-3.2-1B",
-                 {.dim = 2048, .hidden_dim = 8192, .n_layers = 16, .n_heads = 32, .n_kv_heads = 8,
-                  .head_dim = 64, .vocab_size = 128256, .max_seq = 131072, .rope_theta = 500000.0f,
-                  .norm_eps = 1e-5f, .rope_style = TF_ROPE_HALF, .qk_norm = 0},
-                 1, 512, 0};
-    shape l8b = {"Llama-3-8B",
-                 {.dim = 4096, .hidden_dim = 14336, .n_layers = 2, .n_heads = 32, .n_kv_heads = 8,
-                  .head_dim = 128, .vocab_size = 128256, .max_seq = 8192, .rope_theta = 500000.0f,
-                  .norm_eps = 1e-5f, .rope_style = TF_ROPE_HALF, .qk_norm = 0},
-                 0, 512, 32};
+    shape smol = {"SmolLM2-135M", BENCH_SMOLLM2_135M, 1, 512, 0};
+    shape s15 = {"stories15M", BENCH_STORIES15M, 0, 256, 0};
+    shape qwen = {"Qwen3-0.6B", BENCH_QWEN3_0_6B, 1, 512, 0};
+    shape l1b = {"Llama-3.2-1B", BENCH_LLAMA32_1B, 1, 512, 0};
+    shape l8b = {"Llama-3-8B", BENCH_LLAMA3_8B, 0, 512, 32};
+    l8b.c.n_layers = 2; /* measured; the 32 extrapolated */
     printf("forward pass (fp32, synthetic weights; best of 3 after a warm-up, 2 for the 0.6B and larger)\n");
     const shape *all[] = {&s15, &smol, &qwen, &l1b, &l8b};
     double worst = 1e30;

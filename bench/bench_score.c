@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "bench/bench_clock.h"
+#include "bench/bench_shapes.h"
 #include "kernels/tf_backward.h"
 #include "src/gptq_set.h"
 #include "src/score.h"
@@ -222,26 +223,9 @@ done:
 
 int main(void)
 {
-    tf_config s260 = {.dim = 64, .hidden_dim = 172, .n_layers = 5, .n_heads = 8,
-                      .n_kv_heads = 4, .head_dim = 8, .vocab_size = 512, .max_seq = 512,
-                      .rope_theta = 10000.0f, .norm_eps = 1e-5f,
-                      .rope_style = TF_ROPE_INTERLEAVED, .qk_norm = 0};
-    tf_config smol = {.dim = 576, .hidden_dim = 1536, .n_layers = 30, .n_heads = 9,
-                      .n_kv_heads = 3, .head_dim = 64, .vocab_size = 49152, .max_seq = 2048,
-                      .rope_theta = 100000.0f, .norm_eps = 1e-5f, .rope_style = TF_ROPE_HALF,
-                      .qk_norm = 0};
-    tf_config qwen = {.dim = 1024, .hidden_dim = 3072, .n_layers = 28, .n_heads = 16,
-                      .n_kv_heads = 8, .head_dim = 128, .vocab_size = 151936, .max_seq = 2048,
-                      .rope_theta = 1000000.0f, .norm_eps = 1e-6f, .rope_style = TF_ROPE_HALF,
-                      .qk_norm = 1};
-    tf_config l1b = {.dim = 2048, .hidden_dim = 8192, .n_layers = 16, .n_heads = 32,
-                     .n_kv_heads = 8, .head_dim = 64, .vocab_size = 128256, .max_seq = 2048,
-                     .rope_theta = 500000.0f, .norm_eps = 1e-5f, .rope_style = TF_ROPE_HALF,
-                     .qk_norm = 0};
-    tf_config l8b = {.dim = 4096, .hidden_dim = 14336, .n_layers = 1, .n_heads = 32,
-                     .n_kv_heads = 8, .head_dim = 128, .vocab_size = 128256, .max_seq = 2048,
-                     .rope_theta = 500000.0f, .norm_eps = 1e-5f, .rope_style = TF_ROPE_HALF,
-                     .qk_norm = 0};
+    tf_config s260 = BENCH_STORIES260K, smol = BENCH_SMOLLM2_135M, qwen = BENCH_QWEN3_0_6B,
+              l1b = BENCH_LLAMA32_1B, l8b = BENCH_LLAMA3_8B;
+    l8b.n_layers = 1; /* then 2: the 32 extrapolated */
     printf("window %d, six MX formats; 'fwd' = plain forward + NLL in this run (reference)\n",
            WINDOW);
     if (run("stories260K-shaped", &s260, 1, 4, KL_ALL, 1, NULL) ||

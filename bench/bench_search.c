@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bench/bench_clock.h"
+#include "bench/bench_shapes.h"
 #include "kernels/tf_backward.h"
 #include "solver/search.h"
 #include "tests/tf_rand.h"
@@ -106,12 +107,7 @@ static int bench(const char *label, const tf_config *c, int steps)
 
 int main(void)
 {
-    tf_config small = {.dim = 64, .hidden_dim = 172, .n_layers = 5, .n_heads = 8,
-                       .n_kv_heads = 4, .head_dim = 8, .vocab_size = 512, .max_seq = 512,
-                       .rope_theta = 10000.0f, .norm_eps = 1e-5f};
-    tf_config smol = {.dim = 576, .hidden_dim = 1536, .n_layers = 30, .n_heads = 9,
-                      .n_kv_heads = 3, .head_dim = 64, .vocab_size = 49152, .max_seq = 2048,
-                      .rope_theta = 100000.0f, .norm_eps = 1e-5f, .rope_style = TF_ROPE_HALF};
+    tf_config small = BENCH_STORIES260K, smol = BENCH_SMOLLM2_135M;
     if (bench("stories260K", &small, 20) || bench("SmolLM2-135M", &smol, 2))
         return 1;
     return 0;
